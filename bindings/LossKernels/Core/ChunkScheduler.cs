@@ -1,0 +1,107 @@
+namespace LossKernels;
+
+/// <summary>A unit of parallel work: chunks by index, each independent of the others.</summary>
+internal interface IChunkJob
+{
+    void RunChunk(int index);
+}
+
+/// <summary>
+/// A small pool of dedicated background threads that run the chunks of one call at a time, with
+/// nothing allocated per call (the thread pool's <c>Parallel.For</c> allocates closures and tasks).
+/// Chunks are claimed dynamically; since every chunk writes its own partial, which thread ran it
+/// does not change the result. A call that finds the pool busy runs its chunks on its own thread,
+/// with the same result.
+/// </summary>
+internal static class ChunkScheduler
+{
+    private static int busy;
+    private static readonly object Signal = new();
+    private static Thread[] workers = [];
+    private static IChunkJob? job;
+    private static int chunkCount;
+    private static int nextChunk;
+    private static int helpersWanted;
+    private static int helpersRunning;
+    private static long generation;
+
+    /// <summary>Takes the pool for one call; false when another call holds it.</summary>
+    public static bool TryEnter() => Interlocked.CompareExchange(ref busy, 1, 0) == 0;
+
+    public static void Exit() => Volatile.Write(ref busy, 0);
+
+    /// <summary>Runs every chunk of <paramref name="work"/> on up to <paramref name="threads"/> threads, the caller's included. Call between <see cref="TryEnter"/> and <see cref="Exit"/>.</summary>
+    public static void Run(IChunkJob work, int chunks, int threads)
+    {
+        EnsureWorkers(threads - 1);
+        lock (Signal)
+        {
+            job = work;
+            chunkCount = chunks;
+            nextChunk = 0;
+            helpersWanted = threads - 1;
+            helpersRunning = threads - 1;
+            generation++;
+            Monitor.PulseAll(Signal);
+        }
+
+        Work(work);
+
+        // Chunks are claimed dynamically, so helpers finish within about one chunk of the caller:
+        // spin (yielding, never sleeping) rather than block, which would allocate a wait object.
+        SpinWait spin = default;
+        while (Volatile.Read(ref helpersRunning) != 0)
+            spin.SpinOnce(sleep1Threshold: -1);
+        job = null;
+    }
+
+    private static void Work(IChunkJob work)
+    {
+        int index;
+        while ((index = Interlocked.Increment(ref nextChunk) - 1) < chunkCount)
+            work.RunChunk(index);
+    }
+
+    private static void EnsureWorkers(int count)
+    {
+        if (workers.Length < count)
+            AddWorkers(count);
+    }
+
+    /// <summary>Grows the pool; apart from <see cref="EnsureWorkers"/> so that its closure is allocated only when a thread is made.</summary>
+    private static void AddWorkers(int count)
+    {
+        var grown = new Thread[count];
+        Array.Copy(workers, grown, workers.Length);
+        long current = Interlocked.Read(ref generation);
+        for (int i = workers.Length; i < count; i++)
+        {
+            int index = i;
+            grown[i] = new Thread(() => WorkerLoop(index, current)) { IsBackground = true, Name = $"LossKernels worker {index}" };
+            grown[i].Start();
+        }
+
+        workers = grown;
+    }
+
+    /// <summary>A worker's life: wait for a generation newer than <paramref name="seen"/>, help if wanted, report done.</summary>
+    private static void WorkerLoop(int index, long seen)
+    {
+        while (true)
+        {
+            IChunkJob work;
+            lock (Signal)
+            {
+                while (generation == seen)
+                    Monitor.Wait(Signal);
+                seen = generation;
+                if (index >= helpersWanted)
+                    continue;
+                work = job!;
+            }
+
+            Work(work);
+            Interlocked.Decrement(ref helpersRunning);
+        }
+    }
+}

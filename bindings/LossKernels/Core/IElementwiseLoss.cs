@@ -1,0 +1,28 @@
+namespace LossKernels;
+
+/// <summary>
+/// The math of a loss that is a sum of independent per-element terms ℓ(x, t): its value and its
+/// derivative ∂ℓ/∂x for one vector of elements, written once over <see cref="IVectorMath{TVec}"/>.
+/// Everything else — loops, widths, the overlapping tail, weights, reduction, threads, argument
+/// checks — is the generic driver's (<see cref="ElementwiseLoss"/>), so a loss is only its math.
+/// Implement it on a <c>readonly struct</c> so that the driver is specialized and the math inlined.
+/// </summary>
+public interface IElementwiseLoss
+{
+    /// <summary>
+    /// Throws <see cref="ArgumentOutOfRangeException"/> (with <c>ParamName</c> set to the hyperparameter's
+    /// name) when a hyperparameter is out of range. The driver calls it before any work.
+    /// </summary>
+    void Validate();
+
+    /// <summary>Element losses ℓ(x, t) of one vector, and ∂ℓ/∂x in <paramref name="gradient"/>.</summary>
+    /// <typeparam name="TVec">The vector type (Vector512/256/128 of float).</typeparam>
+    /// <typeparam name="TMath">The arithmetic of <typeparamref name="TVec"/>.</typeparam>
+    /// <param name="input">The predictions x.</param>
+    /// <param name="target">The targets t.</param>
+    /// <param name="gradient">∂ℓ/∂x per lane.</param>
+    /// <returns>ℓ(x, t) per lane.</returns>
+    TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>;
+}

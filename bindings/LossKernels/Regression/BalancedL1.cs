@@ -1,0 +1,84 @@
+namespace LossKernels.Regression;
+
+/// <summary>
+/// Balanced L1 loss (Libra R-CNN, Pang et al. 2019), with a = |x − t| and b = e^(γ/α) − 1:
+/// <c>ℓ = (α/b)(b·a + 1)·ln(b·a/β + 1) − α·a</c> where a &lt; β, else <c>γ·a + γ/b − α·β</c>;
+/// gradient <c>∂ℓ/∂x = sign(x − t)·(α·ln(b·a/β + 1) + α(b·a + 1)/(b·a + β) − α)</c> where a &lt; β, else
+/// <c>sign(x − t)·γ</c> (0 at x = t). Run it with the methods of <see cref="ElementwiseLoss"/>.
+/// </summary>
+/// <remarks>
+/// mmdetection: <c>balanced_l1_loss(pred, target, beta=1.0, alpha=0.5, gamma=1.5, reduction)</c> and
+/// <c>BalancedL1Loss</c> (with <c>weight</c> and <c>avg_factor</c>, supported here the same way); no PyTorch
+/// equivalent. The gradient is the analytic derivative of that formula (what autograd computes).
+/// mmdetection returns <c>pred.sum() * 0</c> for empty input; here an empty mean is NaN like every other
+/// loss, and an empty sum 0. α, γ, β must be finite and positive (mmdetection asserts β &gt; 0).
+/// </remarks>
+public readonly struct BalancedL1Loss : IElementwiseLoss
+{
+    private readonly float b;
+
+    /// <summary>Balanced L1 with mmdetection's defaults α = 0.5, γ = 1.5, β = 1.</summary>
+    public BalancedL1Loss()
+        : this(0.5f, 1.5f, 1f)
+    {
+    }
+
+    /// <summary>Balanced L1 with the given hyperparameters.</summary>
+    /// <param name="alpha">α &gt; 0: the weight of the inlier (a &lt; β) gradient.</param>
+    /// <param name="gamma">γ &gt; 0: the bound of the outlier gradient.</param>
+    /// <param name="beta">β &gt; 0: where the loss turns linear.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A hyperparameter is not finite and positive.</exception>
+    public BalancedL1Loss(float alpha, float gamma, float beta)
+    {
+        ThrowHelper.IfNotPositive(alpha, nameof(alpha));
+        ThrowHelper.IfNotPositive(gamma, nameof(gamma));
+        ThrowHelper.IfNotPositive(beta, nameof(beta));
+        Alpha = alpha;
+        Gamma = gamma;
+        Beta = beta;
+        b = (float)(Math.Exp((double)gamma / alpha) - 1d);
+    }
+
+    /// <summary>α: the weight of the inlier gradient.</summary>
+    public float Alpha { get; }
+
+    /// <summary>γ: the bound of the outlier gradient.</summary>
+    public float Gamma { get; }
+
+    /// <summary>β: where the loss turns linear.</summary>
+    public float Beta { get; }
+
+    /// <summary>Throws when a hyperparameter is not finite and positive (as for <c>default(BalancedL1Loss)</c>).</summary>
+    public void Validate()
+    {
+        ThrowHelper.IfNotPositive(Alpha, nameof(Alpha));
+        ThrowHelper.IfNotPositive(Gamma, nameof(Gamma));
+        ThrowHelper.IfNotPositive(Beta, nameof(Beta));
+    }
+
+    /// <summary>The formula of <see cref="BalancedL1Loss"/>, per lane.</summary>
+    /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
+    public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec one = TMath.Create(1f);
+        TVec alpha = TMath.Create(Alpha);
+        TVec beta = TMath.Create(Beta);
+        TVec difference = TMath.Subtract(input, target);
+        TVec magnitude = TMath.Abs(difference);
+        TVec scaled = TMath.Multiply(TMath.Create(b), magnitude);
+        TVec logTerm = TMath.Log(TMath.Add(TMath.Divide(scaled, beta), one));
+        TVec inlier = TMath.LessThan(magnitude, beta);
+
+        TVec inlierLoss = TMath.Subtract(
+            TMath.Multiply(TMath.Multiply(TMath.Create(Alpha / b), TMath.Add(scaled, one)), logTerm),
+            TMath.Multiply(alpha, magnitude));
+        TVec outlierLoss = TMath.Add(TMath.Multiply(TMath.Create(Gamma), magnitude), TMath.Create(Gamma / b - Alpha * Beta));
+        TVec inlierSlope = TMath.Add(
+            TMath.Multiply(alpha, logTerm),
+            TMath.Subtract(TMath.Divide(TMath.Multiply(alpha, TMath.Add(scaled, one)), TMath.Add(scaled, beta)), alpha));
+        gradient = TMath.Multiply(VectorMath.Sign<TVec, TMath>(difference), TMath.Select(inlier, inlierSlope, TMath.Create(Gamma)));
+        return TMath.Select(inlier, inlierLoss, outlierLoss);
+    }
+}

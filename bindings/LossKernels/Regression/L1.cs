@@ -1,0 +1,31 @@
+namespace LossKernels.Regression;
+
+/// <summary>
+/// L1 loss (mean absolute error): <c>ℓ(x, t) = |x − t|</c>, gradient <c>∂ℓ/∂x = sign(x − t)</c>, which is 0 at
+/// x = t (as PyTorch's subgradient). Run it with the methods of <see cref="ElementwiseLoss"/>.
+/// </summary>
+/// <remarks>
+/// <para>PyTorch: <c>torch.nn.functional.l1_loss(input, target, reduction)</c>; mmdetection: <c>L1Loss</c>
+/// (adds <c>weight</c> and <c>avg_factor</c>, supported here the same way). No differences.</para>
+/// <para>CycleGAN's cycle-consistency loss is this loss scaled by λ: <c>λ · mean|F(G(x)) − x|</c>. Pass the
+/// reconstruction as input, the original as target, and λ as the <c>upstream</c> gradient (or scale the
+/// returned value) — no separate kernel.</para>
+/// </remarks>
+public readonly struct L1Loss : IElementwiseLoss
+{
+    /// <summary>L1 has no hyperparameters; nothing to check.</summary>
+    public void Validate()
+    {
+    }
+
+    /// <summary><c>ℓ = |x − t|</c>, <c>∂ℓ/∂x = sign(x − t)</c> (0 at 0).</summary>
+    /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
+    public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec difference = TMath.Subtract(input, target);
+        gradient = VectorMath.Sign<TVec, TMath>(difference);
+        return TMath.Abs(difference);
+    }
+}

@@ -1,0 +1,53 @@
+namespace LossKernels.Regression;
+
+/// <summary>
+/// Smooth L1 loss with threshold β, d = x − t:
+/// <c>ℓ = 0.5·d²/β</c> where |d| &lt; β, else <c>|d| − 0.5·β</c>; gradient <c>∂ℓ/∂x = d/β</c> where |d| &lt; β,
+/// else <c>sign(d)</c> (at |d| = β both give ±1; at d = 0 it is 0). β = 0 is exactly L1, as in PyTorch.
+/// Run it with the methods of <see cref="ElementwiseLoss"/>.
+/// </summary>
+/// <remarks>
+/// PyTorch: <c>torch.nn.functional.smooth_l1_loss(input, target, reduction, beta)</c>; mmdetection:
+/// <c>SmoothL1Loss</c> (adds <c>weight</c> and <c>avg_factor</c>, supported here the same way). No
+/// differences; β &lt; 0 and NaN are rejected as PyTorch rejects them.
+/// </remarks>
+public readonly struct SmoothL1Loss : IElementwiseLoss
+{
+    /// <summary>Smooth L1 with PyTorch's default β = 1.</summary>
+    public SmoothL1Loss()
+        : this(1f)
+    {
+    }
+
+    /// <summary>Smooth L1 with threshold <paramref name="beta"/>.</summary>
+    /// <param name="beta">The threshold β ≥ 0 where the loss turns from quadratic to linear.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="beta"/> is negative, NaN or infinite.</exception>
+    public SmoothL1Loss(float beta)
+    {
+        ThrowHelper.IfNegative(beta, nameof(beta));
+        Beta = beta;
+    }
+
+    /// <summary>The threshold β where the loss turns from quadratic to linear.</summary>
+    public float Beta { get; }
+
+    /// <summary>Throws when <see cref="Beta"/> is negative or not finite.</summary>
+    public void Validate() => ThrowHelper.IfNegative(Beta, nameof(Beta));
+
+    /// <summary><c>ℓ = |d| &lt; β ? 0.5·d²/β : |d| − 0.5·β</c>, <c>∂ℓ/∂x = |d| &lt; β ? d/β : sign(d)</c>.</summary>
+    /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
+    public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec beta = TMath.Create(Beta);
+        TVec difference = TMath.Subtract(input, target);
+        TVec magnitude = TMath.Abs(difference);
+        TVec quadratic = TMath.LessThan(magnitude, beta);
+        TVec half = TMath.Create(0.5f);
+        gradient = TMath.Select(quadratic, TMath.Divide(difference, beta), VectorMath.Sign<TVec, TMath>(difference));
+        return TMath.Select(quadratic,
+            TMath.Divide(TMath.Multiply(TMath.Multiply(half, magnitude), magnitude), beta),
+            TMath.Subtract(magnitude, TMath.Create(0.5f * Beta)));
+    }
+}
