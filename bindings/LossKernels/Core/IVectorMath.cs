@@ -56,13 +56,25 @@ public interface IVectorMath<TVec> where TVec : struct
 /// <summary>Shared helpers written once over <see cref="IVectorMath{TVec}"/>.</summary>
 public static class VectorMath
 {
-    /// <summary>sign(a) ∈ {−1, 0, +1}: 0 at ±0, NaN at NaN (as <c>torch.sign</c>).</summary>
+    /// <summary>sign(a) ∈ {−1, 0, +1}, 0 at ±0; NaN at NaN, where <c>torch.sign</c> gives 0 (NaN propagates here, by policy).</summary>
     public static TVec Sign<TVec, TMath>(TVec a) where TVec : struct where TMath : struct, IVectorMath<TVec>
     {
         TVec one = TMath.Create(1f);
         TVec zero = TMath.Create(0f);
         TVec sign = TMath.Subtract(TMath.And(TMath.GreaterThan(a, zero), one), TMath.And(TMath.LessThan(a, zero), one));
         return TMath.Select(TMath.IsNaN(a), a, sign);
+    }
+
+    /// <summary>
+    /// ln(1 + u) accurate for small u, for finite u &gt; −1: <c>ln(w)·u/(w − 1)</c> with w = fl(1 + u) cancels
+    /// the rounding of w (Goldberg's identity); u where w rounds to 1.
+    /// </summary>
+    public static TVec Log1P<TVec, TMath>(TVec u) where TVec : struct where TMath : struct, IVectorMath<TVec>
+    {
+        TVec w = TMath.Add(TMath.Create(1f), u);
+        TVec shift = TMath.Subtract(w, TMath.Create(1f));
+        TVec rounded = TMath.GreaterThan(TMath.Abs(shift), TMath.Create(0f));
+        return TMath.Select(rounded, TMath.Divide(TMath.Multiply(TMath.Log(w), u), shift), u);
     }
 }
 

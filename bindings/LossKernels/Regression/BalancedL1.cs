@@ -3,7 +3,7 @@ namespace LossKernels.Regression;
 /// <summary>
 /// Balanced L1 loss (Libra R-CNN, Pang et al. 2019), with a = |x − t| and b = e^(γ/α) − 1:
 /// <c>ℓ = (α/b)(b·a + 1)·ln(b·a/β + 1) − α·a</c> where a &lt; β, else <c>γ·a + γ/b − α·β</c>;
-/// gradient <c>∂ℓ/∂x = sign(x − t)·(α·ln(b·a/β + 1) + α(b·a + 1)/(b·a + β) − α)</c> where a &lt; β, else
+/// gradient <c>∂ℓ/∂x = sign(x − t)·(α·ln(b·a/β + 1) + α(1 − β)/(b·a + β))</c> where a &lt; β, else
 /// <c>sign(x − t)·γ</c> (0 at x = t). Run it with the methods of <see cref="ElementwiseLoss"/>.
 /// </summary>
 /// <remarks>
@@ -68,16 +68,17 @@ public readonly struct BalancedL1Loss : IElementwiseLoss
         TVec difference = TMath.Subtract(input, target);
         TVec magnitude = TMath.Abs(difference);
         TVec scaled = TMath.Multiply(TMath.Create(b), magnitude);
-        TVec logTerm = TMath.Log(TMath.Add(TMath.Divide(scaled, beta), one));
+        TVec logTerm = VectorMath.Log1P<TVec, TMath>(TMath.Divide(scaled, beta));
         TVec inlier = TMath.LessThan(magnitude, beta);
 
         TVec inlierLoss = TMath.Subtract(
             TMath.Multiply(TMath.Multiply(TMath.Create(Alpha / b), TMath.Add(scaled, one)), logTerm),
             TMath.Multiply(alpha, magnitude));
         TVec outlierLoss = TMath.Add(TMath.Multiply(TMath.Create(Gamma), magnitude), TMath.Create(Gamma / b - Alpha * Beta));
+        // α(b·a + 1)/(b·a + β) − α rewritten as α(1 − β)/(b·a + β): no cancellation near a = 0.
         TVec inlierSlope = TMath.Add(
             TMath.Multiply(alpha, logTerm),
-            TMath.Subtract(TMath.Divide(TMath.Multiply(alpha, TMath.Add(scaled, one)), TMath.Add(scaled, beta)), alpha));
+            TMath.Divide(TMath.Create(Alpha * (1f - Beta)), TMath.Add(scaled, beta)));
         gradient = TMath.Multiply(VectorMath.Sign<TVec, TMath>(difference), TMath.Select(inlier, inlierSlope, TMath.Create(Gamma)));
         return TMath.Select(inlier, inlierLoss, outlierLoss);
     }

@@ -6,7 +6,8 @@ namespace LossKernels.Regression;
 /// </summary>
 /// <remarks>
 /// <para>PyTorch: <c>torch.nn.functional.l1_loss(input, target, reduction)</c>; mmdetection: <c>L1Loss</c>
-/// (adds <c>weight</c> and <c>avg_factor</c>, supported here the same way). No differences.</para>
+/// (adds <c>weight</c> and <c>avg_factor</c>, supported here the same way). One difference: where x − t
+/// is NaN the gradient here is NaN (NaN propagates), where PyTorch's is 0 (<c>torch.sign(nan)</c> is 0).</para>
 /// <para>CycleGAN's cycle-consistency loss is this loss scaled by λ: <c>λ · mean|F(G(x)) − x|</c>. Pass the
 /// reconstruction as input, the original as target, and λ as the <c>upstream</c> gradient (or scale the
 /// returned value) — no separate kernel.</para>

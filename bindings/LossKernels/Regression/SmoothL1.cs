@@ -3,7 +3,8 @@ namespace LossKernels.Regression;
 /// <summary>
 /// Smooth L1 loss with threshold β, d = x − t:
 /// <c>ℓ = 0.5·d²/β</c> where |d| &lt; β, else <c>|d| − 0.5·β</c>; gradient <c>∂ℓ/∂x = d/β</c> where |d| &lt; β,
-/// else <c>sign(d)</c> (at |d| = β both give ±1; at d = 0 it is 0). β = 0 is exactly L1, as in PyTorch.
+/// else <c>sign(d)</c>, with PyTorch's kernel at the kinks: <c>d ≤ −β → −1</c>, <c>d ≥ β → +1</c>. β = 0 is L1,
+/// as in PyTorch, except that at x = t the gradient is −1 (PyTorch's first test, d ≤ −β, holds there) where L1's is 0.
 /// Run it with the methods of <see cref="ElementwiseLoss"/>.
 /// </summary>
 /// <remarks>
@@ -34,7 +35,7 @@ public readonly struct SmoothL1Loss : IElementwiseLoss
     /// <summary>Throws when <see cref="Beta"/> is negative or not finite.</summary>
     public void Validate() => ThrowHelper.IfNegative(Beta, nameof(Beta));
 
-    /// <summary><c>ℓ = |d| &lt; β ? 0.5·d²/β : |d| − 0.5·β</c>, <c>∂ℓ/∂x = |d| &lt; β ? d/β : sign(d)</c>.</summary>
+    /// <summary><c>ℓ = |d| &lt; β ? 0.5·d²/β : |d| − 0.5·β</c>, <c>∂ℓ/∂x = d ≤ −β ? −1 : d ≥ β ? 1 : d/β</c>.</summary>
     /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
     public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
         where TVec : struct
@@ -45,7 +46,12 @@ public readonly struct SmoothL1Loss : IElementwiseLoss
         TVec magnitude = TMath.Abs(difference);
         TVec quadratic = TMath.LessThan(magnitude, beta);
         TVec half = TMath.Create(0.5f);
-        gradient = TMath.Select(quadratic, TMath.Divide(difference, beta), VectorMath.Sign<TVec, TMath>(difference));
+        TVec one = TMath.Create(1f);
+        // PyTorch's order of tests: d ≤ −β gives −1 first, then d ≥ β gives +1, else d/β; NaN stays NaN.
+        TVec slope = TMath.Select(TMath.GreaterThan(difference, TMath.Subtract(TMath.Create(0f), beta)),
+            TMath.Select(TMath.LessThan(difference, beta), TMath.Divide(difference, beta), one),
+            TMath.Subtract(TMath.Create(0f), one));
+        gradient = TMath.Select(TMath.IsNaN(difference), difference, slope);
         return TMath.Select(quadratic,
             TMath.Divide(TMath.Multiply(TMath.Multiply(half, magnitude), magnitude), beta),
             TMath.Subtract(magnitude, TMath.Create(0.5f * Beta)));

@@ -1,0 +1,96 @@
+namespace LossKernels.Catalog;
+
+/// <summary>An <see cref="IElementwiseLoss"/> bound to input, target, optional weight and upstream, with PyTorch's reduction parameters.</summary>
+internal sealed class ElementwiseBoundLoss<TLoss> : BoundLoss
+    where TLoss : struct, IElementwiseLoss
+{
+    private readonly TLoss loss;
+    private readonly Reduction reduction;
+    private readonly float? avgFactor;
+    private readonly float[] input;
+    private readonly float[] target;
+    private readonly float[] weight;
+    private readonly float upstreamScalar;
+    private readonly float[] upstreamElements;
+
+    public ElementwiseBoundLoss(TLoss loss, LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream)
+        : base(parameters.Reduction() == Reduction.None ? inputs["input"].Shape : [], inputs["input"].Length)
+    {
+        this.loss = loss;
+        reduction = parameters.Reduction();
+        avgFactor = parameters.OptionalFloat("avg_factor");
+        input = inputs["input"].RequireFloats("input");
+        target = inputs["target"].RequireFloats("target");
+        weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
+        (upstreamScalar, upstreamElements) = CatalogUpstream.Split(upstream, reduction, input.Length);
+    }
+
+    public override void Run(LossMode mode)
+    {
+        switch (mode, reduction)
+        {
+            case (LossMode.Forward, Reduction.None):
+                loss.Forward(input, target, Loss, weight);
+                break;
+            case (LossMode.Forward, _):
+                Loss[0] = loss.Forward(input, target, reduction, weight, avgFactor);
+                break;
+            case (LossMode.Fused, Reduction.None):
+                loss.ForwardBackward(input, target, Loss, InputGradient, upstreamElements, weight);
+                break;
+            case (LossMode.Fused, _):
+                Loss[0] = loss.ForwardBackward(input, target, InputGradient, reduction, weight, avgFactor, upstreamScalar);
+                break;
+            case (LossMode.Backward, Reduction.None):
+                loss.Backward(input, target, upstreamElements, InputGradient, weight);
+                break;
+            default:
+                loss.Backward(input, target, upstreamScalar, InputGradient, reduction, weight, avgFactor);
+                break;
+        }
+    }
+
+    public override long BytesMoved(LossMode mode)
+    {
+        long n = input.Length;
+        long read = (2 + (weight.Length > 0 ? 1 : 0)) * n;
+        bool perElement = reduction == Reduction.None;
+        long floats = mode switch
+        {
+            LossMode.Forward => read + (perElement ? n : 0),
+            LossMode.Fused => read + n + (perElement ? 2 * n : 0),
+            _ => read + n + (perElement ? n : 0),
+        };
+        return floats * sizeof(float);
+    }
+}
+
+/// <summary>How a catalog run takes its upstream gradient.</summary>
+internal static class CatalogUpstream
+{
+    /// <summary>
+    /// A reduced loss takes a scalar upstream (1 when absent); an unreduced one a value per element
+    /// (ones when absent; a scalar is broadcast), as the golden format says.
+    /// </summary>
+    public static (float Scalar, float[] Elements) Split(LossTensor? upstream, Reduction reduction, int length)
+    {
+        float[]? data = upstream?.RequireFloats("upstream");
+        if (reduction != Reduction.None)
+        {
+            if (data is { Length: not 1 })
+                throw new ArgumentException($"A reduced loss takes a scalar upstream, got {data.Length} values.", "upstream");
+            return (data?[0] ?? 1f, []);
+        }
+
+        if (data is null || data.Length == 1)
+        {
+            var filled = new float[length];
+            Array.Fill(filled, data?[0] ?? 1f);
+            return (1f, filled);
+        }
+
+        if (data.Length != length)
+            throw new ArgumentException($"upstream has {data.Length} values, the loss {length}.", "upstream");
+        return (1f, data);
+    }
+}

@@ -1,0 +1,80 @@
+namespace LossKernels.Catalog;
+
+/// <summary>
+/// One row of the <see cref="LossCatalog"/>: a loss by its catalog name (PyTorch's functional name),
+/// what it computes, the inputs it takes, how to bind it to data with parameters, and how to make
+/// sample inputs for benchmarks and reports.
+/// </summary>
+public sealed class LossDefinition
+{
+    private readonly Func<LossParameters, IReadOnlyDictionary<string, LossTensor>, LossTensor?, BoundLoss> bind;
+    private readonly Func<int, int, Dictionary<string, LossTensor>> sample;
+
+    internal LossDefinition(string name, string family, string formula, string equivalent, string[] inputs, string[] optionalInputs,
+        string[] parameters, int reportSize,
+        Func<LossParameters, IReadOnlyDictionary<string, LossTensor>, LossTensor?, BoundLoss> bind,
+        Func<int, int, Dictionary<string, LossTensor>> sample)
+    {
+        Name = name;
+        Family = family;
+        Formula = formula;
+        Equivalent = equivalent;
+        Inputs = inputs;
+        OptionalInputs = optionalInputs;
+        Parameters = parameters;
+        ReportSize = reportSize;
+        this.bind = bind;
+        this.sample = sample;
+    }
+
+    /// <summary>The catalog name, as in golden cases (<c>smooth_l1</c>).</summary>
+    public string Name { get; }
+
+    /// <summary>The loss family, which is also the folder and file stem of its code (<c>regression</c>).</summary>
+    public string Family { get; }
+
+    /// <summary>The forward formula, in one line.</summary>
+    public string Formula { get; }
+
+    /// <summary>The PyTorch, torchvision or mmdetection equivalent.</summary>
+    public string Equivalent { get; }
+
+    /// <summary>The required input names.</summary>
+    public IReadOnlyList<string> Inputs { get; }
+
+    /// <summary>The optional input names.</summary>
+    public IReadOnlyList<string> OptionalInputs { get; }
+
+    /// <summary>The parameter names the loss accepts.</summary>
+    public IReadOnlyList<string> Parameters { get; }
+
+    /// <summary>The element count the quick report runs it at.</summary>
+    public int ReportSize { get; }
+
+    /// <summary>Binds the loss to <paramref name="inputs"/> with <paramref name="parameters"/>.</summary>
+    /// <param name="parameters">Hyperparameters by PyTorch name; unknown names are an error.</param>
+    /// <param name="inputs">Tensors by input name; a missing required input or an unknown name is an error.</param>
+    /// <param name="upstream">The upstream gradient: a scalar, or for <c>reduction='none'</c> one value per loss element; null for 1.</param>
+    /// <exception cref="ArgumentException">A missing or unknown input or parameter, or a shape that does not fit.</exception>
+    public BoundLoss Bind(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream = null)
+    {
+        foreach (string input in Inputs)
+        {
+            if (!inputs.ContainsKey(input))
+                throw new ArgumentException($"Loss '{Name}' needs input '{input}'.", input);
+        }
+
+        foreach (string input in inputs.Keys)
+        {
+            if (!Inputs.Contains(input) && !OptionalInputs.Contains(input))
+                throw new ArgumentException($"Loss '{Name}' has no input '{input}'.", input);
+        }
+
+        BoundLoss bound = bind(parameters, inputs, upstream);
+        parameters.ThrowIfUnused(Name);
+        return bound;
+    }
+
+    /// <summary>Sample inputs of <paramref name="length"/> elements in the ranges where every branch of the loss is exercised; the same for the same seed.</summary>
+    public Dictionary<string, LossTensor> SampleInputs(int length, int seed) => sample(length, seed);
+}

@@ -1,0 +1,75 @@
+using System.Globalization;
+
+namespace LossKernels.Catalog;
+
+/// <summary>
+/// The hyperparameters of one catalog loss by their PyTorch names (<c>beta</c>, <c>reduction</c>, …):
+/// numbers, strings, booleans or null. A loss reads each one it knows with its default; a name it
+/// does not know is an error (<see cref="ThrowIfUnused"/>), so that a typo never passes silently.
+/// </summary>
+public sealed class LossParameters
+{
+    private readonly Dictionary<string, object?> values;
+    private readonly HashSet<string> used = new(StringComparer.Ordinal);
+
+    /// <summary>Parameters from name/value pairs (values: double, float, int, string, bool or null).</summary>
+    public LossParameters(IEnumerable<KeyValuePair<string, object?>> values)
+    {
+        this.values = new Dictionary<string, object?>(values, StringComparer.Ordinal);
+    }
+
+    /// <summary>No parameters: every default.</summary>
+    public static LossParameters Empty => new([]);
+
+    /// <summary>The number <paramref name="name"/> as a float, or <paramref name="defaultValue"/> when absent.</summary>
+    /// <exception cref="ArgumentException">The value is not a number.</exception>
+    public float Float(string name, float defaultValue) => OptionalFloat(name) ?? defaultValue;
+
+    /// <summary>The number <paramref name="name"/> as a float, or null when absent or null.</summary>
+    /// <exception cref="ArgumentException">The value is not a number.</exception>
+    public float? OptionalFloat(string name)
+    {
+        used.Add(name);
+        if (!values.TryGetValue(name, out object? value) || value is null)
+            return null;
+        return value switch
+        {
+            double d => (float)d,
+            float f => f,
+            int i => i,
+            long l => l,
+            _ => throw new ArgumentException($"Parameter '{name}' must be a number, got '{value}'.", name),
+        };
+    }
+
+    /// <summary>The string <paramref name="name"/>, or <paramref name="defaultValue"/> when absent.</summary>
+    /// <exception cref="ArgumentException">The value is not a string.</exception>
+    public string String(string name, string defaultValue)
+    {
+        used.Add(name);
+        if (!values.TryGetValue(name, out object? value) || value is null)
+            return defaultValue;
+        return value as string ?? throw new ArgumentException($"Parameter '{name}' must be a string, got '{Convert.ToString(value, CultureInfo.InvariantCulture)}'.", name);
+    }
+
+    /// <summary><c>reduction</c>: "none", "mean" (default) or "sum".</summary>
+    /// <exception cref="ArgumentException">Any other value.</exception>
+    public Reduction Reduction() => String("reduction", "mean") switch
+    {
+        "none" => LossKernels.Reduction.None,
+        "mean" => LossKernels.Reduction.Mean,
+        "sum" => LossKernels.Reduction.Sum,
+        var other => throw new ArgumentException($"Parameter 'reduction' must be 'none', 'mean' or 'sum', got '{other}'.", "reduction"),
+    };
+
+    /// <summary>Throws when a parameter was given that the loss never read.</summary>
+    /// <exception cref="ArgumentException">Names the first unknown parameter.</exception>
+    public void ThrowIfUnused(string lossName)
+    {
+        foreach (string name in values.Keys)
+        {
+            if (!used.Contains(name))
+                throw new ArgumentException($"Loss '{lossName}' has no parameter '{name}'.", name);
+        }
+    }
+}

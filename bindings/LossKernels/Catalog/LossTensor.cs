@@ -1,0 +1,54 @@
+namespace LossKernels.Catalog;
+
+/// <summary>
+/// A named host tensor for the catalog: a shape and its row-major data, float32 or int64 (the
+/// element types of the golden case format; float64 and int32 data are converted on load).
+/// </summary>
+public sealed class LossTensor
+{
+    private LossTensor(int[] shape, float[]? floats, long[]? integers)
+    {
+        Shape = shape;
+        Floats = floats;
+        Integers = integers;
+    }
+
+    /// <summary>The shape; empty for a scalar.</summary>
+    public int[] Shape { get; }
+
+    /// <summary>The data when the tensor holds floats, else null.</summary>
+    public float[]? Floats { get; }
+
+    /// <summary>The data when the tensor holds integers (class indices), else null.</summary>
+    public long[]? Integers { get; }
+
+    /// <summary>The element count: the product of <see cref="Shape"/>.</summary>
+    public int Length => Floats?.Length ?? Integers!.Length;
+
+    /// <summary>A float tensor over <paramref name="data"/> (not copied).</summary>
+    /// <exception cref="ArgumentException">The shape's product differs from the data length.</exception>
+    public static LossTensor FromFloats(float[] data, params int[] shape) => new(CheckShape(shape, data.Length), data, null);
+
+    /// <summary>An integer tensor over <paramref name="data"/> (not copied).</summary>
+    /// <exception cref="ArgumentException">The shape's product differs from the data length.</exception>
+    public static LossTensor FromIntegers(long[] data, params int[] shape) => new(CheckShape(shape, data.Length), null, data);
+
+    /// <summary>The float data, or an exception naming <paramref name="name"/> when the tensor holds integers.</summary>
+    public float[] RequireFloats(string name) =>
+        Floats ?? throw new ArgumentException($"Input '{name}' must be a float tensor.", name);
+
+    private static int[] CheckShape(int[] shape, int length)
+    {
+        long product = 1;
+        foreach (int dimension in shape)
+        {
+            if (dimension < 0)
+                ThrowHelper.Argument(nameof(shape), "Dimensions must not be negative.");
+            product *= dimension;
+        }
+
+        if (product != length)
+            ThrowHelper.Argument(nameof(shape), $"Shape [{string.Join(", ", shape)}] holds {product} elements, the data {length}.");
+        return shape;
+    }
+}

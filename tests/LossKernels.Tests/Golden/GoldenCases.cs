@@ -1,0 +1,86 @@
+using LossKernels.Catalog;
+
+namespace LossKernels.Tests.Golden;
+
+/// <summary>
+/// Runs every golden case in tests/golden/cases/ and in each folder of LOSSKERNELS_GOLDEN_DIRS
+/// (separated by ':') through the catalog, in every mode, and compares with the case's tolerances.
+/// </summary>
+[TestFixture]
+public class GoldenCases
+{
+    public const string DirectoriesVariable = "LOSSKERNELS_GOLDEN_DIRS";
+
+    /// <summary>The repository's own case folder, found by walking up from the test binaries.</summary>
+    public static string BuiltInDirectory
+    {
+        get
+        {
+            for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+            {
+                string candidate = Path.Combine(directory.FullName, "tests", "golden", "cases");
+                if (Directory.Exists(candidate))
+                    return candidate;
+            }
+
+            throw new DirectoryNotFoundException("tests/golden/cases not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    public static IEnumerable<string> Directories()
+    {
+        yield return BuiltInDirectory;
+        string? extra = Environment.GetEnvironmentVariable(DirectoriesVariable);
+        if (string.IsNullOrWhiteSpace(extra))
+            yield break;
+        foreach (string directory in extra.Split(':', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            yield return directory;
+    }
+
+    public static IEnumerable<TestCaseData> Cases()
+    {
+        foreach (string directory in Directories())
+        {
+            if (!Directory.Exists(directory))
+            {
+                yield return new TestCaseData(directory).SetName($"missing folder {directory}");
+                continue;
+            }
+
+            foreach (string file in Directory.EnumerateFiles(directory, "*.json").Order(StringComparer.Ordinal))
+                yield return new TestCaseData(file).SetName(Path.GetFileNameWithoutExtension(file));
+        }
+    }
+
+    [OneTimeSetUp]
+    public void FormatIsLittleEndian() => Assert.That(BitConverter.IsLittleEndian, "the golden format stores little-endian data");
+
+    [TestCaseSource(nameof(Cases))]
+    public void Case(string path)
+    {
+        Assert.That(File.Exists(path), $"golden folder or file not found: {path}");
+        GoldenCase golden = GoldenCase.Load(path);
+        BoundLoss bound = LossCatalog.Get(golden.Loss).Bind(new LossParameters(golden.Params), golden.Inputs, golden.Upstream);
+        ExpectedTensor loss = golden.Expected["loss"];
+        golden.Expected.TryGetValue("grad.input", out ExpectedTensor? gradient);
+        Tolerance lossTolerance = golden.ToleranceFor("loss");
+        Tolerance gradientTolerance = golden.ToleranceFor("grad.input");
+        Assert.That(bound.LossShape, Is.EqualTo(loss.Shape), $"{golden.Name}: loss shape");
+
+        bound.Run(LossMode.Forward);
+        Numerics.AssertClose($"{golden.Name} forward loss", bound.Loss, loss.Data, lossTolerance.Rtol, lossTolerance.Atol);
+
+        Array.Fill(bound.InputGradient, float.NaN);
+        bound.Run(LossMode.Fused);
+        Numerics.AssertClose($"{golden.Name} fused loss", bound.Loss, loss.Data, lossTolerance.Rtol, lossTolerance.Atol);
+        if (gradient is not null)
+            Numerics.AssertClose($"{golden.Name} fused grad.input", bound.InputGradient, gradient.Data, gradientTolerance.Rtol, gradientTolerance.Atol);
+
+        if (gradient is not null)
+        {
+            Array.Fill(bound.InputGradient, float.NaN);
+            bound.Run(LossMode.Backward);
+            Numerics.AssertClose($"{golden.Name} backward grad.input", bound.InputGradient, gradient.Data, gradientTolerance.Rtol, gradientTolerance.Atol);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+using System.Text.Json.Nodes;
+
+namespace LossKernels.Tests.Golden;
+
+/// <summary>A malformed case is rejected with a message that names the file and the field.</summary>
+[TestFixture]
+public class GoldenFormatTests
+{
+    private string directory = "";
+    private JsonObject template = new();
+
+    [OneTimeSetUp]
+    public void Setup()
+    {
+        directory = Directory.CreateTempSubdirectory("losskernels-golden-").FullName;
+        string sample = Directory.EnumerateFiles(GoldenCases.BuiltInDirectory, "smooth_l1__*__mean__n7.json").First();
+        template = JsonNode.Parse(File.ReadAllText(sample))!.AsObject();
+    }
+
+    [OneTimeTearDown]
+    public void Cleanup() => Directory.Delete(directory, recursive: true);
+
+    [TestCase("format", "\"losskernels-golden/0\"", "format")]
+    [TestCase("loss", "\"no_such_loss\"", "loss")]
+    [TestCase("loss", null, "loss")]
+    [TestCase("inputs", "[]", "inputs")]
+    [TestCase("tolerance", "{\"rtol\": 1e-5}", "tolerance.atol")]
+    [TestCase("tolerance", "{\"rtol\": -1, \"atol\": 0}", "tolerance.rtol")]
+    [TestCase("expected", "{}", "expected.loss")]
+    [TestCase("params", "{\"beta\": [1]}", "params.beta")]
+    public void TopLevelFieldIsNamed(string field, string? json, string expectedField)
+    {
+        JsonObject broken = template.DeepClone().AsObject();
+        if (json is null)
+            broken.Remove(field);
+        else
+            broken[field] = JsonNode.Parse(json);
+        AssertRejected(broken, expectedField);
+    }
+
+    [TestCase("dtype", "\"float16\"", "inputs.input.dtype")]
+    [TestCase("shape", "[3]", "inputs.input.data")]
+    [TestCase("shape", "[-1]", "inputs.input.shape")]
+    [TestCase("data", "\"not base64!\"", "inputs.input.data")]
+    [TestCase("data", null, "inputs.input.data")]
+    public void TensorFieldIsNamed(string field, string? json, string expectedField)
+    {
+        JsonObject broken = template.DeepClone().AsObject();
+        JsonObject input = broken["inputs"]!["input"]!.AsObject();
+        if (json is null)
+            input.Remove(field);
+        else
+            input[field] = JsonNode.Parse(json);
+        AssertRejected(broken, expectedField);
+    }
+
+    [Test]
+    public void InvalidJsonIsNamed()
+    {
+        string path = Path.Combine(directory, "truncated.json");
+        File.WriteAllText(path, "{\"format\": ");
+        var error = Assert.Throws<GoldenCaseException>(() => GoldenCase.Load(path))!;
+        Assert.That(error.Message, Does.StartWith("truncated.json: field '(file)'"));
+    }
+
+    [Test]
+    public void UnknownParameterFailsTheCaseNamingIt()
+    {
+        JsonObject broken = template.DeepClone().AsObject();
+        broken["params"]!["betta"] = 0.5;
+        string path = Path.Combine(directory, "typo.json");
+        File.WriteAllText(path, broken.ToJsonString());
+        var error = Assert.Throws<ArgumentException>(() => new GoldenCases().Case(path))!;
+        Assert.That(error.ParamName, Is.EqualTo("betta"));
+    }
+
+    private void AssertRejected(JsonObject broken, string expectedField)
+    {
+        string path = Path.Combine(directory, "broken.json");
+        File.WriteAllText(path, broken.ToJsonString());
+        var error = Assert.Throws<GoldenCaseException>(() => GoldenCase.Load(path))!;
+        Assert.That(error.Field, Is.EqualTo(expectedField));
+        Assert.That(error.Message, Does.StartWith($"broken.json: field '{expectedField}'"));
+    }
+}

@@ -1,0 +1,52 @@
+namespace LossKernels.Tests;
+
+/// <summary>The one comparison every test uses: <c>|got − expected| ≤ atol + rtol·|expected|</c>; NaN matches only NaN, ±∞ only itself.</summary>
+public static class Numerics
+{
+    /// <summary>Fails with the first offending index, its values and the bound.</summary>
+    public static void AssertClose(string what, ReadOnlySpan<float> got, ReadOnlySpan<double> expected, double rtol, double atol)
+    {
+        Assert.That(got.Length, Is.EqualTo(expected.Length), $"{what}: length");
+        for (int i = 0; i < got.Length; i++)
+        {
+            if (!IsClose(got[i], expected[i], rtol, atol))
+                Assert.Fail($"{what}[{i}]: got {got[i]:R}, expected {expected[i]:R} (atol {atol}, rtol {rtol})");
+        }
+    }
+
+    /// <summary>The scalar form of <see cref="AssertClose(string, ReadOnlySpan{float}, ReadOnlySpan{double}, double, double)"/>.</summary>
+    public static void AssertClose(string what, float got, double expected, double rtol, double atol) =>
+        AssertClose(what, [got], [expected], rtol, atol);
+
+    public static bool IsClose(double got, double expected, double rtol, double atol)
+    {
+        if (double.IsNaN(expected) || double.IsNaN(got))
+            return double.IsNaN(expected) && double.IsNaN(got);
+        if (double.IsInfinity(expected) || double.IsInfinity(got))
+            return got == expected;
+        return Math.Abs(got - expected) <= atol + rtol * Math.Abs(expected);
+    }
+
+    /// <summary>The largest |got − expected| / max(|expected|, floor) over finite expected values: the figure the quick report prints.</summary>
+    public static double MaxRelativeError(ReadOnlySpan<float> got, ReadOnlySpan<double> expected, double floor)
+    {
+        double worst = 0;
+        for (int i = 0; i < got.Length; i++)
+        {
+            if (!double.IsFinite(expected[i]))
+                continue;
+            double error = Math.Abs(got[i] - expected[i]) / Math.Max(Math.Abs(expected[i]), floor);
+            worst = double.IsNaN(error) ? double.PositiveInfinity : Math.Max(worst, error);
+        }
+
+        return worst;
+    }
+
+    public static double[] ToDouble(ReadOnlySpan<float> values)
+    {
+        var result = new double[values.Length];
+        for (int i = 0; i < values.Length; i++)
+            result[i] = values[i];
+        return result;
+    }
+}
