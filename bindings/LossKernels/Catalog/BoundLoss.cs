@@ -23,7 +23,7 @@ public abstract class BoundLoss
     private protected BoundLoss(int[] lossShape, int inputLength)
     {
         LossShape = lossShape;
-        Loss = new float[Math.Max(1, lossShape.Aggregate(1, (a, b) => a * b))];
+        Loss = new float[lossShape.Aggregate(1, (a, b) => a * b)];
         InputGradient = new float[inputLength];
     }
 

@@ -1,0 +1,82 @@
+using LossKernels.Catalog;
+using LossKernels.Tests.Reference;
+
+namespace LossKernels.Tests.Core;
+
+/// <summary>Runs a catalog loss and its float64 reference on the same data.</summary>
+public static class CatalogHarness
+{
+    public static readonly string[] ElementwiseLosses = ["l1", "mse", "smooth_l1", "huber", "balanced_l1"];
+
+    public static readonly string[] AllLosses = [.. ElementwiseLosses, "rmse"];
+
+    /// <summary>Non-default hyperparameters per loss, so that tests do not pass on defaults alone.</summary>
+    public static Dictionary<string, object?> Parameters(string loss, string? reduction) =>
+        new(loss switch
+        {
+            "smooth_l1" => [new("beta", 0.7)],
+            "huber" => [new("delta", 0.6)],
+            "balanced_l1" => [new("alpha", 0.4), new("gamma", 1.2), new("beta", 0.8)],
+            _ => Array.Empty<KeyValuePair<string, object?>>(),
+        })
+        {
+            ["reduction"] = reduction,
+        };
+
+    public static Dictionary<string, object?> ParametersFor(string loss, string reduction)
+    {
+        Dictionary<string, object?> parameters = Parameters(loss, reduction);
+        if (loss == "rmse")
+            parameters.Remove("reduction");
+        return parameters;
+    }
+
+    public static BoundLoss Bind(string loss, Dictionary<string, object?> parameters, float[] input, float[] target, float[]? weight = null, float[]? upstream = null)
+    {
+        var inputs = new Dictionary<string, LossTensor>
+        {
+            ["input"] = LossTensor.FromFloats(input, input.Length),
+            ["target"] = LossTensor.FromFloats(target, target.Length),
+        };
+        if (weight is not null)
+            inputs["weight"] = LossTensor.FromFloats(weight, weight.Length);
+        LossTensor? up = upstream is null ? null : LossTensor.FromFloats(upstream, upstream.Length == 1 ? [] : [upstream.Length]);
+        return LossCatalog.Get(loss).Bind(new LossParameters(parameters), inputs, up);
+    }
+
+    public static ReferenceResult Reference(string loss, Dictionary<string, object?> parameters, float[] input, float[] target, float[]? weight = null, float[]? upstream = null) =>
+        ReferenceLosses.Compute(loss, parameters, Numerics.ToDouble(input), Numerics.ToDouble(target),
+            weight is null ? null : Numerics.ToDouble(weight), upstream is null ? null : Numerics.ToDouble(upstream));
+
+    /// <summary>Runs all three modes and checks each against the reference.</summary>
+    public static void RunAndCompare(string what, string loss, Dictionary<string, object?> parameters, float[] input, float[] target,
+        float[]? weight = null, float[]? upstream = null, double rtol = 1e-5, double atol = 1e-6)
+    {
+        BoundLoss bound = Bind(loss, parameters, input, target, weight, upstream);
+        ReferenceResult expected = Reference(loss, parameters, input, target, weight, upstream);
+        bound.Run(LossMode.Forward);
+        Numerics.AssertClose($"{what} forward", bound.Loss, expected.Loss, rtol, atol);
+        bound.Run(LossMode.Fused);
+        Numerics.AssertClose($"{what} fused loss", bound.Loss, expected.Loss, rtol, atol);
+        Numerics.AssertClose($"{what} fused grad", bound.InputGradient, expected.InputGradient, rtol, atol);
+        Array.Clear(bound.InputGradient);
+        bound.Run(LossMode.Backward);
+        Numerics.AssertClose($"{what} backward grad", bound.InputGradient, expected.InputGradient, rtol, atol);
+    }
+
+    /// <summary>Predictions in [−2, 2), targets in [−1, 1), as the catalog samples them.</summary>
+    public static (float[] Input, float[] Target) Sample(int length, int seed)
+    {
+        Dictionary<string, LossTensor> sample = LossCatalog.Get("mse").SampleInputs(length, seed);
+        return (sample["input"].Floats!, sample["target"].Floats!);
+    }
+
+    public static float[] Uniform(int length, int seed, float low, float high)
+    {
+        var random = new Random(seed);
+        var values = new float[length];
+        for (int i = 0; i < length; i++)
+            values[i] = (float)(low + random.NextDouble() * (high - low));
+        return values;
+    }
+}

@@ -1,0 +1,141 @@
+using LossKernels.Catalog;
+using LossKernels.Regression;
+using static LossKernels.Tests.Core.CatalogHarness;
+
+namespace LossKernels.Tests.Core;
+
+/// <summary>Results are bitwise the same for every thread cap, and no entry point allocates.</summary>
+[TestFixture]
+[NonParallelizable]
+public class DeterminismAndAllocationTests
+{
+    private int savedMaxThreads;
+
+    [SetUp]
+    public void SaveThreads() => savedMaxThreads = LossKernelsSettings.MaxThreads;
+
+    [TearDown]
+    public void RestoreThreads() => LossKernelsSettings.MaxThreads = savedMaxThreads;
+
+    public static IEnumerable<TestCaseData> LossesAndReductions() => ElementwiseLossTests.LossesAndReductions();
+
+    [TestCaseSource(nameof(LossesAndReductions))]
+    public void ThreadCaps1248GiveBitwiseEqualResults(string loss, string reduction)
+    {
+        const int length = 1_000_003;
+        (float[] input, float[] target) = Sample(length, seed: 42);
+        float[] weight = Uniform(length, 43, 0f, 2f);
+        Dictionary<string, object?> parameters = ParametersFor(loss, reduction);
+        float[]? firstLoss = null, firstGradient = null, firstBackward = null;
+        foreach (int threads in new[] { 1, 2, 4, 8 })
+        {
+            LossKernelsSettings.MaxThreads = threads;
+            BoundLoss bound = Bind(loss, parameters, input, target, loss == "rmse" ? null : weight);
+            bound.Run(LossMode.Fused);
+            float[] lossValues = (float[])bound.Loss.Clone(), gradient = (float[])bound.InputGradient.Clone();
+            bound.Run(LossMode.Backward);
+            float[] backward = (float[])bound.InputGradient.Clone();
+            if (firstLoss is null)
+            {
+                (firstLoss, firstGradient, firstBackward) = (lossValues, gradient, backward);
+                continue;
+            }
+
+            Assert.That(BitEqual(lossValues, firstLoss), $"{loss}/{reduction}: loss with {threads} threads");
+            Assert.That(BitEqual(gradient, firstGradient!), $"{loss}/{reduction}: fused gradient with {threads} threads");
+            Assert.That(BitEqual(backward, firstBackward!), $"{loss}/{reduction}: backward gradient with {threads} threads");
+        }
+    }
+
+    [Test]
+    public void ChunkingDependsOnTheLengthAlone()
+    {
+        Assert.That(ElementwiseDriver.ChunkLength(1000), Is.EqualTo(ElementwiseDriver.ChunkLength(1_000_003)));
+        long huge = (long)ElementwiseDriver.MaxChunks * 100_000;
+        Assert.That((huge + ElementwiseDriver.ChunkLength((nint)huge) - 1) / ElementwiseDriver.ChunkLength((nint)huge), Is.LessThanOrEqualTo(ElementwiseDriver.MaxChunks));
+    }
+
+    [Test]
+    public void ConcurrentCallersGetTheSameResults()
+    {
+        (float[] input, float[] target) = Sample(600_001, seed: 8);
+        var loss = new SmoothL1Loss(0.5f);
+        float expected = loss.ForwardBackward(input, target, new float[input.Length]);
+        float[] results = new float[4];
+        Parallel.For(0, 4, i =>
+        {
+            var gradient = new float[input.Length];
+            for (int k = 0; k < 20; k++)
+                results[i] = loss.ForwardBackward(input, target, gradient);
+        });
+        Assert.That(results, Is.All.EqualTo(expected));
+    }
+
+    [TestCase(100)]
+    [TestCase(1_000_003)]
+    public void NoEntryPointOfAnyLossAllocates(int length)
+    {
+        LossKernelsSettings.MaxThreads = 2;
+        AssertNoAllocation(new L1Loss(), length);
+        AssertNoAllocation(new MseLoss(), length);
+        AssertNoAllocation(new SmoothL1Loss(0.5f), length);
+        AssertNoAllocation(new HuberLoss(0.5f), length);
+        AssertNoAllocation(new BalancedL1Loss(), length);
+
+        (float[] input, float[] target) = Sample(length, seed: 1);
+        var gradient = new float[length];
+        var rmse = new RmseLoss();
+        AssertNoAllocation("rmse", () =>
+        {
+            rmse.Forward(input, target);
+            rmse.ForwardBackward(input, target, gradient);
+            rmse.Backward(input, target, 0.5f, gradient);
+        });
+    }
+
+    private static void AssertNoAllocation<TLoss>(TLoss loss, int length)
+        where TLoss : struct, IElementwiseLoss
+    {
+        (float[] input, float[] target) = Sample(length, seed: 1);
+        float[] weight = Uniform(length, 2, 0f, 1f), upstream = Uniform(length, 3, -1f, 1f);
+        float[] output = new float[length], gradient = new float[length];
+        AssertNoAllocation(typeof(TLoss).Name, () =>
+        {
+            loss.Forward(input, target);
+            loss.Forward(input, target, Reduction.Sum, weight);
+            loss.Forward(input, target, output, weight);
+            loss.ForwardBackward(input, target, gradient, Reduction.Mean, weight, 10f, 2f);
+            loss.ForwardBackward(input, target, output, gradient, upstream, weight);
+            loss.Backward(input, target, 1f, gradient);
+            loss.Backward(input, target, upstream, gradient, weight);
+        });
+    }
+
+    /// <summary>
+    /// Warm (JIT, tiering, worker threads), then measure over repeated calls: the calling thread must
+    /// allocate nothing in every window; the whole process (the pool's workers included) nothing in at
+    /// least one of three windows, since the runtime's own background threads (tiered JIT) may allocate
+    /// in any one of them, while a per-call allocation would show in all.
+    /// </summary>
+    private static void AssertNoAllocation(string what, Action calls)
+    {
+        for (int i = 0; i < 40; i++)
+            calls();
+        long fewestProcessBytes = long.MaxValue;
+        for (int window = 0; window < 3; window++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            long beforeThread = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10; i++)
+                calls();
+            long thread = GC.GetAllocatedBytesForCurrentThread() - beforeThread;
+            fewestProcessBytes = Math.Min(fewestProcessBytes, GC.GetTotalAllocatedBytes(precise: true) - before);
+            Assert.That(thread, Is.Zero, $"{what}: bytes allocated on the calling thread");
+        }
+
+        Assert.That(fewestProcessBytes, Is.Zero, $"{what}: bytes allocated by the process (workers included)");
+    }
+
+    private static bool BitEqual(float[] a, float[] b) =>
+        a.Length == b.Length && a.AsSpan().SequenceEqual(b);
+}
