@@ -184,6 +184,7 @@ internal static unsafe class ElementwiseDriver
     /// done unaligned (inputs loaded before the loop, like the tail) and the loop starts at the first
     /// vector-aligned destination address.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double RunVectors<TLoss, TMode, TVec, TWidth>(in TLoss loss, in ElementwiseArgs a, nint start, nint length)
         where TLoss : struct, IElementwiseLoss
         where TMode : struct, IDriverMode
@@ -274,6 +275,7 @@ internal static unsafe class ElementwiseDriver
     }
 
     /// <summary>Fewer than four elements: one Vector128 over zero-padded copies on the stack.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double RunPadded<TLoss, TMode>(in TLoss loss, in ElementwiseArgs a, nint start, int length)
         where TLoss : struct, IElementwiseLoss
         where TMode : struct, IDriverMode

@@ -5,7 +5,8 @@ namespace LossKernels;
 /// derivative ∂ℓ/∂x for one vector of elements, written once over <see cref="IVectorMath{TVec}"/>.
 /// Everything else — loops, widths, the overlapping tail, weights, reduction, threads, argument
 /// checks — is the generic driver's (<see cref="ElementwiseLoss"/>), so a loss is only its math.
-/// Implement it on a <c>readonly struct</c> so that the driver is specialized and the math inlined.
+/// Implement it on a <c>readonly struct</c>, with <c>[MethodImpl(MethodImplOptions.AggressiveInlining)]</c> on
+/// <see cref="Evaluate{TVec, TMath}"/>, so that the driver is specialized for it and the math inlined into the loop.
 /// </summary>
 public interface IElementwiseLoss
 {

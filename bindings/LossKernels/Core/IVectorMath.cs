@@ -57,6 +57,7 @@ public interface IVectorMath<TVec> where TVec : struct
 public static class VectorMath
 {
     /// <summary>sign(a) ∈ {−1, 0, +1}, 0 at ±0; NaN at NaN, where <c>torch.sign</c> gives 0 (NaN propagates here, by policy).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Sign<TVec, TMath>(TVec a) where TVec : struct where TMath : struct, IVectorMath<TVec>
     {
         TVec one = TMath.Create(1f);
@@ -69,6 +70,7 @@ public static class VectorMath
     /// ln(1 + u) accurate for small u, for finite u &gt; −1: <c>ln(w)·u/(w − 1)</c> with w = fl(1 + u) cancels
     /// the rounding of w (Goldberg's identity); u where w rounds to 1.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Log1P<TVec, TMath>(TVec u) where TVec : struct where TMath : struct, IVectorMath<TVec>
     {
         TVec w = TMath.Add(TMath.Create(1f), u);

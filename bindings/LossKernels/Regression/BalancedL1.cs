@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace LossKernels.Regression;
 
 /// <summary>
@@ -58,6 +60,7 @@ public readonly struct BalancedL1Loss : IElementwiseLoss
 
     /// <summary>The formula of <see cref="BalancedL1Loss"/>, per lane.</summary>
     /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace LossKernels.Regression;
 
 /// <summary>
@@ -36,6 +38,7 @@ public readonly struct HuberLoss : IElementwiseLoss
 
     /// <summary><c>ℓ = |d| &lt; δ ? 0.5·d² : δ·(|d| − 0.5·δ)</c>, <c>∂ℓ/∂x = |d| &lt; δ ? d : δ·sign(d)</c>.</summary>
     /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>

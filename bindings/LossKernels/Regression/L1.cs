@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace LossKernels.Regression;
 
 /// <summary>
@@ -21,6 +23,7 @@ public readonly struct L1Loss : IElementwiseLoss
 
     /// <summary><c>ℓ = |x − t|</c>, <c>∂ℓ/∂x = sign(x − t)</c> (0 at 0).</summary>
     /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace LossKernels.Regression;
 
 /// <summary>
@@ -18,6 +20,7 @@ public readonly struct MseLoss : IElementwiseLoss
 
     /// <summary><c>ℓ = (x − t)²</c>, <c>∂ℓ/∂x = 2(x − t)</c>.</summary>
     /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>

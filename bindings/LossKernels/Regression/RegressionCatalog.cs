@@ -74,7 +74,7 @@ internal static class RegressionCatalog
             }
         }
 
-        /// <summary>The fused pass reads 8 and writes 4 bytes per element; scaling the gradient reads and writes it again.</summary>
+        /// <summary>The forward pass reads 8 bytes per element; the gradient pass reads them again and writes 4.</summary>
         public override long BytesMoved(LossMode mode) => (mode == LossMode.Forward ? 8L : 20L) * input.Length;
     }
 }

@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace LossKernels.Regression;
 
 /// <summary>
@@ -9,8 +7,8 @@ namespace LossKernels.Regression;
 /// <remarks>
 /// PyTorch: <c>torch.sqrt(torch.nn.functional.mse_loss(input, target))</c>. One difference: where L = 0
 /// (input equals target everywhere) autograd's gradient is 0·∞ = NaN; here it is 0, the subgradient
-/// that keeps training finite. Over zero elements L is NaN, as PyTorch's mean. The backward needs L, so it
-/// costs a forward pass as well; the fused call is the one to use.
+/// that keeps training finite. Over zero elements L is NaN, as PyTorch's mean. The gradient needs L first, so the
+/// fused and backward calls make two passes: a forward sum, then the gradient.
 /// </remarks>
 public readonly struct RmseLoss
 {
@@ -29,12 +27,12 @@ public readonly struct RmseLoss
     /// <returns>The root mean squared error L.</returns>
     public float ForwardBackward(ReadOnlySpan<float> input, ReadOnlySpan<float> target, Span<float> inputGrad, float upstream = 1f)
     {
-        float meanSquare = new MseLoss().ForwardBackward(input, target, inputGrad);
-        float root = MathF.Sqrt(meanSquare);
-        // The MSE gradient is 2(x − t)/n; the chain rule through √ multiplies it by 1/(2L).
-        float scale = root == 0f ? 0f : upstream / (2f * root);
-        Span<float> written = inputGrad.Slice(0, input.Length);
-        TensorPrimitives.Multiply(written, scale, written);
+        var mse = new MseLoss();
+        ThrowHelper.IfTooShort(input.Length, inputGrad.Length, nameof(inputGrad));
+        float root = MathF.Sqrt(mse.Forward(input, target));
+        // The MSE gradient is 2(x − t)/n; the chain rule through √ multiplies it by 1/(2L). A second
+        // pass that reads the inputs and streams the gradient out moves less than rescaling a written one.
+        mse.Backward(input, target, root == 0f ? 0f : upstream / (2f * root), inputGrad);
         return root;
     }
 

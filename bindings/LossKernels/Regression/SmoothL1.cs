@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace LossKernels.Regression;
 
 /// <summary>
@@ -37,6 +39,7 @@ public readonly struct SmoothL1Loss : IElementwiseLoss
 
     /// <summary><c>ℓ = |d| &lt; β ? 0.5·d²/β : |d| − 0.5·β</c>, <c>∂ℓ/∂x = d ≤ −β ? −1 : d ≥ β ? 1 : d/β</c>.</summary>
     /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>

@@ -1,0 +1,43 @@
+using LossKernels.Regression;
+
+namespace LossKernels.Tests;
+
+/// <summary>The README's usage example compiles, runs, and is word for word the code below.</summary>
+[TestFixture]
+public class ReadmeExampleTests
+{
+    [Test]
+    public void ExampleRunsAndGivesTheDocumentedValues()
+    {
+        // README example begin
+        float[] prediction = [0.5f, -1.25f, 2f, 0f];
+        float[] target = [0f, -1f, 0.5f, 0f];
+        float[] gradient = new float[prediction.Length];
+
+        var smoothL1 = new SmoothL1Loss(beta: 0.5f);
+        float loss = smoothL1.ForwardBackward(prediction, target, gradient);   // fused: mean loss, d(loss)/d(prediction)
+        float total = smoothL1.Forward(prediction, target, Reduction.Sum);     // forward only
+        smoothL1.Backward(prediction, target, upstream: 2f, gradient);         // backward only, scaled by upstream
+
+        float[] perElement = new float[prediction.Length];
+        smoothL1.Forward(prediction, target, perElement);                      // reduction 'none'
+        // README example end
+
+        Assert.That(loss, Is.EqualTo((0.25f + 0.0625f + 1.25f + 0f) / 4));
+        Assert.That(total, Is.EqualTo(0.25f + 0.0625f + 1.25f));
+        Assert.That(gradient, Is.EqualTo(new[] { 0.5f, -0.25f, 0.5f, 0f }));
+        Assert.That(perElement, Is.EqualTo(new[] { 0.25f, 0.0625f, 1.25f, 0f }));
+    }
+
+    [Test]
+    public void ReadmeShowsTheExampleVerbatim()
+    {
+        string root = Path.GetFullPath(Path.Combine(Golden.GoldenCases.BuiltInDirectory, "..", "..", ".."));
+        string[] source = File.ReadAllLines(Path.Combine(root, "tests", "LossKernels.Tests", "ReadmeExampleTests.cs"));
+        int begin = Array.FindIndex(source, l => l.Trim() == "// README example begin");
+        int end = Array.FindIndex(source, l => l.Trim() == "// README example end");
+        string example = string.Join('\n', source[(begin + 1)..end].Select(l => l.Length >= 8 ? l[8..] : l.Trim()));
+        string readme = File.ReadAllText(Path.Combine(root, "README.md")).Replace("\r\n", "\n");
+        Assert.That(readme, Does.Contain(example), "README.md must show the example exactly as this test runs it");
+    }
+}
