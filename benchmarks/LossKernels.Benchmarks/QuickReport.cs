@@ -42,7 +42,10 @@ internal static class QuickReport
         }
 
         if (Console.IsOutputRedirected)
+        {
             AnsiConsole.Profile.Width = 132;
+            AnsiConsole.Profile.Capabilities.Ansi = false;
+        }
         PrintMachine();
         var rows = new List<ReportRow>();
         long largestBytes = losses.Max(d => 24L * (size ?? d.ReportSize));
