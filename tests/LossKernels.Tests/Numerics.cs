@@ -27,21 +27,6 @@ public static class Numerics
         return Math.Abs(got - expected) <= atol + rtol * Math.Abs(expected);
     }
 
-    /// <summary>The largest |got − expected| / max(|expected|, floor) over finite expected values: the figure the quick report prints.</summary>
-    public static double MaxRelativeError(ReadOnlySpan<float> got, ReadOnlySpan<double> expected, double floor)
-    {
-        double worst = 0;
-        for (int i = 0; i < got.Length; i++)
-        {
-            if (!double.IsFinite(expected[i]))
-                continue;
-            double error = Math.Abs(got[i] - expected[i]) / Math.Max(Math.Abs(expected[i]), floor);
-            worst = double.IsNaN(error) ? double.PositiveInfinity : Math.Max(worst, error);
-        }
-
-        return worst;
-    }
-
     public static double[] ToDouble(ReadOnlySpan<float> values)
     {
         var result = new double[values.Length];

@@ -29,10 +29,20 @@ public class ReadmeExampleTests
         Assert.That(perElement, Is.EqualTo(new[] { 0.25f, 0.0625f, 1.25f, 0f }));
     }
 
+    private static string Root => Path.GetFullPath(Path.Combine(Golden.GoldenCases.BuiltInDirectory, "..", "..", ".."));
+
+    [Test]
+    public void ReadmeHasARowForEveryCatalogLoss()
+    {
+        string readme = File.ReadAllText(Path.Combine(Root, "README.md"));
+        foreach (var definition in Catalog.LossCatalog.All)
+            Assert.That(readme, Does.Contain($"| `{definition.Name}` |"), $"README loss table row for {definition.Name}");
+    }
+
     [Test]
     public void ReadmeShowsTheExampleVerbatim()
     {
-        string root = Path.GetFullPath(Path.Combine(Golden.GoldenCases.BuiltInDirectory, "..", "..", ".."));
+        string root = Root;
         string[] source = File.ReadAllLines(Path.Combine(root, "tests", "LossKernels.Tests", "ReadmeExampleTests.cs"));
         int begin = Array.FindIndex(source, l => l.Trim() == "// README example begin");
         int end = Array.FindIndex(source, l => l.Trim() == "// README example end");

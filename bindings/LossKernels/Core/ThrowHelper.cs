@@ -35,13 +35,6 @@ internal static class ThrowHelper
             OutOfRange(paramName, value, "finite and >= 0");
     }
 
-    /// <summary>Throws unless <paramref name="value"/> is finite.</summary>
-    public static void IfNotFinite(float value, string paramName)
-    {
-        if (!float.IsFinite(value))
-            OutOfRange(paramName, value, "finite");
-    }
-
     /// <summary>Throws unless <paramref name="spanLength"/> equals <paramref name="length"/>.</summary>
     public static void IfLengthDiffers(int length, int spanLength, string paramName)
     {
