@@ -87,7 +87,7 @@ internal readonly unsafe struct ElementwiseArgs
 /// range is one overlapping last vector whose inputs are loaded before the main loop (so that a
 /// gradient written in place over the input is still correct) and whose already-counted lanes are
 /// masked out of the sum; ranges shorter than four elements run on a zero-padded stack vector.
-/// Sums: float lanes for at most <see cref="FlushInterval"/> vectors, then a double, per fixed chunk
+/// Sums: two float accumulators for at most <see cref="FlushInterval"/> vectors, then a double, per fixed chunk
 /// of <see cref="ChunkLength"/> elements; chunk partials are added in index order, so the result
 /// does not depend on the thread count.
 /// </summary>
@@ -223,26 +223,38 @@ internal static unsafe class ElementwiseDriver
         TVec tailWeight = weight != null ? TWidth.Load(ref weight[tailStart]) : default;
         TVec tailUpstream = upstream != null ? TWidth.Load(ref upstream[tailStart]) : default;
 
+        // Two accumulators, so that the loop is not serialized on one vector add's latency when the
+        // data is in cache; their order of combination is fixed, so results stay deterministic.
         double total = 0d;
         TVec lanes = TWidth.Create(0f);
+        TVec oddLanes = TWidth.Create(0f);
         int pending = 0;
         nint end = bodyStart + bodyLength - remainder;
-        for (nint i = bodyStart; i < end; i += count)
+        nint pairsEnd = bodyStart + ((end - bodyStart) / (2 * count)) * 2 * count;
+        nint i = bodyStart;
+        for (; i < pairsEnd; i += 2 * count)
         {
-            TVec w = weight != null ? TWidth.Load(ref weight[i]) : default;
-            TVec u = upstream != null ? TWidth.Load(ref upstream[i]) : default;
-            TVec value = Step<TLoss, TMode, TVec, TWidth>(loss, TWidth.Load(ref input[i]), TWidth.Load(ref target[i]), w, u,
-                weight != null, upstream != null, scale, nonTemporal, ref output[i], ref gradient[i]);
+            TVec even = StepAt<TLoss, TMode, TVec, TWidth>(loss, input, target, weight, upstream, output, gradient, scale, nonTemporal, i);
+            TVec odd = StepAt<TLoss, TMode, TVec, TWidth>(loss, input, target, weight, upstream, output, gradient, scale, nonTemporal, i + count);
             if (TMode.Reduce)
             {
-                lanes = TWidth.Add(lanes, value);
-                if (++pending == FlushInterval)
+                lanes = TWidth.Add(lanes, even);
+                oddLanes = TWidth.Add(oddLanes, odd);
+                if ((pending += 2) == FlushInterval)
                 {
-                    total += TWidth.Sum(lanes);
+                    total += TWidth.Sum(TWidth.Add(lanes, oddLanes));
                     lanes = TWidth.Create(0f);
+                    oddLanes = TWidth.Create(0f);
                     pending = 0;
                 }
             }
+        }
+
+        if (i < end)
+        {
+            TVec value = StepAt<TLoss, TMode, TVec, TWidth>(loss, input, target, weight, upstream, output, gradient, scale, nonTemporal, i);
+            if (TMode.Reduce)
+                lanes = TWidth.Add(lanes, value);
         }
 
         if (remainder != 0)
@@ -263,7 +275,22 @@ internal static unsafe class ElementwiseDriver
 
         if (nonTemporal && Sse.IsSupported)
             Sse.StoreFence();
-        return TMode.Reduce ? total + TWidth.Sum(lanes) : 0d;
+        return TMode.Reduce ? total + TWidth.Sum(TWidth.Add(lanes, oddLanes)) : 0d;
+    }
+
+    /// <summary>Loads the vector at <paramref name="i"/> of every stream and runs <see cref="Step"/> on it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec StepAt<TLoss, TMode, TVec, TWidth>(in TLoss loss, float* input, float* target, float* weight, float* upstream,
+        float* output, float* gradient, TVec scale, bool nonTemporal, nint i)
+        where TLoss : struct, IElementwiseLoss
+        where TMode : struct, IDriverMode
+        where TVec : struct
+        where TWidth : struct, IVectorMath<TVec>
+    {
+        TVec w = weight != null ? TWidth.Load(ref weight[i]) : default;
+        TVec u = upstream != null ? TWidth.Load(ref upstream[i]) : default;
+        return Step<TLoss, TMode, TVec, TWidth>(loss, TWidth.Load(ref input[i]), TWidth.Load(ref target[i]), w, u,
+            weight != null, upstream != null, scale, nonTemporal, ref output[i], ref gradient[i]);
     }
 
     /// <summary>Elements from <paramref name="pointer"/> to the next address aligned to a whole vector.</summary>
