@@ -74,6 +74,48 @@ public class GoldenFormatTests
         Assert.That(error.ParamName, Is.EqualTo("betta"));
     }
 
+    [Test]
+    public void ToleranceOverrideForAnUnknownKeyIsRejected()
+    {
+        JsonObject broken = template.DeepClone().AsObject();
+        broken["tolerances"] = JsonNode.Parse("{\"grad.target\": {\"rtol\": 1e-3, \"atol\": 0}}");
+        AssertRejected(broken, "tolerances.grad.target");
+    }
+
+    [Test]
+    public void ToleranceOverrideAppliesToItsKeyOnly()
+    {
+        JsonObject perturbed = template.DeepClone().AsObject();
+        JsonObject gradient = perturbed["expected"]!["grad.input"]!.AsObject();
+        double[] values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(Convert.FromBase64String(gradient["data"]!.GetValue<string>())).ToArray();
+        for (int i = 0; i < values.Length; i++)
+            values[i] *= 1 + 1e-4;
+        gradient["data"] = Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        string path = Path.Combine(directory, "perturbed.json");
+        File.WriteAllText(path, perturbed.ToJsonString());
+        Assert.Throws<AssertionException>(() => new GoldenCases().Case(path), "a 1e-4 relative error must fail rtol 1e-5");
+
+        perturbed["tolerances"] = JsonNode.Parse("{\"grad.input\": {\"rtol\": 1e-3, \"atol\": 0}}");
+        File.WriteAllText(path, perturbed.ToJsonString());
+        Assert.DoesNotThrow(() => new GoldenCases().Case(path));
+    }
+
+    [Test]
+    public void ExtraFoldersComeFromTheEnvironmentVariable()
+    {
+        string? saved = Environment.GetEnvironmentVariable(GoldenCases.DirectoriesVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(GoldenCases.DirectoriesVariable, $"{directory}: /no/such/folder");
+            Assert.That(GoldenCases.Directories(), Is.EqualTo(new[] { GoldenCases.BuiltInDirectory, directory, "/no/such/folder" }));
+            Assert.That(GoldenCases.Cases().Select(c => c.TestName), Has.Some.EqualTo("missing folder /no/such/folder"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(GoldenCases.DirectoriesVariable, saved);
+        }
+    }
+
     private void AssertRejected(JsonObject broken, string expectedField)
     {
         string path = Path.Combine(directory, "broken.json");
