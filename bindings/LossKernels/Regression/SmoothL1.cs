@@ -49,11 +49,10 @@ public readonly struct SmoothL1Loss : IElementwiseLoss
         TVec magnitude = TMath.Abs(difference);
         TVec quadratic = TMath.LessThan(magnitude, beta);
         TVec half = TMath.Create(0.5f);
-        TVec one = TMath.Create(1f);
         // PyTorch's order of tests: d ≤ −β gives −1 first, then d ≥ β gives +1, else d/β; NaN stays NaN.
-        TVec slope = TMath.Select(TMath.GreaterThan(difference, TMath.Subtract(TMath.Create(0f), beta)),
-            TMath.Select(TMath.LessThan(difference, beta), TMath.Divide(difference, beta), one),
-            TMath.Subtract(TMath.Create(0f), one));
+        TVec slope = TMath.Select(TMath.GreaterThan(difference, TMath.Create(-Beta)),
+            TMath.Select(TMath.LessThan(difference, beta), TMath.Divide(difference, beta), TMath.Create(1f)),
+            TMath.Create(-1f));
         gradient = TMath.Select(TMath.IsNaN(difference), difference, slope);
         return TMath.Select(quadratic,
             TMath.Divide(TMath.Multiply(TMath.Multiply(half, magnitude), magnitude), beta),
