@@ -21,7 +21,7 @@ namespace LossKernels;
 /// <see cref="ArgumentOutOfRangeException"/> naming the parameter, before anything is written.
 /// NaN and infinity in the data propagate as IEEE arithmetic says.</para>
 /// </remarks>
-public static unsafe class ElementwiseLoss
+public static unsafe partial class ElementwiseLoss
 {
     /// <summary>float32 epsilon, added to <c>avgFactor</c> as mmdetection does to avoid dividing by zero.</summary>
     public const float AvgFactorEpsilon = 1.1920929e-07f;

@@ -16,6 +16,12 @@ public interface IElementwiseLoss
     /// </summary>
     void Validate();
 
+    /// <summary>
+    /// The loss's OpenCL kernel, for the <see cref="OpenCL.DeviceBuffer{T}"/> overloads of <see cref="ElementwiseLoss"/>: the
+    /// same math as <see cref="Evaluate{TVec, TMath}"/>, written in <c>kernels/{family}.cl</c>.
+    /// </summary>
+    ElementwiseKernel Kernel { get; }
+
     /// <summary>Element losses ℓ(x, t) of one vector, and ∂ℓ/∂x in <paramref name="gradient"/>.</summary>
     /// <typeparam name="TVec">The vector type (Vector512/256/128 of float).</typeparam>
     /// <typeparam name="TMath">The arithmetic of <typeparamref name="TVec"/>.</typeparam>

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace LossKernels.Regression;
@@ -57,6 +58,9 @@ public readonly struct BalancedL1Loss : IElementwiseLoss
         ThrowHelper.IfNotPositive(Gamma, nameof(Gamma));
         ThrowHelper.IfNotPositive(Beta, nameof(Beta));
     }
+
+    /// <summary>The OpenCL kernel: <c>balanced_l1</c> in <c>kernels/regression.cl</c>.</summary>
+    public ElementwiseKernel Kernel => new("regression", "balanced_l1", new Vector4(Alpha, Gamma, Beta, b));
 
     /// <summary>The formula of <see cref="BalancedL1Loss"/>, per lane.</summary>
     /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>

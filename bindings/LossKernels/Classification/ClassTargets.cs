@@ -1,0 +1,89 @@
+using LossKernels.OpenCL;
+
+namespace LossKernels.Classification;
+
+/// <summary>
+/// The check every loss that takes class indices makes before it reads one: each target is a class in
+/// <c>[0, classes)</c> or <c>ignoreIndex</c>. On the CPU the first bad index throws before any work;
+/// on a device the check runs in a kernel that records the first bad position in the device's error
+/// flag, and the host throws after the launch, so that no kernel ever reads out of bounds.
+/// </summary>
+/// <remarks>
+/// PyTorch: <c>cross_entropy</c> and <c>nll_loss</c> raise "Target n is out of bounds" (CPU) or trip a
+/// device assert (CUDA). Here both backends throw <see cref="ArgumentOutOfRangeException"/> naming the
+/// lowest offending position and its value, and the device stays usable.
+/// </remarks>
+public static class ClassTargets
+{
+    /// <summary>PyTorch's default <c>ignore_index</c>.</summary>
+    public const long DefaultIgnoreIndex = -100;
+
+    private const int GroupSize = 64;
+    private static readonly string[] KernelNames = ["check_class_targets"];
+
+    /// <summary>Throws unless every target is in <c>[0, classes)</c> or equals <paramref name="ignoreIndex"/>.</summary>
+    /// <param name="target">Class indices.</param>
+    /// <param name="classes">The class count C &gt; 0.</param>
+    /// <param name="ignoreIndex">A target value that marks an element to skip.</param>
+    /// <exception cref="ArgumentOutOfRangeException">Names the first offending position and value (<c>ParamName</c> "target"), or <paramref name="classes"/> is not positive.</exception>
+    public static void Validate(ReadOnlySpan<long> target, int classes, long ignoreIndex = DefaultIgnoreIndex)
+    {
+        CheckClasses(classes);
+        for (int i = 0; i < target.Length; i++)
+        {
+            if (IsBad(target[i], classes, ignoreIndex))
+                Throw(i, target[i], classes, ignoreIndex);
+        }
+    }
+
+    /// <summary>The same check on the device: the kernel records the first bad position; the host throws after the launch.</summary>
+    /// <param name="target">Class indices on the device.</param>
+    /// <param name="classes">The class count C &gt; 0.</param>
+    /// <param name="ignoreIndex">A target value that marks an element to skip.</param>
+    /// <exception cref="ArgumentOutOfRangeException">Names the first offending position and value, or <paramref name="classes"/> is not positive.</exception>
+    /// <exception cref="ObjectDisposedException">The buffer or its device is disposed.</exception>
+    public static unsafe void Validate(DeviceBuffer<long> target, int classes, long ignoreIndex = DefaultIgnoreIndex)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        CheckClasses(classes);
+        target.ThrowIfDisposed();
+        int n = target.Length;
+        if (n == 0)
+            return;
+        OpenCLDevice device = target.Device;
+        int? fault;
+        lock (device.Gate)
+        {
+            device.ThrowIfDisposed();
+            nint kernel = device.Kernels(new ProgramKey("classification", null, OpenCLReductionVariant.Auto), KernelNames).Kernel(0);
+            KernelSet.SetBuffer(kernel, 0, target.Handle);
+            KernelSet.SetValue(kernel, 1, n);
+            KernelSet.SetValue(kernel, 2, (long)classes);
+            KernelSet.SetValue(kernel, 3, ignoreIndex);
+            KernelSet.SetBuffer(kernel, 4, device.FaultFlag);
+            nuint local = GroupSize;
+            nuint global = ((nuint)n + GroupSize - 1) / GroupSize * GroupSize;
+            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
+            fault = device.TakeFault();
+        }
+
+        if (fault is int position)
+        {
+            long value = 0;
+            target.Download(new Span<long>(ref value), position);
+            Throw(position, value, classes, ignoreIndex);
+        }
+    }
+
+    private static bool IsBad(long value, int classes, long ignoreIndex) => value != ignoreIndex && (ulong)value >= (ulong)classes;
+
+    private static void CheckClasses(int classes)
+    {
+        if (classes <= 0)
+            ThrowHelper.OutOfRange(nameof(classes), classes, "> 0");
+    }
+
+    private static void Throw(int position, long value, int classes, long ignoreIndex) =>
+        throw new ArgumentOutOfRangeException("target", value,
+            $"Class target at index {position} is {value}; targets must be in [0, {classes}) or equal ignoreIndex ({ignoreIndex}).");
+}

@@ -1,0 +1,103 @@
+namespace LossKernels.OpenCL;
+
+/// <summary>
+/// A typed buffer of <see cref="Length"/> elements on an <see cref="OpenCLDevice"/>: what the device
+/// overloads of the loss entry points take in place of spans. Made by <see cref="OpenCLDevice.Allocate{T}"/>
+/// (owned: <see cref="Dispose"/> releases it) or <see cref="OpenCLDevice.Wrap{T}"/> (an engine's own
+/// <c>cl_mem</c>: never released here). Upload and download copy from and to spans, block until done,
+/// and allocate nothing.
+/// </summary>
+/// <typeparam name="T">An unmanaged element type (<see cref="float"/> for data, <see cref="long"/> for class indices).</typeparam>
+public sealed unsafe class DeviceBuffer<T> : IDisposable
+    where T : unmanaged
+{
+    private readonly MemoryHandle? memory;
+
+    internal DeviceBuffer(OpenCLDevice device, MemoryHandle? memory, int length)
+    {
+        Device = device;
+        this.memory = memory;
+        Length = length;
+    }
+
+    /// <summary>The device the buffer lives on.</summary>
+    public OpenCLDevice Device { get; }
+
+    /// <summary>The element count.</summary>
+    public int Length { get; }
+
+    /// <summary>Whether disposing the buffer releases its memory (false for a wrapped <c>cl_mem</c>).</summary>
+    public bool OwnsMemory => memory?.OwnsHandle ?? true;
+
+    /// <summary>Whether <see cref="Dispose"/> has run.</summary>
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>The <c>cl_mem</c> handle (zero for an empty buffer), for engines that pass it to their own kernels.</summary>
+    /// <exception cref="ObjectDisposedException">The buffer or its device is disposed.</exception>
+    public nint NativeHandle => Handle;
+
+    /// <summary>The <c>cl_mem</c>; throws once the buffer or its device is disposed.</summary>
+    internal nint Handle
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return memory?.DangerousGetHandle() ?? 0;
+        }
+    }
+
+    /// <summary>Copies <paramref name="source"/> into the buffer starting at element <paramref name="offset"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="source"/> does not fit from <paramref name="offset"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The buffer or its device is disposed.</exception>
+    public void Upload(ReadOnlySpan<T> source, int offset = 0)
+    {
+        CheckRange(offset, source.Length, nameof(source));
+        if (source.IsEmpty)
+            return;
+        fixed (T* host = source)
+        {
+            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueWriteBuffer(Device.Queue, Handle, OpenCLNative.True, (nuint)offset * (nuint)sizeof(T),
+                (nuint)source.Length * (nuint)sizeof(T), host, 0, null, null), "clEnqueueWriteBuffer");
+        }
+    }
+
+    /// <summary>Copies elements from <paramref name="offset"/> on into all of <paramref name="destination"/>, after the work queued before it has finished.</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> reaches past the buffer's end.</exception>
+    /// <exception cref="ObjectDisposedException">The buffer or its device is disposed.</exception>
+    public void Download(Span<T> destination, int offset = 0)
+    {
+        CheckRange(offset, destination.Length, nameof(destination));
+        if (destination.IsEmpty)
+            return;
+        fixed (T* host = destination)
+        {
+            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueReadBuffer(Device.Queue, Handle, OpenCLNative.True, (nuint)offset * (nuint)sizeof(T),
+                (nuint)destination.Length * (nuint)sizeof(T), host, 0, null, null), "clEnqueueReadBuffer");
+        }
+    }
+
+    /// <summary>Releases the memory if the buffer owns it; a wrapped <c>cl_mem</c> stays the engine's.</summary>
+    public void Dispose()
+    {
+        IsDisposed = true;
+        memory?.Dispose();
+    }
+
+    /// <summary>One line: element type, length and device.</summary>
+    public override string ToString() => $"DeviceBuffer<{typeof(T).Name}>[{Length}] on {Device.Info.Name}";
+
+    internal void ThrowIfDisposed()
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        Device.ThrowIfDisposed();
+    }
+
+    private void CheckRange(int offset, int count, string paramName)
+    {
+        ThrowIfDisposed();
+        if ((uint)offset > (uint)Length)
+            ThrowHelper.OutOfRange(nameof(offset), offset, $"between 0 and the buffer length {Length}");
+        if (count > Length - offset)
+            ThrowHelper.Argument(paramName, $"{count} elements from offset {offset} do not fit in a buffer of {Length}.");
+    }
+}

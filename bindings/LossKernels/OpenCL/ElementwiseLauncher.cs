@@ -1,0 +1,105 @@
+using System.Numerics;
+
+namespace LossKernels.OpenCL;
+
+/// <summary>The five passes of <c>kernels/elementwise.h</c>, in the order of <see cref="ElementwiseLauncher.KernelNames"/>.</summary>
+internal enum ElementwisePass
+{
+    ForwardSum,
+    ForwardNone,
+    FusedSum,
+    FusedNone,
+    Backward,
+}
+
+/// <summary>
+/// Launches an elementwise loss's kernel on a device: sets the arguments, sizes the launch for the
+/// device's reduction variant, and for a reduced pass reads the partials back and adds them in index
+/// order. Everything here runs under the device's lock and allocates nothing once the program is built.
+/// </summary>
+internal static unsafe class ElementwiseLauncher
+{
+    public static readonly string[] KernelNames = ["forward_sum", "forward_none", "fused_sum", "fused_none", "backward"];
+
+    /// <summary>Elements per work-group tile in the tree variant: 256 work-items × float4 × 4 iterations.</summary>
+    public const int TreeTile = 4096;
+
+    /// <summary>The tree's local array holds this many work-items (TREE_GROUP in the kernel).</summary>
+    public const int TreeGroup = 256;
+
+    private const int MinChunk = 16384;
+
+    /// <summary>At most about this many chunks in the chunk variant, so that the partials stay few.</summary>
+    private const int MaxChunks = 1024;
+
+    /// <summary>Elements per work-item in the chunk variant: a multiple of 16 that depends on n alone.</summary>
+    public static int ChunkLength(int length)
+    {
+        int needed = (int)(((long)length + MaxChunks - 1) / MaxChunks);
+        return needed <= MinChunk ? MinChunk : (needed + 15) & ~15;
+    }
+
+    /// <summary>Runs <paramref name="pass"/> over n elements; returns the sum of the weighted element losses for a reduced pass, else 0.</summary>
+    public static double Run(in ElementwiseKernel kernel, ElementwisePass pass, DeviceBuffer<float> input, DeviceBuffer<float> target,
+        DeviceBuffer<float>? weight, DeviceBuffer<float>? upstream, DeviceBuffer<float>? output, DeviceBuffer<float>? gradient, float scale)
+    {
+        int n = input.Length;
+        if (n == 0)
+            return 0d;
+        OpenCLDevice device = input.Device;
+        bool reduce = pass is ElementwisePass.ForwardSum or ElementwisePass.FusedSum;
+        lock (device.Gate)
+        {
+            device.ThrowIfDisposed();
+            OpenCLReductionVariant variant = device.ResolvedVariant;
+            KernelSet set = device.Kernels(new ProgramKey(kernel.Family, kernel.Function, variant), KernelNames);
+            nint handle = set.Kernel((int)pass);
+            int chunk, groups;
+            nuint local;
+            if (variant == OpenCLReductionVariant.ChunkPerWorkItem)
+            {
+                chunk = ChunkLength(n);
+                local = 1;
+            }
+            else
+            {
+                chunk = TreeTile;
+                local = (nuint)TreeGroupSize(set.MaxWorkGroupSize((int)pass));
+            }
+
+            groups = (int)(((long)n + chunk - 1) / chunk);
+            nuint global = (nuint)groups * local;
+            nint partials = reduce ? device.Partials(groups) : 0;
+            Vector4 parameters = kernel.Parameters;
+
+            KernelSet.SetBuffer(handle, 0, input.Handle);
+            KernelSet.SetBuffer(handle, 1, target.Handle);
+            KernelSet.SetBuffer(handle, 2, weight?.Handle ?? 0);
+            KernelSet.SetBuffer(handle, 3, upstream?.Handle ?? 0);
+            KernelSet.SetBuffer(handle, 4, output?.Handle ?? 0);
+            KernelSet.SetBuffer(handle, 5, gradient?.Handle ?? 0);
+            KernelSet.SetValue(handle, 6, scale);
+            KernelSet.SetValue(handle, 7, n);
+            KernelSet.SetValue(handle, 8, chunk);
+            KernelSet.SetValue(handle, 9, parameters);
+            KernelSet.SetBuffer(handle, 10, partials);
+            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, handle, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
+            if (!reduce)
+            {
+                OpenCLException.ThrowIfFailed(OpenCLNative.clFlush(device.Queue), "clFlush");
+                return 0d;
+            }
+
+            return device.SumPartials(groups);
+        }
+    }
+
+    /// <summary>The largest power of two no larger than the tree's array or the kernel's limit on this device.</summary>
+    private static int TreeGroupSize(int kernelLimit)
+    {
+        int size = TreeGroup;
+        while (size > kernelLimit && size > 1)
+            size /= 2;
+        return size;
+    }
+}
