@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace LossKernels.Tests;
 
 /// <summary>The one comparison every test uses: <c>|got − expected| ≤ atol + rtol·|expected|</c>; NaN matches only NaN, ±∞ only itself.</summary>
@@ -34,4 +36,8 @@ public static class Numerics
             result[i] = values[i];
         return result;
     }
+
+    /// <summary>The same bits in every element (NaN payloads and the sign of zero included).</summary>
+    public static bool BitEqual(ReadOnlySpan<float> a, ReadOnlySpan<float> b) =>
+        MemoryMarshal.Cast<float, int>(a).SequenceEqual(MemoryMarshal.Cast<float, int>(b));
 }

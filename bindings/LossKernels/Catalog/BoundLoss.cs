@@ -18,7 +18,7 @@ public enum LossMode
 /// loss's public entry point for a mode and allocates nothing, so tests, benchmarks and the quick
 /// report all run the same calls a user makes.
 /// </summary>
-public abstract class BoundLoss
+public abstract class BoundLoss : IDisposable
 {
     private protected BoundLoss(int[] lossShape, int inputLength)
     {
@@ -39,8 +39,38 @@ public abstract class BoundLoss
     /// <summary>The number of elements the loss reads per input (n).</summary>
     public int Length => InputGradient.Length;
 
-    /// <summary>Runs the loss's entry point for <paramref name="mode"/>.</summary>
+    /// <summary><c>simd</c> for the CPU kernels, <c>opencl</c> for a loss bound to an OpenCL device.</summary>
+    public virtual string Backend => "simd";
+
+    /// <summary>Runs the loss's entry point for <paramref name="mode"/>; on a device, waits until the kernels have finished.</summary>
     public abstract void Run(LossMode mode);
+
+    /// <summary>
+    /// Copies what the last run left on the device into <see cref="Loss"/> and <see cref="InputGradient"/>.
+    /// A reduced loss is on the host already; on the CPU this does nothing.
+    /// </summary>
+    public virtual void FetchResults()
+    {
+    }
+
+    /// <summary>Fills <see cref="Loss"/>, <see cref="InputGradient"/> and their device buffers with <paramref name="value"/>, so that a test sees whether a run writes every element.</summary>
+    internal virtual void Poison(float value)
+    {
+        Array.Fill(Loss, value);
+        Array.Fill(InputGradient, value);
+    }
+
+    /// <summary>Releases the device buffers of a loss bound to a device.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases what the bound loss owns.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+    }
 
     /// <summary>The bytes a run of <paramref name="mode"/> must read and write at least: the figure GB/s is computed from.</summary>
     public abstract long BytesMoved(LossMode mode);

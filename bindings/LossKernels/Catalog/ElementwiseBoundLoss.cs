@@ -1,6 +1,12 @@
+using LossKernels.OpenCL;
+
 namespace LossKernels.Catalog;
 
-/// <summary>An <see cref="IElementwiseLoss"/> bound to input, target, optional weight and upstream, with PyTorch's reduction parameters.</summary>
+/// <summary>
+/// An <see cref="IElementwiseLoss"/> bound to input, target, optional weight and upstream, with PyTorch's
+/// reduction parameters; on the CPU through the span overloads, or on an OpenCL device through the
+/// buffer overloads with the data uploaded once at bind time.
+/// </summary>
 internal sealed class ElementwiseBoundLoss<TLoss> : BoundLoss
     where TLoss : struct, IElementwiseLoss
 {
@@ -12,8 +18,9 @@ internal sealed class ElementwiseBoundLoss<TLoss> : BoundLoss
     private readonly float[] weight;
     private readonly float upstreamScalar;
     private readonly float[] upstreamElements;
+    private readonly DeviceTensors? device;
 
-    public ElementwiseBoundLoss(TLoss loss, LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream)
+    public ElementwiseBoundLoss(TLoss loss, LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device)
         : base(parameters.Reduction() == Reduction.None ? inputs["input"].Shape : [], inputs["input"].Length)
     {
         this.loss = loss;
@@ -23,10 +30,20 @@ internal sealed class ElementwiseBoundLoss<TLoss> : BoundLoss
         target = inputs["target"].RequireFloats("target");
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
         (upstreamScalar, upstreamElements) = CatalogUpstream.Split(upstream, reduction, input.Length);
+        if (device is not null)
+            this.device = new DeviceTensors(device, input, target, weight, upstreamElements, reduction == Reduction.None);
     }
+
+    public override string Backend => device is null ? base.Backend : DeviceTensors.Backend;
 
     public override void Run(LossMode mode)
     {
+        if (device is not null)
+        {
+            RunOnDevice(mode, device);
+            return;
+        }
+
         switch (mode, reduction)
         {
             case (LossMode.Forward, Reduction.None):
@@ -50,6 +67,14 @@ internal sealed class ElementwiseBoundLoss<TLoss> : BoundLoss
         }
     }
 
+    internal override void Poison(float value)
+    {
+        base.Poison(value);
+        device?.Poison(value);
+    }
+
+    public override void FetchResults() => device?.Fetch(reduction == Reduction.None ? Loss : [], InputGradient);
+
     public override long BytesMoved(LossMode mode)
     {
         long n = input.Length;
@@ -62,6 +87,35 @@ internal sealed class ElementwiseBoundLoss<TLoss> : BoundLoss
             _ => read + n + (perElement ? n : 0),
         };
         return floats * sizeof(float);
+    }
+
+    protected override void Dispose(bool disposing) => device?.Dispose();
+
+    private void RunOnDevice(LossMode mode, DeviceTensors d)
+    {
+        switch (mode, reduction)
+        {
+            case (LossMode.Forward, Reduction.None):
+                loss.Forward(d.Input, d.Target, d.Output!, d.Weight);
+                break;
+            case (LossMode.Forward, _):
+                Loss[0] = loss.Forward(d.Input, d.Target, reduction, d.Weight, avgFactor);
+                break;
+            case (LossMode.Fused, Reduction.None):
+                loss.ForwardBackward(d.Input, d.Target, d.Output!, d.Gradient, d.Upstream, d.Weight);
+                break;
+            case (LossMode.Fused, _):
+                Loss[0] = loss.ForwardBackward(d.Input, d.Target, d.Gradient, reduction, d.Weight, avgFactor, upstreamScalar);
+                break;
+            case (LossMode.Backward, Reduction.None):
+                loss.Backward(d.Input, d.Target, d.Upstream!, d.Gradient, d.Weight);
+                break;
+            default:
+                loss.Backward(d.Input, d.Target, upstreamScalar, d.Gradient, reduction, d.Weight, avgFactor);
+                break;
+        }
+
+        d.Device.Finish();
     }
 }
 

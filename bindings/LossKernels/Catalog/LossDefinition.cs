@@ -1,3 +1,5 @@
+using LossKernels.OpenCL;
+
 namespace LossKernels.Catalog;
 
 /// <summary>
@@ -7,12 +9,12 @@ namespace LossKernels.Catalog;
 /// </summary>
 public sealed class LossDefinition
 {
-    private readonly Func<LossParameters, IReadOnlyDictionary<string, LossTensor>, LossTensor?, BoundLoss> bind;
+    private readonly Func<LossParameters, IReadOnlyDictionary<string, LossTensor>, LossTensor?, OpenCLDevice?, BoundLoss> bind;
     private readonly Func<int, int, Dictionary<string, LossTensor>> sample;
 
     internal LossDefinition(string name, string family, string formula, string equivalent, string[] inputs, string[] optionalInputs,
         string[] parameters, int reportSize,
-        Func<LossParameters, IReadOnlyDictionary<string, LossTensor>, LossTensor?, BoundLoss> bind,
+        Func<LossParameters, IReadOnlyDictionary<string, LossTensor>, LossTensor?, OpenCLDevice?, BoundLoss> bind,
         Func<int, int, Dictionary<string, LossTensor>> sample)
     {
         Name = name;
@@ -55,8 +57,9 @@ public sealed class LossDefinition
     /// <param name="parameters">Hyperparameters by PyTorch name; unknown names are an error.</param>
     /// <param name="inputs">Tensors by input name; a missing required input or an unknown name is an error.</param>
     /// <param name="upstream">The upstream gradient: a scalar, or for <c>reduction='none'</c> one value per loss element; null for 1.</param>
+    /// <param name="device">Null to run the CPU kernels; an OpenCL device to upload the inputs there and run its kernels.</param>
     /// <exception cref="ArgumentException">A missing or unknown input or parameter, or a shape that does not fit.</exception>
-    public BoundLoss Bind(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream = null)
+    public BoundLoss Bind(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream = null, OpenCLDevice? device = null)
     {
         foreach (string input in Inputs)
         {
@@ -70,8 +73,17 @@ public sealed class LossDefinition
                 throw new ArgumentException($"Loss '{Name}' has no input '{input}'.", input);
         }
 
-        BoundLoss bound = bind(parameters, inputs, upstream);
-        parameters.ThrowIfUnused(Name);
+        BoundLoss bound = bind(parameters, inputs, upstream, device);
+        try
+        {
+            parameters.ThrowIfUnused(Name);
+        }
+        catch
+        {
+            bound.Dispose();
+            throw;
+        }
+
         return bound;
     }
 

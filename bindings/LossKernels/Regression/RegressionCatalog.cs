@@ -1,4 +1,5 @@
 using LossKernels.Catalog;
+using LossKernels.OpenCL;
 
 namespace LossKernels.Regression;
 
@@ -13,7 +14,7 @@ internal static class RegressionCatalog
         Elementwise("l1", "|x − t|", "F.l1_loss; mmdet L1Loss", _ => new L1Loss()),
         Elementwise("mse", "(x − t)²", "F.mse_loss; mmdet MSELoss", _ => new MseLoss()),
         new LossDefinition("rmse", "regression", "√(mean (x − t)²)", "torch.sqrt(F.mse_loss)", ["input", "target"], [], [], ReportSize,
-            (_, inputs, upstream) => new RmseBoundLoss(inputs, upstream), Sample),
+            (_, inputs, upstream, device) => new RmseBoundLoss(inputs, upstream, device), Sample),
         Elementwise("smooth_l1", "|d| < β ? 0.5·d²/β : |d| − 0.5·β", "F.smooth_l1_loss; mmdet SmoothL1Loss",
             p => new SmoothL1Loss(p.Float("beta", 1f)), "beta"),
         Elementwise("huber", "|d| < δ ? 0.5·d² : δ·(|d| − 0.5·δ)", "F.huber_loss",
@@ -25,7 +26,7 @@ internal static class RegressionCatalog
     private static LossDefinition Elementwise<TLoss>(string name, string formula, string equivalent, Func<LossParameters, TLoss> create, params string[] parameters)
         where TLoss : struct, IElementwiseLoss =>
         new(name, "regression", formula, equivalent, ["input", "target"], ["weight"], [.. parameters, "reduction", "avg_factor"], ReportSize,
-            (p, inputs, upstream) => new ElementwiseBoundLoss<TLoss>(create(p), p, inputs, upstream), Sample);
+            (p, inputs, upstream, device) => new ElementwiseBoundLoss<TLoss>(create(p), p, inputs, upstream, device), Sample);
 
     /// <summary>Predictions in [−2, 2), targets in [−1, 1): differences cover both branches of every threshold at its default.</summary>
     private static Dictionary<string, LossTensor> Sample(int length, int seed)
@@ -42,39 +43,65 @@ internal static class RegressionCatalog
         return new() { ["input"] = LossTensor.FromFloats(input, length), ["target"] = LossTensor.FromFloats(target, length) };
     }
 
-    /// <summary><see cref="RmseLoss"/> bound for the catalog: always a scalar.</summary>
+    /// <summary><see cref="RmseLoss"/> bound for the catalog: always a scalar; on the CPU or a device.</summary>
     private sealed class RmseBoundLoss : BoundLoss
     {
         private readonly float[] input;
         private readonly float[] target;
         private readonly float upstream;
+        private readonly DeviceTensors? device;
 
-        public RmseBoundLoss(IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream)
+        public RmseBoundLoss(IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device)
             : base([], inputs["input"].Length)
         {
             input = inputs["input"].RequireFloats("input");
             target = inputs["target"].RequireFloats("target");
             this.upstream = CatalogUpstream.Split(upstream, Reduction.Mean, input.Length).Scalar;
+            if (device is not null)
+                this.device = new DeviceTensors(device, input, target, [], [], unreduced: false);
         }
+
+        public override string Backend => device is null ? base.Backend : DeviceTensors.Backend;
 
         public override void Run(LossMode mode)
         {
             var rmse = new RmseLoss();
-            switch (mode)
+            switch (mode, device)
             {
-                case LossMode.Forward:
+                case (LossMode.Forward, null):
                     Loss[0] = rmse.Forward(input, target);
                     break;
-                case LossMode.Fused:
+                case (LossMode.Fused, null):
                     Loss[0] = rmse.ForwardBackward(input, target, InputGradient, upstream);
                     break;
-                default:
+                case (_, null):
                     rmse.Backward(input, target, upstream, InputGradient);
                     break;
+                case (LossMode.Forward, _):
+                    Loss[0] = rmse.Forward(device.Input, device.Target);
+                    break;
+                case (LossMode.Fused, _):
+                    Loss[0] = rmse.ForwardBackward(device.Input, device.Target, device.Gradient, upstream);
+                    break;
+                default:
+                    rmse.Backward(device.Input, device.Target, upstream, device.Gradient);
+                    break;
             }
+
+            device?.Device.Finish();
         }
+
+        internal override void Poison(float value)
+    {
+        base.Poison(value);
+        device?.Poison(value);
+    }
+
+    public override void FetchResults() => device?.Fetch([], InputGradient);
 
         /// <summary>The forward pass reads 8 bytes per element; the gradient pass reads them again and writes 4.</summary>
         public override long BytesMoved(LossMode mode) => (mode == LossMode.Forward ? 8L : 20L) * input.Length;
+
+        protected override void Dispose(bool disposing) => device?.Dispose();
     }
 }

@@ -1,4 +1,5 @@
 using LossKernels.Catalog;
+using LossKernels.OpenCL;
 using LossKernels.Tests.Reference;
 
 namespace LossKernels.Tests.Core;
@@ -31,7 +32,8 @@ public static class CatalogHarness
         return parameters;
     }
 
-    public static BoundLoss Bind(string loss, Dictionary<string, object?> parameters, float[] input, float[] target, float[]? weight = null, float[]? upstream = null)
+    public static BoundLoss Bind(string loss, Dictionary<string, object?> parameters, float[] input, float[] target, float[]? weight = null, float[]? upstream = null,
+        OpenCLDevice? device = null)
     {
         var inputs = new Dictionary<string, LossTensor>
         {
@@ -41,27 +43,36 @@ public static class CatalogHarness
         if (weight is not null)
             inputs["weight"] = LossTensor.FromFloats(weight, weight.Length);
         LossTensor? up = upstream is null ? null : LossTensor.FromFloats(upstream, upstream.Length == 1 ? [] : [upstream.Length]);
-        return LossCatalog.Get(loss).Bind(new LossParameters(parameters), inputs, up);
+        return LossCatalog.Get(loss).Bind(new LossParameters(parameters), inputs, up, device);
     }
 
     public static ReferenceResult Reference(string loss, Dictionary<string, object?> parameters, float[] input, float[] target, float[]? weight = null, float[]? upstream = null) =>
         ReferenceLosses.Compute(loss, parameters, Numerics.ToDouble(input), Numerics.ToDouble(target),
             weight is null ? null : Numerics.ToDouble(weight), upstream is null ? null : Numerics.ToDouble(upstream));
 
-    /// <summary>Runs all three modes and checks each against the reference.</summary>
+    /// <summary>Runs all three modes, on the CPU or on <paramref name="device"/>, and checks each against the reference.</summary>
     public static void RunAndCompare(string what, string loss, Dictionary<string, object?> parameters, float[] input, float[] target,
-        float[]? weight = null, float[]? upstream = null, double rtol = 1e-5, double atol = 1e-6)
+        float[]? weight = null, float[]? upstream = null, double rtol = 1e-5, double atol = 1e-6, OpenCLDevice? device = null)
     {
-        BoundLoss bound = Bind(loss, parameters, input, target, weight, upstream);
+        using BoundLoss bound = Bind(loss, parameters, input, target, weight, upstream, device);
         ReferenceResult expected = Reference(loss, parameters, input, target, weight, upstream);
-        bound.Run(LossMode.Forward);
+        bound.Poison(float.NaN);
+        RunAndFetch(bound, LossMode.Forward);
         Numerics.AssertClose($"{what} forward", bound.Loss, expected.Loss, rtol, atol);
-        bound.Run(LossMode.Fused);
+        bound.Poison(float.NaN);
+        RunAndFetch(bound, LossMode.Fused);
         Numerics.AssertClose($"{what} fused loss", bound.Loss, expected.Loss, rtol, atol);
         Numerics.AssertClose($"{what} fused grad", bound.InputGradient, expected.InputGradient, rtol, atol);
-        Array.Clear(bound.InputGradient);
-        bound.Run(LossMode.Backward);
+        bound.Poison(float.NaN);
+        RunAndFetch(bound, LossMode.Backward);
         Numerics.AssertClose($"{what} backward grad", bound.InputGradient, expected.InputGradient, rtol, atol);
+    }
+
+    /// <summary>Runs <paramref name="mode"/> and brings a device's results into the bound loss's arrays.</summary>
+    public static void RunAndFetch(BoundLoss bound, LossMode mode)
+    {
+        bound.Run(mode);
+        bound.FetchResults();
     }
 
     /// <summary>Predictions in [−2, 2), targets in [−1, 1), as the catalog samples them.</summary>

@@ -41,9 +41,9 @@ public class DeterminismAndAllocationTests
                 continue;
             }
 
-            Assert.That(BitEqual(lossValues, firstLoss), $"{loss}/{reduction}: loss with {threads} threads");
-            Assert.That(BitEqual(gradient, firstGradient!), $"{loss}/{reduction}: fused gradient with {threads} threads");
-            Assert.That(BitEqual(backward, firstBackward!), $"{loss}/{reduction}: backward gradient with {threads} threads");
+            Assert.That(Numerics.BitEqual(lossValues, firstLoss), $"{loss}/{reduction}: loss with {threads} threads");
+            Assert.That(Numerics.BitEqual(gradient, firstGradient!), $"{loss}/{reduction}: fused gradient with {threads} threads");
+            Assert.That(Numerics.BitEqual(backward, firstBackward!), $"{loss}/{reduction}: backward gradient with {threads} threads");
         }
     }
 
@@ -127,7 +127,4 @@ public class DeterminismAndAllocationTests
         Assert.That(GC.GetAllocatedBytesForCurrentThread() - beforeThread, Is.Zero, $"{what}: bytes allocated on the calling thread");
         Assert.That(ChunkScheduler.WorkerAllocatedBytes - beforeWorkers, Is.Zero, $"{what}: bytes allocated by the worker threads");
     }
-
-    private static bool BitEqual(float[] a, float[] b) =>
-        a.Length == b.Length && a.AsSpan().SequenceEqual(b);
 }

@@ -1,4 +1,6 @@
 using LossKernels.Catalog;
+using LossKernels.OpenCL;
+using static LossKernels.Tests.Core.CatalogHarness;
 
 namespace LossKernels.Tests.Golden;
 
@@ -56,30 +58,34 @@ public class GoldenCases
     public void FormatIsLittleEndian() => Assert.That(BitConverter.IsLittleEndian, "the golden format stores little-endian data");
 
     [TestCaseSource(nameof(Cases))]
-    public void Case(string path)
+    public void Case(string path) => Check(path, device: null);
+
+    /// <summary>Runs one case in every mode on the CPU or on <paramref name="device"/> and compares with its tolerances.</summary>
+    public static void Check(string path, OpenCLDevice? device)
     {
         Assert.That(File.Exists(path), $"golden folder or file not found: {path}");
         GoldenCase golden = GoldenCase.Load(path);
-        BoundLoss bound = LossCatalog.Get(golden.Loss).Bind(new LossParameters(golden.Params), golden.Inputs, golden.Upstream);
+        using BoundLoss bound = LossCatalog.Get(golden.Loss).Bind(new LossParameters(golden.Params), golden.Inputs, golden.Upstream, device);
         ExpectedTensor loss = golden.Expected["loss"];
         golden.Expected.TryGetValue("grad.input", out ExpectedTensor? gradient);
         Tolerance lossTolerance = golden.ToleranceFor("loss");
         Tolerance gradientTolerance = golden.ToleranceFor("grad.input");
         Assert.That(bound.LossShape, Is.EqualTo(loss.Shape), $"{golden.Name}: loss shape");
 
-        bound.Run(LossMode.Forward);
+        bound.Poison(float.NaN);
+        RunAndFetch(bound, LossMode.Forward);
         Numerics.AssertClose($"{golden.Name} forward loss", bound.Loss, loss.Data, lossTolerance.Rtol, lossTolerance.Atol);
 
-        Array.Fill(bound.InputGradient, float.NaN);
-        bound.Run(LossMode.Fused);
+        bound.Poison(float.NaN);
+        RunAndFetch(bound, LossMode.Fused);
         Numerics.AssertClose($"{golden.Name} fused loss", bound.Loss, loss.Data, lossTolerance.Rtol, lossTolerance.Atol);
         if (gradient is not null)
             Numerics.AssertClose($"{golden.Name} fused grad.input", bound.InputGradient, gradient.Data, gradientTolerance.Rtol, gradientTolerance.Atol);
 
         if (gradient is not null)
         {
-            Array.Fill(bound.InputGradient, float.NaN);
-            bound.Run(LossMode.Backward);
+            bound.Poison(float.NaN);
+            RunAndFetch(bound, LossMode.Backward);
             Numerics.AssertClose($"{golden.Name} backward grad.input", bound.InputGradient, gradient.Data, gradientTolerance.Rtol, gradientTolerance.Atol);
         }
     }
