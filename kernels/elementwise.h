@@ -39,16 +39,23 @@ inline vfloat sign_or_nan(vfloat d)
     return select(s, d, isnan(d));
 }
 
+/* The lanes added pairwise, s0 + s8, …, down to one float: a fixed order on every device. The lanes
+ * go through a volatile private array because LLVM otherwise turns the adds into vector shuffles
+ * with undefined mask lanes, on which Oclgrind 21.10's uninitialized-value checker crashes; it runs
+ * once per FLUSH_INTERVAL vectors, so the cost is nil. */
 inline float lane_sum(vfloat v)
 {
+    volatile float lanes[WIDTH];
+    VSTORE(v, 0, (float*)lanes);
 #if WIDTH == 16
-    float8 half8 = v.lo + v.hi;
-    float4 half4 = half8.lo + half8.hi;
+    float b0 = (lanes[0] + lanes[8]) + (lanes[4] + lanes[12]);
+    float b1 = (lanes[1] + lanes[9]) + (lanes[5] + lanes[13]);
+    float b2 = (lanes[2] + lanes[10]) + (lanes[6] + lanes[14]);
+    float b3 = (lanes[3] + lanes[11]) + (lanes[7] + lanes[15]);
 #else
-    float4 half4 = v;
+    float b0 = lanes[0], b1 = lanes[1], b2 = lanes[2], b3 = lanes[3];
 #endif
-    float2 half2 = half4.lo + half4.hi;
-    return half2.x + half2.y;
+    return (b0 + b2) + (b1 + b3);
 }
 
 inline vfloat load_vector(global const float* p, int i, int count)

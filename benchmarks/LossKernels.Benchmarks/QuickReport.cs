@@ -188,7 +188,7 @@ internal static class QuickReport
         AnsiConsole.MarkupLine("GB/s counts the bytes a loss must read and write (fused elementwise: 12 per element); the roof is the faster of a memmove and a streaming-store copy of as many bytes on the same threads, timed in turn with each row; the column of memmove is the fraction of the memmove alone.");
     }
 
-    private static string? Option(string[] args, string name)
+    internal static string? Option(string[] args, string name)
     {
         int index = Array.IndexOf(args, name);
         if (index < 0)

@@ -1,0 +1,143 @@
+using LossKernels.Catalog;
+using LossKernels.Classification;
+using LossKernels.OpenCL;
+
+namespace LossKernels.Benchmarks;
+
+/// <summary>
+/// <c>kernel-check --sizes 1,7,257,4099</c>: every OpenCL kernel entry point on the selected device, in
+/// both reduction variants, at each size: every catalog loss × reduction × mode, with and without
+/// weight and upstream, compared with the CPU kernels; and the class-target check, passing and
+/// faulting. tests/oclgrind.sh runs it on Oclgrind, whose log then holds any out-of-bounds access,
+/// race or uninitialized read. Exits 1 on any mismatch or exception.
+/// </summary>
+internal static class KernelCheck
+{
+    public static int Run(string[] args)
+    {
+        int[] sizes = (QuickReport.Option(args, "--sizes") ?? "1,7,257,4099")
+            .Split(',').Select(s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        using OpenCLDevice device = OpenCLDevice.Select();
+        Console.WriteLine($"kernel-check on {device.Info}");
+        int launches = 0, failures = 0;
+        foreach (OpenCLReductionVariant variant in new[] { OpenCLReductionVariant.ChunkPerWorkItem, OpenCLReductionVariant.WorkGroupTree })
+        {
+            device.Variant = variant;
+            foreach (int n in sizes)
+            {
+                foreach (LossDefinition definition in LossCatalog.All)
+                {
+                    foreach ((Dictionary<string, object?> parameters, bool weighted) in Configurations(definition))
+                    {
+                        string what = $"{variant} n={n} {definition.Name} {string.Join(",", parameters.Select(p => $"{p.Key}={p.Value}"))}{(weighted ? " weighted" : "")}";
+                        try
+                        {
+                            launches += Compare(definition, parameters, weighted, n, device, what, ref failures);
+                        }
+                        catch (Exception e)
+                        {
+                            failures++;
+                            Console.WriteLine($"FAIL {what}: {e.GetType().Name}: {e.Message}");
+                        }
+                    }
+                }
+
+                launches += CheckClassTargets(device, n, ref failures);
+            }
+        }
+
+        Console.WriteLine($"{launches} entry point runs, {failures} failures");
+        return failures == 0 ? 0 : 1;
+    }
+
+    private static IEnumerable<(Dictionary<string, object?> Parameters, bool Weighted)> Configurations(LossDefinition definition)
+    {
+        if (!definition.Parameters.Contains("reduction"))
+        {
+            yield return ([], false);
+            yield break;
+        }
+
+        foreach (string reduction in new[] { "none", "mean", "sum" })
+        {
+            yield return (new() { ["reduction"] = reduction }, false);
+            yield return (new() { ["reduction"] = reduction }, true);
+        }
+
+        yield return (new() { ["reduction"] = "mean", ["avg_factor"] = 3.5 }, true);
+    }
+
+    private static int Compare(LossDefinition definition, Dictionary<string, object?> parameters, bool weighted, int n, OpenCLDevice device, string what, ref int failures)
+    {
+        Dictionary<string, LossTensor> inputs = definition.SampleInputs(n, seed: n);
+        LossTensor? upstream = null;
+        if (weighted)
+        {
+            var random = new Random(n + 1);
+            inputs["weight"] = LossTensor.FromFloats(Enumerable.Range(0, n).Select(_ => (float)random.NextDouble()).ToArray(), n);
+            upstream = parameters["reduction"] as string == "none"
+                ? LossTensor.FromFloats(Enumerable.Range(0, n).Select(_ => (float)random.NextDouble() - 0.5f).ToArray(), n)
+                : LossTensor.FromFloats([0.75f]);
+        }
+
+        using BoundLoss cpu = definition.Bind(new LossParameters(parameters), inputs, upstream);
+        using BoundLoss gpu = definition.Bind(new LossParameters(parameters), inputs, upstream, device);
+        int runs = 0;
+        foreach (LossMode mode in new[] { LossMode.Forward, LossMode.Fused, LossMode.Backward })
+        {
+            cpu.Run(mode);
+            gpu.Poison(float.NaN);
+            gpu.Run(mode);
+            gpu.FetchResults();
+            runs++;
+            if (mode != LossMode.Backward && !Close(gpu.Loss, cpu.Loss))
+            {
+                failures++;
+                Console.WriteLine($"FAIL {what} {mode}: loss differs from the CPU kernels");
+            }
+
+            if (mode != LossMode.Forward && !Close(gpu.InputGradient, cpu.InputGradient))
+            {
+                failures++;
+                Console.WriteLine($"FAIL {what} {mode}: gradient differs from the CPU kernels");
+            }
+        }
+
+        return runs;
+    }
+
+    private static int CheckClassTargets(OpenCLDevice device, int n, ref int failures)
+    {
+        long[] targets = Enumerable.Range(0, n).Select(i => i % 5 == 4 ? ClassTargets.DefaultIgnoreIndex : i % 4).ToArray();
+        using DeviceBuffer<long> buffer = device.Allocate<long>(n);
+        buffer.Upload(targets);
+        ClassTargets.Validate(buffer, classes: 4);
+        targets[n / 2] = 4;
+        buffer.Upload(targets);
+        try
+        {
+            ClassTargets.Validate(buffer, classes: 4);
+            failures++;
+            Console.WriteLine($"FAIL n={n} check_class_targets: a target of 4 with 4 classes passed");
+        }
+        catch (ArgumentOutOfRangeException e) when (e.Message.Contains($"index {n / 2} ", StringComparison.Ordinal))
+        {
+        }
+
+        return 2;
+    }
+
+    /// <summary>Within 1e-5 relative (1e-6 absolute), NaN only where the CPU has NaN.</summary>
+    private static bool Close(float[] got, float[] expected)
+    {
+        for (int i = 0; i < got.Length; i++)
+        {
+            if (float.IsNaN(expected[i]) != float.IsNaN(got[i]))
+                return false;
+            if (!float.IsNaN(expected[i]) && !(Math.Abs(got[i] - expected[i]) <= 1e-6 + 1e-5 * Math.Abs(expected[i])))
+                return false;
+        }
+
+        return true;
+    }
+}
