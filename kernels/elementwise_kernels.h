@@ -47,29 +47,35 @@ inline void run(const int mode, ELEMENTWISE_PARAMS, local acc_t* tree)
 #if defined(VARIANT_CHUNK)
     int start = (int)get_global_id(0) * chunk;
     int end = min(n, start + chunk);
+    int i = start;
     acc_t total = 0;
-    vfloat block = 0.0f;
-    int vectors = 0;
-    for (int i = start; i < end; i += WIDTH)
+    /* Full vectors in blocks of FLUSH_INTERVAL with a constant count, so that the partial-vector
+     * paths compile away from the hot loop; then the rest, and a last partial vector. */
+    for (; i + FLUSH_INTERVAL * WIDTH <= end; )
     {
-        block += step(mode, ELEMENTWISE_ARGS, i, min(WIDTH, end - i));
-        if (++vectors == FLUSH_INTERVAL)
-        {
-            total += lane_sum(block);
-            block = 0.0f;
-            vectors = 0;
-        }
+        vfloat block = 0.0f;
+        for (int k = 0; k < FLUSH_INTERVAL; k++, i += WIDTH)
+            block += step(mode, ELEMENTWISE_ARGS, i, WIDTH);
+        total += lane_sum(block);
     }
+    vfloat rest = 0.0f;
+    for (; i + WIDTH <= end; i += WIDTH)
+        rest += step(mode, ELEMENTWISE_ARGS, i, WIDTH);
+    if (i < end)
+        rest += step(mode, ELEMENTWISE_ARGS, i, end - i);
     if (mode & MODE_REDUCE)
-        partials[get_global_id(0)] = total + lane_sum(block);
+        partials[get_global_id(0)] = total + lane_sum(rest);
 #else
     int lid = (int)get_local_id(0);
     int size = (int)get_local_size(0);
     int start = (int)get_group_id(0) * chunk;
     int end = min(n, start + chunk);
     vfloat sum = 0.0f;
-    for (int i = start + lid * WIDTH; i < end; i += size * WIDTH)
-        sum += step(mode, ELEMENTWISE_ARGS, i, min(WIDTH, end - i));
+    int i = start + lid * WIDTH;
+    for (; i + WIDTH <= end; i += size * WIDTH)
+        sum += step(mode, ELEMENTWISE_ARGS, i, WIDTH);
+    if (i < end)
+        sum += step(mode, ELEMENTWISE_ARGS, i, end - i);
     if (mode & MODE_REDUCE)
     {
         tree[lid] = lane_sum(sum);

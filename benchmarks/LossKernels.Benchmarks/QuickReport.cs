@@ -3,6 +3,7 @@ using System.Runtime.Intrinsics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LossKernels.Catalog;
+using LossKernels.OpenCL;
 using LossKernels.Tests.Reference;
 using Spectre.Console;
 
@@ -18,7 +19,8 @@ internal sealed record ReportRow(
     [property: JsonPropertyName("gbps")] double Gbps,
     [property: JsonPropertyName("roofline_fraction")] double RooflineFraction,
     [property: JsonPropertyName("max_rel_err")] double MaxRelErr,
-    [property: JsonPropertyName("memmove_fraction")] double MemmoveFraction);
+    [property: JsonPropertyName("memmove_fraction")] double MemmoveFraction,
+    [property: JsonPropertyName("simd_throughput_ratio"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? SimdThroughputRatio = null);
 
 /// <summary>
 /// The README's main command: every catalog loss × backend × mode at its report size, timed
@@ -47,21 +49,24 @@ internal static class QuickReport
             AnsiConsole.Profile.Capabilities.Ansi = false;
         }
         PrintMachine();
+        using OpenCLDevice? device = args.Contains("--no-opencl") ? null : OpenDevice();
         var rows = new List<ReportRow>();
         long largestBytes = losses.Max(d => 24L * (size ?? d.ReportSize));
         var copy = new CopyRoofline(largestBytes);
+        using DeviceCopyRoofline? deviceCopy = device is null ? null : new DeviceCopyRoofline(device, largestBytes);
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new SpinnerColumn())
             .Start(context =>
             {
                 foreach (LossDefinition definition in losses)
                 {
-                    ProgressTask task = context.AddTask(definition.Name, maxValue: 3 * Modes.Length);
-                    rows.AddRange(Measure(definition, size ?? definition.ReportSize, copy, task));
+                    ProgressTask task = context.AddTask(definition.Name, maxValue: (device is null ? 3 : 4) * Modes.Length);
+                    rows.AddRange(Measure(definition, size ?? definition.ReportSize, copy, device, deviceCopy, task));
                 }
             });
 
         PrintTable(rows);
+        PrintDeviceRatios(rows);
         if (jsonPath is not null)
         {
             File.WriteAllText(jsonPath, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
@@ -71,7 +76,23 @@ internal static class QuickReport
         return 0;
     }
 
-    private static IEnumerable<ReportRow> Measure(LossDefinition definition, int n, CopyRoofline copy, ProgressTask task)
+    /// <summary>The device <see cref="OpenCLDevice.Select()"/> picks, or null (the report then has no opencl rows and says why).</summary>
+    private static OpenCLDevice? OpenDevice()
+    {
+        try
+        {
+            OpenCLDevice device = OpenCLDevice.Select();
+            AnsiConsole.MarkupLine($"OpenCL: {Markup.Escape(device.Info.ToString())}, {device.Info.Version}, reduction variant {device.ResolvedVariant}");
+            return device;
+        }
+        catch (InvalidOperationException e)
+        {
+            AnsiConsole.MarkupLine($"[yellow]No opencl rows:[/] {Markup.Escape(e.Message)}");
+            return null;
+        }
+    }
+
+    private static IEnumerable<ReportRow> Measure(LossDefinition definition, int n, CopyRoofline copy, OpenCLDevice? device, DeviceCopyRoofline? deviceCopy, ProgressTask task)
     {
         Dictionary<string, LossTensor> inputs = definition.SampleInputs(n, seed: 1);
         var parameters = new Dictionary<string, object?>();
@@ -81,7 +102,10 @@ internal static class QuickReport
         float[] input = inputs["input"].RequireFloats("input"), target = inputs["target"].RequireFloats("target");
         ReferenceResult reference = ReferenceLosses.Compute(definition.Name, parameters, ToDouble(input), ToDouble(target), null, null);
 
-        var runners = new List<IReportRunner> { new SimdRunner(bound) };
+        using BoundLoss? deviceBound = device is null ? null : definition.Bind(new LossParameters(parameters), inputs, null, device);
+        var runners = new List<IReportRunner> { new CatalogRunner(bound) };
+        if (deviceBound is not null)
+            runners.Add(new CatalogRunner(deviceBound));
         if (definition.Family == "regression")
         {
             runners.Add(new TensorPrimitivesRegression(definition.Name, input, target));
@@ -95,10 +119,30 @@ internal static class QuickReport
             {
                 long bytes = bound.BytesMoved(mode);
                 copy.Prepare(bytes);
-                double[] medians = AlternatingMedians(() => runner.Run(mode), copy.Memmove, copy.Streaming);
+                bool onDevice = runner.Backend == "opencl";
+                double[] medians;
+                double roofMs, memmoveMs;
+                double? simdRatio = null;
+                if (onDevice)
+                {
+                    // A CPU device shares the host's memory, so the host copies bound it too; a GPU only its own copy.
+                    // The CPU kernels run in the same rotation, so that the opencl/simd ratio comes from one time window.
+                    deviceCopy!.Prepare(bytes);
+                    medians = AlternatingMedians(() => runner.Run(mode), deviceCopy.Copy, copy.Memmove, copy.Streaming, () => runners[0].Run(mode));
+                    roofMs = device!.Info.Type.HasFlag(OpenCLDeviceType.Cpu) ? medians[1..4].Min() : medians[1];
+                    memmoveMs = medians[1];
+                    simdRatio = medians[4] / medians[0];
+                }
+                else
+                {
+                    medians = AlternatingMedians(() => runner.Run(mode), copy.Memmove, copy.Streaming);
+                    roofMs = Math.Min(medians[1], medians[2]);
+                    memmoveMs = medians[1];
+                }
+
                 double ms = medians[0];
-                double roofGbps = bytes / Math.Min(medians[1], medians[2]) / 1e6;
-                double memmoveGbps = bytes / medians[1] / 1e6;
+                double roofGbps = bytes / roofMs / 1e6;
+                double memmoveGbps = bytes / memmoveMs / 1e6;
                 double gbps = bytes / ms / 1e6;
                 double error = mode switch
                 {
@@ -106,7 +150,7 @@ internal static class QuickReport
                     LossMode.Backward => RelativeError(runner.Gradient, reference.InputGradient),
                     _ => Math.Max(RelativeError([runner.Loss], reference.Loss), RelativeError(runner.Gradient, reference.InputGradient)),
                 };
-                rows.Add(new ReportRow(definition.Name, runner.Backend, mode.ToString().ToLowerInvariant(), n, ms, gbps, gbps / roofGbps, error, gbps / memmoveGbps));
+                rows.Add(new ReportRow(definition.Name, runner.Backend, mode.ToString().ToLowerInvariant(), n, ms, gbps, gbps / roofGbps, error, gbps / memmoveGbps, simdRatio));
                 task.Increment(1);
             }
         }
@@ -185,7 +229,16 @@ internal static class QuickReport
         }
 
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine("GB/s counts the bytes a loss must read and write (fused elementwise: 12 per element); the roof is the faster of a memmove and a streaming-store copy of as many bytes on the same threads, timed in turn with each row; the column of memmove is the fraction of the memmove alone.");
+        AnsiConsole.MarkupLine("GB/s counts the bytes a loss must read and write (fused elementwise: 12 per element); the roof is the faster of a memmove and a streaming-store copy of as many bytes on the same threads, timed in turn with each row; the column of memmove is the fraction of the memmove alone. " +
+            "For opencl rows the memmove is the device's own buffer copy (clEnqueueCopyBuffer), and on a CPU device the host copies count toward the roof too.");
+    }
+
+    /// <summary>The OpenCL path's throughput as a fraction of the CPU SIMD path's, per loss and mode, timed in one rotation.</summary>
+    private static void PrintDeviceRatios(List<ReportRow> rows)
+    {
+        string line = string.Join(", ", rows.Where(r => r.SimdThroughputRatio is not null).Select(r => $"{r.Loss} {r.Mode} {r.SimdThroughputRatio:F2}"));
+        if (line.Length > 0)
+            AnsiConsole.MarkupLine($"opencl / simd throughput, timed in turn: {Markup.Escape(line)}");
     }
 
     internal static string? Option(string[] args, string name)

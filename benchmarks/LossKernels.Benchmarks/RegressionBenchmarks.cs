@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using LossKernels.Catalog;
+using LossKernels.OpenCL;
 
 namespace LossKernels.Benchmarks;
 
@@ -48,4 +49,54 @@ public class RegressionBenchmarks
 
     [Benchmark]
     public void ScalarFused() => scalar.Run(LossMode.Fused);
+}
+
+/// <summary>
+/// The regression losses on the OpenCL device <see cref="OpenCLDevice.Select()"/> picks, beside the CPU SIMD
+/// kernels (the baseline) on the same data: the GPU-vs-AVX table. Each OpenCL call waits for its kernel.
+/// Run: <c>dotnet run -c Release --project benchmarks/LossKernels.Benchmarks -- --filter *RegressionOpenCL*</c>.
+/// </summary>
+[MemoryDiagnoser]
+public class RegressionOpenCLBenchmarks
+{
+    private OpenCLDevice device = null!;
+    private BoundLoss simd = null!;
+    private BoundLoss opencl = null!;
+
+    [ParamsSource(nameof(Losses))]
+    public string Loss { get; set; } = "";
+
+    [Params(4096, 1_048_583, 16_777_216)]
+    public int N { get; set; }
+
+    public static IEnumerable<string> Losses() => RegressionBenchmarks.Losses();
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        device = OpenCLDevice.Select();
+        LossDefinition definition = LossCatalog.Get(Loss);
+        Dictionary<string, LossTensor> inputs = definition.SampleInputs(N, seed: 1);
+        simd = definition.Bind(LossParameters.Empty, inputs);
+        opencl = definition.Bind(LossParameters.Empty, inputs, device: device);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        opencl.Dispose();
+        device.Dispose();
+    }
+
+    [Benchmark(Baseline = true)]
+    public void SimdFused() => simd.Run(LossMode.Fused);
+
+    [Benchmark]
+    public void OpenCLFused() => opencl.Run(LossMode.Fused);
+
+    [Benchmark]
+    public void OpenCLForward() => opencl.Run(LossMode.Forward);
+
+    [Benchmark]
+    public void OpenCLBackward() => opencl.Run(LossMode.Backward);
 }

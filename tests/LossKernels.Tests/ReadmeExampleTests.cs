@@ -1,8 +1,10 @@
+using LossKernels.OpenCL;
 using LossKernels.Regression;
+using LossKernels.Tests.OpenCL;
 
 namespace LossKernels.Tests;
 
-/// <summary>The README's usage example compiles, runs, and is word for word the code below.</summary>
+/// <summary>The README's usage examples compile, run, and are word for word the code below.</summary>
 [TestFixture]
 public class ReadmeExampleTests
 {
@@ -29,6 +31,25 @@ public class ReadmeExampleTests
         Assert.That(perElement, Is.EqualTo(new[] { 0.25f, 0.0625f, 1.25f, 0f }));
     }
 
+    [Test]
+    public void OpenCLExampleRunsAndGivesTheDocumentedValues()
+    {
+        OpenCLTestDevice.Get();
+
+        // README OpenCL example begin
+        using var gpu = OpenCLDevice.Select();   // LOSSKERNELS_OPENCL_DEVICE, else the first GPU, else the first device
+        using DeviceBuffer<float> x = gpu.Allocate<float>(4), t = gpu.Allocate<float>(4), g = gpu.Allocate<float>(4);
+        x.Upload([0.5f, -1.25f, 2f, 0f]);
+        t.Upload([0f, -1f, 0.5f, 0f]);
+        float gpuLoss = new SmoothL1Loss(beta: 0.5f).ForwardBackward(x, t, g);   // the same call with device buffers
+        float[] gpuGradient = new float[4];
+        g.Download(gpuGradient);
+        // README OpenCL example end
+
+        Assert.That(gpuLoss, Is.EqualTo((0.25f + 0.0625f + 1.25f + 0f) / 4));
+        Assert.That(gpuGradient, Is.EqualTo(new[] { 0.25f, -0.125f, 0.25f, 0f }));
+    }
+
     private static string Root => Path.GetFullPath(Path.Combine(Golden.GoldenCases.BuiltInDirectory, "..", "..", ".."));
 
     [Test]
@@ -39,13 +60,15 @@ public class ReadmeExampleTests
             Assert.That(readme, Does.Contain($"| `{definition.Name}` |"), $"README loss table row for {definition.Name}");
     }
 
-    [Test]
-    public void ReadmeShowsTheExampleVerbatim()
+    [TestCase("README example")]
+    [TestCase("README OpenCL example")]
+    public void ReadmeShowsTheExampleVerbatim(string marker)
     {
         string root = Root;
         string[] source = File.ReadAllLines(Path.Combine(root, "tests", "LossKernels.Tests", "ReadmeExampleTests.cs"));
-        int begin = Array.FindIndex(source, l => l.Trim() == "// README example begin");
-        int end = Array.FindIndex(source, l => l.Trim() == "// README example end");
+        int begin = Array.FindIndex(source, l => l.Trim() == $"// {marker} begin");
+        int end = Array.FindIndex(source, l => l.Trim() == $"// {marker} end");
+        Assert.That(begin, Is.GreaterThanOrEqualTo(0).And.LessThan(end), marker);
         string example = string.Join('\n', source[(begin + 1)..end].Select(l => l.Length >= 8 ? l[8..] : l.Trim()));
         string readme = File.ReadAllText(Path.Combine(root, "README.md")).Replace("\r\n", "\n");
         Assert.That(readme, Does.Contain(example), "README.md must show the example exactly as this test runs it");
