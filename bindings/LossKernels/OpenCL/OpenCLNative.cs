@@ -18,7 +18,6 @@ internal static unsafe partial class OpenCLNative
     public const ulong DeviceTypeAll = 0xFFFFFFFF;
 
     public const uint PlatformName = 0x0902;
-    public const uint PlatformVersion = 0x0901;
 
     public const uint DeviceType = 0x1000;
     public const uint DeviceMaxComputeUnits = 0x1002;
