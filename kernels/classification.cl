@@ -5,10 +5,11 @@
 /* Records every position whose target is neither ignore_index nor in [0, classes). */
 kernel void check_class_targets(global const long* target, int n, long classes, long ignore_index, volatile global int* first_fault)
 {
-    int i = (int)get_global_id(0);
-    if (i >= n)
+    /* The launch is rounded up to whole work-groups: compare in size_t so that no id wraps past n. */
+    size_t i = get_global_id(0);
+    if (i >= (size_t)n)
         return;
     long c = target[i];
     if (c != ignore_index && (c < 0 || c >= classes))
-        record_fault(first_fault, i);
+        record_fault(first_fault, (int)i);
 }

@@ -44,38 +44,39 @@ inline vfloat step(const int mode, ELEMENTWISE_PARAMS, int i, int count)
 
 inline void run(const int mode, ELEMENTWISE_PARAMS, local acc_t* tree)
 {
+    /* Offsets run relative to the tile, so that no index overflows an int even at n near 2^31. */
 #if defined(VARIANT_CHUNK)
     int start = (int)get_global_id(0) * chunk;
-    int end = min(n, start + chunk);
-    int i = start;
+    int length = min(chunk, n - start);
+    int k = 0;
     acc_t total = 0;
     /* Full vectors in blocks of FLUSH_INTERVAL with a constant count, so that the partial-vector
      * paths compile away from the hot loop; then the rest, and a last partial vector. */
-    for (; i + FLUSH_INTERVAL * WIDTH <= end; )
+    while (length - k >= FLUSH_INTERVAL * WIDTH)
     {
         vfloat block = 0.0f;
-        for (int k = 0; k < FLUSH_INTERVAL; k++, i += WIDTH)
-            block += step(mode, ELEMENTWISE_ARGS, i, WIDTH);
+        for (int v = 0; v < FLUSH_INTERVAL; v++, k += WIDTH)
+            block += step(mode, ELEMENTWISE_ARGS, start + k, WIDTH);
         total += lane_sum(block);
     }
     vfloat rest = 0.0f;
-    for (; i + WIDTH <= end; i += WIDTH)
-        rest += step(mode, ELEMENTWISE_ARGS, i, WIDTH);
-    if (i < end)
-        rest += step(mode, ELEMENTWISE_ARGS, i, end - i);
+    for (; length - k >= WIDTH; k += WIDTH)
+        rest += step(mode, ELEMENTWISE_ARGS, start + k, WIDTH);
+    if (k < length)
+        rest += step(mode, ELEMENTWISE_ARGS, start + k, length - k);
     if (mode & MODE_REDUCE)
         partials[get_global_id(0)] = total + lane_sum(rest);
 #else
     int lid = (int)get_local_id(0);
     int size = (int)get_local_size(0);
     int start = (int)get_group_id(0) * chunk;
-    int end = min(n, start + chunk);
+    int length = min(chunk, n - start);
     vfloat sum = 0.0f;
-    int i = start + lid * WIDTH;
-    for (; i + WIDTH <= end; i += size * WIDTH)
-        sum += step(mode, ELEMENTWISE_ARGS, i, WIDTH);
-    if (i < end)
-        sum += step(mode, ELEMENTWISE_ARGS, i, end - i);
+    int k = lid * WIDTH;
+    for (; length - k >= WIDTH; k += size * WIDTH)
+        sum += step(mode, ELEMENTWISE_ARGS, start + k, WIDTH);
+    if (k < length)
+        sum += step(mode, ELEMENTWISE_ARGS, start + k, length - k);
     if (mode & MODE_REDUCE)
     {
         tree[lid] = lane_sum(sum);

@@ -271,6 +271,7 @@ public sealed unsafe class OpenCLDevice : IDisposable
             int capacity = Math.Max(count, 2 * partialsCapacity);
             partials?.Dispose();
             partials = null;
+            partialsCapacity = 0;
             int status;
             nint memory = OpenCLNative.clCreateBuffer(Context, OpenCLNative.MemReadWrite, (nuint)capacity * (nuint)PartialSize, null, &status);
             partials = MemoryHandle.Create(memory, status);
