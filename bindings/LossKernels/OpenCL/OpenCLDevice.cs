@@ -235,6 +235,7 @@ public sealed unsafe class OpenCLDevice : IDisposable
             if (disposed)
                 return;
             disposed = true;
+            // Best effort: a failing queue must not stop the releases below.
             OpenCLNative.clFinish(Queue);
             foreach (KernelSet set in programs.Values)
                 set.Dispose();

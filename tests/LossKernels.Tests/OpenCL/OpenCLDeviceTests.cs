@@ -58,6 +58,20 @@ public unsafe class OpenCLDeviceTests
     }
 
     [Test]
+    public void AutoPicksTheVariantByDeviceType()
+    {
+        using OpenCLDevice device = OpenCLTestDevice.OpenSeparate();
+        Assert.That(device.Variant, Is.EqualTo(OpenCLReductionVariant.Auto));
+        OpenCLReductionVariant expected = device.Info.Type.HasFlag(OpenCLDeviceType.Cpu)
+            ? OpenCLReductionVariant.ChunkPerWorkItem
+            : OpenCLReductionVariant.WorkGroupTree;
+        Assert.That(device.ResolvedVariant, Is.EqualTo(expected));
+        device.Variant = OpenCLReductionVariant.WorkGroupTree;
+        Assert.That(device.ResolvedVariant, Is.EqualTo(OpenCLReductionVariant.WorkGroupTree));
+        Assert.That(() => device.Variant = (OpenCLReductionVariant)7, Throws.TypeOf<ArgumentOutOfRangeException>());
+    }
+
+    [Test]
     public void BuffersRoundTripWithOffsetsAndCheckTheirRange()
     {
         OpenCLDevice device = OpenCLTestDevice.Get();

@@ -142,13 +142,32 @@ public class OpenCLElementwiseTests
             var loss = new HuberLoss(0.5f + worker * 0.25f);
             var expected = new float[length];
             float expectedLoss = loss.ForwardBackward(input, target, expected);
-            using DeviceBuffer<float> x = device.Upload(input), t = device.Upload(target), g = device.Allocate<float>(length);
+            var expectedElements = new float[length];
+            loss.Forward(input, target, expectedElements);
+            using DeviceBuffer<float> x = device.Upload(input), t = device.Upload(target), g = device.Allocate<float>(length), o = device.Allocate<float>(length);
             for (int call = 0; call < 40; call++)
             {
-                float got = loss.ForwardBackward(x, t, g);
-                float[] gradient = g.ToArray();
-                if (Math.Abs(got - expectedLoss) > 1e-6 * Math.Abs(expectedLoss) || !gradient.AsSpan().SequenceEqual(expected))
-                    failures.Enqueue($"thread {worker} call {call}: loss {got} vs {expectedLoss}");
+                // Half the threads reduce (a blocking call), half queue unreduced work and download it.
+                if (worker % 2 == 0)
+                {
+                    float got = loss.ForwardBackward(x, t, g);
+                    if (Math.Abs(got - expectedLoss) > 1e-6 * Math.Abs(expectedLoss) || !g.ToArray().AsSpan().SequenceEqual(expected))
+                        failures.Enqueue($"thread {worker} call {call}: loss {got} vs {expectedLoss}");
+                }
+                else
+                {
+                    loss.ForwardBackward(x, t, o, g);
+                    float[] elements = o.ToArray(), gradient = g.ToArray();
+                    for (int i = 0; i < length; i++)
+                    {
+                        if (Math.Abs(elements[i] - expectedElements[i]) > 1e-6 * Math.Abs(expectedElements[i])
+                            || Math.Abs(gradient[i] - expected[i] * length) > 1e-5 * Math.Abs(expected[i] * length) + 1e-30)
+                        {
+                            failures.Enqueue($"thread {worker} call {call}: element {i}");
+                            break;
+                        }
+                    }
+                }
             }
         })).ToArray();
         foreach (Thread worker in workers)
