@@ -189,6 +189,16 @@ public unsafe class OpenCLDeviceTests
     }
 
     [Test]
+    public void ALossWithoutAKernelThrowsBeforeLaunch()
+    {
+        OpenCLDevice device = OpenCLTestDevice.Get();
+        using DeviceBuffer<float> x = device.Upload(new float[] { 1f, 2f }), g = device.Upload(new float[] { 5f, 5f });
+        Assert.That(() => new CpuOnlyLoss().ForwardBackward(x, x, g), Throws.TypeOf<NotSupportedException>());
+        Assert.That(g.ToArray(), Is.EqualTo(new[] { 5f, 5f }));
+        Assert.That(new CpuOnlyLoss().Forward(new float[] { 1f, 3f }, new float[] { 0f, 0f }), Is.EqualTo(2f));
+    }
+
+    [Test]
     public void ADisposedDeviceRefusesWork()
     {
         OpenCLDevice device = OpenCLTestDevice.OpenSeparate();
@@ -237,5 +247,23 @@ public unsafe class OpenCLDeviceTests
         ArgumentOutOfRangeException error = Assert.Throws<ArgumentOutOfRangeException>(() => ClassTargets.Validate(targets, classes: 3))!;
         Assert.That(error.Message, Does.Contain("index 4"));
         Assert.That(() => ClassTargets.Validate([long.MinValue], classes: 3), Throws.TypeOf<ArgumentOutOfRangeException>());
+    }
+
+    /// <summary>A loss written outside the library: CPU math only.</summary>
+    private readonly struct CpuOnlyLoss : IElementwiseLoss
+    {
+        public ElementwiseKernel Kernel => throw new NotSupportedException("CpuOnlyLoss has no OpenCL kernel.");
+
+        public void Validate()
+        {
+        }
+
+        public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            gradient = TMath.Create(1f);
+            return TMath.Subtract(input, target);
+        }
     }
 }
