@@ -126,16 +126,17 @@ internal static class QuickReport
                 if (onDevice)
                 {
                     // A CPU device shares the host's memory, so the host copies bound it too; a GPU only its own copy.
-                    // The CPU kernels run in the same rotation, so that the opencl/simd ratio comes from one time window.
-                    deviceCopy!.Prepare(bytes);
-                    medians = AlternatingMedians(() => runner.Run(mode), deviceCopy.Copy, copy.Memmove, copy.Streaming, () => runners[0].Run(mode));
-                    roofMs = device!.Info.Type.HasFlag(OpenCLDeviceType.Cpu) ? medians[1..4].Min() : medians[1];
-                    memmoveMs = medians[1];
-                    simdRatio = medians[4] / medians[0];
+                                        deviceCopy!.Prepare(bytes);
+                    // The CPU kernel runs right after the device's in each round; the ratio is the median of the rounds' ratios.
+                    List<double>[] times = AlternatingTimes(() => runner.Run(mode), () => runners[0].Run(mode), deviceCopy.Copy, copy.Memmove, copy.Streaming);
+                    medians = times.Select(Median).ToArray();
+                    roofMs = device!.Info.Type.HasFlag(OpenCLDeviceType.Cpu) ? medians[2..].Min() : medians[2];
+                    memmoveMs = medians[2];
+                    simdRatio = Median(times[1].Zip(times[0], (simd, opencl) => simd / opencl));
                 }
                 else
                 {
-                    medians = AlternatingMedians(() => runner.Run(mode), copy.Memmove, copy.Streaming);
+                    medians = AlternatingTimes(() => runner.Run(mode), copy.Memmove, copy.Streaming).Select(Median).ToArray();
                     roofMs = Math.Min(medians[1], medians[2]);
                     memmoveMs = medians[1];
                 }
@@ -159,10 +160,11 @@ internal static class QuickReport
     }
 
     /// <summary>
-    /// Medians of the given runs timed in turn (so that a noisy neighbour slows all of them alike), after
-    /// two warm-up rounds (page faults, JIT tiers): at least 7 rounds, then until 0.4 s or 25 rounds.
+    /// Times of the given runs timed in turn (so that a noisy neighbour slows all of them alike), one list per
+    /// run and one entry per round, after two warm-up rounds (page faults, JIT tiers): at least 7 rounds,
+    /// then until 0.4 s or 25 rounds.
     /// </summary>
-    private static double[] AlternatingMedians(params Action[] runs)
+    private static List<double>[] AlternatingTimes(params Action[] runs)
     {
         var times = runs.Select(_ => new List<double>()).ToArray();
         for (int warmup = 0; warmup < 2; warmup++)
@@ -182,7 +184,13 @@ internal static class QuickReport
             }
         }
 
-        return times.Select(t => t.Order().ElementAt(t.Count / 2)).ToArray();
+        return times;
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        double[] sorted = values.Order().ToArray();
+        return sorted[sorted.Length / 2];
     }
 
     /// <summary>max |got − expected| / |expected| over finite expected values (exact zeros must be matched exactly).</summary>
