@@ -49,7 +49,7 @@ internal static class QuickReport
             AnsiConsole.Profile.Capabilities.Ansi = false;
         }
         PrintMachine();
-        using OpenCLDevice? device = args.Contains("--no-opencl") ? null : OpenDevice();
+        using OpenCLDevice? device = args.Contains("--no-opencl") ? null : OpenDevice(Option(args, "--opencl-variant"));
         var rows = new List<ReportRow>();
         long largestBytes = losses.Max(d => 24L * (size ?? d.ReportSize));
         var copy = new CopyRoofline(largestBytes);
@@ -76,12 +76,14 @@ internal static class QuickReport
         return 0;
     }
 
-    /// <summary>The device <see cref="OpenCLDevice.Select()"/> picks, or null (the report then has no opencl rows and says why).</summary>
-    private static OpenCLDevice? OpenDevice()
+    /// <summary>The device <see cref="OpenCLDevice.Select()"/> picks, with <c>--opencl-variant</c> applied, or null (the report then has no opencl rows and says why).</summary>
+    private static OpenCLDevice? OpenDevice(string? variant)
     {
         try
         {
             OpenCLDevice device = OpenCLDevice.Select();
+            if (variant is not null)
+                device.Variant = Enum.Parse<OpenCLReductionVariant>(variant, ignoreCase: true);
             AnsiConsole.MarkupLine($"OpenCL: {Markup.Escape(device.Info.ToString())}, {device.Info.Version}, reduction variant {device.ResolvedVariant}");
             return device;
         }

@@ -40,7 +40,10 @@ public abstract class BoundLoss : IDisposable
     public int Length => InputGradient.Length;
 
     /// <summary><c>simd</c> for the CPU kernels, <c>opencl</c> for a loss bound to an OpenCL device.</summary>
-    public virtual string Backend => "simd";
+    public string Backend => Device is null ? "simd" : "opencl";
+
+    /// <summary>The loss's data on an OpenCL device, uploaded at bind time; null on the CPU.</summary>
+    private protected DeviceTensors? Device { get; init; }
 
     /// <summary>Runs the loss's entry point for <paramref name="mode"/>; on a device, waits until the kernels have finished.</summary>
     public abstract void Run(LossMode mode);
@@ -49,28 +52,18 @@ public abstract class BoundLoss : IDisposable
     /// Copies what the last run left on the device into <see cref="Loss"/> and <see cref="InputGradient"/>.
     /// A reduced loss is on the host already; on the CPU this does nothing.
     /// </summary>
-    public virtual void FetchResults()
-    {
-    }
+    public void FetchResults() => Device?.Fetch(LossShape.Length > 0 ? Loss : [], InputGradient);
 
     /// <summary>Fills <see cref="Loss"/>, <see cref="InputGradient"/> and their device buffers with <paramref name="value"/>, so that a test sees whether a run writes every element.</summary>
-    internal virtual void Poison(float value)
+    internal void Poison(float value)
     {
         Array.Fill(Loss, value);
         Array.Fill(InputGradient, value);
+        Device?.Poison(value);
     }
 
     /// <summary>Releases the device buffers of a loss bound to a device.</summary>
-    public void Dispose()
-    {
-        Dispose(true);
-        GC.SuppressFinalize(this);
-    }
-
-    /// <summary>Releases what the bound loss owns.</summary>
-    protected virtual void Dispose(bool disposing)
-    {
-    }
+    public void Dispose() => Device?.Dispose();
 
     /// <summary>The bytes a run of <paramref name="mode"/> must read and write at least: the figure GB/s is computed from.</summary>
     public abstract long BytesMoved(LossMode mode);

@@ -5,9 +5,6 @@ namespace LossKernels.Catalog;
 /// <summary>A catalog loss's data on an OpenCL device: the inputs uploaded at bind time, and the output and gradient buffers.</summary>
 internal sealed class DeviceTensors : IDisposable
 {
-    /// <summary>The backend name of a loss bound to a device.</summary>
-    public const string Backend = "opencl";
-
     public DeviceTensors(OpenCLDevice device, float[] input, float[] target, float[] weight, float[] upstream, bool unreduced)
     {
         Device = device;

@@ -18,7 +18,6 @@ internal sealed class ElementwiseBoundLoss<TLoss> : BoundLoss
     private readonly float[] weight;
     private readonly float upstreamScalar;
     private readonly float[] upstreamElements;
-    private readonly DeviceTensors? device;
 
     public ElementwiseBoundLoss(TLoss loss, LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device)
         : base(parameters.Reduction() == Reduction.None ? inputs["input"].Shape : [], inputs["input"].Length)
@@ -31,16 +30,14 @@ internal sealed class ElementwiseBoundLoss<TLoss> : BoundLoss
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
         (upstreamScalar, upstreamElements) = CatalogUpstream.Split(upstream, reduction, input.Length);
         if (device is not null)
-            this.device = new DeviceTensors(device, input, target, weight, upstreamElements, reduction == Reduction.None);
+            Device = new DeviceTensors(device, input, target, weight, upstreamElements, reduction == Reduction.None);
     }
-
-    public override string Backend => device is null ? base.Backend : DeviceTensors.Backend;
 
     public override void Run(LossMode mode)
     {
-        if (device is not null)
+        if (Device is not null)
         {
-            RunOnDevice(mode, device);
+            RunOnDevice(mode, Device);
             return;
         }
 
@@ -67,14 +64,6 @@ internal sealed class ElementwiseBoundLoss<TLoss> : BoundLoss
         }
     }
 
-    internal override void Poison(float value)
-    {
-        base.Poison(value);
-        device?.Poison(value);
-    }
-
-    public override void FetchResults() => device?.Fetch(reduction == Reduction.None ? Loss : [], InputGradient);
-
     public override long BytesMoved(LossMode mode)
     {
         long n = input.Length;
@@ -88,8 +77,6 @@ internal sealed class ElementwiseBoundLoss<TLoss> : BoundLoss
         };
         return floats * sizeof(float);
     }
-
-    protected override void Dispose(bool disposing) => device?.Dispose();
 
     private void RunOnDevice(LossMode mode, DeviceTensors d)
     {

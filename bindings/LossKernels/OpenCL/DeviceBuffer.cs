@@ -51,14 +51,8 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable
     /// <exception cref="ObjectDisposedException">The buffer or its device is disposed.</exception>
     public void Upload(ReadOnlySpan<T> source, int offset = 0)
     {
-        CheckRange(offset, source.Length, nameof(source));
-        if (source.IsEmpty)
-            return;
         fixed (T* host = source)
-        {
-            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueWriteBuffer(Device.Queue, Handle, OpenCLNative.True, (nuint)offset * (nuint)sizeof(T),
-                (nuint)source.Length * (nuint)sizeof(T), host, 0, null, null), "clEnqueueWriteBuffer");
-        }
+            Transfer(host, source.Length, offset, write: true, nameof(source));
     }
 
     /// <summary>Copies elements from <paramref name="offset"/> on into all of <paramref name="destination"/>, after the work queued before it has finished.</summary>
@@ -66,14 +60,8 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable
     /// <exception cref="ObjectDisposedException">The buffer or its device is disposed.</exception>
     public void Download(Span<T> destination, int offset = 0)
     {
-        CheckRange(offset, destination.Length, nameof(destination));
-        if (destination.IsEmpty)
-            return;
         fixed (T* host = destination)
-        {
-            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueReadBuffer(Device.Queue, Handle, OpenCLNative.True, (nuint)offset * (nuint)sizeof(T),
-                (nuint)destination.Length * (nuint)sizeof(T), host, 0, null, null), "clEnqueueReadBuffer");
-        }
+            Transfer(host, destination.Length, offset, write: false, nameof(destination));
     }
 
     /// <summary>Releases the memory if the buffer owns it; a wrapped <c>cl_mem</c> stays the engine's.</summary>
@@ -92,12 +80,20 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable
         Device.ThrowIfDisposed();
     }
 
-    private void CheckRange(int offset, int count, string paramName)
+    /// <summary>A blocking copy of <paramref name="count"/> elements between <paramref name="host"/> and the buffer from <paramref name="offset"/>.</summary>
+    private void Transfer(T* host, int count, int offset, bool write, string paramName)
     {
         ThrowIfDisposed();
         if ((uint)offset > (uint)Length)
             ThrowHelper.OutOfRange(nameof(offset), offset, $"between 0 and the buffer length {Length}");
         if (count > Length - offset)
             ThrowHelper.Argument(paramName, $"{count} elements from offset {offset} do not fit in a buffer of {Length}.");
+        if (count == 0)
+            return;
+        nuint byteOffset = (nuint)offset * (nuint)sizeof(T), bytes = (nuint)count * (nuint)sizeof(T);
+        int status = write
+            ? OpenCLNative.clEnqueueWriteBuffer(Device.Queue, Handle, OpenCLNative.True, byteOffset, bytes, host, 0, null, null)
+            : OpenCLNative.clEnqueueReadBuffer(Device.Queue, Handle, OpenCLNative.True, byteOffset, bytes, host, 0, null, null);
+        OpenCLException.ThrowIfFailed(status, write ? "clEnqueueWriteBuffer" : "clEnqueueReadBuffer");
     }
 }

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using System.Numerics;
 using System.Text;
 
 namespace LossKernels.OpenCL;
@@ -287,31 +287,8 @@ public sealed unsafe class OpenCLDevice : IDisposable
     }
 
     /// <summary>Reads back the first <paramref name="count"/> partials (waiting for the launch) and adds them in index order. Call under <see cref="Gate"/>.</summary>
-    internal double SumPartials(int count)
-    {
-        double sum = 0;
-        nint buffer = partials!.DangerousGetHandle();
-        if (Info.SupportsDouble)
-        {
-            fixed (double* host = hostPartials)
-            {
-                OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueReadBuffer(Queue, buffer, OpenCLNative.True, 0, (nuint)count * sizeof(double), host, 0, null, null), "clEnqueueReadBuffer");
-                for (int i = 0; i < count; i++)
-                    sum += host[i];
-            }
-        }
-        else
-        {
-            fixed (float* host = hostFloatPartials)
-            {
-                OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueReadBuffer(Queue, buffer, OpenCLNative.True, 0, (nuint)count * sizeof(float), host, 0, null, null), "clEnqueueReadBuffer");
-                for (int i = 0; i < count; i++)
-                    sum += host[i];
-            }
-        }
-
-        return sum;
-    }
+    internal double SumPartials(int count) =>
+        Info.SupportsDouble ? ReadAndSum(hostPartials, count) : ReadAndSum(hostFloatPartials, count);
 
     /// <summary>The error flag kernels record their first fault in: INT_MAX until one faults.</summary>
     internal nint FaultFlag => faultFlag.DangerousGetHandle();
@@ -332,23 +309,32 @@ public sealed unsafe class OpenCLDevice : IDisposable
     private void WriteFault(int value) =>
         OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueWriteBuffer(Queue, FaultFlag, OpenCLNative.True, 0, sizeof(int), &value, 0, null, null), "clEnqueueWriteBuffer");
 
-    private static string PlatformString(nint platform, uint name)
+    private double ReadAndSum<T>(T[] host, int count)
+        where T : unmanaged, INumberBase<T>
     {
-        nuint size;
-        OpenCLException.ThrowIfFailed(OpenCLNative.clGetPlatformInfo(platform, name, 0, null, &size), "clGetPlatformInfo");
-        var bytes = new byte[(int)size];
-        fixed (byte* value = bytes)
-            OpenCLException.ThrowIfFailed(OpenCLNative.clGetPlatformInfo(platform, name, size, value, null), "clGetPlatformInfo");
-        return Encoding.UTF8.GetString(bytes).TrimEnd('\0').Trim();
+        double sum = 0;
+        fixed (T* values = host)
+        {
+            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueReadBuffer(Queue, partials!.DangerousGetHandle(), OpenCLNative.True, 0, (nuint)count * (nuint)sizeof(T), values, 0, null, null), "clEnqueueReadBuffer");
+            for (int i = 0; i < count; i++)
+                sum += double.CreateTruncating(values[i]);
+        }
+
+        return sum;
     }
 
-    private static string DeviceString(nint device, uint name)
+    private static string PlatformString(nint platform, uint name) => InfoString(&OpenCLNative.clGetPlatformInfo, platform, name, "clGetPlatformInfo");
+
+    private static string DeviceString(nint device, uint name) => InfoString(&OpenCLNative.clGetDeviceInfo, device, name, "clGetDeviceInfo");
+
+    /// <summary>A string property of a platform or device: its size first, then its bytes.</summary>
+    private static string InfoString(delegate*<nint, uint, nuint, void*, nuint*, int> query, nint target, uint name, string call)
     {
         nuint size;
-        OpenCLException.ThrowIfFailed(OpenCLNative.clGetDeviceInfo(device, name, 0, null, &size), "clGetDeviceInfo");
+        OpenCLException.ThrowIfFailed(query(target, name, 0, null, &size), call);
         var bytes = new byte[(int)size];
         fixed (byte* value = bytes)
-            OpenCLException.ThrowIfFailed(OpenCLNative.clGetDeviceInfo(device, name, size, value, null), "clGetDeviceInfo");
+            OpenCLException.ThrowIfFailed(query(target, name, size, value, null), call);
         return Encoding.UTF8.GetString(bytes).TrimEnd('\0').Trim();
     }
 

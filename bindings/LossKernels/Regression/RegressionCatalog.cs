@@ -49,7 +49,6 @@ internal static class RegressionCatalog
         private readonly float[] input;
         private readonly float[] target;
         private readonly float upstream;
-        private readonly DeviceTensors? device;
 
         public RmseBoundLoss(IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device)
             : base([], inputs["input"].Length)
@@ -58,14 +57,13 @@ internal static class RegressionCatalog
             target = inputs["target"].RequireFloats("target");
             this.upstream = CatalogUpstream.Split(upstream, Reduction.Mean, input.Length).Scalar;
             if (device is not null)
-                this.device = new DeviceTensors(device, input, target, [], [], unreduced: false);
+                Device = new DeviceTensors(device, input, target, [], [], unreduced: false);
         }
-
-        public override string Backend => device is null ? base.Backend : DeviceTensors.Backend;
 
         public override void Run(LossMode mode)
         {
             var rmse = new RmseLoss();
+            DeviceTensors? device = Device;
             switch (mode, device)
             {
                 case (LossMode.Forward, null):
@@ -91,17 +89,7 @@ internal static class RegressionCatalog
             device?.Device.Finish();
         }
 
-        internal override void Poison(float value)
-    {
-        base.Poison(value);
-        device?.Poison(value);
-    }
-
-    public override void FetchResults() => device?.Fetch([], InputGradient);
-
         /// <summary>The forward pass reads 8 bytes per element; the gradient pass reads them again and writes 4.</summary>
         public override long BytesMoved(LossMode mode) => (mode == LossMode.Forward ? 8L : 20L) * input.Length;
-
-        protected override void Dispose(bool disposing) => device?.Dispose();
     }
 }
