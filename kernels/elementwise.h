@@ -32,6 +32,14 @@ typedef int4 vint;
 #error "Build with -D VARIANT_TREE or -D VARIANT_CHUNK"
 #endif
 
+/* What a pass does: bits of the `mode` every step and the driver take. */
+#define MODE_REDUCE 1
+#define MODE_OUTPUT 2
+#define MODE_GRAD 4
+
+/* Vectors summed in float lanes before the lanes are added into acc_t. */
+#define FLUSH_INTERVAL 16
+
 /* sign(d) that keeps NaN (OpenCL's sign() gives 0 for NaN, which would hide it). */
 inline vfloat sign_or_nan(vfloat d)
 {

@@ -20,11 +20,19 @@ public enum LossMode
 /// </summary>
 public abstract class BoundLoss : IDisposable
 {
-    private protected BoundLoss(int[] lossShape, int inputLength)
+    private protected BoundLoss(int[] lossShape, int inputLength, string inputName = "input", string? secondInputName = null)
     {
         LossShape = lossShape;
         Loss = new float[lossShape.Aggregate(1, (a, b) => a * b)];
         InputGradient = new float[inputLength];
+        var gradients = new Dictionary<string, float[]>(StringComparer.Ordinal) { [inputName] = InputGradient };
+        if (secondInputName is not null)
+        {
+            SecondGradient = new float[inputLength];
+            gradients[secondInputName] = SecondGradient;
+        }
+
+        Gradients = gradients;
     }
 
     /// <summary>The shape of the loss: empty (a scalar) when reduced, the input's shape for <c>reduction='none'</c>.</summary>
@@ -33,10 +41,19 @@ public abstract class BoundLoss : IDisposable
     /// <summary>The loss written by the last <see cref="LossMode.Forward"/> or <see cref="LossMode.Fused"/> run.</summary>
     public float[] Loss { get; }
 
-    /// <summary>The gradient with respect to <c>input</c> written by the last fused or backward run (<c>grad.input</c> in a golden case).</summary>
+    /// <summary>
+    /// The gradient with respect to the first input (<c>input</c>, or the predicted boxes) written by the last fused or
+    /// backward run (<c>grad.input</c>, <c>grad.pred</c> or <c>grad.boxes1</c> in a golden case).
+    /// </summary>
     public float[] InputGradient { get; }
 
-    /// <summary>The number of elements the loss reads per input (n).</summary>
+    /// <summary>Every gradient a fused or backward run writes, by input name (the <c>grad.&lt;name&gt;</c> keys of a golden case).</summary>
+    public IReadOnlyDictionary<string, float[]> Gradients { get; }
+
+    /// <summary>The gradient with respect to a second differentiable input (the target boxes), or null.</summary>
+    private protected float[]? SecondGradient { get; }
+
+    /// <summary>The number of floats the loss reads per input (n; 4n for boxes).</summary>
     public int Length => InputGradient.Length;
 
     /// <summary><c>simd</c> for the CPU kernels, <c>opencl</c> for a loss bound to an OpenCL device.</summary>
@@ -52,18 +69,19 @@ public abstract class BoundLoss : IDisposable
     /// Copies what the last run left on the device into <see cref="Loss"/> and <see cref="InputGradient"/>.
     /// A reduced loss is on the host already; on the CPU this does nothing.
     /// </summary>
-    public void FetchResults() => Device?.Fetch(LossShape.Length > 0 ? Loss : [], InputGradient);
+    public void FetchResults() => Device?.Fetch(LossShape.Length > 0 ? Loss : [], InputGradient, SecondGradient);
 
     /// <summary>Fills <see cref="Loss"/>, <see cref="InputGradient"/> and their device buffers with <paramref name="value"/>, so that a test sees whether a run writes every element.</summary>
     internal void Poison(float value)
     {
         Array.Fill(Loss, value);
-        Array.Fill(InputGradient, value);
+        foreach (float[] gradient in Gradients.Values)
+            Array.Fill(gradient, value);
         Device?.Poison(value);
     }
 
     /// <summary>Releases the device buffers of a loss bound to a device.</summary>
-    public void Dispose() => Device?.Dispose();
+    public virtual void Dispose() => Device?.Dispose();
 
     /// <summary>The bytes a run of <paramref name="mode"/> must read and write at least: the figure GB/s is computed from.</summary>
     public abstract long BytesMoved(LossMode mode);

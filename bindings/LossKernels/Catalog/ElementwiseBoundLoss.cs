@@ -7,14 +7,14 @@ namespace LossKernels.Catalog;
 /// reduction parameters; on the CPU through the span overloads, or on an OpenCL device through the
 /// buffer overloads with the data uploaded once at bind time.
 /// </summary>
-internal sealed class ElementwiseBoundLoss<TLoss> : BoundLoss
+internal class ElementwiseBoundLoss<TLoss> : BoundLoss
     where TLoss : struct, IElementwiseLoss
 {
     private readonly TLoss loss;
     private readonly Reduction reduction;
     private readonly float? avgFactor;
     private readonly float[] input;
-    private readonly float[] target;
+    private protected readonly float[] target;
     private readonly float[] weight;
     private readonly float upstreamScalar;
     private readonly float[] upstreamElements;
@@ -30,11 +30,12 @@ internal sealed class ElementwiseBoundLoss<TLoss> : BoundLoss
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
         (upstreamScalar, upstreamElements) = CatalogUpstream.Split(upstream, reduction, input.Length);
         if (device is not null)
-            Device = new DeviceTensors(device, input, target, weight, upstreamElements, reduction == Reduction.None);
+            Device = new DeviceTensors(device, input, target, weight, upstreamElements, reduction == Reduction.None ? input.Length : null);
     }
 
     public override void Run(LossMode mode)
     {
+        Prepare();
         if (Device is not null)
         {
             RunOnDevice(mode, Device);
@@ -62,6 +63,11 @@ internal sealed class ElementwiseBoundLoss<TLoss> : BoundLoss
                 loss.Backward(input, target, upstreamScalar, InputGradient, reduction, weight, avgFactor);
                 break;
         }
+    }
+
+    /// <summary>Work a derived loss does before each run (computing its targets); nothing here.</summary>
+    private protected virtual void Prepare()
+    {
     }
 
     public override long BytesMoved(LossMode mode)

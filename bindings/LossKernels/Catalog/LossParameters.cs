@@ -52,6 +52,16 @@ public sealed class LossParameters
         return value as string ?? throw new ArgumentException($"Parameter '{name}' must be a string, got '{Convert.ToString(value, CultureInfo.InvariantCulture)}'.", name);
     }
 
+    /// <summary>The boolean <paramref name="name"/>, or <paramref name="defaultValue"/> when absent.</summary>
+    /// <exception cref="ArgumentException">The value is not a boolean.</exception>
+    public bool Bool(string name, bool defaultValue)
+    {
+        used.Add(name);
+        if (!values.TryGetValue(name, out object? value) || value is null)
+            return defaultValue;
+        return value as bool? ?? throw new ArgumentException($"Parameter '{name}' must be true or false, got '{Convert.ToString(value, CultureInfo.InvariantCulture)}'.", name);
+    }
+
     /// <summary><c>reduction</c>: "none", "mean" (default) or "sum".</summary>
     /// <exception cref="ArgumentException">Any other value.</exception>
     public Reduction Reduction() => String("reduction", "mean") switch

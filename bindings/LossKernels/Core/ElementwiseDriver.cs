@@ -88,18 +88,12 @@ internal readonly unsafe struct ElementwiseArgs
 /// gradient written in place over the input is still correct) and whose already-counted lanes are
 /// masked out of the sum; ranges shorter than four elements run on a zero-padded stack vector.
 /// Sums: two float accumulators for at most <see cref="FlushInterval"/> vectors, then a double, per fixed chunk
-/// of <see cref="ChunkLength"/> elements; chunk partials are added in index order, so the result
-/// does not depend on the thread count.
+/// (<see cref="ChunkedRun"/>), so the result does not depend on the thread count.
 /// </summary>
 internal static unsafe class ElementwiseDriver
 {
     /// <summary>Vectors summed in float lanes before the lanes are added into a double.</summary>
     private const int FlushInterval = 16;
-
-    private const int MinChunkLength = 16384;
-
-    /// <summary>At most this many chunks, so that their partial sums fit on the stack.</summary>
-    internal const int MaxChunks = 4096;
 
     /// <summary>From this many elements (16 MB written per output) stores bypass the caches.</summary>
     internal const int NonTemporalThreshold = 1 << 22;
@@ -107,65 +101,13 @@ internal static unsafe class ElementwiseDriver
     /// <summary>Below this many elements a call stays on the caller's thread.</summary>
     internal const int ParallelThreshold = 1 << 18;
 
-    /// <summary>The fixed chunk length for <paramref name="length"/> elements: a function of the length alone.</summary>
-    internal static nint ChunkLength(nint length)
-    {
-        nint chunk = MinChunkLength;
-        nint needed = (length + MaxChunks - 1) / MaxChunks;
-        if (needed > chunk)
-            chunk = (needed + 63) & ~(nint)63;
-        return chunk;
-    }
-
     /// <summary>Runs the pass over the n elements of <paramref name="args"/>; returns the sum of the weighted element losses when the mode reduces.</summary>
     public static double Run<TLoss, TMode>(in TLoss loss, in ElementwiseArgs args)
         where TLoss : struct, IElementwiseLoss
-        where TMode : struct, IDriverMode
-    {
-        int length = args.Length;
-        if (length == 0)
-            return 0d;
-        nint chunk = ChunkLength(length);
-        int chunks = (int)((length + chunk - 1) / chunk);
-        if (chunks == 1)
-            return RunRange<TLoss, TMode>(loss, args, 0, length);
+        where TMode : struct, IDriverMode =>
+        ChunkedRun.Run(new ElementwiseRange<TLoss, TMode>(loss, args), args.Length, ParallelThreshold);
 
-        double* partials = stackalloc double[chunks];
-        int threads = length < ParallelThreshold ? 1 : Math.Min(LossKernelsSettings.MaxThreads, chunks);
-        ElementwiseJob<TLoss, TMode> job = ElementwiseJob<TLoss, TMode>.Shared;
-        if (threads > 1 && ChunkScheduler.TryEnter())
-        {
-            try
-            {
-                job.Set(loss, args, length, chunk, partials);
-                ChunkScheduler.Run(job, chunks, threads);
-            }
-            finally
-            {
-                ChunkScheduler.Exit();
-            }
-        }
-        else
-        {
-            for (int c = 0; c < chunks; c++)
-                partials[c] = RunChunk<TLoss, TMode>(loss, args, length, chunk, c);
-        }
-
-        double total = 0d;
-        for (int c = 0; c < chunks; c++)
-            total += partials[c];
-        return total;
-    }
-
-    internal static double RunChunk<TLoss, TMode>(in TLoss loss, in ElementwiseArgs args, nint length, nint chunk, int index)
-        where TLoss : struct, IElementwiseLoss
-        where TMode : struct, IDriverMode
-    {
-        nint start = index * chunk;
-        return RunRange<TLoss, TMode>(loss, args, start, Math.Min(chunk, length - start));
-    }
-
-    private static double RunRange<TLoss, TMode>(in TLoss loss, in ElementwiseArgs args, nint start, nint length)
+    internal static double RunRange<TLoss, TMode>(in TLoss loss, in ElementwiseArgs args, nint start, nint length)
         where TLoss : struct, IElementwiseLoss
         where TMode : struct, IDriverMode
     {
@@ -373,28 +315,13 @@ internal static unsafe class ElementwiseDriver
     }
 }
 
-/// <summary>One reusable work item per loss type and mode, handed to the chunk scheduler under its lock.</summary>
-internal sealed unsafe class ElementwiseJob<TLoss, TMode> : IChunkJob
+/// <summary>An elementwise pass as a range kernel for <see cref="ChunkedRun"/>.</summary>
+internal readonly struct ElementwiseRange<TLoss, TMode>(TLoss loss, ElementwiseArgs args) : IRangeKernel
     where TLoss : struct, IElementwiseLoss
     where TMode : struct, IDriverMode
 {
-    public static readonly ElementwiseJob<TLoss, TMode> Shared = new();
+    private readonly TLoss loss = loss;
+    private readonly ElementwiseArgs args = args;
 
-    private TLoss loss;
-    private ElementwiseArgs args;
-    private nint length;
-    private nint chunk;
-    private double* partials;
-
-    public void Set(in TLoss loss, in ElementwiseArgs args, nint length, nint chunk, double* partials)
-    {
-        this.loss = loss;
-        this.args = args;
-        this.length = length;
-        this.chunk = chunk;
-        this.partials = partials;
-    }
-
-    public void RunChunk(int index) =>
-        partials[index] = ElementwiseDriver.RunChunk<TLoss, TMode>(loss, args, length, chunk, index);
+    public double RunRange(nint start, nint length) => ElementwiseDriver.RunRange<TLoss, TMode>(loss, args, start, length);
 }

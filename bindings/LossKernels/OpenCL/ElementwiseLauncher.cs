@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace LossKernels.OpenCL;
 
 /// <summary>The five passes of <c>kernels/elementwise.h</c>, in the order of <see cref="ElementwiseLauncher.KernelNames"/>.</summary>
@@ -13,9 +11,9 @@ internal enum ElementwisePass
 }
 
 /// <summary>
-/// Launches an elementwise loss's kernel on a device: sets the arguments, sizes the launch for the
-/// device's reduction variant, and for a reduced pass reads the partials back and adds them in index
-/// order. Everything here runs under the device's lock and allocates nothing once the program is built.
+/// Launches an elementwise loss's kernel on a device: sets the arguments of a <see cref="StreamLaunch"/>, which
+/// sizes the launch for the device's reduction variant and for a reduced pass reads the partials back and adds
+/// them in index order. Everything here runs under the device's lock and allocates nothing once the program is built.
 /// </summary>
 internal static unsafe class ElementwiseLauncher
 {
@@ -47,31 +45,10 @@ internal static unsafe class ElementwiseLauncher
         if (n == 0)
             return 0d;
         OpenCLDevice device = input.Device;
-        bool reduce = pass is ElementwisePass.ForwardSum or ElementwisePass.FusedSum;
         lock (device.Gate)
         {
-            device.ThrowIfDisposed();
-            OpenCLReductionVariant variant = device.ResolvedVariant;
-            KernelSet set = device.Kernels(new ProgramKey(kernel.Family, kernel.Function, variant), KernelNames);
-            nint handle = set.Kernel((int)pass);
-            int chunk, groups;
-            nuint local;
-            if (variant == OpenCLReductionVariant.ChunkPerWorkItem)
-            {
-                chunk = ChunkLength(n);
-                local = 1;
-            }
-            else
-            {
-                chunk = TreeTile;
-                local = (nuint)TreeGroupSize(set.MaxWorkGroupSize((int)pass));
-            }
-
-            groups = (int)(((long)n + chunk - 1) / chunk);
-            nuint global = (nuint)groups * local;
-            nint partials = reduce ? device.Partials(groups) : 0;
-            Vector4 parameters = kernel.Parameters;
-
+            var launch = StreamLaunch.Prepare(device, new ProgramKey(kernel.Family, kernel.Function, device.ResolvedVariant), pass, n);
+            nint handle = launch.Kernel;
             KernelSet.SetBuffer(handle, 0, input.Handle);
             KernelSet.SetBuffer(handle, 1, target.Handle);
             KernelSet.SetBuffer(handle, 2, weight?.Handle ?? 0);
@@ -80,26 +57,87 @@ internal static unsafe class ElementwiseLauncher
             KernelSet.SetBuffer(handle, 5, gradient?.Handle ?? 0);
             KernelSet.SetValue(handle, 6, scale);
             KernelSet.SetValue(handle, 7, n);
-            KernelSet.SetValue(handle, 8, chunk);
-            KernelSet.SetValue(handle, 9, parameters);
-            KernelSet.SetBuffer(handle, 10, partials);
-            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, handle, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
-            if (!reduce)
-            {
-                OpenCLException.ThrowIfFailed(OpenCLNative.clFlush(device.Queue), "clFlush");
-                return 0d;
-            }
-
-            return device.SumPartials(groups);
+            KernelSet.SetValue(handle, 8, launch.Chunk);
+            KernelSet.SetValue(handle, 9, kernel.Parameters);
+            KernelSet.SetBuffer(handle, 10, launch.Partials);
+            return launch.Enqueue(device);
         }
     }
 
     /// <summary>The largest power of two no larger than the tree's array or the kernel's limit on this device.</summary>
-    private static int TreeGroupSize(int kernelLimit)
+    internal static int TreeGroupSize(int kernelLimit)
     {
         int size = TreeGroup;
         while (size > kernelLimit && size > 1)
             size /= 2;
         return size;
+    }
+}
+
+/// <summary>
+/// One launch of a pass of <c>kernels/driver.h</c> over n items (elements or box pairs), sized for the device's
+/// reduction variant: the kernel, its tile (<see cref="Chunk"/>) and work-groups, and the partials buffer of a
+/// reduced pass. Prepare, set the family's arguments, then <see cref="Enqueue"/>; all under the device's lock.
+/// </summary>
+internal readonly unsafe struct StreamLaunch
+{
+    private readonly nuint global;
+    private readonly nuint local;
+    private readonly int groups;
+
+    private StreamLaunch(nint kernel, int chunk, int groups, nuint local, nint partials)
+    {
+        Kernel = kernel;
+        Chunk = chunk;
+        this.groups = groups;
+        this.local = local;
+        global = (nuint)groups * local;
+        Partials = partials;
+    }
+
+    /// <summary>The <c>cl_kernel</c> of the pass.</summary>
+    public nint Kernel { get; }
+
+    /// <summary>Items per tile: per work-item (chunk variant) or per work-group (tree variant).</summary>
+    public int Chunk { get; }
+
+    /// <summary>The partials buffer of a reduced pass; 0 (NULL) otherwise.</summary>
+    public nint Partials { get; }
+
+    public static StreamLaunch Prepare(OpenCLDevice device, in ProgramKey key, ElementwisePass pass, int n)
+    {
+        device.ThrowIfDisposed();
+        KernelSet set = device.Kernels(key, ElementwiseLauncher.KernelNames);
+        nint handle = set.Kernel((int)pass);
+        int chunk;
+        nuint local;
+        if (key.Variant == OpenCLReductionVariant.ChunkPerWorkItem)
+        {
+            chunk = ElementwiseLauncher.ChunkLength(n);
+            local = 1;
+        }
+        else
+        {
+            chunk = ElementwiseLauncher.TreeTile;
+            local = (nuint)ElementwiseLauncher.TreeGroupSize(set.MaxWorkGroupSize((int)pass));
+        }
+
+        int groups = (int)(((long)n + chunk - 1) / chunk);
+        bool reduce = pass is ElementwisePass.ForwardSum or ElementwisePass.FusedSum;
+        return new StreamLaunch(handle, chunk, groups, local, reduce ? device.Partials(groups) : 0);
+    }
+
+    /// <summary>Enqueues the launch; for a reduced pass waits and returns the partials added in index order, else flushes and returns 0.</summary>
+    public double Enqueue(OpenCLDevice device)
+    {
+        nuint globalSize = global, localSize = local;
+        OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, Kernel, 1, null, &globalSize, &localSize, 0, null, null), "clEnqueueNDRangeKernel");
+        if (Partials == 0)
+        {
+            OpenCLException.ThrowIfFailed(OpenCLNative.clFlush(device.Queue), "clFlush");
+            return 0d;
+        }
+
+        return device.SumPartials(groups);
     }
 }

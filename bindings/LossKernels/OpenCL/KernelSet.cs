@@ -6,8 +6,9 @@ namespace LossKernels.OpenCL;
 
 /// <summary>
 /// One built program and its kernels, cached per device by <see cref="ProgramKey"/>. The sources are
-/// <c>kernels/*.cl</c> and <c>kernels/*.h</c>, embedded in the library: <c>common.h</c>, then for an
-/// elementwise loss <c>elementwise.h</c>, then the family's file.
+/// <c>kernels/*.cl</c> and <c>kernels/*.h</c>, embedded in the library: <c>common.h</c>, then for a loss
+/// <c>elementwise.h</c>, the family's file, its driver's step (<c>elementwise_kernels.h</c> or
+/// <c>box_kernels.h</c>) and <c>driver.h</c>; for a family's own kernels, its file alone.
 /// </summary>
 internal sealed unsafe class KernelSet : IDisposable
 {
@@ -30,7 +31,9 @@ internal sealed unsafe class KernelSet : IDisposable
 
     public static KernelSet Build(OpenCLDevice device, in ProgramKey key, string[] names)
     {
-        string[] files = key.Loss is null ? ["common.h", $"{key.Family}.cl"] : ["common.h", "elementwise.h", $"{key.Family}.cl", "elementwise_kernels.h"];
+        string[] files = key.Loss is null
+            ? ["common.h", $"{key.Family}.cl"]
+            : ["common.h", "elementwise.h", $"{key.Family}.cl", $"{key.Driver}_kernels.h", "driver.h"];
         string options = BuildOptions(device, key);
         ProgramHandle program = Create(device, files);
         try

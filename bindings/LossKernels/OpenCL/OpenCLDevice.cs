@@ -347,5 +347,8 @@ public sealed unsafe class OpenCLDevice : IDisposable
     }
 }
 
-/// <summary>A program by its source and build: the family's .cl file, the elementwise LOSS function (null for a family's own kernels), the reduction variant.</summary>
-internal readonly record struct ProgramKey(string Family, string? Loss, OpenCLReductionVariant Variant);
+/// <summary>
+/// A program by its source and build: the family's .cl file, the LOSS function (null for a family's own kernels),
+/// the reduction variant, and the driver whose step runs LOSS (<c>elementwise</c> or <c>box</c>).
+/// </summary>
+internal readonly record struct ProgramKey(string Family, string? Loss, OpenCLReductionVariant Variant, string Driver = "elementwise");

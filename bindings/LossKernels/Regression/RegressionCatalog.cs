@@ -57,7 +57,7 @@ internal static class RegressionCatalog
             target = inputs["target"].RequireFloats("target");
             this.upstream = CatalogUpstream.Split(upstream, Reduction.Mean, input.Length).Scalar;
             if (device is not null)
-                Device = new DeviceTensors(device, input, target, [], [], unreduced: false);
+                Device = new DeviceTensors(device, input, target, [], [], outputLength: null);
         }
 
         public override void Run(LossMode mode)

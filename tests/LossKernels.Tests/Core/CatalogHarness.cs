@@ -32,13 +32,16 @@ public static class CatalogHarness
         return parameters;
     }
 
+    /// <summary>Binds a loss whose inputs are <c>input</c> and <c>target</c>; a box-family target (FCOS (l, t, r, b) rows) is shaped [n, 4].</summary>
     public static BoundLoss Bind(string loss, Dictionary<string, object?> parameters, float[] input, float[] target, float[]? weight = null, float[]? upstream = null,
         OpenCLDevice? device = null)
     {
         var inputs = new Dictionary<string, LossTensor>
         {
             ["input"] = LossTensor.FromFloats(input, input.Length),
-            ["target"] = LossTensor.FromFloats(target, target.Length),
+            ["target"] = LossCatalog.Get(loss).Family == "box"
+                ? LossTensor.FromFloats(target, target.Length / 4, 4)
+                : LossTensor.FromFloats(target, target.Length),
         };
         if (weight is not null)
             inputs["weight"] = LossTensor.FromFloats(weight, weight.Length);

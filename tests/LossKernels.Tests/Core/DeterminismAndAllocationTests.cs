@@ -50,9 +50,9 @@ public class DeterminismAndAllocationTests
     [Test]
     public void ChunkingDependsOnTheLengthAlone()
     {
-        Assert.That(ElementwiseDriver.ChunkLength(1000), Is.EqualTo(ElementwiseDriver.ChunkLength(1_000_003)));
-        long huge = (long)ElementwiseDriver.MaxChunks * 100_000;
-        Assert.That((huge + ElementwiseDriver.ChunkLength((nint)huge) - 1) / ElementwiseDriver.ChunkLength((nint)huge), Is.LessThanOrEqualTo(ElementwiseDriver.MaxChunks));
+        Assert.That(ChunkedRun.ChunkLength(1000), Is.EqualTo(ChunkedRun.ChunkLength(1_000_003)));
+        long huge = (long)ChunkedRun.MaxChunks * 100_000;
+        Assert.That((huge + ChunkedRun.ChunkLength((nint)huge) - 1) / ChunkedRun.ChunkLength((nint)huge), Is.LessThanOrEqualTo(ChunkedRun.MaxChunks));
     }
 
     [Test]
@@ -116,7 +116,7 @@ public class DeterminismAndAllocationTests
     /// calling thread and by the pool's workers (each records its own count after every job; a
     /// process-wide count would include the test host's own background threads).
     /// </summary>
-    private static void AssertNoAllocation(string what, Action calls)
+    internal static void AssertNoAllocation(string what, Action calls)
     {
         for (int i = 0; i < 40; i++)
             calls();
