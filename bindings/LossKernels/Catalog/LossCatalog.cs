@@ -1,3 +1,4 @@
+using LossKernels.Box;
 using LossKernels.Regression;
 
 namespace LossKernels.Catalog;
@@ -9,7 +10,7 @@ namespace LossKernels.Catalog;
 /// </summary>
 public static class LossCatalog
 {
-    private static readonly LossDefinition[] Definitions = [.. RegressionCatalog.Rows];
+    private static readonly LossDefinition[] Definitions = [.. RegressionCatalog.Rows, .. BoxCatalog.Rows];
 
     /// <summary>Every loss, in catalog order.</summary>
     public static IReadOnlyList<LossDefinition> All => Definitions;

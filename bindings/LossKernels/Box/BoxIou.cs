@@ -1,0 +1,194 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using LossKernels.OpenCL;
+
+namespace LossKernels.Box;
+
+/// <summary>
+/// Pairwise IoU of two box sets, the matrix every anchor or query matcher needs next to the loss:
+/// <c>iou[i, j] = I/(A_i + A_j − I)</c>, with I from the overlap clamped at 0.
+/// </summary>
+/// <remarks>
+/// torchvision: <c>torchvision.ops.box_iou(boxes1, boxes2)</c>, the same formula, including 0/0 = NaN for two
+/// zero-area boxes (a matcher should not see those). Inputs of <see cref="BoxFormat.Cxcywh"/> rows are converted
+/// as torchvision's <c>box_convert</c>. No gradient (matching is not differentiated).
+/// </remarks>
+public static unsafe class BoxIou
+{
+    /// <summary>Pairs from which a call is split over threads.</summary>
+    private const int ParallelPairs = 1 << 17;
+
+    /// <summary>Writes the n×m IoU matrix of <paramref name="boxes1"/> (n rows of 4) and <paramref name="boxes2"/> (m rows of 4), row-major.</summary>
+    /// <param name="boxes1">The first set, n rows of 4.</param>
+    /// <param name="boxes2">The second set, m rows of 4.</param>
+    /// <param name="iou">Receives n·m values; must not overlap the boxes.</param>
+    /// <param name="format">How both sets are stored.</param>
+    /// <exception cref="ArgumentException">A box span is not whole rows of 4, <paramref name="iou"/> is too short or overlaps an input.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The format is undefined.</exception>
+    public static void Pairwise(ReadOnlySpan<float> boxes1, ReadOnlySpan<float> boxes2, Span<float> iou, BoxFormat format = BoxFormat.Xyxy)
+    {
+        BoxLoss.CheckFormat(format);
+        int n = BoxLoss.BoxCount(boxes1.Length, nameof(boxes1));
+        int m = BoxLoss.BoxCount(boxes2.Length, nameof(boxes2));
+        long pairs = (long)n * m;
+        if (pairs > int.MaxValue)
+            ThrowHelper.Argument(nameof(iou), $"{n}×{m} pairs do not fit a span.");
+        ThrowHelper.IfTooShort((int)pairs, iou.Length, nameof(iou));
+        ReadOnlySpan<float> written = iou.Slice(0, (int)pairs);
+        if (boxes1.Overlaps(written) || boxes2.Overlaps(written))
+            ThrowHelper.Argument(nameof(iou), "iou must not overlap the boxes.");
+        if (pairs == 0)
+            return;
+        fixed (float* a = boxes1, b = boxes2, o = iou)
+        {
+            var rows = new IouRows(a, b, o, m, format == BoxFormat.Cxcywh);
+            nint rowsPerChunk = Math.Max(1, 16384 / m);
+            ChunkedRun.Run(rows, n, (int)Math.Min(n, Math.Max(1, ParallelPairs / m)), rowsPerChunk);
+        }
+    }
+
+    /// <summary>The same on an OpenCL device (<c>box_iou</c> in <c>kernels/box_utilities.cl</c>); queued, not awaited.</summary>
+    /// <inheritdoc cref="Pairwise(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, BoxFormat)"/>
+    public static void Pairwise(DeviceBuffer<float> boxes1, DeviceBuffer<float> boxes2, DeviceBuffer<float> iou, BoxFormat format = BoxFormat.Xyxy)
+    {
+        BoxLoss.CheckFormat(format);
+        ArgumentNullException.ThrowIfNull(boxes1);
+        ArgumentNullException.ThrowIfNull(boxes2);
+        ArgumentNullException.ThrowIfNull(iou);
+        boxes1.ThrowIfDisposed();
+        BoxLoss.CheckOnDevice(boxes1, boxes2, nameof(boxes2));
+        BoxLoss.CheckOnDevice(boxes1, iou, nameof(iou));
+        int n = BoxLoss.BoxCount(boxes1.Length, nameof(boxes1));
+        int m = BoxLoss.BoxCount(boxes2.Length, nameof(boxes2));
+        long pairs = (long)n * m;
+        if (pairs > int.MaxValue)
+            ThrowHelper.Argument(nameof(iou), $"{n}×{m} pairs do not fit a buffer.");
+        ThrowHelper.IfTooShort((int)pairs, iou.Length, nameof(iou));
+        if (pairs == 0)
+            return;
+        if (iou.Handle == boxes1.Handle || iou.Handle == boxes2.Handle)
+            ThrowHelper.Argument(nameof(iou), "iou must not be a box buffer.");
+        OpenCLDevice device = boxes1.Device;
+        lock (device.Gate)
+        {
+            nint kernel = BoxUtilities.Kernel(device, BoxUtilities.BoxIou);
+            KernelSet.SetBuffer(kernel, 0, boxes1.Handle);
+            KernelSet.SetBuffer(kernel, 1, boxes2.Handle);
+            KernelSet.SetBuffer(kernel, 2, iou.Handle);
+            KernelSet.SetValue(kernel, 3, n);
+            KernelSet.SetValue(kernel, 4, m);
+            KernelSet.SetValue(kernel, 5, format == BoxFormat.Cxcywh ? 1 : 0);
+            BoxUtilities.Enqueue(device, kernel, m, n);
+        }
+    }
+
+    /// <summary>Rows [start, start + length) of the matrix: box i broadcast against vectors of the second set.</summary>
+    private readonly struct IouRows(float* boxes1, float* boxes2, float* iou, int columns, bool centerSize) : IRangeKernel
+    {
+        public double RunRange(nint start, nint length)
+        {
+            for (nint i = start; i < start + length; i++)
+            {
+                if (Vector512.IsHardwareAccelerated && columns >= Vector512<float>.Count)
+                    Row<Vector512<float>, Width512>(i);
+                else if (Vector256.IsHardwareAccelerated && columns >= Vector256<float>.Count)
+                    Row<Vector256<float>, Width256>(i);
+                else if (columns >= Vector128<float>.Count)
+                    Row<Vector128<float>, Width128>(i);
+                else
+                    PaddedRow(i);
+            }
+
+            return 0d;
+        }
+
+        private void Row<TVec, TMath>(nint i)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            float* box = boxes1 + 4 * i;
+            BoxVectors<TVec> a = Corners<TVec, TMath>(new BoxVectors<TVec>(TMath.Create(box[0]), TMath.Create(box[1]), TMath.Create(box[2]), TMath.Create(box[3])), centerSize);
+            float* row = iou + i * columns;
+            int count = TMath.Count;
+            for (int j = 0; ; j += count)
+            {
+                // The last vector overlaps the one before; it rewrites the same values.
+                int at = Math.Min(j, columns - count);
+                TMath.LoadRows(ref boxes2[4 * at], out TVec x1, out TVec y1, out TVec x2, out TVec y2);
+                TMath.Store(Iou<TVec, TMath>(a, Corners<TVec, TMath>(new BoxVectors<TVec>(x1, y1, x2, y2), centerSize)), ref row[at]);
+                if (at == columns - count)
+                    return;
+            }
+        }
+
+        /// <summary>Fewer than four columns: the second set padded to four rows on the stack.</summary>
+        private void PaddedRow(nint i)
+        {
+            float* padded = stackalloc float[16];
+            float* values = stackalloc float[4];
+            for (int k = 0; k < 16; k++)
+                padded[k] = k < 4 * columns ? boxes2[k] : 0f;
+            float* box = boxes1 + 4 * i;
+            var a = new BoxVectors<Vector128<float>>(Vector128.Create(box[0]), Vector128.Create(box[1]), Vector128.Create(box[2]), Vector128.Create(box[3]));
+            Width128.LoadRows(ref *padded, out Vector128<float> x1, out Vector128<float> y1, out Vector128<float> x2, out Vector128<float> y2);
+            Width128.Store(Iou<Vector128<float>, Width128>(Corners<Vector128<float>, Width128>(a, centerSize),
+                Corners<Vector128<float>, Width128>(new BoxVectors<Vector128<float>>(x1, y1, x2, y2), centerSize)), ref *values);
+            for (int k = 0; k < columns; k++)
+                iou[i * columns + k] = values[k];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static BoxVectors<TVec> Corners<TVec, TMath>(in BoxVectors<TVec> box, bool centerSize)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        if (!centerSize)
+            return box;
+        TVec halfWidth = TMath.Multiply(box.X2, TMath.Create(0.5f));
+        TVec halfHeight = TMath.Multiply(box.Y2, TMath.Create(0.5f));
+        return new BoxVectors<TVec>(TMath.Subtract(box.X1, halfWidth), TMath.Subtract(box.Y1, halfHeight), TMath.Add(box.X1, halfWidth), TMath.Add(box.Y1, halfHeight));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec Iou<TVec, TMath>(in BoxVectors<TVec> a, in BoxVectors<TVec> b)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        var pair = new BoxPair<TVec, TMath>(a, b);
+        Lanes<TVec, TMath> intersection = pair.Intersection(true, out _, out _);
+        return (intersection / (pair.Width * pair.Height + pair.TargetWidth * pair.TargetHeight - intersection)).Value;
+    }
+}
+
+/// <summary>The kernels of <c>kernels/box_utilities.cl</c> and their launch: one work-item per item.</summary>
+internal static unsafe class BoxUtilities
+{
+    public const int CenternessTarget = 0;
+    public const int BoxIou = 1;
+
+    private static readonly string[] KernelNames = ["centerness_target", "box_iou"];
+
+    /// <summary>Work-group edge; PoCL has no non-uniform groups, so the global size is rounded up and the kernels test bounds.</summary>
+    private const int GroupSize = 64;
+
+    /// <summary>The kernel at <paramref name="index"/>. Call under the device's lock.</summary>
+    public static nint Kernel(OpenCLDevice device, int index)
+    {
+        device.ThrowIfDisposed();
+        return device.Kernels(new ProgramKey("box_utilities", null, OpenCLReductionVariant.Auto), KernelNames).Kernel(index);
+    }
+
+    /// <summary>Enqueues <paramref name="columns"/> × <paramref name="rows"/> work-items (one dimension when rows is 1) and flushes.</summary>
+    public static void Enqueue(OpenCLDevice device, nint kernel, int columns, int rows = 1)
+    {
+        nuint* global = stackalloc nuint[2];
+        nuint* local = stackalloc nuint[2];
+        global[0] = ((nuint)columns + GroupSize - 1) / GroupSize * GroupSize;
+        local[0] = GroupSize;
+        global[1] = (nuint)rows;
+        local[1] = 1;
+        OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, rows == 1 ? 1u : 2u, null, global, local, 0, null, null), "clEnqueueNDRangeKernel");
+        OpenCLException.ThrowIfFailed(OpenCLNative.clFlush(device.Queue), "clFlush");
+    }
+}
