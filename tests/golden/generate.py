@@ -16,6 +16,10 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torchvision
+import torchvision.ops as tvops
+import torchvision.ops._utils as tvu
+import torchvision.ops.diou_loss as tv_diou
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases")
 FLOAT32_EPS = float(torch.finfo(torch.float32).eps)
@@ -110,6 +114,300 @@ def rmse_case(x, t, tag):
     })
 
 
+# ---- Box losses: rows of [x1, y1, x2, y2]; the mmdetection formulas below follow mmdet/models/losses/iou_loss.py (3.x).
+
+def mm_iou(pred, target, mode="log", eps=1e-6):
+    lt = torch.max(pred[:, :2], target[:, :2])
+    rb = torch.min(pred[:, 2:], target[:, 2:])
+    wh = (rb - lt).clamp(min=0)
+    overlap = wh[:, 0] * wh[:, 1]
+    area1 = (pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1])
+    area2 = (target[:, 2] - target[:, 0]) * (target[:, 3] - target[:, 1])
+    union = torch.max(area1 + area2 - overlap, union_eps(area1, 1e-6))
+    ious = (overlap / union).clamp(min=eps)
+    return {"linear": 1 - ious, "square": 1 - ious ** 2, "log": -ious.log()}[mode]
+
+
+def union_eps(like, eps):
+    return like.new_tensor([eps])
+
+
+def mm_overlap_union(pred, target, eps):
+    lt = torch.max(pred[:, :2], target[:, :2])
+    rb = torch.min(pred[:, 2:], target[:, 2:])
+    wh = (rb - lt).clamp(min=0)
+    overlap = wh[:, 0] * wh[:, 1]
+    ap = (pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1])
+    ag = (target[:, 2] - target[:, 0]) * (target[:, 3] - target[:, 1])
+    return overlap, ap + ag - overlap + eps
+
+
+def mm_ciou(pred, target, eps=1e-7):
+    overlap, union = mm_overlap_union(pred, target, eps)
+    ious = overlap / union
+    enclose_wh = (torch.max(pred[:, 2:], target[:, 2:]) - torch.min(pred[:, :2], target[:, :2])).clamp(min=0)
+    c2 = enclose_wh[:, 0] ** 2 + enclose_wh[:, 1] ** 2 + eps
+    w1, h1 = pred[:, 2] - pred[:, 0], pred[:, 3] - pred[:, 1] + eps
+    w2, h2 = target[:, 2] - target[:, 0], target[:, 3] - target[:, 1] + eps
+    rho2 = ((target[:, 0] + target[:, 2]) - (pred[:, 0] + pred[:, 2])) ** 2 / 4 + ((target[:, 1] + target[:, 3]) - (pred[:, 1] + pred[:, 3])) ** 2 / 4
+    v = (4 / math.pi ** 2) * torch.pow(torch.atan(w2 / h2) - torch.atan(w1 / h1), 2)
+    with torch.no_grad():
+        alpha = (ious > 0.5).double() * v / (1 - ious + v)
+    cious = ious - (rho2 / c2 + alpha * v)
+    return 1 - cious.clamp(min=-1.0, max=1.0)
+
+
+def efficient_iou(boxes1, boxes2, eps=1e-7):
+    """EIoU (Zhang et al. 2022) with torchvision's intersection and eps in every denominator."""
+    inter, union = tvu._loss_inter_union(boxes1, boxes2)
+    iou = inter / (union + eps)
+    x1, y1, x2, y2 = boxes1.unbind(-1)
+    x1g, y1g, x2g, y2g = boxes2.unbind(-1)
+    cw = torch.max(x2, x2g) - torch.min(x1, x1g)
+    ch = torch.max(y2, y2g) - torch.min(y1, y1g)
+    rho = ((x1 + x2) / 2 - (x1g + x2g) / 2) ** 2 + ((y1 + y2) / 2 - (y1g + y2g) / 2) ** 2
+    return 1 - iou + rho / (cw ** 2 + ch ** 2 + eps) + ((x2 - x1) - (x2g - x1g)) ** 2 / (cw ** 2 + eps) + ((y2 - y1) - (y2g - y1g)) ** 2 / (ch ** 2 + eps)
+
+
+def tv_ciou(boxes1, boxes2, eps=1e-7):
+    """torchvision's complete_box_iou_loss, except that a zero height becomes eps inside the aspect term
+    (mmdetection's guard, h + eps) where torchvision divides 0/0 or w/0 and returns NaN; checked equal to 1e-7 elsewhere."""
+    diou, iou = tv_diou._diou_iou_loss(boxes1, boxes2)
+    x1, y1, x2, y2 = boxes1.unbind(dim=-1)
+    x1g, y1g, x2g, y2g = boxes2.unbind(dim=-1)
+    h_pred, h_gt = y2 - y1, y2g - y1g
+    h_pred = h_pred + (h_pred == 0).double() * eps
+    h_gt = h_gt + (h_gt == 0).double() * eps
+    v = (4 / (torch.pi ** 2)) * torch.pow(torch.atan((x2g - x1g) / h_gt) - torch.atan((x2 - x1) / h_pred), 2)
+    with torch.no_grad():
+        alpha = v / (1 - iou + v + eps)
+    loss = diou + alpha * v
+    with torch.no_grad():
+        reference = tvops.complete_box_iou_loss(boxes1, boxes2, eps=eps)
+        finite = torch.isfinite(reference)
+        assert torch.allclose(loss[finite], reference[finite], rtol=1e-7, atol=1e-9), "guarded CIoU differs from torchvision where torchvision is finite"
+    return loss
+
+
+def mm_eiou(pred, target, smooth_point=0.1, eps=1e-7):
+    px1, py1, px2, py2 = pred.unbind(-1)
+    tx1, ty1, tx2, ty2 = target.unbind(-1)
+    ex1, ey1 = torch.min(px1, tx1), torch.min(py1, ty1)
+    ix1, iy1 = torch.max(px1, tx1), torch.max(py1, ty1)
+    ix2, iy2 = torch.min(px2, tx2), torch.min(py2, ty2)
+    xmin, ymin = torch.min(ix1, ix2), torch.min(iy1, iy2)
+    xmax, ymax = torch.max(ix1, ix2), torch.max(iy1, iy2)
+    intersection = (ix2 - ex1) * (iy2 - ey1) + (xmin - ex1) * (ymin - ey1) - (ix1 - ex1) * (ymax - ey1) - (xmax - ex1) * (iy1 - ey1)
+    union = (px2 - px1) * (py2 - py1) + (tx2 - tx1) * (ty2 - ty1) - intersection + eps
+    ious = 1 - intersection / union
+    smooth_sign = (ious < smooth_point).detach().double()
+    return 0.5 * smooth_sign * ious ** 2 / smooth_point + (1 - smooth_sign) * (ious - 0.5 * smooth_point)
+
+
+def mm_siou(pred, target, eps=1e-7, neg_gamma=False):
+    overlap, union = mm_overlap_union(pred, target, eps)
+    ious = overlap / union
+    enclose_wh = (torch.max(pred[:, 2:], target[:, 2:]) - torch.min(pred[:, :2], target[:, :2])).clamp(min=eps)
+    cw, ch = enclose_wh[:, 0], enclose_wh[:, 1]
+    w1, h1 = pred[:, 2] - pred[:, 0], pred[:, 3] - pred[:, 1] + eps
+    w2, h2 = target[:, 2] - target[:, 0], target[:, 3] - target[:, 1] + eps
+    s_cw = (target[:, 0] + target[:, 2] - pred[:, 0] - pred[:, 2]) * 0.5 + eps
+    s_ch = (target[:, 1] + target[:, 3] - pred[:, 1] - pred[:, 3]) * 0.5 + eps
+    sigma = torch.pow(s_cw ** 2 + s_ch ** 2, 0.5)
+    sin_alpha_1 = torch.abs(s_cw) / sigma
+    sin_alpha_2 = torch.abs(s_ch) / sigma
+    threshold = pow(2, 0.5) / 2
+    sin_alpha = torch.where(sin_alpha_1 > threshold, sin_alpha_2, sin_alpha_1)
+    angle_cost = torch.cos(torch.asin(sin_alpha) * 2 - math.pi / 2)
+    rho_x, rho_y = (s_cw / cw) ** 2, (s_ch / ch) ** 2
+    gamma = angle_cost - 2 if neg_gamma else 2 - angle_cost
+    distance_cost = 2 - torch.exp(gamma * rho_x) - torch.exp(gamma * rho_y)
+    omiga_w = torch.abs(w1 - w2) / torch.max(w1, w2)
+    omiga_h = torch.abs(h1 - h2) / torch.max(h1, h2)
+    shape_cost = torch.pow(1 - torch.exp(-1 * omiga_w), 4) + torch.pow(1 - torch.exp(-1 * omiga_h), 4)
+    return 1 - (ious - 0.5 * (distance_cost + shape_cost)).clamp(min=-1.0, max=1.0)
+
+
+def mm_bounded_iou(pred, target, beta=0.2, eps=1e-3):
+    """mmdetection's bounded_iou_loss; its [N, 4] components summed per box (see BoundedIoULoss)."""
+    pred_ctrx, pred_ctry = (pred[:, 0] + pred[:, 2]) * 0.5, (pred[:, 1] + pred[:, 3]) * 0.5
+    pred_w, pred_h = pred[:, 2] - pred[:, 0], pred[:, 3] - pred[:, 1]
+    with torch.no_grad():
+        target_ctrx, target_ctry = (target[:, 0] + target[:, 2]) * 0.5, (target[:, 1] + target[:, 3]) * 0.5
+        target_w, target_h = target[:, 2] - target[:, 0], target[:, 3] - target[:, 1]
+    dx, dy = target_ctrx - pred_ctrx, target_ctry - pred_ctry
+    loss_dx = 1 - torch.max((target_w - 2 * dx.abs()) / (target_w + 2 * dx.abs() + eps), torch.zeros_like(dx))
+    loss_dy = 1 - torch.max((target_h - 2 * dy.abs()) / (target_h + 2 * dy.abs() + eps), torch.zeros_like(dy))
+    loss_dw = 1 - torch.min(target_w / (pred_w + eps), pred_w / (target_w + eps))
+    loss_dh = 1 - torch.min(target_h / (pred_h + eps), pred_h / (target_h + eps))
+    loss_comb = torch.stack([loss_dx, loss_dy, loss_dw, loss_dh], dim=-1)
+    return torch.where(loss_comb < beta, 0.5 * loss_comb * loss_comb / beta, loss_comb - 0.5 * beta).sum(-1)
+
+
+def centerness_target(ltrb):
+    """mmdetection's FCOSHead.centerness_target."""
+    left_right, top_bottom = ltrb[:, [0, 2]], ltrb[:, [1, 3]]
+    return torch.sqrt((left_right.min(dim=-1)[0] / left_right.max(dim=-1)[0]) * (top_bottom.min(dim=-1)[0] / top_bottom.max(dim=-1)[0]))
+
+
+# catalog name: (function(boxes1, boxes2, params) -> per-box loss, input names, source, target differentiable)
+BOX = {
+    "iou_loss": (lambda p, t, q: mm_iou(p, t, q.get("mode", "log"), q.get("eps", 1e-6)), ("pred", "target"), "mmdetection iou_loss formula", True),
+    "generalized_box_iou_loss": (lambda p, t, q: tvops.generalized_box_iou_loss(p, t, eps=q.get("eps", 1e-7)), ("boxes1", "boxes2"), f"torchvision {torchvision.__version__} generalized_box_iou_loss", True),
+    "distance_box_iou_loss": (lambda p, t, q: tvops.distance_box_iou_loss(p, t, eps=q.get("eps", 1e-7)), ("boxes1", "boxes2"), f"torchvision {torchvision.__version__} distance_box_iou_loss", True),
+    "complete_box_iou_loss": (lambda p, t, q: mm_ciou(p, t, q.get("eps", 1e-7)) if q.get("variant") == "mmdet" else tv_ciou(p, t, q.get("eps", 1e-7)),
+                              ("boxes1", "boxes2"), f"torchvision {torchvision.__version__} complete_box_iou_loss, zero heights guarded by eps where it is NaN (variant mmdet: mmdetection ciou_loss formula)", True),
+    "efficient_iou_loss": (lambda p, t, q: efficient_iou(p, t, q.get("eps", 1e-7)), ("pred", "target"), "EIoU (Zhang et al. 2022) formula", True),
+    "extended_iou_loss": (lambda p, t, q: mm_eiou(p, t, q.get("smooth_point", 0.1), q.get("eps", 1e-7)), ("pred", "target"), "mmdetection eiou_loss formula", True),
+    "scylla_iou_loss": (lambda p, t, q: mm_siou(p, t, q.get("eps", 1e-7), q.get("neg_gamma", False)), ("pred", "target"), "mmdetection siou_loss formula", True),
+    "bounded_iou_loss": (lambda p, t, q: mm_bounded_iou(p, t, q.get("beta", 0.2), q.get("eps", 1e-3)), ("pred", "target"), "mmdetection bounded_iou_loss formula, components summed per box", True),
+}
+
+
+def to_xyxy(boxes, fmt):
+    """Corners from the float64 boxes; for cxcywh, shifted by the rounding that box_convert makes in float32
+    (the kernels convert in float32 as torchvision does), with the float64 conversion's gradient."""
+    if fmt == "xyxy":
+        return boxes
+    exact = tvops.box_convert(boxes, "cxcywh", "xyxy")
+    rounded = tvops.box_convert(boxes.detach().float(), "cxcywh", "xyxy").double()
+    return exact + (rounded - exact).detach()
+
+
+def box_case(loss, params, p, t, tag, weight=None, upstream=None, tolerance=None, tolerances=None):
+    fn, names, source, target_grad = BOX[loss]
+    reduction = params.get("reduction", "mean")
+    fmt = params.get("format", "xyxy")
+    p64 = torch.tensor(p.astype(np.float64), requires_grad=True)
+    t64 = torch.tensor(t.astype(np.float64), requires_grad=True)
+    w64 = None if weight is None else torch.tensor(weight.astype(np.float64))
+    per_box = fn(to_xyxy(p64, fmt), to_xyxy(t64, fmt), params)
+    value = weight_reduce(per_box, w64, reduction, params.get("avg_factor"))
+    if reduction == "mean" and per_box.numel() == 0:
+        value = per_box.sum() * 0.0  # torchvision's mean of no boxes
+    up = torch.tensor(1.0, dtype=torch.float64) if upstream is None else torch.tensor(upstream.astype(np.float64))
+    (value * up).sum().backward()
+    inputs = {names[0]: tensor(p, "float32"), names[1]: tensor(t, "float32")}
+    if weight is not None:
+        inputs["weight"] = tensor(weight, "float32")
+    expected = {"loss": tensor(value.detach().numpy(), "float64"), "grad." + names[0]: tensor(p64.grad.numpy(), "float64")}
+    if target_grad:
+        expected["grad." + names[1]] = tensor(t64.grad.numpy() if t64.grad is not None else np.zeros_like(t, dtype=np.float64), "float64")
+    case = {
+        "format": "losskernels-golden/1",
+        "name": f"{loss}/{tag}/{reduction}/n{p.shape[0]}",
+        "loss": loss,
+        "params": params,
+        "inputs": inputs,
+        "upstream": None if upstream is None else tensor(upstream, "float32"),
+        "expected": expected,
+        "tolerance": tolerance or {"rtol": 1e-5, "atol": 1e-6},
+        "source": f"torch {torch.__version__} {source}, float64",
+    }
+    if tolerances:
+        case["tolerances"] = tolerances
+    write(case)
+
+
+def random_boxes(rng, n, scale=10.0):
+    """Predictions near their targets (overlapping, apart and nested all occur), both xyxy."""
+    cx, cy = rng.uniform(0, scale, n), rng.uniform(0, scale, n)
+    w, h = rng.uniform(0.5, 4, n), rng.uniform(0.5, 4, n)
+    t = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1)
+    pcx, pcy = cx + rng.normal(0, 1.5, n), cy + rng.normal(0, 1.5, n)
+    pw, ph = w * rng.uniform(0.5, 1.6, n), h * rng.uniform(0.5, 1.6, n)
+    p = np.stack([pcx - pw / 2, pcy - ph / 2, pcx + pw / 2, pcy + ph / 2], -1)
+    return p.astype(np.float32), t.astype(np.float32)
+
+
+def degenerate_boxes():
+    """Zero width, zero height, zero area, identical, touching, apart, far apart, nested, around 1e4."""
+    pairs = [
+        ([0, 0, 0, 2], [0, 0, 1, 2]),        # zero-width prediction
+        ([0, 0, 2, 0], [0, 0, 2, 1]),        # zero-height prediction
+        ([1, 1, 1, 1], [0, 0, 2, 2]),        # zero-area prediction inside the target
+        ([0, 0, 2, 3], [0, 0, 2, 3]),        # identical
+        ([0, 0, 1, 1], [1, 0, 2, 1]),        # touching edges
+        ([0, 0, 1, 1], [3, 4, 5, 6]),        # apart
+        ([0, 0, 1, 1], [900, 800, 901, 801]),  # far apart
+        ([1, 1, 2, 2], [0, 0, 4, 4]),        # nested
+        ([10000, 10000, 10010, 10020], [10002, 10001, 10012, 10019]),  # around 1e4
+        ([0.5, 0.5, 2.5, 1.5], [0, 0, 3, 2]),  # equal centers
+        ([0, 0, 2, 2], [1, 1, 3, 3]),        # equal sizes, diagonal offset (ties in the enclosure)
+    ]
+    return np.array([a for a, _ in pairs], dtype=np.float32), np.array([b for _, b in pairs], dtype=np.float32)
+
+
+def centerness_case(params, x, ltrb, tag, weight=None):
+    reduction = params.get("reduction", "mean")
+    x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+    target = centerness_target(torch.tensor(ltrb.astype(np.float64)))
+    per = F.binary_cross_entropy_with_logits(x64, target, reduction="none")
+    w64 = None if weight is None else torch.tensor(weight.astype(np.float64))
+    value = weight_reduce(per, w64, reduction, params.get("avg_factor"))
+    value.sum().backward()
+    inputs = {"input": tensor(x, "float32"), "target": tensor(ltrb, "float32")}
+    if weight is not None:
+        inputs["weight"] = tensor(weight, "float32")
+    write({
+        "format": "losskernels-golden/1",
+        "name": f"fcos_centerness_loss/{tag}/{reduction}/n{x.size}",
+        "loss": "fcos_centerness_loss",
+        "params": params,
+        "inputs": inputs,
+        "upstream": None,
+        "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
+        "tolerance": {"rtol": 1e-5, "atol": 1e-6},
+        "source": f"torch {torch.__version__} mmdetection FCOSHead.centerness_target + binary_cross_entropy_with_logits, float64",
+    })
+
+
+def box_cases(rng):
+    configs = {
+        "iou_loss": [{"mode": "log"}, {"mode": "linear"}, {"mode": "square", "eps": 0.01}],
+        "generalized_box_iou_loss": [{}],
+        "distance_box_iou_loss": [{}],
+        "complete_box_iou_loss": [{}, {"variant": "mmdet"}],
+        "efficient_iou_loss": [{}],
+        "extended_iou_loss": [{}, {"smooth_point": 0.3}],
+        "scylla_iou_loss": [{}, {"neg_gamma": True}],
+        "bounded_iou_loss": [{}, {"beta": 0.5, "eps": 0.01}],
+    }
+    for loss, variants in configs.items():
+        for extra in variants:
+            tag = "default" if not extra else "_".join(f"{k}{v}" for k, v in extra.items())
+            reductions = ("none", "sum", "mean")
+            for reduction in reductions:
+                for n in (1, 5, 37, 263):
+                    p, t = random_boxes(rng, n)
+                    box_case(loss, {**extra, "reduction": reduction}, p, t, tag)
+            p, t = random_boxes(rng, 301)
+            w = rng.uniform(0, 2, 301).astype(np.float32)
+            box_case(loss, {**extra, "reduction": "mean", "avg_factor": 77.5}, p, t, tag + "_weighted_avg", weight=w)
+            u = rng.uniform(-1, 1, 301).astype(np.float32)
+            box_case(loss, {**extra, "reduction": "none"}, p, t, tag + "_upstream", weight=w, upstream=u)
+            # Around 1e4 the coordinates carry ~1e-3 of float32 rounding; the sizes (differences) are exact.
+            p, t = degenerate_boxes()
+            box_case(loss, {**extra, "reduction": "none"}, p, t, tag + "_degenerate", tolerance={"rtol": 1e-4, "atol": 1e-5})
+        p, t = random_boxes(rng, 41)
+        cp = tvops.box_convert(torch.tensor(p), "xyxy", "cxcywh").numpy()
+        ct = tvops.box_convert(torch.tensor(t), "xyxy", "cxcywh").numpy()
+        box_case(loss, {"reduction": "sum", "format": "cxcywh"}, cp, ct, "cxcywh")
+        empty = np.zeros((0, 4), dtype=np.float32)
+        box_case(loss, {"reduction": "mean"}, empty, empty, "empty")
+        box_case(loss, {"reduction": "sum"}, empty, empty, "empty")
+    for reduction in ("none", "mean", "sum"):
+        for n in (1, 7, 263):
+            ltrb = rng.uniform(0.1, 5, (n, 4)).astype(np.float32)
+            centerness_case({"reduction": reduction}, rng.uniform(-4, 4, n).astype(np.float32), ltrb, "random")
+    ltrb = rng.uniform(0.1, 5, (129, 4)).astype(np.float32)
+    centerness_case({"reduction": "mean", "avg_factor": 40.0}, rng.uniform(-4, 4, 129).astype(np.float32), ltrb, "weighted_avg",
+                    weight=rng.uniform(0, 2, 129).astype(np.float32))
+    edge_x = np.array([0, 1e4, -1e4, 88.7, -103.9, 3, -3], dtype=np.float32)
+    edge_ltrb = np.array([[1, 1, 1, 1], [1, 2, 3, 4], [1, 2, 3, 4], [5, 1, 5, 1], [0.1, 9, 0.1, 9], [2, 3, 2, 3], [1e-3, 1, 1, 1e-3]], dtype=np.float32)
+    centerness_case({"reduction": "none"}, edge_x, edge_ltrb, "edges")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):
@@ -155,6 +453,7 @@ def main():
         rmse_case(x, t, "random")
     x, _ = data(33)
     rmse_case(x, x + np.float32(0.25), "constant_offset")
+    box_cases(rng)
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

@@ -1,7 +1,10 @@
 namespace LossKernels.Tests.Reference;
 
-/// <summary>A loss and its input gradient in float64: one value when reduced, one per element for 'none'.</summary>
-public sealed record ReferenceResult(double[] Loss, double[] InputGradient);
+/// <summary>A loss and its input gradient in float64: one value when reduced, one per element for 'none'; box losses add the target gradient.</summary>
+public sealed record ReferenceResult(double[] Loss, double[] InputGradient)
+{
+    public double[]? TargetGradient { get; init; }
+}
 
 /// <summary>
 /// The float64 reference of every catalog loss, written plainly (a loop per loss, no SIMD, no
@@ -17,6 +20,10 @@ public static class ReferenceLosses
     {
         if (loss == "rmse")
             return Rmse(input, target, upstream?[0] ?? 1d);
+        if (ReferenceBoxLosses.Names.Contains(loss))
+            return ReferenceBoxLosses.Compute(loss, parameters, input, target, weight, upstream);
+        if (loss == "fcos_centerness_loss")
+            return CenternessLoss(parameters, input, target, weight, upstream);
         Func<double, (double Value, double Slope)> element = ElementFunction(loss, parameters);
         string reduction = parameters.TryGetValue("reduction", out object? r) && r is string s ? s : "mean";
         double? avgFactor = parameters.TryGetValue("avg_factor", out object? a) && a is not null ? Convert.ToDouble(a) : null;
@@ -87,6 +94,36 @@ public static class ReferenceLosses
             default:
                 throw new ArgumentException($"No reference for '{loss}'.", nameof(loss));
         }
+    }
+
+    /// <summary>mmdetection's FCOS centerness target from (l, t, r, b), then BCE with logits, weighted and reduced as the others.</summary>
+    private static ReferenceResult CenternessLoss(IReadOnlyDictionary<string, object?> parameters, double[] logits, double[] ltrb, double[]? weight, double[]? upstream)
+    {
+        string reduction = parameters.TryGetValue("reduction", out object? r) && r is string s ? s : "mean";
+        double? avgFactor = parameters.TryGetValue("avg_factor", out object? a) && a is not null ? Convert.ToDouble(a) : null;
+        int n = logits.Length;
+        var values = new double[n];
+        var gradient = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            double l = ltrb[4 * i], t = ltrb[4 * i + 1], right = ltrb[4 * i + 2], b = ltrb[4 * i + 3];
+            double target = Math.Sqrt(Math.Min(l, right) / Math.Max(l, right) * (Math.Min(t, b) / Math.Max(t, b)));
+            double x = logits[i], w = weight?[i] ?? 1d;
+            values[i] = w * (Math.Max(x, 0) - x * target + Math.Log(1 + Math.Exp(-Math.Abs(x))));
+            gradient[i] = w * (1 / (1 + Math.Exp(-x)) - target);
+        }
+
+        if (reduction == "none")
+        {
+            for (int i = 0; i < n; i++)
+                gradient[i] *= upstream is null ? 1d : upstream.Length == 1 ? upstream[0] : upstream[i];
+            return new ReferenceResult(values, gradient);
+        }
+
+        double divisor = reduction == "sum" ? 1d : avgFactor is double factor ? factor + Float32Epsilon : n;
+        for (int i = 0; i < n; i++)
+            gradient[i] *= (upstream?[0] ?? 1d) / divisor;
+        return new ReferenceResult([values.Sum() / divisor], gradient);
     }
 
     private static ReferenceResult Rmse(double[] input, double[] target, double upstream)
