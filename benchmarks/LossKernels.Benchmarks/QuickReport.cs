@@ -51,7 +51,7 @@ internal static class QuickReport
         PrintMachine();
         using OpenCLDevice? device = args.Contains("--no-opencl") ? null : OpenDevice(Option(args, "--opencl-variant"));
         var rows = new List<ReportRow>();
-        long largestBytes = losses.Max(d => 24L * (size ?? d.ReportSize));
+        long largestBytes = losses.Max(d => LargestBytesMoved(d, size ?? d.ReportSize));
         var copy = new CopyRoofline(largestBytes);
         using DeviceCopyRoofline? deviceCopy = device is null ? null : new DeviceCopyRoofline(device, largestBytes);
         AnsiConsole.Progress()
@@ -74,6 +74,14 @@ internal static class QuickReport
         }
 
         return 0;
+    }
+
+    /// <summary>The most bytes a run of <paramref name="definition"/> moves at <paramref name="n"/> items, scaled from a small binding, so the copy buffers fit every loss.</summary>
+    private static long LargestBytesMoved(LossDefinition definition, int n)
+    {
+        const int Probe = 64;
+        using BoundLoss probe = definition.Bind(new LossParameters([new("reduction", "none")]), definition.SampleInputs(Probe, seed: 1));
+        return Modes.Max(probe.BytesMoved) / Probe * n;
     }
 
     /// <summary>The device <see cref="OpenCLDevice.Select()"/> picks, with <c>--opencl-variant</c> applied, or null (the report then has no opencl rows and says why).</summary>
@@ -101,7 +109,7 @@ internal static class QuickReport
         if (definition.Parameters.Contains("reduction"))
             parameters["reduction"] = "mean";
         BoundLoss bound = definition.Bind(new LossParameters(parameters), inputs);
-        float[] input = inputs["input"].RequireFloats("input"), target = inputs["target"].RequireFloats("target");
+        float[] input = inputs[definition.Inputs[0]].RequireFloats(definition.Inputs[0]), target = inputs[definition.Inputs[1]].RequireFloats(definition.Inputs[1]);
         ReferenceResult reference = ReferenceLosses.Compute(definition.Name, parameters, ToDouble(input), ToDouble(target), null, null);
 
         using BoundLoss? deviceBound = device is null ? null : definition.Bind(new LossParameters(parameters), inputs, null, device);
@@ -128,7 +136,7 @@ internal static class QuickReport
                 if (onDevice)
                 {
                     // A CPU device shares the host's memory, so the host copies bound it too; a GPU only its own copy.
-                                        deviceCopy!.Prepare(bytes);
+                    deviceCopy!.Prepare(bytes);
                     // The CPU kernel runs right after the device's in each round; the ratio is the median of the rounds' ratios.
                     List<double>[] times = AlternatingTimes(() => runner.Run(mode), () => runners[0].Run(mode), deviceCopy.Copy, copy.Memmove, copy.Streaming);
                     medians = times.Select(Median).ToArray();

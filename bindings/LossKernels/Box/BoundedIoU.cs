@@ -57,22 +57,24 @@ public readonly struct BoundedIoULoss : IBoxLoss
 
     /// <summary>The formula of <see cref="BoundedIoULoss"/>, per lane.</summary>
     /// <inheritdoc cref="IBoxLoss.Evaluate{TVec, TMath}"/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public TVec Evaluate<TVec, TMath>(in BoxVectors<TVec> prediction, in BoxVectors<TVec> target, out BoxVectors<TVec> predictionGradient, out BoxVectors<TVec> targetGradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
         var pair = new BoxPair<TVec, TMath>(prediction, target);
-        (Lanes<TVec, TMath> dx, Lanes<TVec, TMath> dy) = pair.CenterOffset();
-        Lanes<TVec, TMath> lossX = Offset(-dx, pair.TargetWidth, out Lanes<TVec, TMath> gOffsetX);
-        Lanes<TVec, TMath> lossY = Offset(-dy, pair.TargetHeight, out Lanes<TVec, TMath> gOffsetY);
-        Lanes<TVec, TMath> lossW = Size(pair.Width, pair.TargetWidth, out Lanes<TVec, TMath> gWidth);
-        Lanes<TVec, TMath> lossH = Size(pair.Height, pair.TargetHeight, out Lanes<TVec, TMath> gHeight);
+        pair.CenterOffset(out TVec dx, out TVec dy);
+        TVec zero = TMath.Create(0f);
+        TVec lossX = Offset<TVec, TMath>(TMath.Subtract(zero, dx), pair.TargetWidth, out TVec gOffsetX);
+        TVec lossY = Offset<TVec, TMath>(TMath.Subtract(zero, dy), pair.TargetHeight, out TVec gOffsetY);
+        TVec lossW = Size<TVec, TMath>(pair.Width, pair.TargetWidth, out TVec gWidth);
+        TVec lossH = Size<TVec, TMath>(pair.Height, pair.TargetHeight, out TVec gHeight);
         // Δ = c_t − c_p and c_p = (x1 + x2)/2: ∂/∂x1 = ∂/∂x2 = −∂/∂Δ / 2.
-        Lanes<TVec, TMath> halfX = -0.5f * gOffsetX, halfY = -0.5f * gOffsetY;
-        predictionGradient = new BoxVectors<TVec>((halfX - gWidth).Value, (halfY - gHeight).Value, (halfX + gWidth).Value, (halfY + gHeight).Value);
-        targetGradient = default;
-        return (lossX + lossY + lossW + lossH).Value;
+        TVec minusHalf = TMath.Create(-0.5f);
+        TVec halfX = TMath.Multiply(minusHalf, gOffsetX), halfY = TMath.Multiply(minusHalf, gOffsetY);
+        predictionGradient = new BoxVectors<TVec>(TMath.Subtract(halfX, gWidth), TMath.Subtract(halfY, gHeight), TMath.Add(halfX, gWidth), TMath.Add(halfY, gHeight));
+        targetGradient = new BoxVectors<TVec>(zero, zero, zero, zero);
+        return TMath.Add(TMath.Add(lossX, lossY), TMath.Add(lossW, lossH));
     }
 
     /// <summary>
@@ -80,17 +82,21 @@ public readonly struct BoundedIoULoss : IBoxLoss
     /// (4|Δ| + eps)/(w_t + 2|Δ| + eps), which has no cancellation when the ratio is near 1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private Lanes<TVec, TMath> Offset<TVec, TMath>(Lanes<TVec, TMath> delta, Lanes<TVec, TMath> targetSize, out Lanes<TVec, TMath> gDelta)
+    private TVec Offset<TVec, TMath>(TVec delta, TVec targetSize, out TVec gDelta)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
-        Lanes<TVec, TMath> twice = 2f * Lanes<TVec, TMath>.Abs(delta);
-        Lanes<TVec, TMath> denominator = targetSize + twice + Eps;
-        Lanes<TVec, TMath> complement = (2f * twice + Eps) / denominator;
-        Lanes<TVec, TMath> value = Smooth(Lanes<TVec, TMath>.Min(complement, 1f), out Lanes<TVec, TMath> gComponent);
+        TVec eps = TMath.Create(Eps);
+        TVec two = TMath.Create(2f);
+        TVec twice = TMath.Multiply(two, TMath.Abs(delta));
+        TVec denominator = TMath.Add(TMath.Add(targetSize, twice), eps);
+        TVec complement = TMath.Divide(TMath.Add(TMath.Multiply(two, twice), eps), denominator);
+        TVec one = TMath.Create(1f);
+        TVec value = Smooth<TVec, TMath>(TMath.Min(complement, one), out TVec gComponent);
         // ∂complement/∂|Δ| = 2(2·w_t + eps)/denominator²; max(ratio, 0) is min(complement, 1).
-        Lanes<TVec, TMath> gComplement = gComponent * Lanes<TVec, TMath>.MinShare(complement, 1f);
-        gDelta = gComplement * (2f * (2f * targetSize + Eps)) / (denominator * denominator) * Lanes<TVec, TMath>.Sign(delta);
+        TVec gComplement = TMath.Multiply(gComponent, BoxPair<TVec, TMath>.MinShare(complement, one));
+        TVec slope = TMath.Divide(TMath.Multiply(two, TMath.Add(TMath.Multiply(two, targetSize), eps)), TMath.Multiply(denominator, denominator));
+        gDelta = TMath.Multiply(TMath.Multiply(gComplement, slope), VectorMath.Sign<TVec, TMath>(delta));
         return value;
     }
 
@@ -99,28 +105,32 @@ public readonly struct BoundedIoULoss : IBoxLoss
     /// max((w_p + eps − w_t)/(w_p + eps), (w_t + eps − w_p)/(w_t + eps)), with no cancellation near 1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private Lanes<TVec, TMath> Size<TVec, TMath>(Lanes<TVec, TMath> size, Lanes<TVec, TMath> targetSize, out Lanes<TVec, TMath> gSize)
+    private TVec Size<TVec, TMath>(TVec size, TVec targetSize, out TVec gSize)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
-        Lanes<TVec, TMath> shifted = size + Eps;
-        Lanes<TVec, TMath> targetShifted = targetSize + Eps;
-        Lanes<TVec, TMath> fromShrink = (shifted - targetSize) / shifted;
-        Lanes<TVec, TMath> fromGrow = (targetShifted - size) / targetShifted;
-        Lanes<TVec, TMath> value = Smooth(Lanes<TVec, TMath>.Max(fromShrink, fromGrow), out Lanes<TVec, TMath> gComponent);
-        Lanes<TVec, TMath> share = Lanes<TVec, TMath>.MaxShare(fromShrink, fromGrow);
-        gSize = gComponent * (share * targetSize / (shifted * shifted) - (1f - share) / targetShifted);
+        TVec eps = TMath.Create(Eps);
+        TVec shifted = TMath.Add(size, eps);
+        TVec targetShifted = TMath.Add(targetSize, eps);
+        TVec fromShrink = TMath.Divide(TMath.Subtract(shifted, targetSize), shifted);
+        TVec fromGrow = TMath.Divide(TMath.Subtract(targetShifted, size), targetShifted);
+        TVec value = Smooth<TVec, TMath>(TMath.Max(fromShrink, fromGrow), out TVec gComponent);
+        TVec share = BoxPair<TVec, TMath>.MaxShare(fromShrink, fromGrow);
+        TVec shrinkSlope = TMath.Divide(targetSize, TMath.Multiply(shifted, shifted));
+        TVec growSlope = TMath.Divide(TMath.Create(1f), targetShifted);
+        gSize = TMath.Multiply(gComponent, TMath.Subtract(TMath.Multiply(share, shrinkSlope), TMath.Multiply(TMath.Subtract(TMath.Create(1f), share), growSlope)));
         return value;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private Lanes<TVec, TMath> Smooth<TVec, TMath>(Lanes<TVec, TMath> component, out Lanes<TVec, TMath> gComponent)
+    private TVec Smooth<TVec, TMath>(TVec component, out TVec gComponent)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
-        Lanes<TVec, TMath> beta = Beta;
-        Lanes<TVec, TMath> quadratic = Lanes<TVec, TMath>.Less(component, beta);
-        gComponent = Lanes<TVec, TMath>.Select(quadratic, component / beta, 1f);
-        return Lanes<TVec, TMath>.Select(quadratic, 0.5f * component * component / beta, component - 0.5f * beta);
+        TVec beta = TMath.Create(Beta);
+        TVec quadratic = TMath.LessThan(component, beta);
+        gComponent = TMath.Select(quadratic, TMath.Divide(component, beta), TMath.Create(1f));
+        TVec half = TMath.Create(0.5f);
+        return TMath.Select(quadratic, TMath.Divide(TMath.Multiply(TMath.Multiply(half, component), component), beta), TMath.Subtract(component, TMath.Multiply(half, beta)));
     }
 }

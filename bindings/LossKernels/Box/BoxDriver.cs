@@ -71,16 +71,22 @@ internal static unsafe class BoxDriver
         nint tailStart = start + length - count;
         Rows<TVec> tail = Rows<TVec>.Load<TWidth>(a, tailStart);
 
+        // One call site of the loss, for the full vectors and the overlapping tail alike: a box loss inlines
+        // to a few hundred instructions, and a second copy would crowd the JIT's inlining budget.
         double total = 0d;
         TVec lanes = TWidth.Create(0f);
         int pending = 0;
         nint end = start + length - remainder;
-        for (nint i = start; i < end; i += count)
+        for (nint i = start; ; i += count)
         {
-            TVec value = Step<TLoss, TMode, TVec, TWidth>(loss, a, Rows<TVec>.Load<TWidth>(a, i), i);
+            bool last = i >= end;
+            if (last && remainder == 0)
+                break;
+            nint at = last ? tailStart : i;
+            TVec value = Step<TLoss, TMode, TVec, TWidth>(loss, a, last ? tail : Rows<TVec>.Load<TWidth>(a, i), at);
             if (TMode.Reduce)
             {
-                lanes = TWidth.Add(lanes, value);
+                lanes = TWidth.Add(lanes, last ? TWidth.KeepLanes(value, count - remainder, count) : value);
                 if (++pending == FlushInterval)
                 {
                     total += TWidth.Sum(lanes);
@@ -88,13 +94,9 @@ internal static unsafe class BoxDriver
                     pending = 0;
                 }
             }
-        }
 
-        if (remainder != 0)
-        {
-            TVec value = Step<TLoss, TMode, TVec, TWidth>(loss, a, tail, tailStart);
-            if (TMode.Reduce)
-                lanes = TWidth.Add(lanes, TWidth.KeepLanes(value, count - remainder, count));
+            if (last)
+                break;
         }
 
         return TMode.Reduce ? total + TWidth.Sum(lanes) : 0d;

@@ -156,8 +156,8 @@ public static unsafe class BoxIou
         where TMath : struct, IVectorMath<TVec>
     {
         var pair = new BoxPair<TVec, TMath>(a, b);
-        Lanes<TVec, TMath> intersection = pair.Intersection(true, out _, out _);
-        return (intersection / (pair.Width * pair.Height + pair.TargetWidth * pair.TargetHeight - intersection)).Value;
+        TVec intersection = pair.Intersection(true, out _, out _);
+        return TMath.Divide(intersection, TMath.Subtract(TMath.Add(TMath.Multiply(pair.Width, pair.Height), TMath.Multiply(pair.TargetWidth, pair.TargetHeight)), intersection));
     }
 }
 

@@ -8,14 +8,18 @@ namespace LossKernels.Box;
 /// ∂loss/∂quantity × ∂quantity/∂coordinate into the eight gradient accumulators. min and max split a
 /// tie evenly, as PyTorch's backward does, so identical boxes get PyTorch's gradient.
 /// </summary>
+/// <remarks>
+/// Written with <typeparamref name="TMath"/> calls on plain vectors rather than an operator wrapper: the JIT stops
+/// inlining past a fixed number of locals per method, and every inlined wrapper operator costs several.
+/// </remarks>
 internal struct BoxPair<TVec, TMath>
     where TVec : struct
     where TMath : struct, IVectorMath<TVec>
 {
-    public readonly Lanes<TVec, TMath> X1, Y1, X2, Y2;
-    public readonly Lanes<TVec, TMath> TX1, TY1, TX2, TY2;
-    public Lanes<TVec, TMath> GX1, GY1, GX2, GY2;
-    public Lanes<TVec, TMath> GTX1, GTY1, GTX2, GTY2;
+    public readonly TVec X1, Y1, X2, Y2;
+    public readonly TVec TX1, TY1, TX2, TY2;
+    public TVec GX1, GY1, GX2, GY2;
+    public TVec GTX1, GTY1, GTX2, GTY2;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public BoxPair(in BoxVectors<TVec> prediction, in BoxVectors<TVec> target)
@@ -28,38 +32,78 @@ internal struct BoxPair<TVec, TMath>
         TY1 = target.Y1;
         TX2 = target.X2;
         TY2 = target.Y2;
-        GX1 = GY1 = GX2 = GY2 = 0f;
-        GTX1 = GTY1 = GTX2 = GTY2 = 0f;
+        GX1 = GY1 = GX2 = GY2 = TMath.Create(0f);
+        GTX1 = GTY1 = GTX2 = GTY2 = TMath.Create(0f);
     }
 
-    public readonly Lanes<TVec, TMath> Width => X2 - X1;
+    public readonly TVec Width => TMath.Subtract(X2, X1);
 
-    public readonly Lanes<TVec, TMath> Height => Y2 - Y1;
+    public readonly TVec Height => TMath.Subtract(Y2, Y1);
 
-    public readonly Lanes<TVec, TMath> TargetWidth => TX2 - TX1;
+    public readonly TVec TargetWidth => TMath.Subtract(TX2, TX1);
 
-    public readonly Lanes<TVec, TMath> TargetHeight => TY2 - TY1;
+    public readonly TVec TargetHeight => TMath.Subtract(TY2, TY1);
+
+    /// <summary>
+    /// The share of ∂min(a, b) that goes to a: 1 where a &lt; b, ½ where a = b, 0 where a &gt; b — PyTorch's
+    /// <c>torch.minimum</c>/<c>torch.min(a, b)</c> backward, which splits a tie evenly.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec MinShare(TVec a, TVec b) =>
+        TMath.Add(TMath.And(TMath.LessThan(a, b), TMath.Create(1f)), TMath.And(TMath.Equal(a, b), TMath.Create(0.5f)));
+
+    /// <summary>The share of ∂max(a, b) that goes to a: 1 where a &gt; b, ½ at a tie, else 0 (PyTorch's split).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec MaxShare(TVec a, TVec b) =>
+        TMath.Add(TMath.And(TMath.GreaterThan(a, b), TMath.Create(1f)), TMath.And(TMath.Equal(a, b), TMath.Create(0.5f)));
+
+    /// <summary>g where <paramref name="a"/> ≥ <paramref name="bound"/>, else 0: the backward of <c>torch.clamp(min=bound)</c>, which passes at the bound.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec ClampMinSlope(TVec g, TVec a, TVec bound) => TMath.Select(TMath.LessThan(a, bound), TMath.Create(0f), g);
+
+    /// <summary>∂ℓ/∂v for ℓ = 1 − clamp(v, −1, 1): −1 on [−1, 1], bounds included (<c>torch.clamp</c>'s backward), else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec ClampOneSlope(TVec v)
+    {
+        TVec outside = TMath.Add(TMath.And(TMath.LessThan(v, TMath.Create(-1f)), TMath.Create(1f)), TMath.And(TMath.GreaterThan(v, TMath.Create(1f)), TMath.Create(1f)));
+        return TMath.Select(TMath.GreaterThan(outside, TMath.Create(0f)), TMath.Create(0f), TMath.Create(-1f));
+    }
+
+    /// <summary>Adds ∂/∂min(a, b) · share to <paramref name="ga"/> and the rest to <paramref name="gb"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Split(TVec g, TVec share, ref TVec ga, ref TVec gb)
+    {
+        TVec toA = TMath.Multiply(g, share);
+        ga = TMath.Add(ga, toA);
+        gb = TMath.Add(gb, TMath.Subtract(g, toA));
+    }
 
     /// <summary>Width and height of the overlap, min(x2) − max(x1) and min(y2) − max(y1); negative when the boxes are apart.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly (Lanes<TVec, TMath> Width, Lanes<TVec, TMath> Height) Overlap() =>
-        (Lanes<TVec, TMath>.Min(X2, TX2) - Lanes<TVec, TMath>.Max(X1, TX1), Lanes<TVec, TMath>.Min(Y2, TY2) - Lanes<TVec, TMath>.Max(Y1, TY1));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void BackOverlap(Lanes<TVec, TMath> gWidth, Lanes<TVec, TMath> gHeight)
+    public readonly void Overlap(out TVec width, out TVec height)
     {
-        Lanes<TVec, TMath> share = Lanes<TVec, TMath>.MinShare(X2, TX2);
-        GX2 += gWidth * share;
-        GTX2 += gWidth * (1f - share);
-        share = Lanes<TVec, TMath>.MaxShare(X1, TX1);
-        GX1 -= gWidth * share;
-        GTX1 -= gWidth * (1f - share);
-        share = Lanes<TVec, TMath>.MinShare(Y2, TY2);
-        GY2 += gHeight * share;
-        GTY2 += gHeight * (1f - share);
-        share = Lanes<TVec, TMath>.MaxShare(Y1, TY1);
-        GY1 -= gHeight * share;
-        GTY1 -= gHeight * (1f - share);
+        width = TMath.Subtract(TMath.Min(X2, TX2), TMath.Max(X1, TX1));
+        height = TMath.Subtract(TMath.Min(Y2, TY2), TMath.Max(Y1, TY1));
+    }
+
+    /// <summary>Backward of the right/bottom overlap edges min(x2, tx2), min(y2, ty2), and of the left/top ones max(x1, tx1), max(y1, ty1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void BackOverlapEdges(TVec gRight, TVec gBottom, TVec gLeft, TVec gTop)
+    {
+        Split(gRight, MinShare(X2, TX2), ref GX2, ref GTX2);
+        Split(gBottom, MinShare(Y2, TY2), ref GY2, ref GTY2);
+        Split(gLeft, MaxShare(X1, TX1), ref GX1, ref GTX1);
+        Split(gTop, MaxShare(Y1, TY1), ref GY1, ref GTY1);
+    }
+
+    /// <summary>Backward of the enclosing box's edges min(x1, tx1), min(y1, ty1), max(x2, tx2), max(y2, ty2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void BackEnclosureEdges(TVec gLeft, TVec gTop, TVec gRight, TVec gBottom)
+    {
+        Split(gLeft, MinShare(X1, TX1), ref GX1, ref GTX1);
+        Split(gTop, MinShare(Y1, TY1), ref GY1, ref GTY1);
+        Split(gRight, MaxShare(X2, TX2), ref GX2, ref GTX2);
+        Split(gBottom, MaxShare(Y2, TY2), ref GY2, ref GTY2);
     }
 
     /// <summary>
@@ -68,78 +112,59 @@ internal struct BoxPair<TVec, TMath>
     /// clamp passes the gradient at exactly 0 as <c>torch.clamp</c> does.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly Lanes<TVec, TMath> Intersection(bool clamp, out Lanes<TVec, TMath> width, out Lanes<TVec, TMath> height)
+    public readonly TVec Intersection(bool clamp, out TVec width, out TVec height)
     {
-        (Lanes<TVec, TMath> w, Lanes<TVec, TMath> h) = Overlap();
-        Lanes<TVec, TMath> zero = 0f;
+        Overlap(out TVec w, out TVec h);
+        TVec zero = TMath.Create(0f);
         if (clamp)
         {
-            width = Lanes<TVec, TMath>.Max(w, zero);
-            height = Lanes<TVec, TMath>.Max(h, zero);
-            return width * height;
+            width = TMath.Max(w, zero);
+            height = TMath.Max(h, zero);
+        }
+        else
+        {
+            TVec overlapping = TMath.And(TMath.GreaterThan(w, zero), TMath.GreaterThan(h, zero));
+            width = TMath.And(overlapping, w);
+            height = TMath.And(overlapping, h);
         }
 
-        Lanes<TVec, TMath> overlapping = Lanes<TVec, TMath>.And(Lanes<TVec, TMath>.Greater(w, zero), Lanes<TVec, TMath>.Greater(h, zero));
-        width = Lanes<TVec, TMath>.And(overlapping, w);
-        height = Lanes<TVec, TMath>.And(overlapping, h);
-        return width * height;
+        return TMath.Multiply(width, height);
     }
 
     /// <summary>Backward of <see cref="Intersection"/> given ∂/∂intersection.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void BackIntersection(bool clamp, Lanes<TVec, TMath> gIntersection, Lanes<TVec, TMath> width, Lanes<TVec, TMath> height)
+    public void BackIntersection(bool clamp, TVec gIntersection, TVec width, TVec height)
     {
-        Lanes<TVec, TMath> gWidth = gIntersection * height;
-        Lanes<TVec, TMath> gHeight = gIntersection * width;
+        TVec gWidth = TMath.Multiply(gIntersection, height);
+        TVec gHeight = TMath.Multiply(gIntersection, width);
         if (clamp)
         {
-            (Lanes<TVec, TMath> w, Lanes<TVec, TMath> h) = Overlap();
-            gWidth = Lanes<TVec, TMath>.Select(Lanes<TVec, TMath>.Less(w, 0f), 0f, gWidth);
-            gHeight = Lanes<TVec, TMath>.Select(Lanes<TVec, TMath>.Less(h, 0f), 0f, gHeight);
+            Overlap(out TVec w, out TVec h);
+            TVec zero = TMath.Create(0f);
+            gWidth = ClampMinSlope(gWidth, w, zero);
+            gHeight = ClampMinSlope(gHeight, h, zero);
         }
 
-        BackOverlap(gWidth, gHeight);
+        BackOverlapEdges(gWidth, gHeight, TMath.Subtract(TMath.Create(0f), gWidth), TMath.Subtract(TMath.Create(0f), gHeight));
     }
 
     /// <summary>Backward of the two areas (x2 − x1)(y2 − y1) given ∂/∂area of the prediction and of the target.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void BackAreas(Lanes<TVec, TMath> gPredictionArea, Lanes<TVec, TMath> gTargetArea)
-    {
-        Lanes<TVec, TMath> gw = gPredictionArea * Height;
-        Lanes<TVec, TMath> gh = gPredictionArea * Width;
-        GX2 += gw;
-        GX1 -= gw;
-        GY2 += gh;
-        GY1 -= gh;
-        gw = gTargetArea * TargetHeight;
-        gh = gTargetArea * TargetWidth;
-        GTX2 += gw;
-        GTX1 -= gw;
-        GTY2 += gh;
-        GTY1 -= gh;
-    }
+    public void BackAreas(TVec gPredictionArea, TVec gTargetArea) =>
+        BackSizes(TMath.Multiply(gPredictionArea, Height), TMath.Multiply(gPredictionArea, Width),
+            TMath.Multiply(gTargetArea, TargetHeight), TMath.Multiply(gTargetArea, TargetWidth));
 
     /// <summary>Width and height of the smallest enclosing box, max(x2) − min(x1) and max(y2) − min(y1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly (Lanes<TVec, TMath> Width, Lanes<TVec, TMath> Height) Enclosure() =>
-        (Lanes<TVec, TMath>.Max(X2, TX2) - Lanes<TVec, TMath>.Min(X1, TX1), Lanes<TVec, TMath>.Max(Y2, TY2) - Lanes<TVec, TMath>.Min(Y1, TY1));
+    public readonly void Enclosure(out TVec width, out TVec height)
+    {
+        width = TMath.Subtract(TMath.Max(X2, TX2), TMath.Min(X1, TX1));
+        height = TMath.Subtract(TMath.Max(Y2, TY2), TMath.Min(Y1, TY1));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void BackEnclosure(Lanes<TVec, TMath> gWidth, Lanes<TVec, TMath> gHeight)
-    {
-        Lanes<TVec, TMath> share = Lanes<TVec, TMath>.MaxShare(X2, TX2);
-        GX2 += gWidth * share;
-        GTX2 += gWidth * (1f - share);
-        share = Lanes<TVec, TMath>.MinShare(X1, TX1);
-        GX1 -= gWidth * share;
-        GTX1 -= gWidth * (1f - share);
-        share = Lanes<TVec, TMath>.MaxShare(Y2, TY2);
-        GY2 += gHeight * share;
-        GTY2 += gHeight * (1f - share);
-        share = Lanes<TVec, TMath>.MinShare(Y1, TY1);
-        GY1 -= gHeight * share;
-        GTY1 -= gHeight * (1f - share);
-    }
+    public void BackEnclosure(TVec gWidth, TVec gHeight) =>
+        BackEnclosureEdges(TMath.Subtract(TMath.Create(0f), gWidth), TMath.Subtract(TMath.Create(0f), gHeight), gWidth, gHeight);
 
     /// <summary>
     /// The offset of the prediction's center from the target's, ((x1 − tx1) + (x2 − tx2))/2 and the same in y: the
@@ -147,36 +172,41 @@ internal struct BoxPair<TVec, TMath>
     /// centers far from the origin to the rounding of the sums.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly (Lanes<TVec, TMath> X, Lanes<TVec, TMath> Y) CenterOffset() =>
-        (((X1 - TX1) + (X2 - TX2)) * 0.5f, ((Y1 - TY1) + (Y2 - TY2)) * 0.5f);
+    public readonly void CenterOffset(out TVec dx, out TVec dy)
+    {
+        TVec half = TMath.Create(0.5f);
+        dx = TMath.Multiply(TMath.Add(TMath.Subtract(X1, TX1), TMath.Subtract(X2, TX2)), half);
+        dy = TMath.Multiply(TMath.Add(TMath.Subtract(Y1, TY1), TMath.Subtract(Y2, TY2)), half);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void BackCenterOffset(Lanes<TVec, TMath> gX, Lanes<TVec, TMath> gY)
+    public void BackCenterOffset(TVec gX, TVec gY)
     {
-        Lanes<TVec, TMath> half = gX * 0.5f;
-        GX1 += half;
-        GX2 += half;
-        GTX1 -= half;
-        GTX2 -= half;
-        half = gY * 0.5f;
-        GY1 += half;
-        GY2 += half;
-        GTY1 -= half;
-        GTY2 -= half;
+        TVec half = TMath.Create(0.5f);
+        TVec g = TMath.Multiply(gX, half);
+        GX1 = TMath.Add(GX1, g);
+        GX2 = TMath.Add(GX2, g);
+        GTX1 = TMath.Subtract(GTX1, g);
+        GTX2 = TMath.Subtract(GTX2, g);
+        g = TMath.Multiply(gY, half);
+        GY1 = TMath.Add(GY1, g);
+        GY2 = TMath.Add(GY2, g);
+        GTY1 = TMath.Subtract(GTY1, g);
+        GTY2 = TMath.Subtract(GTY2, g);
     }
 
     /// <summary>Backward of the four sizes: ∂/∂(prediction width, height) and ∂/∂(target width, height).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void BackSizes(Lanes<TVec, TMath> gWidth, Lanes<TVec, TMath> gHeight, Lanes<TVec, TMath> gTargetWidth, Lanes<TVec, TMath> gTargetHeight)
+    public void BackSizes(TVec gWidth, TVec gHeight, TVec gTargetWidth, TVec gTargetHeight)
     {
-        GX2 += gWidth;
-        GX1 -= gWidth;
-        GY2 += gHeight;
-        GY1 -= gHeight;
-        GTX2 += gTargetWidth;
-        GTX1 -= gTargetWidth;
-        GTY2 += gTargetHeight;
-        GTY1 -= gTargetHeight;
+        GX2 = TMath.Add(GX2, gWidth);
+        GX1 = TMath.Subtract(GX1, gWidth);
+        GY2 = TMath.Add(GY2, gHeight);
+        GY1 = TMath.Subtract(GY1, gHeight);
+        GTX2 = TMath.Add(GTX2, gTargetWidth);
+        GTX1 = TMath.Subtract(GTX1, gTargetWidth);
+        GTY2 = TMath.Add(GTY2, gTargetHeight);
+        GTY1 = TMath.Subtract(GTY1, gTargetHeight);
     }
 
     /// <summary>
@@ -184,21 +214,20 @@ internal struct BoxPair<TVec, TMath>
     /// losses (<paramref name="clamp"/> false) and of mmdetection's DIoU/CIoU/SIoU (true: see <see cref="Intersection"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly Lanes<TVec, TMath> IoU(bool clamp, Lanes<TVec, TMath> eps, out Lanes<TVec, TMath> union, out Lanes<TVec, TMath> interWidth, out Lanes<TVec, TMath> interHeight)
+    public readonly TVec IoU(bool clamp, TVec eps, out TVec union, out TVec interWidth, out TVec interHeight)
     {
-        Lanes<TVec, TMath> intersection = Intersection(clamp, out interWidth, out interHeight);
-        union = Width * Height + TargetWidth * TargetHeight - intersection + eps;
-        return intersection / union;
+        TVec intersection = Intersection(clamp, out interWidth, out interHeight);
+        union = TMath.Add(TMath.Subtract(TMath.Add(TMath.Multiply(Width, Height), TMath.Multiply(TargetWidth, TargetHeight)), intersection), eps);
+        return TMath.Divide(intersection, union);
     }
 
     /// <summary>Backward of <see cref="IoU"/> given ∂/∂IoU, plus <paramref name="gUnion"/> for a loss that also reads the union.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void BackIoU(bool clamp, Lanes<TVec, TMath> gIou, Lanes<TVec, TMath> gUnion, Lanes<TVec, TMath> iou, Lanes<TVec, TMath> union,
-        Lanes<TVec, TMath> interWidth, Lanes<TVec, TMath> interHeight)
+    public void BackIoU(bool clamp, TVec gIou, TVec gUnion, TVec iou, TVec union, TVec interWidth, TVec interHeight)
     {
-        Lanes<TVec, TMath> gUnionTotal = gUnion - gIou * iou / union;
+        TVec gUnionTotal = TMath.Subtract(gUnion, TMath.Divide(TMath.Multiply(gIou, iou), union));
         BackAreas(gUnionTotal, gUnionTotal);
-        BackIntersection(clamp, gIou / union - gUnionTotal, interWidth, interHeight);
+        BackIntersection(clamp, TMath.Subtract(TMath.Divide(gIou, union), gUnionTotal), interWidth, interHeight);
     }
 
     /// <summary>
@@ -206,47 +235,50 @@ internal struct BoxPair<TVec, TMath>
     /// box. <paramref name="clamp"/>: mmdetection clamps the enclosing width and height at 0.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly Lanes<TVec, TMath> DistancePenalty(bool clamp, Lanes<TVec, TMath> eps, out DistanceParts parts)
+    public readonly TVec DistancePenalty(bool clamp, TVec eps, out DistanceParts parts)
     {
-        (Lanes<TVec, TMath> width, Lanes<TVec, TMath> height) = Enclosure();
+        Enclosure(out TVec width, out TVec height);
         if (clamp)
         {
-            width = Lanes<TVec, TMath>.Max(width, 0f);
-            height = Lanes<TVec, TMath>.Max(height, 0f);
+            width = TMath.Max(width, TMath.Create(0f));
+            height = TMath.Max(height, TMath.Create(0f));
         }
 
-        (Lanes<TVec, TMath> dx, Lanes<TVec, TMath> dy) = CenterOffset();
-        parts = new DistanceParts(width, height, dx, dy, width * width + height * height + eps);
-        return (dx * dx + dy * dy) / parts.Diagonal;
+        CenterOffset(out TVec dx, out TVec dy);
+        TVec diagonal = TMath.Add(TMath.Add(TMath.Multiply(width, width), TMath.Multiply(height, height)), eps);
+        parts = new DistanceParts(width, height, dx, dy, diagonal);
+        return TMath.Divide(TMath.Add(TMath.Multiply(dx, dx), TMath.Multiply(dy, dy)), diagonal);
     }
 
     /// <summary>Backward of <see cref="DistancePenalty"/> given ∂/∂penalty.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void BackDistancePenalty(bool clamp, Lanes<TVec, TMath> gPenalty, Lanes<TVec, TMath> penalty, in DistanceParts parts)
+    public void BackDistancePenalty(bool clamp, TVec gPenalty, TVec penalty, in DistanceParts parts)
     {
-        Lanes<TVec, TMath> gRho = gPenalty / parts.Diagonal;
-        BackCenterOffset(gRho * 2f * parts.Dx, gRho * 2f * parts.Dy);
-        Lanes<TVec, TMath> gDiagonal = -gRho * penalty;
-        Lanes<TVec, TMath> gWidth = gDiagonal * 2f * parts.Width;
-        Lanes<TVec, TMath> gHeight = gDiagonal * 2f * parts.Height;
+        TVec gRho = TMath.Divide(gPenalty, parts.Diagonal);
+        TVec twiceRho = TMath.Add(gRho, gRho);
+        BackCenterOffset(TMath.Multiply(twiceRho, parts.Dx), TMath.Multiply(twiceRho, parts.Dy));
+        TVec gDiagonal = TMath.Multiply(TMath.Subtract(TMath.Create(0f), twiceRho), penalty);
+        TVec gWidth = TMath.Multiply(gDiagonal, parts.Width);
+        TVec gHeight = TMath.Multiply(gDiagonal, parts.Height);
         if (clamp)
         {
-            (Lanes<TVec, TMath> width, Lanes<TVec, TMath> height) = Enclosure();
-            gWidth = Lanes<TVec, TMath>.Select(Lanes<TVec, TMath>.Less(width, 0f), 0f, gWidth);
-            gHeight = Lanes<TVec, TMath>.Select(Lanes<TVec, TMath>.Less(height, 0f), 0f, gHeight);
+            Enclosure(out TVec width, out TVec height);
+            TVec zero = TMath.Create(0f);
+            gWidth = ClampMinSlope(gWidth, width, zero);
+            gHeight = ClampMinSlope(gHeight, height, zero);
         }
 
         BackEnclosure(gWidth, gHeight);
     }
 
-    /// <summary>What <see cref="BackDistancePenalty"/> needs of the forward pass.</summary>
-    public readonly record struct DistanceParts(Lanes<TVec, TMath> Width, Lanes<TVec, TMath> Height, Lanes<TVec, TMath> Dx, Lanes<TVec, TMath> Dy, Lanes<TVec, TMath> Diagonal);
-
     /// <summary>The accumulated ∂loss/∂coordinate of both boxes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly void Gradients(out BoxVectors<TVec> prediction, out BoxVectors<TVec> target)
     {
-        prediction = new BoxVectors<TVec>(GX1.Value, GY1.Value, GX2.Value, GY2.Value);
-        target = new BoxVectors<TVec>(GTX1.Value, GTY1.Value, GTX2.Value, GTY2.Value);
+        prediction = new BoxVectors<TVec>(GX1, GY1, GX2, GY2);
+        target = new BoxVectors<TVec>(GTX1, GTY1, GTX2, GTY2);
     }
+
+    /// <summary>What <see cref="BackDistancePenalty"/> needs of the forward pass.</summary>
+    public readonly record struct DistanceParts(TVec Width, TVec Height, TVec Dx, TVec Dy, TVec Diagonal);
 }

@@ -72,62 +72,65 @@ public readonly struct CompleteIoULoss : IBoxLoss
 
     /// <summary>The formula of <see cref="CompleteIoULoss"/>, per lane.</summary>
     /// <inheritdoc cref="IBoxLoss.Evaluate{TVec, TMath}"/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public TVec Evaluate<TVec, TMath>(in BoxVectors<TVec> prediction, in BoxVectors<TVec> target, out BoxVectors<TVec> predictionGradient, out BoxVectors<TVec> targetGradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
         bool mmdet = Variant == CompleteIoUVariant.MMDetection;
         var pair = new BoxPair<TVec, TMath>(prediction, target);
-        Lanes<TVec, TMath> eps = Eps;
-        Lanes<TVec, TMath> diouEps = mmdet ? eps : 1e-7f;
-        Lanes<TVec, TMath> iou = pair.IoU(mmdet, diouEps, out Lanes<TVec, TMath> union, out Lanes<TVec, TMath> interWidth, out Lanes<TVec, TMath> interHeight);
-        Lanes<TVec, TMath> penalty = pair.DistancePenalty(mmdet, diouEps, out BoxPair<TVec, TMath>.DistanceParts parts);
+        TVec zero = TMath.Create(0f);
+        TVec one = TMath.Create(1f);
+        TVec eps = TMath.Create(Eps);
+        TVec diouEps = mmdet ? eps : TMath.Create(1e-7f);
+        TVec iou = pair.IoU(mmdet, diouEps, out TVec union, out TVec interWidth, out TVec interHeight);
+        TVec penalty = pair.DistancePenalty(mmdet, diouEps, out BoxPair<TVec, TMath>.DistanceParts parts);
 
-        Lanes<TVec, TMath> width = pair.Width;
-        Lanes<TVec, TMath> targetWidth = pair.TargetWidth;
-        Lanes<TVec, TMath> height = GuardedHeight(pair.Height, eps, mmdet);
-        Lanes<TVec, TMath> targetHeight = GuardedHeight(pair.TargetHeight, eps, mmdet);
-        Lanes<TVec, TMath> angle = new(VectorFunctions.Atan<TVec, TMath>((targetWidth / targetHeight).Value));
-        angle -= new Lanes<TVec, TMath>(VectorFunctions.Atan<TVec, TMath>((width / height).Value));
-        Lanes<TVec, TMath> v = AspectScale * angle * angle;
+        TVec width = pair.Width;
+        TVec targetWidth = pair.TargetWidth;
+        TVec height = GuardedHeight<TVec, TMath>(pair.Height, eps, mmdet);
+        TVec targetHeight = GuardedHeight<TVec, TMath>(pair.TargetHeight, eps, mmdet);
+        TVec angle = TMath.Subtract(VectorFunctions.Atan<TVec, TMath>(TMath.Divide(targetWidth, targetHeight)), VectorFunctions.Atan<TVec, TMath>(TMath.Divide(width, height)));
+        TVec v = TMath.Multiply(TMath.Multiply(TMath.Create(AspectScale), angle), angle);
         // 1 − IoU as ((A_p − I) + (A_t − I) + eps)/U: exact for identical boxes, where float's 1 − IoU is 0 and α = 0/0.
-        Lanes<TVec, TMath> intersection = interWidth * interHeight;
-        Lanes<TVec, TMath> complement = ((pair.Width * pair.Height - intersection) + (pair.TargetWidth * pair.TargetHeight - intersection) + diouEps) / union;
-        Lanes<TVec, TMath> hasAspectGap = Lanes<TVec, TMath>.Greater(v, 0f);
-        Lanes<TVec, TMath> alpha;
-        Lanes<TVec, TMath> gCiou;
-        Lanes<TVec, TMath> loss;
+        TVec intersection = TMath.Multiply(interWidth, interHeight);
+        TVec complement = TMath.Divide(TMath.Add(TMath.Add(TMath.Subtract(TMath.Multiply(pair.Width, pair.Height), intersection),
+            TMath.Subtract(TMath.Multiply(pair.TargetWidth, pair.TargetHeight), intersection)), diouEps), union);
+        TVec hasAspectGap = TMath.GreaterThan(v, zero);
+        TVec alpha;
+        TVec gCiou;
+        TVec loss;
         if (mmdet)
         {
-            alpha = Lanes<TVec, TMath>.And(Lanes<TVec, TMath>.And(Lanes<TVec, TMath>.Greater(iou, 0.5f), hasAspectGap), v / (complement + v));
-            Lanes<TVec, TMath> ciou = iou - (penalty + alpha * v);
-            loss = 1f - Lanes<TVec, TMath>.Min(Lanes<TVec, TMath>.Max(ciou, -1f), 1f);
-            // torch.clamp passes the gradient on [−1, 1], bounds included.
-            gCiou = Lanes<TVec, TMath>.Select(Lanes<TVec, TMath>.Less(ciou, -1f), 0f, Lanes<TVec, TMath>.Select(Lanes<TVec, TMath>.Greater(ciou, 1f), 0f, -1f));
+            alpha = TMath.And(TMath.And(TMath.GreaterThan(iou, TMath.Create(0.5f)), hasAspectGap), TMath.Divide(v, TMath.Add(complement, v)));
+            TVec ciou = TMath.Subtract(iou, TMath.Add(penalty, TMath.Multiply(alpha, v)));
+            loss = TMath.Subtract(one, TMath.Min(TMath.Max(ciou, TMath.Create(-1f)), one));
+            gCiou = BoxPair<TVec, TMath>.ClampOneSlope(ciou);
         }
         else
         {
-            alpha = Lanes<TVec, TMath>.And(hasAspectGap, v / (complement + v + eps));
-            loss = 1f - iou + penalty + alpha * v;
-            gCiou = -1f;
+            alpha = TMath.And(hasAspectGap, TMath.Divide(v, TMath.Add(TMath.Add(complement, v), eps)));
+            loss = TMath.Add(TMath.Add(TMath.Subtract(one, iou), penalty), TMath.Multiply(alpha, v));
+            gCiou = TMath.Create(-1f);
         }
 
         // ℓ = const − gCiou·(IoU − penalty − α·v): ∂ℓ/∂IoU = gCiou, ∂ℓ/∂penalty = ∂ℓ/∂v/α = −gCiou.
-        pair.BackIoU(mmdet, gCiou, 0f, iou, union, interWidth, interHeight);
-        pair.BackDistancePenalty(mmdet, -gCiou, penalty, parts);
-        Lanes<TVec, TMath> gAngle = -gCiou * alpha * (2f * AspectScale) * angle;
-        Lanes<TVec, TMath> predictionScale = gAngle / (width * width + height * height);
-        Lanes<TVec, TMath> targetScale = gAngle / (targetWidth * targetWidth + targetHeight * targetHeight);
-        pair.BackSizes(-predictionScale * height, predictionScale * width, targetScale * targetHeight, -targetScale * targetWidth);
+        TVec minusG = TMath.Subtract(zero, gCiou);
+        pair.BackIoU(mmdet, gCiou, zero, iou, union, interWidth, interHeight);
+        pair.BackDistancePenalty(mmdet, minusG, penalty, parts);
+        TVec gAngle = TMath.Multiply(TMath.Multiply(TMath.Multiply(minusG, alpha), TMath.Create(2f * AspectScale)), angle);
+        TVec predictionScale = TMath.Divide(gAngle, TMath.Add(TMath.Multiply(width, width), TMath.Multiply(height, height)));
+        TVec targetScale = TMath.Divide(gAngle, TMath.Add(TMath.Multiply(targetWidth, targetWidth), TMath.Multiply(targetHeight, targetHeight)));
+        pair.BackSizes(TMath.Subtract(zero, TMath.Multiply(predictionScale, height)), TMath.Multiply(predictionScale, width),
+            TMath.Multiply(targetScale, targetHeight), TMath.Subtract(zero, TMath.Multiply(targetScale, targetWidth)));
         pair.Gradients(out predictionGradient, out targetGradient);
-        return loss.Value;
+        return loss;
     }
 
-    /// <summary>mmdetection: h + eps; torchvision: h, with eps only where h is exactly 0 (where torchvision's gradient is NaN).</summary>
+    /// <summary>mmdetection: h + eps; torchvision: h, raised by eps only where it is exactly 0 (where torchvision's gradient is NaN).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Lanes<TVec, TMath> GuardedHeight<TVec, TMath>(Lanes<TVec, TMath> height, Lanes<TVec, TMath> eps, bool mmdet)
+    private static TVec GuardedHeight<TVec, TMath>(TVec height, TVec eps, bool mmdet)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec> =>
-        mmdet ? height + eps : Lanes<TVec, TMath>.Select(Lanes<TVec, TMath>.Equal(height, 0f), eps, height);
+        mmdet ? TMath.Add(height, eps) : TMath.Add(height, TMath.And(TMath.Equal(height, TMath.Create(0f)), eps));
 }

@@ -42,18 +42,18 @@ public readonly struct DistanceIoULoss : IBoxLoss
 
     /// <summary>The formula of <see cref="DistanceIoULoss"/>, per lane.</summary>
     /// <inheritdoc cref="IBoxLoss.Evaluate{TVec, TMath}"/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public TVec Evaluate<TVec, TMath>(in BoxVectors<TVec> prediction, in BoxVectors<TVec> target, out BoxVectors<TVec> predictionGradient, out BoxVectors<TVec> targetGradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
         var pair = new BoxPair<TVec, TMath>(prediction, target);
-        Lanes<TVec, TMath> eps = Eps;
-        Lanes<TVec, TMath> iou = pair.IoU(false, eps, out Lanes<TVec, TMath> union, out Lanes<TVec, TMath> interWidth, out Lanes<TVec, TMath> interHeight);
-        Lanes<TVec, TMath> penalty = pair.DistancePenalty(false, eps, out BoxPair<TVec, TMath>.DistanceParts parts);
-        pair.BackIoU(false, -1f, 0f, iou, union, interWidth, interHeight);
-        pair.BackDistancePenalty(false, 1f, penalty, parts);
+        TVec eps = TMath.Create(Eps);
+        TVec iou = pair.IoU(false, eps, out TVec union, out TVec interWidth, out TVec interHeight);
+        TVec penalty = pair.DistancePenalty(false, eps, out BoxPair<TVec, TMath>.DistanceParts parts);
+        pair.BackIoU(false, TMath.Create(-1f), TMath.Create(0f), iou, union, interWidth, interHeight);
+        pair.BackDistancePenalty(false, TMath.Create(1f), penalty, parts);
         pair.Gradients(out predictionGradient, out targetGradient);
-        return (1f - iou + penalty).Value;
+        return TMath.Add(TMath.Subtract(TMath.Create(1f), iou), penalty);
     }
 }

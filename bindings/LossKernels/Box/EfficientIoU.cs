@@ -43,30 +43,33 @@ public readonly struct EfficientIoULoss : IBoxLoss
 
     /// <summary>The formula of <see cref="EfficientIoULoss"/>, per lane.</summary>
     /// <inheritdoc cref="IBoxLoss.Evaluate{TVec, TMath}"/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public TVec Evaluate<TVec, TMath>(in BoxVectors<TVec> prediction, in BoxVectors<TVec> target, out BoxVectors<TVec> predictionGradient, out BoxVectors<TVec> targetGradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
         var pair = new BoxPair<TVec, TMath>(prediction, target);
-        Lanes<TVec, TMath> eps = Eps;
-        Lanes<TVec, TMath> iou = pair.IoU(false, eps, out Lanes<TVec, TMath> union, out Lanes<TVec, TMath> interWidth, out Lanes<TVec, TMath> interHeight);
-        Lanes<TVec, TMath> penalty = pair.DistancePenalty(false, eps, out BoxPair<TVec, TMath>.DistanceParts parts);
-        Lanes<TVec, TMath> widthGap = pair.Width - pair.TargetWidth;
-        Lanes<TVec, TMath> heightGap = pair.Height - pair.TargetHeight;
-        Lanes<TVec, TMath> widthScale = parts.Width * parts.Width + eps;
-        Lanes<TVec, TMath> heightScale = parts.Height * parts.Height + eps;
-        Lanes<TVec, TMath> widthTerm = widthGap * widthGap / widthScale;
-        Lanes<TVec, TMath> heightTerm = heightGap * heightGap / heightScale;
+        TVec eps = TMath.Create(Eps);
+        TVec two = TMath.Create(2f);
+        TVec iou = pair.IoU(false, eps, out TVec union, out TVec interWidth, out TVec interHeight);
+        TVec penalty = pair.DistancePenalty(false, eps, out BoxPair<TVec, TMath>.DistanceParts parts);
+        TVec widthGap = TMath.Subtract(pair.Width, pair.TargetWidth);
+        TVec heightGap = TMath.Subtract(pair.Height, pair.TargetHeight);
+        TVec widthScale = TMath.Add(TMath.Multiply(parts.Width, parts.Width), eps);
+        TVec heightScale = TMath.Add(TMath.Multiply(parts.Height, parts.Height), eps);
+        TVec widthTerm = TMath.Divide(TMath.Multiply(widthGap, widthGap), widthScale);
+        TVec heightTerm = TMath.Divide(TMath.Multiply(heightGap, heightGap), heightScale);
 
-        pair.BackIoU(false, -1f, 0f, iou, union, interWidth, interHeight);
-        pair.BackDistancePenalty(false, 1f, penalty, parts);
-        Lanes<TVec, TMath> gWidthGap = 2f * widthGap / widthScale;
-        Lanes<TVec, TMath> gHeightGap = 2f * heightGap / heightScale;
-        pair.BackSizes(gWidthGap, gHeightGap, -gWidthGap, -gHeightGap);
+        pair.BackIoU(false, TMath.Create(-1f), TMath.Create(0f), iou, union, interWidth, interHeight);
+        pair.BackDistancePenalty(false, TMath.Create(1f), penalty, parts);
+        TVec gWidthGap = TMath.Divide(TMath.Multiply(two, widthGap), widthScale);
+        TVec gHeightGap = TMath.Divide(TMath.Multiply(two, heightGap), heightScale);
+        pair.BackSizes(gWidthGap, gHeightGap, TMath.Subtract(TMath.Create(0f), gWidthGap), TMath.Subtract(TMath.Create(0f), gHeightGap));
         // ∂/∂C_w of gap²/(C_w² + eps) = −2·C_w·term/(C_w² + eps).
-        pair.BackEnclosure(-2f * parts.Width * widthTerm / widthScale, -2f * parts.Height * heightTerm / heightScale);
+        TVec minusTwo = TMath.Create(-2f);
+        pair.BackEnclosure(TMath.Divide(TMath.Multiply(TMath.Multiply(minusTwo, parts.Width), widthTerm), widthScale),
+            TMath.Divide(TMath.Multiply(TMath.Multiply(minusTwo, parts.Height), heightTerm), heightScale));
         pair.Gradients(out predictionGradient, out targetGradient);
-        return (1f - iou + penalty + widthTerm + heightTerm).Value;
+        return TMath.Add(TMath.Add(TMath.Add(TMath.Subtract(TMath.Create(1f), iou), penalty), widthTerm), heightTerm);
     }
 }

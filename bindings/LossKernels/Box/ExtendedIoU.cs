@@ -54,70 +54,58 @@ public readonly struct ExtendedIoULoss : IBoxLoss
 
     /// <summary>The formula of <see cref="ExtendedIoULoss"/>, per lane.</summary>
     /// <inheritdoc cref="IBoxLoss.Evaluate{TVec, TMath}"/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public TVec Evaluate<TVec, TMath>(in BoxVectors<TVec> prediction, in BoxVectors<TVec> target, out BoxVectors<TVec> predictionGradient, out BoxVectors<TVec> targetGradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
         var pair = new BoxPair<TVec, TMath>(prediction, target);
-        Lanes<TVec, TMath> ex = Lanes<TVec, TMath>.Min(pair.X1, pair.TX1);
-        Lanes<TVec, TMath> ey = Lanes<TVec, TMath>.Min(pair.Y1, pair.TY1);
-        Lanes<TVec, TMath> ix1 = Lanes<TVec, TMath>.Max(pair.X1, pair.TX1);
-        Lanes<TVec, TMath> iy1 = Lanes<TVec, TMath>.Max(pair.Y1, pair.TY1);
-        Lanes<TVec, TMath> ix2 = Lanes<TVec, TMath>.Min(pair.X2, pair.TX2);
-        Lanes<TVec, TMath> iy2 = Lanes<TVec, TMath>.Min(pair.Y2, pair.TY2);
-        Lanes<TVec, TMath> xmin = Lanes<TVec, TMath>.Min(ix1, ix2);
-        Lanes<TVec, TMath> ymin = Lanes<TVec, TMath>.Min(iy1, iy2);
-        Lanes<TVec, TMath> xmax = Lanes<TVec, TMath>.Max(ix1, ix2);
-        Lanes<TVec, TMath> ymax = Lanes<TVec, TMath>.Max(iy1, iy2);
-        Lanes<TVec, TMath> a = ix2 - ex, b = iy2 - ey, c = xmin - ex, d = ymin - ey;
-        Lanes<TVec, TMath> e = ix1 - ex, f = ymax - ey, g = xmax - ex, h = iy1 - ey;
-        Lanes<TVec, TMath> intersection = a * b + c * d - e * f - g * h;
-        Lanes<TVec, TMath> union = pair.Width * pair.Height + pair.TargetWidth * pair.TargetHeight - intersection + Eps;
-        Lanes<TVec, TMath> q = 1f - intersection / union;
-        Lanes<TVec, TMath> smooth = SmoothPoint;
-        Lanes<TVec, TMath> quadratic = Lanes<TVec, TMath>.Less(q, smooth);
-        Lanes<TVec, TMath> loss = Lanes<TVec, TMath>.Select(quadratic, 0.5f * q * q / smooth, q - 0.5f * smooth);
+        TVec zero = TMath.Create(0f);
+        TVec ex = TMath.Min(pair.X1, pair.TX1);
+        TVec ey = TMath.Min(pair.Y1, pair.TY1);
+        TVec ix1 = TMath.Max(pair.X1, pair.TX1);
+        TVec iy1 = TMath.Max(pair.Y1, pair.TY1);
+        TVec ix2 = TMath.Min(pair.X2, pair.TX2);
+        TVec iy2 = TMath.Min(pair.Y2, pair.TY2);
+        TVec a = TMath.Subtract(ix2, ex), b = TMath.Subtract(iy2, ey);
+        TVec c = TMath.Subtract(TMath.Min(ix1, ix2), ex), d = TMath.Subtract(TMath.Min(iy1, iy2), ey);
+        TVec e = TMath.Subtract(ix1, ex), f = TMath.Subtract(TMath.Max(iy1, iy2), ey);
+        TVec g = TMath.Subtract(TMath.Max(ix1, ix2), ex), h = TMath.Subtract(iy1, ey);
+        TVec intersection = TMath.Subtract(TMath.Subtract(TMath.Add(TMath.Multiply(a, b), TMath.Multiply(c, d)), TMath.Multiply(e, f)), TMath.Multiply(g, h));
+        TVec union = TMath.Add(TMath.Subtract(TMath.Add(TMath.Multiply(pair.Width, pair.Height), TMath.Multiply(pair.TargetWidth, pair.TargetHeight)), intersection), TMath.Create(Eps));
+        TVec q = TMath.Subtract(TMath.Create(1f), TMath.Divide(intersection, union));
+        TVec smooth = TMath.Create(SmoothPoint);
+        TVec quadratic = TMath.LessThan(q, smooth);
+        TVec loss = TMath.Select(quadratic, TMath.Divide(TMath.Multiply(TMath.Multiply(TMath.Create(0.5f), q), q), smooth),
+            TMath.Subtract(q, TMath.Multiply(TMath.Create(0.5f), smooth)));
 
-        Lanes<TVec, TMath> gQ = Lanes<TVec, TMath>.Select(quadratic, q / smooth, 1f);
-        Lanes<TVec, TMath> gUnion = gQ * intersection / (union * union);
+        TVec gQ = TMath.Select(quadratic, TMath.Divide(q, smooth), TMath.Create(1f));
+        TVec gUnion = TMath.Divide(TMath.Multiply(gQ, intersection), TMath.Multiply(union, union));
         pair.BackAreas(gUnion, gUnion);
-        Lanes<TVec, TMath> gI = -gQ / union - gUnion;
-        Lanes<TVec, TMath> gXmin = gI * d, gYmin = gI * c, gYmax = -gI * e, gXmax = -gI * h;
-        Lanes<TVec, TMath> gIx2 = gI * b, gIy2 = gI * a, gIx1 = -gI * f, gIy1 = -gI * g;
-        Lanes<TVec, TMath> gEx = -(gI * b + gI * d - gI * f - gI * h);
-        Lanes<TVec, TMath> gEy = -(gI * a + gI * c - gI * e - gI * g);
-        Lanes<TVec, TMath> share = Lanes<TVec, TMath>.MinShare(ix1, ix2);
-        gIx1 += gXmin * share;
-        gIx2 += gXmin * (1f - share);
-        share = Lanes<TVec, TMath>.MaxShare(ix1, ix2);
-        gIx1 += gXmax * share;
-        gIx2 += gXmax * (1f - share);
-        share = Lanes<TVec, TMath>.MinShare(iy1, iy2);
-        gIy1 += gYmin * share;
-        gIy2 += gYmin * (1f - share);
-        share = Lanes<TVec, TMath>.MaxShare(iy1, iy2);
-        gIy1 += gYmax * share;
-        gIy2 += gYmax * (1f - share);
-        share = Lanes<TVec, TMath>.MinShare(pair.X2, pair.TX2);
-        pair.GX2 += gIx2 * share;
-        pair.GTX2 += gIx2 * (1f - share);
-        share = Lanes<TVec, TMath>.MinShare(pair.Y2, pair.TY2);
-        pair.GY2 += gIy2 * share;
-        pair.GTY2 += gIy2 * (1f - share);
-        share = Lanes<TVec, TMath>.MaxShare(pair.X1, pair.TX1);
-        pair.GX1 += gIx1 * share;
-        pair.GTX1 += gIx1 * (1f - share);
-        share = Lanes<TVec, TMath>.MaxShare(pair.Y1, pair.TY1);
-        pair.GY1 += gIy1 * share;
-        pair.GTY1 += gIy1 * (1f - share);
-        share = Lanes<TVec, TMath>.MinShare(pair.X1, pair.TX1);
-        pair.GX1 += gEx * share;
-        pair.GTX1 += gEx * (1f - share);
-        share = Lanes<TVec, TMath>.MinShare(pair.Y1, pair.TY1);
-        pair.GY1 += gEy * share;
-        pair.GTY1 += gEy * (1f - share);
+        TVec gI = TMath.Subtract(TMath.Subtract(zero, TMath.Divide(gQ, union)), gUnion);
+        // ∂I/∂(a, b, c, d, e, f, g, h) = (b, a, d, c, −f, −e, −h, −g); ex and ey enter every term with −1.
+        TVec gA = TMath.Multiply(gI, b), gB = TMath.Multiply(gI, a), gC = TMath.Multiply(gI, d), gD = TMath.Multiply(gI, c);
+        TVec gE = TMath.Multiply(gI, TMath.Subtract(zero, f)), gF = TMath.Multiply(gI, TMath.Subtract(zero, e));
+        TVec gG = TMath.Multiply(gI, TMath.Subtract(zero, h)), gH = TMath.Multiply(gI, TMath.Subtract(zero, g));
+        TVec gEx = TMath.Subtract(zero, TMath.Add(TMath.Add(gA, gC), TMath.Add(gE, gG)));
+        TVec gEy = TMath.Subtract(zero, TMath.Add(TMath.Add(gB, gD), TMath.Add(gF, gH)));
+        // xmin = min(i1x, i2x) (c), xmax = max(i1x, i2x) (g), and the same in y.
+        TVec gIx1 = gE, gIx2 = gA, gIy1 = gH, gIy2 = gB;
+        TVec share = BoxPair<TVec, TMath>.MinShare(ix1, ix2);
+        gIx1 = TMath.Add(gIx1, TMath.Multiply(gC, share));
+        gIx2 = TMath.Add(gIx2, TMath.Subtract(gC, TMath.Multiply(gC, share)));
+        share = BoxPair<TVec, TMath>.MaxShare(ix1, ix2);
+        gIx1 = TMath.Add(gIx1, TMath.Multiply(gG, share));
+        gIx2 = TMath.Add(gIx2, TMath.Subtract(gG, TMath.Multiply(gG, share)));
+        share = BoxPair<TVec, TMath>.MinShare(iy1, iy2);
+        gIy1 = TMath.Add(gIy1, TMath.Multiply(gD, share));
+        gIy2 = TMath.Add(gIy2, TMath.Subtract(gD, TMath.Multiply(gD, share)));
+        share = BoxPair<TVec, TMath>.MaxShare(iy1, iy2);
+        gIy1 = TMath.Add(gIy1, TMath.Multiply(gF, share));
+        gIy2 = TMath.Add(gIy2, TMath.Subtract(gF, TMath.Multiply(gF, share)));
+        pair.BackOverlapEdges(gIx2, gIy2, gIx1, gIy1);
+        pair.BackEnclosureEdges(gEx, gEy, zero, zero);
         pair.Gradients(out predictionGradient, out targetGradient);
-        return loss.Value;
+        return loss;
     }
 }

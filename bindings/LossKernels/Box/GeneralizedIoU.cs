@@ -44,24 +44,24 @@ public readonly struct GeneralizedIoULoss : IBoxLoss
 
     /// <summary>The formula of <see cref="GeneralizedIoULoss"/>, per lane.</summary>
     /// <inheritdoc cref="IBoxLoss.Evaluate{TVec, TMath}"/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public TVec Evaluate<TVec, TMath>(in BoxVectors<TVec> prediction, in BoxVectors<TVec> target, out BoxVectors<TVec> predictionGradient, out BoxVectors<TVec> targetGradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
         var pair = new BoxPair<TVec, TMath>(prediction, target);
-        Lanes<TVec, TMath> eps = Eps;
-        Lanes<TVec, TMath> iou = pair.IoU(false, eps, out Lanes<TVec, TMath> union, out Lanes<TVec, TMath> interWidth, out Lanes<TVec, TMath> interHeight);
-        (Lanes<TVec, TMath> width, Lanes<TVec, TMath> height) = pair.Enclosure();
-        Lanes<TVec, TMath> enclosing = width * height + eps;
+        TVec eps = TMath.Create(Eps);
+        TVec iou = pair.IoU(false, eps, out TVec union, out TVec interWidth, out TVec interHeight);
+        pair.Enclosure(out TVec width, out TVec height);
+        TVec enclosing = TMath.Add(TMath.Multiply(width, height), eps);
         // union carries +eps already: C − U = (C + eps) − (U + eps).
-        Lanes<TVec, TMath> loss = 1f - iou + (enclosing - union) / enclosing;
+        TVec loss = TMath.Add(TMath.Subtract(TMath.Create(1f), iou), TMath.Divide(TMath.Subtract(enclosing, union), enclosing));
 
         // ∂/∂C of (C − U)/(C + eps) is (U + eps)/(C + eps)²; ∂/∂U is −1/(C + eps).
-        Lanes<TVec, TMath> gEnclosing = union / (enclosing * enclosing);
-        pair.BackIoU(false, -1f, -1f / enclosing, iou, union, interWidth, interHeight);
-        pair.BackEnclosure(gEnclosing * height, gEnclosing * width);
+        TVec gEnclosing = TMath.Divide(union, TMath.Multiply(enclosing, enclosing));
+        pair.BackIoU(false, TMath.Create(-1f), TMath.Divide(TMath.Create(-1f), enclosing), iou, union, interWidth, interHeight);
+        pair.BackEnclosure(TMath.Multiply(gEnclosing, height), TMath.Multiply(gEnclosing, width));
         pair.Gradients(out predictionGradient, out targetGradient);
-        return loss.Value;
+        return loss;
     }
 }

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace LossKernels.Box;
 
 /// <summary>How a box is stored in its row of four floats.</summary>
@@ -28,6 +30,7 @@ public struct BoxVectors<TVec>
     public TVec Y2;
 
     /// <summary>A vector of boxes from its four coordinate columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public BoxVectors(TVec x1, TVec y1, TVec x2, TVec y2)
     {
         X1 = x1;
@@ -42,7 +45,12 @@ public struct BoxVectors<TVec>
 /// loss value per pair: its value and its gradient with respect to the eight coordinates, for one vector
 /// of pairs, written once over <see cref="IVectorMath{TVec}"/>. Loading, deinterleaving, the box format,
 /// weights, reduction, threads and argument checks are the driver's (<see cref="BoxLoss"/>).
-/// Implement it on a <c>readonly struct</c> with an aggressively inlined <see cref="Evaluate{TVec, TMath}"/>.
+/// Implement it on a <c>readonly struct</c>, mark <see cref="Evaluate{TVec, TMath}"/>
+/// <c>[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]</c>, and write it with
+/// <c>TMath</c> calls on plain vectors. A box loss is a few hundred vector instructions: compiled as a
+/// method of its own it stays within the JIT's limit on inlined locals (inlined into the driver's loop, or written
+/// with a struct wrapper around the vector, the limit is reached and the arithmetic becomes calls, measured 3–10×
+/// slower), and fully optimized from its first call; the driver calls it once per vector of pairs.
 /// </summary>
 public interface IBoxLoss
 {

@@ -68,41 +68,43 @@ public readonly struct IoULoss : IBoxLoss
 
     /// <summary>The formula of <see cref="IoULoss"/>, per lane.</summary>
     /// <inheritdoc cref="IBoxLoss.Evaluate{TVec, TMath}"/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public TVec Evaluate<TVec, TMath>(in BoxVectors<TVec> prediction, in BoxVectors<TVec> target, out BoxVectors<TVec> predictionGradient, out BoxVectors<TVec> targetGradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
         var pair = new BoxPair<TVec, TMath>(prediction, target);
-        Lanes<TVec, TMath> intersection = pair.Intersection(true, out Lanes<TVec, TMath> interWidth, out Lanes<TVec, TMath> interHeight);
-        Lanes<TVec, TMath> union = pair.Width * pair.Height + pair.TargetWidth * pair.TargetHeight - intersection;
-        Lanes<TVec, TMath> safeUnion = Lanes<TVec, TMath>.Max(union, UnionEps);
-        Lanes<TVec, TMath> iou = intersection / safeUnion;
-        Lanes<TVec, TMath> clamped = Lanes<TVec, TMath>.Max(iou, Eps);
-        Lanes<TVec, TMath> loss;
-        Lanes<TVec, TMath> gClamped;
+        TVec intersection = pair.Intersection(true, out TVec interWidth, out TVec interHeight);
+        TVec union = TMath.Subtract(TMath.Add(TMath.Multiply(pair.Width, pair.Height), TMath.Multiply(pair.TargetWidth, pair.TargetHeight)), intersection);
+        TVec unionEps = TMath.Create(UnionEps);
+        TVec safeUnion = TMath.Max(union, unionEps);
+        TVec iou = TMath.Divide(intersection, safeUnion);
+        TVec eps = TMath.Create(Eps);
+        TVec clamped = TMath.Max(iou, eps);
+        TVec one = TMath.Create(1f);
+        TVec loss;
+        TVec gClamped;
         switch (Mode)
         {
             case IoULossMode.Linear:
-                loss = 1f - clamped;
-                gClamped = -1f;
+                loss = TMath.Subtract(one, clamped);
+                gClamped = TMath.Create(-1f);
                 break;
             case IoULossMode.Square:
-                loss = 1f - clamped * clamped;
-                gClamped = -2f * clamped;
+                loss = TMath.Subtract(one, TMath.Multiply(clamped, clamped));
+                gClamped = TMath.Multiply(TMath.Create(-2f), clamped);
                 break;
             default:
-                loss = -Lanes<TVec, TMath>.Log(clamped);
-                gClamped = -1f / clamped;
+                loss = TMath.Subtract(TMath.Create(0f), TMath.Log(clamped));
+                gClamped = TMath.Divide(TMath.Create(-1f), clamped);
                 break;
         }
 
-        // torch.clamp(min=eps) passes the gradient where iou ≥ eps.
-        Lanes<TVec, TMath> gIou = Lanes<TVec, TMath>.Select(Lanes<TVec, TMath>.Less(iou, Eps), 0f, gClamped);
-        Lanes<TVec, TMath> gUnion = -gIou * iou / safeUnion * Lanes<TVec, TMath>.MaxShare(union, UnionEps);
+        TVec gIou = BoxPair<TVec, TMath>.ClampMinSlope(gClamped, iou, eps);
+        TVec gUnion = TMath.Multiply(TMath.Divide(TMath.Multiply(TMath.Subtract(TMath.Create(0f), gIou), iou), safeUnion), BoxPair<TVec, TMath>.MaxShare(union, unionEps));
         pair.BackAreas(gUnion, gUnion);
-        pair.BackIntersection(true, gIou / safeUnion - gUnion, interWidth, interHeight);
+        pair.BackIntersection(true, TMath.Subtract(TMath.Divide(gIou, safeUnion), gUnion), interWidth, interHeight);
         pair.Gradients(out predictionGradient, out targetGradient);
-        return loss.Value;
+        return loss;
     }
 }

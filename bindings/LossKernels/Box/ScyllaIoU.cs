@@ -53,79 +53,89 @@ public readonly struct ScyllaIoULoss : IBoxLoss
 
     /// <summary>The formula of <see cref="ScyllaIoULoss"/>, per lane.</summary>
     /// <inheritdoc cref="IBoxLoss.Evaluate{TVec, TMath}"/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public TVec Evaluate<TVec, TMath>(in BoxVectors<TVec> prediction, in BoxVectors<TVec> target, out BoxVectors<TVec> predictionGradient, out BoxVectors<TVec> targetGradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
         var pair = new BoxPair<TVec, TMath>(prediction, target);
-        Lanes<TVec, TMath> eps = Eps;
-        Lanes<TVec, TMath> iou = pair.IoU(true, eps, out Lanes<TVec, TMath> union, out Lanes<TVec, TMath> interWidth, out Lanes<TVec, TMath> interHeight);
-        (Lanes<TVec, TMath> rawWidth, Lanes<TVec, TMath> rawHeight) = pair.Enclosure();
-        Lanes<TVec, TMath> cw = Lanes<TVec, TMath>.Max(rawWidth, eps);
-        Lanes<TVec, TMath> ch = Lanes<TVec, TMath>.Max(rawHeight, eps);
-        (Lanes<TVec, TMath> dx, Lanes<TVec, TMath> dy) = pair.CenterOffset();
-        Lanes<TVec, TMath> sx = eps - dx;
-        Lanes<TVec, TMath> sy = eps - dy;
-        Lanes<TVec, TMath> sigma = Lanes<TVec, TMath>.Sqrt(sx * sx + sy * sy);
-        Lanes<TVec, TMath> sinX = Lanes<TVec, TMath>.Abs(sx) / sigma;
-        Lanes<TVec, TMath> sinY = Lanes<TVec, TMath>.Abs(sy) / sigma;
-        Lanes<TVec, TMath> useY = Lanes<TVec, TMath>.Greater(sinX, Threshold);
-        Lanes<TVec, TMath> sin = Lanes<TVec, TMath>.Select(useY, sinY, sinX);
-        Lanes<TVec, TMath> cos = Lanes<TVec, TMath>.Sqrt(1f - sin * sin);
-        Lanes<TVec, TMath> angleCost = 2f * sin * cos;
-        Lanes<TVec, TMath> gamma = NegGamma ? angleCost - 2f : 2f - angleCost;
-        Lanes<TVec, TMath> rhoX = sx / cw * (sx / cw);
-        Lanes<TVec, TMath> rhoY = sy / ch * (sy / ch);
-        Lanes<TVec, TMath> expX = Lanes<TVec, TMath>.Exp(gamma * rhoX);
-        Lanes<TVec, TMath> expY = Lanes<TVec, TMath>.Exp(gamma * rhoY);
-        Lanes<TVec, TMath> distanceCost = 2f - expX - expY;
+        TVec zero = TMath.Create(0f);
+        TVec one = TMath.Create(1f);
+        TVec two = TMath.Create(2f);
+        TVec eps = TMath.Create(Eps);
+        TVec iou = pair.IoU(true, eps, out TVec union, out TVec interWidth, out TVec interHeight);
+        pair.Enclosure(out TVec rawWidth, out TVec rawHeight);
+        TVec cw = TMath.Max(rawWidth, eps);
+        TVec ch = TMath.Max(rawHeight, eps);
+        pair.CenterOffset(out TVec dx, out TVec dy);
+        TVec sx = TMath.Subtract(eps, dx);
+        TVec sy = TMath.Subtract(eps, dy);
+        TVec sigma = TMath.Sqrt(TMath.Add(TMath.Multiply(sx, sx), TMath.Multiply(sy, sy)));
+        TVec sinX = TMath.Divide(TMath.Abs(sx), sigma);
+        TVec sinY = TMath.Divide(TMath.Abs(sy), sigma);
+        TVec useY = TMath.GreaterThan(sinX, TMath.Create(Threshold));
+        TVec sin = TMath.Select(useY, sinY, sinX);
+        TVec cos = TMath.Sqrt(TMath.Subtract(one, TMath.Multiply(sin, sin)));
+        TVec angleCost = TMath.Multiply(TMath.Multiply(two, sin), cos);
+        TVec gamma = NegGamma ? TMath.Subtract(angleCost, two) : TMath.Subtract(two, angleCost);
+        TVec ratioX = TMath.Divide(sx, cw), ratioY = TMath.Divide(sy, ch);
+        TVec rhoX = TMath.Multiply(ratioX, ratioX), rhoY = TMath.Multiply(ratioY, ratioY);
+        TVec expX = TMath.Exp(TMath.Multiply(gamma, rhoX));
+        TVec expY = TMath.Exp(TMath.Multiply(gamma, rhoY));
+        TVec distanceCost = TMath.Subtract(TMath.Subtract(two, expX), expY);
 
-        Lanes<TVec, TMath> width = pair.Width, targetWidth = pair.TargetWidth;
-        Lanes<TVec, TMath> height = pair.Height + eps, targetHeight = pair.TargetHeight + eps;
-        Lanes<TVec, TMath> widthGap = width - targetWidth, heightGap = height - targetHeight;
-        Lanes<TVec, TMath> widthMax = Lanes<TVec, TMath>.Max(width, targetWidth), heightMax = Lanes<TVec, TMath>.Max(height, targetHeight);
-        Lanes<TVec, TMath> omegaW = Lanes<TVec, TMath>.Abs(widthGap) / widthMax;
-        Lanes<TVec, TMath> omegaH = Lanes<TVec, TMath>.Abs(heightGap) / heightMax;
-        Lanes<TVec, TMath> decayW = Lanes<TVec, TMath>.Exp(-omegaW), decayH = Lanes<TVec, TMath>.Exp(-omegaH);
-        Lanes<TVec, TMath> riseW = 1f - decayW, riseH = 1f - decayH;
-        Lanes<TVec, TMath> riseW2 = riseW * riseW, riseH2 = riseH * riseH;
-        Lanes<TVec, TMath> shapeCost = riseW2 * riseW2 + riseH2 * riseH2;
-        Lanes<TVec, TMath> siou = iou - 0.5f * (distanceCost + shapeCost);
-        Lanes<TVec, TMath> loss = 1f - Lanes<TVec, TMath>.Min(Lanes<TVec, TMath>.Max(siou, -1f), 1f);
+        TVec width = pair.Width, targetWidth = pair.TargetWidth;
+        TVec height = TMath.Add(pair.Height, eps), targetHeight = TMath.Add(pair.TargetHeight, eps);
+        TVec widthGap = TMath.Subtract(width, targetWidth), heightGap = TMath.Subtract(height, targetHeight);
+        TVec widthMax = TMath.Max(width, targetWidth), heightMax = TMath.Max(height, targetHeight);
+        TVec omegaW = TMath.Divide(TMath.Abs(widthGap), widthMax);
+        TVec omegaH = TMath.Divide(TMath.Abs(heightGap), heightMax);
+        TVec decayW = TMath.Exp(TMath.Subtract(zero, omegaW)), decayH = TMath.Exp(TMath.Subtract(zero, omegaH));
+        TVec riseW = TMath.Subtract(one, decayW), riseH = TMath.Subtract(one, decayH);
+        TVec riseW2 = TMath.Multiply(riseW, riseW), riseH2 = TMath.Multiply(riseH, riseH);
+        TVec shapeCost = TMath.Add(TMath.Multiply(riseW2, riseW2), TMath.Multiply(riseH2, riseH2));
+        TVec siou = TMath.Subtract(iou, TMath.Multiply(TMath.Create(0.5f), TMath.Add(distanceCost, shapeCost)));
+        TVec loss = TMath.Subtract(one, TMath.Min(TMath.Max(siou, TMath.Create(-1f)), one));
 
-        // torch.clamp passes the gradient on [−1, 1], bounds included; ∂ℓ/∂SIoU = −1 there.
-        Lanes<TVec, TMath> gSiou = Lanes<TVec, TMath>.Select(Lanes<TVec, TMath>.Less(siou, -1f), 0f, Lanes<TVec, TMath>.Select(Lanes<TVec, TMath>.Greater(siou, 1f), 0f, -1f));
-        Lanes<TVec, TMath> gCost = -0.5f * gSiou;
-        pair.BackIoU(true, gSiou, 0f, iou, union, interWidth, interHeight);
+        TVec gSiou = BoxPair<TVec, TMath>.ClampOneSlope(siou);
+        TVec gCost = TMath.Multiply(TMath.Create(-0.5f), gSiou);
+        pair.BackIoU(true, gSiou, zero, iou, union, interWidth, interHeight);
 
-        Lanes<TVec, TMath> gOmegaW = gCost * 4f * riseW2 * riseW * decayW;
-        Lanes<TVec, TMath> gOmegaH = gCost * 4f * riseH2 * riseH * decayH;
-        Lanes<TVec, TMath> gGapW = gOmegaW * Lanes<TVec, TMath>.Sign(widthGap) / widthMax;
-        Lanes<TVec, TMath> gGapH = gOmegaH * Lanes<TVec, TMath>.Sign(heightGap) / heightMax;
-        Lanes<TVec, TMath> gMaxW = -gOmegaW * omegaW / widthMax;
-        Lanes<TVec, TMath> gMaxH = -gOmegaH * omegaH / heightMax;
-        Lanes<TVec, TMath> shareW = Lanes<TVec, TMath>.MaxShare(width, targetWidth);
-        Lanes<TVec, TMath> shareH = Lanes<TVec, TMath>.MaxShare(height, targetHeight);
-        pair.BackSizes(gGapW + gMaxW * shareW, gGapH + gMaxH * shareH, -gGapW + gMaxW * (1f - shareW), -gGapH + gMaxH * (1f - shareH));
+        // Ω: ∂(1 − e^−ω)⁴/∂ω = 4(1 − e^−ω)³e^−ω; ω = |gap|/max.
+        TVec four = TMath.Create(4f);
+        TVec gOmegaW = TMath.Multiply(TMath.Multiply(TMath.Multiply(gCost, four), TMath.Multiply(riseW2, riseW)), decayW);
+        TVec gOmegaH = TMath.Multiply(TMath.Multiply(TMath.Multiply(gCost, four), TMath.Multiply(riseH2, riseH)), decayH);
+        TVec gGapW = TMath.Divide(TMath.Multiply(gOmegaW, VectorMath.Sign<TVec, TMath>(widthGap)), widthMax);
+        TVec gGapH = TMath.Divide(TMath.Multiply(gOmegaH, VectorMath.Sign<TVec, TMath>(heightGap)), heightMax);
+        TVec gMaxW = TMath.Subtract(zero, TMath.Divide(TMath.Multiply(gOmegaW, omegaW), widthMax));
+        TVec gMaxH = TMath.Subtract(zero, TMath.Divide(TMath.Multiply(gOmegaH, omegaH), heightMax));
+        TVec toW = TMath.Multiply(gMaxW, BoxPair<TVec, TMath>.MaxShare(width, targetWidth));
+        TVec toH = TMath.Multiply(gMaxH, BoxPair<TVec, TMath>.MaxShare(height, targetHeight));
+        pair.BackSizes(TMath.Add(gGapW, toW), TMath.Add(gGapH, toH),
+            TMath.Subtract(TMath.Subtract(gMaxW, toW), gGapW), TMath.Subtract(TMath.Subtract(gMaxH, toH), gGapH));
 
-        Lanes<TVec, TMath> gRhoX = -gCost * expX * gamma;
-        Lanes<TVec, TMath> gRhoY = -gCost * expY * gamma;
-        Lanes<TVec, TMath> gGamma = -gCost * (expX * rhoX + expY * rhoY);
-        Lanes<TVec, TMath> gAngle = NegGamma ? gGamma : -gGamma;
+        // Δ: ∂/∂ρ = −gCost·e^(γρ)·γ, ∂/∂γ = −gCost·(e^(γρx)ρx + e^(γρy)ρy), γ = ±(2 − Λ).
+        TVec minusCost = TMath.Subtract(zero, gCost);
+        TVec gRhoX = TMath.Multiply(TMath.Multiply(minusCost, expX), gamma);
+        TVec gRhoY = TMath.Multiply(TMath.Multiply(minusCost, expY), gamma);
+        TVec gGamma = TMath.Multiply(minusCost, TMath.Add(TMath.Multiply(expX, rhoX), TMath.Multiply(expY, rhoY)));
+        TVec gAngle = NegGamma ? gGamma : TMath.Subtract(zero, gGamma);
         // ∂Λ/∂sin = 2(1 − 2·sin²)/√(1 − sin²).
-        Lanes<TVec, TMath> gSin = gAngle * 2f * (1f - 2f * sin * sin) / cos;
-        Lanes<TVec, TMath> gSinX = Lanes<TVec, TMath>.Select(useY, 0f, gSin);
-        Lanes<TVec, TMath> gSinY = Lanes<TVec, TMath>.Select(useY, gSin, 0f);
-        Lanes<TVec, TMath> gSigma = -(gSinX * sinX + gSinY * sinY) / sigma;
-        Lanes<TVec, TMath> gSx = gSinX * Lanes<TVec, TMath>.Sign(sx) / sigma + gSigma * sx / sigma + gRhoX * 2f * sx / (cw * cw);
-        Lanes<TVec, TMath> gSy = gSinY * Lanes<TVec, TMath>.Sign(sy) / sigma + gSigma * sy / sigma + gRhoY * 2f * sy / (ch * ch);
-        pair.BackCenterOffset(-gSx, -gSy);
-        // torch.clamp(min=eps) passes the gradient where the size is ≥ eps.
-        Lanes<TVec, TMath> gCw = Lanes<TVec, TMath>.Select(Lanes<TVec, TMath>.Less(rawWidth, eps), 0f, -2f * gRhoX * rhoX / cw);
-        Lanes<TVec, TMath> gCh = Lanes<TVec, TMath>.Select(Lanes<TVec, TMath>.Less(rawHeight, eps), 0f, -2f * gRhoY * rhoY / ch);
+        TVec gSin = TMath.Divide(TMath.Multiply(TMath.Multiply(gAngle, two), TMath.Subtract(one, TMath.Multiply(two, TMath.Multiply(sin, sin)))), cos);
+        TVec gSinX = TMath.Select(useY, zero, gSin);
+        TVec gSinY = TMath.Select(useY, gSin, zero);
+        TVec gSigma = TMath.Subtract(zero, TMath.Divide(TMath.Add(TMath.Multiply(gSinX, sinX), TMath.Multiply(gSinY, sinY)), sigma));
+        TVec gSx = TMath.Add(TMath.Divide(TMath.Add(TMath.Multiply(gSinX, VectorMath.Sign<TVec, TMath>(sx)), TMath.Multiply(gSigma, sx)), sigma),
+            TMath.Divide(TMath.Multiply(TMath.Multiply(gRhoX, two), ratioX), cw));
+        TVec gSy = TMath.Add(TMath.Divide(TMath.Add(TMath.Multiply(gSinY, VectorMath.Sign<TVec, TMath>(sy)), TMath.Multiply(gSigma, sy)), sigma),
+            TMath.Divide(TMath.Multiply(TMath.Multiply(gRhoY, two), ratioY), ch));
+        pair.BackCenterOffset(TMath.Subtract(zero, gSx), TMath.Subtract(zero, gSy));
+        // ∂ρ/∂C = −2ρ/C; torch.clamp(min=eps) passes where the size is ≥ eps.
+        TVec minusTwo = TMath.Create(-2f);
+        TVec gCw = BoxPair<TVec, TMath>.ClampMinSlope(TMath.Divide(TMath.Multiply(TMath.Multiply(minusTwo, gRhoX), rhoX), cw), rawWidth, eps);
+        TVec gCh = BoxPair<TVec, TMath>.ClampMinSlope(TMath.Divide(TMath.Multiply(TMath.Multiply(minusTwo, gRhoY), rhoY), ch), rawHeight, eps);
         pair.BackEnclosure(gCw, gCh);
         pair.Gradients(out predictionGradient, out targetGradient);
-        return loss.Value;
+        return loss;
     }
 }
