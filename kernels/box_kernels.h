@@ -12,6 +12,45 @@
 /* The four coordinates of lane `lane` (a hex digit) of a box_t: one row. */
 #define ROW(box, lane) box.x1.s##lane, box.y1.s##lane, box.x2.s##lane, box.y2.s##lane
 
+#ifdef SCALAR_ROWS
+/* Oclgrind 21.10's uninitialized-value checker crashes on the wide vector shuffles that gathering columns
+ * compiles to (shuffles with undefined lanes). The host builds with -D SCALAR_ROWS on Oclgrind only: rows
+ * then move element by element through private arrays, reading and writing the same addresses. */
+inline box_t load_boxes(global const float* p, int i, int count)
+{
+    float c0[WIDTH], c1[WIDTH], c2[WIDTH], c3[WIDTH];
+    for (int k = 0; k < WIDTH; k++)
+    {
+        int in = k < count;
+        c0[k] = in ? p[4 * (i + k)] : 0.0f;
+        c1[k] = in ? p[4 * (i + k) + 1] : 0.0f;
+        c2[k] = in ? p[4 * (i + k) + 2] : 0.0f;
+        c3[k] = in ? p[4 * (i + k) + 3] : 0.0f;
+    }
+    box_t b;
+    b.x1 = VLOAD(0, c0);
+    b.y1 = VLOAD(0, c1);
+    b.x2 = VLOAD(0, c2);
+    b.y2 = VLOAD(0, c3);
+    return b;
+}
+
+inline void store_boxes(box_t b, global float* p, int i, int count)
+{
+    float c0[WIDTH], c1[WIDTH], c2[WIDTH], c3[WIDTH];
+    VSTORE(b.x1, 0, c0);
+    VSTORE(b.y1, 0, c1);
+    VSTORE(b.x2, 0, c2);
+    VSTORE(b.y2, 0, c3);
+    for (int k = 0; k < count; k++)
+    {
+        p[4 * (i + k)] = c0[k];
+        p[4 * (i + k) + 1] = c1[k];
+        p[4 * (i + k) + 2] = c2[k];
+        p[4 * (i + k) + 3] = c3[k];
+    }
+}
+#else
 /* WIDTH rows from row i of p; rows past `count` read as zero boxes. */
 inline box_t load_boxes(global const float* p, int i, int count)
 {
@@ -66,6 +105,8 @@ inline void store_boxes(box_t b, global float* p, int i, int count)
     for (int k = 0; k < 4 * count; k++)
         p[4 * i + k] = rows[k];
 }
+
+#endif
 
 /* (cx, cy, w, h) to corners, as torchvision's box_convert. */
 inline box_t to_corners(box_t b)

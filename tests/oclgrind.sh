@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every OpenCL kernel entry point (benchmarks' `kernel-check`: every catalog loss x reduction x
-# mode x reduction variant, with and without weights, and the class-target check) on Oclgrind at
-# sizes 1, 7, 257 and 4099, with its out-of-bounds, data-race and uninitialized-read checks on.
+# mode x reduction variant, with and without weights, box formats, the class-target check and the box
+# utilities) on Oclgrind at sizes 1, 7, 257 and 4099 (about 4 minutes), with its out-of-bounds,
+# data-race and uninitialized-read checks on.
 # Oclgrind never changes the exit code, so this reads its log: any entry there fails the script.
 # Oclgrind is loaded as an ICD (its `oclgrind` wrapper's LD_PRELOAD crashes the .NET host).
 # Needs: apt-get install -y oclgrind ocl-icd-libopencl1; a Release build (pass --build to build it).

@@ -1,3 +1,4 @@
+using LossKernels.Box;
 using LossKernels.Catalog;
 using LossKernels.Classification;
 using LossKernels.OpenCL;
@@ -7,8 +8,8 @@ namespace LossKernels.Benchmarks;
 /// <summary>
 /// <c>kernel-check --sizes 1,7,257,4099</c>: every OpenCL kernel entry point on the selected device, in
 /// both reduction variants, at each size: every catalog loss × reduction × mode, with and without
-/// weight and upstream, compared with the CPU kernels; and the class-target check, passing and
-/// faulting. tests/oclgrind.sh runs it on Oclgrind, whose log then holds any out-of-bounds access,
+/// weight and upstream (and for box losses the cxcywh format), every gradient compared with the CPU
+/// kernels; the class-target check, passing and faulting; the box utilities (centerness targets, box_iou). tests/oclgrind.sh runs it on Oclgrind, whose log then holds any out-of-bounds access,
 /// race or uninitialized read. Exits 1 on any mismatch or exception.
 /// </summary>
 internal static class KernelCheck
@@ -43,6 +44,7 @@ internal static class KernelCheck
                 }
 
                 launches += CheckClassTargets(device, n, ref failures);
+                launches += CheckBoxUtilities(device, n, ref failures);
             }
         }
 
@@ -65,6 +67,8 @@ internal static class KernelCheck
         }
 
         yield return (new() { ["reduction"] = "mean", ["avg_factor"] = 3.5 }, true);
+        if (definition.Parameters.Contains("format"))
+            yield return (new() { ["reduction"] = "sum", ["format"] = "cxcywh" }, true);
     }
 
     private static int Compare(LossDefinition definition, Dictionary<string, object?> parameters, bool weighted, int n, OpenCLDevice device, string what, ref int failures)
@@ -96,10 +100,13 @@ internal static class KernelCheck
                 Console.WriteLine($"FAIL {what} {mode}: loss differs from the CPU kernels");
             }
 
-            if (mode != LossMode.Forward && !Close(gpu.InputGradient, cpu.InputGradient))
+            foreach ((string input, float[] gradient) in gpu.Gradients)
             {
-                failures++;
-                Console.WriteLine($"FAIL {what} {mode}: gradient differs from the CPU kernels");
+                if (mode != LossMode.Forward && !Close(gradient, cpu.Gradients[input]))
+                {
+                    failures++;
+                    Console.WriteLine($"FAIL {what} {mode}: gradient of {input} differs from the CPU kernels");
+                }
             }
         }
 
@@ -122,6 +129,34 @@ internal static class KernelCheck
         }
         catch (ArgumentOutOfRangeException e) when (e.Message.Contains($"index {n / 2} ", StringComparison.Ordinal))
         {
+        }
+
+        return 2;
+    }
+
+    /// <summary>FCOS centerness targets of n rows and the IoU matrix of n boxes against 3, against the CPU.</summary>
+    private static int CheckBoxUtilities(OpenCLDevice device, int n, ref int failures)
+    {
+        Dictionary<string, LossTensor> sample = LossCatalog.Get("generalized_box_iou_loss").SampleInputs(n, seed: n);
+        float[] boxes = sample["boxes1"].Floats!, others = sample["boxes2"].Floats![..Math.Min(12, 4 * n)];
+        int m = others.Length / 4;
+        float[] expectedCenterness = new float[n], expectedIou = new float[n * m];
+        FcosCenterness.Targets(boxes.Select(Math.Abs).ToArray(), expectedCenterness);
+        BoxIou.Pairwise(boxes, others, expectedIou);
+        using DeviceBuffer<float> ltrb = device.Allocate<float>(4 * n), first = device.Allocate<float>(4 * n), second = device.Allocate<float>(4 * m);
+        using DeviceBuffer<float> centerness = device.Allocate<float>(n), iou = device.Allocate<float>(n * m);
+        ltrb.Upload(boxes.Select(Math.Abs).ToArray());
+        first.Upload(boxes);
+        second.Upload(others);
+        FcosCenterness.Targets(ltrb, centerness);
+        BoxIou.Pairwise(first, second, iou);
+        float[] gotCenterness = new float[n], gotIou = new float[n * m];
+        centerness.Download(gotCenterness);
+        iou.Download(gotIou);
+        if (!Close(gotCenterness, expectedCenterness) || !Close(gotIou, expectedIou))
+        {
+            failures++;
+            Console.WriteLine($"FAIL n={n} box utilities: centerness targets or box_iou differ from the CPU");
         }
 
         return 2;

@@ -1,3 +1,4 @@
+using LossKernels.Box;
 using LossKernels.OpenCL;
 using LossKernels.Regression;
 using LossKernels.Tests.OpenCL;
@@ -32,6 +33,30 @@ public class ReadmeExampleTests
     }
 
     [Test]
+    public void BoxExampleRunsAndGivesTheDocumentedValues()
+    {
+        // README box example begin
+        float[] predicted = [0f, 0f, 2f, 2f, 1f, 1f, 3f, 4f];   // two boxes, rows of (x1, y1, x2, y2)
+        float[] target = [1f, 1f, 3f, 3f, 1f, 1f, 3f, 4f];
+        float[] predictedGrad = new float[predicted.Length];
+
+        var giou = new GeneralizedIoULoss();                                   // torchvision's eps = 1e-7
+        float loss = giou.ForwardBackward(predicted, target, predictedGrad);    // fused: mean over boxes, d(loss)/d(predicted)
+
+        float[] perBox = new float[2];
+        new CompleteIoULoss().Forward(predicted, target, perBox);              // reduction 'none'
+
+        float[] iou = new float[2 * 2];
+        BoxIou.Pairwise(predicted, target, iou);                               // the n×m IoU matrix a matcher needs
+        // README box example end
+
+        Assert.That(loss, Is.EqualTo((1 - 1 / 7.0 + 2 / 9.0) / 2).Within(1e-6));
+        Assert.That(perBox[1], Is.EqualTo(0f).Within(1e-6), "identical boxes");
+        Assert.That(iou, Is.EqualTo(new[] { 1 / 7f, 1 / 9f, 2 / 3f, 1f }).Within(1e-6));
+        Assert.That(predictedGrad[4..], Is.All.EqualTo(0f).Within(1e-6), "identical boxes: no gradient");
+    }
+
+    [Test]
     public void OpenCLExampleRunsAndGivesTheDocumentedValues()
     {
         OpenCLTestDevice.Get();
@@ -62,6 +87,7 @@ public class ReadmeExampleTests
 
     [TestCase("README example")]
     [TestCase("README OpenCL example")]
+    [TestCase("README box example")]
     public void ReadmeShowsTheExampleVerbatim(string marker)
     {
         string root = Root;

@@ -82,7 +82,8 @@ internal sealed unsafe class KernelSet : IDisposable
 
     /// <summary>
     /// No fast-math options: the golden tolerances hold for IEEE arithmetic. Correctly rounded division
-    /// and square root where the device offers them (OpenCL otherwise allows 2.5 ulp).
+    /// and square root where the device offers them (OpenCL otherwise allows 2.5 ulp). On Oclgrind, box rows
+    /// are gathered element by element (<c>SCALAR_ROWS</c>), which its checker survives.
     /// </summary>
     private static string BuildOptions(OpenCLDevice device, in ProgramKey key)
     {
@@ -95,6 +96,9 @@ internal sealed unsafe class KernelSet : IDisposable
 
         if (device.Info.CorrectlyRoundedDivide)
             options.Append(" -cl-fp32-correctly-rounded-divide-sqrt");
+        // Oclgrind 21.10's uninitialized-value checker crashes on the box rows' vector shuffles (see box_kernels.h).
+        if (device.Info.Name.Contains("Oclgrind", StringComparison.Ordinal))
+            options.Append(" -D SCALAR_ROWS");
         return options.ToString().Trim();
     }
 
