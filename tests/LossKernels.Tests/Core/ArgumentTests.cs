@@ -6,7 +6,7 @@ namespace LossKernels.Tests.Core;
 [TestFixture]
 public class ArgumentTests
 {
-    private const float Sentinel = 12345f;
+    internal const float Sentinel = 12345f;
     private const int N = 37;
 
     private static readonly IElementwiseLoss[] Losses = [new L1Loss(), new MseLoss(), new SmoothL1Loss(0.5f), new HuberLoss(2f), new BalancedL1Loss()];
@@ -102,9 +102,9 @@ public class ArgumentTests
         Assert.That(gradient, Is.All.EqualTo(Sentinel));
     }
 
-    private static float[] Filled(int length) => Enumerable.Repeat(Sentinel, length).ToArray();
+    internal static float[] Filled(int length) => Enumerable.Repeat(Sentinel, length).ToArray();
 
-    private static void Expect<TException>(string paramName, TestDelegate call) where TException : ArgumentException
+    internal static void Expect<TException>(string paramName, TestDelegate call) where TException : ArgumentException
     {
         var error = Assert.Throws<TException>(call)!;
         Assert.That(error.ParamName, Is.EqualTo(paramName), error.Message);
