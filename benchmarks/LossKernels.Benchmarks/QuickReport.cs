@@ -80,7 +80,8 @@ internal static class QuickReport
     private static long LargestBytesMoved(LossDefinition definition, int n)
     {
         const int Probe = 64;
-        using BoundLoss probe = definition.Bind(new LossParameters([new("reduction", "none")]), definition.SampleInputs(Probe, seed: 1));
+        LossParameters unreduced = definition.Parameters.Contains("reduction") ? new([new("reduction", "none")]) : LossParameters.Empty;
+        using BoundLoss probe = definition.Bind(unreduced, definition.SampleInputs(Probe, seed: 1));
         return Modes.Max(probe.BytesMoved) / Probe * n;
     }
 
