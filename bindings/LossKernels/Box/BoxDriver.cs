@@ -71,8 +71,8 @@ internal static unsafe class BoxDriver
         nint tailStart = start + length - count;
         Rows<TVec> tail = Rows<TVec>.Load<TWidth>(a, tailStart);
 
-        // One call site of the loss, for the full vectors and the overlapping tail alike: a box loss inlines
-        // to a few hundred instructions, and a second copy would crowd the JIT's inlining budget.
+        // One step for the full vectors and the overlapping tail alike, so that the weighting, format and
+        // store code around the loss's call exists once in the loop.
         double total = 0d;
         TVec lanes = TWidth.Create(0f);
         int pending = 0;
