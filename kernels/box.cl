@@ -46,20 +46,22 @@ inline vfloat max_share(vfloat a, vfloat b)
 inline vfloat width_of(box_t b) { return b.x2 - b.x1; }
 inline vfloat height_of(box_t b) { return b.y2 - b.y1; }
 
-inline void back_overlap(pair_t* q, vfloat g_w, vfloat g_h)
+/* Adds g·share to *ga and the rest of g to *gb: the backward of a min or max of a and b. */
+inline void split(vfloat g, vfloat share, vfloat* ga, vfloat* gb)
 {
-    vfloat s = min_share(q->p.x2, q->t.x2);
-    q->gp.x2 += g_w * s;
-    q->gt.x2 += g_w * (1.0f - s);
-    s = max_share(q->p.x1, q->t.x1);
-    q->gp.x1 -= g_w * s;
-    q->gt.x1 -= g_w * (1.0f - s);
-    s = min_share(q->p.y2, q->t.y2);
-    q->gp.y2 += g_h * s;
-    q->gt.y2 += g_h * (1.0f - s);
-    s = max_share(q->p.y1, q->t.y1);
-    q->gp.y1 -= g_h * s;
-    q->gt.y1 -= g_h * (1.0f - s);
+    vfloat to_a = g * share;
+    *ga += to_a;
+    *gb += g - to_a;
+}
+
+/* Backward of the four edges a pair defines, given ∂/∂ each edge: the overlap's max(x1), max(y1),
+ * min(x2), min(y2), or (enclosing) the enclosing box's min(x1), min(y1), max(x2), max(y2). */
+inline void back_edges(pair_t* q, int enclosing, vfloat g_left, vfloat g_top, vfloat g_right, vfloat g_bottom)
+{
+    split(g_left, enclosing ? min_share(q->p.x1, q->t.x1) : max_share(q->p.x1, q->t.x1), &q->gp.x1, &q->gt.x1);
+    split(g_top, enclosing ? min_share(q->p.y1, q->t.y1) : max_share(q->p.y1, q->t.y1), &q->gp.y1, &q->gt.y1);
+    split(g_right, enclosing ? max_share(q->p.x2, q->t.x2) : min_share(q->p.x2, q->t.x2), &q->gp.x2, &q->gt.x2);
+    split(g_bottom, enclosing ? max_share(q->p.y2, q->t.y2) : min_share(q->p.y2, q->t.y2), &q->gp.y2, &q->gt.y2);
 }
 
 /* Intersection: torchvision's (clamp 0: w·h where both are positive, else 0 with no gradient) or
@@ -92,7 +94,7 @@ inline void back_intersection(pair_t* q, int clamp, vfloat g, vfloat w, vfloat h
         g_w = select(g_w, (vfloat)(0.0f), ow < 0.0f);
         g_h = select(g_h, (vfloat)(0.0f), oh < 0.0f);
     }
-    back_overlap(q, g_w, g_h);
+    back_edges(q, 0, -g_w, -g_h, g_w, g_h);
 }
 
 inline void back_areas(pair_t* q, vfloat g_p, vfloat g_t)
@@ -118,18 +120,7 @@ inline void enclosure(const pair_t* q, vfloat* w, vfloat* h)
 
 inline void back_enclosure(pair_t* q, vfloat g_w, vfloat g_h)
 {
-    vfloat s = max_share(q->p.x2, q->t.x2);
-    q->gp.x2 += g_w * s;
-    q->gt.x2 += g_w * (1.0f - s);
-    s = min_share(q->p.x1, q->t.x1);
-    q->gp.x1 -= g_w * s;
-    q->gt.x1 -= g_w * (1.0f - s);
-    s = max_share(q->p.y2, q->t.y2);
-    q->gp.y2 += g_h * s;
-    q->gt.y2 += g_h * (1.0f - s);
-    s = min_share(q->p.y1, q->t.y1);
-    q->gp.y1 -= g_h * s;
-    q->gt.y1 -= g_h * (1.0f - s);
+    back_edges(q, 1, -g_w, -g_h, g_w, g_h);
 }
 
 /* The prediction's center minus the target's, from differences of nearby coordinates (exact) rather than of sums. */
@@ -378,36 +369,13 @@ inline vfloat extended_iou(box_t p, box_t t, float4 prm, box_t* gp, box_t* gt)
     vfloat g_ix2 = gi * b, g_iy2 = gi * a, g_ix1 = -gi * f, g_iy1 = -gi * g;
     vfloat g_ex = -(gi * b + gi * dd - gi * f - gi * h);
     vfloat g_ey = -(gi * a + gi * c - gi * e - gi * g);
-    vfloat sh = min_share(ix1, ix2);
-    g_ix1 += g_xmin * sh;
-    g_ix2 += g_xmin * (1.0f - sh);
-    sh = max_share(ix1, ix2);
-    g_ix1 += g_xmax * sh;
-    g_ix2 += g_xmax * (1.0f - sh);
-    sh = min_share(iy1, iy2);
-    g_iy1 += g_ymin * sh;
-    g_iy2 += g_ymin * (1.0f - sh);
-    sh = max_share(iy1, iy2);
-    g_iy1 += g_ymax * sh;
-    g_iy2 += g_ymax * (1.0f - sh);
-    sh = min_share(p.x2, t.x2);
-    q.gp.x2 += g_ix2 * sh;
-    q.gt.x2 += g_ix2 * (1.0f - sh);
-    sh = min_share(p.y2, t.y2);
-    q.gp.y2 += g_iy2 * sh;
-    q.gt.y2 += g_iy2 * (1.0f - sh);
-    sh = max_share(p.x1, t.x1);
-    q.gp.x1 += g_ix1 * sh;
-    q.gt.x1 += g_ix1 * (1.0f - sh);
-    sh = max_share(p.y1, t.y1);
-    q.gp.y1 += g_iy1 * sh;
-    q.gt.y1 += g_iy1 * (1.0f - sh);
-    sh = min_share(p.x1, t.x1);
-    q.gp.x1 += g_ex * sh;
-    q.gt.x1 += g_ex * (1.0f - sh);
-    sh = min_share(p.y1, t.y1);
-    q.gp.y1 += g_ey * sh;
-    q.gt.y1 += g_ey * (1.0f - sh);
+    /* xmin = min(i1x, i2x) (c), xmax = max(i1x, i2x) (g), and the same in y. */
+    split(g_xmin, min_share(ix1, ix2), &g_ix1, &g_ix2);
+    split(g_xmax, max_share(ix1, ix2), &g_ix1, &g_ix2);
+    split(g_ymin, min_share(iy1, iy2), &g_iy1, &g_iy2);
+    split(g_ymax, max_share(iy1, iy2), &g_iy1, &g_iy2);
+    back_edges(&q, 0, g_ix1, g_iy1, g_ix2, g_iy2);
+    back_edges(&q, 1, g_ex, g_ey, 0.0f, 0.0f);
     *gp = q.gp;
     *gt = q.gt;
     return loss;

@@ -79,47 +79,13 @@ public class BoxBenchmarks
 /// The box losses on the OpenCL device <see cref="OpenCLDevice.Select()"/> picks, beside the CPU SIMD kernels (the
 /// baseline) on the same boxes. Run: <c>dotnet run -c Release --project benchmarks/LossKernels.Benchmarks -- --filter *BoxOpenCL*</c>.
 /// </summary>
-[MemoryDiagnoser]
-public class BoxOpenCLBenchmarks
+public class BoxOpenCLBenchmarks : CatalogOpenCLBenchmarks
 {
-    private OpenCLDevice device = null!;
-    private BoundLoss simd = null!;
-    private BoundLoss opencl = null!;
-
     [ParamsSource(nameof(Losses))]
-    public string Loss { get; set; } = "";
+    public override string Loss { get; set; } = "";
 
     [Params(4096, 1_048_576)]
-    public int N { get; set; }
+    public override int N { get; set; }
 
     public static IEnumerable<string> Losses() => BoxBenchmarks.Losses();
-
-    [GlobalSetup]
-    public void Setup()
-    {
-        device = OpenCLDevice.Select();
-        LossDefinition definition = LossCatalog.Get(Loss);
-        Dictionary<string, LossTensor> inputs = definition.SampleInputs(N, seed: 1);
-        simd = definition.Bind(LossParameters.Empty, inputs);
-        opencl = definition.Bind(LossParameters.Empty, inputs, device: device);
-    }
-
-    [GlobalCleanup]
-    public void Cleanup()
-    {
-        opencl.Dispose();
-        device.Dispose();
-    }
-
-    [Benchmark(Baseline = true)]
-    public void SimdFused() => simd.Run(LossMode.Fused);
-
-    [Benchmark]
-    public void OpenCLFused() => opencl.Run(LossMode.Fused);
-
-    [Benchmark]
-    public void OpenCLForward() => opencl.Run(LossMode.Forward);
-
-    [Benchmark]
-    public void OpenCLBackward() => opencl.Run(LossMode.Backward);
 }

@@ -56,20 +56,33 @@ public class RegressionBenchmarks
 /// kernels (the baseline) on the same data: the GPU-vs-AVX table. Each OpenCL call waits for its kernel.
 /// Run: <c>dotnet run -c Release --project benchmarks/LossKernels.Benchmarks -- --filter *RegressionOpenCL*</c>.
 /// </summary>
+public class RegressionOpenCLBenchmarks : CatalogOpenCLBenchmarks
+{
+    [ParamsSource(nameof(Losses))]
+    public override string Loss { get; set; } = "";
+
+    [Params(4096, 1_048_583, 16_777_216)]
+    public override int N { get; set; }
+
+    public static IEnumerable<string> Losses() => RegressionBenchmarks.Losses();
+}
+
+/// <summary>
+/// A catalog loss on the OpenCL device <see cref="OpenCLDevice.Select()"/> picks, beside the CPU SIMD kernels (the
+/// baseline) on the same data, with allocations measured; a family's class names its losses and sizes.
+/// </summary>
 [MemoryDiagnoser]
-public class RegressionOpenCLBenchmarks
+public abstract class CatalogOpenCLBenchmarks
 {
     private OpenCLDevice device = null!;
     private BoundLoss simd = null!;
     private BoundLoss opencl = null!;
 
-    [ParamsSource(nameof(Losses))]
-    public string Loss { get; set; } = "";
+    /// <summary>The catalog name, from the family's <c>ParamsSource</c>.</summary>
+    public abstract string Loss { get; set; }
 
-    [Params(4096, 1_048_583, 16_777_216)]
-    public int N { get; set; }
-
-    public static IEnumerable<string> Losses() => RegressionBenchmarks.Losses();
+    /// <summary>Items (elements or box pairs), from the family's <c>Params</c>.</summary>
+    public abstract int N { get; set; }
 
     [GlobalSetup]
     public void Setup()

@@ -14,12 +14,11 @@ import argparse
 import importlib.util
 import json
 import os
-import statistics
-import time
 
 import torch
-import torch.nn.functional as F
 import torchvision.ops as tvops
+
+from timing import median_ms
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "golden", "generate.py")
 spec = importlib.util.spec_from_file_location("generate", GOLDEN)
@@ -36,17 +35,6 @@ LOSSES = {
     "scylla_iou_loss": lambda p, t: formulas.mm_siou(p, t).mean(),
     "bounded_iou_loss": lambda p, t: formulas.mm_bounded_iou(p, t).sum() / p.shape[0],
 }
-
-
-def median_ms(fn, repeats):
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def boxes(n, generator):

@@ -10,11 +10,11 @@ repeated runs after warm-up, with torch's default intra-op threads (all cores).
 import argparse
 import json
 import math
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
+
+from timing import median_ms
 
 
 def balanced_l1(pred, target, beta=1.0, alpha=0.5, gamma=1.5):
@@ -32,17 +32,6 @@ LOSSES = {
     "huber": lambda x, t: F.huber_loss(x, t, delta=1.0),
     "balanced_l1": balanced_l1,
 }
-
-
-def median_ms(fn, repeats):
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def main():

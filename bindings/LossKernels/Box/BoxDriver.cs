@@ -46,21 +46,8 @@ internal static unsafe class BoxDriver
         where TMode : struct, IDriverMode =>
         ChunkedRun.Run(new BoxRange<TLoss, TMode>(loss, args), args.Length, ParallelThreshold);
 
-    internal static double RunRange<TLoss, TMode>(in TLoss loss, in BoxArgs args, nint start, nint length)
-        where TLoss : struct, IBoxLoss
-        where TMode : struct, IDriverMode
-    {
-        if (Vector512.IsHardwareAccelerated && length >= Vector512<float>.Count)
-            return RunVectors<TLoss, TMode, Vector512<float>, Width512>(loss, args, start, length);
-        if (Vector256.IsHardwareAccelerated && length >= Vector256<float>.Count)
-            return RunVectors<TLoss, TMode, Vector256<float>, Width256>(loss, args, start, length);
-        if (length >= Vector128<float>.Count)
-            return RunVectors<TLoss, TMode, Vector128<float>, Width128>(loss, args, start, length);
-        return RunPadded<TLoss, TMode>(loss, args, start, (int)length);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double RunVectors<TLoss, TMode, TVec, TWidth>(in TLoss loss, in BoxArgs a, nint start, nint length)
+    internal static double RunVectors<TLoss, TMode, TVec, TWidth>(in TLoss loss, in BoxArgs a, nint start, nint length)
         where TLoss : struct, IBoxLoss
         where TMode : struct, IDriverMode
         where TVec : struct
@@ -104,7 +91,7 @@ internal static unsafe class BoxDriver
 
     /// <summary>Fewer than four pairs: one Vector128 step over zero-padded copies on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double RunPadded<TLoss, TMode>(in TLoss loss, in BoxArgs a, nint start, int length)
+    internal static double RunPadded<TLoss, TMode>(in TLoss loss, in BoxArgs a, nint start, int length)
         where TLoss : struct, IBoxLoss
         where TMode : struct, IDriverMode
     {
@@ -204,7 +191,7 @@ internal static unsafe class BoxDriver
 
     /// <summary>cxcywh to xyxy, as torchvision's <c>box_convert</c>: x1 = cx − w/2, x2 = cx + w/2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static BoxVectors<TVec> ToCorners<TVec, TWidth>(in BoxVectors<TVec> box)
+    internal static BoxVectors<TVec> ToCorners<TVec, TWidth>(in BoxVectors<TVec> box)
         where TVec : struct
         where TWidth : struct, IVectorMath<TVec>
     {
@@ -244,13 +231,20 @@ internal static unsafe class BoxDriver
     }
 }
 
-/// <summary>A box pass as a range kernel for <see cref="ChunkedRun"/>.</summary>
-internal readonly struct BoxRange<TLoss, TMode>(TLoss loss, BoxArgs args) : IRangeKernel
+/// <summary>A box pass as a range kernel for <see cref="ChunkedRun"/>, run at the width <see cref="SimdWidths"/> picks.</summary>
+internal readonly struct BoxRange<TLoss, TMode>(TLoss loss, BoxArgs args) : IRangeKernel, IWidthKernel
     where TLoss : struct, IBoxLoss
     where TMode : struct, IDriverMode
 {
     private readonly TLoss loss = loss;
     private readonly BoxArgs args = args;
 
-    public double RunRange(nint start, nint length) => BoxDriver.RunRange<TLoss, TMode>(loss, args, start, length);
+    public double RunRange(nint start, nint length) => SimdWidths.Run(this, start, length);
+
+    public double Run<TVec, TMath>(nint start, nint length)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec> =>
+        BoxDriver.RunVectors<TLoss, TMode, TVec, TMath>(loss, args, start, length);
+
+    public double RunPadded(nint start, int length) => BoxDriver.RunPadded<TLoss, TMode>(loss, args, start, length);
 }

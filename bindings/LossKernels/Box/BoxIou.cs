@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using LossKernels.OpenCL;
 
 namespace LossKernels.Box;
@@ -30,11 +29,8 @@ public static unsafe class BoxIou
         BoxLoss.CheckFormat(format);
         int n = BoxLoss.BoxCount(boxes1.Length, nameof(boxes1));
         int m = BoxLoss.BoxCount(boxes2.Length, nameof(boxes2));
-        long pairs = (long)n * m;
-        if (pairs > int.MaxValue)
-            ThrowHelper.Argument(nameof(iou), $"{n}×{m} pairs do not fit a span.");
-        ThrowHelper.IfTooShort((int)pairs, iou.Length, nameof(iou));
-        ReadOnlySpan<float> written = iou.Slice(0, (int)pairs);
+        int pairs = Pairs(n, m, iou.Length);
+        ReadOnlySpan<float> written = iou.Slice(0, pairs);
         if (boxes1.Overlaps(written) || boxes2.Overlaps(written))
             ThrowHelper.Argument(nameof(iou), "iou must not overlap the boxes.");
         if (pairs == 0)
@@ -60,10 +56,7 @@ public static unsafe class BoxIou
         BoxLoss.CheckOnDevice(boxes1, iou, nameof(iou));
         int n = BoxLoss.BoxCount(boxes1.Length, nameof(boxes1));
         int m = BoxLoss.BoxCount(boxes2.Length, nameof(boxes2));
-        long pairs = (long)n * m;
-        if (pairs > int.MaxValue)
-            ThrowHelper.Argument(nameof(iou), $"{n}×{m} pairs do not fit a buffer.");
-        ThrowHelper.IfTooShort((int)pairs, iou.Length, nameof(iou));
+        int pairs = Pairs(n, m, iou.Length);
         if (pairs == 0)
             return;
         if (iou.Handle == boxes1.Handle || iou.Handle == boxes2.Handle)
@@ -82,82 +75,47 @@ public static unsafe class BoxIou
         }
     }
 
-    /// <summary>Rows [start, start + length) of the matrix: box i broadcast against vectors of the second set.</summary>
+    /// <summary>Checks the sizes of an n×m matrix; returns n·m.</summary>
+    private static int Pairs(int n, int m, int iouLength)
+    {
+        long pairs = (long)n * m;
+        if (pairs > int.MaxValue)
+            ThrowHelper.Argument("iou", $"{n}×{m} pairs do not fit one span or buffer.");
+        ThrowHelper.IfTooShort((int)pairs, iouLength, "iou");
+        return (int)pairs;
+    }
+
+    /// <summary>Rows [start, start + length) of the matrix: box i broadcast against the second set, one <see cref="RowMap"/> per row.</summary>
     private readonly struct IouRows(float* boxes1, float* boxes2, float* iou, int columns, bool centerSize) : IRangeKernel
     {
         public double RunRange(nint start, nint length)
         {
             for (nint i = start; i < start + length; i++)
-            {
-                if (Vector512.IsHardwareAccelerated && columns >= Vector512<float>.Count)
-                    Row<Vector512<float>, Width512>(i);
-                else if (Vector256.IsHardwareAccelerated && columns >= Vector256<float>.Count)
-                    Row<Vector256<float>, Width256>(i);
-                else if (columns >= Vector128<float>.Count)
-                    Row<Vector128<float>, Width128>(i);
-                else
-                    PaddedRow(i);
-            }
-
+                RowMap.Run(new IouWith(boxes1 + 4 * i, centerSize), boxes2, iou + i * columns, columns);
             return 0d;
         }
+    }
 
-        private void Row<TVec, TMath>(nint i)
+    /// <summary>The IoU of one box (<paramref name="box"/>) with each row.</summary>
+    private readonly struct IouWith(float* box, bool centerSize) : IRowMap
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TVec Map<TVec, TMath>(in BoxVectors<TVec> row)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
-            float* box = boxes1 + 4 * i;
-            BoxVectors<TVec> a = Corners<TVec, TMath>(new BoxVectors<TVec>(TMath.Create(box[0]), TMath.Create(box[1]), TMath.Create(box[2]), TMath.Create(box[3])), centerSize);
-            float* row = iou + i * columns;
-            int count = TMath.Count;
-            for (int j = 0; ; j += count)
+            var a = new BoxVectors<TVec>(TMath.Create(box[0]), TMath.Create(box[1]), TMath.Create(box[2]), TMath.Create(box[3]));
+            BoxVectors<TVec> b = row;
+            if (centerSize)
             {
-                // The last vector overlaps the one before; it rewrites the same values.
-                int at = Math.Min(j, columns - count);
-                TMath.LoadRows(ref boxes2[4 * at], out TVec x1, out TVec y1, out TVec x2, out TVec y2);
-                TMath.Store(Iou<TVec, TMath>(a, Corners<TVec, TMath>(new BoxVectors<TVec>(x1, y1, x2, y2), centerSize)), ref row[at]);
-                if (at == columns - count)
-                    return;
+                a = BoxDriver.ToCorners<TVec, TMath>(a);
+                b = BoxDriver.ToCorners<TVec, TMath>(b);
             }
+
+            var pair = new BoxPair<TVec, TMath>(a, b);
+            TVec intersection = pair.Intersection(true, out _, out _);
+            return TMath.Divide(intersection, TMath.Subtract(TMath.Add(TMath.Multiply(pair.Width, pair.Height), TMath.Multiply(pair.TargetWidth, pair.TargetHeight)), intersection));
         }
-
-        /// <summary>Fewer than four columns: the second set padded to four rows on the stack.</summary>
-        private void PaddedRow(nint i)
-        {
-            float* padded = stackalloc float[16];
-            float* values = stackalloc float[4];
-            for (int k = 0; k < 16; k++)
-                padded[k] = k < 4 * columns ? boxes2[k] : 0f;
-            float* box = boxes1 + 4 * i;
-            var a = new BoxVectors<Vector128<float>>(Vector128.Create(box[0]), Vector128.Create(box[1]), Vector128.Create(box[2]), Vector128.Create(box[3]));
-            Width128.LoadRows(ref *padded, out Vector128<float> x1, out Vector128<float> y1, out Vector128<float> x2, out Vector128<float> y2);
-            Width128.Store(Iou<Vector128<float>, Width128>(Corners<Vector128<float>, Width128>(a, centerSize),
-                Corners<Vector128<float>, Width128>(new BoxVectors<Vector128<float>>(x1, y1, x2, y2), centerSize)), ref *values);
-            for (int k = 0; k < columns; k++)
-                iou[i * columns + k] = values[k];
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static BoxVectors<TVec> Corners<TVec, TMath>(in BoxVectors<TVec> box, bool centerSize)
-        where TVec : struct
-        where TMath : struct, IVectorMath<TVec>
-    {
-        if (!centerSize)
-            return box;
-        TVec halfWidth = TMath.Multiply(box.X2, TMath.Create(0.5f));
-        TVec halfHeight = TMath.Multiply(box.Y2, TMath.Create(0.5f));
-        return new BoxVectors<TVec>(TMath.Subtract(box.X1, halfWidth), TMath.Subtract(box.Y1, halfHeight), TMath.Add(box.X1, halfWidth), TMath.Add(box.Y1, halfHeight));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec Iou<TVec, TMath>(in BoxVectors<TVec> a, in BoxVectors<TVec> b)
-        where TVec : struct
-        where TMath : struct, IVectorMath<TVec>
-    {
-        var pair = new BoxPair<TVec, TMath>(a, b);
-        TVec intersection = pair.Intersection(true, out _, out _);
-        return TMath.Divide(intersection, TMath.Subtract(TMath.Add(TMath.Multiply(pair.Width, pair.Height), TMath.Multiply(pair.TargetWidth, pair.TargetHeight)), intersection));
     }
 }
 

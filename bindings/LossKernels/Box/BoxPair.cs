@@ -86,24 +86,18 @@ internal struct BoxPair<TVec, TMath>
         height = TMath.Subtract(TMath.Min(Y2, TY2), TMath.Max(Y1, TY1));
     }
 
-    /// <summary>Backward of the right/bottom overlap edges min(x2, tx2), min(y2, ty2), and of the left/top ones max(x1, tx1), max(y1, ty1).</summary>
+    /// <summary>
+    /// Backward of the four edges a pair defines, given ∂/∂ each edge. The overlap's edges are max(x1, tx1),
+    /// max(y1, ty1), min(x2, tx2), min(y2, ty2); the enclosing box's (<paramref name="enclosing"/>) the min of the
+    /// left and top edges and the max of the right and bottom ones.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void BackOverlapEdges(TVec gRight, TVec gBottom, TVec gLeft, TVec gTop)
+    public void BackEdges(bool enclosing, TVec gLeft, TVec gTop, TVec gRight, TVec gBottom)
     {
-        Split(gRight, MinShare(X2, TX2), ref GX2, ref GTX2);
-        Split(gBottom, MinShare(Y2, TY2), ref GY2, ref GTY2);
-        Split(gLeft, MaxShare(X1, TX1), ref GX1, ref GTX1);
-        Split(gTop, MaxShare(Y1, TY1), ref GY1, ref GTY1);
-    }
-
-    /// <summary>Backward of the enclosing box's edges min(x1, tx1), min(y1, ty1), max(x2, tx2), max(y2, ty2).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void BackEnclosureEdges(TVec gLeft, TVec gTop, TVec gRight, TVec gBottom)
-    {
-        Split(gLeft, MinShare(X1, TX1), ref GX1, ref GTX1);
-        Split(gTop, MinShare(Y1, TY1), ref GY1, ref GTY1);
-        Split(gRight, MaxShare(X2, TX2), ref GX2, ref GTX2);
-        Split(gBottom, MaxShare(Y2, TY2), ref GY2, ref GTY2);
+        Split(gLeft, enclosing ? MinShare(X1, TX1) : MaxShare(X1, TX1), ref GX1, ref GTX1);
+        Split(gTop, enclosing ? MinShare(Y1, TY1) : MaxShare(Y1, TY1), ref GY1, ref GTY1);
+        Split(gRight, enclosing ? MaxShare(X2, TX2) : MinShare(X2, TX2), ref GX2, ref GTX2);
+        Split(gBottom, enclosing ? MaxShare(Y2, TY2) : MinShare(Y2, TY2), ref GY2, ref GTY2);
     }
 
     /// <summary>
@@ -145,7 +139,7 @@ internal struct BoxPair<TVec, TMath>
             gHeight = ClampMinSlope(gHeight, h, zero);
         }
 
-        BackOverlapEdges(gWidth, gHeight, TMath.Subtract(TMath.Create(0f), gWidth), TMath.Subtract(TMath.Create(0f), gHeight));
+        BackEdges(false, TMath.Subtract(TMath.Create(0f), gWidth), TMath.Subtract(TMath.Create(0f), gHeight), gWidth, gHeight);
     }
 
     /// <summary>Backward of the two areas (x2 − x1)(y2 − y1) given ∂/∂area of the prediction and of the target.</summary>
@@ -164,7 +158,7 @@ internal struct BoxPair<TVec, TMath>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BackEnclosure(TVec gWidth, TVec gHeight) =>
-        BackEnclosureEdges(TMath.Subtract(TMath.Create(0f), gWidth), TMath.Subtract(TMath.Create(0f), gHeight), gWidth, gHeight);
+        BackEdges(true, TMath.Subtract(TMath.Create(0f), gWidth), TMath.Subtract(TMath.Create(0f), gHeight), gWidth, gHeight);
 
     /// <summary>
     /// The offset of the prediction's center from the target's, ((x1 − tx1) + (x2 − tx2))/2 and the same in y: the

@@ -103,8 +103,8 @@ public readonly struct ExtendedIoULoss : IBoxLoss
         share = BoxPair<TVec, TMath>.MaxShare(iy1, iy2);
         gIy1 = TMath.Add(gIy1, TMath.Multiply(gF, share));
         gIy2 = TMath.Add(gIy2, TMath.Subtract(gF, TMath.Multiply(gF, share)));
-        pair.BackOverlapEdges(gIx2, gIy2, gIx1, gIy1);
-        pair.BackEnclosureEdges(gEx, gEy, zero, zero);
+        pair.BackEdges(false, gIx1, gIy1, gIx2, gIy2);
+        pair.BackEdges(true, gEx, gEy, zero, zero);
         pair.Gradients(out predictionGradient, out targetGradient);
         return loss;
     }

@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using LossKernels.OpenCL;
 
 namespace LossKernels.Box;
@@ -29,16 +28,7 @@ public static unsafe class FcosCenterness
         if (ltrb.Overlaps(centerness.Slice(0, n)))
             ThrowHelper.Argument(nameof(centerness), "centerness must not overlap ltrb.");
         fixed (float* source = ltrb, destination = centerness)
-        {
-            if (Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
-                Run<Vector512<float>, Width512>(source, destination, n);
-            else if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
-                Run<Vector256<float>, Width256>(source, destination, n);
-            else if (n >= Vector128<float>.Count)
-                Run<Vector128<float>, Width128>(source, destination, n);
-            else
-                RunPadded(source, destination, n);
-        }
+            RowMap.Run(default(CenternessMap), source, destination, n);
     }
 
     /// <summary>The same on an OpenCL device (<c>centerness_target</c> in <c>kernels/box_utilities.cl</c>); queued, not awaited.</summary>
@@ -66,39 +56,15 @@ public static unsafe class FcosCenterness
         }
     }
 
-    private static void Run<TVec, TMath>(float* ltrb, float* centerness, int n)
-        where TVec : struct
-        where TMath : struct, IVectorMath<TVec>
+    /// <summary>√(min(l, r)/max(l, r) · min(t, b)/max(t, b)) of an (l, t, r, b) row.</summary>
+    private readonly struct CenternessMap : IRowMap
     {
-        int count = TMath.Count;
-        for (int i = 0; ; i += count)
-        {
-            // The last vector overlaps the one before; it rewrites the same values.
-            int at = Math.Min(i, n - count);
-            TMath.LoadRows(ref ltrb[4 * at], out TVec l, out TVec t, out TVec r, out TVec b);
-            TMath.Store(Target<TVec, TMath>(l, t, r, b), ref centerness[at]);
-            if (at == n - count)
-                return;
-        }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TVec Map<TVec, TMath>(in BoxVectors<TVec> row)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec> =>
+            TMath.Sqrt(TMath.Multiply(Ratio<TVec, TMath>(row.X1, row.X2), Ratio<TVec, TMath>(row.Y1, row.Y2)));
     }
-
-    private static void RunPadded(float* ltrb, float* centerness, int n)
-    {
-        float* rows = stackalloc float[16];
-        float* values = stackalloc float[4];
-        for (int i = 0; i < 16; i++)
-            rows[i] = i < 4 * n ? ltrb[i] : 1f;
-        Width128.LoadRows(ref *rows, out Vector128<float> l, out Vector128<float> t, out Vector128<float> r, out Vector128<float> b);
-        Width128.Store(Target<Vector128<float>, Width128>(l, t, r, b), ref *values);
-        for (int i = 0; i < n; i++)
-            centerness[i] = values[i];
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec Target<TVec, TMath>(TVec l, TVec t, TVec r, TVec b)
-        where TVec : struct
-        where TMath : struct, IVectorMath<TVec> =>
-        TMath.Sqrt(TMath.Multiply(Ratio<TVec, TMath>(l, r), Ratio<TVec, TMath>(t, b)));
 
     /// <summary>min/max, and 0 where max is 0 (0/0).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace LossKernels;
 
 /// <summary>A pass over a range [start, start + length) of a call's items; returns the range's partial sum (0 when the pass does not reduce).</summary>
@@ -98,4 +100,32 @@ internal sealed unsafe class RangeJob<TKernel> : IChunkJob
     }
 
     public void RunChunk(int index) => partials[index] = ChunkedRun.RunChunk(kernel, length, chunk, index);
+}
+
+/// <summary>A pass written once over <see cref="IVectorMath{TVec}"/>, for <see cref="SimdWidths.Run"/> to run at one width.</summary>
+internal interface IWidthKernel
+{
+    /// <summary>Items [start, start + length), with at least one full vector of them.</summary>
+    double Run<TVec, TMath>(nint start, nint length)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>;
+
+    /// <summary>Fewer items than a Vector128 holds: the kernel pads them on the stack.</summary>
+    double RunPadded(nint start, int length);
+}
+
+/// <summary>Picks the width for a range: 512 → 256 → 128 bits as the hardware has them and the range fills a vector, else the padded path.</summary>
+internal static class SimdWidths
+{
+    public static double Run<TKernel>(in TKernel kernel, nint start, nint length)
+        where TKernel : struct, IWidthKernel
+    {
+        if (Vector512.IsHardwareAccelerated && length >= Vector512<float>.Count)
+            return kernel.Run<Vector512<float>, Width512>(start, length);
+        if (Vector256.IsHardwareAccelerated && length >= Vector256<float>.Count)
+            return kernel.Run<Vector256<float>, Width256>(start, length);
+        if (length >= Vector128<float>.Count)
+            return kernel.Run<Vector128<float>, Width128>(start, length);
+        return kernel.RunPadded(start, (int)length);
+    }
 }

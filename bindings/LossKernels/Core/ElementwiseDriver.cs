@@ -107,19 +107,6 @@ internal static unsafe class ElementwiseDriver
         where TMode : struct, IDriverMode =>
         ChunkedRun.Run(new ElementwiseRange<TLoss, TMode>(loss, args), args.Length, ParallelThreshold);
 
-    internal static double RunRange<TLoss, TMode>(in TLoss loss, in ElementwiseArgs args, nint start, nint length)
-        where TLoss : struct, IElementwiseLoss
-        where TMode : struct, IDriverMode
-    {
-        if (Vector512.IsHardwareAccelerated && length >= Vector512<float>.Count)
-            return RunVectors<TLoss, TMode, Vector512<float>, Width512>(loss, args, start, length);
-        if (Vector256.IsHardwareAccelerated && length >= Vector256<float>.Count)
-            return RunVectors<TLoss, TMode, Vector256<float>, Width256>(loss, args, start, length);
-        if (length >= Vector128<float>.Count)
-            return RunVectors<TLoss, TMode, Vector128<float>, Width128>(loss, args, start, length);
-        return RunPadded<TLoss, TMode>(loss, args, start, (int)length);
-    }
-
     /// <summary>
     /// Vector loop over [start, start + length), length ≥ one vector. When the destination is
     /// large (<see cref="NonTemporalThreshold"/>), stores bypass the caches: the first vector is then
@@ -127,7 +114,7 @@ internal static unsafe class ElementwiseDriver
     /// vector-aligned destination address.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double RunVectors<TLoss, TMode, TVec, TWidth>(in TLoss loss, in ElementwiseArgs a, nint start, nint length)
+    internal static double RunVectors<TLoss, TMode, TVec, TWidth>(in TLoss loss, in ElementwiseArgs a, nint start, nint length)
         where TLoss : struct, IElementwiseLoss
         where TMode : struct, IDriverMode
         where TVec : struct
@@ -245,7 +232,7 @@ internal static unsafe class ElementwiseDriver
 
     /// <summary>Fewer than four elements: one Vector128 over zero-padded copies on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double RunPadded<TLoss, TMode>(in TLoss loss, in ElementwiseArgs a, nint start, int length)
+    internal static double RunPadded<TLoss, TMode>(in TLoss loss, in ElementwiseArgs a, nint start, int length)
         where TLoss : struct, IElementwiseLoss
         where TMode : struct, IDriverMode
     {
@@ -315,13 +302,20 @@ internal static unsafe class ElementwiseDriver
     }
 }
 
-/// <summary>An elementwise pass as a range kernel for <see cref="ChunkedRun"/>.</summary>
-internal readonly struct ElementwiseRange<TLoss, TMode>(TLoss loss, ElementwiseArgs args) : IRangeKernel
+/// <summary>An elementwise pass as a range kernel for <see cref="ChunkedRun"/>, run at the width <see cref="SimdWidths"/> picks.</summary>
+internal readonly struct ElementwiseRange<TLoss, TMode>(TLoss loss, ElementwiseArgs args) : IRangeKernel, IWidthKernel
     where TLoss : struct, IElementwiseLoss
     where TMode : struct, IDriverMode
 {
     private readonly TLoss loss = loss;
     private readonly ElementwiseArgs args = args;
 
-    public double RunRange(nint start, nint length) => ElementwiseDriver.RunRange<TLoss, TMode>(loss, args, start, length);
+    public double RunRange(nint start, nint length) => SimdWidths.Run(this, start, length);
+
+    public double Run<TVec, TMath>(nint start, nint length)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec> =>
+        ElementwiseDriver.RunVectors<TLoss, TMode, TVec, TMath>(loss, args, start, length);
+
+    public double RunPadded(nint start, int length) => ElementwiseDriver.RunPadded<TLoss, TMode>(loss, args, start, length);
 }

@@ -50,19 +50,8 @@ public static class BoxHarness
     }
 
     public static BoundLoss Bind(string loss, Dictionary<string, object?> parameters, float[] prediction, float[] target, float[]? weight = null,
-        float[]? upstream = null, OpenCLDevice? device = null)
-    {
-        LossDefinition definition = LossCatalog.Get(loss);
-        var inputs = new Dictionary<string, LossTensor>
-        {
-            [definition.Inputs[0]] = LossTensor.FromFloats(prediction, prediction.Length / 4, 4),
-            [definition.Inputs[1]] = LossTensor.FromFloats(target, target.Length / 4, 4),
-        };
-        if (weight is not null)
-            inputs["weight"] = LossTensor.FromFloats(weight, weight.Length);
-        LossTensor? up = upstream is null ? null : LossTensor.FromFloats(upstream, upstream.Length == 1 ? [] : [upstream.Length]);
-        return definition.Bind(new LossParameters(parameters), inputs, up, device);
-    }
+        float[]? upstream = null, OpenCLDevice? device = null) =>
+        Core.CatalogHarness.Bind(loss, parameters, prediction, target, weight, upstream, device);
 
     public static ReferenceResult Reference(string loss, Dictionary<string, object?> parameters, float[] prediction, float[] target, float[]? weight = null, float[]? upstream = null) =>
         ReferenceBoxLosses.Compute(loss, parameters, Numerics.ToDouble(prediction), Numerics.ToDouble(target),

@@ -32,21 +32,25 @@ public static class CatalogHarness
         return parameters;
     }
 
-    /// <summary>Binds a loss whose inputs are <c>input</c> and <c>target</c>; a box-family target (FCOS (l, t, r, b) rows) is shaped [n, 4].</summary>
+    /// <summary>
+    /// Binds a loss to its two inputs, by the catalog's names for them: <c>input</c> is one value per element, and a
+    /// box-family input other than <c>input</c> (boxes, FCOS (l, t, r, b) targets) is rows of four, shaped [n, 4].
+    /// </summary>
     public static BoundLoss Bind(string loss, Dictionary<string, object?> parameters, float[] input, float[] target, float[]? weight = null, float[]? upstream = null,
         OpenCLDevice? device = null)
     {
+        LossDefinition definition = LossCatalog.Get(loss);
+        LossTensor Tensor(string name, float[] data) =>
+            definition.Family == "box" && name != "input" ? LossTensor.FromFloats(data, data.Length / 4, 4) : LossTensor.FromFloats(data, data.Length);
         var inputs = new Dictionary<string, LossTensor>
         {
-            ["input"] = LossTensor.FromFloats(input, input.Length),
-            ["target"] = LossCatalog.Get(loss).Family == "box"
-                ? LossTensor.FromFloats(target, target.Length / 4, 4)
-                : LossTensor.FromFloats(target, target.Length),
+            [definition.Inputs[0]] = Tensor(definition.Inputs[0], input),
+            [definition.Inputs[1]] = Tensor(definition.Inputs[1], target),
         };
         if (weight is not null)
             inputs["weight"] = LossTensor.FromFloats(weight, weight.Length);
         LossTensor? up = upstream is null ? null : LossTensor.FromFloats(upstream, upstream.Length == 1 ? [] : [upstream.Length]);
-        return LossCatalog.Get(loss).Bind(new LossParameters(parameters), inputs, up, device);
+        return definition.Bind(new LossParameters(parameters), inputs, up, device);
     }
 
     public static ReferenceResult Reference(string loss, Dictionary<string, object?> parameters, float[] input, float[] target, float[]? weight = null, float[]? upstream = null) =>

@@ -25,34 +25,43 @@ public static class ReferenceLosses
         if (loss == "fcos_centerness_loss")
             return CenternessLoss(parameters, input, target, weight, upstream);
         Func<double, (double Value, double Slope)> element = ElementFunction(loss, parameters);
-        string reduction = parameters.TryGetValue("reduction", out object? r) && r is string s ? s : "mean";
-        double? avgFactor = parameters.TryGetValue("avg_factor", out object? a) && a is not null ? Convert.ToDouble(a) : null;
         int n = input.Length;
         var values = new double[n];
         var slopes = new double[n];
         for (int i = 0; i < n; i++)
+            (values[i], slopes[i]) = element(input[i] - target[i]);
+        return WeightAndReduce(values, slopes, parameters, weight, upstream);
+    }
+
+    /// <summary>mmdetection's weight_reduce_loss on per-element values and slopes, and the gradient of upstream × the result.</summary>
+    private static ReferenceResult WeightAndReduce(double[] values, double[] slopes, IReadOnlyDictionary<string, object?> parameters, double[]? weight, double[]? upstream)
+    {
+        string reduction = parameters.TryGetValue("reduction", out object? r) && r is string s ? s : "mean";
+        double? avgFactor = parameters.TryGetValue("avg_factor", out object? a) && a is not null ? Convert.ToDouble(a) : null;
+        int n = values.Length;
+        var weighted = new double[n];
+        var gradient = new double[n];
+        for (int i = 0; i < n; i++)
         {
-            (double value, double slope) = element(input[i] - target[i]);
             double w = weight?[i] ?? 1d;
-            values[i] = w * value;
-            slopes[i] = w * slope;
+            weighted[i] = w * values[i];
+            gradient[i] = w * slopes[i];
         }
 
-        var gradient = new double[n];
         if (reduction == "none")
         {
             for (int i = 0; i < n; i++)
-                gradient[i] = (upstream is null ? 1d : upstream.Length == 1 ? upstream[0] : upstream[i]) * slopes[i];
-            return new ReferenceResult(values, gradient);
+                gradient[i] *= upstream is null ? 1d : upstream.Length == 1 ? upstream[0] : upstream[i];
+            return new ReferenceResult(weighted, gradient);
         }
 
         double sum = 0d;
-        foreach (double value in values)
+        foreach (double value in weighted)
             sum += value;
         double divisor = reduction == "sum" ? 1d : avgFactor is double factor ? factor + Float32Epsilon : n;
         double scale = (upstream?[0] ?? 1d) / divisor;
         for (int i = 0; i < n; i++)
-            gradient[i] = scale * slopes[i];
+            gradient[i] *= scale;
         return new ReferenceResult([sum / divisor], gradient);
     }
 
@@ -99,31 +108,19 @@ public static class ReferenceLosses
     /// <summary>mmdetection's FCOS centerness target from (l, t, r, b), then BCE with logits, weighted and reduced as the others.</summary>
     private static ReferenceResult CenternessLoss(IReadOnlyDictionary<string, object?> parameters, double[] logits, double[] ltrb, double[]? weight, double[]? upstream)
     {
-        string reduction = parameters.TryGetValue("reduction", out object? r) && r is string s ? s : "mean";
-        double? avgFactor = parameters.TryGetValue("avg_factor", out object? a) && a is not null ? Convert.ToDouble(a) : null;
         int n = logits.Length;
         var values = new double[n];
-        var gradient = new double[n];
+        var slopes = new double[n];
         for (int i = 0; i < n; i++)
         {
             double l = ltrb[4 * i], t = ltrb[4 * i + 1], right = ltrb[4 * i + 2], b = ltrb[4 * i + 3];
             double target = Math.Sqrt(Math.Min(l, right) / Math.Max(l, right) * (Math.Min(t, b) / Math.Max(t, b)));
-            double x = logits[i], w = weight?[i] ?? 1d;
-            values[i] = w * (Math.Max(x, 0) - x * target + Math.Log(1 + Math.Exp(-Math.Abs(x))));
-            gradient[i] = w * (1 / (1 + Math.Exp(-x)) - target);
+            double x = logits[i];
+            values[i] = Math.Max(x, 0) - x * target + Math.Log(1 + Math.Exp(-Math.Abs(x)));
+            slopes[i] = 1 / (1 + Math.Exp(-x)) - target;
         }
 
-        if (reduction == "none")
-        {
-            for (int i = 0; i < n; i++)
-                gradient[i] *= upstream is null ? 1d : upstream.Length == 1 ? upstream[0] : upstream[i];
-            return new ReferenceResult(values, gradient);
-        }
-
-        double divisor = reduction == "sum" ? 1d : avgFactor is double factor ? factor + Float32Epsilon : n;
-        for (int i = 0; i < n; i++)
-            gradient[i] *= (upstream?[0] ?? 1d) / divisor;
-        return new ReferenceResult([values.Sum() / divisor], gradient);
+        return WeightAndReduce(values, slopes, parameters, weight, upstream);
     }
 
     private static ReferenceResult Rmse(double[] input, double[] target, double upstream)
