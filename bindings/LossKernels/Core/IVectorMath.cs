@@ -35,9 +35,11 @@ public interface IVectorMath<TVec> where TVec : struct
     static abstract TVec Abs(TVec a);
     /// <summary>√a.</summary>
     static abstract TVec Sqrt(TVec a);
-    /// <summary>ln a (the runtime's vector logarithm).</summary>
+    /// <summary>a·b + c with one rounding (the FMA instruction where the hardware has it).</summary>
+    static abstract TVec MultiplyAdd(TVec a, TVec b, TVec c);
+    /// <summary>ln a: <see cref="VectorFunctions.Log{TVec, TMath}"/> (≤ 2 ulp), not the runtime's, which computes in double.</summary>
     static abstract TVec Log(TVec a);
-    /// <summary>e^a (the runtime's vector exponential).</summary>
+    /// <summary>e^a: <see cref="VectorFunctions.Exp{TVec, TMath}"/> (≤ 2 ulp), not the runtime's, which computes in double.</summary>
     static abstract TVec Exp(TVec a);
     /// <summary>min(a, b); NaN when either is NaN.</summary>
     static abstract TVec Min(TVec a, TVec b);
@@ -55,6 +57,14 @@ public interface IVectorMath<TVec> where TVec : struct
     static abstract TVec Select(TVec mask, TVec whenTrue, TVec whenFalse);
     /// <summary>Per lane: <paramref name="mask"/> set ? <paramref name="value"/> : 0 (a bitwise and, so NaN never leaks from unselected lanes).</summary>
     static abstract TVec And(TVec mask, TVec value);
+    /// <summary>The bitwise or of the lanes' bit patterns.</summary>
+    static abstract TVec Or(TVec a, TVec b);
+    /// <summary>The lanes' 32-bit patterns added as integers (wrapping).</summary>
+    static abstract TVec AddBits(TVec a, TVec b);
+    /// <summary>Each lane's 32-bit pattern shifted left by <paramref name="count"/> bits.</summary>
+    static abstract TVec ShiftLeftBits(TVec a, int count);
+    /// <summary>Each lane's 32-bit pattern shifted right by <paramref name="count"/> bits, zeros shifted in.</summary>
+    static abstract TVec ShiftRightBits(TVec a, int count);
     /// <summary>Lanes in [<paramref name="from"/>, <paramref name="to"/>) kept, the others zero.</summary>
     static abstract TVec KeepLanes(TVec value, int from, int to);
     /// <summary>The sum of the lanes, in double, in a fixed order.</summary>
@@ -96,7 +106,7 @@ public static class VectorMath
 }
 
 /// <summary>Vector functions the runtime does not offer, written once over <see cref="IVectorMath{TVec}"/>.</summary>
-public static class VectorFunctions
+public static partial class VectorFunctions
 {
     private const float TanPiOver8 = 0.41421356f;
     private const float Tan3PiOver8 = 2.41421356f;
@@ -161,9 +171,11 @@ internal readonly struct Width512 : IVectorMath<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Sqrt(Vector512<float> a) => Vector512.Sqrt(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Log(Vector512<float> a) => Vector512.Log(a);
+    public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Exp(Vector512<float> a) => Vector512.Exp(a);
+    public static Vector512<float> Log(Vector512<float> a) => VectorFunctions.Log<Vector512<float>, Width512>(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Exp(Vector512<float> a) => VectorFunctions.Exp<Vector512<float>, Width512>(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -180,6 +192,14 @@ internal readonly struct Width512 : IVectorMath<Vector512<float>>
     public static Vector512<float> Select(Vector512<float> mask, Vector512<float> whenTrue, Vector512<float> whenFalse) => Vector512.ConditionalSelect(mask, whenTrue, whenFalse);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> And(Vector512<float> mask, Vector512<float> value) => mask & value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Or(Vector512<float> a, Vector512<float> b) => a | b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> AddBits(Vector512<float> a, Vector512<float> b) => (a.AsInt32() + b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ShiftLeftBits(Vector512<float> a, int count) => Vector512.ShiftLeft(a.AsInt32(), count).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ShiftRightBits(Vector512<float> a, int count) => Vector512.ShiftRightLogical(a.AsInt32(), count).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> KeepLanes(Vector512<float> value, int from, int to)
     {
@@ -219,9 +239,11 @@ internal readonly struct Width256 : IVectorMath<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Sqrt(Vector256<float> a) => Vector256.Sqrt(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Log(Vector256<float> a) => Vector256.Log(a);
+    public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Exp(Vector256<float> a) => Vector256.Exp(a);
+    public static Vector256<float> Log(Vector256<float> a) => VectorFunctions.Log<Vector256<float>, Width256>(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Exp(Vector256<float> a) => VectorFunctions.Exp<Vector256<float>, Width256>(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -238,6 +260,14 @@ internal readonly struct Width256 : IVectorMath<Vector256<float>>
     public static Vector256<float> Select(Vector256<float> mask, Vector256<float> whenTrue, Vector256<float> whenFalse) => Vector256.ConditionalSelect(mask, whenTrue, whenFalse);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> And(Vector256<float> mask, Vector256<float> value) => mask & value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Or(Vector256<float> a, Vector256<float> b) => a | b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> AddBits(Vector256<float> a, Vector256<float> b) => (a.AsInt32() + b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ShiftLeftBits(Vector256<float> a, int count) => Vector256.ShiftLeft(a.AsInt32(), count).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ShiftRightBits(Vector256<float> a, int count) => Vector256.ShiftRightLogical(a.AsInt32(), count).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> KeepLanes(Vector256<float> value, int from, int to)
     {
@@ -277,9 +307,11 @@ internal readonly struct Width128 : IVectorMath<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Sqrt(Vector128<float> a) => Vector128.Sqrt(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Log(Vector128<float> a) => Vector128.Log(a);
+    public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Exp(Vector128<float> a) => Vector128.Exp(a);
+    public static Vector128<float> Log(Vector128<float> a) => VectorFunctions.Log<Vector128<float>, Width128>(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Exp(Vector128<float> a) => VectorFunctions.Exp<Vector128<float>, Width128>(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Min(Vector128<float> a, Vector128<float> b) => Vector128.Min(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -296,6 +328,14 @@ internal readonly struct Width128 : IVectorMath<Vector128<float>>
     public static Vector128<float> Select(Vector128<float> mask, Vector128<float> whenTrue, Vector128<float> whenFalse) => Vector128.ConditionalSelect(mask, whenTrue, whenFalse);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> And(Vector128<float> mask, Vector128<float> value) => mask & value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Or(Vector128<float> a, Vector128<float> b) => a | b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> AddBits(Vector128<float> a, Vector128<float> b) => (a.AsInt32() + b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ShiftLeftBits(Vector128<float> a, int count) => Vector128.ShiftLeft(a.AsInt32(), count).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ShiftRightBits(Vector128<float> a, int count) => Vector128.ShiftRightLogical(a.AsInt32(), count).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> KeepLanes(Vector128<float> value, int from, int to)
     {
