@@ -19,16 +19,23 @@ internal class ElementwiseBoundLoss<TLoss> : BoundLoss
     private readonly float upstreamScalar;
     private readonly float[] upstreamElements;
 
-    public ElementwiseBoundLoss(TLoss loss, LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device)
-        : base(parameters.Reduction() == Reduction.None ? inputs["input"].Shape : [], inputs["input"].Length)
+    /// <summary>The divisor of a <c>"batchmean"</c> run's sum (the input's first dimension), else 1.</summary>
+    private readonly float batchDivisor;
+
+    public ElementwiseBoundLoss(TLoss loss, LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device,
+        bool acceptsBatchMean = false)
+        : base(parameters.Reduction(acceptsBatchMean, out _) == Reduction.None ? inputs["input"].Shape : [], inputs["input"].Length)
     {
         this.loss = loss;
-        reduction = parameters.Reduction();
+        reduction = parameters.Reduction(acceptsBatchMean, out bool batchMean);
+        int[] shape = inputs["input"].Shape;
+        batchDivisor = batchMean && shape.Length > 0 ? shape[0] : 1f;
         avgFactor = parameters.OptionalFloat("avg_factor");
         input = inputs["input"].RequireFloats("input");
         target = inputs["target"].RequireFloats("target");
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
         (upstreamScalar, upstreamElements) = CatalogUpstream.Split(upstream, reduction, input.Length);
+        upstreamScalar /= batchDivisor;
         if (device is not null)
             Device = new DeviceTensors(device, input, target, weight, upstreamElements, reduction == Reduction.None ? input.Length : null);
     }
@@ -37,11 +44,15 @@ internal class ElementwiseBoundLoss<TLoss> : BoundLoss
     {
         Prepare();
         if (Device is not null)
-        {
             RunOnDevice(mode, Device);
-            return;
-        }
+        else
+            RunOnCpu(mode);
+        if (reduction != Reduction.None && mode != LossMode.Backward)
+            Loss[0] /= batchDivisor;
+    }
 
+    private void RunOnCpu(LossMode mode)
+    {
         switch (mode, reduction)
         {
             case (LossMode.Forward, Reduction.None):

@@ -1,4 +1,5 @@
 using LossKernels.Box;
+using LossKernels.Classification;
 using LossKernels.Regression;
 
 namespace LossKernels.Catalog;
@@ -10,7 +11,7 @@ namespace LossKernels.Catalog;
 /// </summary>
 public static class LossCatalog
 {
-    private static readonly LossDefinition[] Definitions = [.. RegressionCatalog.Rows, .. BoxCatalog.Rows];
+    private static readonly LossDefinition[] Definitions = [.. RegressionCatalog.Rows, .. ClassificationCatalog.Rows, .. BoxCatalog.Rows];
 
     /// <summary>Every loss, in catalog order.</summary>
     public static IReadOnlyList<LossDefinition> All => Definitions;

@@ -87,6 +87,25 @@ public sealed class LossDefinition
         return bound;
     }
 
+    /// <summary>
+    /// A row for an <see cref="IElementwiseLoss"/>: inputs <c>input</c> and <c>target</c>, optional <c>weight</c>,
+    /// the loss's own <paramref name="parameters"/> plus <c>reduction</c> and <c>avg_factor</c>.
+    /// </summary>
+    /// <param name="name">The catalog name.</param>
+    /// <param name="family">The family (folder and file stem).</param>
+    /// <param name="formula">The forward formula, in one line.</param>
+    /// <param name="equivalent">The PyTorch, torchvision or mmdetection equivalent.</param>
+    /// <param name="reportSize">The element count of the quick report.</param>
+    /// <param name="create">Makes the loss from its parameters.</param>
+    /// <param name="sample">Makes sample inputs (length, seed).</param>
+    /// <param name="parameters">The loss's own parameter names.</param>
+    /// <param name="acceptsBatchMean">Whether <c>reduction</c> may also be <c>"batchmean"</c> (the sum over the input's first dimension's size, as <c>kl_div</c>).</param>
+    internal static LossDefinition Elementwise<TLoss>(string name, string family, string formula, string equivalent, int reportSize,
+        Func<LossParameters, TLoss> create, Func<int, int, Dictionary<string, LossTensor>> sample, string[] parameters, bool acceptsBatchMean = false)
+        where TLoss : struct, IElementwiseLoss =>
+        new(name, family, formula, equivalent, ["input", "target"], ["weight"], [.. parameters, "reduction", "avg_factor"], reportSize,
+            (p, inputs, upstream, device) => new ElementwiseBoundLoss<TLoss>(create(p), p, inputs, upstream, device, acceptsBatchMean), sample);
+
     /// <summary>Sample inputs of <paramref name="length"/> elements in the ranges where every branch of the loss is exercised; the same for the same seed.</summary>
     public Dictionary<string, LossTensor> SampleInputs(int length, int seed) => sample(length, seed);
 }

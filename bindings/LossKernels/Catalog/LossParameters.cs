@@ -64,13 +64,27 @@ public sealed class LossParameters
 
     /// <summary><c>reduction</c>: "none", "mean" (default) or "sum".</summary>
     /// <exception cref="ArgumentException">Any other value.</exception>
-    public Reduction Reduction() => String("reduction", "mean") switch
+    public Reduction Reduction() => Reduction(acceptsBatchMean: false, out _);
+
+    /// <summary>
+    /// <c>reduction</c>: "none", "mean" (default), "sum", or where <paramref name="acceptsBatchMean"/> also "batchmean",
+    /// which is <see cref="LossKernels.Reduction.Sum"/> with <paramref name="batchMean"/> set (PyTorch's <c>kl_div</c>: the sum over the batch size).
+    /// </summary>
+    /// <exception cref="ArgumentException">Any other value.</exception>
+    public Reduction Reduction(bool acceptsBatchMean, out bool batchMean)
     {
-        "none" => LossKernels.Reduction.None,
-        "mean" => LossKernels.Reduction.Mean,
-        "sum" => LossKernels.Reduction.Sum,
-        var other => throw new ArgumentException($"Parameter 'reduction' must be 'none', 'mean' or 'sum', got '{other}'.", "reduction"),
-    };
+        string value = String("reduction", "mean");
+        batchMean = acceptsBatchMean && value == "batchmean";
+        return value switch
+        {
+            "none" => LossKernels.Reduction.None,
+            "mean" => LossKernels.Reduction.Mean,
+            "sum" => LossKernels.Reduction.Sum,
+            "batchmean" when acceptsBatchMean => LossKernels.Reduction.Sum,
+            var other => throw new ArgumentException(
+                $"Parameter 'reduction' must be 'none', 'mean', 'sum'{(acceptsBatchMean ? " or 'batchmean'" : "")}, got '{other}'.", "reduction"),
+        };
+    }
 
     /// <summary>Throws when a parameter was given that the loss never read.</summary>
     /// <exception cref="ArgumentException">Names the first unknown parameter.</exception>

@@ -55,7 +55,7 @@ public static class ClassTargets
         lock (device.Gate)
         {
             device.ThrowIfDisposed();
-            nint kernel = device.Kernels(new ProgramKey("classification", null, OpenCLReductionVariant.Auto), KernelNames).Kernel(0);
+            nint kernel = device.Kernels(new ProgramKey("class_targets", null, OpenCLReductionVariant.Auto), KernelNames).Kernel(0);
             KernelSet.SetBuffer(kernel, 0, target.Handle);
             KernelSet.SetValue(kernel, 1, n);
             KernelSet.SetValue(kernel, 2, (long)classes);

@@ -35,6 +35,13 @@ internal static class ThrowHelper
             OutOfRange(paramName, value, "finite and >= 0");
     }
 
+    /// <summary>Throws unless <paramref name="value"/> lies in [<paramref name="low"/>, <paramref name="high"/>].</summary>
+    public static void IfOutside(float value, float low, float high, string paramName)
+    {
+        if (!(value >= low && value <= high))
+            OutOfRange(paramName, value, $"in [{low}, {high}]");
+    }
+
     /// <summary>Throws unless <paramref name="spanLength"/> equals <paramref name="length"/>.</summary>
     public static void IfLengthDiffers(int length, int spanLength, string paramName)
     {

@@ -25,8 +25,7 @@ internal static class RegressionCatalog
 
     private static LossDefinition Elementwise<TLoss>(string name, string formula, string equivalent, Func<LossParameters, TLoss> create, params string[] parameters)
         where TLoss : struct, IElementwiseLoss =>
-        new(name, "regression", formula, equivalent, ["input", "target"], ["weight"], [.. parameters, "reduction", "avg_factor"], ReportSize,
-            (p, inputs, upstream, device) => new ElementwiseBoundLoss<TLoss>(create(p), p, inputs, upstream, device), Sample);
+        LossDefinition.Elementwise(name, "regression", formula, equivalent, ReportSize, create, Sample, parameters);
 
     /// <summary>Predictions in [−2, 2), targets in [−1, 1): differences cover both branches of every threshold at its default.</summary>
     private static Dictionary<string, LossTensor> Sample(int length, int seed)

@@ -11,6 +11,13 @@ public static class CatalogHarness
 
     public static readonly string[] AllLosses = [.. ElementwiseLosses, "rmse"];
 
+    /// <summary>The elementwise classification losses (their own samples and tests: logits, probabilities, labels).</summary>
+    public static readonly string[] ClassificationLosses =
+    [
+        "binary_cross_entropy", "binary_cross_entropy_with_logits", "balanced_binary_cross_entropy", "sigmoid_focal_loss",
+        "quality_focal_loss", "varifocal_loss", "hinge_loss", "hinge_embedding_loss", "kl_div", "zero_one_loss",
+    ];
+
     /// <summary>Non-default hyperparameters per loss, so that tests do not pass on defaults alone.</summary>
     public static Dictionary<string, object?> Parameters(string loss, string? reduction) =>
         new(loss switch
@@ -18,6 +25,14 @@ public static class CatalogHarness
             "smooth_l1" => [new("beta", 0.7)],
             "huber" => [new("delta", 0.6)],
             "balanced_l1" => [new("alpha", 0.4), new("gamma", 1.2), new("beta", 0.8)],
+            "binary_cross_entropy_with_logits" => [new("pos_weight", 2.5)],
+            "balanced_binary_cross_entropy" => [new("alpha", 0.35)],
+            "sigmoid_focal_loss" => [new("alpha", 0.3), new("gamma", 1.5)],
+            "quality_focal_loss" => [new("beta", 1.5)],
+            "varifocal_loss" => [new("alpha", 0.6), new("gamma", 1.5), new("iou_weighted", false)],
+            "hinge_loss" => [new("margin", 0.8)],
+            "hinge_embedding_loss" => [new("margin", 1.3)],
+            "kl_div" => [new("log_target", false)],
             _ => Array.Empty<KeyValuePair<string, object?>>(),
         })
         {
@@ -83,9 +98,12 @@ public static class CatalogHarness
     }
 
     /// <summary>Predictions in [−2, 2), targets in [−1, 1), as the catalog samples them.</summary>
-    public static (float[] Input, float[] Target) Sample(int length, int seed)
+    public static (float[] Input, float[] Target) Sample(int length, int seed) => Sample("mse", length, seed);
+
+    /// <summary>The catalog's sample inputs of <paramref name="loss"/> (logits, probabilities, ±1 labels… as it takes them).</summary>
+    public static (float[] Input, float[] Target) Sample(string loss, int length, int seed)
     {
-        Dictionary<string, LossTensor> sample = LossCatalog.Get("mse").SampleInputs(length, seed);
+        Dictionary<string, LossTensor> sample = LossCatalog.Get(loss).SampleInputs(length, seed);
         return (sample["input"].Floats!, sample["target"].Floats!);
     }
 

@@ -93,7 +93,7 @@ public class DeterminismAndAllocationTests
         });
     }
 
-    private static void AssertNoAllocation<TLoss>(TLoss loss, int length)
+    internal static void AssertNoAllocation<TLoss>(TLoss loss, int length)
         where TLoss : struct, IElementwiseLoss
     {
         (float[] input, float[] target) = Sample(length, seed: 1);

@@ -24,10 +24,18 @@ public static class ReferenceLosses
             return ReferenceBoxLosses.Compute(loss, parameters, input, target, weight, upstream);
         if (loss == "fcos_centerness_loss")
             return CenternessLoss(parameters, input, target, weight, upstream);
-        Func<double, (double Value, double Slope)> element = ElementFunction(loss, parameters);
         int n = input.Length;
         var values = new double[n];
         var slopes = new double[n];
+        if (ReferenceClassificationLosses.Names.Contains(loss))
+        {
+            Func<double, double, (double Value, double Slope)> classification = ReferenceClassificationLosses.Element(loss, parameters);
+            for (int i = 0; i < n; i++)
+                (values[i], slopes[i]) = classification(input[i], target[i]);
+            return WeightAndReduce(values, slopes, parameters, weight, upstream);
+        }
+
+        Func<double, (double Value, double Slope)> element = ElementFunction(loss, parameters);
         for (int i = 0; i < n; i++)
             (values[i], slopes[i]) = element(input[i] - target[i]);
         return WeightAndReduce(values, slopes, parameters, weight, upstream);
@@ -58,6 +66,7 @@ public static class ReferenceLosses
         double sum = 0d;
         foreach (double value in weighted)
             sum += value;
+        // 'batchmean' divides by the first dimension, which for the one-dimensional inputs of these tests is n.
         double divisor = reduction == "sum" ? 1d : avgFactor is double factor ? factor + Float32Epsilon : n;
         double scale = (upstream?[0] ?? 1d) / divisor;
         for (int i = 0; i < n; i++)

@@ -1,0 +1,65 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace LossKernels.Classification;
+
+/// <summary>
+/// Binary cross entropy with logits x, targets t and positive weight w₊ (1 by default):
+/// <c>ℓ = (1 − t)·x + (1 + (w₊ − 1)·t)·softplus(−x)</c>, with softplus(−x) = max(−x, 0) + ln(1 + e^−|x|), finite for
+/// every finite x; gradient <c>∂ℓ/∂x = (1 − t) − (1 + (w₊ − 1)·t)·σ(−x)</c> (= σ(x) − t when w₊ = 1).
+/// Run it with the methods of <see cref="ElementwiseLoss"/>.
+/// </summary>
+/// <remarks>
+/// PyTorch: <c>torch.nn.functional.binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction)</c>;
+/// mmdetection: <c>CrossEntropyLoss(use_sigmoid=True)</c>. Difference: <c>pos_weight</c> is one value for every
+/// element here; PyTorch broadcasts a tensor (a weight per class over the last axis), which this loss does not take yet.
+/// </remarks>
+public readonly struct BinaryCrossEntropyWithLogitsLoss : IElementwiseLoss
+{
+    /// <summary>Unweighted: w₊ = 1.</summary>
+    public BinaryCrossEntropyWithLogitsLoss()
+        : this(1f)
+    {
+    }
+
+    /// <summary>With positive weight <paramref name="posWeight"/>.</summary>
+    /// <param name="posWeight">w₊ ≥ 0: the weight of the positive term t·softplus(−x).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="posWeight"/> is negative, NaN or infinite.</exception>
+    public BinaryCrossEntropyWithLogitsLoss(float posWeight)
+    {
+        ThrowHelper.IfNegative(posWeight, nameof(posWeight));
+        PosWeight = posWeight;
+    }
+
+    /// <summary>w₊: the weight of the positive term.</summary>
+    public float PosWeight { get; }
+
+    /// <summary>Throws when <see cref="PosWeight"/> is negative or not finite.</summary>
+    public void Validate() => ThrowHelper.IfNegative(PosWeight, nameof(PosWeight));
+
+    /// <summary>The OpenCL kernel: <c>binary_cross_entropy_with_logits</c> in <c>kernels/classification.cl</c>.</summary>
+    public ElementwiseKernel Kernel => new("classification", "binary_cross_entropy_with_logits", new Vector4(PosWeight, 0f, 0f, 0f));
+
+    /// <summary><c>ℓ = (1 − t)·x + c·softplus(−x)</c>, <c>∂ℓ/∂x = (1 − t) − c·σ(−x)</c>, c = 1 + (w₊ − 1)·t.</summary>
+    /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec zero = TMath.Create(0f);
+        TVec one = TMath.Create(1f);
+        TVec log1p = SigmoidTerms.Sigmoids<TVec, TMath>(input, out TVec positive, out TVec negative);
+        TVec complement = TMath.Subtract(one, target);
+        if (PosWeight == 1f)
+        {
+            gradient = TMath.Subtract(positive, target);
+            return TMath.Add(TMath.Subtract(TMath.Max(input, zero), TMath.Multiply(input, target)), log1p);
+        }
+
+        TVec softplus = TMath.Add(TMath.Max(TMath.Subtract(zero, input), zero), log1p);
+        TVec coefficient = TMath.MultiplyAdd(TMath.Create(PosWeight - 1f), target, one);
+        gradient = TMath.Subtract(complement, TMath.Multiply(coefficient, negative));
+        return TMath.MultiplyAdd(coefficient, softplus, TMath.Multiply(complement, input));
+    }
+}

@@ -1,0 +1,77 @@
+using LossKernels.Catalog;
+
+namespace LossKernels.Classification;
+
+/// <summary>The catalog rows of the elementwise classification losses.</summary>
+internal static class ClassificationCatalog
+{
+    /// <summary>Elementwise losses run at 16,777,216 elements in the quick report.</summary>
+    private const int ReportSize = 1 << 24;
+
+    public static readonly LossDefinition[] Rows =
+    [
+        Row("binary_cross_entropy", "−(t·max(ln p, −100) + (1 − t)·max(ln(1 − p), −100))", "F.binary_cross_entropy",
+            _ => new BinaryCrossEntropyLoss(), Probabilities),
+        Row("binary_cross_entropy_with_logits", "(1 − t)·x + (1 + (w₊ − 1)·t)·softplus(−x)", "F.binary_cross_entropy_with_logits (pos_weight a scalar)",
+            p => new BinaryCrossEntropyWithLogitsLoss(p.Float("pos_weight", 1f)), Logits, "pos_weight"),
+        Row("balanced_binary_cross_entropy", "α·t·softplus(−x) + (1 − α)(1 − t)·softplus(x)", "torchvision sigmoid_focal_loss, γ = 0 (0/1 targets)",
+            p => new BalancedBinaryCrossEntropyLoss(p.Float("alpha", 0.25f)), Logits, "alpha"),
+        Row("sigmoid_focal_loss", "α_t·ce·(1 − p_t)^γ", "torchvision.ops.sigmoid_focal_loss; mmdet FocalLoss (sigmoid)",
+            p => new SigmoidFocalLoss(p.Float("alpha", 0.25f), p.Float("gamma", 2f)), Logits, "alpha", "gamma"),
+        Row("quality_focal_loss", "ce(x, t)·|σ(x) − t|^β", "mmdet quality_focal_loss (dense target)",
+            p => new QualityFocalLoss(p.Float("beta", 2f)), Scores, "beta"),
+        Row("varifocal_loss", "ce(x, t)·(t > 0 ? t : α·|σ(x) − t|^γ)", "mmdet varifocal_loss",
+            p => new VarifocalLoss(p.Float("alpha", 0.75f), p.Float("gamma", 2f), p.Bool("iou_weighted", true)), Scores, "alpha", "gamma", "iou_weighted"),
+        Row("hinge_loss", "max(0, margin − t·x), t = ±1", "torch.clamp(margin − t·x, min=0)",
+            p => new HingeLoss(p.Float("margin", 1f)), SignedLabels, "margin"),
+        Row("hinge_embedding_loss", "[t ≠ −1]·x + [t ≠ 1]·max(0, margin − x)", "F.hinge_embedding_loss",
+            p => new HingeEmbeddingLoss(p.Float("margin", 1f)), Distances, "margin"),
+        LossDefinition.Elementwise("kl_div", "classification", "t·(ln t − x), or e^t·(t − x) with log targets", "F.kl_div", ReportSize,
+            p => new KlDivergenceLoss(p.Bool("log_target", false)), LogProbabilities, ["log_target"], acceptsBatchMean: true),
+        Row("zero_one_loss", "[x > 0] ≠ [t > 0] (forward only)", "sklearn zero_one_loss",
+            _ => new ZeroOneLoss(), SignedLabels),
+    ];
+
+    private static LossDefinition Row<TLoss>(string name, string formula, string equivalent, Func<LossParameters, TLoss> create,
+        Func<int, int, Dictionary<string, LossTensor>> sample, params string[] parameters)
+        where TLoss : struct, IElementwiseLoss =>
+        LossDefinition.Elementwise(name, "classification", formula, equivalent, ReportSize, create, sample, parameters);
+
+    /// <summary>Logits in [−8, 8); targets 0, 1 or a probability in equal shares.</summary>
+    private static Dictionary<string, LossTensor> Logits(int length, int seed) =>
+        Make(length, seed, r => (float)(r.NextDouble() * 16 - 8), (r, i) => (i % 3) switch { 0 => 0f, 1 => 1f, _ => (float)r.NextDouble() });
+
+    /// <summary>Probabilities σ(u), u in [−8, 8); targets as <see cref="Logits"/>.</summary>
+    private static Dictionary<string, LossTensor> Probabilities(int length, int seed) =>
+        Make(length, seed, r => (float)(1 / (1 + Math.Exp(-(r.NextDouble() * 16 - 8)))), (r, i) => (i % 3) switch { 0 => 0f, 1 => 1f, _ => (float)r.NextDouble() });
+
+    /// <summary>Logits in [−8, 8); targets mostly 0, one in four an IoU score in (0, 1] (quality and varifocal targets).</summary>
+    private static Dictionary<string, LossTensor> Scores(int length, int seed) =>
+        Make(length, seed, r => (float)(r.NextDouble() * 16 - 8), (r, i) => i % 4 == 0 ? (float)(1 - r.NextDouble()) : 0f);
+
+    /// <summary>Scores in [−3, 3); targets ±1.</summary>
+    private static Dictionary<string, LossTensor> SignedLabels(int length, int seed) =>
+        Make(length, seed, r => (float)(r.NextDouble() * 6 - 3), (r, _) => r.Next(2) == 0 ? -1f : 1f);
+
+    /// <summary>Distances in [0, 3); targets ±1.</summary>
+    private static Dictionary<string, LossTensor> Distances(int length, int seed) =>
+        Make(length, seed, r => (float)(r.NextDouble() * 3), (r, _) => r.Next(2) == 0 ? -1f : 1f);
+
+    /// <summary>Log-probabilities ln u, u in (0, 1]; targets probabilities, one in five exactly 0.</summary>
+    private static Dictionary<string, LossTensor> LogProbabilities(int length, int seed) =>
+        Make(length, seed, r => (float)Math.Log(1 - r.NextDouble()), (r, i) => i % 5 == 0 ? 0f : (float)r.NextDouble());
+
+    private static Dictionary<string, LossTensor> Make(int length, int seed, Func<Random, float> input, Func<Random, int, float> target)
+    {
+        var random = new Random(seed);
+        var x = new float[length];
+        var t = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            x[i] = input(random);
+            t[i] = target(random, i);
+        }
+
+        return new() { ["input"] = LossTensor.FromFloats(x, length), ["target"] = LossTensor.FromFloats(t, length) };
+    }
+}

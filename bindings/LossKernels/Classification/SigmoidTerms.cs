@@ -1,0 +1,55 @@
+using System.Runtime.CompilerServices;
+
+namespace LossKernels.Classification;
+
+/// <summary>
+/// The pieces every sigmoid-based loss shares, from one exponential: for logits x and (soft) targets t,
+/// σ(x), σ(−x) = 1 − σ(x) without cancellation, and the binary cross entropy with logits
+/// <c>ce = max(x, 0) − x·t + ln(1 + e^−|x|)</c> (PyTorch's stable form; finite for every finite x).
+/// </summary>
+internal static class SigmoidTerms
+{
+    /// <summary>Returns ce(x, t); <paramref name="positive"/> = σ(x), <paramref name="negative"/> = σ(−x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec CrossEntropy<TVec, TMath>(TVec x, TVec t, out TVec positive, out TVec negative)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec log1p = Sigmoids<TVec, TMath>(x, out positive, out negative);
+        return TMath.Add(TMath.Subtract(TMath.Max(x, TMath.Create(0f)), TMath.Multiply(x, t)), log1p);
+    }
+
+    /// <summary>Returns ln(1 + e^−|x|), the shared tail of softplus(±x); <paramref name="positive"/> = σ(x), <paramref name="negative"/> = σ(−x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Sigmoids<TVec, TMath>(TVec x, out TVec positive, out TVec negative)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec zero = TMath.Create(0f);
+        TVec one = TMath.Create(1f);
+        TVec e = TMath.Exp(TMath.Subtract(zero, TMath.Abs(x)));
+        TVec large = TMath.Divide(one, TMath.Add(one, e));
+        TVec small = TMath.Multiply(e, large);
+        TVec nonNegative = TMath.GreaterThan(x, zero);
+        positive = TMath.Select(nonNegative, large, small);
+        negative = TMath.Select(nonNegative, small, large);
+        return VectorMath.Log1P<TVec, TMath>(e);
+    }
+
+    /// <summary>
+    /// a^γ for a ≥ 0 as e^(γ·ln a), with 0^γ = 0 for γ &gt; 0 and 0^0 = 1 (PyTorch's <c>pow</c>); γ = 1 and 2 are
+    /// multiplications.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Power<TVec, TMath>(TVec a, float gamma)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        if (gamma == 2f)
+            return TMath.Multiply(a, a);
+        if (gamma == 1f)
+            return a;
+        TVec power = TMath.Exp(TMath.Multiply(TMath.Create(gamma), TMath.Log(a)));
+        return TMath.Select(TMath.Equal(a, TMath.Create(0f)), TMath.Create(gamma == 0f ? 1f : 0f), power);
+    }
+}

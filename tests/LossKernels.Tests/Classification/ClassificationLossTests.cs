@@ -1,0 +1,229 @@
+using LossKernels.Catalog;
+using LossKernels.Classification;
+using LossKernels.Tests.Core;
+using static LossKernels.Tests.Core.CatalogHarness;
+
+namespace LossKernels.Tests.Classification;
+
+/// <summary>Every elementwise classification loss against its float64 reference: lengths, modes, weights, edge values, finite differences, threads, allocation.</summary>
+[TestFixture]
+public class ClassificationLossTests
+{
+    private static readonly int[] OddLargeLengths = [1031, 65537, 262147];
+
+    /// <summary>Logits at the float exp edges and far past them.</summary>
+    private static readonly float[] EdgeLogits = [1e4f, -1e4f, 88.7f, -88.7f, 88.72f, -103.9f, 103.9f, 30f, -30f, 17f, -17f, 0f, -0f, 1e-30f];
+
+    public static IEnumerable<TestCaseData> LossesAndReductions() =>
+        from loss in ClassificationLosses
+        from reduction in new[] { "none", "mean", "sum" }
+        select new TestCaseData(loss, reduction);
+
+    public static string[] Losses() => ClassificationLosses;
+
+    [TestCaseSource(nameof(LossesAndReductions))]
+    public void Lengths0To257AndOddLarge(string loss, string reduction)
+    {
+        Dictionary<string, object?> parameters = Parameters(loss, reduction);
+        foreach (int length in Enumerable.Range(0, 258).Concat(OddLargeLengths))
+        {
+            (float[] input, float[] target) = Sample(loss, length, seed: length);
+            RunAndCompare($"{loss}/{reduction}/n{length}", loss, parameters, input, target);
+        }
+    }
+
+    [TestCaseSource(nameof(LossesAndReductions))]
+    public void WeightsAndUpstream(string loss, string reduction)
+    {
+        foreach (int length in new[] { 1, 17, 1031, 300_007 })
+        {
+            (float[] input, float[] target) = Sample(loss, length, seed: 7 * length);
+            float[] weight = Uniform(length, length + 1, 0f, 2f);
+            float[] upstream = reduction == "none" ? Uniform(length, length + 2, -1f, 1f) : [0.37f];
+            RunAndCompare($"{loss}/{reduction}/n{length} weighted", loss, Parameters(loss, reduction), input, target, weight, upstream);
+        }
+    }
+
+    [TestCaseSource(nameof(Losses))]
+    public void DefaultHyperparametersMatchTheReference(string loss)
+    {
+        (float[] input, float[] target) = Sample(loss, 999, seed: 4);
+        RunAndCompare($"{loss} defaults", loss, new Dictionary<string, object?> { ["reduction"] = "sum" }, input, target);
+    }
+
+    /// <summary>Logits of ±1e4, ±88.7, −103.9 and friends against targets 0, 1 and ½: finite and equal to the reference wherever it is finite.</summary>
+    [TestCaseSource(nameof(Losses))]
+    public void EdgeLogitsAndTargetsMatchTheReference(string loss)
+    {
+        float[] targets = loss switch
+        {
+            "hinge_loss" or "hinge_embedding_loss" or "zero_one_loss" => [-1f, 1f],
+            "kl_div" => [0f, 1f, 0.5f, 1e-30f],
+            _ => [0f, 1f, 0.5f],
+        };
+        float[] inputs = loss switch
+        {
+            "binary_cross_entropy" => [0f, 1f, 1e-30f, 1e-7f, 0.99999994f, 0.5f, 1e-45f],
+            "kl_div" => [0f, -1e4f, -88.7f, -103.9f, -1e-30f],
+            _ => EdgeLogits,
+        };
+        float[] input = [.. from x in inputs from t in targets select x];
+        float[] target = [.. from x in inputs from t in targets select t];
+        foreach (string reduction in new[] { "none", "sum" })
+        {
+            Dictionary<string, object?> parameters = Parameters(loss, reduction);
+            RunAndCompare($"{loss}/{reduction} edges", loss, parameters, input, target);
+            using BoundLoss bound = Bind(loss, parameters, input, target);
+            bound.Run(LossMode.Fused);
+            Assert.That(bound.Loss.All(float.IsFinite) && bound.InputGradient.All(float.IsFinite), $"{loss}/{reduction}: every value finite");
+        }
+    }
+
+    [Test]
+    public void FocalGradientAtASaturatedCorrectPredictionIsItsFiniteLimitForGammaBelowOne()
+    {
+        // m = 1 − p_t reaches 0 in float: autograd's pow backward gives γ·0^(γ−1)·0 = NaN there; the limit is 0.
+        float[] input = [1e4f, 30f, 88.7f, -1e4f, -30f], target = [1f, 1f, 1f, 0f, 0f];
+        foreach (float gamma in new[] { 0f, 0.25f, 0.5f, 0.99f })
+        {
+            var parameters = new Dictionary<string, object?> { ["gamma"] = (double)gamma, ["reduction"] = "none" };
+            RunAndCompare($"gamma {gamma}", "sigmoid_focal_loss", parameters, input, target);
+            var gradient = new float[input.Length];
+            new SigmoidFocalLoss(0.25f, gamma).ForwardBackward(input, target, new float[input.Length], gradient);
+            Assert.That(gradient.All(float.IsFinite), $"gamma {gamma}: {string.Join(", ", gradient)}");
+        }
+    }
+
+    [Test]
+    public void ProbabilitiesZeroAndOneGivePyTorchsClampedValues()
+    {
+        float[] gradient = new float[4];
+        float[] output = new float[4];
+        new BinaryCrossEntropyLoss().ForwardBackward([0f, 1f, 0f, 1f], [1f, 0f, 0f, 1f], output, gradient);
+        Assert.That(output, Is.EqualTo(new[] { 100f, 100f, 0f, 0f }));
+        Assert.That(gradient, Is.EqualTo(new[] { -1e12f, 1e12f, 0f, 0f }));
+    }
+
+    [Test]
+    public void AlphaBelowZeroTurnsTheFocalWeightingOff()
+    {
+        (float[] input, float[] target) = Sample("sigmoid_focal_loss", 500, seed: 2);
+        RunAndCompare("alpha -1", "sigmoid_focal_loss", new Dictionary<string, object?> { ["alpha"] = -1.0, ["gamma"] = 2.0, ["reduction"] = "mean" }, input, target);
+    }
+
+    [Test]
+    public void BalancedBceEqualsFocalWithGammaZeroOnHardTargets()
+    {
+        (float[] input, _) = Sample("sigmoid_focal_loss", 333, seed: 6);
+        float[] target = [.. Enumerable.Range(0, 333).Select(i => (float)(i % 2))];
+        float[] balancedGradient = new float[333], focalGradient = new float[333];
+        float balanced = new BalancedBinaryCrossEntropyLoss(0.3f).ForwardBackward(input, target, balancedGradient);
+        float focal = new SigmoidFocalLoss(0.3f, 0f).ForwardBackward(input, target, focalGradient);
+        Assert.That(balanced, Is.EqualTo(focal).Within(1e-6).Percent);
+        Numerics.AssertClose("gradient", balancedGradient, Numerics.ToDouble(focalGradient), 1e-6, 1e-9);
+    }
+
+    [Test]
+    public void KlDivWithLogTargetsAndBatchMean()
+    {
+        (float[] input, float[] target) = Sample("kl_div", 600, seed: 9);
+        RunAndCompare("log_target", "kl_div", new Dictionary<string, object?> { ["log_target"] = true, ["reduction"] = "mean" }, input, target);
+        var parameters = new Dictionary<string, object?> { ["reduction"] = "batchmean" };
+        var inputs = new Dictionary<string, LossTensor> { ["input"] = LossTensor.FromFloats(input, 20, 30), ["target"] = LossTensor.FromFloats(target, 20, 30) };
+        using BoundLoss bound = LossCatalog.Get("kl_div").Bind(new LossParameters(parameters), inputs, LossTensor.FromFloats([2f]));
+        bound.Run(LossMode.Fused);
+        var sum = CatalogHarness.Reference("kl_div", new Dictionary<string, object?> { ["reduction"] = "sum" }, input, target, upstream: [2f / 20]);
+        Assert.That(bound.Loss[0], Is.EqualTo(sum.Loss[0] / 20).Within(1e-5).Percent);
+        Numerics.AssertClose("batchmean gradient", bound.InputGradient, sum.InputGradient, 1e-5, 1e-7);
+    }
+
+    [TestCaseSource(nameof(Losses))]
+    public void GradientMatchesFiniteDifferencesOfTheKernelsOwnForward(string loss)
+    {
+        if (loss == "zero_one_loss")
+            Assert.Pass("not differentiable: its gradient is 0 by definition (checked against the reference)");
+        Dictionary<string, object?> parameters = Parameters(loss, "sum");
+        (float[] input, float[] target) = Sample(loss, 64, seed: 11);
+        if (loss == "binary_cross_entropy")
+            input = [.. input.Select(p => Math.Clamp(p, 0.1f, 0.9f))];
+        using BoundLoss bound = Bind(loss, parameters, input, target);
+        bound.Run(LossMode.Fused);
+        float[] analytic = (float[])bound.InputGradient.Clone();
+        const float h = 1e-2f;
+        for (int i = 0; i < input.Length; i++)
+        {
+            float x = input[i];
+            double margin = loss switch
+            {
+                "hinge_loss" => 0.8 - target[i] * x,
+                "hinge_embedding_loss" => 1.3 - x,
+                "quality_focal_loss" or "varifocal_loss" => 1 / (1 + Math.Exp(-x)) - target[i],
+                _ => 1,
+            };
+            if (Math.Abs(margin) < 4 * h)
+                continue;
+            input[i] = x + h;
+            bound.Run(LossMode.Forward);
+            double up = bound.Loss[0];
+            input[i] = x - h;
+            bound.Run(LossMode.Forward);
+            double down = bound.Loss[0];
+            input[i] = x;
+            double numeric = (up - down) / (2 * h);
+            Assert.That(analytic[i], Is.EqualTo(numeric).Within(5e-3 * (1 + Math.Abs(numeric))), $"{loss} element {i}: x = {x}, t = {target[i]}");
+        }
+    }
+
+    [TestCaseSource(nameof(LossesAndReductions))]
+    public void ThreadCaps1248GiveBitwiseEqualResults(string loss, string reduction)
+    {
+        int saved = LossKernelsSettings.MaxThreads;
+        try
+        {
+            const int length = 1_000_003;
+            (float[] input, float[] target) = Sample(loss, length, seed: 42);
+            float[] weight = Uniform(length, 43, 0f, 2f);
+            float[]? first = null;
+            foreach (int threads in new[] { 1, 2, 4, 8 })
+            {
+                LossKernelsSettings.MaxThreads = threads;
+                using BoundLoss bound = Bind(loss, Parameters(loss, reduction), input, target, weight);
+                bound.Run(LossMode.Fused);
+                float[] results = [.. bound.Loss, .. bound.InputGradient];
+                if (first is null)
+                    first = results;
+                else
+                    Assert.That(Numerics.BitEqual(results, first), $"{loss}/{reduction}: {threads} threads");
+            }
+        }
+        finally
+        {
+            LossKernelsSettings.MaxThreads = saved;
+        }
+    }
+
+    [TestCase(100)]
+    [TestCase(1_000_003)]
+    public void NoEntryPointAllocates(int length)
+    {
+        int saved = LossKernelsSettings.MaxThreads;
+        LossKernelsSettings.MaxThreads = 2;
+        try
+        {
+            DeterminismAndAllocationTests.AssertNoAllocation(new BinaryCrossEntropyLoss(), length);
+            DeterminismAndAllocationTests.AssertNoAllocation(new BinaryCrossEntropyWithLogitsLoss(2f), length);
+            DeterminismAndAllocationTests.AssertNoAllocation(new BalancedBinaryCrossEntropyLoss(), length);
+            DeterminismAndAllocationTests.AssertNoAllocation(new SigmoidFocalLoss(0.25f, 1.5f), length);
+            DeterminismAndAllocationTests.AssertNoAllocation(new QualityFocalLoss(), length);
+            DeterminismAndAllocationTests.AssertNoAllocation(new VarifocalLoss(), length);
+            DeterminismAndAllocationTests.AssertNoAllocation(new HingeLoss(), length);
+            DeterminismAndAllocationTests.AssertNoAllocation(new HingeEmbeddingLoss(), length);
+            DeterminismAndAllocationTests.AssertNoAllocation(new KlDivergenceLoss(true), length);
+            DeterminismAndAllocationTests.AssertNoAllocation(new ZeroOneLoss(), length);
+        }
+        finally
+        {
+            LossKernelsSettings.MaxThreads = saved;
+        }
+    }
+}
