@@ -58,6 +58,49 @@ ELEMENTWISE = {
 }
 
 
+def balanced_bce(x, t, p):
+    """Class-balanced BCE: alpha weighs the positive term, 1 - alpha the negative one."""
+    alpha = p.get("alpha", 0.25)
+    return alpha * t * F.softplus(-x) + (1 - alpha) * (1 - t) * F.softplus(x)
+
+
+def mm_quality_focal(x, t, p):
+    """mmdetection's quality_focal_loss_tensor_target (dense IoU-score targets), elementwise (before its sum over classes)."""
+    return F.binary_cross_entropy_with_logits(x, t, reduction="none") * (x.sigmoid() - t).abs().pow(p.get("beta", 2.0))
+
+
+def mm_varifocal(x, t, p):
+    """mmdetection's varifocal_loss (mmdet/models/losses/varifocal_loss.py), elementwise."""
+    alpha, gamma = p.get("alpha", 0.75), p.get("gamma", 2.0)
+    positive = (t > 0).to(x.dtype)
+    negative_weight = alpha * (x.sigmoid() - t).abs().pow(gamma) * (t <= 0).to(x.dtype)
+    focal_weight = (t * positive if p.get("iou_weighted", True) else positive) + negative_weight
+    return F.binary_cross_entropy_with_logits(x, t, reduction="none") * focal_weight
+
+
+def bce_with_logits(x, t, p):
+    pos_weight = torch.tensor(p["pos_weight"], dtype=x.dtype) if "pos_weight" in p else None
+    return F.binary_cross_entropy_with_logits(x, t, reduction="none", pos_weight=pos_weight)
+
+
+ELEMENTWISE.update({
+    "binary_cross_entropy": (lambda x, t, p: F.binary_cross_entropy(x, t, reduction="none"), "torch.nn.functional.binary_cross_entropy"),
+    "binary_cross_entropy_with_logits": (bce_with_logits, "torch.nn.functional.binary_cross_entropy_with_logits"),
+    "balanced_binary_cross_entropy": (balanced_bce, "the class-balanced BCE formula (torchvision sigmoid_focal_loss with gamma=0 on 0/1 targets)"),
+    "sigmoid_focal_loss": (lambda x, t, p: tvops.sigmoid_focal_loss(x, t, alpha=p.get("alpha", 0.25), gamma=p.get("gamma", 2.0), reduction="none"),
+                           f"torchvision {torchvision.__version__} torchvision.ops.sigmoid_focal_loss"),
+    "quality_focal_loss": (mm_quality_focal, "mmdetection quality_focal_loss_tensor_target formula"),
+    "varifocal_loss": (mm_varifocal, "mmdetection varifocal_loss formula"),
+    "hinge_loss": (lambda x, t, p: torch.clamp(p.get("margin", 1.0) - t * x, min=0), "torch.clamp(margin - target * input, min=0)"),
+    "hinge_embedding_loss": (lambda x, t, p: F.hinge_embedding_loss(x, t, margin=p.get("margin", 1.0), reduction="none"),
+                             "torch.nn.functional.hinge_embedding_loss"),
+    "kl_div": (lambda x, t, p: F.kl_div(x, t, reduction="none", log_target=p.get("log_target", False)), "torch.nn.functional.kl_div"),
+    "zero_one_loss": (lambda x, t, p: ((x > 0) != (t > 0)).to(x.dtype), "the 0-1 loss [x > 0] != [t > 0] (not differentiable: no gradient)"),
+})
+
+NOT_DIFFERENTIABLE = {"zero_one_loss"}
+
+
 def write(case):
     name = case["name"]
     path = os.path.join(OUT, name.replace("/", "__") + ".json")
@@ -73,9 +116,13 @@ def elementwise_case(loss, params, x, t, tag, weight=None, upstream=None, tolera
     x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
     t64 = torch.tensor(t.astype(np.float64))
     w64 = None if weight is None else torch.tensor(weight.astype(np.float64))
-    value = weight_reduce(fn(x64, t64, params), w64, reduction, avg_factor)
+    if reduction == "batchmean":
+        value = fn(x64, t64, params).sum() / x.shape[0]
+    else:
+        value = weight_reduce(fn(x64, t64, params), w64, reduction, avg_factor)
     up = torch.tensor(1.0, dtype=torch.float64) if upstream is None else torch.tensor(upstream.astype(np.float64))
-    (value * up).sum().backward()
+    if loss not in NOT_DIFFERENTIABLE:
+        (value * up).sum().backward()
     n = x.size
     inputs = {"input": tensor(x, "float32"), "target": tensor(t, "float32")}
     if weight is not None:
@@ -87,13 +134,12 @@ def elementwise_case(loss, params, x, t, tag, weight=None, upstream=None, tolera
         "params": params,
         "inputs": inputs,
         "upstream": None if upstream is None else tensor(upstream, "float32"),
-        "expected": {
-            "loss": tensor(value.detach().numpy(), "float64"),
-            "grad.input": tensor(x64.grad.numpy(), "float64"),
-        },
+        "expected": {"loss": tensor(value.detach().numpy(), "float64")},
         "tolerance": tolerance or {"rtol": 1e-5, "atol": 1e-6},
         "source": f"torch {torch.__version__} {source}, float64",
     }
+    if loss not in NOT_DIFFERENTIABLE:
+        case["expected"]["grad.input"] = tensor(x64.grad.numpy(), "float64")
     write(case)
 
 
@@ -408,6 +454,84 @@ def box_cases(rng):
     centerness_case({"reduction": "none"}, edge_x, edge_ltrb, "edges")
 
 
+def classification_cases(rng):
+    """The elementwise classification losses: logits, probabilities or labels as each takes them."""
+    def logits(n):
+        return rng.uniform(-8, 8, n).astype(np.float32)
+
+    def soft_targets(n):
+        return np.where(np.arange(n) % 3 == 0, 0.0, np.where(np.arange(n) % 3 == 1, 1.0, rng.uniform(0, 1, n))).astype(np.float32)
+
+    def scores(n):
+        return np.where(np.arange(n) % 4 == 0, 1 - rng.uniform(0, 1, n), 0.0).astype(np.float32)
+
+    def signs(n):
+        return np.where(rng.integers(0, 2, n) == 0, -1.0, 1.0).astype(np.float32)
+
+    samplers = {
+        "binary_cross_entropy": lambda n: ((1 / (1 + np.exp(-rng.uniform(-8, 8, n)))).astype(np.float32), soft_targets(n)),
+        "binary_cross_entropy_with_logits": lambda n: (logits(n), soft_targets(n)),
+        "balanced_binary_cross_entropy": lambda n: (logits(n), soft_targets(n)),
+        "sigmoid_focal_loss": lambda n: (logits(n), soft_targets(n)),
+        "quality_focal_loss": lambda n: (logits(n), scores(n)),
+        "varifocal_loss": lambda n: (logits(n), scores(n)),
+        "hinge_loss": lambda n: (rng.uniform(-3, 3, n).astype(np.float32), signs(n)),
+        "hinge_embedding_loss": lambda n: (rng.uniform(0, 3, n).astype(np.float32), signs(n)),
+        "kl_div": lambda n: (np.log(1 - rng.uniform(0, 1, n)).astype(np.float32), np.where(np.arange(n) % 5 == 0, 0.0, rng.uniform(0, 1, n)).astype(np.float32)),
+        "zero_one_loss": lambda n: (rng.uniform(-3, 3, n).astype(np.float32), signs(n)),
+    }
+    configs = {
+        "binary_cross_entropy": [{}],
+        "binary_cross_entropy_with_logits": [{}, {"pos_weight": 3.0}],
+        "balanced_binary_cross_entropy": [{"alpha": 0.25}, {"alpha": 0.7}],
+        "sigmoid_focal_loss": [{"alpha": 0.25, "gamma": 2.0}, {"alpha": -1.0, "gamma": 1.5}, {"alpha": 0.5, "gamma": 0.0}],
+        "quality_focal_loss": [{"beta": 2.0}, {"beta": 1.5}],
+        "varifocal_loss": [{"alpha": 0.75, "gamma": 2.0, "iou_weighted": True}, {"alpha": 0.5, "gamma": 1.5, "iou_weighted": False}],
+        "hinge_loss": [{"margin": 1.0}, {"margin": 0.5}],
+        "hinge_embedding_loss": [{"margin": 1.0}, {"margin": 2.0}],
+        "kl_div": [{"log_target": False}, {"log_target": True}],
+        "zero_one_loss": [{}],
+    }
+    edge_logits = np.array([1e4, -1e4, 88.7, -88.7, 88.72, -103.9, 30.0, -30.0, 17.0, -17.0, 0.0, 1e-30], dtype=np.float32)
+    edge_inputs = {
+        "binary_cross_entropy": np.array([0.0, 1.0, 1e-30, 1e-7, 0.99999994, 0.5], dtype=np.float32),
+        "hinge_loss": np.array([1.0, -1.0, 0.5, -0.5, 1e4, -1e4, 0.0], dtype=np.float32),
+        "hinge_embedding_loss": np.array([1.0, 2.0, 0.0, -1.0, 1e4, -1e4, 3.0], dtype=np.float32),
+        "kl_div": np.array([0.0, -1e4, -88.7, -103.9, -1e-30, -2.0], dtype=np.float32),
+        "zero_one_loss": np.array([1.0, -1.0, 0.0, 1e4, -1e4], dtype=np.float32),
+    }
+    edge_targets = {"hinge_loss": [-1.0, 1.0], "hinge_embedding_loss": [-1.0, 1.0], "zero_one_loss": [-1.0, 1.0], "kl_div": [0.0, 1.0, 0.5]}
+    for loss, variants in configs.items():
+        sample = samplers[loss]
+        for extra in variants:
+            tag = "default" if not extra else "_".join(f"{k}{v}" for k, v in extra.items())
+            for reduction in ("none", "mean", "sum"):
+                for n in (1, 7, 257, 1031):
+                    x, t = sample(n)
+                    elementwise_case(loss, {**extra, "reduction": reduction}, x, t, tag)
+            x, t = sample(517)
+            w = rng.uniform(0, 2, 517).astype(np.float32)
+            elementwise_case(loss, {**extra, "reduction": "mean", "avg_factor": 123.5}, x, t, tag + "_weighted_avg", weight=w)
+            u = rng.uniform(-1, 1, 517).astype(np.float32)
+            elementwise_case(loss, {**extra, "reduction": "none"}, x, t, tag + "_upstream", weight=w, upstream=u)
+            inputs = edge_inputs.get(loss, edge_logits)
+            targets = edge_targets.get(loss, [0.0, 1.0, 0.5])
+            edge_x = np.repeat(inputs, len(targets)).astype(np.float32)
+            edge_t = np.tile(np.array(targets, dtype=np.float32), len(inputs))
+            elementwise_case(loss, {**extra, "reduction": "none"}, edge_x, edge_t, tag + "_edges")
+            elementwise_case(loss, {**extra, "reduction": "sum"}, edge_x, edge_t, tag + "_edges")
+        empty = np.zeros(0, dtype=np.float32)
+        elementwise_case(loss, {"reduction": "mean"}, empty, empty, "empty")
+    # kl_div's batchmean divides the sum by the first dimension of an [N, C] input.
+    for log_target in (False, True):
+        x, t = samplers["kl_div"](24 * 37)
+        elementwise_case("kl_div", {"log_target": log_target, "reduction": "batchmean"}, x.reshape(24, 37), t.reshape(24, 37), f"log_target{log_target}")
+    # The balanced BCE is torchvision's focal loss with gamma = 0 on 0/1 targets: checked here, in float64.
+    x = torch.tensor(logits(101).astype(np.float64))
+    t = torch.tensor((np.arange(101) % 2).astype(np.float64))
+    assert torch.allclose(balanced_bce(x, t, {"alpha": 0.3}), tvops.sigmoid_focal_loss(x, t, alpha=0.3, gamma=0.0, reduction="none"), rtol=1e-12, atol=1e-15)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):
@@ -454,6 +578,7 @@ def main():
     x, _ = data(33)
     rmse_case(x, x + np.float32(0.25), "constant_offset")
     box_cases(rng)
+    classification_cases(np.random.default_rng(20261123))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 
