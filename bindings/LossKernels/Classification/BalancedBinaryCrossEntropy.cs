@@ -41,7 +41,7 @@ public readonly struct BalancedBinaryCrossEntropyLoss : IElementwiseLoss
 
     /// <summary><c>ℓ = α·t·softplus(−x) + (1 − α)(1 − t)·softplus(x)</c>, <c>∂ℓ/∂x = (1 − α)(1 − t)·σ(x) − α·t·σ(−x)</c>.</summary>
     /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>

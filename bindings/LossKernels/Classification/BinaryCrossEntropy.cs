@@ -26,7 +26,7 @@ public readonly struct BinaryCrossEntropyLoss : IElementwiseLoss
 
     /// <summary><c>ℓ = −(t·max(ln p, −100) + (1 − t)·max(ln(1 − p), −100))</c>, <c>∂ℓ/∂p = (p − t)/max(p(1 − p), 10⁻¹²)</c>.</summary>
     /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>

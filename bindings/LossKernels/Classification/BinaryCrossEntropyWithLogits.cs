@@ -42,7 +42,7 @@ public readonly struct BinaryCrossEntropyWithLogitsLoss : IElementwiseLoss
 
     /// <summary><c>ℓ = (1 − t)·x + c·softplus(−x)</c>, <c>∂ℓ/∂x = (1 − t) − c·σ(−x)</c>, c = 1 + (w₊ − 1)·t.</summary>
     /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>

@@ -52,7 +52,7 @@ public readonly struct KlDivergenceLoss : IElementwiseLoss
 
     /// <summary><c>ℓ = xlogy(t, t) − t·x</c>, <c>∂ℓ/∂x = −t</c>; log targets: <c>ℓ = e^t·(t − x)</c>, <c>∂ℓ/∂x = −e^t</c>.</summary>
     /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>

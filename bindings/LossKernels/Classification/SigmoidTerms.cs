@@ -27,13 +27,13 @@ internal static class SigmoidTerms
     {
         TVec zero = TMath.Create(0f);
         TVec one = TMath.Create(1f);
-        TVec e = TMath.Exp(TMath.Subtract(zero, TMath.Abs(x)));
+        TVec e = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(zero, TMath.Abs(x)));
         TVec large = TMath.Divide(one, TMath.Add(one, e));
         TVec small = TMath.Multiply(e, large);
         TVec nonNegative = TMath.GreaterThan(x, zero);
         positive = TMath.Select(nonNegative, large, small);
         negative = TMath.Select(nonNegative, small, large);
-        return VectorMath.Log1P<TVec, TMath>(e);
+        return VectorFunctions.Log1POfUnitInterval<TVec, TMath>(e);
     }
 
     /// <summary>

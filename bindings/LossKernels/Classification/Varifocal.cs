@@ -58,6 +58,7 @@ public readonly struct VarifocalLoss : IElementwiseLoss
 
     /// <summary><c>ℓ = ce·w</c> and its derivative, as the type's summary writes them.</summary>
     /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
+    // Its own method: inlined into the driver's four call sites, the exp/log of the power exhaust the JIT's inlining budget.
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
         where TVec : struct

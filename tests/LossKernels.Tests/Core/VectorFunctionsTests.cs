@@ -35,6 +35,23 @@ public class VectorFunctionsTests
     }
 
     [Test]
+    public void Log1POfUnitIntervalIsWithinTwoUlps()
+    {
+        double worst = WorstUlps(Function.Log1POfUnitInterval, 0, Bits(1f), 1);
+        TestContext.Out.WriteLine($"log1p on [0, 1]: max error {worst:F3} ulp");
+        Assert.That(worst, Is.LessThanOrEqualTo(2.0));
+    }
+
+    /// <summary>Every third float of [−104, 0]: the shortened exp of the sigmoid losses has the same values as the full one.</summary>
+    [Test]
+    public void ExpOfNonPositiveIsWithinTwoUlps()
+    {
+        double worst = WorstUlps(Function.ExpOfNonPositive, Bits(-0f), Bits(-104f), 3);
+        TestContext.Out.WriteLine($"exp on [-104, 0]: max error {worst:F3} ulp");
+        Assert.That(worst, Is.LessThanOrEqualTo(2.0));
+    }
+
+    [Test]
     public void EveryWidthIsWithinTwoUlpsOnASample()
     {
         const int Stride = 997;
@@ -63,6 +80,8 @@ public class VectorFunctionsTests
     {
         Exp,
         Log,
+        Log1POfUnitInterval,
+        ExpOfNonPositive,
     }
 
     private const float MinNormal = 1.17549435e-38f;
@@ -72,7 +91,20 @@ public class VectorFunctionsTests
     private static TVec Apply<TVec, TMath>(Function function, TVec x)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec> =>
-        function == Function.Exp ? VectorFunctions.Exp<TVec, TMath>(x) : VectorFunctions.Log<TVec, TMath>(x);
+        function switch
+        {
+            Function.Exp => VectorFunctions.Exp<TVec, TMath>(x),
+            Function.Log => VectorFunctions.Log<TVec, TMath>(x),
+            Function.Log1POfUnitInterval => VectorFunctions.Log1POfUnitInterval<TVec, TMath>(x),
+            _ => VectorFunctions.ExpOfNonPositive<TVec, TMath>(x),
+        };
+
+    /// <summary>ln(1 + u) in double, with the rounding of 1 + u cancelled (Goldberg): the runtime has no accurate log1p.</summary>
+    private static double Log1P(double u)
+    {
+        double w = 1 + u;
+        return w == 1 ? u : Math.Log(w) * u / (w - 1);
+    }
 
     /// <summary>The widest error over the bit patterns from <paramref name="first"/> to <paramref name="last"/> (either order), at the widest width.</summary>
     private static double WorstUlps(Function function, int first, int last, int stride) =>
@@ -84,7 +116,12 @@ public class VectorFunctionsTests
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
-        Func<double, double> exact = function == Function.Exp ? Math.Exp : Math.Log;
+        Func<double, double> exact = function switch
+        {
+            Function.Log => Math.Log,
+            Function.Log1POfUnitInterval => Log1P,
+            _ => Math.Exp,
+        };
         long low = Math.Min((uint)first, (uint)last), high = Math.Max((uint)first, (uint)last);
         long count = (high - low) / stride + 1;
         long blocks = (count + Block - 1) / Block;
