@@ -32,7 +32,7 @@ public static class ClassTargets
         for (int i = 0; i < target.Length; i++)
         {
             if (IsBad(target[i], classes, ignoreIndex))
-                Throw(i, target[i], classes, ignoreIndex);
+                ThrowOutOfRange(i, target[i], classes, ignoreIndex);
         }
     }
 
@@ -71,7 +71,7 @@ public static class ClassTargets
         {
             long value = 0;
             target.Download(new Span<long>(ref value), position);
-            Throw(position, value, classes, ignoreIndex);
+            ThrowOutOfRange(position, value, classes, ignoreIndex);
         }
     }
 
@@ -83,7 +83,8 @@ public static class ClassTargets
             ThrowHelper.OutOfRange(nameof(classes), classes, "> 0");
     }
 
-    private static void Throw(int position, long value, int classes, long ignoreIndex) =>
+    /// <summary>Throws the <see cref="ArgumentOutOfRangeException"/> that names target <paramref name="position"/> and its <paramref name="value"/>.</summary>
+    internal static void ThrowOutOfRange(int position, long value, int classes, long ignoreIndex) =>
         throw new ArgumentOutOfRangeException("target", value,
             $"Class target at index {position} is {value}; targets must be in [0, {classes}) or equal ignoreIndex ({ignoreIndex}).");
 }

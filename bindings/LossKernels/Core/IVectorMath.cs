@@ -67,6 +67,8 @@ public interface IVectorMath<TVec> where TVec : struct
     static abstract TVec ShiftRightBits(TVec a, int count);
     /// <summary>Lanes in [<paramref name="from"/>, <paramref name="to"/>) kept, the others zero.</summary>
     static abstract TVec KeepLanes(TVec value, int from, int to);
+    /// <summary>The largest lane; NaN when any lane is NaN.</summary>
+    static abstract float MaxAcross(TVec value);
     /// <summary>The sum of the lanes, in double, in a fixed order.</summary>
     static abstract double Sum(TVec value);
     /// <summary>
@@ -208,6 +210,8 @@ internal readonly struct Width512 : IVectorMath<Vector512<float>>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector512<float> value) => Width256.MaxAcross(Vector256.Max(value.GetLower(), value.GetUpper()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double Sum(Vector512<float> value) => Vector512.Sum(Vector512.WidenLower(value) + Vector512.WidenUpper(value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void LoadRows(ref float source, out Vector512<float> c0, out Vector512<float> c1, out Vector512<float> c2, out Vector512<float> c3) => RowTranspose.Load(ref source, out c0, out c1, out c2, out c3);
@@ -276,6 +280,8 @@ internal readonly struct Width256 : IVectorMath<Vector256<float>>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector256<float> value) => Width128.MaxAcross(Vector128.Max(value.GetLower(), value.GetUpper()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double Sum(Vector256<float> value) => Vector256.Sum(Vector256.WidenLower(value) + Vector256.WidenUpper(value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void LoadRows(ref float source, out Vector256<float> c0, out Vector256<float> c1, out Vector256<float> c2, out Vector256<float> c3) => RowTranspose.Load(ref source, out c0, out c1, out c2, out c3);
@@ -341,6 +347,13 @@ internal readonly struct Width128 : IVectorMath<Vector128<float>>
     {
         Vector128<float> lane = Vector128<float>.Indices;
         return (Vector128.GreaterThanOrEqual(lane, Vector128.Create((float)from)) & Vector128.LessThan(lane, Vector128.Create((float)to))) & value;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector128<float> value)
+    {
+        Vector128<float> pairs = Vector128.Max(value, Vector128.Shuffle(value, Vector128.Create(2, 3, 0, 1)));
+        return Vector128.Max(pairs, Vector128.Shuffle(pairs, Vector128.Create(1, 0, 3, 2))).ToScalar();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,0 +1,245 @@
+using System.Numerics;
+
+namespace LossKernels.Classification;
+
+/// <summary>
+/// Cross entropy from logits with hard class targets, fused: one call returns the loss and writes the gradient.
+/// For row r with logits x (C classes), target y, class weights w (1 when absent), smoothing ε and z-loss scale z,
+/// with lse = ln Σ_c e^(x_c):
+/// <c>ℓ_r = (1 − ε)·w_y·(lse − x_y) + (ε/C)·Σ_c w_c·(lse − x_c) + z·lse²</c>;
+/// gradient <c>∂ℓ_r/∂x_c = softmax_c·((1 − ε)·w_y + (ε/C)·Σw + 2z·lse) − (ε/C)·w_c − [c = y]·(1 − ε)·w_y</c>.
+/// Rows whose target is <see cref="IgnoreIndex"/> contribute 0 and get a zero gradient. <see cref="Reduction.Mean"/>
+/// divides by the summed weight w_y of the rows not ignored (their count without weights); all rows ignored gives
+/// NaN, as PyTorch.
+/// </summary>
+/// <remarks>
+/// <para>PyTorch: <c>torch.nn.functional.cross_entropy(input [N, C], target [N], weight, ignore_index, reduction, label_smoothing)</c>,
+/// exactly its combination of the three (including the smoothing term weighted by w_c and the mean over Σ w_y);
+/// mmdetection's <c>CrossEntropyLoss</c>. Targets int64 (PyTorch's dtype) or int32.</para>
+/// <para>Beyond PyTorch: the z-loss <c>z·lse²</c> of PaLM and Liger-Kernel (<c>lse_square_scale</c>), unweighted and
+/// divided like the rest for the mean; and the gradient may be written over the logits in place (pass the same span),
+/// as Liger-Kernel does, so that training needs no second [N, C] buffer.</para>
+/// <para>Differences: targets outside [0, C) other than <see cref="IgnoreIndex"/> throw <see cref="ArgumentOutOfRangeException"/>
+/// naming the first position before any work (PyTorch: "Target n is out of bounds"). Only the [N, C] layout; soft
+/// (probability) targets and [N, C, d…] are not here yet.</para>
+/// <para>The kernel reads a row once from memory: max, then e^(x − max) written into the gradient row with its sum, then
+/// the gradient from those in place (<see cref="CrossEntropyDriver"/>). Results are bitwise the same for any thread count.</para>
+/// </remarks>
+public readonly struct CrossEntropyLoss
+{
+    /// <summary>PyTorch's defaults: ignore_index −100, no smoothing, no z-loss.</summary>
+    public CrossEntropyLoss()
+        : this(ClassTargets.DefaultIgnoreIndex, 0f, 0f)
+    {
+    }
+
+    /// <summary>Cross entropy with the given hyperparameters.</summary>
+    /// <param name="ignoreIndex">A target that marks a row to skip.</param>
+    /// <param name="labelSmoothing">ε ∈ [0, 1]: the share of the uniform distribution in the target.</param>
+    /// <param name="lseSquareScale">z ≥ 0: the weight of the z-loss lse².</param>
+    /// <exception cref="ArgumentOutOfRangeException">ε outside [0, 1] or z negative or not finite.</exception>
+    public CrossEntropyLoss(long ignoreIndex, float labelSmoothing = 0f, float lseSquareScale = 0f)
+    {
+        IgnoreIndex = ignoreIndex;
+        LabelSmoothing = labelSmoothing;
+        LseSquareScale = lseSquareScale;
+        Validate();
+    }
+
+    /// <summary>The target that marks a row to skip.</summary>
+    public long IgnoreIndex { get; }
+
+    /// <summary>ε: the label smoothing.</summary>
+    public float LabelSmoothing { get; }
+
+    /// <summary>z: the z-loss weight.</summary>
+    public float LseSquareScale { get; }
+
+    /// <summary>Throws when ε is outside [0, 1] or z is negative or not finite.</summary>
+    public void Validate()
+    {
+        ThrowHelper.IfOutside(LabelSmoothing, 0f, 1f, nameof(LabelSmoothing));
+        ThrowHelper.IfNegative(LseSquareScale, nameof(LseSquareScale));
+    }
+
+    /// <summary>Forward only, reduced: the mean (over Σ w_y) or sum of the row losses.</summary>
+    /// <param name="logits">N rows of C logits, row-major.</param>
+    /// <param name="target">N class indices.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">C class weights, or empty for none.</param>
+    public float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, Reduction reduction = Reduction.Mean, ReadOnlySpan<float> weight = default) =>
+        Reduced<long, ForwardReduced>(logits, target, default, reduction, weight, 1f);
+
+    /// <inheritdoc cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{long}, Reduction, ReadOnlySpan{float})"/>
+    public float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<int> target, Reduction reduction = Reduction.Mean, ReadOnlySpan<float> weight = default) =>
+        Reduced<int, ForwardReduced>(logits, target, default, reduction, weight, 1f);
+
+    /// <summary>Forward only, unreduced: writes the N row losses ℓ_r (0 for ignored rows).</summary>
+    /// <param name="logits">N rows of C logits.</param>
+    /// <param name="target">N class indices.</param>
+    /// <param name="output">Receives N row losses.</param>
+    /// <param name="weight">C class weights, or empty for none.</param>
+    public void Forward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, Span<float> output, ReadOnlySpan<float> weight = default) =>
+        Unreduced<long, ForwardUnreduced>(logits, target, output, default, default, weight);
+
+    /// <inheritdoc cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{long}, Span{float}, ReadOnlySpan{float})"/>
+    public void Forward(ReadOnlySpan<float> logits, ReadOnlySpan<int> target, Span<float> output, ReadOnlySpan<float> weight = default) =>
+        Unreduced<int, ForwardUnreduced>(logits, target, output, default, default, weight);
+
+    /// <summary>Fused forward+backward, reduced: returns L and writes <c>logitsGrad = ∂(upstream·L)/∂logits</c>.</summary>
+    /// <param name="logits">N rows of C logits.</param>
+    /// <param name="target">N class indices.</param>
+    /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself (in place).</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">C class weights, or empty for none.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    public float ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, Span<float> logitsGrad, Reduction reduction = Reduction.Mean,
+        ReadOnlySpan<float> weight = default, float upstream = 1f) =>
+        Reduced<long, FusedReduced>(logits, target, logitsGrad, reduction, weight, upstream);
+
+    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{long}, Span{float}, Reduction, ReadOnlySpan{float}, float)"/>
+    public float ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<int> target, Span<float> logitsGrad, Reduction reduction = Reduction.Mean,
+        ReadOnlySpan<float> weight = default, float upstream = 1f) =>
+        Reduced<int, FusedReduced>(logits, target, logitsGrad, reduction, weight, upstream);
+
+    /// <summary>Fused forward+backward, unreduced: writes ℓ_r and <c>logitsGrad[r, ·] = upstream[r]·∂ℓ_r/∂x</c>.</summary>
+    /// <param name="logits">N rows of C logits.</param>
+    /// <param name="target">N class indices.</param>
+    /// <param name="output">Receives N row losses.</param>
+    /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
+    /// <param name="upstream">N upstream gradients, or empty for ones.</param>
+    /// <param name="weight">C class weights, or empty for none.</param>
+    public void ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, Span<float> output, Span<float> logitsGrad,
+        ReadOnlySpan<float> upstream = default, ReadOnlySpan<float> weight = default) =>
+        Unreduced<long, FusedUnreduced>(logits, target, output, logitsGrad, upstream, weight);
+
+    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{long}, Span{float}, Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float})"/>
+    public void ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<int> target, Span<float> output, Span<float> logitsGrad,
+        ReadOnlySpan<float> upstream = default, ReadOnlySpan<float> weight = default) =>
+        Unreduced<int, FusedUnreduced>(logits, target, output, logitsGrad, upstream, weight);
+
+    /// <summary>Backward only, reduced: writes <c>logitsGrad = ∂(upstream·L)/∂logits</c>.</summary>
+    /// <param name="logits">N rows of C logits.</param>
+    /// <param name="target">N class indices.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">C class weights, or empty for none.</param>
+    public void Backward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, float upstream, Span<float> logitsGrad, Reduction reduction = Reduction.Mean,
+        ReadOnlySpan<float> weight = default) =>
+        Reduced<long, BackwardOnly>(logits, target, logitsGrad, reduction, weight, upstream);
+
+    /// <inheritdoc cref="Backward(ReadOnlySpan{float}, ReadOnlySpan{long}, float, Span{float}, Reduction, ReadOnlySpan{float})"/>
+    public void Backward(ReadOnlySpan<float> logits, ReadOnlySpan<int> target, float upstream, Span<float> logitsGrad, Reduction reduction = Reduction.Mean,
+        ReadOnlySpan<float> weight = default) =>
+        Reduced<int, BackwardOnly>(logits, target, logitsGrad, reduction, weight, upstream);
+
+    private unsafe float Reduced<TIndex, TMode>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, Span<float> logitsGrad, Reduction reduction,
+        ReadOnlySpan<float> weight, float upstream)
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
+        where TMode : struct, IDriverMode
+    {
+        int classes = CheckInputs(logits, target, weight, out double targetWeightSum);
+        if (TMode.StoreGradient)
+            CheckGradient(logits, logitsGrad, target.Length);
+        double divisor = reduction switch
+        {
+            Reduction.Mean => targetWeightSum,
+            Reduction.Sum => 1d,
+            Reduction.None => ThrowNone(),
+            _ => ThrowUndefined(reduction),
+        };
+        double sum;
+        fixed (float* x = logits, w = weight, g = logitsGrad)
+        fixed (TIndex* t = target)
+        {
+            var args = new CrossEntropyArgs<TIndex>(x, t, w, null, null, g, target.Length, classes, IgnoreIndex, LabelSmoothing, LseSquareScale,
+                (float)(upstream / divisor), ClassWeightSum(weight, classes));
+            sum = CrossEntropyDriver.Run<TIndex, TMode>(args);
+        }
+
+        return (float)(sum / divisor);
+    }
+
+    private unsafe void Unreduced<TIndex, TMode>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, Span<float> output, Span<float> logitsGrad,
+        ReadOnlySpan<float> upstream, ReadOnlySpan<float> weight)
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
+        where TMode : struct, IDriverMode
+    {
+        int classes = CheckInputs(logits, target, weight, out _);
+        int rows = target.Length;
+        ThrowHelper.IfTooShort(rows, output.Length, nameof(output));
+        if (!upstream.IsEmpty)
+            ThrowHelper.IfLengthDiffers(rows, upstream.Length, nameof(upstream));
+        if (TMode.StoreGradient)
+        {
+            CheckGradient(logits, logitsGrad, rows);
+            if (output.Slice(0, rows).Overlaps(logitsGrad.Slice(0, logits.Length)))
+                ThrowHelper.Argument(nameof(output), "output must not overlap logitsGrad.");
+        }
+
+        if (output.Slice(0, rows).Overlaps(logits))
+            ThrowHelper.Argument(nameof(output), "output must not overlap logits.");
+        fixed (float* x = logits, w = weight, g = logitsGrad, o = output, u = upstream)
+        fixed (TIndex* t = target)
+        {
+            var args = new CrossEntropyArgs<TIndex>(x, t, w, u, o, g, rows, classes, IgnoreIndex, LabelSmoothing, LseSquareScale, 1f, ClassWeightSum(weight, classes));
+            CrossEntropyDriver.Run<TIndex, TMode>(args);
+        }
+    }
+
+    /// <summary>Checks shapes and targets; returns C and the summed weight of the targets not ignored (the mean's divisor).</summary>
+    private int CheckInputs<TIndex>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, ReadOnlySpan<float> weight, out double targetWeightSum)
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
+    {
+        Validate();
+        int rows = target.Length;
+        if (rows == 0 ? !logits.IsEmpty : logits.Length % rows != 0)
+            ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of rows for {rows} targets.");
+        int classes = rows == 0 ? weight.Length : logits.Length / rows;
+        if (rows > 0 && classes == 0)
+            ThrowHelper.Argument(nameof(logits), "logits are empty but there are targets: C must be at least 1.");
+        if (!weight.IsEmpty)
+            ThrowHelper.IfLengthDiffers(classes, weight.Length, nameof(weight));
+        targetWeightSum = 0d;
+        for (int r = 0; r < rows; r++)
+        {
+            long value = long.CreateTruncating(target[r]);
+            if (value == IgnoreIndex)
+                continue;
+            if ((ulong)value >= (ulong)classes)
+                ClassTargets.ThrowOutOfRange(r, value, classes, IgnoreIndex);
+            targetWeightSum += weight.IsEmpty ? 1f : weight[(int)value];
+        }
+
+        return classes;
+    }
+
+    private static void CheckGradient(ReadOnlySpan<float> logits, Span<float> logitsGrad, int rows)
+    {
+        ThrowHelper.IfTooShort(logits.Length, logitsGrad.Length, nameof(logitsGrad));
+        ThrowHelper.IfPartialOverlap(logits, logitsGrad.Slice(0, logits.Length), nameof(logitsGrad));
+    }
+
+    private static float ClassWeightSum(ReadOnlySpan<float> weight, int classes)
+    {
+        if (weight.IsEmpty)
+            return classes;
+        double sum = 0d;
+        foreach (float w in weight)
+            sum += w;
+        return (float)sum;
+    }
+
+    private static double ThrowNone()
+    {
+        ThrowHelper.Argument("reduction", "Reduction.None returns one loss per row: use the overload that takes an output span.");
+        return 0d;
+    }
+
+    private static double ThrowUndefined(Reduction reduction)
+    {
+        ThrowHelper.OutOfRange("reduction", (int)reduction, "a defined Reduction");
+        return 0d;
+    }
+}

@@ -1,0 +1,221 @@
+using LossKernels.Classification;
+using LossKernels.Tests.Core;
+using LossKernels.Tests.Reference;
+
+namespace LossKernels.Tests.Classification;
+
+/// <summary>Cross entropy on [N, C] against PyTorch's composition in float64: shapes, every option, edge values, in place, threads, allocation, bad arguments.</summary>
+[TestFixture]
+public class CrossEntropyTests
+{
+    private static readonly (int Rows, int Classes)[] Shapes =
+    [
+        (0, 5), (1, 1), (1, 2), (2, 3), (3, 4), (5, 7), (4, 15), (3, 16), (3, 17), (7, 31), (2, 33), (9, 64), (5, 100), (17, 257), (3, 1031), (3, 32000), (40, 81),
+    ];
+
+    public static IEnumerable<TestCaseData> Options() =>
+        from smoothing in new[] { 0.0, 0.1 }
+        from z in new[] { 0.0, 1e-4 }
+        from weighted in new[] { false, true }
+        from ignored in new[] { false, true }
+        select new TestCaseData(smoothing, z, weighted, ignored);
+
+    [TestCaseSource(nameof(Options))]
+    public void ShapesAndOptionsMatchPyTorchsComposition(double smoothing, double z, bool weighted, bool ignored)
+    {
+        foreach ((int rows, int classes) in Shapes)
+        {
+            (float[] logits, long[] target) = Sample(rows, classes, seed: rows * 100 + classes, ignored ? 3 : 0);
+            float[]? weight = weighted ? CatalogHarness.Uniform(classes, classes, 0f, 2f) : null;
+            foreach (string reduction in new[] { "none", "mean", "sum" })
+                Compare($"{rows}x{classes} {reduction} eps {smoothing} z {z} w {weighted} ignore {ignored}", logits, target, weight, (float)smoothing, (float)z, reduction);
+        }
+    }
+
+    [Test]
+    public void Int32TargetsEqualInt64Targets()
+    {
+        (float[] logits, long[] target) = Sample(50, 37, seed: 5, ignoreEvery: 4);
+        int[] narrow = [.. target.Select(t => (int)t)];
+        var loss = new CrossEntropyLoss(-100, 0.2f, 1e-3f);
+        float[] wide = new float[logits.Length], small = new float[logits.Length];
+        float a = loss.ForwardBackward(logits, target, wide);
+        float b = loss.ForwardBackward(logits, narrow, small);
+        Assert.That(b, Is.EqualTo(a));
+        Assert.That(small, Is.EqualTo(wide));
+    }
+
+    [Test]
+    public void GradientInPlaceOverTheLogitsEqualsOutOfPlace()
+    {
+        foreach ((int rows, int classes) in Shapes)
+        {
+            (float[] logits, long[] target) = Sample(rows, classes, seed: 3, ignoreEvery: 5);
+            var loss = new CrossEntropyLoss(-100, 0.1f, 1e-4f);
+            float[] expected = new float[logits.Length];
+            float expectedLoss = loss.ForwardBackward(logits, target, expected, Reduction.Sum);
+            float[] inPlace = (float[])logits.Clone();
+            float got = loss.ForwardBackward(inPlace, target, inPlace, Reduction.Sum);
+            Assert.That(got, Is.EqualTo(expectedLoss), $"{rows}x{classes}");
+            Assert.That(inPlace, Is.EqualTo(expected), $"{rows}x{classes}");
+        }
+    }
+
+    [Test]
+    public void EdgeLogitsStayFiniteAndMatch()
+    {
+        float[] row = [1e4f, -1e4f, 88.7f, -88.7f, -103.9f, 0f, 30f, -30f, 88.72f, 1e-30f, -1e4f, 17f, 3f, -3f, 5e3f, -5e3f, 1f];
+        int classes = row.Length;
+        float[] logits = [.. Enumerable.Range(0, classes).SelectMany(_ => row)];
+        long[] target = [.. Enumerable.Range(0, classes).Select(c => (long)c)];
+        float[] weight = [.. Enumerable.Range(0, classes).Select(c => c == 3 ? 0f : 1f + c % 3)];
+        foreach (string reduction in new[] { "none", "mean", "sum" })
+        {
+            Compare($"edges {reduction}", logits, target, null, 0.1f, 1e-4f, reduction);
+            Compare($"edges weighted (one class weight 0) {reduction}", logits, target, weight, 0.1f, 0f, reduction);
+        }
+    }
+
+    [Test]
+    public void AllTargetsIgnoredGiveNaNForTheMeanAsPyTorchAndZeroGradient()
+    {
+        (float[] logits, _) = Sample(6, 9, seed: 1, ignoreEvery: 0);
+        long[] target = [.. Enumerable.Repeat(-100L, 6)];
+        float[] gradient = new float[logits.Length];
+        var loss = new CrossEntropyLoss();
+        Assert.That(float.IsNaN(loss.ForwardBackward(logits, target, gradient)), "mean over no rows");
+        Assert.That(gradient.All(g => g == 0f));
+        Assert.That(loss.ForwardBackward(logits, target, gradient, Reduction.Sum), Is.EqualTo(0f));
+    }
+
+    [Test]
+    public void ThreadCapsGiveBitwiseEqualResults()
+    {
+        int saved = LossKernelsSettings.MaxThreads;
+        try
+        {
+            (float[] logits, long[] target) = Sample(700, 1031, seed: 9, ignoreEvery: 7);
+            float[]? first = null;
+            foreach (int threads in new[] { 1, 2, 4, 8 })
+            {
+                LossKernelsSettings.MaxThreads = threads;
+                float[] gradient = new float[logits.Length];
+                float value = new CrossEntropyLoss(-100, 0.1f, 1e-4f).ForwardBackward(logits, target, gradient);
+                float[] results = [value, .. gradient];
+                if (first is null)
+                    first = results;
+                else
+                    Assert.That(Numerics.BitEqual(results, first), $"{threads} threads");
+            }
+        }
+        finally
+        {
+            LossKernelsSettings.MaxThreads = saved;
+        }
+    }
+
+    [Test]
+    public void NoEntryPointAllocates()
+    {
+        (float[] logits, long[] target) = Sample(600, 1000, seed: 2, ignoreEvery: 9);
+        int[] narrow = [.. target.Select(t => (int)t)];
+        float[] weight = CatalogHarness.Uniform(1000, 1, 0.5f, 1f), upstream = CatalogHarness.Uniform(600, 2, -1f, 1f);
+        float[] gradient = new float[logits.Length], output = new float[600];
+        var loss = new CrossEntropyLoss(-100, 0.1f, 1e-4f);
+        DeterminismAndAllocationTests.AssertNoAllocation("cross_entropy", () =>
+        {
+            loss.Forward(logits, target);
+            loss.Forward(logits, narrow, output, weight);
+            loss.ForwardBackward(logits, target, gradient, Reduction.Sum, weight, 2f);
+            loss.ForwardBackward(logits, narrow, output, gradient, upstream, weight);
+            loss.Backward(logits, target, 0.5f, gradient);
+        });
+    }
+
+    [Test]
+    public void BadArgumentsThrowBeforeAnythingIsWritten()
+    {
+        (float[] logits, long[] target) = Sample(4, 5, seed: 1, ignoreEvery: 0);
+        float[] gradient = [.. Enumerable.Repeat(7f, 20)];
+        var loss = new CrossEntropyLoss();
+        void Throws<T>(string param, TestDelegate call) where T : ArgumentException
+        {
+            Assert.That(Assert.Throws<T>(call)!.ParamName, Is.EqualTo(param));
+            Assert.That(gradient.All(g => g == 7f), $"{param}: gradient untouched");
+        }
+
+        Throws<ArgumentOutOfRangeException>("target", () => loss.ForwardBackward(logits, [0L, 1L, 5L, -1L], gradient));
+        Throws<ArgumentOutOfRangeException>("target", () => loss.ForwardBackward(logits, [0, 1, 2, -3], gradient));
+        Throws<ArgumentException>("logits", () => loss.ForwardBackward(logits, [0L, 1L, 2L], gradient));
+        Throws<ArgumentException>("weight", () => loss.ForwardBackward(logits, target, gradient, weight: [1f, 2f]));
+        Throws<ArgumentException>("logitsGrad", () => loss.ForwardBackward(logits, target, gradient.AsSpan(0, 19)));
+        Throws<ArgumentException>("logitsGrad", () => loss.ForwardBackward(gradient, target, gradient.AsSpan(1)));
+        Throws<ArgumentException>("reduction", () => loss.ForwardBackward(logits, target, gradient, Reduction.None));
+        Throws<ArgumentException>("output", () => loss.ForwardBackward(logits, target, new float[3], gradient));
+        Throws<ArgumentException>("upstream", () => loss.ForwardBackward(logits, target, new float[4], gradient, new float[3]));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new CrossEntropyLoss(-100, 1.5f))!.ParamName, Is.EqualTo("LabelSmoothing"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new CrossEntropyLoss(-100, 0f, -1f))!.ParamName, Is.EqualTo("LseSquareScale"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => loss.ForwardBackward(logits, [0L, 1L, 7L, 0L], gradient))!.Message, Does.Contain("2"));
+    }
+
+    [Test]
+    public void GradientMatchesFiniteDifferences()
+    {
+        (float[] logits, long[] target) = Sample(3, 11, seed: 4, ignoreEvery: 0);
+        float[] weight = CatalogHarness.Uniform(11, 2, 0.5f, 2f);
+        var loss = new CrossEntropyLoss(-100, 0.15f, 0.01f);
+        float[] gradient = new float[logits.Length];
+        loss.ForwardBackward(logits, target, gradient, Reduction.Sum, weight);
+        const float h = 1e-2f;
+        for (int i = 0; i < logits.Length; i++)
+        {
+            float x = logits[i];
+            logits[i] = x + h;
+            double up = loss.Forward(logits, target, Reduction.Sum, weight);
+            logits[i] = x - h;
+            double down = loss.Forward(logits, target, Reduction.Sum, weight);
+            logits[i] = x;
+            Assert.That(gradient[i], Is.EqualTo((up - down) / (2 * h)).Within(3e-3), $"element {i}");
+        }
+    }
+
+    private static void Compare(string what, float[] logits, long[] target, float[]? weight, float smoothing, float z, string reduction)
+    {
+        var loss = new CrossEntropyLoss(-100, smoothing, z);
+        int rows = target.Length;
+        float[] upstream = reduction == "none" ? CatalogHarness.Uniform(rows, rows + 3, -1f, 1f) : [0.7f];
+        ReferenceResult expected = ReferenceCrossEntropy.Compute(Numerics.ToDouble(logits), target, weight is null ? null : Numerics.ToDouble(weight), -100, smoothing, z,
+            reduction, Numerics.ToDouble(upstream));
+        float[] gradient = [.. Enumerable.Repeat(float.NaN, logits.Length)];
+        if (reduction == "none")
+        {
+            float[] output = new float[rows];
+            loss.ForwardBackward(logits, target, output, gradient, upstream, weight);
+            Numerics.AssertClose(what + " losses", output, expected.Loss, 1e-5, 1e-5);
+            float[] forward = new float[rows];
+            loss.Forward(logits, target, forward, weight);
+            Numerics.AssertClose(what + " forward", forward, expected.Loss, 1e-5, 1e-5);
+        }
+        else
+        {
+            Reduction r = reduction == "sum" ? Reduction.Sum : Reduction.Mean;
+            float value = loss.ForwardBackward(logits, target, gradient, r, weight, upstream[0]);
+            Numerics.AssertClose(what + " loss", [value], expected.Loss, 1e-5, 1e-6);
+            Numerics.AssertClose(what + " forward", [loss.Forward(logits, target, r, weight)], [expected.Loss[0]], 1e-5, 1e-6);
+            float[] backward = new float[logits.Length];
+            loss.Backward(logits, target, upstream[0], backward, r, weight);
+            Numerics.AssertClose(what + " backward", backward, expected.InputGradient, 1e-5, 1e-6);
+        }
+
+        Numerics.AssertClose(what + " gradient", gradient, expected.InputGradient, 1e-5, 1e-6);
+    }
+
+    /// <summary>Logits in [−6, 6); targets uniform over the classes, every <paramref name="ignoreEvery"/>-th row −100 (0: none).</summary>
+    internal static (float[] Logits, long[] Target) Sample(int rows, int classes, int seed, int ignoreEvery)
+    {
+        var random = new Random(seed);
+        float[] logits = [.. Enumerable.Range(0, rows * classes).Select(_ => (float)(random.NextDouble() * 12 - 6))];
+        long[] target = [.. Enumerable.Range(0, rows).Select(r => ignoreEvery > 0 && r % ignoreEvery == 1 ? -100L : random.Next(classes))];
+        return (logits, target);
+    }
+}

@@ -1,0 +1,69 @@
+namespace LossKernels.Tests.Reference;
+
+/// <summary>
+/// PyTorch's cross_entropy on [N, C] logits in float64, written as PyTorch composes it: log_softmax, then
+/// (1 − ε)·nll_loss(weight, ignore_index) + (ε/C)·smooth_loss, the mean of both over Σ w_y of the rows not ignored,
+/// plus the z-loss z·lse² (Liger-Kernel), and the gradient of upstream × that.
+/// </summary>
+public static class ReferenceCrossEntropy
+{
+    /// <summary>Loss (scalar, or one per row for 'none') and the [N·C] logits gradient.</summary>
+    public static ReferenceResult Compute(double[] logits, long[] target, double[]? weight, long ignoreIndex, double smoothing, double lseSquareScale,
+        string reduction, double[]? upstream)
+    {
+        int rows = target.Length;
+        int classes = rows == 0 ? 0 : logits.Length / rows;
+        var losses = new double[rows];
+        var gradient = new double[logits.Length];
+        double totalWeight = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            long y = target[r];
+            if (y == ignoreIndex)
+                continue;
+            double max = double.NegativeInfinity;
+            for (int c = 0; c < classes; c++)
+                max = Math.Max(max, logits[r * classes + c]);
+            double sum = 0;
+            for (int c = 0; c < classes; c++)
+                sum += Math.Exp(logits[r * classes + c] - max);
+            double lse = max + Math.Log(sum);
+            double wy = weight?[y] ?? 1;
+            totalWeight += wy;
+            double nll = -wy * (logits[r * classes + y] - lse);
+            double smooth = 0, weightSum = 0;
+            for (int c = 0; c < classes; c++)
+            {
+                double wc = weight?[c] ?? 1;
+                smooth -= wc * (logits[r * classes + c] - lse);
+                weightSum += wc;
+            }
+
+            losses[r] = (1 - smoothing) * nll + smoothing / classes * smooth + lseSquareScale * lse * lse;
+            for (int c = 0; c < classes; c++)
+            {
+                double softmax = Math.Exp(logits[r * classes + c] - lse);
+                double wc = weight?[c] ?? 1;
+                gradient[r * classes + c] = (1 - smoothing) * wy * (softmax - (c == y ? 1 : 0))
+                    + smoothing / classes * (weightSum * softmax - wc) + 2 * lseSquareScale * lse * softmax;
+            }
+        }
+
+        if (reduction == "none")
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                for (int c = 0; c < classes; c++)
+                    gradient[r * classes + c] *= upstream is null ? 1 : upstream.Length == 1 ? upstream[0] : upstream[r];
+            }
+
+            return new ReferenceResult(losses, gradient);
+        }
+
+        double divisor = reduction == "sum" ? 1 : totalWeight;
+        double scale = (upstream?[0] ?? 1) / divisor;
+        for (int i = 0; i < gradient.Length; i++)
+            gradient[i] *= scale;
+        return new ReferenceResult([losses.Sum() / divisor], gradient);
+    }
+}
