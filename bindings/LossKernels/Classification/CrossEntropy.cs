@@ -25,7 +25,7 @@ namespace LossKernels.Classification;
 /// <para>The kernel reads a row once from memory: max, then e^(x − max) written into the gradient row with its sum, then
 /// the gradient from those in place (<see cref="CrossEntropyDriver"/>). Results are bitwise the same for any thread count.</para>
 /// </remarks>
-public readonly struct CrossEntropyLoss
+public readonly partial struct CrossEntropyLoss
 {
     /// <summary>PyTorch's defaults: ignore_index −100, no smoothing, no z-loss.</summary>
     public CrossEntropyLoss()

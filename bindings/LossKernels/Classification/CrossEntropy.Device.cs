@@ -1,0 +1,172 @@
+using LossKernels.OpenCL;
+
+namespace LossKernels.Classification;
+
+public readonly partial struct CrossEntropyLoss
+{
+    private const int RowGroup = 256;
+    private const int TargetGroup = 64;
+    private static readonly string[] KernelNames = ["cross_entropy_targets", "cross_entropy_rows"];
+
+    /// <summary>Forward only, reduced, on an OpenCL device (<c>kernels/cross_entropy.cl</c>).</summary>
+    /// <param name="logits">N·C logits on the device.</param>
+    /// <param name="target">N int64 class indices on the same device.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">C class weights on the device, or null.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A target outside [0, C) other than <see cref="IgnoreIndex"/>: found on the device, named by its first position.</exception>
+    public float Forward(DeviceBuffer<float> logits, DeviceBuffer<long> target, Reduction reduction = Reduction.Mean, DeviceBuffer<float>? weight = null) =>
+        RunOnDevice(logits, target, weight, null, null, null, reduction, 1f);
+
+    /// <summary>Forward only, unreduced, on the device: N row losses into <paramref name="output"/>.</summary>
+    /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?)"/>
+    /// <param name="logits">N·C logits on the device.</param>
+    /// <param name="target">N int64 class indices on the same device.</param>
+    /// <param name="output">Receives N row losses.</param>
+    /// <param name="weight">C class weights on the device, or null.</param>
+    public void Forward(DeviceBuffer<float> logits, DeviceBuffer<long> target, DeviceBuffer<float> output, DeviceBuffer<float>? weight = null) =>
+        RunOnDevice(logits, target, weight, null, output, null, Reduction.None, 1f);
+
+    /// <summary>Fused forward+backward, reduced, on the device; <paramref name="logitsGrad"/> may be <paramref name="logits"/> itself.</summary>
+    /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?)"/>
+    /// <param name="logits">N·C logits on the device.</param>
+    /// <param name="target">N int64 class indices on the same device.</param>
+    /// <param name="logitsGrad">Receives N·C gradient elements.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">C class weights on the device, or null.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    public float ForwardBackward(DeviceBuffer<float> logits, DeviceBuffer<long> target, DeviceBuffer<float> logitsGrad, Reduction reduction = Reduction.Mean,
+        DeviceBuffer<float>? weight = null, float upstream = 1f) =>
+        RunOnDevice(logits, target, weight, null, null, logitsGrad, reduction, upstream);
+
+    /// <summary>Fused forward+backward, unreduced, on the device.</summary>
+    /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?)"/>
+    /// <param name="logits">N·C logits on the device.</param>
+    /// <param name="target">N int64 class indices on the same device.</param>
+    /// <param name="output">Receives N row losses.</param>
+    /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
+    /// <param name="upstream">N upstream gradients, or null for ones.</param>
+    /// <param name="weight">C class weights on the device, or null.</param>
+    public void ForwardBackward(DeviceBuffer<float> logits, DeviceBuffer<long> target, DeviceBuffer<float> output, DeviceBuffer<float> logitsGrad,
+        DeviceBuffer<float>? upstream = null, DeviceBuffer<float>? weight = null) =>
+        RunOnDevice(logits, target, weight, upstream, output, logitsGrad, Reduction.None, 1f);
+
+    /// <summary>Backward only, reduced, on the device.</summary>
+    /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?)"/>
+    /// <param name="logits">N·C logits on the device.</param>
+    /// <param name="target">N int64 class indices on the same device.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">C class weights on the device, or null.</param>
+    public void Backward(DeviceBuffer<float> logits, DeviceBuffer<long> target, float upstream, DeviceBuffer<float> logitsGrad, Reduction reduction = Reduction.Mean,
+        DeviceBuffer<float>? weight = null) =>
+        RunOnDevice(logits, target, weight, null, null, logitsGrad, reduction, upstream);
+
+    private unsafe float RunOnDevice(DeviceBuffer<float> logits, DeviceBuffer<long> target, DeviceBuffer<float>? weight, DeviceBuffer<float>? upstream,
+        DeviceBuffer<float>? output, DeviceBuffer<float>? gradient, Reduction reduction, float upstreamScalar)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        ArgumentNullException.ThrowIfNull(target);
+        Validate();
+        int rows = target.Length;
+        if (rows == 0 ? logits.Length != 0 : logits.Length % rows != 0)
+            ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of rows for {rows} targets.");
+        int classes = rows == 0 ? 0 : logits.Length / rows;
+        if (rows > 0 && classes == 0)
+            ThrowHelper.Argument(nameof(logits), "logits are empty but there are targets: C must be at least 1.");
+        OpenCLDevice device = logits.Device;
+        CheckOnDevice(device, target, nameof(target));
+        if (weight is not null)
+        {
+            CheckOnDevice(device, weight, nameof(weight));
+            ThrowHelper.IfLengthDiffers(classes, weight.Length, nameof(weight));
+        }
+
+        if (upstream is not null)
+        {
+            CheckOnDevice(device, upstream, nameof(upstream));
+            ThrowHelper.IfLengthDiffers(rows, upstream.Length, nameof(upstream));
+        }
+
+        if (output is not null)
+        {
+            CheckOnDevice(device, output, nameof(output));
+            ThrowHelper.IfTooShort(rows, output.Length, nameof(output));
+        }
+
+        if (gradient is not null)
+        {
+            CheckOnDevice(device, gradient, nameof(gradient));
+            ThrowHelper.IfTooShort(logits.Length, gradient.Length, "logitsGrad");
+        }
+
+        if (reduction == Reduction.None && output is null)
+            ThrowHelper.Argument(nameof(reduction), "Reduction.None returns one loss per row: use the overload that takes an output buffer.");
+        if (reduction is not (Reduction.None or Reduction.Mean or Reduction.Sum))
+            ThrowHelper.OutOfRange(nameof(reduction), (int)reduction, "a defined Reduction");
+        if (rows == 0)
+            return reduction == Reduction.Mean ? float.NaN : 0f;
+
+        lock (device.Gate)
+        {
+            device.ThrowIfDisposed();
+            KernelSet kernels = device.Kernels(new ProgramKey("cross_entropy", null, OpenCLReductionVariant.Auto), KernelNames);
+            nint partials = device.Partials(rows);
+            nint check = kernels.Kernel(0);
+            KernelSet.SetBuffer(check, 0, target.Handle);
+            KernelSet.SetBuffer(check, 1, weight?.Handle ?? 0);
+            KernelSet.SetValue(check, 2, rows);
+            KernelSet.SetValue(check, 3, classes);
+            KernelSet.SetValue(check, 4, IgnoreIndex);
+            KernelSet.SetBuffer(check, 5, partials);
+            KernelSet.SetBuffer(check, 6, device.FaultFlag);
+            nuint local = TargetGroup;
+            nuint global = ((nuint)rows + TargetGroup - 1) / TargetGroup * TargetGroup;
+            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, check, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
+            if (device.TakeFault() is int position)
+            {
+                long value = 0;
+                target.Download(new Span<long>(ref value), position);
+                ClassTargets.ThrowOutOfRange(position, value, classes, IgnoreIndex);
+            }
+
+            double divisor = reduction == Reduction.Mean ? device.SumPartials(rows) : 1d;
+            nint kernel = kernels.Kernel(1);
+            uint argument = 0;
+            KernelSet.SetBuffer(kernel, argument++, logits.Handle);
+            KernelSet.SetBuffer(kernel, argument++, target.Handle);
+            KernelSet.SetBuffer(kernel, argument++, weight?.Handle ?? 0);
+            KernelSet.SetBuffer(kernel, argument++, upstream?.Handle ?? 0);
+            KernelSet.SetBuffer(kernel, argument++, output?.Handle ?? 0);
+            KernelSet.SetBuffer(kernel, argument++, gradient?.Handle ?? 0);
+            KernelSet.SetValue(kernel, argument++, rows);
+            KernelSet.SetValue(kernel, argument++, classes);
+            KernelSet.SetValue(kernel, argument++, IgnoreIndex);
+            KernelSet.SetValue(kernel, argument++, LabelSmoothing);
+            KernelSet.SetValue(kernel, argument++, LseSquareScale);
+            KernelSet.SetValue(kernel, argument++, (float)(upstreamScalar / divisor));
+            KernelSet.SetBuffer(kernel, argument, partials);
+            nuint group = GroupSize(classes, kernels.MaxWorkGroupSize(1));
+            nuint size = (nuint)rows * group;
+            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &size, &group, 0, null, null), "clEnqueueNDRangeKernel");
+            return reduction == Reduction.None ? 0f : (float)(device.SumPartials(rows) / divisor);
+        }
+    }
+
+    /// <summary>A power of two with about four classes per work-item, at most the kernel's limit and <see cref="RowGroup"/> (its local arrays).</summary>
+    private static nuint GroupSize(int classes, int limit)
+    {
+        int size = 1;
+        while (size < RowGroup && size * 4 < classes && size * 2 <= limit)
+            size *= 2;
+        return (nuint)size;
+    }
+
+    private static void CheckOnDevice<T>(OpenCLDevice device, DeviceBuffer<T> buffer, string paramName)
+        where T : unmanaged
+    {
+        buffer.ThrowIfDisposed();
+        if (!ReferenceEquals(buffer.Device, device))
+            ThrowHelper.Argument(paramName, $"{paramName} lives on another device than logits.");
+    }
+}

@@ -1,0 +1,134 @@
+/* Cross entropy on [N, C] logits with hard targets: the OpenCL side of
+ * bindings/LossKernels/Classification/CrossEntropy.cs, the same formulas.
+ *
+ * Two launches. cross_entropy_targets checks every target (record_fault for one outside [0, C) that is not
+ * ignore_index, so that no later read goes out of bounds) and writes each row's target weight w_y (0 when
+ * ignored) as a partial: the host adds them in index order for the mean's divisor, which the gradient needs.
+ * cross_entropy_rows then gives a work-group to a row: its work-items stride over the classes (loads
+ * coalesce), and three sweeps — max and Σ w_c·x_c, e_c = exp(x_c − max) into the gradient row with their sum,
+ * the gradient from e_c — each end in one barrier and a sum of the group's values in work-item order (no
+ * atomics, the same order every launch). Each work-item rereads only what it wrote, so the gradient may be
+ * the logits buffer itself. Row losses go to the partials for the host to add in order. */
+
+#define ROW_GROUP 256
+
+kernel void cross_entropy_targets(global const long* target, global const float* class_weight, int rows, int classes, long ignore_index,
+    global acc_t* target_weights, volatile global int* first_fault)
+{
+    size_t r = get_global_id(0);
+    if (r >= (size_t)rows)
+        return;
+    long y = target[r];
+    float weight = 0.0f;
+    if (y != ignore_index)
+    {
+        if (y < 0 || y >= classes)
+            record_fault(first_fault, (int)r);
+        else
+            weight = class_weight ? class_weight[y] : 1.0f;
+    }
+    target_weights[r] = weight;
+}
+
+/* The group's values of scratch[0..L) added (or max'ed) in work-item order; every work-item gets the result. */
+inline float group_max(local float* scratch, float value)
+{
+    size_t lid = get_local_id(0), size = get_local_size(0);
+    scratch[lid] = value;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float result = scratch[0];
+    for (size_t i = 1; i < size; i++)
+        result = isnan(scratch[i]) || scratch[i] > result ? scratch[i] : result;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return result;
+}
+
+inline acc_t group_sum(local acc_t* scratch, acc_t value)
+{
+    size_t lid = get_local_id(0), size = get_local_size(0);
+    scratch[lid] = value;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    acc_t result = 0;
+    for (size_t i = 0; i < size; i++)
+        result += scratch[i];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return result;
+}
+
+/* One work-group per row. Optional buffers (class_weight, upstream, output, grad) may be NULL.
+ * Σw is summed here in pass 1 (the host does not hold the weights).
+ * grad_c = scale·(e_c/Σe)·((1 − ε)·w_y + (ε/C)·Σw + 2z·lse) − scale·(ε/C)·w_c − [c = y]·scale·(1 − ε)·w_y. */
+kernel void cross_entropy_rows(global const float* logits, global const long* target, global const float* class_weight,
+    global const float* upstream, global float* output, global float* grad, int rows, int classes, long ignore_index,
+    float smoothing, float lse_square_scale, float gradient_scale, global acc_t* row_losses)
+{
+    local float max_scratch[ROW_GROUP];
+    local acc_t sum_scratch[ROW_GROUP];
+    size_t r = get_group_id(0);
+    size_t lid = get_local_id(0), size = get_local_size(0);
+    /* Every work-item of the group reaches every barrier: an ignored row runs the sweeps over no classes
+     * (PoCL compiles barriers under divergent-looking control flow poorly, even when it is uniform). */
+    long y = target[r];
+    bool active = y != ignore_index && y >= 0 && y < classes;
+    size_t extent = active ? (size_t)classes : 0;
+    global const float* x = logits + r * (size_t)classes;
+    global float* g = grad ? grad + r * (size_t)classes : 0;
+
+    float local_max = -INFINITY;
+    acc_t weighted = 0, weight_total = 0;
+    for (size_t c = lid; c < extent; c += size)
+    {
+        float v = x[c];
+        float w = class_weight ? class_weight[c] : 1.0f;
+        local_max = isnan(v) || v > local_max ? v : local_max;
+        weighted += w * v;
+        weight_total += w;
+    }
+    float target_weight = active && class_weight ? class_weight[y] : 1.0f;
+    float target_logit = active ? x[y] : 0.0f;
+    float row_max = group_max(max_scratch, local_max);
+    acc_t weighted_logits = group_sum(sum_scratch, weighted);
+    /* Σ_c w_c, the smoothing term's total weight (C without class weights). */
+    acc_t class_weight_sum = group_sum(sum_scratch, weight_total);
+
+    acc_t partial = 0;
+    for (size_t c = lid; c < extent; c += size)
+    {
+        float e = exp(x[c] - row_max);
+        partial += e;
+        if (g)
+            g[c] = e;
+    }
+    acc_t sum_exp = group_sum(sum_scratch, partial);
+    acc_t lse = row_max + log(sum_exp);
+
+    acc_t scale = gradient_scale * (upstream ? upstream[r] : 1.0f);
+    acc_t smooth = (acc_t)smoothing / classes;
+    acc_t hard = (1.0f - smoothing) * (acc_t)target_weight;
+    if (g)
+    {
+        float coefficient = (float)(scale * (hard + smooth * class_weight_sum + 2 * (acc_t)lse_square_scale * lse) / sum_exp);
+        float offset = (float)(scale * smooth);
+        for (size_t c = lid; c < (size_t)classes; c += size)
+            g[c] = active ? g[c] * coefficient - (class_weight ? class_weight[c] : 1.0f) * offset : 0.0f;
+    }
+    barrier(CLK_GLOBAL_MEM_FENCE);
+    if (lid == 0)
+    {
+        acc_t loss = 0;
+        if (active)
+        {
+            if (g)
+                g[y] -= (float)(scale * hard);
+            /* Terms with a zero factor are skipped, not multiplied by 0 (∞·0 would be NaN), as on the CPU. */
+            loss = hard * (lse - target_logit);
+            if (smoothing != 0.0f)
+                loss += smooth * (class_weight_sum * lse - weighted_logits);
+            if (lse_square_scale != 0.0f)
+                loss += lse_square_scale * lse * lse;
+        }
+        if (output)
+            output[r] = (float)loss;
+        row_losses[r] = loss;
+    }
+}

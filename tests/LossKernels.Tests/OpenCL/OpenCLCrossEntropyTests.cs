@@ -1,0 +1,81 @@
+using LossKernels.Classification;
+using LossKernels.OpenCL;
+using LossKernels.Tests.Classification;
+using LossKernels.Tests.Reference;
+
+namespace LossKernels.Tests.OpenCL;
+
+/// <summary>Cross entropy on the OpenCL device against PyTorch's composition in float64, in place, and the device-side target check.</summary>
+[TestFixture]
+[NonParallelizable]
+public class OpenCLCrossEntropyTests
+{
+    private static readonly (int Rows, int Classes)[] Shapes = [(1, 1), (2, 3), (5, 7), (3, 17), (7, 31), (9, 64), (17, 257), (3, 1031), (2, 32000), (300, 81)];
+
+    public static IEnumerable<TestCaseData> Options() =>
+        from smoothing in new[] { 0.0, 0.1 }
+        from z in new[] { 0.0, 1e-4 }
+        from weighted in new[] { false, true }
+        select new TestCaseData(smoothing, z, weighted);
+
+    [TestCaseSource(nameof(Options))]
+    public void ShapesAndOptionsMatchTheReference(double smoothing, double z, bool weighted)
+    {
+        OpenCLDevice device = OpenCLTestDevice.Get(OpenCLReductionVariant.Auto);
+        var loss = new CrossEntropyLoss(-100, (float)smoothing, (float)z);
+        foreach ((int rows, int classes) in Shapes)
+        {
+            (float[] logits, long[] target) = CrossEntropyTests.Sample(rows, classes, seed: rows + classes, ignoreEvery: 3);
+            float[]? weight = weighted ? Core.CatalogHarness.Uniform(classes, 5, 0f, 2f) : null;
+            using DeviceBuffer<float> x = device.Upload(logits), g = device.Allocate<float>(logits.Length), o = device.Allocate<float>(rows);
+            using DeviceBuffer<long> t = device.Upload(target);
+            using DeviceBuffer<float>? w = weight is null ? null : device.Upload(weight);
+            string what = $"{rows}x{classes} eps {smoothing} z {z} w {weighted}";
+            foreach (string reduction in new[] { "mean", "sum" })
+            {
+                ReferenceResult expected = ReferenceCrossEntropy.Compute(Numerics.ToDouble(logits), target, weight is null ? null : Numerics.ToDouble(weight), -100, smoothing, z, reduction, [0.5]);
+                Reduction r = reduction == "sum" ? Reduction.Sum : Reduction.Mean;
+                float value = loss.ForwardBackward(x, t, g, r, w, 0.5f);
+                Numerics.AssertClose($"{what} {reduction} loss", [value], [expected.Loss[0]], 1e-5, 1e-6);
+                Numerics.AssertClose($"{what} {reduction} gradient", g.ToArray(), expected.InputGradient, 1e-5, 1e-6);
+                Numerics.AssertClose($"{what} {reduction} forward", [loss.Forward(x, t, r, w)], [expected.Loss[0]], 1e-5, 1e-6);
+            }
+
+            float[] upstream = Core.CatalogHarness.Uniform(rows, 9, -1f, 1f);
+            using DeviceBuffer<float> u = device.Upload(upstream);
+            ReferenceResult none = ReferenceCrossEntropy.Compute(Numerics.ToDouble(logits), target, weight is null ? null : Numerics.ToDouble(weight), -100, smoothing, z, "none", Numerics.ToDouble(upstream));
+            loss.ForwardBackward(x, t, o, g, u, w);
+            Numerics.AssertClose($"{what} none losses", o.ToArray(), none.Loss, 1e-5, 1e-5);
+            Numerics.AssertClose($"{what} none gradient", g.ToArray(), none.InputGradient, 1e-5, 1e-6);
+
+            float sum = loss.ForwardBackward(x, t, x, Reduction.Sum, w);
+            ReferenceResult inPlace = ReferenceCrossEntropy.Compute(Numerics.ToDouble(logits), target, weight is null ? null : Numerics.ToDouble(weight), -100, smoothing, z, "sum", null);
+            Numerics.AssertClose($"{what} in place", x.ToArray(), inPlace.InputGradient, 1e-5, 1e-6);
+            Numerics.AssertClose($"{what} in place loss", [sum], inPlace.Loss, 1e-5, 1e-6);
+        }
+    }
+
+    [Test]
+    public void OutOfRangeTargetsAreCaughtOnTheDeviceNamingTheFirstPosition()
+    {
+        OpenCLDevice device = OpenCLTestDevice.Get(OpenCLReductionVariant.Auto);
+        (float[] logits, _) = CrossEntropyTests.Sample(6, 4, seed: 1, ignoreEvery: 0);
+        using DeviceBuffer<float> x = device.Upload(logits), g = device.Allocate<float>(logits.Length);
+        using DeviceBuffer<long> t = device.Upload([0L, -100L, 3L, 4L, -5L, 9L]);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new CrossEntropyLoss().ForwardBackward(x, t, g))!;
+        Assert.That(e.ParamName, Is.EqualTo("target"));
+        Assert.That(e.Message, Does.Contain("3").And.Contain("4"));
+        using DeviceBuffer<long> good = device.Upload([0L, -100L, 3L, 2L, 1L, 0L]);
+        Assert.That(float.IsFinite(new CrossEntropyLoss().ForwardBackward(x, good, g)), "the device stays usable");
+    }
+
+    [Test]
+    public void AllTargetsIgnoredGiveNaNForTheMean()
+    {
+        OpenCLDevice device = OpenCLTestDevice.Get(OpenCLReductionVariant.Auto);
+        using DeviceBuffer<float> x = device.Upload(new float[12]), g = device.Allocate<float>(12);
+        using DeviceBuffer<long> t = device.Upload([-100L, -100L, -100L]);
+        Assert.That(float.IsNaN(new CrossEntropyLoss().ForwardBackward(x, t, g)));
+        Assert.That(g.ToArray().All(v => v == 0f));
+    }
+}
