@@ -110,8 +110,10 @@ internal static class QuickReport
         if (definition.Parameters.Contains("reduction"))
             parameters["reduction"] = "mean";
         BoundLoss bound = definition.Bind(new LossParameters(parameters), inputs);
-        float[] input = inputs[definition.Inputs[0]].RequireFloats(definition.Inputs[0]), target = inputs[definition.Inputs[1]].RequireFloats(definition.Inputs[1]);
-        ReferenceResult reference = ReferenceLosses.Compute(definition.Name, parameters, ToDouble(input), ToDouble(target), null, null);
+        float[] input = inputs[definition.Inputs[0]].RequireFloats(definition.Inputs[0]);
+        LossTensor targetTensor = inputs[definition.Inputs[1]];
+        double[] targetValues = targetTensor.Floats is float[] floats ? ToDouble(floats) : Array.ConvertAll(targetTensor.RequireIntegers(definition.Inputs[1]), v => (double)v);
+        ReferenceResult reference = ReferenceLosses.Compute(definition.Name, parameters, ToDouble(input), targetValues, null, null);
 
         using BoundLoss? deviceBound = device is null ? null : definition.Bind(new LossParameters(parameters), inputs, null, device);
         var runners = new List<IReportRunner> { new CatalogRunner(bound) };
@@ -119,6 +121,7 @@ internal static class QuickReport
             runners.Add(new CatalogRunner(deviceBound));
         if (definition.Family == "regression")
         {
+            float[] target = targetTensor.RequireFloats(definition.Inputs[1]);
             runners.Add(new TensorPrimitivesRegression(definition.Name, input, target));
             runners.Add(new ScalarRegression(definition.Name, input, target));
         }

@@ -532,6 +532,84 @@ def classification_cases(rng):
     assert torch.allclose(balanced_bce(x, t, {"alpha": 0.3}), tvops.sigmoid_focal_loss(x, t, alpha=0.3, gamma=0.0, reduction="none"), rtol=1e-12, atol=1e-15)
 
 
+def cross_entropy_case(params, x, t, tag, weight=None, upstream=None, target_dtype="int64"):
+    """F.cross_entropy on [N, C] in float64, plus Liger-Kernel's z-loss lse_square_scale * lse^2 on the rows not
+    ignored, divided for 'mean' like the rest (by the summed weight of those rows' targets)."""
+    reduction = params.get("reduction", "mean")
+    ignore_index = params.get("ignore_index", -100)
+    z = params.get("lse_square_scale", 0.0)
+    x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+    t64 = torch.tensor(t.astype(np.int64))
+    w64 = None if weight is None else torch.tensor(weight.astype(np.float64))
+    value = F.cross_entropy(x64, t64, weight=w64, ignore_index=ignore_index, reduction=reduction, label_smoothing=params.get("label_smoothing", 0.0))
+    if z:
+        kept = (t64 != ignore_index).to(torch.float64)
+        z_rows = z * torch.logsumexp(x64, dim=1) ** 2 * kept
+        if reduction == "none":
+            value = value + z_rows
+        elif reduction == "sum":
+            value = value + z_rows.sum()
+        else:
+            target_weight = kept if w64 is None else w64[t64.clamp(min=0)] * kept
+            value = value + z_rows.sum() / target_weight.sum()
+    up = torch.tensor(1.0, dtype=torch.float64) if upstream is None else torch.tensor(upstream.astype(np.float64))
+    (value * up).sum().backward()
+    inputs = {"input": tensor(x, "float32"), "target": tensor(t, target_dtype)}
+    if weight is not None:
+        inputs["weight"] = tensor(weight, "float32")
+    write({
+        "format": "losskernels-golden/1",
+        "name": f"cross_entropy/{tag}/{reduction}/{x.shape[0]}x{x.shape[1]}",
+        "loss": "cross_entropy",
+        "params": params,
+        "inputs": inputs,
+        "upstream": None if upstream is None else tensor(upstream, "float32"),
+        "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
+        "tolerance": {"rtol": 1e-5, "atol": 1e-6},
+        "source": f"torch {torch.__version__} torch.nn.functional.cross_entropy" + (" + the z-loss lse_square_scale * logsumexp^2 (Liger-Kernel)" if z else "") + ", float64",
+    })
+
+
+def cross_entropy_cases(rng):
+    variants = [
+        ("default", {}, False, 0),
+        ("ls0.1", {"label_smoothing": 0.1}, False, 0),
+        ("weight", {}, True, 0),
+        ("weight_ls0.2", {"label_smoothing": 0.2}, True, 0),
+        ("ignored", {}, False, 3),
+        ("weight_ls0.1_ignored", {"label_smoothing": 0.1}, True, 3),
+        ("ignore_index2", {"ignore_index": 2}, False, 0),
+        ("z1e-4", {"lse_square_scale": 1e-4}, False, 0),
+        ("z1e-3_ls0.1_weight_ignored", {"lse_square_scale": 1e-3, "label_smoothing": 0.1}, True, 4),
+    ]
+    for tag, extra, weighted, ignore_every in variants:
+        for rows, classes in ((1, 1), (3, 5), (7, 10), (16, 17), (5, 100), (4, 1031)):
+            x = rng.uniform(-6, 6, (rows, classes)).astype(np.float32)
+            t = rng.integers(0, classes, rows).astype(np.int64)
+            if ignore_every:
+                t[1::ignore_every] = -100
+            w = rng.uniform(0, 2, classes).astype(np.float32) if weighted else None
+            for reduction in ("none", "mean", "sum"):
+                cross_entropy_case({**extra, "reduction": reduction}, x, t, tag, weight=w)
+        x = rng.uniform(-6, 6, (9, 33)).astype(np.float32)
+        t = rng.integers(0, 33, 9).astype(np.int64)
+        w = rng.uniform(0, 2, 33).astype(np.float32) if weighted else None
+        cross_entropy_case({**extra, "reduction": "none"}, x, t, tag + "_upstream", weight=w, upstream=rng.uniform(-1, 1, 9).astype(np.float32))
+        cross_entropy_case({**extra, "reduction": "mean"}, x, t, tag + "_int32", weight=w, target_dtype="int32")
+    # Logits at the float exp edges, one row per target class; a class weight of 0.
+    row = np.array([1e4, -1e4, 88.7, -88.7, -103.9, 0.0, 30.0, -30.0, 88.72, 1e-30, 17.0], dtype=np.float32)
+    edges = np.tile(row, (row.size, 1))
+    targets = np.arange(row.size, dtype=np.int64)
+    zero_weight = np.where(np.arange(row.size) == 3, 0.0, 1.0 + np.arange(row.size) % 3).astype(np.float32)
+    for reduction in ("none", "mean", "sum"):
+        cross_entropy_case({"label_smoothing": 0.1, "reduction": reduction}, edges, targets, "edges")
+        cross_entropy_case({"reduction": reduction}, edges, targets, "edges_class_weight0", weight=zero_weight)
+    # Every target ignored: PyTorch's mean is 0/0 = NaN, its sum 0.
+    x = rng.uniform(-6, 6, (4, 7)).astype(np.float32)
+    for reduction in ("mean", "sum"):
+        cross_entropy_case({"reduction": reduction}, x, np.full(4, -100, dtype=np.int64), "all_ignored")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):
@@ -579,6 +657,7 @@ def main():
     rmse_case(x, x + np.float32(0.25), "constant_offset")
     box_cases(rng)
     classification_cases(np.random.default_rng(20261123))
+    cross_entropy_cases(np.random.default_rng(20261124))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

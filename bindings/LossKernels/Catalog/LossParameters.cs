@@ -42,6 +42,22 @@ public sealed class LossParameters
         };
     }
 
+    /// <summary>The integer <paramref name="name"/> (a class index such as <c>ignore_index</c>), or <paramref name="defaultValue"/> when absent.</summary>
+    /// <exception cref="ArgumentException">The value is not a whole number.</exception>
+    public long Integer(string name, long defaultValue)
+    {
+        used.Add(name);
+        if (!values.TryGetValue(name, out object? value) || value is null)
+            return defaultValue;
+        return value switch
+        {
+            int i => i,
+            long l => l,
+            double d when d == Math.Floor(d) && Math.Abs(d) < 1e15 => (long)d,
+            _ => throw new ArgumentException($"Parameter '{name}' must be a whole number, got '{value}'.", name),
+        };
+    }
+
     /// <summary>The string <paramref name="name"/>, or <paramref name="defaultValue"/> when absent.</summary>
     /// <exception cref="ArgumentException">The value is not a string.</exception>
     public string String(string name, string defaultValue)

@@ -37,6 +37,10 @@ public sealed class LossTensor
     public float[] RequireFloats(string name) =>
         Floats ?? throw new ArgumentException($"Input '{name}' must be a float tensor.", name);
 
+    /// <summary>The integer data (class indices), or an exception naming <paramref name="name"/> when the tensor holds floats.</summary>
+    public long[] RequireIntegers(string name) =>
+        Integers ?? throw new ArgumentException($"Input '{name}' must be an integer tensor (int64 or int32 class indices).", name);
+
     private static int[] CheckShape(int[] shape, int length)
     {
         long product = 1;

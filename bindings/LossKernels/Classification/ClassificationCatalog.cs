@@ -28,9 +28,17 @@ internal static class ClassificationCatalog
             p => new HingeEmbeddingLoss(p.Float("margin", 1f)), Distances, "margin"),
         LossDefinition.Elementwise("kl_div", "classification", "t·(ln t − x), or e^t·(t − x) with log targets", "F.kl_div", ReportSize,
             p => new KlDivergenceLoss(p.Bool("log_target", false)), LogProbabilities, ["log_target"], acceptsBatchMean: true),
+        new LossDefinition("cross_entropy", "classification", "(1 − ε)·w_y·(lse − x_y) + (ε/C)·Σ_c w_c·(lse − x_c) + z·lse²",
+            "F.cross_entropy on [N, C] (+ Liger-Kernel's lse_square_scale)", ["input", "target"], ["weight"],
+            ["ignore_index", "label_smoothing", "lse_square_scale", "reduction"], CrossEntropyReportRows * CrossEntropyReportClasses,
+            (p, inputs, upstream, device) => new CrossEntropyBoundLoss(p, inputs, upstream, device), CrossEntropySample),
         Row("zero_one_loss", "[x > 0] ≠ [t > 0] (forward only)", "sklearn zero_one_loss",
             _ => new ZeroOneLoss(), SignedLabels),
     ];
+
+    /// <summary>The benchmark shape: a language model's [4096, 32000] logits.</summary>
+    private const int CrossEntropyReportRows = 4096;
+    private const int CrossEntropyReportClasses = 32000;
 
     private static LossDefinition Row<TLoss>(string name, string formula, string equivalent, Func<LossParameters, TLoss> create,
         Func<int, int, Dictionary<string, LossTensor>> sample, params string[] parameters)
@@ -60,6 +68,24 @@ internal static class ClassificationCatalog
     /// <summary>Log-probabilities ln u, u in (0, 1]; targets probabilities, one in five exactly 0.</summary>
     private static Dictionary<string, LossTensor> LogProbabilities(int length, int seed) =>
         Make(length, seed, r => (float)Math.Log(1 - r.NextDouble()), (r, i) => i % 5 == 0 ? 0f : (float)r.NextDouble());
+
+    /// <summary>
+    /// About <paramref name="length"/> logits as [N, C]: C = 32,000 from 128,000 elements up (the report's [4096, 32000]),
+    /// else C ≈ √length; logits in [−6, 6), targets uniform over the classes, every tenth row ignored (−100).
+    /// </summary>
+    private static Dictionary<string, LossTensor> CrossEntropySample(int length, int seed)
+    {
+        int classes = length >= 4 * CrossEntropyReportClasses ? CrossEntropyReportClasses : Math.Max(1, (int)Math.Sqrt(length));
+        int rows = length / classes;
+        var random = new Random(seed);
+        var logits = new float[rows * classes];
+        for (int i = 0; i < logits.Length; i++)
+            logits[i] = (float)(random.NextDouble() * 12 - 6);
+        var target = new long[rows];
+        for (int r = 0; r < rows; r++)
+            target[r] = r % 10 == 9 ? ClassTargets.DefaultIgnoreIndex : random.Next(classes);
+        return new() { ["input"] = LossTensor.FromFloats(logits, rows, classes), ["target"] = LossTensor.FromIntegers(target, rows) };
+    }
 
     private static Dictionary<string, LossTensor> Make(int length, int seed, Func<Random, float> input, Func<Random, int, float> target)
     {

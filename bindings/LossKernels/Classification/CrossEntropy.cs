@@ -134,6 +134,18 @@ public readonly partial struct CrossEntropyLoss
         ReadOnlySpan<float> weight = default) =>
         Reduced<int, BackwardOnly>(logits, target, logitsGrad, reduction, weight, upstream);
 
+    /// <summary>Backward only, unreduced: writes <c>logitsGrad[r, ·] = upstream[r]·∂ℓ_r/∂x</c>.</summary>
+    /// <param name="logits">N rows of C logits.</param>
+    /// <param name="target">N class indices.</param>
+    /// <param name="upstream">N upstream gradients.</param>
+    /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
+    /// <param name="weight">C class weights, or empty for none.</param>
+    public void Backward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, ReadOnlySpan<float> upstream, Span<float> logitsGrad, ReadOnlySpan<float> weight = default)
+    {
+        ThrowHelper.IfLengthDiffers(target.Length, upstream.Length, nameof(upstream));
+        Unreduced<long, BackwardOnly>(logits, target, default, logitsGrad, upstream, weight);
+    }
+
     private unsafe float Reduced<TIndex, TMode>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, Span<float> logitsGrad, Reduction reduction,
         ReadOnlySpan<float> weight, float upstream)
         where TIndex : unmanaged, IBinaryInteger<TIndex>
@@ -168,17 +180,18 @@ public readonly partial struct CrossEntropyLoss
     {
         int classes = CheckInputs(logits, target, weight, out _);
         int rows = target.Length;
-        ThrowHelper.IfTooShort(rows, output.Length, nameof(output));
+        if (TMode.StoreLoss)
+            ThrowHelper.IfTooShort(rows, output.Length, nameof(output));
         if (!upstream.IsEmpty)
             ThrowHelper.IfLengthDiffers(rows, upstream.Length, nameof(upstream));
         if (TMode.StoreGradient)
         {
             CheckGradient(logits, logitsGrad, rows);
-            if (output.Slice(0, rows).Overlaps(logitsGrad.Slice(0, logits.Length)))
+            if (TMode.StoreLoss && output.Slice(0, rows).Overlaps(logitsGrad.Slice(0, logits.Length)))
                 ThrowHelper.Argument(nameof(output), "output must not overlap logitsGrad.");
         }
 
-        if (output.Slice(0, rows).Overlaps(logits))
+        if (TMode.StoreLoss && output.Slice(0, rows).Overlaps(logits))
             ThrowHelper.Argument(nameof(output), "output must not overlap logits.");
         fixed (float* x = logits, w = weight, g = logitsGrad, o = output, u = upstream)
         fixed (TIndex* t = target)

@@ -24,6 +24,13 @@ public static class ReferenceLosses
             return ReferenceBoxLosses.Compute(loss, parameters, input, target, weight, upstream);
         if (loss == "fcos_centerness_loss")
             return CenternessLoss(parameters, input, target, weight, upstream);
+        if (loss == "cross_entropy")
+        {
+            double Param(string name, double fallback) => parameters.TryGetValue(name, out object? v) && v is not null ? Convert.ToDouble(v) : fallback;
+            return ReferenceCrossEntropy.Compute(input, Array.ConvertAll(target, t => (long)t), weight, (long)Param("ignore_index", -100), Param("label_smoothing", 0),
+                Param("lse_square_scale", 0), parameters.TryGetValue("reduction", out object? r) && r is string s ? s : "mean", upstream);
+        }
+
         int n = input.Length;
         var values = new double[n];
         var slopes = new double[n];

@@ -1,0 +1,116 @@
+using LossKernels.Catalog;
+using LossKernels.OpenCL;
+
+namespace LossKernels.Classification;
+
+/// <summary>
+/// <see cref="CrossEntropyLoss"/> bound for the catalog: <c>input</c> [N, C] logits, <c>target</c> [N] int64 class
+/// indices, optional <c>weight</c> [C]; PyTorch's parameters; on the CPU or on an OpenCL device.
+/// </summary>
+internal sealed class CrossEntropyBoundLoss : BoundLoss
+{
+    private readonly CrossEntropyLoss loss;
+    private readonly Reduction reduction;
+    private readonly float[] logits;
+    private readonly long[] target;
+    private readonly float[] weight;
+    private readonly float upstreamScalar;
+    private readonly float[] upstreamRows;
+    private readonly DeviceBuffer<long>? deviceTarget;
+
+    public CrossEntropyBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device)
+        : base(parameters.Reduction() == Reduction.None ? [inputs["target"].Length] : [], inputs["input"].Length)
+    {
+        loss = new CrossEntropyLoss(parameters.Integer("ignore_index", ClassTargets.DefaultIgnoreIndex), parameters.Float("label_smoothing", 0f),
+            parameters.Float("lse_square_scale", 0f));
+        reduction = parameters.Reduction();
+        LossTensor input = inputs["input"];
+        if (input.Shape.Length != 2)
+            throw new ArgumentException($"cross_entropy takes input [N, C] here, got [{string.Join(", ", input.Shape)}].", "input");
+        logits = input.RequireFloats("input");
+        target = inputs["target"].RequireIntegers("target");
+        if (target.Length != input.Shape[0])
+            throw new ArgumentException($"target holds {target.Length} indices for {input.Shape[0]} rows.", "target");
+        weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
+        (upstreamScalar, upstreamRows) = CatalogUpstream.Split(upstream, reduction, target.Length);
+        if (device is null)
+            return;
+        Device = new DeviceTensors(device, logits, [], weight, upstreamRows, reduction == Reduction.None ? target.Length : null);
+        deviceTarget = device.Allocate<long>(target.Length);
+        deviceTarget.Upload(target);
+    }
+
+    public override void Run(LossMode mode)
+    {
+        if (Device is DeviceTensors device)
+            RunOnDevice(mode, device);
+        else
+            RunOnCpu(mode);
+    }
+
+    private void RunOnCpu(LossMode mode)
+    {
+        switch (mode, reduction)
+        {
+            case (LossMode.Forward, Reduction.None):
+                loss.Forward(logits, target, Loss, weight);
+                break;
+            case (LossMode.Forward, _):
+                Loss[0] = loss.Forward(logits, target, reduction, weight);
+                break;
+            case (LossMode.Fused, Reduction.None):
+                loss.ForwardBackward(logits, target, Loss, InputGradient, upstreamRows, weight);
+                break;
+            case (LossMode.Fused, _):
+                Loss[0] = loss.ForwardBackward(logits, target, InputGradient, reduction, weight, upstreamScalar);
+                break;
+            case (_, Reduction.None):
+                loss.Backward(logits, target, upstreamRows, InputGradient, weight);
+                break;
+            default:
+                loss.Backward(logits, target, upstreamScalar, InputGradient, reduction, weight);
+                break;
+        }
+    }
+
+    /// <summary>On the device an unreduced backward is the fused call (it writes the row losses into the output buffer it has).</summary>
+    private void RunOnDevice(LossMode mode, DeviceTensors d)
+    {
+        DeviceBuffer<long> t = deviceTarget!;
+        switch (mode, reduction)
+        {
+            case (LossMode.Forward, Reduction.None):
+                loss.Forward(d.Input, t, d.Output!, d.Weight);
+                break;
+            case (LossMode.Forward, _):
+                Loss[0] = loss.Forward(d.Input, t, reduction, d.Weight);
+                break;
+            case (_, Reduction.None):
+                loss.ForwardBackward(d.Input, t, d.Output!, d.Gradient, d.Upstream, d.Weight);
+                break;
+            case (LossMode.Fused, _):
+                Loss[0] = loss.ForwardBackward(d.Input, t, d.Gradient, reduction, d.Weight, upstreamScalar);
+                break;
+            default:
+                loss.Backward(d.Input, t, upstreamScalar, d.Gradient, reduction, d.Weight);
+                break;
+        }
+
+        d.Device.Finish();
+    }
+
+    /// <summary>Logits and targets are read once, the gradient written once; row losses for 'none'.</summary>
+    public override long BytesMoved(LossMode mode)
+    {
+        long n = logits.Length, rows = target.Length;
+        long read = 4 * n + 8 * rows;
+        long rowOutput = reduction == Reduction.None ? 4 * rows : 0;
+        return mode == LossMode.Forward ? read + rowOutput : read + 4 * n + rowOutput;
+    }
+
+    public override void Dispose()
+    {
+        deviceTarget?.Dispose();
+        base.Dispose();
+    }
+}
