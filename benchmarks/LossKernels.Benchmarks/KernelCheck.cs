@@ -66,7 +66,10 @@ internal static class KernelCheck
             yield return (new() { ["reduction"] = reduction }, true);
         }
 
-        yield return (new() { ["reduction"] = "mean", ["avg_factor"] = 3.5 }, true);
+        if (definition.Parameters.Contains("avg_factor"))
+            yield return (new() { ["reduction"] = "mean", ["avg_factor"] = 3.5 }, true);
+        if (definition.Parameters.Contains("label_smoothing"))
+            yield return (new() { ["reduction"] = "mean", ["label_smoothing"] = 0.1, ["lse_square_scale"] = 1e-4 }, true);
         if (definition.Parameters.Contains("format"))
             yield return (new() { ["reduction"] = "sum", ["format"] = "cxcywh" }, true);
     }
@@ -77,10 +80,13 @@ internal static class KernelCheck
         LossTensor? upstream = null;
         if (weighted)
         {
+            // Cross entropy weighs classes (the input's last dimension) and has one loss per row; the others weigh and return one value per item.
+            bool rows = definition.Name == "cross_entropy";
+            int weights = rows ? inputs["input"].Shape[1] : n, losses = rows ? inputs["target"].Length : n;
             var random = new Random(n + 1);
-            inputs["weight"] = LossTensor.FromFloats(Enumerable.Range(0, n).Select(_ => (float)random.NextDouble()).ToArray(), n);
+            inputs["weight"] = LossTensor.FromFloats(Enumerable.Range(0, weights).Select(_ => (float)random.NextDouble()).ToArray(), weights);
             upstream = parameters["reduction"] as string == "none"
-                ? LossTensor.FromFloats(Enumerable.Range(0, n).Select(_ => (float)random.NextDouble() - 0.5f).ToArray(), n)
+                ? LossTensor.FromFloats(Enumerable.Range(0, losses).Select(_ => (float)random.NextDouble() - 0.5f).ToArray(), losses)
                 : LossTensor.FromFloats([0.75f]);
         }
 

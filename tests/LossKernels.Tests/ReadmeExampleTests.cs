@@ -1,4 +1,5 @@
 using LossKernels.Box;
+using LossKernels.Classification;
 using LossKernels.OpenCL;
 using LossKernels.Regression;
 using LossKernels.Tests.OpenCL;
@@ -57,6 +58,31 @@ public class ReadmeExampleTests
     }
 
     [Test]
+    public void ClassificationExampleRunsAndGivesTheDocumentedValues()
+    {
+        // README classification example begin
+        float[] logits = [2f, 0.5f, -1f, 0f, 3f, 0.1f];            // two rows of three classes, row-major [N, C]
+        long[] classes = [0, 1];
+        float[] logitsGrad = new float[logits.Length];
+
+        var crossEntropy = new CrossEntropyLoss(ignoreIndex: -100, labelSmoothing: 0.1f);
+        float ce = crossEntropy.ForwardBackward(logits, classes, logitsGrad);    // mean over rows, d(ce)/d(logits)
+        crossEntropy.ForwardBackward(logits, classes, logits);                    // or in place: the gradient overwrites the logits
+
+        float[] scores = [3f, -2f, 0.5f], labels = [1f, 0f, 1f], scoresGrad = new float[3];
+        float focal = new SigmoidFocalLoss(alpha: 0.25f, gamma: 2f).ForwardBackward(scores, labels, scoresGrad);
+        // README classification example end
+
+        double Lse(double a, double b, double c) => Math.Log(Math.Exp(a) + Math.Exp(b) + Math.Exp(c));
+        double first = Lse(2, 0.5, -1), second = Lse(0, 3, 0.1);
+        double expected = (0.9 * (first - 2) + 0.1 / 3 * (3 * first - 1.5) + 0.9 * (second - 3) + 0.1 / 3 * (3 * second - 3.1)) / 2;
+        Assert.That(ce, Is.EqualTo(expected).Within(1e-6));
+        Assert.That(logits, Is.EqualTo(logitsGrad), "in place equals out of place");
+        Assert.That(focal, Is.GreaterThan(0f));
+        Assert.That(scoresGrad[0], Is.LessThan(0f), "a positive pushes its logit up");
+    }
+
+    [Test]
     public void OpenCLExampleRunsAndGivesTheDocumentedValues()
     {
         OpenCLTestDevice.Get();
@@ -88,6 +114,7 @@ public class ReadmeExampleTests
     [TestCase("README example")]
     [TestCase("README OpenCL example")]
     [TestCase("README box example")]
+    [TestCase("README classification example")]
     public void ReadmeShowsTheExampleVerbatim(string marker)
     {
         string root = Root;

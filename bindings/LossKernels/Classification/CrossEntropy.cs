@@ -146,6 +146,107 @@ public readonly partial struct CrossEntropyLoss
         Unreduced<long, BackwardOnly>(logits, target, default, logitsGrad, upstream, weight);
     }
 
+    /// <summary>
+    /// Soft targets, fused and reduced: each row's target is a distribution t over the C classes (PyTorch's probability
+    /// targets), smoothed to (1 − ε)·t + ε/C: <c>ℓ_r = Σ_c w_c·t'_c·(lse − x_c) + z·lse²</c>, gradient
+    /// <c>softmax_c·(Σ_k w_k·t'_k + 2z·lse) − w_c·t'_c</c>. The mean divides by N, as PyTorch's does for probability targets.
+    /// </summary>
+    /// <param name="logits">N rows of C logits.</param>
+    /// <param name="targetProbabilities">N rows of C target probabilities (not checked to sum to 1, as PyTorch).</param>
+    /// <param name="classes">C.</param>
+    /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">C class weights, or empty for none.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    public float ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<float> targetProbabilities, int classes, Span<float> logitsGrad,
+        Reduction reduction = Reduction.Mean, ReadOnlySpan<float> weight = default, float upstream = 1f) =>
+        Soft<FusedReduced>(logits, targetProbabilities, classes, default, logitsGrad, default, weight, reduction, upstream);
+
+    /// <summary>Soft targets, forward only, reduced.</summary>
+    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, int, Span{float}, Reduction, ReadOnlySpan{float}, float)"/>
+    public float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<float> targetProbabilities, int classes, Reduction reduction = Reduction.Mean,
+        ReadOnlySpan<float> weight = default) =>
+        Soft<ForwardReduced>(logits, targetProbabilities, classes, default, default, default, weight, reduction, 1f);
+
+    /// <summary>Soft targets, forward only, unreduced: N row losses.</summary>
+    /// <param name="logits">N rows of C logits.</param>
+    /// <param name="targetProbabilities">N rows of C target probabilities.</param>
+    /// <param name="classes">C.</param>
+    /// <param name="output">Receives N row losses.</param>
+    /// <param name="weight">C class weights, or empty for none.</param>
+    public void Forward(ReadOnlySpan<float> logits, ReadOnlySpan<float> targetProbabilities, int classes, Span<float> output, ReadOnlySpan<float> weight = default) =>
+        Soft<ForwardUnreduced>(logits, targetProbabilities, classes, output, default, default, weight, Reduction.None, 1f);
+
+    /// <summary>Soft targets, fused and unreduced.</summary>
+    /// <param name="logits">N rows of C logits.</param>
+    /// <param name="targetProbabilities">N rows of C target probabilities.</param>
+    /// <param name="classes">C.</param>
+    /// <param name="output">Receives N row losses.</param>
+    /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
+    /// <param name="upstream">N upstream gradients, or empty for ones.</param>
+    /// <param name="weight">C class weights, or empty for none.</param>
+    public void ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<float> targetProbabilities, int classes, Span<float> output, Span<float> logitsGrad,
+        ReadOnlySpan<float> upstream = default, ReadOnlySpan<float> weight = default) =>
+        Soft<FusedUnreduced>(logits, targetProbabilities, classes, output, logitsGrad, upstream, weight, Reduction.None, 1f);
+
+    /// <summary>Soft targets, backward only, reduced.</summary>
+    /// <param name="logits">N rows of C logits.</param>
+    /// <param name="targetProbabilities">N rows of C target probabilities.</param>
+    /// <param name="classes">C.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">C class weights, or empty for none.</param>
+    public void Backward(ReadOnlySpan<float> logits, ReadOnlySpan<float> targetProbabilities, int classes, float upstream, Span<float> logitsGrad,
+        Reduction reduction = Reduction.Mean, ReadOnlySpan<float> weight = default) =>
+        Soft<BackwardOnly>(logits, targetProbabilities, classes, default, logitsGrad, default, weight, reduction, upstream);
+
+    private unsafe float Soft<TMode>(ReadOnlySpan<float> logits, ReadOnlySpan<float> targetProbabilities, int classes, Span<float> output, Span<float> logitsGrad,
+        ReadOnlySpan<float> upstream, ReadOnlySpan<float> weight, Reduction reduction, float upstreamScalar)
+        where TMode : struct, IDriverMode
+    {
+        Validate();
+        if (classes <= 0)
+            ThrowHelper.OutOfRange(nameof(classes), classes, "> 0");
+        if (logits.Length % classes != 0)
+            ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of rows of {classes} classes.");
+        int rows = logits.Length / classes;
+        ThrowHelper.IfLengthDiffers(logits.Length, targetProbabilities.Length, nameof(targetProbabilities));
+        if (!weight.IsEmpty)
+            ThrowHelper.IfLengthDiffers(classes, weight.Length, nameof(weight));
+        if (TMode.StoreGradient)
+        {
+            CheckGradient(logits, logitsGrad, rows);
+            ThrowHelper.IfPartialOverlap(targetProbabilities, logitsGrad.Slice(0, logits.Length), nameof(logitsGrad));
+        }
+
+        if (TMode.StoreLoss)
+        {
+            ThrowHelper.IfTooShort(rows, output.Length, nameof(output));
+            if (output.Slice(0, rows).Overlaps(logits) || (TMode.StoreGradient && output.Slice(0, rows).Overlaps(logitsGrad.Slice(0, logits.Length))))
+                ThrowHelper.Argument(nameof(output), "output must not overlap logits or logitsGrad.");
+        }
+
+        if (!upstream.IsEmpty)
+            ThrowHelper.IfLengthDiffers(rows, upstream.Length, nameof(upstream));
+        double divisor = reduction switch
+        {
+            Reduction.Mean => rows,
+            Reduction.Sum => 1d,
+            Reduction.None => TMode.StoreLoss ? 1d : ThrowNone(),
+            _ => ThrowUndefined(reduction),
+        };
+        double sum;
+        fixed (float* x = logits, t = targetProbabilities, w = weight, g = logitsGrad, o = output, u = upstream)
+        {
+            var args = new CrossEntropyArgs<long>(x, null, t, w, u, o, g, rows, classes, IgnoreIndex, LabelSmoothing, LseSquareScale,
+                (float)(upstreamScalar / divisor), ClassWeightSum(weight, classes));
+            sum = CrossEntropyDriver.Run<long, TMode>(args);
+        }
+
+        return (float)(sum / divisor);
+    }
+
     private unsafe float Reduced<TIndex, TMode>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, Span<float> logitsGrad, Reduction reduction,
         ReadOnlySpan<float> weight, float upstream)
         where TIndex : unmanaged, IBinaryInteger<TIndex>
@@ -165,7 +266,7 @@ public readonly partial struct CrossEntropyLoss
         fixed (float* x = logits, w = weight, g = logitsGrad)
         fixed (TIndex* t = target)
         {
-            var args = new CrossEntropyArgs<TIndex>(x, t, w, null, null, g, target.Length, classes, IgnoreIndex, LabelSmoothing, LseSquareScale,
+            var args = new CrossEntropyArgs<TIndex>(x, t, null, w, null, null, g, target.Length, classes, IgnoreIndex, LabelSmoothing, LseSquareScale,
                 (float)(upstream / divisor), ClassWeightSum(weight, classes));
             sum = CrossEntropyDriver.Run<TIndex, TMode>(args);
         }
@@ -196,7 +297,7 @@ public readonly partial struct CrossEntropyLoss
         fixed (float* x = logits, w = weight, g = logitsGrad, o = output, u = upstream)
         fixed (TIndex* t = target)
         {
-            var args = new CrossEntropyArgs<TIndex>(x, t, w, u, o, g, rows, classes, IgnoreIndex, LabelSmoothing, LseSquareScale, 1f, ClassWeightSum(weight, classes));
+            var args = new CrossEntropyArgs<TIndex>(x, t, null, w, u, o, g, rows, classes, IgnoreIndex, LabelSmoothing, LseSquareScale, 1f, ClassWeightSum(weight, classes));
             CrossEntropyDriver.Run<TIndex, TMode>(args);
         }
     }

@@ -13,6 +13,9 @@ internal readonly unsafe struct CrossEntropyArgs<TIndex>
 {
     public readonly float* Logits;
     public readonly TIndex* Target;
+
+    /// <summary>N·C target probabilities for soft targets (then <see cref="Target"/> is null), else null.</summary>
+    public readonly float* SoftTarget;
     public readonly float* ClassWeight;
     public readonly float* Upstream;
     public readonly float* Output;
@@ -27,11 +30,12 @@ internal readonly unsafe struct CrossEntropyArgs<TIndex>
     /// <summary>Σ_c w_c over every class (C without weights): the smoothing term's total weight.</summary>
     public readonly float ClassWeightSum;
 
-    public CrossEntropyArgs(float* logits, TIndex* target, float* classWeight, float* upstream, float* output, float* gradient, int rows, int classes,
+    public CrossEntropyArgs(float* logits, TIndex* target, float* softTarget, float* classWeight, float* upstream, float* output, float* gradient, int rows, int classes,
         long ignoreIndex, float smoothing, float lseSquareScale, float gradientScale, float classWeightSum)
     {
         Logits = logits;
         Target = target;
+        SoftTarget = softTarget;
         ClassWeight = classWeight;
         Upstream = upstream;
         Output = output;
@@ -102,7 +106,11 @@ internal static unsafe class CrossEntropyDriver
             return total;
         }
 
-        /// <summary>One row at width TVec (C ≥ its lane count): the tail is an overlapping last vector, loaded before each sweep that writes.</summary>
+        /// <summary>
+        /// One row at width TVec (C ≥ its lane count): the tail is an overlapping last vector, loaded before each sweep that
+        /// writes. Every class c has a coefficient a_c (the target's share of it): (ε/C)·w_c for a hard target, whose own
+        /// (1 − ε)·w_y is added at y alone, and w_c·((1 − ε)·t_c + ε/C) for soft targets t.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private double Row<TVec, TMath>(nint r)
             where TVec : struct
@@ -113,30 +121,42 @@ internal static unsafe class CrossEntropyDriver
             float* x = args.Logits + r * classes;
             float* g = args.Gradient + r * classes;
             float* w = args.ClassWeight;
+            float* t = args.SoftTarget != null ? args.SoftTarget + r * classes : null;
             if (!TryTarget(r, out int y, out float targetWeight))
                 return IgnoredRow(r, g);
-            float targetLogit = x[y];
+            float targetLogit = t == null ? x[y] : 0f;
             int remainder = classes % count;
             int tail = classes - count;
-            bool smoothing = args.Smoothing != 0f;
+            bool perClass = t != null || args.Smoothing != 0f;
+            TVec share = TMath.Create(1f - args.Smoothing);
+            TVec uniform = TMath.Create(args.Smoothing / classes);
 
             TVec max = TMath.Load(ref x[0]);
             TVec weighted = TMath.Create(0f);
+            TVec coefficients = TMath.Create(0f);
             int j = 0;
             for (; j <= classes - count; j += count)
             {
                 TVec v = TMath.Load(ref x[j]);
                 max = TMath.Max(max, v);
-                if (smoothing)
-                    weighted = TMath.Add(weighted, w != null ? TMath.Multiply(TMath.Load(ref w[j]), v) : v);
+                if (perClass)
+                {
+                    TVec a = Coefficient<TVec, TMath>(w, t, j, share, uniform);
+                    weighted = TMath.MultiplyAdd(a, v, weighted);
+                    coefficients = TMath.Add(coefficients, a);
+                }
             }
 
             TVec tailLogits = TMath.Load(ref x[tail]);
             if (remainder != 0)
             {
                 max = TMath.Max(max, tailLogits);
-                if (smoothing)
-                    weighted = TMath.Add(weighted, TMath.KeepLanes(w != null ? TMath.Multiply(TMath.Load(ref w[tail]), tailLogits) : tailLogits, count - remainder, count));
+                if (perClass)
+                {
+                    TVec a = TMath.KeepLanes(Coefficient<TVec, TMath>(w, t, tail, share, uniform), count - remainder, count);
+                    weighted = TMath.Add(weighted, TMath.KeepLanes(TMath.Multiply(a, tailLogits), count - remainder, count));
+                    coefficients = TMath.Add(coefficients, a);
+                }
             }
 
             float rowMax = TMath.MaxAcross(max);
@@ -160,28 +180,44 @@ internal static unsafe class CrossEntropyDriver
 
             double sumExp = TMath.Sum(sum);
             double lse = rowMax + Math.Log(sumExp);
+            double coefficientSum = t != null ? TMath.Sum(coefficients) : (double)args.Smoothing / classes * args.ClassWeightSum;
             if (TMode.StoreGradient)
             {
-                (float coefficient, float offset, float targetTerm) = GradientTerms(r, lse, sumExp, targetWeight);
-                TVec scaleVector = TMath.Create(coefficient);
-                TVec offsetVector = TMath.Create(offset);
+                (float scale, float softmaxFactor, float targetTerm) = GradientTerms(r, lse, sumExp, targetWeight, coefficientSum);
+                TVec softmaxVector = TMath.Create(softmaxFactor);
+                TVec scaleVector = TMath.Create(scale);
                 TVec tailExp = TMath.Load(ref g[tail]);
                 for (j = 0; j <= classes - count; j += count)
                 {
-                    TVec shiftTerm = w != null ? TMath.Multiply(TMath.Load(ref w[j]), offsetVector) : offsetVector;
-                    TMath.Store(TMath.Subtract(TMath.Multiply(TMath.Load(ref g[j]), scaleVector), shiftTerm), ref g[j]);
+                    TVec gradient = TMath.Multiply(TMath.Load(ref g[j]), softmaxVector);
+                    if (perClass)
+                        gradient = TMath.Subtract(gradient, TMath.Multiply(Coefficient<TVec, TMath>(w, t, j, share, uniform), scaleVector));
+                    TMath.Store(gradient, ref g[j]);
                 }
 
                 if (remainder != 0)
                 {
-                    TVec shiftTerm = w != null ? TMath.Multiply(TMath.Load(ref w[tail]), offsetVector) : offsetVector;
-                    TMath.Store(TMath.Subtract(TMath.Multiply(tailExp, scaleVector), shiftTerm), ref g[tail]);
+                    TVec gradient = TMath.Multiply(tailExp, softmaxVector);
+                    if (perClass)
+                        gradient = TMath.Subtract(gradient, TMath.Multiply(Coefficient<TVec, TMath>(w, t, tail, share, uniform), scaleVector));
+                    TMath.Store(gradient, ref g[tail]);
                 }
 
-                g[y] -= targetTerm;
+                if (t == null)
+                    g[y] -= targetTerm;
             }
 
-            return RowLoss(r, lse, targetLogit, targetWeight, smoothing ? TMath.Sum(weighted) : 0d);
+            return RowLoss(r, lse, targetLogit, targetWeight, coefficientSum, perClass ? TMath.Sum(weighted) : 0d);
+        }
+
+        /// <summary>a_c for the vector of classes at <paramref name="j"/>: (ε/C)·w_c, or w_c·((1 − ε)·t_c + ε/C) for soft targets.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static TVec Coefficient<TVec, TMath>(float* w, float* t, int j, TVec share, TVec uniform)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            TVec a = t != null ? TMath.MultiplyAdd(TMath.Load(ref t[j]), share, uniform) : uniform;
+            return w != null ? TMath.Multiply(TMath.Load(ref w[j]), a) : a;
         }
 
         /// <summary>Rows of fewer classes than a Vector128 holds: the same sweeps, one element at a time.</summary>
@@ -191,15 +227,20 @@ internal static unsafe class CrossEntropyDriver
             float* x = args.Logits + r * classes;
             float* g = args.Gradient + r * classes;
             float* w = args.ClassWeight;
+            float* t = args.SoftTarget != null ? args.SoftTarget + r * classes : null;
             if (!TryTarget(r, out int y, out float targetWeight))
                 return IgnoredRow(r, g);
-            float targetLogit = x[y];
+            float targetLogit = t == null ? x[y] : 0f;
+            float uniform = args.Smoothing / classes;
+            Span<float> coefficient = stackalloc float[classes];
             float rowMax = x[0];
-            double weighted = 0d;
+            double weighted = 0d, coefficients = 0d;
             for (int c = 0; c < classes; c++)
             {
                 rowMax = float.IsNaN(x[c]) || x[c] > rowMax ? x[c] : rowMax;
-                weighted += (w != null ? w[c] : 1f) * x[c];
+                coefficient[c] = (w != null ? w[c] : 1f) * (t != null ? MathF.FusedMultiplyAdd(t[c], 1f - args.Smoothing, uniform) : uniform);
+                weighted += coefficient[c] * x[c];
+                coefficients += coefficient[c];
             }
 
             double sumExp = 0d;
@@ -211,20 +252,28 @@ internal static unsafe class CrossEntropyDriver
             }
 
             double lse = rowMax + Math.Log(sumExp);
+            double coefficientSum = t != null ? coefficients : (double)uniform * args.ClassWeightSum;
             if (TMode.StoreGradient)
             {
-                (float coefficient, float offset, float targetTerm) = GradientTerms(r, lse, sumExp, targetWeight);
+                (float scale, float softmaxFactor, float targetTerm) = GradientTerms(r, lse, sumExp, targetWeight, coefficientSum);
                 for (int c = 0; c < classes; c++)
-                    g[c] = e[c] * coefficient - (w != null ? w[c] : 1f) * offset;
-                g[y] -= targetTerm;
+                    g[c] = e[c] * softmaxFactor - coefficient[c] * scale;
+                if (t == null)
+                    g[y] -= targetTerm;
             }
 
-            return RowLoss(r, lse, targetLogit, targetWeight, args.Smoothing != 0f ? weighted : 0d);
+            return RowLoss(r, lse, targetLogit, targetWeight, coefficientSum, weighted);
         }
 
-        /// <summary>Reads row r's target; false for an ignored row. The targets were validated before the call.</summary>
+        /// <summary>Reads row r's target; false for an ignored row. Soft targets have no index and are never ignored. The targets were validated before the call.</summary>
         private bool TryTarget(nint r, out int target, out float targetWeight)
         {
+            if (args.SoftTarget != null)
+            {
+                (target, targetWeight) = (0, 0f);
+                return true;
+            }
+
             long value = long.CreateTruncating(args.Target[r]);
             target = (int)value;
             targetWeight = value == args.IgnoreIndex ? 0f : args.ClassWeight != null ? args.ClassWeight[value] : 1f;
@@ -241,24 +290,23 @@ internal static unsafe class CrossEntropyDriver
         }
 
         /// <summary>
-        /// ∂ℓ_r/∂x_c = s·(e_c/Σe)·((1 − ε)·w_y + (ε/C)·Σw + 2z·lse) − s·(ε/C)·w_c − [c = y]·s·(1 − ε)·w_y, with s the row's scale:
-        /// returns the factor of e_c, the factor of w_c, and the target's term.
+        /// ∂ℓ_r/∂x_c = s·(e_c/Σe)·(h + Σa + 2z·lse) − s·a_c − [c = y]·s·h, with s the row's scale and h = (1 − ε)·w_y the hard
+        /// target's own share (0 for soft targets): returns s, the factor of e_c, and s·h.
         /// </summary>
-        private (float Coefficient, float Offset, float TargetTerm) GradientTerms(nint r, double lse, double sumExp, float targetWeight)
+        private (float Scale, float SoftmaxFactor, float TargetTerm) GradientTerms(nint r, double lse, double sumExp, float targetWeight, double coefficientSum)
         {
             double scale = args.GradientScale * (args.Upstream != null ? args.Upstream[r] : 1f);
-            double smoothing = (double)args.Smoothing / args.Classes;
-            double hard = (1d - args.Smoothing) * targetWeight;
-            double softmaxFactor = hard + smoothing * args.ClassWeightSum + 2d * args.LseSquareScale * lse;
-            return ((float)(scale * softmaxFactor / sumExp), (float)(scale * smoothing), (float)(scale * hard));
+            double hard = args.SoftTarget != null ? 0d : (1d - args.Smoothing) * targetWeight;
+            double softmaxFactor = hard + coefficientSum + 2d * args.LseSquareScale * lse;
+            return ((float)scale, (float)(scale * softmaxFactor / sumExp), (float)(scale * hard));
         }
 
-        /// <summary>ℓ_r = (1 − ε)·w_y·(lse − x_y) + (ε/C)·(Σw·lse − Σ w_c·x_c) + z·lse²; stored for 'none'.</summary>
-        private double RowLoss(nint r, double lse, float targetLogit, float targetWeight, double weightedLogits)
+        /// <summary>ℓ_r = h·(lse − x_y) + Σa·lse − Σ a_c·x_c + z·lse² (terms with a zero factor skipped); stored for 'none'.</summary>
+        private double RowLoss(nint r, double lse, float targetLogit, float targetWeight, double coefficientSum, double weightedLogits)
         {
-            double loss = (1d - args.Smoothing) * targetWeight * (lse - targetLogit);
-            if (args.Smoothing != 0f)
-                loss += (double)args.Smoothing / args.Classes * (args.ClassWeightSum * lse - weightedLogits);
+            double loss = args.SoftTarget != null ? 0d : (1d - args.Smoothing) * targetWeight * (lse - targetLogit);
+            if (args.SoftTarget != null || args.Smoothing != 0f)
+                loss += coefficientSum * lse - weightedLogits;
             if (args.LseSquareScale != 0f)
                 loss += args.LseSquareScale * lse * lse;
             if (TMode.StoreLoss)

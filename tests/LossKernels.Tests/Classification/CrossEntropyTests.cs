@@ -32,6 +32,64 @@ public class CrossEntropyTests
         }
     }
 
+    [TestCaseSource(nameof(Options))]
+    public void SoftTargetsMatchPyTorchsComposition(double smoothing, double z, bool weighted, bool inPlace)
+    {
+        foreach ((int rows, int classes) in Shapes.Where(s => s.Classes > 0))
+        {
+            (float[] logits, _) = Sample(rows, classes, seed: rows + 7 * classes, ignoreEvery: 0);
+            float[] target = SoftTargets(rows, classes, seed: classes);
+            float[]? weight = weighted ? CatalogHarness.Uniform(classes, classes + 1, 0f, 2f) : null;
+            var loss = new CrossEntropyLoss(-100, (float)smoothing, (float)z);
+            string what = $"soft {rows}x{classes} eps {smoothing} z {z} w {weighted} in place {inPlace}";
+            foreach (string reduction in new[] { "none", "mean", "sum" })
+            {
+                float[] upstream = reduction == "none" ? CatalogHarness.Uniform(rows, rows + 3, -1f, 1f) : [0.7f];
+                ReferenceResult expected = ReferenceCrossEntropy.ComputeSoft(Numerics.ToDouble(logits), Numerics.ToDouble(target), classes,
+                    weight is null ? null : Numerics.ToDouble(weight), smoothing, z, reduction, Numerics.ToDouble(upstream));
+                float[] gradient = inPlace ? (float[])logits.Clone() : new float[logits.Length];
+                float[] input = inPlace ? gradient : logits;
+                if (reduction == "none")
+                {
+                    float[] output = new float[rows];
+                    loss.ForwardBackward(input, target, classes, output, gradient, upstream, weight);
+                    Numerics.AssertClose(what + " losses", output, expected.Loss, 1e-5, 1e-5);
+                }
+                else
+                {
+                    Reduction r = reduction == "sum" ? Reduction.Sum : Reduction.Mean;
+                    Numerics.AssertClose(what + " forward", [loss.Forward(logits, target, classes, r, weight)], expected.Loss, 1e-5, 1e-6);
+                    float value = loss.ForwardBackward(input, target, classes, gradient, r, weight, upstream[0]);
+                    Numerics.AssertClose(what + " loss", [value], expected.Loss, 1e-5, 1e-6);
+                }
+
+                Numerics.AssertClose(what + " gradient", gradient, expected.InputGradient, 1e-5, 1e-6);
+            }
+        }
+    }
+
+    /// <summary>Rows of probabilities summing to 1, some exactly 0 (and one-hot rows every fourth).</summary>
+    internal static float[] SoftTargets(int rows, int classes, int seed)
+    {
+        var random = new Random(seed);
+        var target = new float[rows * classes];
+        for (int r = 0; r < rows; r++)
+        {
+            double total = 0;
+            for (int c = 0; c < classes; c++)
+            {
+                double p = r % 4 == 3 ? (c == r % classes ? 1 : 0) : random.NextDouble() < 0.2 ? 0 : random.NextDouble();
+                target[r * classes + c] = (float)p;
+                total += p;
+            }
+
+            for (int c = 0; c < classes && total > 0; c++)
+                target[r * classes + c] = (float)(target[r * classes + c] / total);
+        }
+
+        return target;
+    }
+
     [Test]
     public void Int32TargetsEqualInt64Targets()
     {

@@ -7,6 +7,43 @@ namespace LossKernels.Tests.Reference;
 /// </summary>
 public static class ReferenceCrossEntropy
 {
+    /// <summary>
+    /// Probability targets ([N, C]), as PyTorch: t' = (1 − ε)·t + ε/C, ℓ_r = −Σ_c w_c·t'_c·log_softmax_c + z·lse², the mean over N.
+    /// </summary>
+    public static ReferenceResult ComputeSoft(double[] logits, double[] target, int classes, double[]? weight, double smoothing, double lseSquareScale,
+        string reduction, double[]? upstream)
+    {
+        int rows = logits.Length / classes;
+        var losses = new double[rows];
+        var gradient = new double[logits.Length];
+        for (int r = 0; r < rows; r++)
+        {
+            double max = double.NegativeInfinity;
+            for (int c = 0; c < classes; c++)
+                max = Math.Max(max, logits[r * classes + c]);
+            double sum = 0;
+            for (int c = 0; c < classes; c++)
+                sum += Math.Exp(logits[r * classes + c] - max);
+            double lse = max + Math.Log(sum);
+            double mass = 0;
+            for (int c = 0; c < classes; c++)
+            {
+                double share = (weight?[c] ?? 1) * ((1 - smoothing) * target[r * classes + c] + smoothing / classes);
+                losses[r] -= share * (logits[r * classes + c] - lse);
+                mass += share;
+            }
+
+            losses[r] += lseSquareScale * lse * lse;
+            for (int c = 0; c < classes; c++)
+            {
+                double share = (weight?[c] ?? 1) * ((1 - smoothing) * target[r * classes + c] + smoothing / classes);
+                gradient[r * classes + c] = Math.Exp(logits[r * classes + c] - lse) * (mass + 2 * lseSquareScale * lse) - share;
+            }
+        }
+
+        return Reduce(losses, gradient, classes, reduction, rows, upstream);
+    }
+
     /// <summary>Loss (scalar, or one per row for 'none') and the [N·C] logits gradient.</summary>
     public static ReferenceResult Compute(double[] logits, long[] target, double[]? weight, long ignoreIndex, double smoothing, double lseSquareScale,
         string reduction, double[]? upstream)
@@ -49,9 +86,15 @@ public static class ReferenceCrossEntropy
             }
         }
 
+        return Reduce(losses, gradient, classes, reduction, totalWeight, upstream);
+    }
+
+    /// <summary>Row losses reduced (the mean over <paramref name="meanDivisor"/>) and the gradient of upstream × that.</summary>
+    private static ReferenceResult Reduce(double[] losses, double[] gradient, int classes, string reduction, double meanDivisor, double[]? upstream)
+    {
         if (reduction == "none")
         {
-            for (int r = 0; r < rows; r++)
+            for (int r = 0; r < losses.Length; r++)
             {
                 for (int c = 0; c < classes; c++)
                     gradient[r * classes + c] *= upstream is null ? 1 : upstream.Length == 1 ? upstream[0] : upstream[r];
@@ -60,7 +103,7 @@ public static class ReferenceCrossEntropy
             return new ReferenceResult(losses, gradient);
         }
 
-        double divisor = reduction == "sum" ? 1 : totalWeight;
+        double divisor = reduction == "sum" ? 1 : meanDivisor;
         double scale = (upstream?[0] ?? 1) / divisor;
         for (int i = 0; i < gradient.Length; i++)
             gradient[i] *= scale;
