@@ -55,12 +55,21 @@ inline acc_t group_sum(local acc_t* scratch, acc_t value)
     return result;
 }
 
-/* One work-group per row. Optional buffers (class_weight, upstream, output, grad) may be NULL.
- * Σw is summed here in pass 1 (the host does not hold the weights).
- * grad_c = scale·(e_c/Σe)·((1 − ε)·w_y + (ε/C)·Σw + 2z·lse) − scale·(ε/C)·w_c − [c = y]·scale·(1 − ε)·w_y. */
-kernel void cross_entropy_rows(global const float* logits, global const long* target, global const float* class_weight,
-    global const float* upstream, global float* output, global float* grad, int rows, int classes, long ignore_index,
-    float smoothing, float lse_square_scale, float gradient_scale, global acc_t* row_losses)
+/* a_c, the target's share of class c: (ε/C)·w_c for a hard target (its own (1 − ε)·w_y is added at y alone), and
+ * w_c·((1 − ε)·t_c + ε/C) for soft targets t. */
+inline float class_share(global const float* class_weight, global const float* soft, size_t c, float smoothing, float uniform)
+{
+    float a = soft ? soft[c] * (1.0f - smoothing) + uniform : uniform;
+    return class_weight ? class_weight[c] * a : a;
+}
+
+/* One work-group per row. Optional buffers (soft_target, class_weight, upstream, output, grad) may be NULL; with
+ * soft targets (N·C probabilities) the index target is NULL and no row is ignored.
+ * ℓ = h·(lse − x_y) + Σa·lse − Σ a_c·x_c + z·lse², h = (1 − ε)·w_y for a hard target, 0 for soft ones;
+ * grad_c = scale·(e_c/Σe)·(h + Σa + 2z·lse) − scale·a_c − [c = y]·scale·h. */
+kernel void cross_entropy_rows(global const float* logits, global const long* target, global const float* soft_target,
+    global const float* class_weight, global const float* upstream, global float* output, global float* grad, int rows, int classes,
+    long ignore_index, float smoothing, float lse_square_scale, float gradient_scale, global acc_t* row_losses)
 {
     local float max_scratch[ROW_GROUP];
     local acc_t sum_scratch[ROW_GROUP];
@@ -68,28 +77,33 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
     size_t lid = get_local_id(0), size = get_local_size(0);
     /* Every work-item of the group reaches every barrier: an ignored row runs the sweeps over no classes
      * (PoCL compiles barriers under divergent-looking control flow poorly, even when it is uniform). */
-    long y = target[r];
-    bool active = y != ignore_index && y >= 0 && y < classes;
+    global const float* soft = soft_target ? soft_target + r * (size_t)classes : 0;
+    long y = soft ? 0 : target[r];
+    bool active = soft || (y != ignore_index && y >= 0 && y < classes);
+    bool per_class = soft || smoothing != 0.0f;
+    float uniform = smoothing / classes;
     size_t extent = active ? (size_t)classes : 0;
     global const float* x = logits + r * (size_t)classes;
     global float* g = grad ? grad + r * (size_t)classes : 0;
 
     float local_max = -INFINITY;
-    acc_t weighted = 0, weight_total = 0;
+    acc_t weighted = 0, shares = 0;
     for (size_t c = lid; c < extent; c += size)
     {
         float v = x[c];
-        float w = class_weight ? class_weight[c] : 1.0f;
         local_max = isnan(v) || v > local_max ? v : local_max;
-        weighted += w * v;
-        weight_total += w;
+        if (per_class)
+        {
+            float a = class_share(class_weight, soft, c, smoothing, uniform);
+            weighted += a * v;
+            shares += a;
+        }
     }
-    float target_weight = active && class_weight ? class_weight[y] : 1.0f;
-    float target_logit = active ? x[y] : 0.0f;
+    float target_weight = !soft && active && class_weight ? class_weight[y] : 1.0f;
+    float target_logit = !soft && active ? x[y] : 0.0f;
     float row_max = group_max(max_scratch, local_max);
     acc_t weighted_logits = group_sum(sum_scratch, weighted);
-    /* Σ_c w_c, the smoothing term's total weight (C without class weights). */
-    acc_t class_weight_sum = group_sum(sum_scratch, weight_total);
+    acc_t share_sum = group_sum(sum_scratch, shares);
 
     acc_t partial = 0;
     for (size_t c = lid; c < extent; c += size)
@@ -103,14 +117,13 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
     acc_t lse = row_max + log(sum_exp);
 
     acc_t scale = gradient_scale * (upstream ? upstream[r] : 1.0f);
-    acc_t smooth = (acc_t)smoothing / classes;
-    acc_t hard = (1.0f - smoothing) * (acc_t)target_weight;
+    acc_t hard = soft ? 0 : (1.0f - smoothing) * (acc_t)target_weight;
     if (g)
     {
-        float coefficient = (float)(scale * (hard + smooth * class_weight_sum + 2 * (acc_t)lse_square_scale * lse) / sum_exp);
-        float offset = (float)(scale * smooth);
+        float coefficient = (float)(scale * (hard + share_sum + 2 * (acc_t)lse_square_scale * lse) / sum_exp);
+        float offset = (float)scale;
         for (size_t c = lid; c < (size_t)classes; c += size)
-            g[c] = active ? g[c] * coefficient - (class_weight ? class_weight[c] : 1.0f) * offset : 0.0f;
+            g[c] = !active ? 0.0f : per_class ? g[c] * coefficient - class_share(class_weight, soft, c, smoothing, uniform) * offset : g[c] * coefficient;
     }
     barrier(CLK_GLOBAL_MEM_FENCE);
     if (lid == 0)
@@ -118,12 +131,13 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
         acc_t loss = 0;
         if (active)
         {
-            if (g)
+            if (g && !soft)
                 g[y] -= (float)(scale * hard);
             /* Terms with a zero factor are skipped, not multiplied by 0 (∞·0 would be NaN), as on the CPU. */
-            loss = hard * (lse - target_logit);
-            if (smoothing != 0.0f)
-                loss += smooth * (class_weight_sum * lse - weighted_logits);
+            if (!soft)
+                loss = hard * (lse - target_logit);
+            if (per_class)
+                loss += share_sum * lse - weighted_logits;
             if (lse_square_scale != 0.0f)
                 loss += lse_square_scale * lse * lse;
         }

@@ -539,22 +539,26 @@ def cross_entropy_case(params, x, t, tag, weight=None, upstream=None, target_dty
     ignore_index = params.get("ignore_index", -100)
     z = params.get("lse_square_scale", 0.0)
     x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
-    t64 = torch.tensor(t.astype(np.int64))
+    soft = t.dtype == np.float32
+    t64 = torch.tensor(t.astype(np.float64 if soft else np.int64))
     w64 = None if weight is None else torch.tensor(weight.astype(np.float64))
     value = F.cross_entropy(x64, t64, weight=w64, ignore_index=ignore_index, reduction=reduction, label_smoothing=params.get("label_smoothing", 0.0))
     if z:
-        kept = (t64 != ignore_index).to(torch.float64)
+        kept = torch.ones(x.shape[0], dtype=torch.float64) if soft else (t64 != ignore_index).to(torch.float64)
         z_rows = z * torch.logsumexp(x64, dim=1) ** 2 * kept
         if reduction == "none":
             value = value + z_rows
         elif reduction == "sum":
             value = value + z_rows.sum()
         else:
-            target_weight = kept if w64 is None else w64[t64.clamp(min=0)] * kept
-            value = value + z_rows.sum() / target_weight.sum()
+            if soft:
+                value = value + z_rows.sum() / x.shape[0]
+            else:
+                target_weight = kept if w64 is None else w64[t64.clamp(min=0)] * kept
+                value = value + z_rows.sum() / target_weight.sum()
     up = torch.tensor(1.0, dtype=torch.float64) if upstream is None else torch.tensor(upstream.astype(np.float64))
     (value * up).sum().backward()
-    inputs = {"input": tensor(x, "float32"), "target": tensor(t, target_dtype)}
+    inputs = {"input": tensor(x, "float32"), "target": tensor(t, "float32" if soft else target_dtype)}
     if weight is not None:
         inputs["weight"] = tensor(weight, "float32")
     write({
@@ -596,6 +600,17 @@ def cross_entropy_cases(rng):
         w = rng.uniform(0, 2, 33).astype(np.float32) if weighted else None
         cross_entropy_case({**extra, "reduction": "none"}, x, t, tag + "_upstream", weight=w, upstream=rng.uniform(-1, 1, 9).astype(np.float32))
         cross_entropy_case({**extra, "reduction": "mean"}, x, t, tag + "_int32", weight=w, target_dtype="int32")
+    # Probability targets (PyTorch's soft targets): rows summing to 1, some one-hot, some with zeros.
+    for tag, extra, weighted in (("soft", {}, False), ("soft_ls0.2", {"label_smoothing": 0.2}, False), ("soft_weight", {}, True),
+                                 ("soft_z1e-3_ls0.1_weight", {"lse_square_scale": 1e-3, "label_smoothing": 0.1}, True)):
+        for rows, classes in ((1, 1), (3, 5), (7, 10), (5, 100), (4, 1031)):
+            x = rng.uniform(-6, 6, (rows, classes)).astype(np.float32)
+            p = rng.uniform(0, 1, (rows, classes)) * (rng.uniform(0, 1, (rows, classes)) > 0.2)
+            p[::3] = np.eye(classes)[rng.integers(0, classes, p[::3].shape[0])]
+            p = (p / np.maximum(p.sum(1, keepdims=True), 1e-30)).astype(np.float32)
+            w = rng.uniform(0, 2, classes).astype(np.float32) if weighted else None
+            for reduction in ("none", "mean", "sum"):
+                cross_entropy_case({**extra, "reduction": reduction}, x, p, tag, weight=w)
     # Logits at the float exp edges, one row per target class; a class weight of 0.
     row = np.array([1e4, -1e4, 88.7, -88.7, -103.9, 0.0, 30.0, -30.0, 88.72, 1e-30, 17.0], dtype=np.float32)
     edges = np.tile(row, (row.size, 1))

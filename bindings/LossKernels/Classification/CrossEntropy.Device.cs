@@ -15,7 +15,7 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="weight">C class weights on the device, or null.</param>
     /// <exception cref="ArgumentOutOfRangeException">A target outside [0, C) other than <see cref="IgnoreIndex"/>: found on the device, named by its first position.</exception>
     public float Forward(DeviceBuffer<float> logits, DeviceBuffer<long> target, Reduction reduction = Reduction.Mean, DeviceBuffer<float>? weight = null) =>
-        RunOnDevice(logits, target, weight, null, null, null, reduction, 1f);
+        RunOnDevice(logits, target, null, 0, weight, null, null, null, reduction, 1f);
 
     /// <summary>Forward only, unreduced, on the device: N row losses into <paramref name="output"/>.</summary>
     /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?)"/>
@@ -24,7 +24,7 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="output">Receives N row losses.</param>
     /// <param name="weight">C class weights on the device, or null.</param>
     public void Forward(DeviceBuffer<float> logits, DeviceBuffer<long> target, DeviceBuffer<float> output, DeviceBuffer<float>? weight = null) =>
-        RunOnDevice(logits, target, weight, null, output, null, Reduction.None, 1f);
+        RunOnDevice(logits, target, null, 0, weight, null, output, null, Reduction.None, 1f);
 
     /// <summary>Fused forward+backward, reduced, on the device; <paramref name="logitsGrad"/> may be <paramref name="logits"/> itself.</summary>
     /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?)"/>
@@ -36,7 +36,7 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="upstream">∂objective/∂L.</param>
     public float ForwardBackward(DeviceBuffer<float> logits, DeviceBuffer<long> target, DeviceBuffer<float> logitsGrad, Reduction reduction = Reduction.Mean,
         DeviceBuffer<float>? weight = null, float upstream = 1f) =>
-        RunOnDevice(logits, target, weight, null, null, logitsGrad, reduction, upstream);
+        RunOnDevice(logits, target, null, 0, weight, null, null, logitsGrad, reduction, upstream);
 
     /// <summary>Fused forward+backward, unreduced, on the device.</summary>
     /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?)"/>
@@ -48,7 +48,7 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="weight">C class weights on the device, or null.</param>
     public void ForwardBackward(DeviceBuffer<float> logits, DeviceBuffer<long> target, DeviceBuffer<float> output, DeviceBuffer<float> logitsGrad,
         DeviceBuffer<float>? upstream = null, DeviceBuffer<float>? weight = null) =>
-        RunOnDevice(logits, target, weight, upstream, output, logitsGrad, Reduction.None, 1f);
+        RunOnDevice(logits, target, null, 0, weight, upstream, output, logitsGrad, Reduction.None, 1f);
 
     /// <summary>Backward only, reduced, on the device.</summary>
     /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?)"/>
@@ -60,22 +60,84 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="weight">C class weights on the device, or null.</param>
     public void Backward(DeviceBuffer<float> logits, DeviceBuffer<long> target, float upstream, DeviceBuffer<float> logitsGrad, Reduction reduction = Reduction.Mean,
         DeviceBuffer<float>? weight = null) =>
-        RunOnDevice(logits, target, weight, null, null, logitsGrad, reduction, upstream);
+        RunOnDevice(logits, target, null, 0, weight, null, null, logitsGrad, reduction, upstream);
 
-    private unsafe float RunOnDevice(DeviceBuffer<float> logits, DeviceBuffer<long> target, DeviceBuffer<float>? weight, DeviceBuffer<float>? upstream,
-        DeviceBuffer<float>? output, DeviceBuffer<float>? gradient, Reduction reduction, float upstreamScalar)
+    /// <summary>Soft targets on the device, fused and reduced (the same formulas as the span overload).</summary>
+    /// <param name="logits">N·C logits on the device.</param>
+    /// <param name="targetProbabilities">N·C target probabilities on the same device.</param>
+    /// <param name="classes">C.</param>
+    /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> (over N) or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">C class weights on the device, or null.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    public float ForwardBackward(DeviceBuffer<float> logits, DeviceBuffer<float> targetProbabilities, int classes, DeviceBuffer<float> logitsGrad,
+        Reduction reduction = Reduction.Mean, DeviceBuffer<float>? weight = null, float upstream = 1f) =>
+        RunOnDevice(logits, null, targetProbabilities, classes, weight, null, null, logitsGrad, reduction, upstream);
+
+    /// <summary>Soft targets on the device, forward only, reduced.</summary>
+    /// <param name="logits">N·C logits on the device.</param>
+    /// <param name="targetProbabilities">N·C target probabilities on the same device.</param>
+    /// <param name="classes">C.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> (over N) or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">C class weights on the device, or null.</param>
+    public float Forward(DeviceBuffer<float> logits, DeviceBuffer<float> targetProbabilities, int classes, Reduction reduction = Reduction.Mean,
+        DeviceBuffer<float>? weight = null) =>
+        RunOnDevice(logits, null, targetProbabilities, classes, weight, null, null, null, reduction, 1f);
+
+    /// <summary>Soft targets on the device, fused and unreduced.</summary>
+    /// <param name="logits">N·C logits on the device.</param>
+    /// <param name="targetProbabilities">N·C target probabilities on the same device.</param>
+    /// <param name="classes">C.</param>
+    /// <param name="output">Receives N row losses.</param>
+    /// <param name="logitsGrad">Receives N·C gradient elements, or null for the losses alone.</param>
+    /// <param name="upstream">N upstream gradients, or null for ones.</param>
+    /// <param name="weight">C class weights on the device, or null.</param>
+    public void ForwardBackward(DeviceBuffer<float> logits, DeviceBuffer<float> targetProbabilities, int classes, DeviceBuffer<float> output,
+        DeviceBuffer<float>? logitsGrad, DeviceBuffer<float>? upstream = null, DeviceBuffer<float>? weight = null) =>
+        RunOnDevice(logits, null, targetProbabilities, classes, weight, upstream, output, logitsGrad, Reduction.None, 1f);
+
+    /// <summary>Soft targets on the device, backward only, reduced.</summary>
+    /// <param name="logits">N·C logits on the device.</param>
+    /// <param name="targetProbabilities">N·C target probabilities on the same device.</param>
+    /// <param name="classes">C.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> (over N) or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">C class weights on the device, or null.</param>
+    public void Backward(DeviceBuffer<float> logits, DeviceBuffer<float> targetProbabilities, int classes, float upstream, DeviceBuffer<float> logitsGrad,
+        Reduction reduction = Reduction.Mean, DeviceBuffer<float>? weight = null) =>
+        RunOnDevice(logits, null, targetProbabilities, classes, weight, null, null, logitsGrad, reduction, upstream);
+
+    /// <summary>Hard targets (<paramref name="target"/>) or soft ones (<paramref name="softTarget"/> with <paramref name="softClasses"/>).</summary>
+    private unsafe float RunOnDevice(DeviceBuffer<float> logits, DeviceBuffer<long>? target, DeviceBuffer<float>? softTarget, int softClasses,
+        DeviceBuffer<float>? weight, DeviceBuffer<float>? upstream, DeviceBuffer<float>? output, DeviceBuffer<float>? gradient, Reduction reduction, float upstreamScalar)
     {
         ArgumentNullException.ThrowIfNull(logits);
-        ArgumentNullException.ThrowIfNull(target);
         Validate();
-        int rows = target.Length;
-        if (rows == 0 ? logits.Length != 0 : logits.Length % rows != 0)
-            ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of rows for {rows} targets.");
-        int classes = rows == 0 ? 0 : logits.Length / rows;
-        if (rows > 0 && classes == 0)
-            ThrowHelper.Argument(nameof(logits), "logits are empty but there are targets: C must be at least 1.");
         OpenCLDevice device = logits.Device;
-        CheckOnDevice(device, target, nameof(target));
+        int rows, classes;
+        if (softTarget is not null)
+        {
+            if (softClasses <= 0)
+                ThrowHelper.OutOfRange("classes", softClasses, "> 0");
+            if (logits.Length % softClasses != 0)
+                ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of rows of {softClasses} classes.");
+            (rows, classes) = (logits.Length / softClasses, softClasses);
+            CheckOnDevice(device, softTarget, "targetProbabilities");
+            ThrowHelper.IfLengthDiffers(logits.Length, softTarget.Length, "targetProbabilities");
+        }
+        else
+        {
+            ArgumentNullException.ThrowIfNull(target);
+            rows = target.Length;
+            if (rows == 0 ? logits.Length != 0 : logits.Length % rows != 0)
+                ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of rows for {rows} targets.");
+            classes = rows == 0 ? 0 : logits.Length / rows;
+            if (rows > 0 && classes == 0)
+                ThrowHelper.Argument(nameof(logits), "logits are empty but there are targets: C must be at least 1.");
+            CheckOnDevice(device, target, nameof(target));
+        }
+
         if (weight is not null)
         {
             CheckOnDevice(device, weight, nameof(weight));
@@ -112,29 +174,14 @@ public readonly partial struct CrossEntropyLoss
             device.ThrowIfDisposed();
             KernelSet kernels = device.Kernels(new ProgramKey("cross_entropy", null, OpenCLReductionVariant.Auto), KernelNames);
             nint partials = device.Partials(rows);
-            nint check = kernels.Kernel(0);
-            KernelSet.SetBuffer(check, 0, target.Handle);
-            KernelSet.SetBuffer(check, 1, weight?.Handle ?? 0);
-            KernelSet.SetValue(check, 2, rows);
-            KernelSet.SetValue(check, 3, classes);
-            KernelSet.SetValue(check, 4, IgnoreIndex);
-            KernelSet.SetBuffer(check, 5, partials);
-            KernelSet.SetBuffer(check, 6, device.FaultFlag);
-            nuint local = TargetGroup;
-            nuint global = ((nuint)rows + TargetGroup - 1) / TargetGroup * TargetGroup;
-            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, check, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
-            if (device.TakeFault() is int position)
-            {
-                long value = 0;
-                target.Download(new Span<long>(ref value), position);
-                ClassTargets.ThrowOutOfRange(position, value, classes, IgnoreIndex);
-            }
-
-            double divisor = reduction == Reduction.Mean ? device.SumPartials(rows) : 1d;
+            double divisor = reduction == Reduction.Mean ? rows : 1d;
+            if (target is not null)
+                divisor = CheckTargets(device, kernels, target, weight, rows, classes, partials, reduction);
             nint kernel = kernels.Kernel(1);
             uint argument = 0;
             KernelSet.SetBuffer(kernel, argument++, logits.Handle);
-            KernelSet.SetBuffer(kernel, argument++, target.Handle);
+            KernelSet.SetBuffer(kernel, argument++, target?.Handle ?? 0);
+            KernelSet.SetBuffer(kernel, argument++, softTarget?.Handle ?? 0);
             KernelSet.SetBuffer(kernel, argument++, weight?.Handle ?? 0);
             KernelSet.SetBuffer(kernel, argument++, upstream?.Handle ?? 0);
             KernelSet.SetBuffer(kernel, argument++, output?.Handle ?? 0);
@@ -151,6 +198,31 @@ public readonly partial struct CrossEntropyLoss
             OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &size, &group, 0, null, null), "clEnqueueNDRangeKernel");
             return reduction == Reduction.None ? 0f : (float)(device.SumPartials(rows) / divisor);
         }
+    }
+
+    /// <summary>Checks the targets on the device (the first bad position through the error flag) and returns the divisor of a mean: Σ w_y over the rows not ignored, added in index order.</summary>
+    private unsafe double CheckTargets(OpenCLDevice device, KernelSet kernels, DeviceBuffer<long> target, DeviceBuffer<float>? weight, int rows, int classes,
+        nint partials, Reduction reduction)
+    {
+        nint check = kernels.Kernel(0);
+        KernelSet.SetBuffer(check, 0, target.Handle);
+        KernelSet.SetBuffer(check, 1, weight?.Handle ?? 0);
+        KernelSet.SetValue(check, 2, rows);
+        KernelSet.SetValue(check, 3, classes);
+        KernelSet.SetValue(check, 4, IgnoreIndex);
+        KernelSet.SetBuffer(check, 5, partials);
+        KernelSet.SetBuffer(check, 6, device.FaultFlag);
+        nuint local = TargetGroup;
+        nuint global = ((nuint)rows + TargetGroup - 1) / TargetGroup * TargetGroup;
+        OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, check, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
+        if (device.TakeFault() is int position)
+        {
+            long value = 0;
+            target.Download(new Span<long>(ref value), position);
+            ClassTargets.ThrowOutOfRange(position, value, classes, IgnoreIndex);
+        }
+
+        return reduction == Reduction.Mean ? device.SumPartials(rows) : 1d;
     }
 
     /// <summary>A power of two with about four classes per work-item, at most the kernel's limit and <see cref="RowGroup"/> (its local arrays).</summary>

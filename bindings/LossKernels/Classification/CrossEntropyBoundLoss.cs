@@ -5,7 +5,7 @@ namespace LossKernels.Classification;
 
 /// <summary>
 /// <see cref="CrossEntropyLoss"/> bound for the catalog: <c>input</c> [N, C] logits, <c>target</c> [N] int64 class
-/// indices, optional <c>weight</c> [C]; PyTorch's parameters; on the CPU or on an OpenCL device.
+/// indices or [N, C] float probabilities, optional <c>weight</c> [C]; PyTorch's parameters; on the CPU or on an OpenCL device.
 /// </summary>
 internal sealed class CrossEntropyBoundLoss : BoundLoss
 {
@@ -13,13 +13,16 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
     private readonly Reduction reduction;
     private readonly float[] logits;
     private readonly long[] target;
+    private readonly float[]? softTarget;
+    private readonly int rows;
+    private readonly int classes;
     private readonly float[] weight;
     private readonly float upstreamScalar;
     private readonly float[] upstreamRows;
     private readonly DeviceBuffer<long>? deviceTarget;
 
     public CrossEntropyBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device)
-        : base(parameters.Reduction() == Reduction.None ? [inputs["target"].Length] : [], inputs["input"].Length)
+        : base(parameters.Reduction() == Reduction.None ? [inputs["input"].Shape[0]] : [], inputs["input"].Length)
     {
         loss = new CrossEntropyLoss(parameters.Integer("ignore_index", ClassTargets.DefaultIgnoreIndex), parameters.Float("label_smoothing", 0f),
             parameters.Float("lse_square_scale", 0f));
@@ -28,16 +31,22 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
         if (input.Shape.Length != 2)
             throw new ArgumentException($"cross_entropy takes input [N, C] here, got [{string.Join(", ", input.Shape)}].", "input");
         logits = input.RequireFloats("input");
-        target = inputs["target"].RequireIntegers("target");
-        if (target.Length != input.Shape[0])
-            throw new ArgumentException($"target holds {target.Length} indices for {input.Shape[0]} rows.", "target");
+        (rows, classes) = (input.Shape[0], input.Shape[1]);
+        LossTensor targets = inputs["target"];
+        softTarget = targets.Floats;
+        target = softTarget is null ? targets.RequireIntegers("target") : [];
+        if (softTarget is not null ? !targets.Shape.SequenceEqual(input.Shape) : target.Length != rows)
+            throw new ArgumentException($"target [{string.Join(", ", targets.Shape)}] fits neither [N] class indices nor [N, C] probabilities for input [{rows}, {classes}].", "target");
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
-        (upstreamScalar, upstreamRows) = CatalogUpstream.Split(upstream, reduction, target.Length);
+        (upstreamScalar, upstreamRows) = CatalogUpstream.Split(upstream, reduction, rows);
         if (device is null)
             return;
-        Device = new DeviceTensors(device, logits, [], weight, upstreamRows, reduction == Reduction.None ? target.Length : null);
-        deviceTarget = device.Allocate<long>(target.Length);
-        deviceTarget.Upload(target);
+        Device = new DeviceTensors(device, logits, softTarget ?? [], weight, upstreamRows, reduction == Reduction.None ? rows : null);
+        if (softTarget is null)
+        {
+            deviceTarget = device.Allocate<long>(target.Length);
+            deviceTarget.Upload(target);
+        }
     }
 
     public override void Run(LossMode mode)
@@ -50,6 +59,12 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
 
     private void RunOnCpu(LossMode mode)
     {
+        if (softTarget is not null)
+        {
+            RunSoftOnCpu(mode, softTarget);
+            return;
+        }
+
         switch (mode, reduction)
         {
             case (LossMode.Forward, Reduction.None):
@@ -73,10 +88,62 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
         }
     }
 
+    private void RunSoftOnCpu(LossMode mode, float[] probabilities)
+    {
+        switch (mode, reduction)
+        {
+            case (LossMode.Forward, Reduction.None):
+                loss.Forward(logits, probabilities, classes, Loss, weight);
+                break;
+            case (LossMode.Forward, _):
+                Loss[0] = loss.Forward(logits, probabilities, classes, reduction, weight);
+                break;
+            case (_, Reduction.None):
+                loss.ForwardBackward(logits, probabilities, classes, Loss, InputGradient, upstreamRows, weight);
+                break;
+            case (LossMode.Fused, _):
+                Loss[0] = loss.ForwardBackward(logits, probabilities, classes, InputGradient, reduction, weight, upstreamScalar);
+                break;
+            default:
+                loss.Backward(logits, probabilities, classes, upstreamScalar, InputGradient, reduction, weight);
+                break;
+        }
+    }
+
     /// <summary>On the device an unreduced backward is the fused call (it writes the row losses into the output buffer it has).</summary>
     private void RunOnDevice(LossMode mode, DeviceTensors d)
     {
-        DeviceBuffer<long> t = deviceTarget!;
+        if (softTarget is not null)
+            RunSoftOnDevice(mode, d);
+        else
+            RunHardOnDevice(mode, d, deviceTarget!);
+        d.Device.Finish();
+    }
+
+    private void RunSoftOnDevice(LossMode mode, DeviceTensors d)
+    {
+        switch (mode, reduction)
+        {
+            case (LossMode.Forward, Reduction.None):
+                loss.ForwardBackward(d.Input, d.Target, classes, d.Output!, null, null, d.Weight);
+                break;
+            case (LossMode.Forward, _):
+                Loss[0] = loss.Forward(d.Input, d.Target, classes, reduction, d.Weight);
+                break;
+            case (_, Reduction.None):
+                loss.ForwardBackward(d.Input, d.Target, classes, d.Output!, d.Gradient, d.Upstream, d.Weight);
+                break;
+            case (LossMode.Fused, _):
+                Loss[0] = loss.ForwardBackward(d.Input, d.Target, classes, d.Gradient, reduction, d.Weight, upstreamScalar);
+                break;
+            default:
+                loss.Backward(d.Input, d.Target, classes, upstreamScalar, d.Gradient, reduction, d.Weight);
+                break;
+        }
+    }
+
+    private void RunHardOnDevice(LossMode mode, DeviceTensors d, DeviceBuffer<long> t)
+    {
         switch (mode, reduction)
         {
             case (LossMode.Forward, Reduction.None):
@@ -95,16 +162,14 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
                 loss.Backward(d.Input, t, upstreamScalar, d.Gradient, reduction, d.Weight);
                 break;
         }
-
-        d.Device.Finish();
     }
 
-    /// <summary>Logits and targets are read once, the gradient written once; row losses for 'none'.</summary>
+    /// <summary>Logits and targets (indices or probabilities) are read once, the gradient written once; row losses for 'none'.</summary>
     public override long BytesMoved(LossMode mode)
     {
-        long n = logits.Length, rows = target.Length;
-        long read = 4 * n + 8 * rows;
-        long rowOutput = reduction == Reduction.None ? 4 * rows : 0;
+        long n = logits.Length;
+        long read = 4 * n + (softTarget is null ? 8L * rows : 4 * n);
+        long rowOutput = reduction == Reduction.None ? 4L * rows : 0;
         return mode == LossMode.Forward ? read + rowOutput : read + 4 * n + rowOutput;
     }
 

@@ -56,6 +56,23 @@ public class OpenCLCrossEntropyTests
     }
 
     [Test]
+    public void SoftTargetsInPlaceMatchTheReference()
+    {
+        OpenCLDevice device = OpenCLTestDevice.Get(OpenCLReductionVariant.Auto);
+        var loss = new CrossEntropyLoss(-100, 0.1f, 1e-4f);
+        foreach ((int rows, int classes) in Shapes)
+        {
+            (float[] logits, _) = CrossEntropyTests.Sample(rows, classes, seed: 2, ignoreEvery: 0);
+            float[] target = CrossEntropyTests.SoftTargets(rows, classes, seed: 3);
+            using DeviceBuffer<float> x = device.Upload(logits), t = device.Upload(target);
+            float value = loss.ForwardBackward(x, t, classes, x, Reduction.Mean, null, 0.5f);
+            ReferenceResult expected = ReferenceCrossEntropy.ComputeSoft(Numerics.ToDouble(logits), Numerics.ToDouble(target), classes, null, 0.1, 1e-4, "mean", [0.5]);
+            Numerics.AssertClose($"soft {rows}x{classes} loss", [value], expected.Loss, 1e-5, 1e-6);
+            Numerics.AssertClose($"soft {rows}x{classes} gradient in place", x.ToArray(), expected.InputGradient, 1e-5, 1e-6);
+        }
+    }
+
+    [Test]
     public void OutOfRangeTargetsAreCaughtOnTheDeviceNamingTheFirstPosition()
     {
         OpenCLDevice device = OpenCLTestDevice.Get(OpenCLReductionVariant.Auto);
