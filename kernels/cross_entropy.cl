@@ -146,3 +146,44 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
         row_losses[r] = loss;
     }
 }
+
+/* nll_loss, the second half of cross entropy on log-probabilities: ℓ_r = −w_y·x[r, y]. One work-item per row checks
+ * its target (record_fault), and writes w_y (0 when ignored) to partials[r] and ℓ_r to partials[rows + r] for the host
+ * to add in order, and to output when given. */
+kernel void nll_rows(global const float* input, global const long* target, global const float* class_weight, int rows, int classes,
+    long ignore_index, global acc_t* partials, global float* output, volatile global int* first_fault)
+{
+    size_t r = get_global_id(0);
+    if (r >= (size_t)rows)
+        return;
+    long y = target[r];
+    float weight = 0.0f, loss = 0.0f;
+    if (y != ignore_index)
+    {
+        if (y < 0 || y >= classes)
+            record_fault(first_fault, (int)r);
+        else
+        {
+            weight = class_weight ? class_weight[y] : 1.0f;
+            loss = -weight * input[r * (size_t)classes + y];
+        }
+    }
+    partials[r] = weight;
+    partials[rows + r] = loss;
+    if (output)
+        output[r] = loss;
+}
+
+/* The whole [N, C] gradient, one work-item per element: −scale·w_y·upstream_r at [r, y], 0 elsewhere and on ignored rows.
+ * Launched after nll_rows has read the input, so it may overwrite it in place. */
+kernel void nll_gradient(global const long* target, global const float* class_weight, global const float* upstream, global float* grad,
+    int rows, int classes, long ignore_index, float scale)
+{
+    size_t i = get_global_id(0);
+    if (i >= (size_t)rows * (size_t)classes)
+        return;
+    size_t r = i / (size_t)classes;
+    long c = (long)(i - r * (size_t)classes);
+    long y = target[r];
+    grad[i] = y != ignore_index && y == c ? -(class_weight ? class_weight[y] : 1.0f) * scale * (upstream ? upstream[r] : 1.0f) : 0.0f;
+}

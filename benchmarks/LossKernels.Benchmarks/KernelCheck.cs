@@ -80,8 +80,8 @@ internal static class KernelCheck
         LossTensor? upstream = null;
         if (weighted)
         {
-            // Cross entropy weighs classes (the input's last dimension) and has one loss per row; the others weigh and return one value per item.
-            bool rows = definition.Name == "cross_entropy";
+            // Cross entropy and nll_loss ([N, C] input) weigh classes and have one loss per row; the others weigh and return one value per item.
+            bool rows = definition.Family == "classification" && inputs["input"].Shape.Length == 2;
             int weights = rows ? inputs["input"].Shape[1] : n, losses = rows ? inputs["target"].Length : n;
             var random = new Random(n + 1);
             inputs["weight"] = LossTensor.FromFloats(Enumerable.Range(0, weights).Select(_ => (float)random.NextDouble()).ToArray(), weights);

@@ -574,6 +574,48 @@ def cross_entropy_case(params, x, t, tag, weight=None, upstream=None, target_dty
     })
 
 
+def nll_case(params, x, t, tag, weight=None, upstream=None):
+    """F.nll_loss on [N, C] log-probabilities in float64."""
+    reduction = params.get("reduction", "mean")
+    x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+    w64 = None if weight is None else torch.tensor(weight.astype(np.float64))
+    value = F.nll_loss(x64, torch.tensor(t), weight=w64, ignore_index=params.get("ignore_index", -100), reduction=reduction)
+    up = torch.tensor(1.0, dtype=torch.float64) if upstream is None else torch.tensor(upstream.astype(np.float64))
+    (value * up).sum().backward()
+    inputs = {"input": tensor(x, "float32"), "target": tensor(t, "int64")}
+    if weight is not None:
+        inputs["weight"] = tensor(weight, "float32")
+    write({
+        "format": "losskernels-golden/1",
+        "name": f"nll_loss/{tag}/{reduction}/{x.shape[0]}x{x.shape[1]}",
+        "loss": "nll_loss",
+        "params": params,
+        "inputs": inputs,
+        "upstream": None if upstream is None else tensor(upstream, "float32"),
+        "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
+        "tolerance": {"rtol": 1e-5, "atol": 1e-6},
+        "source": f"torch {torch.__version__} torch.nn.functional.nll_loss, float64",
+    })
+
+
+def nll_cases(rng):
+    for tag, extra, weighted, ignore_every in (("default", {}, False, 0), ("weight", {}, True, 0), ("ignored", {}, False, 3),
+                                                ("weight_ignored", {}, True, 2), ("ignore_index1", {"ignore_index": 1}, False, 0)):
+        for rows, classes in ((1, 1), (3, 5), (16, 17), (4, 1031)):
+            x = np.log(rng.uniform(0.01, 1, (rows, classes))).astype(np.float32)
+            t = rng.integers(0, classes, rows).astype(np.int64)
+            if ignore_every:
+                t[1::ignore_every] = -100
+            w = rng.uniform(0, 2, classes).astype(np.float32) if weighted else None
+            for reduction in ("none", "mean", "sum"):
+                nll_case({**extra, "reduction": reduction}, x, t, tag, weight=w)
+        x = np.log(rng.uniform(0.01, 1, (6, 9))).astype(np.float32)
+        t = rng.integers(0, 9, 6).astype(np.int64)
+        nll_case({**extra, "reduction": "none"}, x, t, tag + "_upstream", upstream=rng.uniform(-1, 1, 6).astype(np.float32))
+    for reduction in ("mean", "sum"):
+        nll_case({"reduction": reduction}, np.zeros((3, 4), dtype=np.float32), np.full(3, -100, dtype=np.int64), "all_ignored")
+
+
 def cross_entropy_cases(rng):
     variants = [
         ("default", {}, False, 0),
@@ -673,6 +715,7 @@ def main():
     box_cases(rng)
     classification_cases(np.random.default_rng(20261123))
     cross_entropy_cases(np.random.default_rng(20261124))
+    nll_cases(np.random.default_rng(20261125))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

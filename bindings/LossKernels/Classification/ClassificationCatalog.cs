@@ -32,6 +32,9 @@ internal static class ClassificationCatalog
             "F.cross_entropy on [N, C] (+ Liger-Kernel's lse_square_scale)", ["input", "target"], ["weight"],
             ["ignore_index", "label_smoothing", "lse_square_scale", "reduction"], CrossEntropyReportRows * CrossEntropyReportClasses,
             (p, inputs, upstream, device) => new CrossEntropyBoundLoss(p, inputs, upstream, device), CrossEntropySample),
+        new LossDefinition("nll_loss", "classification", "−w_y·x[r, y] per row of [N, C] log-probabilities", "F.nll_loss", ["input", "target"], ["weight"],
+            ["ignore_index", "reduction"], CrossEntropyReportRows * CrossEntropyReportClasses,
+            (p, inputs, upstream, device) => new CrossEntropyBoundLoss(p, inputs, upstream, device, logProbabilities: true), CrossEntropySample),
         Row("zero_one_loss", "[x > 0] ≠ [t > 0] (forward only)", "sklearn zero_one_loss",
             _ => new ZeroOneLoss(), SignedLabels),
     ];

@@ -6,7 +6,6 @@ public readonly partial struct CrossEntropyLoss
 {
     private const int RowGroup = 256;
     private const int TargetGroup = 64;
-    private static readonly string[] KernelNames = ["cross_entropy_targets", "cross_entropy_rows"];
 
     /// <summary>Forward only, reduced, on an OpenCL device (<c>kernels/cross_entropy.cl</c>).</summary>
     /// <param name="logits">N·C logits on the device.</param>
@@ -172,12 +171,12 @@ public readonly partial struct CrossEntropyLoss
         lock (device.Gate)
         {
             device.ThrowIfDisposed();
-            KernelSet kernels = device.Kernels(new ProgramKey("cross_entropy", null, OpenCLReductionVariant.Auto), KernelNames);
+            KernelSet kernels = CrossEntropyProgram.On(device);
             nint partials = device.Partials(rows);
             double divisor = reduction == Reduction.Mean ? rows : 1d;
             if (target is not null)
                 divisor = CheckTargets(device, kernels, target, weight, rows, classes, partials, reduction);
-            nint kernel = kernels.Kernel(1);
+            nint kernel = kernels.Kernel(CrossEntropyProgram.RowsKernel);
             uint argument = 0;
             KernelSet.SetBuffer(kernel, argument++, logits.Handle);
             KernelSet.SetBuffer(kernel, argument++, target?.Handle ?? 0);
@@ -193,7 +192,7 @@ public readonly partial struct CrossEntropyLoss
             KernelSet.SetValue(kernel, argument++, LseSquareScale);
             KernelSet.SetValue(kernel, argument++, (float)(upstreamScalar / divisor));
             KernelSet.SetBuffer(kernel, argument, partials);
-            nuint group = GroupSize(classes, kernels.MaxWorkGroupSize(1));
+            nuint group = GroupSize(classes, kernels.MaxWorkGroupSize(CrossEntropyProgram.RowsKernel));
             nuint size = (nuint)rows * group;
             OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &size, &group, 0, null, null), "clEnqueueNDRangeKernel");
             return reduction == Reduction.None ? 0f : (float)(device.SumPartials(rows) / divisor);
@@ -204,7 +203,7 @@ public readonly partial struct CrossEntropyLoss
     private unsafe double CheckTargets(OpenCLDevice device, KernelSet kernels, DeviceBuffer<long> target, DeviceBuffer<float>? weight, int rows, int classes,
         nint partials, Reduction reduction)
     {
-        nint check = kernels.Kernel(0);
+        nint check = kernels.Kernel(CrossEntropyProgram.TargetsKernel);
         KernelSet.SetBuffer(check, 0, target.Handle);
         KernelSet.SetBuffer(check, 1, weight?.Handle ?? 0);
         KernelSet.SetValue(check, 2, rows);

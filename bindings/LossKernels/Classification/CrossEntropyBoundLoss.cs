@@ -4,12 +4,13 @@ using LossKernels.OpenCL;
 namespace LossKernels.Classification;
 
 /// <summary>
-/// <see cref="CrossEntropyLoss"/> bound for the catalog: <c>input</c> [N, C] logits, <c>target</c> [N] int64 class
+/// <see cref="CrossEntropyLoss"/> (or, on log-probabilities, <see cref="NllLoss"/>) bound for the catalog: <c>input</c> [N, C] logits, <c>target</c> [N] int64 class
 /// indices or [N, C] float probabilities, optional <c>weight</c> [C]; PyTorch's parameters; on the CPU or on an OpenCL device.
 /// </summary>
 internal sealed class CrossEntropyBoundLoss : BoundLoss
 {
     private readonly CrossEntropyLoss loss;
+    private readonly NllLoss? negativeLogLikelihood;
     private readonly Reduction reduction;
     private readonly float[] logits;
     private readonly long[] target;
@@ -21,11 +22,18 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
     private readonly float[] upstreamRows;
     private readonly DeviceBuffer<long>? deviceTarget;
 
-    public CrossEntropyBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device)
+    /// <param name="parameters">PyTorch's parameters.</param>
+    /// <param name="inputs">input, target, weight.</param>
+    /// <param name="upstream">The upstream gradient.</param>
+    /// <param name="device">Null for the CPU, else the OpenCL device.</param>
+    /// <param name="logProbabilities">Bind <c>nll_loss</c>: the input holds log-probabilities and targets are indices.</param>
+    public CrossEntropyBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device,
+        bool logProbabilities = false)
         : base(parameters.Reduction() == Reduction.None ? [inputs["input"].Shape[0]] : [], inputs["input"].Length)
     {
-        loss = new CrossEntropyLoss(parameters.Integer("ignore_index", ClassTargets.DefaultIgnoreIndex), parameters.Float("label_smoothing", 0f),
-            parameters.Float("lse_square_scale", 0f));
+        long ignoreIndex = parameters.Integer("ignore_index", ClassTargets.DefaultIgnoreIndex);
+        loss = logProbabilities ? default : new CrossEntropyLoss(ignoreIndex, parameters.Float("label_smoothing", 0f), parameters.Float("lse_square_scale", 0f));
+        negativeLogLikelihood = logProbabilities ? new NllLoss(ignoreIndex) : null;
         reduction = parameters.Reduction();
         LossTensor input = inputs["input"];
         if (input.Shape.Length != 2)
@@ -35,6 +43,8 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
         LossTensor targets = inputs["target"];
         softTarget = targets.Floats;
         target = softTarget is null ? targets.RequireIntegers("target") : [];
+        if (logProbabilities && softTarget is not null)
+            throw new ArgumentException("nll_loss takes class indices, not probabilities.", "target");
         if (softTarget is not null ? !targets.Shape.SequenceEqual(input.Shape) : target.Length != rows)
             throw new ArgumentException($"target [{string.Join(", ", targets.Shape)}] fits neither [N] class indices nor [N, C] probabilities for input [{rows}, {classes}].", "target");
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
@@ -59,6 +69,30 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
 
     private void RunOnCpu(LossMode mode)
     {
+        if (negativeLogLikelihood is NllLoss nll)
+        {
+            switch (mode, reduction)
+            {
+                case (LossMode.Forward, Reduction.None):
+                    nll.Forward(logits, target, Loss, weight);
+                    break;
+                case (LossMode.Forward, _):
+                    Loss[0] = nll.Forward(logits, target, reduction, weight);
+                    break;
+                case (_, Reduction.None):
+                    nll.ForwardBackward(logits, target, Loss, InputGradient, upstreamRows, weight);
+                    break;
+                case (LossMode.Fused, _):
+                    Loss[0] = nll.ForwardBackward(logits, target, InputGradient, reduction, weight, upstreamScalar);
+                    break;
+                default:
+                    nll.Backward(logits, target, upstreamScalar, InputGradient, reduction, weight);
+                    break;
+            }
+
+            return;
+        }
+
         if (softTarget is not null)
         {
             RunSoftOnCpu(mode, softTarget);
@@ -113,11 +147,35 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
     /// <summary>On the device an unreduced backward is the fused call (it writes the row losses into the output buffer it has).</summary>
     private void RunOnDevice(LossMode mode, DeviceTensors d)
     {
-        if (softTarget is not null)
+        if (negativeLogLikelihood is NllLoss nll)
+            RunNllOnDevice(nll, mode, d, deviceTarget!);
+        else if (softTarget is not null)
             RunSoftOnDevice(mode, d);
         else
             RunHardOnDevice(mode, d, deviceTarget!);
         d.Device.Finish();
+    }
+
+    private void RunNllOnDevice(NllLoss nll, LossMode mode, DeviceTensors d, DeviceBuffer<long> t)
+    {
+        switch (mode, reduction)
+        {
+            case (LossMode.Forward, Reduction.None):
+                nll.ForwardBackward(d.Input, t, d.Output!, null, null, d.Weight);
+                break;
+            case (LossMode.Forward, _):
+                Loss[0] = nll.Forward(d.Input, t, reduction, d.Weight);
+                break;
+            case (_, Reduction.None):
+                nll.ForwardBackward(d.Input, t, d.Output!, d.Gradient, d.Upstream, d.Weight);
+                break;
+            case (LossMode.Fused, _):
+                Loss[0] = nll.ForwardBackward(d.Input, t, d.Gradient, reduction, d.Weight, upstreamScalar);
+                break;
+            default:
+                nll.Backward(d.Input, t, upstreamScalar, d.Gradient, reduction, d.Weight);
+                break;
+        }
     }
 
     private void RunSoftOnDevice(LossMode mode, DeviceTensors d)

@@ -286,9 +286,9 @@ public sealed unsafe class OpenCLDevice : IDisposable
         return partials!.DangerousGetHandle();
     }
 
-    /// <summary>Reads back the first <paramref name="count"/> partials (waiting for the launch) and adds them in index order. Call under <see cref="Gate"/>.</summary>
-    internal double SumPartials(int count) =>
-        Info.SupportsDouble ? ReadAndSum(hostPartials, count) : ReadAndSum(hostFloatPartials, count);
+    /// <summary>Reads back <paramref name="count"/> partials from <paramref name="offset"/> (waiting for the launch) and adds them in index order. Call under <see cref="Gate"/>.</summary>
+    internal double SumPartials(int count, int offset = 0) =>
+        Info.SupportsDouble ? ReadAndSum(hostPartials, count, offset) : ReadAndSum(hostFloatPartials, count, offset);
 
     /// <summary>The error flag kernels record their first fault in: INT_MAX until one faults.</summary>
     internal nint FaultFlag => faultFlag.DangerousGetHandle();
@@ -309,13 +309,14 @@ public sealed unsafe class OpenCLDevice : IDisposable
     private void WriteFault(int value) =>
         OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueWriteBuffer(Queue, FaultFlag, OpenCLNative.True, 0, sizeof(int), &value, 0, null, null), "clEnqueueWriteBuffer");
 
-    private double ReadAndSum<T>(T[] host, int count)
+    private double ReadAndSum<T>(T[] host, int count, int offset)
         where T : unmanaged, INumberBase<T>
     {
         double sum = 0;
         fixed (T* values = host)
         {
-            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueReadBuffer(Queue, partials!.DangerousGetHandle(), OpenCLNative.True, 0, (nuint)count * (nuint)sizeof(T), values, 0, null, null), "clEnqueueReadBuffer");
+            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueReadBuffer(Queue, partials!.DangerousGetHandle(), OpenCLNative.True, (nuint)offset * (nuint)sizeof(T),
+                (nuint)count * (nuint)sizeof(T), values, 0, null, null), "clEnqueueReadBuffer");
             for (int i = 0; i < count; i++)
                 sum += double.CreateTruncating(values[i]);
         }

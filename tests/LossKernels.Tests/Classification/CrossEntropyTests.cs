@@ -91,6 +91,24 @@ public class CrossEntropyTests
     }
 
     [Test]
+    public void NllLossInPlaceWeightedAndItsBadArguments()
+    {
+        (float[] input, long[] target) = Sample(9, 13, seed: 8, ignoreEvery: 4);
+        float[] weight = CatalogHarness.Uniform(13, 3, 0.5f, 2f);
+        var nll = new NllLoss();
+        ReferenceResult expected = ReferenceCrossEntropy.ComputeNll(Numerics.ToDouble(input), target, Numerics.ToDouble(weight), -100, "mean", [0.5]);
+        float[] inPlace = (float[])input.Clone();
+        float value = nll.ForwardBackward(inPlace, target, inPlace, Reduction.Mean, weight, 0.5f);
+        Numerics.AssertClose("nll loss", [value], expected.Loss, 1e-6, 1e-7);
+        Numerics.AssertClose("nll gradient in place", inPlace, expected.InputGradient, 1e-6, 1e-7);
+        float[] gradient = [.. Enumerable.Repeat(3f, input.Length)];
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => nll.ForwardBackward(input, [.. target[..8], 13L], gradient))!.ParamName, Is.EqualTo("target"));
+        Assert.That(Assert.Throws<ArgumentException>(() => nll.ForwardBackward(input, target, gradient, weight: [1f]))!.ParamName, Is.EqualTo("weight"));
+        Assert.That(gradient.All(g => g == 3f), "nothing written");
+        DeterminismAndAllocationTests.AssertNoAllocation("nll_loss", () => nll.ForwardBackward(input, target, gradient, Reduction.Sum, weight));
+    }
+
+    [Test]
     public void Int32TargetsEqualInt64Targets()
     {
         (float[] logits, long[] target) = Sample(50, 37, seed: 5, ignoreEvery: 4);

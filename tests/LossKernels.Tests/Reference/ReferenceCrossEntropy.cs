@@ -44,6 +44,27 @@ public static class ReferenceCrossEntropy
         return Reduce(losses, gradient, classes, reduction, rows, upstream);
     }
 
+    /// <summary>nll_loss: ℓ_r = −w_y·x[r, y], the mean over Σ w_y of the rows not ignored.</summary>
+    public static ReferenceResult ComputeNll(double[] input, long[] target, double[]? weight, long ignoreIndex, string reduction, double[]? upstream)
+    {
+        int rows = target.Length;
+        int classes = rows == 0 ? 0 : input.Length / rows;
+        var losses = new double[rows];
+        var gradient = new double[input.Length];
+        double totalWeight = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            if (target[r] == ignoreIndex)
+                continue;
+            double w = weight?[target[r]] ?? 1;
+            totalWeight += w;
+            losses[r] = -w * input[r * classes + target[r]];
+            gradient[r * classes + target[r]] = -w;
+        }
+
+        return Reduce(losses, gradient, classes, reduction, totalWeight, upstream);
+    }
+
     /// <summary>Loss (scalar, or one per row for 'none') and the [N·C] logits gradient.</summary>
     public static ReferenceResult Compute(double[] logits, long[] target, double[]? weight, long ignoreIndex, double smoothing, double lseSquareScale,
         string reduction, double[]? upstream)

@@ -24,6 +24,10 @@ public static class ReferenceLosses
             return ReferenceBoxLosses.Compute(loss, parameters, input, target, weight, upstream);
         if (loss == "fcos_centerness_loss")
             return CenternessLoss(parameters, input, target, weight, upstream);
+        if (loss == "nll_loss")
+            return ReferenceCrossEntropy.ComputeNll(input, Array.ConvertAll(target, t => (long)t), weight,
+                parameters.TryGetValue("ignore_index", out object? i) && i is not null ? Convert.ToInt64(i) : -100,
+                parameters.TryGetValue("reduction", out object? nr) && nr is string ns ? ns : "mean", upstream);
         if (loss == "cross_entropy")
         {
             double Param(string name, double fallback) => parameters.TryGetValue(name, out object? v) && v is not null ? Convert.ToDouble(v) : fallback;

@@ -1,0 +1,17 @@
+using LossKernels.OpenCL;
+
+namespace LossKernels.Classification;
+
+/// <summary>The kernels of <c>kernels/cross_entropy.cl</c>, one program for cross entropy and nll_loss (a device caches a program's kernels by its key).</summary>
+internal static class CrossEntropyProgram
+{
+    public const int TargetsKernel = 0;
+    public const int RowsKernel = 1;
+    public const int NllRowsKernel = 2;
+    public const int NllGradientKernel = 3;
+
+    private static readonly string[] Names = ["cross_entropy_targets", "cross_entropy_rows", "nll_rows", "nll_gradient"];
+
+    /// <summary>The program's kernels on <paramref name="device"/>, built on first use. Call under the device's gate.</summary>
+    public static KernelSet On(OpenCLDevice device) => device.Kernels(new ProgramKey("cross_entropy", null, OpenCLReductionVariant.Auto), Names);
+}
