@@ -67,24 +67,26 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="target">N class indices.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <param name="weight">C class weights, or empty for none.</param>
-    public float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, Reduction reduction = Reduction.Mean, ReadOnlySpan<float> weight = default) =>
-        Reduced<long, ForwardReduced>(logits, target, default, reduction, weight, 1f);
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …], one loss per position), the positions per sample; 1 for [N, C].</param>
+    public float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, Reduction reduction = Reduction.Mean, ReadOnlySpan<float> weight = default, int spatialSize = 1) =>
+        Reduced<long, ForwardReduced>(logits, target, default, reduction, weight, 1f, spatialSize);
 
-    /// <inheritdoc cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{long}, Reduction, ReadOnlySpan{float})"/>
-    public float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<int> target, Reduction reduction = Reduction.Mean, ReadOnlySpan<float> weight = default) =>
-        Reduced<int, ForwardReduced>(logits, target, default, reduction, weight, 1f);
+    /// <inheritdoc cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{long}, Reduction, ReadOnlySpan{float}, int)"/>
+    public float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<int> target, Reduction reduction = Reduction.Mean, ReadOnlySpan<float> weight = default, int spatialSize = 1) =>
+        Reduced<int, ForwardReduced>(logits, target, default, reduction, weight, 1f, spatialSize);
 
     /// <summary>Forward only, unreduced: writes the N row losses ℓ_r (0 for ignored rows).</summary>
     /// <param name="logits">N rows of C logits.</param>
     /// <param name="target">N class indices.</param>
     /// <param name="output">Receives N row losses.</param>
     /// <param name="weight">C class weights, or empty for none.</param>
-    public void Forward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, Span<float> output, ReadOnlySpan<float> weight = default) =>
-        Unreduced<long, ForwardUnreduced>(logits, target, output, default, default, weight);
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …], one loss per position), the positions per sample; 1 for [N, C].</param>
+    public void Forward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, Span<float> output, ReadOnlySpan<float> weight = default, int spatialSize = 1) =>
+        Unreduced<long, ForwardUnreduced>(logits, target, output, default, default, weight, spatialSize);
 
-    /// <inheritdoc cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{long}, Span{float}, ReadOnlySpan{float})"/>
-    public void Forward(ReadOnlySpan<float> logits, ReadOnlySpan<int> target, Span<float> output, ReadOnlySpan<float> weight = default) =>
-        Unreduced<int, ForwardUnreduced>(logits, target, output, default, default, weight);
+    /// <inheritdoc cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{long}, Span{float}, ReadOnlySpan{float}, int)"/>
+    public void Forward(ReadOnlySpan<float> logits, ReadOnlySpan<int> target, Span<float> output, ReadOnlySpan<float> weight = default, int spatialSize = 1) =>
+        Unreduced<int, ForwardUnreduced>(logits, target, output, default, default, weight, spatialSize);
 
     /// <summary>Fused forward+backward, reduced: returns L and writes <c>logitsGrad = ∂(upstream·L)/∂logits</c>.</summary>
     /// <param name="logits">N rows of C logits.</param>
@@ -93,14 +95,15 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <param name="weight">C class weights, or empty for none.</param>
     /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …], one loss per position), the positions per sample; 1 for [N, C].</param>
     public float ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, Span<float> logitsGrad, Reduction reduction = Reduction.Mean,
-        ReadOnlySpan<float> weight = default, float upstream = 1f) =>
-        Reduced<long, FusedReduced>(logits, target, logitsGrad, reduction, weight, upstream);
+        ReadOnlySpan<float> weight = default, float upstream = 1f, int spatialSize = 1) =>
+        Reduced<long, FusedReduced>(logits, target, logitsGrad, reduction, weight, upstream, spatialSize);
 
-    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{long}, Span{float}, Reduction, ReadOnlySpan{float}, float)"/>
+    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{long}, Span{float}, Reduction, ReadOnlySpan{float}, float, int)"/>
     public float ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<int> target, Span<float> logitsGrad, Reduction reduction = Reduction.Mean,
-        ReadOnlySpan<float> weight = default, float upstream = 1f) =>
-        Reduced<int, FusedReduced>(logits, target, logitsGrad, reduction, weight, upstream);
+        ReadOnlySpan<float> weight = default, float upstream = 1f, int spatialSize = 1) =>
+        Reduced<int, FusedReduced>(logits, target, logitsGrad, reduction, weight, upstream, spatialSize);
 
     /// <summary>Fused forward+backward, unreduced: writes ℓ_r and <c>logitsGrad[r, ·] = upstream[r]·∂ℓ_r/∂x</c>.</summary>
     /// <param name="logits">N rows of C logits.</param>
@@ -109,14 +112,15 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
     /// <param name="upstream">N upstream gradients, or empty for ones.</param>
     /// <param name="weight">C class weights, or empty for none.</param>
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …], one loss per position), the positions per sample; 1 for [N, C].</param>
     public void ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, Span<float> output, Span<float> logitsGrad,
-        ReadOnlySpan<float> upstream = default, ReadOnlySpan<float> weight = default) =>
-        Unreduced<long, FusedUnreduced>(logits, target, output, logitsGrad, upstream, weight);
+        ReadOnlySpan<float> upstream = default, ReadOnlySpan<float> weight = default, int spatialSize = 1) =>
+        Unreduced<long, FusedUnreduced>(logits, target, output, logitsGrad, upstream, weight, spatialSize);
 
-    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{long}, Span{float}, Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float})"/>
+    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{long}, Span{float}, Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int)"/>
     public void ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<int> target, Span<float> output, Span<float> logitsGrad,
-        ReadOnlySpan<float> upstream = default, ReadOnlySpan<float> weight = default) =>
-        Unreduced<int, FusedUnreduced>(logits, target, output, logitsGrad, upstream, weight);
+        ReadOnlySpan<float> upstream = default, ReadOnlySpan<float> weight = default, int spatialSize = 1) =>
+        Unreduced<int, FusedUnreduced>(logits, target, output, logitsGrad, upstream, weight, spatialSize);
 
     /// <summary>Backward only, reduced: writes <c>logitsGrad = ∂(upstream·L)/∂logits</c>.</summary>
     /// <param name="logits">N rows of C logits.</param>
@@ -125,14 +129,15 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <param name="weight">C class weights, or empty for none.</param>
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …], one loss per position), the positions per sample; 1 for [N, C].</param>
     public void Backward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, float upstream, Span<float> logitsGrad, Reduction reduction = Reduction.Mean,
-        ReadOnlySpan<float> weight = default) =>
-        Reduced<long, BackwardOnly>(logits, target, logitsGrad, reduction, weight, upstream);
+        ReadOnlySpan<float> weight = default, int spatialSize = 1) =>
+        Reduced<long, BackwardOnly>(logits, target, logitsGrad, reduction, weight, upstream, spatialSize);
 
-    /// <inheritdoc cref="Backward(ReadOnlySpan{float}, ReadOnlySpan{long}, float, Span{float}, Reduction, ReadOnlySpan{float})"/>
+    /// <inheritdoc cref="Backward(ReadOnlySpan{float}, ReadOnlySpan{long}, float, Span{float}, Reduction, ReadOnlySpan{float}, int)"/>
     public void Backward(ReadOnlySpan<float> logits, ReadOnlySpan<int> target, float upstream, Span<float> logitsGrad, Reduction reduction = Reduction.Mean,
-        ReadOnlySpan<float> weight = default) =>
-        Reduced<int, BackwardOnly>(logits, target, logitsGrad, reduction, weight, upstream);
+        ReadOnlySpan<float> weight = default, int spatialSize = 1) =>
+        Reduced<int, BackwardOnly>(logits, target, logitsGrad, reduction, weight, upstream, spatialSize);
 
     /// <summary>Backward only, unreduced: writes <c>logitsGrad[r, ·] = upstream[r]·∂ℓ_r/∂x</c>.</summary>
     /// <param name="logits">N rows of C logits.</param>
@@ -140,10 +145,11 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="upstream">N upstream gradients.</param>
     /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
     /// <param name="weight">C class weights, or empty for none.</param>
-    public void Backward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, ReadOnlySpan<float> upstream, Span<float> logitsGrad, ReadOnlySpan<float> weight = default)
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …], one loss per position), the positions per sample; 1 for [N, C].</param>
+    public void Backward(ReadOnlySpan<float> logits, ReadOnlySpan<long> target, ReadOnlySpan<float> upstream, Span<float> logitsGrad, ReadOnlySpan<float> weight = default, int spatialSize = 1)
     {
         ThrowHelper.IfLengthDiffers(target.Length, upstream.Length, nameof(upstream));
-        Unreduced<long, BackwardOnly>(logits, target, default, logitsGrad, upstream, weight);
+        Unreduced<long, BackwardOnly>(logits, target, default, logitsGrad, upstream, weight, spatialSize);
     }
 
     /// <summary>
@@ -158,15 +164,16 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <param name="weight">C class weights, or empty for none.</param>
     /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …], one loss per position), the positions per sample; 1 for [N, C].</param>
     public float ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<float> targetProbabilities, int classes, Span<float> logitsGrad,
-        Reduction reduction = Reduction.Mean, ReadOnlySpan<float> weight = default, float upstream = 1f) =>
-        Soft<FusedReduced>(logits, targetProbabilities, classes, default, logitsGrad, default, weight, reduction, upstream);
+        Reduction reduction = Reduction.Mean, ReadOnlySpan<float> weight = default, float upstream = 1f, int spatialSize = 1) =>
+        Soft<FusedReduced>(logits, targetProbabilities, classes, default, logitsGrad, default, weight, reduction, upstream, spatialSize);
 
     /// <summary>Soft targets, forward only, reduced.</summary>
-    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, int, Span{float}, Reduction, ReadOnlySpan{float}, float)"/>
+    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, int, Span{float}, Reduction, ReadOnlySpan{float}, float, int)"/>
     public float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<float> targetProbabilities, int classes, Reduction reduction = Reduction.Mean,
-        ReadOnlySpan<float> weight = default) =>
-        Soft<ForwardReduced>(logits, targetProbabilities, classes, default, default, default, weight, reduction, 1f);
+        ReadOnlySpan<float> weight = default, int spatialSize = 1) =>
+        Soft<ForwardReduced>(logits, targetProbabilities, classes, default, default, default, weight, reduction, 1f, spatialSize);
 
     /// <summary>Soft targets, forward only, unreduced: N row losses.</summary>
     /// <param name="logits">N rows of C logits.</param>
@@ -174,8 +181,9 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="classes">C.</param>
     /// <param name="output">Receives N row losses.</param>
     /// <param name="weight">C class weights, or empty for none.</param>
-    public void Forward(ReadOnlySpan<float> logits, ReadOnlySpan<float> targetProbabilities, int classes, Span<float> output, ReadOnlySpan<float> weight = default) =>
-        Soft<ForwardUnreduced>(logits, targetProbabilities, classes, output, default, default, weight, Reduction.None, 1f);
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …], one loss per position), the positions per sample; 1 for [N, C].</param>
+    public void Forward(ReadOnlySpan<float> logits, ReadOnlySpan<float> targetProbabilities, int classes, Span<float> output, ReadOnlySpan<float> weight = default, int spatialSize = 1) =>
+        Soft<ForwardUnreduced>(logits, targetProbabilities, classes, output, default, default, weight, Reduction.None, 1f, spatialSize);
 
     /// <summary>Soft targets, fused and unreduced.</summary>
     /// <param name="logits">N rows of C logits.</param>
@@ -185,9 +193,10 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
     /// <param name="upstream">N upstream gradients, or empty for ones.</param>
     /// <param name="weight">C class weights, or empty for none.</param>
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …], one loss per position), the positions per sample; 1 for [N, C].</param>
     public void ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<float> targetProbabilities, int classes, Span<float> output, Span<float> logitsGrad,
-        ReadOnlySpan<float> upstream = default, ReadOnlySpan<float> weight = default) =>
-        Soft<FusedUnreduced>(logits, targetProbabilities, classes, output, logitsGrad, upstream, weight, Reduction.None, 1f);
+        ReadOnlySpan<float> upstream = default, ReadOnlySpan<float> weight = default, int spatialSize = 1) =>
+        Soft<FusedUnreduced>(logits, targetProbabilities, classes, output, logitsGrad, upstream, weight, Reduction.None, 1f, spatialSize);
 
     /// <summary>Soft targets, backward only, reduced.</summary>
     /// <param name="logits">N rows of C logits.</param>
@@ -197,19 +206,21 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <param name="weight">C class weights, or empty for none.</param>
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …], one loss per position), the positions per sample; 1 for [N, C].</param>
     public void Backward(ReadOnlySpan<float> logits, ReadOnlySpan<float> targetProbabilities, int classes, float upstream, Span<float> logitsGrad,
-        Reduction reduction = Reduction.Mean, ReadOnlySpan<float> weight = default) =>
-        Soft<BackwardOnly>(logits, targetProbabilities, classes, default, logitsGrad, default, weight, reduction, upstream);
+        Reduction reduction = Reduction.Mean, ReadOnlySpan<float> weight = default, int spatialSize = 1) =>
+        Soft<BackwardOnly>(logits, targetProbabilities, classes, default, logitsGrad, default, weight, reduction, upstream, spatialSize);
 
     private unsafe float Soft<TMode>(ReadOnlySpan<float> logits, ReadOnlySpan<float> targetProbabilities, int classes, Span<float> output, Span<float> logitsGrad,
-        ReadOnlySpan<float> upstream, ReadOnlySpan<float> weight, Reduction reduction, float upstreamScalar)
+        ReadOnlySpan<float> upstream, ReadOnlySpan<float> weight, Reduction reduction, float upstreamScalar, int spatialSize)
         where TMode : struct, IDriverMode
     {
         Validate();
         if (classes <= 0)
             ThrowHelper.OutOfRange(nameof(classes), classes, "> 0");
-        if (logits.Length % classes != 0)
-            ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of rows of {classes} classes.");
+        CheckSpatial(spatialSize);
+        if (logits.Length % ((long)classes * spatialSize) != 0)
+            ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of [{classes}, {spatialSize}] samples.");
         int rows = logits.Length / classes;
         ThrowHelper.IfLengthDiffers(logits.Length, targetProbabilities.Length, nameof(targetProbabilities));
         if (!weight.IsEmpty)
@@ -240,7 +251,7 @@ public readonly partial struct CrossEntropyLoss
         fixed (float* x = logits, t = targetProbabilities, w = weight, g = logitsGrad, o = output, u = upstream)
         {
             var args = new CrossEntropyArgs<long>(x, null, t, w, u, o, g, rows, classes, IgnoreIndex, LabelSmoothing, LseSquareScale,
-                (float)(upstreamScalar / divisor), ClassWeightSum(weight, classes));
+                (float)(upstreamScalar / divisor), ClassWeightSum(weight, classes), spatialSize);
             sum = CrossEntropyDriver.Run<long, TMode>(args);
         }
 
@@ -248,11 +259,11 @@ public readonly partial struct CrossEntropyLoss
     }
 
     private unsafe float Reduced<TIndex, TMode>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, Span<float> logitsGrad, Reduction reduction,
-        ReadOnlySpan<float> weight, float upstream)
+        ReadOnlySpan<float> weight, float upstream, int spatialSize)
         where TIndex : unmanaged, IBinaryInteger<TIndex>
         where TMode : struct, IDriverMode
     {
-        int classes = CheckInputs(logits, target, weight, out double targetWeightSum);
+        int classes = CheckInputs(logits, target, weight, spatialSize, out double targetWeightSum);
         if (TMode.StoreGradient)
             CheckGradient(logits, logitsGrad, target.Length);
         double divisor = reduction switch
@@ -267,7 +278,7 @@ public readonly partial struct CrossEntropyLoss
         fixed (TIndex* t = target)
         {
             var args = new CrossEntropyArgs<TIndex>(x, t, null, w, null, null, g, target.Length, classes, IgnoreIndex, LabelSmoothing, LseSquareScale,
-                (float)(upstream / divisor), ClassWeightSum(weight, classes));
+                (float)(upstream / divisor), ClassWeightSum(weight, classes), spatialSize);
             sum = CrossEntropyDriver.Run<TIndex, TMode>(args);
         }
 
@@ -275,11 +286,11 @@ public readonly partial struct CrossEntropyLoss
     }
 
     private unsafe void Unreduced<TIndex, TMode>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, Span<float> output, Span<float> logitsGrad,
-        ReadOnlySpan<float> upstream, ReadOnlySpan<float> weight)
+        ReadOnlySpan<float> upstream, ReadOnlySpan<float> weight, int spatialSize)
         where TIndex : unmanaged, IBinaryInteger<TIndex>
         where TMode : struct, IDriverMode
     {
-        int classes = CheckInputs(logits, target, weight, out _);
+        int classes = CheckInputs(logits, target, weight, spatialSize, out _);
         int rows = target.Length;
         if (TMode.StoreLoss)
             ThrowHelper.IfTooShort(rows, output.Length, nameof(output));
@@ -297,17 +308,20 @@ public readonly partial struct CrossEntropyLoss
         fixed (float* x = logits, w = weight, g = logitsGrad, o = output, u = upstream)
         fixed (TIndex* t = target)
         {
-            var args = new CrossEntropyArgs<TIndex>(x, t, null, w, u, o, g, rows, classes, IgnoreIndex, LabelSmoothing, LseSquareScale, 1f, ClassWeightSum(weight, classes));
+            var args = new CrossEntropyArgs<TIndex>(x, t, null, w, u, o, g, rows, classes, IgnoreIndex, LabelSmoothing, LseSquareScale, 1f, ClassWeightSum(weight, classes), spatialSize);
             CrossEntropyDriver.Run<TIndex, TMode>(args);
         }
     }
 
     /// <summary>Checks shapes and targets; returns C and the summed weight of the targets not ignored (the mean's divisor).</summary>
-    private int CheckInputs<TIndex>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, ReadOnlySpan<float> weight, out double targetWeightSum)
+    private int CheckInputs<TIndex>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, ReadOnlySpan<float> weight, int spatialSize, out double targetWeightSum)
         where TIndex : unmanaged, IBinaryInteger<TIndex>
     {
         Validate();
+        CheckSpatial(spatialSize);
         int rows = target.Length;
+        if (rows % spatialSize != 0)
+            ThrowHelper.Argument(nameof(target), $"target holds {rows} indices, not a whole number of samples of {spatialSize} positions.");
         if (rows == 0 ? !logits.IsEmpty : logits.Length % rows != 0)
             ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of rows for {rows} targets.");
         int classes = rows == 0 ? weight.Length : logits.Length / rows;
@@ -327,6 +341,12 @@ public readonly partial struct CrossEntropyLoss
         }
 
         return classes;
+    }
+
+    private static void CheckSpatial(int spatialSize)
+    {
+        if (spatialSize <= 0)
+            ThrowHelper.OutOfRange(nameof(spatialSize), spatialSize, "> 0");
     }
 
     private static void CheckGradient(ReadOnlySpan<float> logits, Span<float> logitsGrad, int rows)

@@ -20,8 +20,12 @@ internal readonly unsafe struct CrossEntropyArgs<TIndex>
     public readonly float* Upstream;
     public readonly float* Output;
     public readonly float* Gradient;
+    /// <summary>N·D: the positions that each get a loss (rows when D = 1).</summary>
     public readonly int Rows;
     public readonly int Classes;
+
+    /// <summary>D = d1·d2·…: positions per sample of an [N, C, d1, …] input, whose class axis has stride D; 1 for [N, C].</summary>
+    public readonly int Spatial;
     public readonly long IgnoreIndex;
     public readonly float Smoothing;
     public readonly float LseSquareScale;
@@ -31,8 +35,9 @@ internal readonly unsafe struct CrossEntropyArgs<TIndex>
     public readonly float ClassWeightSum;
 
     public CrossEntropyArgs(float* logits, TIndex* target, float* softTarget, float* classWeight, float* upstream, float* output, float* gradient, int rows, int classes,
-        long ignoreIndex, float smoothing, float lseSquareScale, float gradientScale, float classWeightSum)
+        long ignoreIndex, float smoothing, float lseSquareScale, float gradientScale, float classWeightSum, int spatial = 1)
     {
+        Spatial = spatial;
         Logits = logits;
         Target = target;
         SoftTarget = softTarget;
@@ -63,7 +68,7 @@ internal static unsafe class CrossEntropyDriver
     /// <summary>Elements per chunk the rows are grouped into (at least one row).</summary>
     private const int ChunkElements = 1 << 16;
 
-    /// <summary>Runs the pass; returns Σ_r ℓ_r when the mode reduces.</summary>
+    /// <summary>Runs the pass; returns Σ_r ℓ_r when the mode reduces. Chunks hold whole rows ([N, C]) or runs of positions ([N, C, d…]), sized from the shape alone.</summary>
     public static double Run<TIndex, TMode>(in CrossEntropyArgs<TIndex> args)
         where TIndex : unmanaged, IBinaryInteger<TIndex>
         where TMode : struct, IDriverMode
@@ -83,6 +88,15 @@ internal static unsafe class CrossEntropyDriver
         public double RunRange(nint start, nint length)
         {
             int classes = args.Classes;
+            if (args.Spatial > 1)
+            {
+                if (Vector512.IsHardwareAccelerated)
+                    return RunPositions<Vector512<float>, Width512>(start, length);
+                if (Vector256.IsHardwareAccelerated)
+                    return RunPositions<Vector256<float>, Width256>(start, length);
+                return RunPositions<Vector128<float>, Width128>(start, length);
+            }
+
             if (Vector512.IsHardwareAccelerated && classes >= Vector512<float>.Count)
                 return RunRows<Vector512<float>, Width512>(start, length);
             if (Vector256.IsHardwareAccelerated && classes >= Vector256<float>.Count)
@@ -93,6 +107,145 @@ internal static unsafe class CrossEntropyDriver
             for (nint r = start; r < start + length; r++)
                 total += NarrowRow(r);
             return total;
+        }
+
+        /// <summary>
+        /// Positions [start, start + length) of an [N, C, D] input: TVec's lane count of neighbouring positions of one
+        /// sample at a time (their logits of a class are contiguous, the classes D apart), the rest one by one.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private double RunPositions<TVec, TMath>(nint start, nint length)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            int spatial = args.Spatial;
+            int count = TMath.Count;
+            double total = 0d;
+            nint i = start, end = start + length;
+            while (i < end)
+            {
+                nint sampleEnd = Math.Min(end, (i / spatial + 1) * spatial);
+                for (; i + count <= sampleEnd; i += count)
+                    total += Positions<TVec, TMath>(i);
+                for (; i < sampleEnd; i++)
+                    total += NarrowRow(i);
+            }
+
+            return total;
+        }
+
+        /// <summary>
+        /// TVec's lane count of positions from <paramref name="i"/>, one per lane: the same three sweeps as <see cref="Row{TVec, TMath}"/>
+        /// over the classes, with the max, sums, lse and loss per lane; each lane's target is read (and its logit gathered)
+        /// before the sweeps, and its own term written after them.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private double Positions<TVec, TMath>(nint i)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            int classes = args.Classes, spatial = args.Spatial, count = TMath.Count;
+            nint offset = ItemOffset(i);
+            float* x = args.Logits + offset;
+            float* g = args.Gradient + offset;
+            float* w = args.ClassWeight;
+            float* t = args.SoftTarget != null ? args.SoftTarget + offset : null;
+            float* hardLanes = stackalloc float[count];
+            float* activeLanes = stackalloc float[count];
+            float* logitLanes = stackalloc float[count];
+            float* scaleLanes = stackalloc float[count];
+            int* targetLanes = stackalloc int[count];
+            for (int lane = 0; lane < count; lane++)
+            {
+                bool kept = TryTarget(i + lane, out int y, out float targetWeight);
+                targetLanes[lane] = kept ? y : -1;
+                activeLanes[lane] = kept ? BitConverter.Int32BitsToSingle(-1) : 0f;
+                hardLanes[lane] = t == null && kept ? (1f - args.Smoothing) * targetWeight : 0f;
+                logitLanes[lane] = t == null && kept ? x[(nint)y * spatial + lane] : 0f;
+                scaleLanes[lane] = args.GradientScale * (args.Upstream != null ? args.Upstream[i + lane] : 1f);
+            }
+
+            bool perClass = t != null || args.Smoothing != 0f;
+            float uniform = args.Smoothing / classes;
+            TVec share = TMath.Create(1f - args.Smoothing);
+            TVec max = TMath.Load(ref x[0]);
+            TVec weighted = TMath.Create(0f);
+            TVec shares = TMath.Create(0f);
+            for (int c = 0; c < classes; c++)
+            {
+                TVec v = TMath.Load(ref x[(nint)c * spatial]);
+                max = TMath.Max(max, v);
+                if (perClass)
+                {
+                    TVec a = PositionCoefficient<TVec, TMath>(w, t, c, spatial, share, uniform);
+                    weighted = TMath.MultiplyAdd(a, v, weighted);
+                    shares = TMath.Add(shares, a);
+                }
+            }
+
+            TVec sum = TMath.Create(0f);
+            for (int c = 0; c < classes; c++)
+            {
+                TVec e = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(TMath.Load(ref x[(nint)c * spatial]), max));
+                sum = TMath.Add(sum, e);
+                if (TMode.StoreGradient)
+                    TMath.Store(e, ref g[(nint)c * spatial]);
+            }
+
+            TVec logSum = TMath.Log(sum);
+            TVec lse = TMath.Add(max, logSum);
+            TVec hard = TMath.Load(ref hardLanes[0]);
+            TVec active = TMath.Load(ref activeLanes[0]);
+            if (TMode.StoreGradient)
+            {
+                TVec scale = TMath.Load(ref scaleLanes[0]);
+                TVec factor = TMath.Add(TMath.Add(hard, shares), TMath.Multiply(TMath.Create(2f * args.LseSquareScale), lse));
+                TVec softmaxFactor = TMath.Divide(TMath.Multiply(scale, factor), sum);
+                for (int c = 0; c < classes; c++)
+                {
+                    TVec gradient = TMath.Multiply(TMath.Load(ref g[(nint)c * spatial]), softmaxFactor);
+                    if (perClass)
+                        gradient = TMath.Subtract(gradient, TMath.Multiply(PositionCoefficient<TVec, TMath>(w, t, c, spatial, share, uniform), scale));
+                    TMath.Store(TMath.And(active, gradient), ref g[(nint)c * spatial]);
+                }
+
+                for (int lane = 0; lane < count; lane++)
+                {
+                    if (targetLanes[lane] >= 0 && t == null)
+                        g[(nint)targetLanes[lane] * spatial + lane] -= scaleLanes[lane] * hardLanes[lane];
+                }
+            }
+
+            // lse − x_y as (max − x_y) + ln Σe: no cancellation of two large numbers when the target dominates.
+            TVec loss = TMath.Multiply(hard, TMath.Add(TMath.Subtract(max, TMath.Load(ref logitLanes[0])), logSum));
+            if (perClass)
+                loss = TMath.Add(loss, TMath.Subtract(TMath.Multiply(shares, lse), weighted));
+            if (args.LseSquareScale != 0f)
+                loss = TMath.MultiplyAdd(TMath.Create(args.LseSquareScale), TMath.Multiply(lse, lse), loss);
+            loss = TMath.And(active, loss);
+            if (TMode.StoreLoss)
+                TMath.Store(loss, ref args.Output[i]);
+            return TMath.Sum(loss);
+        }
+
+        /// <summary>a_c for the lanes' positions: (ε/C)·w_c, or w_c·((1 − ε)·t_c + ε/C) for soft targets, t's classes D apart.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static TVec PositionCoefficient<TVec, TMath>(float* w, float* t, int c, int spatial, TVec share, float uniform)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            TVec a = t != null ? TMath.MultiplyAdd(TMath.Load(ref t[(nint)c * spatial]), share, TMath.Create(uniform)) : TMath.Create(uniform);
+            return w != null ? TMath.Multiply(TMath.Create(w[c]), a) : a;
+        }
+
+        /// <summary>Where position <paramref name="i"/>'s logit of class 0 is: row i·C for [N, C]; n·C·D + s for [N, C, D].</summary>
+        private nint ItemOffset(nint i)
+        {
+            int spatial = args.Spatial;
+            if (spatial == 1)
+                return i * args.Classes;
+            nint sample = i / spatial;
+            return sample * args.Classes * spatial + (i - sample * spatial);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -220,26 +373,32 @@ internal static unsafe class CrossEntropyDriver
             return w != null ? TMath.Multiply(TMath.Load(ref w[j]), a) : a;
         }
 
-        /// <summary>Rows of fewer classes than a Vector128 holds: the same sweeps, one element at a time.</summary>
+        /// <summary>
+        /// One row (or position) element by element: rows of fewer classes than a Vector128 holds, and the positions of an
+        /// [N, C, d…] input left over from whole vectors (their classes <see cref="CrossEntropyArgs{TIndex}.Spatial"/> apart).
+        /// </summary>
         private double NarrowRow(nint r)
         {
             int classes = args.Classes;
-            float* x = args.Logits + r * classes;
-            float* g = args.Gradient + r * classes;
+            nint stride = args.Spatial;
+            nint offset = ItemOffset(r);
+            float* x = args.Logits + offset;
+            float* g = args.Gradient + offset;
             float* w = args.ClassWeight;
-            float* t = args.SoftTarget != null ? args.SoftTarget + r * classes : null;
+            float* t = args.SoftTarget != null ? args.SoftTarget + offset : null;
             if (!TryTarget(r, out int y, out float targetWeight))
                 return IgnoredRow(r, g);
-            float targetLogit = t == null ? x[y] : 0f;
+            float targetLogit = t == null ? x[y * stride] : 0f;
             float uniform = args.Smoothing / classes;
             Span<float> coefficient = stackalloc float[classes];
             float rowMax = x[0];
             double weighted = 0d, coefficients = 0d;
             for (int c = 0; c < classes; c++)
             {
-                rowMax = float.IsNaN(x[c]) || x[c] > rowMax ? x[c] : rowMax;
-                coefficient[c] = (w != null ? w[c] : 1f) * (t != null ? MathF.FusedMultiplyAdd(t[c], 1f - args.Smoothing, uniform) : uniform);
-                weighted += coefficient[c] * x[c];
+                float v = x[c * stride];
+                rowMax = float.IsNaN(v) || v > rowMax ? v : rowMax;
+                coefficient[c] = (w != null ? w[c] : 1f) * (t != null ? MathF.FusedMultiplyAdd(t[c * stride], 1f - args.Smoothing, uniform) : uniform);
+                weighted += coefficient[c] * v;
                 coefficients += coefficient[c];
             }
 
@@ -247,7 +406,7 @@ internal static unsafe class CrossEntropyDriver
             Span<float> e = stackalloc float[classes];
             for (int c = 0; c < classes; c++)
             {
-                e[c] = MathF.Exp(x[c] - rowMax);
+                e[c] = MathF.Exp(x[c * stride] - rowMax);
                 sumExp += e[c];
             }
 
@@ -257,9 +416,9 @@ internal static unsafe class CrossEntropyDriver
             {
                 (float scale, float softmaxFactor, float targetTerm) = GradientTerms(r, lse, sumExp, targetWeight, coefficientSum);
                 for (int c = 0; c < classes; c++)
-                    g[c] = e[c] * softmaxFactor - coefficient[c] * scale;
+                    g[c * stride] = e[c] * softmaxFactor - coefficient[c] * scale;
                 if (t == null)
-                    g[y] -= targetTerm;
+                    g[y * stride] -= targetTerm;
             }
 
             return RowLoss(r, lse, targetLogit, targetWeight, coefficientSum, weighted);
@@ -282,8 +441,14 @@ internal static unsafe class CrossEntropyDriver
 
         private double IgnoredRow(nint r, float* g)
         {
-            if (TMode.StoreGradient)
+            if (TMode.StoreGradient && args.Spatial == 1)
                 new Span<float>(g, args.Classes).Clear();
+            else if (TMode.StoreGradient)
+            {
+                for (int c = 0; c < args.Classes; c++)
+                    g[(nint)c * args.Spatial] = 0f;
+            }
+
             if (TMode.StoreLoss)
                 args.Output[r] = 0f;
             return 0d;

@@ -108,6 +108,74 @@ public class CrossEntropyTests
         DeterminismAndAllocationTests.AssertNoAllocation("nll_loss", () => nll.ForwardBackward(input, target, gradient, Reduction.Sum, weight));
     }
 
+    private static readonly (int Samples, int Classes, int Spatial)[] SpatialShapes =
+        [(1, 1, 3), (2, 3, 5), (1, 4, 16), (2, 2, 17), (3, 21, 37), (2, 5, 100), (1, 2, 1031)];
+
+    /// <summary>[N, C, d…] with the class axis D apart (segmentation): against the [N·D, C] reference on the transposed data.</summary>
+    [TestCaseSource(nameof(Options))]
+    public void SpatialInputsMatchTheTransposedRows(double smoothing, double z, bool weighted, bool soft)
+    {
+        foreach ((int samples, int classes, int spatial) in SpatialShapes)
+        {
+            int positions = samples * spatial;
+            (float[] rowLogits, long[] target) = Sample(positions, classes, seed: positions + classes, ignoreEvery: soft ? 0 : 3);
+            float[] rowSoft = SoftTargets(positions, classes, seed: classes);
+            float[] logits = ToSpatial(rowLogits, samples, classes, spatial);
+            float[] softTarget = ToSpatial(rowSoft, samples, classes, spatial);
+            float[]? weight = weighted ? CatalogHarness.Uniform(classes, 2, 0f, 2f) : null;
+            var loss = new CrossEntropyLoss(-100, (float)smoothing, (float)z);
+            foreach (string reduction in new[] { "none", "mean", "sum" })
+            {
+                string what = $"{samples}x{classes}x{spatial} {reduction} eps {smoothing} z {z} w {weighted} soft {soft}";
+                float[] upstream = reduction == "none" ? CatalogHarness.Uniform(positions, 4, -1f, 1f) : [0.7f];
+                ReferenceResult expected = soft
+                    ? ReferenceCrossEntropy.ComputeSoft(Numerics.ToDouble(rowLogits), Numerics.ToDouble(rowSoft), classes, weight is null ? null : Numerics.ToDouble(weight), smoothing, z, reduction, Numerics.ToDouble(upstream))
+                    : ReferenceCrossEntropy.Compute(Numerics.ToDouble(rowLogits), target, weight is null ? null : Numerics.ToDouble(weight), -100, smoothing, z, reduction, Numerics.ToDouble(upstream));
+                float[] gradient = (float[])logits.Clone();
+                if (reduction == "none")
+                {
+                    float[] output = new float[positions];
+                    if (soft)
+                        loss.ForwardBackward(gradient, softTarget, classes, output, gradient, upstream, weight, spatial);
+                    else
+                        loss.ForwardBackward(gradient, target, output, gradient, upstream, weight, spatial);
+                    Numerics.AssertClose(what + " losses", output, expected.Loss, 1e-5, 1e-5);
+                }
+                else
+                {
+                    Reduction r = reduction == "sum" ? Reduction.Sum : Reduction.Mean;
+                    float value = soft
+                        ? loss.ForwardBackward(gradient, softTarget, classes, gradient, r, weight, upstream[0], spatial)
+                        : loss.ForwardBackward(gradient, target, gradient, r, weight, upstream[0], spatial);
+                    Numerics.AssertClose(what + " loss", [value], expected.Loss, 1e-5, 1e-6);
+                }
+
+                Numerics.AssertClose(what + " gradient (in place)", FromSpatial(gradient, samples, classes, spatial), expected.InputGradient, 1e-5, 1e-6);
+            }
+        }
+    }
+
+    /// <summary>[N·D, C] rows to the [N, C, D] layout.</summary>
+    private static float[] ToSpatial(float[] rows, int samples, int classes, int spatial)
+    {
+        var result = new float[rows.Length];
+        for (int n = 0; n < samples; n++)
+            for (int c = 0; c < classes; c++)
+                for (int d = 0; d < spatial; d++)
+                    result[(n * classes + c) * spatial + d] = rows[(n * spatial + d) * classes + c];
+        return result;
+    }
+
+    private static float[] FromSpatial(float[] values, int samples, int classes, int spatial)
+    {
+        var result = new float[values.Length];
+        for (int n = 0; n < samples; n++)
+            for (int c = 0; c < classes; c++)
+                for (int d = 0; d < spatial; d++)
+                    result[(n * spatial + d) * classes + c] = values[(n * classes + c) * spatial + d];
+        return result;
+    }
+
     [Test]
     public void Int32TargetsEqualInt64Targets()
     {
