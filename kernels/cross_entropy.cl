@@ -57,9 +57,9 @@ inline acc_t group_sum(local acc_t* scratch, acc_t value)
 
 /* a_c, the target's share of class c: (ε/C)·w_c for a hard target (its own (1 − ε)·w_y is added at y alone), and
  * w_c·((1 − ε)·t_c + ε/C) for soft targets t. */
-inline float class_share(global const float* class_weight, global const float* soft, size_t c, float smoothing, float uniform)
+inline float class_share(global const float* class_weight, global const float* soft, size_t c, size_t stride, float smoothing, float uniform)
 {
-    float a = soft ? soft[c] * (1.0f - smoothing) + uniform : uniform;
+    float a = soft ? soft[c * stride] * (1.0f - smoothing) + uniform : uniform;
     return class_weight ? class_weight[c] * a : a;
 }
 
@@ -94,7 +94,7 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
         local_max = isnan(v) || v > local_max ? v : local_max;
         if (per_class)
         {
-            float a = class_share(class_weight, soft, c, smoothing, uniform);
+            float a = class_share(class_weight, soft, c, 1, smoothing, uniform);
             weighted += a * v;
             shares += a;
         }
@@ -123,7 +123,7 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
         float coefficient = (float)(scale * (hard + share_sum + 2 * (acc_t)lse_square_scale * lse) / sum_exp);
         float offset = (float)scale;
         for (size_t c = lid; c < (size_t)classes; c += size)
-            g[c] = !active ? 0.0f : per_class ? g[c] * coefficient - class_share(class_weight, soft, c, smoothing, uniform) * offset : g[c] * coefficient;
+            g[c] = !active ? 0.0f : per_class ? g[c] * coefficient - class_share(class_weight, soft, c, 1, smoothing, uniform) * offset : g[c] * coefficient;
     }
     barrier(CLK_GLOBAL_MEM_FENCE);
     if (lid == 0)
@@ -186,4 +186,87 @@ kernel void nll_gradient(global const long* target, global const float* class_we
     long c = (long)(i - r * (size_t)classes);
     long y = target[r];
     grad[i] = y != ignore_index && y == c ? -(class_weight ? class_weight[y] : 1.0f) * scale * (upstream ? upstream[r] : 1.0f) : 0.0f;
+}
+
+/* [N, C, d…] input (D = d1·d2·… positions per sample, the class axis D apart): one work-item per position, which
+ * walks its classes three times, so neighbouring work-items read neighbouring addresses. The same formulas as
+ * cross_entropy_rows; no barriers. Ignored positions get a zero gradient and loss. */
+kernel void cross_entropy_positions(global const float* logits, global const long* target, global const float* soft_target,
+    global const float* class_weight, global const float* upstream, global float* output, global float* grad, int positions, int classes,
+    int spatial, long ignore_index, float smoothing, float lse_square_scale, float gradient_scale, global acc_t* position_losses)
+{
+    size_t i = get_global_id(0);
+    if (i >= (size_t)positions)
+        return;
+    size_t sample = i / (size_t)spatial;
+    size_t base = sample * (size_t)classes * (size_t)spatial + (i - sample * (size_t)spatial);
+    global const float* x = logits + base;
+    global const float* soft = soft_target ? soft_target + base : 0;
+    global float* g = grad ? grad + base : 0;
+    long y = soft ? 0 : target[i];
+    bool active = soft || (y != ignore_index && y >= 0 && y < classes);
+    if (!active)
+    {
+        if (g)
+            for (int c = 0; c < classes; c++)
+                g[(size_t)c * spatial] = 0.0f;
+        if (output)
+            output[i] = 0.0f;
+        position_losses[i] = 0;
+        return;
+    }
+
+    /* Read before the gradient, which may be the logits buffer itself, overwrites it. */
+    float target_logit = soft ? 0.0f : x[(size_t)y * spatial];
+    bool per_class = soft || smoothing != 0.0f;
+    float uniform = smoothing / classes;
+    float row_max = -INFINITY;
+    acc_t weighted = 0, share_sum = 0;
+    for (int c = 0; c < classes; c++)
+    {
+        float v = x[(size_t)c * spatial];
+        row_max = isnan(v) || v > row_max ? v : row_max;
+        if (per_class)
+        {
+            float a = class_share(class_weight, soft, c, spatial, smoothing, uniform);
+            weighted += a * v;
+            share_sum += a;
+        }
+    }
+    acc_t sum_exp = 0;
+    for (int c = 0; c < classes; c++)
+    {
+        float e = exp(x[(size_t)c * spatial] - row_max);
+        sum_exp += e;
+        if (g)
+            g[(size_t)c * spatial] = e;
+    }
+    acc_t lse = row_max + log(sum_exp);
+    float target_weight = !soft && class_weight ? class_weight[y] : 1.0f;
+    acc_t hard = soft ? 0 : (1.0f - smoothing) * (acc_t)target_weight;
+    if (g)
+    {
+        acc_t scale = gradient_scale * (upstream ? upstream[i] : 1.0f);
+        float coefficient = (float)(scale * (hard + share_sum + 2 * (acc_t)lse_square_scale * lse) / sum_exp);
+        for (int c = 0; c < classes; c++)
+        {
+            float e = g[(size_t)c * spatial];
+            g[(size_t)c * spatial] = per_class
+                ? e * coefficient - class_share(class_weight, soft, c, spatial, smoothing, uniform) * (float)scale
+                : e * coefficient;
+        }
+        if (!soft)
+            g[(size_t)y * spatial] -= (float)(scale * hard);
+    }
+
+    acc_t loss = 0;
+    if (!soft)
+        loss = hard * (lse - target_logit);
+    if (per_class)
+        loss += share_sum * lse - weighted;
+    if (lse_square_scale != 0.0f)
+        loss += lse_square_scale * lse * lse;
+    if (output)
+        output[i] = (float)loss;
+    position_losses[i] = loss;
 }

@@ -544,7 +544,7 @@ def cross_entropy_case(params, x, t, tag, weight=None, upstream=None, target_dty
     w64 = None if weight is None else torch.tensor(weight.astype(np.float64))
     value = F.cross_entropy(x64, t64, weight=w64, ignore_index=ignore_index, reduction=reduction, label_smoothing=params.get("label_smoothing", 0.0))
     if z:
-        kept = torch.ones(x.shape[0], dtype=torch.float64) if soft else (t64 != ignore_index).to(torch.float64)
+        kept = torch.ones(t64.shape[:1] + t64.shape[2:], dtype=torch.float64) if soft else (t64 != ignore_index).to(torch.float64)
         z_rows = z * torch.logsumexp(x64, dim=1) ** 2 * kept
         if reduction == "none":
             value = value + z_rows
@@ -552,7 +552,7 @@ def cross_entropy_case(params, x, t, tag, weight=None, upstream=None, target_dty
             value = value + z_rows.sum()
         else:
             if soft:
-                value = value + z_rows.sum() / x.shape[0]
+                value = value + z_rows.sum() / z_rows.numel()
             else:
                 target_weight = kept if w64 is None else w64[t64.clamp(min=0)] * kept
                 value = value + z_rows.sum() / target_weight.sum()
@@ -563,7 +563,7 @@ def cross_entropy_case(params, x, t, tag, weight=None, upstream=None, target_dty
         inputs["weight"] = tensor(weight, "float32")
     write({
         "format": "losskernels-golden/1",
-        "name": f"cross_entropy/{tag}/{reduction}/{x.shape[0]}x{x.shape[1]}",
+        "name": f"cross_entropy/{tag}/{reduction}/{'x'.join(str(d) for d in x.shape)}",
         "loss": "cross_entropy",
         "params": params,
         "inputs": inputs,
@@ -653,6 +653,21 @@ def cross_entropy_cases(rng):
             w = rng.uniform(0, 2, classes).astype(np.float32) if weighted else None
             for reduction in ("none", "mean", "sum"):
                 cross_entropy_case({**extra, "reduction": reduction}, x, p, tag, weight=w)
+    # [N, C, d1, d2] (segmentation): the class axis is the second, targets [N, d1, d2] or probabilities shaped like the input.
+    for tag, extra, weighted, ignore_every, soft in (("spatial", {}, False, 0, False), ("spatial_weight_ls0.1_ignored", {"label_smoothing": 0.1}, True, 3, False),
+                                                     ("spatial_z1e-3", {"lse_square_scale": 1e-3}, False, 0, False), ("spatial_soft_ls0.1_weight", {"label_smoothing": 0.1}, True, 0, True)):
+        for shape in ((2, 5, 3, 4), (1, 3, 17, 1), (3, 21, 6, 7), (1, 2, 40, 40)):
+            x = rng.uniform(-6, 6, shape).astype(np.float32)
+            if soft:
+                p = rng.uniform(0, 1, shape)
+                t = (p / p.sum(1, keepdims=True)).astype(np.float32)
+            else:
+                t = rng.integers(0, shape[1], (shape[0],) + shape[2:]).astype(np.int64)
+                if ignore_every:
+                    t.reshape(-1)[1::ignore_every] = -100
+            w = rng.uniform(0, 2, shape[1]).astype(np.float32) if weighted else None
+            for reduction in ("none", "mean", "sum"):
+                cross_entropy_case({**extra, "reduction": reduction}, x, t, tag, weight=w)
     # Logits at the float exp edges, one row per target class; a class weight of 0.
     row = np.array([1e4, -1e4, 88.7, -88.7, -103.9, 0.0, 30.0, -30.0, 88.72, 1e-30, 17.0], dtype=np.float32)
     edges = np.tile(row, (row.size, 1))

@@ -13,53 +13,58 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <param name="weight">C class weights on the device, or null.</param>
     /// <exception cref="ArgumentOutOfRangeException">A target outside [0, C) other than <see cref="IgnoreIndex"/>: found on the device, named by its first position.</exception>
-    public float Forward(DeviceBuffer<float> logits, DeviceBuffer<long> target, Reduction reduction = Reduction.Mean, DeviceBuffer<float>? weight = null) =>
-        RunOnDevice(logits, target, null, 0, weight, null, null, null, reduction, 1f);
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …]), the positions per sample; 1 for [N, C].</param>
+    public float Forward(DeviceBuffer<float> logits, DeviceBuffer<long> target, Reduction reduction = Reduction.Mean, DeviceBuffer<float>? weight = null, int spatialSize = 1) =>
+        RunOnDevice(logits, target, null, 0, weight, null, null, null, reduction, 1f, spatialSize);
 
     /// <summary>Forward only, unreduced, on the device: N row losses into <paramref name="output"/>.</summary>
-    /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?)"/>
+    /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?, int)"/>
     /// <param name="logits">N·C logits on the device.</param>
     /// <param name="target">N int64 class indices on the same device.</param>
     /// <param name="output">Receives N row losses.</param>
     /// <param name="weight">C class weights on the device, or null.</param>
-    public void Forward(DeviceBuffer<float> logits, DeviceBuffer<long> target, DeviceBuffer<float> output, DeviceBuffer<float>? weight = null) =>
-        RunOnDevice(logits, target, null, 0, weight, null, output, null, Reduction.None, 1f);
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …]), the positions per sample; 1 for [N, C].</param>
+    public void Forward(DeviceBuffer<float> logits, DeviceBuffer<long> target, DeviceBuffer<float> output, DeviceBuffer<float>? weight = null, int spatialSize = 1) =>
+        RunOnDevice(logits, target, null, 0, weight, null, output, null, Reduction.None, 1f, spatialSize);
 
     /// <summary>Fused forward+backward, reduced, on the device; <paramref name="logitsGrad"/> may be <paramref name="logits"/> itself.</summary>
-    /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?)"/>
+    /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?, int)"/>
     /// <param name="logits">N·C logits on the device.</param>
     /// <param name="target">N int64 class indices on the same device.</param>
     /// <param name="logitsGrad">Receives N·C gradient elements.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <param name="weight">C class weights on the device, or null.</param>
     /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …]), the positions per sample; 1 for [N, C].</param>
     public float ForwardBackward(DeviceBuffer<float> logits, DeviceBuffer<long> target, DeviceBuffer<float> logitsGrad, Reduction reduction = Reduction.Mean,
-        DeviceBuffer<float>? weight = null, float upstream = 1f) =>
-        RunOnDevice(logits, target, null, 0, weight, null, null, logitsGrad, reduction, upstream);
+        DeviceBuffer<float>? weight = null, float upstream = 1f, int spatialSize = 1) =>
+        RunOnDevice(logits, target, null, 0, weight, null, null, logitsGrad, reduction, upstream, spatialSize);
 
     /// <summary>Fused forward+backward, unreduced, on the device.</summary>
-    /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?)"/>
+    /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?, int)"/>
     /// <param name="logits">N·C logits on the device.</param>
     /// <param name="target">N int64 class indices on the same device.</param>
     /// <param name="output">Receives N row losses.</param>
     /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
     /// <param name="upstream">N upstream gradients, or null for ones.</param>
     /// <param name="weight">C class weights on the device, or null.</param>
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …]), the positions per sample; 1 for [N, C].</param>
     public void ForwardBackward(DeviceBuffer<float> logits, DeviceBuffer<long> target, DeviceBuffer<float> output, DeviceBuffer<float> logitsGrad,
-        DeviceBuffer<float>? upstream = null, DeviceBuffer<float>? weight = null) =>
-        RunOnDevice(logits, target, null, 0, weight, upstream, output, logitsGrad, Reduction.None, 1f);
+        DeviceBuffer<float>? upstream = null, DeviceBuffer<float>? weight = null, int spatialSize = 1) =>
+        RunOnDevice(logits, target, null, 0, weight, upstream, output, logitsGrad, Reduction.None, 1f, spatialSize);
 
     /// <summary>Backward only, reduced, on the device.</summary>
-    /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?)"/>
+    /// <inheritdoc cref="Forward(DeviceBuffer{float}, DeviceBuffer{long}, Reduction, DeviceBuffer{float}?, int)"/>
     /// <param name="logits">N·C logits on the device.</param>
     /// <param name="target">N int64 class indices on the same device.</param>
     /// <param name="upstream">∂objective/∂L.</param>
     /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <param name="weight">C class weights on the device, or null.</param>
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …]), the positions per sample; 1 for [N, C].</param>
     public void Backward(DeviceBuffer<float> logits, DeviceBuffer<long> target, float upstream, DeviceBuffer<float> logitsGrad, Reduction reduction = Reduction.Mean,
-        DeviceBuffer<float>? weight = null) =>
-        RunOnDevice(logits, target, null, 0, weight, null, null, logitsGrad, reduction, upstream);
+        DeviceBuffer<float>? weight = null, int spatialSize = 1) =>
+        RunOnDevice(logits, target, null, 0, weight, null, null, logitsGrad, reduction, upstream, spatialSize);
 
     /// <summary>Soft targets on the device, fused and reduced (the same formulas as the span overload).</summary>
     /// <param name="logits">N·C logits on the device.</param>
@@ -69,9 +74,10 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="reduction"><see cref="Reduction.Mean"/> (over N) or <see cref="Reduction.Sum"/>.</param>
     /// <param name="weight">C class weights on the device, or null.</param>
     /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …]), the positions per sample; 1 for [N, C].</param>
     public float ForwardBackward(DeviceBuffer<float> logits, DeviceBuffer<float> targetProbabilities, int classes, DeviceBuffer<float> logitsGrad,
-        Reduction reduction = Reduction.Mean, DeviceBuffer<float>? weight = null, float upstream = 1f) =>
-        RunOnDevice(logits, null, targetProbabilities, classes, weight, null, null, logitsGrad, reduction, upstream);
+        Reduction reduction = Reduction.Mean, DeviceBuffer<float>? weight = null, float upstream = 1f, int spatialSize = 1) =>
+        RunOnDevice(logits, null, targetProbabilities, classes, weight, null, null, logitsGrad, reduction, upstream, spatialSize);
 
     /// <summary>Soft targets on the device, forward only, reduced.</summary>
     /// <param name="logits">N·C logits on the device.</param>
@@ -79,9 +85,10 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="classes">C.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> (over N) or <see cref="Reduction.Sum"/>.</param>
     /// <param name="weight">C class weights on the device, or null.</param>
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …]), the positions per sample; 1 for [N, C].</param>
     public float Forward(DeviceBuffer<float> logits, DeviceBuffer<float> targetProbabilities, int classes, Reduction reduction = Reduction.Mean,
-        DeviceBuffer<float>? weight = null) =>
-        RunOnDevice(logits, null, targetProbabilities, classes, weight, null, null, null, reduction, 1f);
+        DeviceBuffer<float>? weight = null, int spatialSize = 1) =>
+        RunOnDevice(logits, null, targetProbabilities, classes, weight, null, null, null, reduction, 1f, spatialSize);
 
     /// <summary>Soft targets on the device, fused and unreduced.</summary>
     /// <param name="logits">N·C logits on the device.</param>
@@ -91,9 +98,10 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="logitsGrad">Receives N·C gradient elements, or null for the losses alone.</param>
     /// <param name="upstream">N upstream gradients, or null for ones.</param>
     /// <param name="weight">C class weights on the device, or null.</param>
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …]), the positions per sample; 1 for [N, C].</param>
     public void ForwardBackward(DeviceBuffer<float> logits, DeviceBuffer<float> targetProbabilities, int classes, DeviceBuffer<float> output,
-        DeviceBuffer<float>? logitsGrad, DeviceBuffer<float>? upstream = null, DeviceBuffer<float>? weight = null) =>
-        RunOnDevice(logits, null, targetProbabilities, classes, weight, upstream, output, logitsGrad, Reduction.None, 1f);
+        DeviceBuffer<float>? logitsGrad, DeviceBuffer<float>? upstream = null, DeviceBuffer<float>? weight = null, int spatialSize = 1) =>
+        RunOnDevice(logits, null, targetProbabilities, classes, weight, upstream, output, logitsGrad, Reduction.None, 1f, spatialSize);
 
     /// <summary>Soft targets on the device, backward only, reduced.</summary>
     /// <param name="logits">N·C logits on the device.</param>
@@ -103,24 +111,28 @@ public readonly partial struct CrossEntropyLoss
     /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> (over N) or <see cref="Reduction.Sum"/>.</param>
     /// <param name="weight">C class weights on the device, or null.</param>
+    /// <param name="spatialSize">D = d1·d2·…: for an [N, C, d1, …] input (targets [N, d1, …]), the positions per sample; 1 for [N, C].</param>
     public void Backward(DeviceBuffer<float> logits, DeviceBuffer<float> targetProbabilities, int classes, float upstream, DeviceBuffer<float> logitsGrad,
-        Reduction reduction = Reduction.Mean, DeviceBuffer<float>? weight = null) =>
-        RunOnDevice(logits, null, targetProbabilities, classes, weight, null, null, logitsGrad, reduction, upstream);
+        Reduction reduction = Reduction.Mean, DeviceBuffer<float>? weight = null, int spatialSize = 1) =>
+        RunOnDevice(logits, null, targetProbabilities, classes, weight, null, null, logitsGrad, reduction, upstream, spatialSize);
 
     /// <summary>Hard targets (<paramref name="target"/>) or soft ones (<paramref name="softTarget"/> with <paramref name="softClasses"/>).</summary>
     private unsafe float RunOnDevice(DeviceBuffer<float> logits, DeviceBuffer<long>? target, DeviceBuffer<float>? softTarget, int softClasses,
-        DeviceBuffer<float>? weight, DeviceBuffer<float>? upstream, DeviceBuffer<float>? output, DeviceBuffer<float>? gradient, Reduction reduction, float upstreamScalar)
+        DeviceBuffer<float>? weight, DeviceBuffer<float>? upstream, DeviceBuffer<float>? output, DeviceBuffer<float>? gradient, Reduction reduction, float upstreamScalar,
+        int spatialSize)
     {
         ArgumentNullException.ThrowIfNull(logits);
         Validate();
+        if (spatialSize <= 0)
+            ThrowHelper.OutOfRange(nameof(spatialSize), spatialSize, "> 0");
         OpenCLDevice device = logits.Device;
         int rows, classes;
         if (softTarget is not null)
         {
             if (softClasses <= 0)
                 ThrowHelper.OutOfRange("classes", softClasses, "> 0");
-            if (logits.Length % softClasses != 0)
-                ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of rows of {softClasses} classes.");
+            if (logits.Length % ((long)softClasses * spatialSize) != 0)
+                ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of [{softClasses}, {spatialSize}] samples.");
             (rows, classes) = (logits.Length / softClasses, softClasses);
             CheckOnDevice(device, softTarget, "targetProbabilities");
             ThrowHelper.IfLengthDiffers(logits.Length, softTarget.Length, "targetProbabilities");
@@ -129,6 +141,8 @@ public readonly partial struct CrossEntropyLoss
         {
             ArgumentNullException.ThrowIfNull(target);
             rows = target.Length;
+            if (rows % spatialSize != 0)
+                ThrowHelper.Argument(nameof(target), $"target holds {rows} indices, not a whole number of samples of {spatialSize} positions.");
             if (rows == 0 ? logits.Length != 0 : logits.Length % rows != 0)
                 ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of rows for {rows} targets.");
             classes = rows == 0 ? 0 : logits.Length / rows;
@@ -176,7 +190,8 @@ public readonly partial struct CrossEntropyLoss
             double divisor = reduction == Reduction.Mean ? rows : 1d;
             if (target is not null)
                 divisor = CheckTargets(device, kernels, target, weight, rows, classes, partials, reduction);
-            nint kernel = kernels.Kernel(CrossEntropyProgram.RowsKernel);
+            bool positions = spatialSize > 1;
+            nint kernel = kernels.Kernel(positions ? CrossEntropyProgram.PositionsKernel : CrossEntropyProgram.RowsKernel);
             uint argument = 0;
             KernelSet.SetBuffer(kernel, argument++, logits.Handle);
             KernelSet.SetBuffer(kernel, argument++, target?.Handle ?? 0);
@@ -187,13 +202,16 @@ public readonly partial struct CrossEntropyLoss
             KernelSet.SetBuffer(kernel, argument++, gradient?.Handle ?? 0);
             KernelSet.SetValue(kernel, argument++, rows);
             KernelSet.SetValue(kernel, argument++, classes);
+            if (positions)
+                KernelSet.SetValue(kernel, argument++, spatialSize);
             KernelSet.SetValue(kernel, argument++, IgnoreIndex);
             KernelSet.SetValue(kernel, argument++, LabelSmoothing);
             KernelSet.SetValue(kernel, argument++, LseSquareScale);
             KernelSet.SetValue(kernel, argument++, (float)(upstreamScalar / divisor));
             KernelSet.SetBuffer(kernel, argument, partials);
-            nuint group = GroupSize(classes, kernels.MaxWorkGroupSize(CrossEntropyProgram.RowsKernel));
-            nuint size = (nuint)rows * group;
+            // Rows: a work-group per row. Positions: a work-item per position, in groups of TargetGroup.
+            nuint group = positions ? TargetGroup : GroupSize(classes, kernels.MaxWorkGroupSize(CrossEntropyProgram.RowsKernel));
+            nuint size = positions ? ((nuint)rows + TargetGroup - 1) / TargetGroup * TargetGroup : (nuint)rows * group;
             OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &size, &group, 0, null, null), "clEnqueueNDRangeKernel");
             return reduction == Reduction.None ? 0f : (float)(device.SumPartials(rows) / divisor);
         }

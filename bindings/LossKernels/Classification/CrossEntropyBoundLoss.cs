@@ -15,7 +15,11 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
     private readonly float[] logits;
     private readonly long[] target;
     private readonly float[]? softTarget;
+    /// <summary>N·D: the positions with a loss each (N rows of an [N, C] input).</summary>
     private readonly int rows;
+
+    /// <summary>D = d1·d2·… of an [N, C, d1, …] input; 1 for [N, C].</summary>
+    private readonly int spatial;
     private readonly int classes;
     private readonly float[] weight;
     private readonly float upstreamScalar;
@@ -29,24 +33,26 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
     /// <param name="logProbabilities">Bind <c>nll_loss</c>: the input holds log-probabilities and targets are indices.</param>
     public CrossEntropyBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device,
         bool logProbabilities = false)
-        : base(parameters.Reduction() == Reduction.None ? [inputs["input"].Shape[0]] : [], inputs["input"].Length)
+        : base(parameters.Reduction() == Reduction.None ? PositionShape(inputs["input"].Shape) : [], inputs["input"].Length)
     {
         long ignoreIndex = parameters.Integer("ignore_index", ClassTargets.DefaultIgnoreIndex);
         loss = logProbabilities ? default : new CrossEntropyLoss(ignoreIndex, parameters.Float("label_smoothing", 0f), parameters.Float("lse_square_scale", 0f));
         negativeLogLikelihood = logProbabilities ? new NllLoss(ignoreIndex) : null;
         reduction = parameters.Reduction();
         LossTensor input = inputs["input"];
-        if (input.Shape.Length != 2)
-            throw new ArgumentException($"cross_entropy takes input [N, C] here, got [{string.Join(", ", input.Shape)}].", "input");
+        if (input.Shape.Length < 2 || (logProbabilities && input.Shape.Length != 2))
+            throw new ArgumentException($"{(logProbabilities ? "nll_loss takes input [N, C]" : "cross_entropy takes input [N, C] or [N, C, d1, …]")} here, got [{string.Join(", ", input.Shape)}].", "input");
         logits = input.RequireFloats("input");
-        (rows, classes) = (input.Shape[0], input.Shape[1]);
+        classes = input.Shape[1];
+        spatial = input.Shape[2..].Aggregate(1, (a, b) => a * b);
+        rows = input.Shape[0] * spatial;
         LossTensor targets = inputs["target"];
         softTarget = targets.Floats;
         target = softTarget is null ? targets.RequireIntegers("target") : [];
         if (logProbabilities && softTarget is not null)
             throw new ArgumentException("nll_loss takes class indices, not probabilities.", "target");
-        if (softTarget is not null ? !targets.Shape.SequenceEqual(input.Shape) : target.Length != rows)
-            throw new ArgumentException($"target [{string.Join(", ", targets.Shape)}] fits neither [N] class indices nor [N, C] probabilities for input [{rows}, {classes}].", "target");
+        if (softTarget is not null ? !targets.Shape.SequenceEqual(input.Shape) : !targets.Shape.SequenceEqual(PositionShape(input.Shape)))
+            throw new ArgumentException($"target [{string.Join(", ", targets.Shape)}] fits neither [N, d…] class indices nor probabilities shaped like input [{string.Join(", ", input.Shape)}].", "target");
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
         (upstreamScalar, upstreamRows) = CatalogUpstream.Split(upstream, reduction, rows);
         if (device is null)
@@ -102,22 +108,22 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
         switch (mode, reduction)
         {
             case (LossMode.Forward, Reduction.None):
-                loss.Forward(logits, target, Loss, weight);
+                loss.Forward(logits, target, Loss, weight, spatial);
                 break;
             case (LossMode.Forward, _):
-                Loss[0] = loss.Forward(logits, target, reduction, weight);
+                Loss[0] = loss.Forward(logits, target, reduction, weight, spatial);
                 break;
             case (LossMode.Fused, Reduction.None):
-                loss.ForwardBackward(logits, target, Loss, InputGradient, upstreamRows, weight);
+                loss.ForwardBackward(logits, target, Loss, InputGradient, upstreamRows, weight, spatial);
                 break;
             case (LossMode.Fused, _):
-                Loss[0] = loss.ForwardBackward(logits, target, InputGradient, reduction, weight, upstreamScalar);
+                Loss[0] = loss.ForwardBackward(logits, target, InputGradient, reduction, weight, upstreamScalar, spatial);
                 break;
             case (_, Reduction.None):
-                loss.Backward(logits, target, upstreamRows, InputGradient, weight);
+                loss.Backward(logits, target, upstreamRows, InputGradient, weight, spatial);
                 break;
             default:
-                loss.Backward(logits, target, upstreamScalar, InputGradient, reduction, weight);
+                loss.Backward(logits, target, upstreamScalar, InputGradient, reduction, weight, spatial);
                 break;
         }
     }
@@ -127,19 +133,19 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
         switch (mode, reduction)
         {
             case (LossMode.Forward, Reduction.None):
-                loss.Forward(logits, probabilities, classes, Loss, weight);
+                loss.Forward(logits, probabilities, classes, Loss, weight, spatial);
                 break;
             case (LossMode.Forward, _):
-                Loss[0] = loss.Forward(logits, probabilities, classes, reduction, weight);
+                Loss[0] = loss.Forward(logits, probabilities, classes, reduction, weight, spatial);
                 break;
             case (_, Reduction.None):
-                loss.ForwardBackward(logits, probabilities, classes, Loss, InputGradient, upstreamRows, weight);
+                loss.ForwardBackward(logits, probabilities, classes, Loss, InputGradient, upstreamRows, weight, spatial);
                 break;
             case (LossMode.Fused, _):
-                Loss[0] = loss.ForwardBackward(logits, probabilities, classes, InputGradient, reduction, weight, upstreamScalar);
+                Loss[0] = loss.ForwardBackward(logits, probabilities, classes, InputGradient, reduction, weight, upstreamScalar, spatial);
                 break;
             default:
-                loss.Backward(logits, probabilities, classes, upstreamScalar, InputGradient, reduction, weight);
+                loss.Backward(logits, probabilities, classes, upstreamScalar, InputGradient, reduction, weight, spatial);
                 break;
         }
     }
@@ -183,19 +189,19 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
         switch (mode, reduction)
         {
             case (LossMode.Forward, Reduction.None):
-                loss.ForwardBackward(d.Input, d.Target, classes, d.Output!, null, null, d.Weight);
+                loss.ForwardBackward(d.Input, d.Target, classes, d.Output!, null, null, d.Weight, spatial);
                 break;
             case (LossMode.Forward, _):
-                Loss[0] = loss.Forward(d.Input, d.Target, classes, reduction, d.Weight);
+                Loss[0] = loss.Forward(d.Input, d.Target, classes, reduction, d.Weight, spatial);
                 break;
             case (_, Reduction.None):
-                loss.ForwardBackward(d.Input, d.Target, classes, d.Output!, d.Gradient, d.Upstream, d.Weight);
+                loss.ForwardBackward(d.Input, d.Target, classes, d.Output!, d.Gradient, d.Upstream, d.Weight, spatial);
                 break;
             case (LossMode.Fused, _):
-                Loss[0] = loss.ForwardBackward(d.Input, d.Target, classes, d.Gradient, reduction, d.Weight, upstreamScalar);
+                Loss[0] = loss.ForwardBackward(d.Input, d.Target, classes, d.Gradient, reduction, d.Weight, upstreamScalar, spatial);
                 break;
             default:
-                loss.Backward(d.Input, d.Target, classes, upstreamScalar, d.Gradient, reduction, d.Weight);
+                loss.Backward(d.Input, d.Target, classes, upstreamScalar, d.Gradient, reduction, d.Weight, spatial);
                 break;
         }
     }
@@ -205,22 +211,25 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
         switch (mode, reduction)
         {
             case (LossMode.Forward, Reduction.None):
-                loss.Forward(d.Input, t, d.Output!, d.Weight);
+                loss.Forward(d.Input, t, d.Output!, d.Weight, spatial);
                 break;
             case (LossMode.Forward, _):
-                Loss[0] = loss.Forward(d.Input, t, reduction, d.Weight);
+                Loss[0] = loss.Forward(d.Input, t, reduction, d.Weight, spatial);
                 break;
             case (_, Reduction.None):
-                loss.ForwardBackward(d.Input, t, d.Output!, d.Gradient, d.Upstream, d.Weight);
+                loss.ForwardBackward(d.Input, t, d.Output!, d.Gradient, d.Upstream, d.Weight, spatial);
                 break;
             case (LossMode.Fused, _):
-                Loss[0] = loss.ForwardBackward(d.Input, t, d.Gradient, reduction, d.Weight, upstreamScalar);
+                Loss[0] = loss.ForwardBackward(d.Input, t, d.Gradient, reduction, d.Weight, upstreamScalar, spatial);
                 break;
             default:
-                loss.Backward(d.Input, t, upstreamScalar, d.Gradient, reduction, d.Weight);
+                loss.Backward(d.Input, t, upstreamScalar, d.Gradient, reduction, d.Weight, spatial);
                 break;
         }
     }
+
+    /// <summary>[N, d1, …]: the shape of the per-position losses of an [N, C, d1, …] input.</summary>
+    private static int[] PositionShape(int[] inputShape) => [inputShape[0], .. inputShape[2..]];
 
     /// <summary>Logits and targets (indices or probabilities) are read once, the gradient written once; row losses for 'none'.</summary>
     public override long BytesMoved(LossMode mode)

@@ -72,6 +72,29 @@ public class OpenCLCrossEntropyTests
         }
     }
 
+    /// <summary>[N, C, d…] on the device (a work-item per position), in place, hard and soft targets: the CPU kernels' values.</summary>
+    [Test]
+    public void SpatialInputsInPlaceMatchTheCpu()
+    {
+        OpenCLDevice device = OpenCLTestDevice.Get(OpenCLReductionVariant.Auto);
+        var loss = new CrossEntropyLoss(-100, 0.1f, 1e-4f);
+        foreach ((int samples, int classes, int spatial) in new[] { (2, 5, 12), (1, 3, 1031), (3, 21, 37) })
+        {
+            (float[] logits, long[] target) = CrossEntropyTests.Sample(samples * spatial, classes, seed: 5, ignoreEvery: 4);
+            float[] soft = CrossEntropyTests.SoftTargets(samples * spatial, classes, seed: 6);
+            float[] weight = Core.CatalogHarness.Uniform(classes, 7, 0.5f, 2f);
+            float[] expected = new float[logits.Length], expectedSoft = new float[logits.Length];
+            float value = loss.ForwardBackward(logits, target, expected, Reduction.Mean, weight, 1f, spatial);
+            float softValue = loss.ForwardBackward(logits, soft, classes, expectedSoft, Reduction.Sum, weight, 1f, spatial);
+            using DeviceBuffer<float> x = device.Upload(logits), y = device.Upload(logits), p = device.Upload(soft), w = device.Upload(weight);
+            using DeviceBuffer<long> t = device.Upload(target);
+            Assert.That(loss.ForwardBackward(x, t, x, Reduction.Mean, w, 1f, spatial), Is.EqualTo(value).Within(1e-5).Percent);
+            Numerics.AssertClose($"{samples}x{classes}x{spatial} hard", x.ToArray(), Numerics.ToDouble(expected), 1e-5, 1e-6);
+            Assert.That(loss.ForwardBackward(y, p, classes, y, Reduction.Sum, w, 1f, spatial), Is.EqualTo(softValue).Within(1e-5).Percent);
+            Numerics.AssertClose($"{samples}x{classes}x{spatial} soft", y.ToArray(), Numerics.ToDouble(expectedSoft), 1e-5, 1e-6);
+        }
+    }
+
     [Test]
     public void OutOfRangeTargetsAreCaughtOnTheDeviceNamingTheFirstPosition()
     {
