@@ -30,6 +30,14 @@ kernel void cross_entropy_targets(global const long* target, global const float*
     target_weights[r] = weight;
 }
 
+/* Distribution focal labels must lie in [0, C − 1] (NaN fails too): records the first that does not. */
+kernel void check_distribution_labels(global const float* label, int rows, int classes, volatile global int* first_fault)
+{
+    size_t r = get_global_id(0);
+    if (r < (size_t)rows && !(label[r] >= 0.0f && label[r] <= (float)(classes - 1)))
+        record_fault(first_fault, (int)r);
+}
+
 /* The group's values of scratch[0..L) added (or max'ed) in work-item order; every work-item gets the result. */
 inline float group_max(local float* scratch, float value)
 {
@@ -63,11 +71,14 @@ inline float class_share(global const float* class_weight, global const float* s
     return class_weight ? class_weight[c] * a : a;
 }
 
-/* One work-group per row. Optional buffers (soft_target, class_weight, upstream, output, grad) may be NULL; with
- * soft targets (N·C probabilities) the index target is NULL and no row is ignored.
- * ℓ = h·(lse − x_y) + Σa·lse − Σ a_c·x_c + z·lse², h = (1 − ε)·w_y for a hard target, 0 for soft ones;
- * grad_c = scale·(e_c/Σe)·(h + Σa + 2z·lse) − scale·a_c − [c = y]·scale·h. */
+/* One work-group per row. Optional buffers (soft_target, continuous_target, row_weight, class_weight, upstream, output,
+ * grad) may be NULL; with soft targets (N·C probabilities) or continuous labels (distribution focal loss: label l splits
+ * the row weight as (⌊l⌋ + 1 − l) at ⌊l⌋ and (l − ⌊l⌋) at ⌊l⌋ + 1; labels were checked by the host) the index target is
+ * NULL and no row is ignored.
+ * ℓ = m·lse − Σ share·x + Σa·lse − Σ a_c·x_c + z·lse², m the target's own shares' sum (0 for soft targets);
+ * grad_c = scale·(e_c/Σe)·(m + Σa + 2z·lse) − scale·a_c − scale·(the target's share of c). */
 kernel void cross_entropy_rows(global const float* logits, global const long* target, global const float* soft_target,
+    global const float* continuous_target, global const float* row_weight,
     global const float* class_weight, global const float* upstream, global float* output, global float* grad, int rows, int classes,
     long ignore_index, float smoothing, float lse_square_scale, float gradient_scale, global acc_t* row_losses)
 {
@@ -78,8 +89,21 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
     /* Every work-item of the group reaches every barrier: an ignored row runs the sweeps over no classes
      * (PoCL compiles barriers under divergent-looking control flow poorly, even when it is uniform). */
     global const float* soft = soft_target ? soft_target + r * (size_t)classes : 0;
-    long y = soft ? 0 : target[r];
-    bool active = soft || (y != ignore_index && y >= 0 && y < classes);
+    bool indexed = !soft && !continuous_target;
+    long y = indexed ? target[r] : 0;
+    bool active = !indexed || (y != ignore_index && y >= 0 && y < classes);
+    /* The target's own shares: (1 − ε)·w_y at y for an index; two neighbours for a continuous label; none for soft targets. */
+    long left = y, right = -1;
+    float left_share = 0.0f, right_share = 0.0f;
+    if (continuous_target)
+    {
+        float label = continuous_target[r];
+        float weight = row_weight ? row_weight[r] : 1.0f;
+        left = (long)label;
+        right = left + 1 < classes ? left + 1 : -1;
+        left_share = weight * ((float)(left + 1) - label);
+        right_share = weight * (label - (float)left);
+    }
     bool per_class = soft || smoothing != 0.0f;
     float uniform = smoothing / classes;
     size_t extent = active ? (size_t)classes : 0;
@@ -99,8 +123,10 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
             shares += a;
         }
     }
-    float target_weight = !soft && active && class_weight ? class_weight[y] : 1.0f;
-    float target_logit = !soft && active ? x[y] : 0.0f;
+    if (indexed && active)
+        left_share = (1.0f - smoothing) * (class_weight ? class_weight[y] : 1.0f);
+    /* Read before the gradient, which may be the logits buffer itself, overwrites them. */
+    acc_t target_logits = (left_share != 0.0f ? (acc_t)left_share * x[left] : 0) + (right >= 0 && right_share != 0.0f ? (acc_t)right_share * x[right] : 0);
     float row_max = group_max(max_scratch, local_max);
     acc_t weighted_logits = group_sum(sum_scratch, weighted);
     acc_t share_sum = group_sum(sum_scratch, shares);
@@ -117,10 +143,10 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
     acc_t lse = row_max + log(sum_exp);
 
     acc_t scale = gradient_scale * (upstream ? upstream[r] : 1.0f);
-    acc_t hard = soft ? 0 : (1.0f - smoothing) * (acc_t)target_weight;
+    acc_t mass = (acc_t)left_share + right_share;
     if (g)
     {
-        float coefficient = (float)(scale * (hard + share_sum + 2 * (acc_t)lse_square_scale * lse) / sum_exp);
+        float coefficient = (float)(scale * (mass + share_sum + 2 * (acc_t)lse_square_scale * lse) / sum_exp);
         float offset = (float)scale;
         for (size_t c = lid; c < (size_t)classes; c += size)
             g[c] = !active ? 0.0f : per_class ? g[c] * coefficient - class_share(class_weight, soft, c, 1, smoothing, uniform) * offset : g[c] * coefficient;
@@ -131,11 +157,13 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
         acc_t loss = 0;
         if (active)
         {
-            if (g && !soft)
-                g[y] -= (float)(scale * hard);
+            if (g && left_share != 0.0f)
+                g[left] -= (float)(scale * left_share);
+            if (g && right >= 0 && right_share != 0.0f)
+                g[right] -= (float)(scale * right_share);
             /* Terms with a zero factor are skipped, not multiplied by 0 (∞·0 would be NaN), as on the CPU. */
-            if (!soft)
-                loss = hard * (lse - target_logit);
+            if (mass != 0)
+                loss = mass * lse - target_logits;
             if (per_class)
                 loss += share_sum * lse - weighted_logits;
             if (lse_square_scale != 0.0f)

@@ -598,6 +598,49 @@ def nll_case(params, x, t, tag, weight=None, upstream=None):
     })
 
 
+def mm_distribution_focal(pred, label):
+    """mmdetection's distribution_focal_loss (mmdet/models/losses/gfocal_loss.py), per row."""
+    dis_left = label.long()
+    dis_right = dis_left + 1
+    weight_left = dis_right.to(pred.dtype) - label
+    weight_right = label - dis_left.to(pred.dtype)
+    # mmdetection indexes class dis_right even where its weight is 0 (l = C - 1); the clamp keeps that index in range.
+    right = F.cross_entropy(pred, dis_right.clamp(max=pred.shape[1] - 1), reduction="none") * weight_right
+    return F.cross_entropy(pred, dis_left, reduction="none") * weight_left + right
+
+
+def distribution_cases(rng):
+    for rows, bins in ((1, 2), (5, 17), (33, 17), (7, 8)):
+        x = rng.uniform(-4, 4, (rows, bins)).astype(np.float32)
+        label = rng.uniform(0, bins - 1, rows)
+        label[::3] = rng.integers(0, bins, label[::3].shape[0])
+        label[-1] = bins - 1
+        label = label.astype(np.float32)
+        w = rng.uniform(0, 2, rows).astype(np.float32)
+        for params, weight in (({"reduction": "none"}, None), ({"reduction": "mean"}, None), ({"reduction": "sum"}, w), ({"reduction": "mean", "avg_factor": 4.0}, w)):
+            x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+            value = weight_reduce(mm_distribution_focal(x64, torch.tensor(label.astype(np.float64))),
+                                  None if weight is None else torch.tensor(weight.astype(np.float64)), params["reduction"], params.get("avg_factor"))
+            value.sum().backward()
+            inputs = {"input": tensor(x, "float32"), "target": tensor(label, "float32")}
+            if weight is not None:
+                inputs["weight"] = tensor(weight, "float32")
+            tag = "weighted" if weight is not None else "default"
+            if "avg_factor" in params:
+                tag += "_avg"
+            write({
+                "format": "losskernels-golden/1",
+                "name": f"distribution_focal_loss/{tag}/{params['reduction']}/{rows}x{bins}",
+                "loss": "distribution_focal_loss",
+                "params": params,
+                "inputs": inputs,
+                "upstream": None,
+                "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
+                "tolerance": {"rtol": 1e-5, "atol": 1e-6},
+                "source": f"torch {torch.__version__} mmdetection distribution_focal_loss formula (F.cross_entropy), float64",
+            })
+
+
 def nll_cases(rng):
     for tag, extra, weighted, ignore_every in (("default", {}, False, 0), ("weight", {}, True, 0), ("ignored", {}, False, 3),
                                                 ("weight_ignored", {}, True, 2), ("ignore_index1", {"ignore_index": 1}, False, 0)):
@@ -731,6 +774,7 @@ def main():
     classification_cases(np.random.default_rng(20261123))
     cross_entropy_cases(np.random.default_rng(20261124))
     nll_cases(np.random.default_rng(20261125))
+    distribution_cases(np.random.default_rng(20261126))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

@@ -35,6 +35,9 @@ internal static class ClassificationCatalog
         new LossDefinition("nll_loss", "classification", "−w_y·x[r, y] per row of [N, C] log-probabilities", "F.nll_loss", ["input", "target"], ["weight"],
             ["ignore_index", "reduction"], CrossEntropyReportRows * CrossEntropyReportClasses,
             (p, inputs, upstream, device) => new CrossEntropyBoundLoss(p, inputs, upstream, device, logProbabilities: true), CrossEntropySample),
+        new LossDefinition("distribution_focal_loss", "classification", "(i + 1 − l)·CE(x, i) + (l − i)·CE(x, i + 1), i = ⌊l⌋, per row of [N, C]",
+            "mmdet distribution_focal_loss", ["input", "target"], ["weight"], ["reduction", "avg_factor"], ReportSize,
+            (p, inputs, upstream, device) => new DistributionFocalBoundLoss(p, inputs, upstream, device), DistributionSample),
         Row("zero_one_loss", "[x > 0] ≠ [t > 0] (forward only)", "sklearn zero_one_loss",
             _ => new ZeroOneLoss(), SignedLabels),
     ];
@@ -88,6 +91,21 @@ internal static class ClassificationCatalog
         for (int r = 0; r < rows; r++)
             target[r] = r % 10 == 9 ? ClassTargets.DefaultIgnoreIndex : random.Next(classes);
         return new() { ["input"] = LossTensor.FromFloats(logits, rows, classes), ["target"] = LossTensor.FromIntegers(target, rows) };
+    }
+
+    /// <summary>[N, 17] logits (GFL's reg_max 16), labels in [0, 16] with every seventh a whole number and every eleventh exactly 16.</summary>
+    private static Dictionary<string, LossTensor> DistributionSample(int length, int seed)
+    {
+        const int Bins = 17;
+        int rows = length / Bins;
+        var random = new Random(seed);
+        var logits = new float[rows * Bins];
+        for (int i = 0; i < logits.Length; i++)
+            logits[i] = (float)(random.NextDouble() * 8 - 4);
+        var label = new float[rows];
+        for (int r = 0; r < rows; r++)
+            label[r] = r % 11 == 10 ? Bins - 1 : r % 7 == 6 ? random.Next(Bins) : (float)(random.NextDouble() * (Bins - 1));
+        return new() { ["input"] = LossTensor.FromFloats(logits, rows, Bins), ["target"] = LossTensor.FromFloats(label, rows) };
     }
 
     private static Dictionary<string, LossTensor> Make(int length, int seed, Func<Random, float> input, Func<Random, int, float> target)

@@ -117,7 +117,17 @@ public readonly partial struct CrossEntropyLoss
         RunOnDevice(logits, null, targetProbabilities, classes, weight, null, null, logitsGrad, reduction, upstream, spatialSize);
 
     /// <summary>Hard targets (<paramref name="target"/>) or soft ones (<paramref name="softTarget"/> with <paramref name="softClasses"/>).</summary>
-    private unsafe float RunOnDevice(DeviceBuffer<float> logits, DeviceBuffer<long>? target, DeviceBuffer<float>? softTarget, int softClasses,
+    private float RunOnDevice(DeviceBuffer<float> logits, DeviceBuffer<long>? target, DeviceBuffer<float>? softTarget, int softClasses,
+        DeviceBuffer<float>? weight, DeviceBuffer<float>? upstream, DeviceBuffer<float>? output, DeviceBuffer<float>? gradient, Reduction reduction, float upstreamScalar,
+        int spatialSize) =>
+        RunOnDevice(logits, target, softTarget, softClasses, null, null, null, weight, upstream, output, gradient, reduction, upstreamScalar, spatialSize);
+
+    /// <summary>
+    /// The one launch path: hard targets (<paramref name="target"/>), soft ones (<paramref name="softTarget"/> of <paramref name="softClasses"/>),
+    /// or distribution focal labels (<paramref name="labels"/>, with <paramref name="rowWeight"/> and the mean's <paramref name="divisorOverride"/>).
+    /// </summary>
+    internal unsafe float RunOnDevice(DeviceBuffer<float> logits, DeviceBuffer<long>? target, DeviceBuffer<float>? softTarget, int softClasses,
+        DeviceBuffer<float>? labels, DeviceBuffer<float>? rowWeight, double? divisorOverride,
         DeviceBuffer<float>? weight, DeviceBuffer<float>? upstream, DeviceBuffer<float>? output, DeviceBuffer<float>? gradient, Reduction reduction, float upstreamScalar,
         int spatialSize)
     {
@@ -127,7 +137,20 @@ public readonly partial struct CrossEntropyLoss
             ThrowHelper.OutOfRange(nameof(spatialSize), spatialSize, "> 0");
         OpenCLDevice device = logits.Device;
         int rows, classes;
-        if (softTarget is not null)
+        if (labels is not null)
+        {
+            rows = labels.Length;
+            if (rows == 0 ? logits.Length != 0 : logits.Length % rows != 0)
+                ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of rows for {rows} labels.");
+            classes = rows == 0 ? 1 : logits.Length / rows;
+            CheckOnDevice(device, labels, "label");
+            if (rowWeight is not null)
+            {
+                CheckOnDevice(device, rowWeight, "weight");
+                ThrowHelper.IfLengthDiffers(rows, rowWeight.Length, "weight");
+            }
+        }
+        else if (softTarget is not null)
         {
             if (softClasses <= 0)
                 ThrowHelper.OutOfRange("classes", softClasses, "> 0");
@@ -187,15 +210,23 @@ public readonly partial struct CrossEntropyLoss
             device.ThrowIfDisposed();
             KernelSet kernels = CrossEntropyProgram.On(device);
             nint partials = device.Partials(rows);
-            double divisor = reduction == Reduction.Mean ? rows : 1d;
+            double divisor = reduction == Reduction.Mean ? divisorOverride ?? rows : 1d;
             if (target is not null)
                 divisor = CheckTargets(device, kernels, target, weight, rows, classes, partials, reduction);
+            if (labels is not null)
+                CheckLabels(device, kernels, labels, rows, classes);
             bool positions = spatialSize > 1;
             nint kernel = kernels.Kernel(positions ? CrossEntropyProgram.PositionsKernel : CrossEntropyProgram.RowsKernel);
             uint argument = 0;
             KernelSet.SetBuffer(kernel, argument++, logits.Handle);
             KernelSet.SetBuffer(kernel, argument++, target?.Handle ?? 0);
             KernelSet.SetBuffer(kernel, argument++, softTarget?.Handle ?? 0);
+            if (!positions)
+            {
+                KernelSet.SetBuffer(kernel, argument++, labels?.Handle ?? 0);
+                KernelSet.SetBuffer(kernel, argument++, rowWeight?.Handle ?? 0);
+            }
+
             KernelSet.SetBuffer(kernel, argument++, weight?.Handle ?? 0);
             KernelSet.SetBuffer(kernel, argument++, upstream?.Handle ?? 0);
             KernelSet.SetBuffer(kernel, argument++, output?.Handle ?? 0);
@@ -240,6 +271,25 @@ public readonly partial struct CrossEntropyLoss
         }
 
         return reduction == Reduction.Mean ? device.SumPartials(rows) : 1d;
+    }
+
+    /// <summary>Checks distribution focal labels on the device: the first outside [0, C − 1] (or NaN) throws, named by its position.</summary>
+    private static unsafe void CheckLabels(OpenCLDevice device, KernelSet kernels, DeviceBuffer<float> labels, int rows, int classes)
+    {
+        nint check = kernels.Kernel(CrossEntropyProgram.LabelsKernel);
+        KernelSet.SetBuffer(check, 0, labels.Handle);
+        KernelSet.SetValue(check, 1, rows);
+        KernelSet.SetValue(check, 2, classes);
+        KernelSet.SetBuffer(check, 3, device.FaultFlag);
+        nuint local = TargetGroup;
+        nuint global = ((nuint)rows + TargetGroup - 1) / TargetGroup * TargetGroup;
+        OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, check, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
+        if (device.TakeFault() is int position)
+        {
+            float value = 0f;
+            labels.Download(new Span<float>(ref value), position);
+            ThrowHelper.OutOfRange("label", value, $"in [0, {classes - 1}] (the row of position {position})");
+        }
     }
 
     /// <summary>A power of two with about four classes per work-item, at most the kernel's limit and <see cref="RowGroup"/> (its local arrays).</summary>

@@ -16,6 +16,12 @@ internal readonly unsafe struct CrossEntropyArgs<TIndex>
 
     /// <summary>N·C target probabilities for soft targets (then <see cref="Target"/> is null), else null.</summary>
     public readonly float* SoftTarget;
+
+    /// <summary>N continuous labels in [0, C − 1] for distribution focal loss (then <see cref="Target"/> is null), else null.</summary>
+    public readonly float* ContinuousTarget;
+
+    /// <summary>N row weights that scale each row's loss and gradient (mmdetection's <c>weight</c>), or null.</summary>
+    public readonly float* RowWeight;
     public readonly float* ClassWeight;
     public readonly float* Upstream;
     public readonly float* Output;
@@ -35,9 +41,12 @@ internal readonly unsafe struct CrossEntropyArgs<TIndex>
     public readonly float ClassWeightSum;
 
     public CrossEntropyArgs(float* logits, TIndex* target, float* softTarget, float* classWeight, float* upstream, float* output, float* gradient, int rows, int classes,
-        long ignoreIndex, float smoothing, float lseSquareScale, float gradientScale, float classWeightSum, int spatial = 1)
+        long ignoreIndex, float smoothing, float lseSquareScale, float gradientScale, float classWeightSum, int spatial = 1,
+        float* continuousTarget = null, float* rowWeight = null)
     {
         Spatial = spatial;
+        ContinuousTarget = continuousTarget;
+        RowWeight = rowWeight;
         Logits = logits;
         Target = target;
         SoftTarget = softTarget;
@@ -52,6 +61,36 @@ internal readonly unsafe struct CrossEntropyArgs<TIndex>
         LseSquareScale = lseSquareScale;
         GradientScale = gradientScale;
         ClassWeightSum = classWeightSum;
+    }
+}
+
+/// <summary>
+/// What a row's target asks of its logits besides the per-class shares a_c: <see cref="LeftShare"/> of class
+/// <see cref="Left"/> and <see cref="RightShare"/> of class <see cref="Right"/> (−1 for none). A hard target y has
+/// (1 − ε)·w_y at y; a distribution focal label between two classes splits its row weight between them; soft targets
+/// have none.
+/// </summary>
+internal readonly struct RowTarget(int left, float leftShare, int right, float rightShare)
+{
+    public readonly int Left = left;
+    public readonly float LeftShare = leftShare;
+    public readonly int Right = right;
+    public readonly float RightShare = rightShare;
+
+    /// <summary>The target's total share, the factor of lse in the loss and of the softmax in the gradient.</summary>
+    public double Mass => (double)LeftShare + RightShare;
+
+    /// <summary>Σ share·x over the (at most two) classes; a zero share adds nothing, even beside an infinite logit.</summary>
+    public unsafe double Dot(float* x, nint stride) =>
+        (LeftShare != 0f ? (double)LeftShare * x[Left * stride] : 0d) + (Right >= 0 && RightShare != 0f ? (double)RightShare * x[Right * stride] : 0d);
+
+    /// <summary>Subtracts scale·share at the target's classes from the gradient written.</summary>
+    public unsafe void Subtract(float* g, nint stride, float scale)
+    {
+        if (LeftShare != 0f)
+            g[Left * stride] -= scale * LeftShare;
+        if (Right >= 0 && RightShare != 0f)
+            g[Right * stride] -= scale * RightShare;
     }
 }
 
@@ -157,11 +196,11 @@ internal static unsafe class CrossEntropyDriver
             int* targetLanes = stackalloc int[count];
             for (int lane = 0; lane < count; lane++)
             {
-                bool kept = TryTarget(i + lane, out int y, out float targetWeight);
-                targetLanes[lane] = kept ? y : -1;
+                bool kept = TryTarget(i + lane, out RowTarget target);
+                targetLanes[lane] = kept ? target.Left : -1;
                 activeLanes[lane] = kept ? BitConverter.Int32BitsToSingle(-1) : 0f;
-                hardLanes[lane] = t == null && kept ? (1f - args.Smoothing) * targetWeight : 0f;
-                logitLanes[lane] = t == null && kept ? x[(nint)y * spatial + lane] : 0f;
+                hardLanes[lane] = kept ? target.LeftShare : 0f;
+                logitLanes[lane] = t == null && kept ? x[(nint)target.Left * spatial + lane] : 0f;
                 scaleLanes[lane] = args.GradientScale * (args.Upstream != null ? args.Upstream[i + lane] : 1f);
             }
 
@@ -275,9 +314,9 @@ internal static unsafe class CrossEntropyDriver
             float* g = args.Gradient + r * classes;
             float* w = args.ClassWeight;
             float* t = args.SoftTarget != null ? args.SoftTarget + r * classes : null;
-            if (!TryTarget(r, out int y, out float targetWeight))
+            if (!TryTarget(r, out RowTarget target))
                 return IgnoredRow(r, g);
-            float targetLogit = t == null ? x[y] : 0f;
+            double targetLogits = target.Dot(x, 1);
             int remainder = classes % count;
             int tail = classes - count;
             bool perClass = t != null || args.Smoothing != 0f;
@@ -336,7 +375,7 @@ internal static unsafe class CrossEntropyDriver
             double coefficientSum = t != null ? TMath.Sum(coefficients) : (double)args.Smoothing / classes * args.ClassWeightSum;
             if (TMode.StoreGradient)
             {
-                (float scale, float softmaxFactor, float targetTerm) = GradientTerms(r, lse, sumExp, targetWeight, coefficientSum);
+                (float scale, float softmaxFactor) = GradientTerms(r, lse, sumExp, target.Mass, coefficientSum);
                 TVec softmaxVector = TMath.Create(softmaxFactor);
                 TVec scaleVector = TMath.Create(scale);
                 TVec tailExp = TMath.Load(ref g[tail]);
@@ -356,11 +395,10 @@ internal static unsafe class CrossEntropyDriver
                     TMath.Store(gradient, ref g[tail]);
                 }
 
-                if (t == null)
-                    g[y] -= targetTerm;
+                target.Subtract(g, 1, scale);
             }
 
-            return RowLoss(r, lse, targetLogit, targetWeight, coefficientSum, perClass ? TMath.Sum(weighted) : 0d);
+            return RowLoss(r, lse, target.Mass, targetLogits, coefficientSum, perClass ? TMath.Sum(weighted) : 0d);
         }
 
         /// <summary>a_c for the vector of classes at <paramref name="j"/>: (ε/C)·w_c, or w_c·((1 − ε)·t_c + ε/C) for soft targets.</summary>
@@ -386,9 +424,9 @@ internal static unsafe class CrossEntropyDriver
             float* g = args.Gradient + offset;
             float* w = args.ClassWeight;
             float* t = args.SoftTarget != null ? args.SoftTarget + offset : null;
-            if (!TryTarget(r, out int y, out float targetWeight))
+            if (!TryTarget(r, out RowTarget target))
                 return IgnoredRow(r, g);
-            float targetLogit = t == null ? x[y * stride] : 0f;
+            double targetLogits = target.Dot(x, stride);
             float uniform = args.Smoothing / classes;
             Span<float> coefficient = stackalloc float[classes];
             float rowMax = x[0];
@@ -414,28 +452,40 @@ internal static unsafe class CrossEntropyDriver
             double coefficientSum = t != null ? coefficients : (double)uniform * args.ClassWeightSum;
             if (TMode.StoreGradient)
             {
-                (float scale, float softmaxFactor, float targetTerm) = GradientTerms(r, lse, sumExp, targetWeight, coefficientSum);
+                (float scale, float softmaxFactor) = GradientTerms(r, lse, sumExp, target.Mass, coefficientSum);
                 for (int c = 0; c < classes; c++)
                     g[c * stride] = e[c] * softmaxFactor - coefficient[c] * scale;
-                if (t == null)
-                    g[y * stride] -= targetTerm;
+                target.Subtract(g, stride, scale);
             }
 
-            return RowLoss(r, lse, targetLogit, targetWeight, coefficientSum, weighted);
+            return RowLoss(r, lse, target.Mass, targetLogits, coefficientSum, weighted);
         }
 
-        /// <summary>Reads row r's target; false for an ignored row. Soft targets have no index and are never ignored. The targets were validated before the call.</summary>
-        private bool TryTarget(nint r, out int target, out float targetWeight)
+        /// <summary>
+        /// Reads row r's target; false for an ignored row. Soft targets have no index and are never ignored; a continuous label l
+        /// splits the row weight as (⌊l⌋ + 1 − l) at ⌊l⌋ and (l − ⌊l⌋) at ⌊l⌋ + 1 (mmdetection's distribution focal loss).
+        /// The targets were validated before the call.
+        /// </summary>
+        private bool TryTarget(nint r, out RowTarget target)
         {
             if (args.SoftTarget != null)
             {
-                (target, targetWeight) = (0, 0f);
+                target = new RowTarget(0, 0f, -1, 0f);
+                return true;
+            }
+
+            if (args.ContinuousTarget != null)
+            {
+                float label = args.ContinuousTarget[r];
+                int left = (int)label;
+                float rowWeight = args.RowWeight != null ? args.RowWeight[r] : 1f;
+                target = new RowTarget(left, rowWeight * (left + 1 - label), left + 1 < args.Classes ? left + 1 : -1, rowWeight * (label - left));
                 return true;
             }
 
             long value = long.CreateTruncating(args.Target[r]);
-            target = (int)value;
-            targetWeight = value == args.IgnoreIndex ? 0f : args.ClassWeight != null ? args.ClassWeight[value] : 1f;
+            float weight = value == args.IgnoreIndex ? 0f : args.ClassWeight != null ? args.ClassWeight[value] : 1f;
+            target = new RowTarget((int)value, (1f - args.Smoothing) * weight, -1, 0f);
             return value != args.IgnoreIndex;
         }
 
@@ -455,21 +505,20 @@ internal static unsafe class CrossEntropyDriver
         }
 
         /// <summary>
-        /// ∂ℓ_r/∂x_c = s·(e_c/Σe)·(h + Σa + 2z·lse) − s·a_c − [c = y]·s·h, with s the row's scale and h = (1 − ε)·w_y the hard
-        /// target's own share (0 for soft targets): returns s, the factor of e_c, and s·h.
+        /// ∂ℓ_r/∂x_c = s·(e_c/Σe)·(m + Σa + 2z·lse) − s·a_c − s·(the target's share of c), with s the row's scale and m the
+        /// target's total share (<see cref="RowTarget.Mass"/>): returns s and the factor of e_c.
         /// </summary>
-        private (float Scale, float SoftmaxFactor, float TargetTerm) GradientTerms(nint r, double lse, double sumExp, float targetWeight, double coefficientSum)
+        private (float Scale, float SoftmaxFactor) GradientTerms(nint r, double lse, double sumExp, double mass, double coefficientSum)
         {
             double scale = args.GradientScale * (args.Upstream != null ? args.Upstream[r] : 1f);
-            double hard = args.SoftTarget != null ? 0d : (1d - args.Smoothing) * targetWeight;
-            double softmaxFactor = hard + coefficientSum + 2d * args.LseSquareScale * lse;
-            return ((float)scale, (float)(scale * softmaxFactor / sumExp), (float)(scale * hard));
+            double softmaxFactor = mass + coefficientSum + 2d * args.LseSquareScale * lse;
+            return ((float)scale, (float)(scale * softmaxFactor / sumExp));
         }
 
-        /// <summary>ℓ_r = h·(lse − x_y) + Σa·lse − Σ a_c·x_c + z·lse² (terms with a zero factor skipped); stored for 'none'.</summary>
-        private double RowLoss(nint r, double lse, float targetLogit, float targetWeight, double coefficientSum, double weightedLogits)
+        /// <summary>ℓ_r = m·lse − Σ share·x + Σa·lse − Σ a_c·x_c + z·lse² (terms with a zero factor skipped); stored for 'none'.</summary>
+        private double RowLoss(nint r, double lse, double mass, double targetLogits, double coefficientSum, double weightedLogits)
         {
-            double loss = args.SoftTarget != null ? 0d : (1d - args.Smoothing) * targetWeight * (lse - targetLogit);
+            double loss = mass != 0d ? mass * lse - targetLogits : 0d;
             if (args.SoftTarget != null || args.Smoothing != 0f)
                 loss += coefficientSum * lse - weightedLogits;
             if (args.LseSquareScale != 0f)

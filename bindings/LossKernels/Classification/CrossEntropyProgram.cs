@@ -10,8 +10,10 @@ internal static class CrossEntropyProgram
     public const int NllRowsKernel = 2;
     public const int NllGradientKernel = 3;
     public const int PositionsKernel = 4;
+    public const int LabelsKernel = 5;
 
-    private static readonly string[] Names = ["cross_entropy_targets", "cross_entropy_rows", "nll_rows", "nll_gradient", "cross_entropy_positions"];
+    private static readonly string[] Names =
+        ["cross_entropy_targets", "cross_entropy_rows", "nll_rows", "nll_gradient", "cross_entropy_positions", "check_distribution_labels"];
 
     /// <summary>The program's kernels on <paramref name="device"/>, built on first use. Call under the device's gate.</summary>
     public static KernelSet On(OpenCLDevice device) => device.Kernels(new ProgramKey("cross_entropy", null, OpenCLReductionVariant.Auto), Names);

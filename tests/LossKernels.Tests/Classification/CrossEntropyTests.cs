@@ -177,6 +177,32 @@ public class CrossEntropyTests
     }
 
     [Test]
+    public void DistributionFocalLossInPlaceWeightedAndBadLabels()
+    {
+        (float[] logits, _) = Sample(40, 17, seed: 12, ignoreEvery: 0);
+        float[] label = [.. Enumerable.Range(0, 40).Select(r => r % 9 == 8 ? 16f : r % 5 == 4 ? r % 17 : (float)((r * 0.37) % 16))];
+        float[] weight = CatalogHarness.Uniform(40, 2, 0f, 2f);
+        var dfl = new DistributionFocalLoss();
+        ReferenceResult expected = ReferenceCrossEntropy.ComputeDistribution(Numerics.ToDouble(logits), Numerics.ToDouble(label), Numerics.ToDouble(weight), "mean", 4.0, [0.5]);
+        float[] inPlace = (float[])logits.Clone();
+        float value = dfl.ForwardBackward(inPlace, label, inPlace, Reduction.Mean, weight, 4f, 0.5f);
+        Numerics.AssertClose("dfl loss", [value], expected.Loss, 1e-5, 1e-6);
+        Numerics.AssertClose("dfl gradient in place", inPlace, expected.InputGradient, 1e-5, 1e-6);
+        float[] gradient = [.. Enumerable.Repeat(5f, logits.Length)];
+        foreach (float bad in new[] { -0.5f, 16.01f, float.NaN })
+        {
+            float[] labels = (float[])label.Clone();
+            labels[7] = bad;
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => dfl.ForwardBackward(logits, labels, gradient))!;
+            Assert.That(e.ParamName, Is.EqualTo("label"));
+            Assert.That(e.Message, Does.Contain("position 7"));
+        }
+
+        Assert.That(gradient.All(g => g == 5f), "nothing written");
+        DeterminismAndAllocationTests.AssertNoAllocation("distribution_focal_loss", () => dfl.ForwardBackward(logits, label, gradient, Reduction.Sum, weight));
+    }
+
+    [Test]
     public void Int32TargetsEqualInt64Targets()
     {
         (float[] logits, long[] target) = Sample(50, 37, seed: 5, ignoreEvery: 4);

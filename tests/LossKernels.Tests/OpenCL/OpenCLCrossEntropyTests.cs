@@ -110,6 +110,19 @@ public class OpenCLCrossEntropyTests
     }
 
     [Test]
+    public void DistributionFocalLabelsAreCheckedOnTheDevice()
+    {
+        OpenCLDevice device = OpenCLTestDevice.Get(OpenCLReductionVariant.Auto);
+        (float[] logits, _) = CrossEntropyTests.Sample(4, 5, seed: 1, ignoreEvery: 0);
+        using DeviceBuffer<float> x = device.Upload(logits), g = device.Allocate<float>(logits.Length);
+        using DeviceBuffer<float> bad = device.Upload([0.5f, 4f, 4.5f, 1f]), good = device.Upload([0.5f, 4f, 3.25f, 0f]);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new DistributionFocalLoss().ForwardBackward(x, bad, g))!;
+        Assert.That(e.Message, Does.Contain("position 2"));
+        float expected = new DistributionFocalLoss().ForwardBackward(logits, [0.5f, 4f, 3.25f, 0f], new float[logits.Length]);
+        Assert.That(new DistributionFocalLoss().ForwardBackward(x, good, g), Is.EqualTo(expected).Within(1e-5).Percent);
+    }
+
+    [Test]
     public void AllTargetsIgnoredGiveNaNForTheMean()
     {
         OpenCLDevice device = OpenCLTestDevice.Get(OpenCLReductionVariant.Auto);

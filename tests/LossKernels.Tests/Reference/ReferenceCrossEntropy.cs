@@ -44,6 +44,36 @@ public static class ReferenceCrossEntropy
         return Reduce(losses, gradient, classes, reduction, rows, upstream);
     }
 
+    /// <summary>
+    /// mmdetection's distribution_focal_loss: (i + 1 − l)·CE(x, i) + (l − i)·CE(x, i + 1), i = ⌊l⌋ (the second term absent at l = C − 1),
+    /// times the row weight; the mean over N or over avg_factor + ε.
+    /// </summary>
+    public static ReferenceResult ComputeDistribution(double[] logits, double[] label, double[]? weight, string reduction, double? avgFactor, double[]? upstream)
+    {
+        int rows = label.Length;
+        int classes = rows == 0 ? 1 : logits.Length / rows;
+        var losses = new double[rows];
+        var gradient = new double[logits.Length];
+        for (int r = 0; r < rows; r++)
+        {
+            double max = double.NegativeInfinity;
+            for (int c = 0; c < classes; c++)
+                max = Math.Max(max, logits[r * classes + c]);
+            double sum = 0;
+            for (int c = 0; c < classes; c++)
+                sum += Math.Exp(logits[r * classes + c] - max);
+            double lse = max + Math.Log(sum);
+            int left = (int)label[r];
+            double w = weight?[r] ?? 1;
+            double leftShare = w * (left + 1 - label[r]), rightShare = left + 1 < classes ? w * (label[r] - left) : 0;
+            losses[r] = leftShare * (lse - logits[r * classes + left]) + (rightShare != 0 ? rightShare * (lse - logits[r * classes + left + 1]) : 0);
+            for (int c = 0; c < classes; c++)
+                gradient[r * classes + c] = (leftShare + rightShare) * Math.Exp(logits[r * classes + c] - lse) - (c == left ? leftShare : 0) - (c == left + 1 ? rightShare : 0);
+        }
+
+        return Reduce(losses, gradient, classes, reduction, avgFactor is double factor ? factor + 1.1920928955078125e-07 : rows, upstream);
+    }
+
     /// <summary>nll_loss: ℓ_r = −w_y·x[r, y], the mean over Σ w_y of the rows not ignored.</summary>
     public static ReferenceResult ComputeNll(double[] input, long[] target, double[]? weight, long ignoreIndex, string reduction, double[]? upstream)
     {

@@ -24,6 +24,9 @@ public static class ReferenceLosses
             return ReferenceBoxLosses.Compute(loss, parameters, input, target, weight, upstream);
         if (loss == "fcos_centerness_loss")
             return CenternessLoss(parameters, input, target, weight, upstream);
+        if (loss == "distribution_focal_loss")
+            return ReferenceCrossEntropy.ComputeDistribution(input, target, weight, parameters.TryGetValue("reduction", out object? dr) && dr is string ds ? ds : "mean",
+                parameters.TryGetValue("avg_factor", out object? af) && af is not null ? Convert.ToDouble(af) : null, upstream);
         if (loss == "nll_loss")
             return ReferenceCrossEntropy.ComputeNll(input, Array.ConvertAll(target, t => (long)t), weight,
                 parameters.TryGetValue("ignore_index", out object? i) && i is not null ? Convert.ToInt64(i) : -100,
