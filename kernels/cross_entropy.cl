@@ -298,3 +298,46 @@ kernel void cross_entropy_positions(global const float* logits, global const lon
         output[i] = (float)loss;
     position_losses[i] = loss;
 }
+
+/* softmax and log_softmax per row, and their backward: a work-group per row, a reducing sweep then a writing sweep
+ * (the C# side's RowOperation: 0 softmax, 1 log_softmax, 2 softmax backward, 3 log_softmax backward). first is x (or the
+ * forward output y), second the upstream gradient g (NULL forward); destination may be either. */
+kernel void softmax_rows(global const float* first, global const float* second, global float* destination, int classes, int operation)
+{
+    local float max_scratch[ROW_GROUP];
+    local acc_t sum_scratch[ROW_GROUP];
+    size_t r = get_group_id(0);
+    size_t lid = get_local_id(0), size = get_local_size(0);
+    global const float* a = first + r * (size_t)classes;
+    global const float* b = second ? second + r * (size_t)classes : 0;
+    global float* d = destination + r * (size_t)classes;
+    bool forward = operation < 2;
+    float local_max = -INFINITY;
+    for (size_t c = lid; forward && c < (size_t)classes; c += size)
+        local_max = isnan(a[c]) || a[c] > local_max ? a[c] : local_max;
+    float row_max = group_max(max_scratch, local_max);
+    acc_t partial = 0;
+    for (size_t c = lid; c < (size_t)classes; c += size)
+        partial += operation == 0 || operation == 1 ? (acc_t)exp(a[c] - row_max) : operation == 2 ? (acc_t)a[c] * b[c] : (acc_t)b[c];
+    acc_t total = group_sum(sum_scratch, partial);
+    float inverse = (float)(1 / total), log_sum = (float)log(total), reduced = (float)total;
+    for (size_t c = lid; c < (size_t)classes; c += size)
+    {
+        float value = a[c];
+        d[c] = operation == 0 ? exp(value - row_max) * inverse
+             : operation == 1 ? (value - row_max) - log_sum
+             : operation == 2 ? value * (b[c] - reduced)
+             : b[c] - exp(value) * reduced;
+    }
+}
+
+/* One-hot rows: 1 at [r, target[r]], 0 elsewhere and on ignored rows (targets were checked before the launch). */
+kernel void one_hot(global const long* target, global float* output, int rows, int classes, long ignore_index)
+{
+    size_t i = get_global_id(0);
+    if (i >= (size_t)rows * (size_t)classes)
+        return;
+    size_t r = i / (size_t)classes;
+    long y = target[r];
+    output[i] = y != ignore_index && y == (long)(i - r * (size_t)classes) ? 1.0f : 0.0f;
+}

@@ -45,6 +45,7 @@ internal static class KernelCheck
 
                 launches += CheckClassTargets(device, n, ref failures);
                 launches += CheckBoxUtilities(device, n, ref failures);
+                launches += CheckClassificationUtilities(device, n, ref failures);
             }
         }
 
@@ -80,9 +81,11 @@ internal static class KernelCheck
         LossTensor? upstream = null;
         if (weighted)
         {
-            // Cross entropy and nll_loss ([N, C] input) weigh classes and have one loss per row; the others weigh and return one value per item.
+            // Row losses ([N, C] input) have one loss per row; cross entropy and nll_loss weigh classes, distribution focal loss rows.
+            // The others weigh and return one value per item.
             bool rows = definition.Family == "classification" && inputs["input"].Shape.Length == 2;
-            int weights = rows ? inputs["input"].Shape[1] : n, losses = rows ? inputs["target"].Length : n;
+            int losses = rows ? inputs["target"].Length : n;
+            int weights = rows && definition.Name != "distribution_focal_loss" ? inputs["input"].Shape[1] : losses;
             var random = new Random(n + 1);
             inputs["weight"] = LossTensor.FromFloats(Enumerable.Range(0, weights).Select(_ => (float)random.NextDouble()).ToArray(), weights);
             upstream = parameters["reduction"] as string == "none"
@@ -117,6 +120,89 @@ internal static class KernelCheck
         }
 
         return runs;
+    }
+
+    /// <summary>
+    /// The classification kernels outside the catalog's [N, C] rows: softmax and log-softmax forward and backward, one-hot,
+    /// and cross entropy on [2, C, D] (a work-item per position, hard and soft targets, in place), against the CPU.
+    /// </summary>
+    private static int CheckClassificationUtilities(OpenCLDevice device, int n, ref int failures)
+    {
+        int classes = Math.Max(1, (int)Math.Sqrt(n));
+        int rows = Math.Max(1, n / classes), spatial = Math.Max(1, rows / 2);
+        var random = new Random(n);
+        float[] x = Enumerable.Range(0, rows * classes).Select(_ => (float)(random.NextDouble() * 8 - 4)).ToArray();
+        float[] g = Enumerable.Range(0, rows * classes).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        int runs = 0;
+        foreach (bool logarithm in new[] { false, true })
+        {
+            float[] y = new float[x.Length], dx = new float[x.Length];
+            if (logarithm)
+            {
+                LogSoftmax.Forward(x, classes, y);
+                LogSoftmax.Backward(y, g, classes, dx);
+            }
+            else
+            {
+                Softmax.Forward(x, classes, y);
+                Softmax.Backward(y, g, classes, dx);
+            }
+
+            using DeviceBuffer<float> output = device.Allocate<float>(x.Length), gradient = device.Allocate<float>(x.Length);
+            output.Upload(x);
+            gradient.Upload(g);
+            if (logarithm)
+            {
+                LogSoftmax.Forward(output, classes, output);
+                LogSoftmax.Backward(output, gradient, classes, gradient);
+            }
+            else
+            {
+                Softmax.Forward(output, classes, output);
+                Softmax.Backward(output, gradient, classes, gradient);
+            }
+
+            runs += 2;
+            if (!Close(Download(output), y) || !Close(Download(gradient), dx))
+            {
+                failures++;
+                Console.WriteLine($"FAIL n={n} {(logarithm ? "log_softmax" : "softmax")}: differs from the CPU");
+            }
+        }
+
+        long[] target = Enumerable.Range(0, 2 * spatial).Select(i => i % 5 == 4 ? ClassTargets.DefaultIgnoreIndex : (long)(i % classes)).ToArray();
+        float[] logits = Enumerable.Range(0, 2 * classes * spatial).Select(_ => (float)(random.NextDouble() * 8 - 4)).ToArray();
+        float[] soft = Enumerable.Range(0, logits.Length).Select(_ => (float)random.NextDouble()).ToArray();
+        var loss = new CrossEntropyLoss(ClassTargets.DefaultIgnoreIndex, 0.1f, 1e-4f);
+        float[] expected = new float[logits.Length], expectedSoft = new float[logits.Length], hot = new float[target.Length * classes];
+        float value = loss.ForwardBackward(logits, target, expected, Reduction.Mean, default, 1f, spatial);
+        float softValue = loss.ForwardBackward(logits, soft, classes, expectedSoft, Reduction.Sum, default, 1f, spatial);
+        OneHot.Encode(target, classes, hot);
+        using DeviceBuffer<float> hard = device.Allocate<float>(logits.Length), probabilities = device.Allocate<float>(logits.Length),
+            softGrad = device.Allocate<float>(logits.Length), encoded = device.Allocate<float>(hot.Length);
+        using DeviceBuffer<long> targets = device.Allocate<long>(target.Length);
+        hard.Upload(logits);
+        softGrad.Upload(logits);
+        probabilities.Upload(soft);
+        targets.Upload(target);
+        float got = loss.ForwardBackward(hard, targets, hard, Reduction.Mean, null, 1f, spatial);
+        float softGot = loss.ForwardBackward(softGrad, probabilities, classes, softGrad, Reduction.Sum, null, 1f, spatial);
+        OneHot.Encode(targets, classes, encoded);
+        runs += 3;
+        if (!Close([got, softGot], [value, softValue]) || !Close(Download(hard), expected) || !Close(Download(softGrad), expectedSoft) || !Close(Download(encoded), hot))
+        {
+            failures++;
+            Console.WriteLine($"FAIL n={n} cross_entropy [2, {classes}, {spatial}] or one_hot: differs from the CPU");
+        }
+
+        return runs;
+    }
+
+    private static float[] Download(DeviceBuffer<float> buffer)
+    {
+        var values = new float[buffer.Length];
+        buffer.Download(values);
+        return values;
     }
 
     private static int CheckClassTargets(OpenCLDevice device, int n, ref int failures)

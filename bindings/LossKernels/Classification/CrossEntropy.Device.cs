@@ -203,7 +203,7 @@ public readonly partial struct CrossEntropyLoss
         if (reduction is not (Reduction.None or Reduction.Mean or Reduction.Sum))
             ThrowHelper.OutOfRange(nameof(reduction), (int)reduction, "a defined Reduction");
         if (rows == 0)
-            return reduction == Reduction.Mean ? float.NaN : 0f;
+            return reduction == Reduction.Mean ? (float)(0d / (divisorOverride ?? 0d)) : 0f;
 
         lock (device.Gate)
         {

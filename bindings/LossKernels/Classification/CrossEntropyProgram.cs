@@ -11,9 +11,14 @@ internal static class CrossEntropyProgram
     public const int NllGradientKernel = 3;
     public const int PositionsKernel = 4;
     public const int LabelsKernel = 5;
+    public const int SoftmaxKernel = 6;
+    public const int OneHotKernel = 7;
 
     private static readonly string[] Names =
-        ["cross_entropy_targets", "cross_entropy_rows", "nll_rows", "nll_gradient", "cross_entropy_positions", "check_distribution_labels"];
+    [
+        "cross_entropy_targets", "cross_entropy_rows", "nll_rows", "nll_gradient", "cross_entropy_positions", "check_distribution_labels",
+        "softmax_rows", "one_hot",
+    ];
 
     /// <summary>The program's kernels on <paramref name="device"/>, built on first use. Call under the device's gate.</summary>
     public static KernelSet On(OpenCLDevice device) => device.Kernels(new ProgramKey("cross_entropy", null, OpenCLReductionVariant.Auto), Names);

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using LossKernels.OpenCL;
 using System.Runtime.Intrinsics;
 
 namespace LossKernels.Classification;
@@ -29,6 +30,21 @@ public static class Softmax
     /// <param name="inputGrad">Receives ∂L/∂x; may be <paramref name="output"/> or <paramref name="outputGrad"/> itself.</param>
     public static void Backward(ReadOnlySpan<float> output, ReadOnlySpan<float> outputGrad, int classes, Span<float> inputGrad) =>
         RowOperations.Run(RowOperation.SoftmaxBackward, output, outputGrad, classes, inputGrad);
+
+    /// <summary>y = softmax(x) per row, on an OpenCL device (a work-group per row).</summary>
+    /// <param name="input">N rows of C values on the device.</param>
+    /// <param name="classes">C ≥ 1.</param>
+    /// <param name="output">Receives N·C values; may be <paramref name="input"/> itself.</param>
+    public static void Forward(DeviceBuffer<float> input, int classes, DeviceBuffer<float> output) =>
+        RowOperationsOnDevice.Run(RowOperation.SoftmaxForward, input, null, classes, output);
+
+    /// <summary>∂L/∂x = y ⊙ (g − Σ g·y) per row, on the device.</summary>
+    /// <param name="output">The forward output y on the device.</param>
+    /// <param name="outputGrad">The upstream gradient g on the same device.</param>
+    /// <param name="classes">C ≥ 1.</param>
+    /// <param name="inputGrad">Receives ∂L/∂x; may be either input.</param>
+    public static void Backward(DeviceBuffer<float> output, DeviceBuffer<float> outputGrad, int classes, DeviceBuffer<float> inputGrad) =>
+        RowOperationsOnDevice.Run(RowOperation.SoftmaxBackward, output, outputGrad, classes, inputGrad);
 }
 
 /// <summary>
@@ -52,6 +68,21 @@ public static class LogSoftmax
     /// <param name="inputGrad">Receives ∂L/∂x; may be <paramref name="output"/> or <paramref name="outputGrad"/> itself.</param>
     public static void Backward(ReadOnlySpan<float> output, ReadOnlySpan<float> outputGrad, int classes, Span<float> inputGrad) =>
         RowOperations.Run(RowOperation.LogSoftmaxBackward, output, outputGrad, classes, inputGrad);
+
+    /// <summary>y = log_softmax(x) per row, on an OpenCL device (a work-group per row).</summary>
+    /// <param name="input">N rows of C values on the device.</param>
+    /// <param name="classes">C ≥ 1.</param>
+    /// <param name="output">Receives N·C values; may be <paramref name="input"/> itself.</param>
+    public static void Forward(DeviceBuffer<float> input, int classes, DeviceBuffer<float> output) =>
+        RowOperationsOnDevice.Run(RowOperation.LogSoftmaxForward, input, null, classes, output);
+
+    /// <summary>∂L/∂x = g − e^y·Σg per row, on the device.</summary>
+    /// <param name="output">The forward output y on the device.</param>
+    /// <param name="outputGrad">The upstream gradient g on the same device.</param>
+    /// <param name="classes">C ≥ 1.</param>
+    /// <param name="inputGrad">Receives ∂L/∂x; may be either input.</param>
+    public static void Backward(DeviceBuffer<float> output, DeviceBuffer<float> outputGrad, int classes, DeviceBuffer<float> inputGrad) =>
+        RowOperationsOnDevice.Run(RowOperation.LogSoftmaxBackward, output, outputGrad, classes, inputGrad);
 }
 
 /// <summary>
@@ -80,6 +111,14 @@ public static class OneHot
                 output[r * classes + (int)target[r]] = 1f;
         }
     }
+
+    /// <summary>The same on an OpenCL device; the targets are checked there first (the first bad one throws, named by its position).</summary>
+    /// <param name="target">N class indices on the device.</param>
+    /// <param name="classes">C ≥ 1.</param>
+    /// <param name="output">Receives N·C values on the same device.</param>
+    /// <param name="ignoreIndex">A target that gives a zero row.</param>
+    public static void Encode(DeviceBuffer<long> target, int classes, DeviceBuffer<float> output, long ignoreIndex = ClassTargets.DefaultIgnoreIndex) =>
+        RowOperationsOnDevice.OneHot(target, classes, output, ignoreIndex);
 }
 
 internal enum RowOperation
