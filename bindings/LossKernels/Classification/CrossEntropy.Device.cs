@@ -215,7 +215,9 @@ public readonly partial struct CrossEntropyLoss
                 divisor = CheckTargets(device, kernels, target, weight, rows, classes, partials, reduction);
             if (labels is not null)
                 CheckLabels(device, kernels, labels, rows, classes);
-            bool positions = spatialSize > 1;
+            // A work-group per row suits GPUs; CPU devices (PoCL) run barriers slowly, so there a row is one work-item's loop
+            // (the positions kernel with D = 1). Distribution focal labels need the row kernel.
+            bool positions = spatialSize > 1 || (labels is null && device.ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem);
             nint kernel = kernels.Kernel(positions ? CrossEntropyProgram.PositionsKernel : CrossEntropyProgram.RowsKernel);
             uint argument = 0;
             KernelSet.SetBuffer(kernel, argument++, logits.Handle);

@@ -235,6 +235,9 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
     public override long BytesMoved(LossMode mode)
     {
         long n = logits.Length;
+        // nll_loss reads one value per row (and its target); cross entropy reads every logit.
+        if (negativeLogLikelihood is not null)
+            return 12L * rows + (reduction == Reduction.None ? 4L * rows : 0) + (mode == LossMode.Forward ? 0 : 4 * n);
         long read = 4 * n + (softTarget is null ? 8L * rows : 4 * n);
         long rowOutput = reduction == Reduction.None ? 4L * rows : 0;
         return mode == LossMode.Forward ? read + rowOutput : read + 4 * n + rowOutput;
