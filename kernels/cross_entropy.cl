@@ -80,7 +80,8 @@ inline float class_share(global const float* class_weight, global const float* s
 kernel void cross_entropy_rows(global const float* logits, global const long* target, global const float* soft_target,
     global const float* continuous_target, global const float* row_weight,
     global const float* class_weight, global const float* upstream, global float* output, global float* grad, int rows, int classes,
-    long ignore_index, float smoothing, float lse_square_scale, float gradient_scale, global acc_t* row_losses)
+    long ignore_index, float smoothing, float lse_square_scale, float gradient_scale, float focal_alpha, float focal_gamma, int focal,
+    global acc_t* row_losses)
 {
     local float max_scratch[ROW_GROUP];
     local acc_t sum_scratch[ROW_GROUP];
@@ -142,6 +143,20 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
     acc_t sum_exp = group_sum(sum_scratch, partial);
     acc_t lse = row_max + log(sum_exp);
 
+    /* Softmax focal loss (mmcv): ℓ = α·w_y·m^γ·(−ln p), m = 1 − p, p = softmax_y; the target's share becomes
+     * K = α·w_y·m^γ·(1 − γ·p·ln p / m), with ln p / m → −1 where m = 0 (the gradient's finite limit). */
+    acc_t focal_loss = 0;
+    if (focal && active && left_share != 0.0f)
+    {
+        acc_t log_p = target_logits / left_share - lse;
+        acc_t p = exp(log_p);
+        acc_t m = 1 - p;
+        acc_t modulation = m > 0 ? pow(m, (acc_t)focal_gamma) : (focal_gamma == 0.0f ? 1 : 0);
+        acc_t ratio = m > 0 ? log_p / m : -1;
+        acc_t weight_term = focal_alpha * (acc_t)left_share * modulation;
+        focal_loss = -weight_term * log_p;
+        left_share = (float)(weight_term * (1 - focal_gamma * p * ratio));
+    }
     acc_t scale = gradient_scale * (upstream ? upstream[r] : 1.0f);
     acc_t mass = (acc_t)left_share + right_share;
     if (g)
@@ -162,7 +177,9 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
             if (g && right >= 0 && right_share != 0.0f)
                 g[right] -= (float)(scale * right_share);
             /* Terms with a zero factor are skipped, not multiplied by 0 (∞·0 would be NaN), as on the CPU. */
-            if (mass != 0)
+            if (focal)
+                loss = focal_loss;
+            else if (mass != 0)
                 loss = mass * lse - target_logits;
             if (per_class)
                 loss += share_sum * lse - weighted_logits;

@@ -641,6 +641,49 @@ def distribution_cases(rng):
             })
 
 
+def mm_softmax_focal(x, t, alpha, gamma, weight, ignore_index):
+    """mmcv's softmax_focal_loss per row, -alpha * (1 - p_t)^gamma * log(p_t) * weight[t], with ignore_index rows 0
+    (mmcv has no ignore_index; its log clamps p_t at FLT_MIN, never reached here)."""
+    kept = t != ignore_index
+    safe = torch.where(kept, t, torch.zeros_like(t))
+    log_p = F.log_softmax(x, dim=1).gather(1, safe[:, None])[:, 0]
+    loss = -alpha * (1 - log_p.exp()) ** gamma * log_p
+    if weight is not None:
+        loss = loss * weight[safe]
+    return torch.where(kept, loss, torch.zeros_like(loss)), kept
+
+
+def softmax_focal_cases(rng):
+    for tag, params, weighted, ignore_every in (("default", {}, False, 0), ("alpha0.5_gamma1.5_weight", {"alpha": 0.5, "gamma": 1.5}, True, 0),
+                                                 ("gamma0_ignored", {"gamma": 0.0}, False, 3), ("gamma0.5_weight_ignored", {"gamma": 0.5}, True, 2)):
+        for rows, classes in ((1, 2), (5, 7), (16, 81), (3, 1031)):
+            x = rng.uniform(-6, 6, (rows, classes)).astype(np.float32)
+            t = rng.integers(0, classes, rows).astype(np.int64)
+            if ignore_every:
+                t[1::ignore_every] = -100
+            w = rng.uniform(0, 2, classes).astype(np.float32) if weighted else None
+            for reduction in ("none", "mean", "sum"):
+                x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+                loss, kept = mm_softmax_focal(x64, torch.tensor(t), params.get("alpha", 0.25), params.get("gamma", 2.0),
+                                              None if w is None else torch.tensor(w.astype(np.float64)), -100)
+                value = {"none": loss, "sum": loss.sum(), "mean": loss.sum() / kept.sum()}[reduction]
+                value.sum().backward()
+                inputs = {"input": tensor(x, "float32"), "target": tensor(t, "int64")}
+                if w is not None:
+                    inputs["weight"] = tensor(w, "float32")
+                write({
+                    "format": "losskernels-golden/1",
+                    "name": f"softmax_focal_loss/{tag}/{reduction}/{rows}x{classes}",
+                    "loss": "softmax_focal_loss",
+                    "params": {**params, "reduction": reduction},
+                    "inputs": inputs,
+                    "upstream": None,
+                    "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
+                    "tolerance": {"rtol": 1e-5, "atol": 1e-6},
+                    "source": f"torch {torch.__version__} mmcv softmax_focal_loss formula (+ ignore_index), float64",
+                })
+
+
 def nll_cases(rng):
     for tag, extra, weighted, ignore_every in (("default", {}, False, 0), ("weight", {}, True, 0), ("ignored", {}, False, 3),
                                                 ("weight_ignored", {}, True, 2), ("ignore_index1", {"ignore_index": 1}, False, 0)):
@@ -775,6 +818,7 @@ def main():
     cross_entropy_cases(np.random.default_rng(20261124))
     nll_cases(np.random.default_rng(20261125))
     distribution_cases(np.random.default_rng(20261126))
+    softmax_focal_cases(np.random.default_rng(20261127))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

@@ -38,6 +38,10 @@ internal static class ClassificationCatalog
         new LossDefinition("distribution_focal_loss", "classification", "(i + 1 − l)·CE(x, i) + (l − i)·CE(x, i + 1), i = ⌊l⌋, per row of [N, C]",
             "mmdet distribution_focal_loss", ["input", "target"], ["weight"], ["reduction", "avg_factor"], ReportSize,
             (p, inputs, upstream, device) => new DistributionFocalBoundLoss(p, inputs, upstream, device), DistributionSample),
+        new LossDefinition("softmax_focal_loss", "classification", "−α·w_y·(1 − p_y)^γ·ln p_y per row of [N, C], p = softmax(x)",
+            "mmcv softmax_focal_loss (+ ignore_index)", ["input", "target"], ["weight"], ["alpha", "gamma", "ignore_index", "reduction"],
+            CrossEntropyReportRows * CrossEntropyReportClasses,
+            (p, inputs, upstream, device) => new CrossEntropyBoundLoss(p, inputs, upstream, device, softmaxFocal: true), CrossEntropySample),
         Row("zero_one_loss", "[x > 0] ≠ [t > 0] (forward only)", "sklearn zero_one_loss",
             _ => new ZeroOneLoss(), SignedLabels),
     ];

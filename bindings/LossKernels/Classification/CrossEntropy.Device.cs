@@ -129,7 +129,7 @@ public readonly partial struct CrossEntropyLoss
     internal unsafe float RunOnDevice(DeviceBuffer<float> logits, DeviceBuffer<long>? target, DeviceBuffer<float>? softTarget, int softClasses,
         DeviceBuffer<float>? labels, DeviceBuffer<float>? rowWeight, double? divisorOverride,
         DeviceBuffer<float>? weight, DeviceBuffer<float>? upstream, DeviceBuffer<float>? output, DeviceBuffer<float>? gradient, Reduction reduction, float upstreamScalar,
-        int spatialSize)
+        int spatialSize, (float Alpha, float Gamma)? focal = null)
     {
         ArgumentNullException.ThrowIfNull(logits);
         Validate();
@@ -212,12 +212,12 @@ public readonly partial struct CrossEntropyLoss
             nint partials = device.Partials(rows);
             double divisor = reduction == Reduction.Mean ? divisorOverride ?? rows : 1d;
             if (target is not null)
-                divisor = CheckTargets(device, kernels, target, weight, rows, classes, partials, reduction);
+                divisor = CheckTargets(device, kernels, target, focal is null ? weight : null, rows, classes, partials, reduction);
             if (labels is not null)
                 CheckLabels(device, kernels, labels, rows, classes);
             // A work-group per row suits GPUs; CPU devices (PoCL) run barriers slowly, so there a row is one work-item's loop
             // (the positions kernel with D = 1). Distribution focal labels need the row kernel.
-            bool positions = spatialSize > 1 || (labels is null && device.ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem);
+            bool positions = spatialSize > 1 || (labels is null && focal is null && device.ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem);
             nint kernel = kernels.Kernel(positions ? CrossEntropyProgram.PositionsKernel : CrossEntropyProgram.RowsKernel);
             uint argument = 0;
             KernelSet.SetBuffer(kernel, argument++, logits.Handle);
@@ -241,6 +241,13 @@ public readonly partial struct CrossEntropyLoss
             KernelSet.SetValue(kernel, argument++, LabelSmoothing);
             KernelSet.SetValue(kernel, argument++, LseSquareScale);
             KernelSet.SetValue(kernel, argument++, (float)(upstreamScalar / divisor));
+            if (!positions)
+            {
+                KernelSet.SetValue(kernel, argument++, focal?.Alpha ?? 0f);
+                KernelSet.SetValue(kernel, argument++, focal?.Gamma ?? 0f);
+                KernelSet.SetValue(kernel, argument++, focal is null ? 0 : 1);
+            }
+
             KernelSet.SetBuffer(kernel, argument, partials);
             // Rows: a work-group per row. Positions: a work-item per position, in groups of TargetGroup.
             nuint group = positions ? TargetGroup : GroupSize(classes, kernels.MaxWorkGroupSize(CrossEntropyProgram.RowsKernel));

@@ -258,17 +258,18 @@ public readonly partial struct CrossEntropyLoss
         return (float)(sum / divisor);
     }
 
-    private unsafe float Reduced<TIndex, TMode>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, Span<float> logitsGrad, Reduction reduction,
-        ReadOnlySpan<float> weight, float upstream, int spatialSize)
+    /// <summary>Hard targets, reduced; with <c>focal</c> (α, γ) the softmax focal loss (<see cref="SoftmaxFocalLoss"/>), whose mean divides by the rows not ignored.</summary>
+    internal unsafe float Reduced<TIndex, TMode>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, Span<float> logitsGrad, Reduction reduction,
+        ReadOnlySpan<float> weight, float upstream, int spatialSize, (float Alpha, float Gamma)? focal = null)
         where TIndex : unmanaged, IBinaryInteger<TIndex>
         where TMode : struct, IDriverMode
     {
-        int classes = CheckInputs(logits, target, weight, spatialSize, out double targetWeightSum);
+        int classes = CheckInputs(logits, target, weight, spatialSize, out double targetWeightSum, out int keptRows);
         if (TMode.StoreGradient)
             CheckGradient(logits, logitsGrad, target.Length);
         double divisor = reduction switch
         {
-            Reduction.Mean => targetWeightSum,
+            Reduction.Mean => focal is null ? targetWeightSum : keptRows,
             Reduction.Sum => 1d,
             Reduction.None => ThrowNone(),
             _ => ThrowUndefined(reduction),
@@ -278,19 +279,19 @@ public readonly partial struct CrossEntropyLoss
         fixed (TIndex* t = target)
         {
             var args = new CrossEntropyArgs<TIndex>(x, t, null, w, null, null, g, target.Length, classes, IgnoreIndex, LabelSmoothing, LseSquareScale,
-                (float)(upstream / divisor), ClassWeightSum(weight, classes), spatialSize);
+                (float)(upstream / divisor), ClassWeightSum(weight, classes), spatialSize, focal: focal is not null, focalAlpha: focal?.Alpha ?? 0f, focalGamma: focal?.Gamma ?? 0f);
             sum = CrossEntropyDriver.Run<TIndex, TMode>(args);
         }
 
         return (float)(sum / divisor);
     }
 
-    private unsafe void Unreduced<TIndex, TMode>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, Span<float> output, Span<float> logitsGrad,
-        ReadOnlySpan<float> upstream, ReadOnlySpan<float> weight, int spatialSize)
+    internal unsafe void Unreduced<TIndex, TMode>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, Span<float> output, Span<float> logitsGrad,
+        ReadOnlySpan<float> upstream, ReadOnlySpan<float> weight, int spatialSize, (float Alpha, float Gamma)? focal = null)
         where TIndex : unmanaged, IBinaryInteger<TIndex>
         where TMode : struct, IDriverMode
     {
-        int classes = CheckInputs(logits, target, weight, spatialSize, out _);
+        int classes = CheckInputs(logits, target, weight, spatialSize, out _, out _);
         int rows = target.Length;
         if (TMode.StoreLoss)
             ThrowHelper.IfTooShort(rows, output.Length, nameof(output));
@@ -308,13 +309,15 @@ public readonly partial struct CrossEntropyLoss
         fixed (float* x = logits, w = weight, g = logitsGrad, o = output, u = upstream)
         fixed (TIndex* t = target)
         {
-            var args = new CrossEntropyArgs<TIndex>(x, t, null, w, u, o, g, rows, classes, IgnoreIndex, LabelSmoothing, LseSquareScale, 1f, ClassWeightSum(weight, classes), spatialSize);
+            var args = new CrossEntropyArgs<TIndex>(x, t, null, w, u, o, g, rows, classes, IgnoreIndex, LabelSmoothing, LseSquareScale, 1f, ClassWeightSum(weight, classes), spatialSize,
+                focal: focal is not null, focalAlpha: focal?.Alpha ?? 0f, focalGamma: focal?.Gamma ?? 0f);
             CrossEntropyDriver.Run<TIndex, TMode>(args);
         }
     }
 
     /// <summary>Checks shapes and targets; returns C and the summed weight of the targets not ignored (the mean's divisor).</summary>
-    private int CheckInputs<TIndex>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, ReadOnlySpan<float> weight, int spatialSize, out double targetWeightSum)
+    private int CheckInputs<TIndex>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, ReadOnlySpan<float> weight, int spatialSize, out double targetWeightSum,
+        out int keptRows)
         where TIndex : unmanaged, IBinaryInteger<TIndex>
     {
         Validate();
@@ -330,6 +333,7 @@ public readonly partial struct CrossEntropyLoss
         if (!weight.IsEmpty)
             ThrowHelper.IfLengthDiffers(classes, weight.Length, nameof(weight));
         targetWeightSum = 0d;
+        keptRows = 0;
         for (int r = 0; r < rows; r++)
         {
             long value = long.CreateTruncating(target[r]);
@@ -338,6 +342,7 @@ public readonly partial struct CrossEntropyLoss
             if ((ulong)value >= (ulong)classes)
                 ClassTargets.ThrowOutOfRange(r, value, classes, IgnoreIndex);
             targetWeightSum += weight.IsEmpty ? 1f : weight[(int)value];
+            keptRows++;
         }
 
         return classes;

@@ -11,6 +11,7 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
 {
     private readonly CrossEntropyLoss loss;
     private readonly NllLoss? negativeLogLikelihood;
+    private readonly SoftmaxFocalLoss? focal;
     private readonly Reduction reduction;
     private readonly float[] logits;
     private readonly long[] target;
@@ -31,17 +32,20 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
     /// <param name="upstream">The upstream gradient.</param>
     /// <param name="device">Null for the CPU, else the OpenCL device.</param>
     /// <param name="logProbabilities">Bind <c>nll_loss</c>: the input holds log-probabilities and targets are indices.</param>
+    /// <param name="softmaxFocal">Bind <c>softmax_focal_loss</c> (alpha, gamma).</param>
     public CrossEntropyBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device,
-        bool logProbabilities = false)
+        bool logProbabilities = false, bool softmaxFocal = false)
         : base(parameters.Reduction() == Reduction.None ? PositionShape(inputs["input"].Shape) : [], inputs["input"].Length)
     {
         long ignoreIndex = parameters.Integer("ignore_index", ClassTargets.DefaultIgnoreIndex);
-        loss = logProbabilities ? default : new CrossEntropyLoss(ignoreIndex, parameters.Float("label_smoothing", 0f), parameters.Float("lse_square_scale", 0f));
+        bool plain = !logProbabilities && !softmaxFocal;
+        loss = plain ? new CrossEntropyLoss(ignoreIndex, parameters.Float("label_smoothing", 0f), parameters.Float("lse_square_scale", 0f)) : default;
         negativeLogLikelihood = logProbabilities ? new NllLoss(ignoreIndex) : null;
+        focal = softmaxFocal ? new SoftmaxFocalLoss(parameters.Float("alpha", 0.25f), parameters.Float("gamma", 2f), ignoreIndex) : null;
         reduction = parameters.Reduction();
         LossTensor input = inputs["input"];
-        if (input.Shape.Length < 2 || (logProbabilities && input.Shape.Length != 2))
-            throw new ArgumentException($"{(logProbabilities ? "nll_loss takes input [N, C]" : "cross_entropy takes input [N, C] or [N, C, d1, …]")} here, got [{string.Join(", ", input.Shape)}].", "input");
+        if (input.Shape.Length < 2 || (!plain && input.Shape.Length != 2))
+            throw new ArgumentException($"{(plain ? "cross_entropy takes input [N, C] or [N, C, d1, …]" : "this loss takes input [N, C]")} here, got [{string.Join(", ", input.Shape)}].", "input");
         logits = input.RequireFloats("input");
         classes = input.Shape[1];
         spatial = input.Shape[2..].Aggregate(1, (a, b) => a * b);
@@ -49,8 +53,8 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
         LossTensor targets = inputs["target"];
         softTarget = targets.Floats;
         target = softTarget is null ? targets.RequireIntegers("target") : [];
-        if (logProbabilities && softTarget is not null)
-            throw new ArgumentException("nll_loss takes class indices, not probabilities.", "target");
+        if (!plain && softTarget is not null)
+            throw new ArgumentException("this loss takes class indices, not probabilities.", "target");
         if (softTarget is not null ? !targets.Shape.SequenceEqual(input.Shape) : !targets.Shape.SequenceEqual(PositionShape(input.Shape)))
             throw new ArgumentException($"target [{string.Join(", ", targets.Shape)}] fits neither [N, d…] class indices nor probabilities shaped like input [{string.Join(", ", input.Shape)}].", "target");
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
@@ -75,6 +79,30 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
 
     private void RunOnCpu(LossMode mode)
     {
+        if (focal is SoftmaxFocalLoss softmaxFocal)
+        {
+            switch (mode, reduction)
+            {
+                case (LossMode.Forward, Reduction.None):
+                    softmaxFocal.ForwardBackward(logits, target, Loss, InputGradient, upstreamRows, weight);
+                    break;
+                case (LossMode.Forward, _):
+                    Loss[0] = softmaxFocal.Forward(logits, target, reduction, weight);
+                    break;
+                case (_, Reduction.None):
+                    softmaxFocal.ForwardBackward(logits, target, Loss, InputGradient, upstreamRows, weight);
+                    break;
+                case (LossMode.Fused, _):
+                    Loss[0] = softmaxFocal.ForwardBackward(logits, target, InputGradient, reduction, weight, upstreamScalar);
+                    break;
+                default:
+                    softmaxFocal.Backward(logits, target, upstreamScalar, InputGradient, reduction, weight);
+                    break;
+            }
+
+            return;
+        }
+
         if (negativeLogLikelihood is NllLoss nll)
         {
             switch (mode, reduction)
@@ -153,13 +181,37 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
     /// <summary>On the device an unreduced backward is the fused call (it writes the row losses into the output buffer it has).</summary>
     private void RunOnDevice(LossMode mode, DeviceTensors d)
     {
-        if (negativeLogLikelihood is NllLoss nll)
+        if (focal is SoftmaxFocalLoss softmaxFocal)
+            RunFocalOnDevice(softmaxFocal, mode, d, deviceTarget!);
+        else if (negativeLogLikelihood is NllLoss nll)
             RunNllOnDevice(nll, mode, d, deviceTarget!);
         else if (softTarget is not null)
             RunSoftOnDevice(mode, d);
         else
             RunHardOnDevice(mode, d, deviceTarget!);
         d.Device.Finish();
+    }
+
+    private void RunFocalOnDevice(SoftmaxFocalLoss softmaxFocal, LossMode mode, DeviceTensors d, DeviceBuffer<long> t)
+    {
+        switch (mode, reduction)
+        {
+            case (LossMode.Forward, Reduction.None):
+                softmaxFocal.ForwardBackward(d.Input, t, d.Output!, null, null, d.Weight);
+                break;
+            case (LossMode.Forward, _):
+                Loss[0] = softmaxFocal.Forward(d.Input, t, reduction, d.Weight);
+                break;
+            case (_, Reduction.None):
+                softmaxFocal.ForwardBackward(d.Input, t, d.Output!, d.Gradient, d.Upstream, d.Weight);
+                break;
+            case (LossMode.Fused, _):
+                Loss[0] = softmaxFocal.ForwardBackward(d.Input, t, d.Gradient, reduction, d.Weight, upstreamScalar);
+                break;
+            default:
+                softmaxFocal.Backward(d.Input, t, upstreamScalar, d.Gradient, reduction, d.Weight);
+                break;
+        }
     }
 
     private void RunNllOnDevice(NllLoss nll, LossMode mode, DeviceTensors d, DeviceBuffer<long> t)

@@ -22,6 +22,11 @@ internal readonly unsafe struct CrossEntropyArgs<TIndex>
 
     /// <summary>N row weights that scale each row's loss and gradient (mmdetection's <c>weight</c>), or null.</summary>
     public readonly float* RowWeight;
+
+    /// <summary>Softmax focal loss (mmcv): the row loss is α·w_y·(1 − p_y)^γ·(−ln p_y) instead of w_y·(−ln p_y).</summary>
+    public readonly bool Focal;
+    public readonly float FocalAlpha;
+    public readonly float FocalGamma;
     public readonly float* ClassWeight;
     public readonly float* Upstream;
     public readonly float* Output;
@@ -42,8 +47,11 @@ internal readonly unsafe struct CrossEntropyArgs<TIndex>
 
     public CrossEntropyArgs(float* logits, TIndex* target, float* softTarget, float* classWeight, float* upstream, float* output, float* gradient, int rows, int classes,
         long ignoreIndex, float smoothing, float lseSquareScale, float gradientScale, float classWeightSum, int spatial = 1,
-        float* continuousTarget = null, float* rowWeight = null)
+        float* continuousTarget = null, float* rowWeight = null, bool focal = false, float focalAlpha = 0f, float focalGamma = 0f)
     {
+        Focal = focal;
+        FocalAlpha = focalAlpha;
+        FocalGamma = focalGamma;
         Spatial = spatial;
         ContinuousTarget = continuousTarget;
         RowWeight = rowWeight;
@@ -317,6 +325,7 @@ internal static unsafe class CrossEntropyDriver
             if (!TryTarget(r, out RowTarget target))
                 return IgnoredRow(r, g);
             double targetLogits = target.Dot(x, 1);
+            float targetLogit = x[target.Left];
             int remainder = classes % count;
             int tail = classes - count;
             bool perClass = t != null || args.Smoothing != 0f;
@@ -372,6 +381,7 @@ internal static unsafe class CrossEntropyDriver
 
             double sumExp = TMath.Sum(sum);
             double lse = rowMax + Math.Log(sumExp);
+            double focalLoss = args.Focal ? Focus(ref target, lse, targetLogit) : 0d;
             double coefficientSum = t != null ? TMath.Sum(coefficients) : (double)args.Smoothing / classes * args.ClassWeightSum;
             if (TMode.StoreGradient)
             {
@@ -398,7 +408,7 @@ internal static unsafe class CrossEntropyDriver
                 target.Subtract(g, 1, scale);
             }
 
-            return RowLoss(r, lse, target.Mass, targetLogits, coefficientSum, perClass ? TMath.Sum(weighted) : 0d);
+            return args.Focal ? StoreLoss(r, focalLoss) : RowLoss(r, lse, target.Mass, targetLogits, coefficientSum, perClass ? TMath.Sum(weighted) : 0d);
         }
 
         /// <summary>a_c for the vector of classes at <paramref name="j"/>: (ε/C)·w_c, or w_c·((1 − ε)·t_c + ε/C) for soft targets.</summary>
@@ -427,6 +437,7 @@ internal static unsafe class CrossEntropyDriver
             if (!TryTarget(r, out RowTarget target))
                 return IgnoredRow(r, g);
             double targetLogits = target.Dot(x, stride);
+            float targetLogit = x[target.Left * stride];
             float uniform = args.Smoothing / classes;
             Span<float> coefficient = stackalloc float[classes];
             float rowMax = x[0];
@@ -449,6 +460,7 @@ internal static unsafe class CrossEntropyDriver
             }
 
             double lse = rowMax + Math.Log(sumExp);
+            double focalLoss = args.Focal ? Focus(ref target, lse, targetLogit) : 0d;
             double coefficientSum = t != null ? coefficients : (double)uniform * args.ClassWeightSum;
             if (TMode.StoreGradient)
             {
@@ -458,7 +470,7 @@ internal static unsafe class CrossEntropyDriver
                 target.Subtract(g, stride, scale);
             }
 
-            return RowLoss(r, lse, target.Mass, targetLogits, coefficientSum, weighted);
+            return args.Focal ? StoreLoss(r, focalLoss) : RowLoss(r, lse, target.Mass, targetLogits, coefficientSum, weighted);
         }
 
         /// <summary>
@@ -513,6 +525,38 @@ internal static unsafe class CrossEntropyDriver
             double scale = args.GradientScale * (args.Upstream != null ? args.Upstream[r] : 1f);
             double softmaxFactor = mass + coefficientSum + 2d * args.LseSquareScale * lse;
             return ((float)scale, (float)(scale * softmaxFactor / sumExp));
+        }
+
+        /// <summary>
+        /// Softmax focal loss: with p = p_y and m = 1 − p, returns ℓ_r = α·w_y·m^γ·(−ln p) and turns the target's share into
+        /// K = α·w_y·m^γ·(1 − γ·p·ln p / m), so that the gradient K·(softmax − [c = y]) is written by the usual sweep.
+        /// ln p / m → −1 as m → 0: the gradient's finite limit there (autograd's pow backward gives NaN for γ &lt; 1).
+        /// </summary>
+        private double Focus(ref RowTarget target, double lse, float targetLogit)
+        {
+            double weight = target.LeftShare;
+            if (weight == 0d)
+            {
+                target = new RowTarget(target.Left, 0f, -1, 0f);
+                return 0d;
+            }
+
+            double logP = targetLogit - lse;
+            double p = Math.Exp(logP);
+            double m = 1d - p;
+            double gamma = args.FocalGamma;
+            double modulation = m > 0d ? Math.Pow(m, gamma) : gamma == 0d ? 1d : 0d;
+            double ratio = m > 0d ? logP / m : -1d;
+            double scale = args.FocalAlpha * weight * modulation;
+            target = new RowTarget(target.Left, (float)(scale * (1d - gamma * p * ratio)), -1, 0f);
+            return -scale * logP;
+        }
+
+        private double StoreLoss(nint r, double loss)
+        {
+            if (TMode.StoreLoss)
+                args.Output[r] = (float)loss;
+            return loss;
         }
 
         /// <summary>ℓ_r = m·lse − Σ share·x + Σa·lse − Σ a_c·x_c + z·lse² (terms with a zero factor skipped); stored for 'none'.</summary>

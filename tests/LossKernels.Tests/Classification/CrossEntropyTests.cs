@@ -203,6 +203,46 @@ public class CrossEntropyTests
     }
 
     [Test]
+    public void SoftmaxFocalLossMatchesTheReferenceWithItsLimitAtSaturatedRows([Values(0.0, 0.5, 2.0)] double gamma, [Values] bool weighted)
+    {
+        foreach ((int rows, int classes) in Shapes)
+        {
+            (float[] logits, long[] target) = Sample(rows, classes, seed: rows * 3 + classes, ignoreEvery: 4);
+            if (rows > 2 && classes > 1)
+            {
+                // A saturated, correct row: p rounds to 1 in float, where autograd's pow backward gives NaN for γ < 1.
+                for (int c = 0; c < classes; c++)
+                    logits[2 * classes + c] = c == (int)target[2] ? 1e4f : -1e4f;
+            }
+
+            float[]? weight = weighted ? CatalogHarness.Uniform(classes, 1, 0f, 2f) : null;
+            var focal = new SoftmaxFocalLoss(0.3f, (float)gamma);
+            foreach (string reduction in new[] { "none", "mean", "sum" })
+            {
+                string what = $"softmax focal {rows}x{classes} gamma {gamma} {reduction}";
+                float[] upstream = reduction == "none" ? CatalogHarness.Uniform(rows, 5, -1f, 1f) : [0.7f];
+                ReferenceResult expected = ReferenceCrossEntropy.ComputeSoftmaxFocal(Numerics.ToDouble(logits), target, weight is null ? null : Numerics.ToDouble(weight),
+                    -100, 0.3, gamma, reduction, Numerics.ToDouble(upstream));
+                float[] gradient = new float[logits.Length];
+                if (reduction == "none")
+                {
+                    float[] output = new float[rows];
+                    focal.ForwardBackward(logits, target, output, gradient, upstream, weight);
+                    Numerics.AssertClose(what + " losses", output, expected.Loss, 1e-5, 1e-6);
+                }
+                else
+                {
+                    float value = focal.ForwardBackward(logits, target, gradient, reduction == "sum" ? Reduction.Sum : Reduction.Mean, weight, upstream[0]);
+                    Numerics.AssertClose(what + " loss", [value], expected.Loss, 1e-5, 1e-6);
+                }
+
+                Assert.That(gradient.All(float.IsFinite), what + ": finite gradient");
+                Numerics.AssertClose(what + " gradient", gradient, expected.InputGradient, 1e-5, 1e-6);
+            }
+        }
+    }
+
+    [Test]
     public void Int32TargetsEqualInt64Targets()
     {
         (float[] logits, long[] target) = Sample(50, 37, seed: 5, ignoreEvery: 4);

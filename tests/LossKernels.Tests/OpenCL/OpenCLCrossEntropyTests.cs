@@ -123,6 +123,24 @@ public class OpenCLCrossEntropyTests
     }
 
     [Test]
+    public void SoftmaxFocalLossInPlaceMatchesTheReference([Values(0.5, 2.0)] double gamma)
+    {
+        OpenCLDevice device = OpenCLTestDevice.Get(OpenCLReductionVariant.Auto);
+        var focal = new SoftmaxFocalLoss(0.25f, (float)gamma);
+        foreach ((int rows, int classes) in Shapes)
+        {
+            (float[] logits, long[] target) = CrossEntropyTests.Sample(rows, classes, seed: 4, ignoreEvery: 3);
+            float[] weight = Core.CatalogHarness.Uniform(classes, 2, 0.5f, 2f);
+            using DeviceBuffer<float> x = device.Upload(logits), w = device.Upload(weight);
+            using DeviceBuffer<long> t = device.Upload(target);
+            float value = focal.ForwardBackward(x, t, x, Reduction.Mean, w, 0.5f);
+            ReferenceResult expected = ReferenceCrossEntropy.ComputeSoftmaxFocal(Numerics.ToDouble(logits), target, Numerics.ToDouble(weight), -100, 0.25, gamma, "mean", [0.5]);
+            Numerics.AssertClose($"{rows}x{classes} loss", [value], expected.Loss, 1e-5, 1e-6);
+            Numerics.AssertClose($"{rows}x{classes} gradient in place", x.ToArray(), expected.InputGradient, 1e-5, 1e-6);
+        }
+    }
+
+    [Test]
     public void AllTargetsIgnoredGiveNaNForTheMean()
     {
         OpenCLDevice device = OpenCLTestDevice.Get(OpenCLReductionVariant.Auto);

@@ -74,6 +74,38 @@ public static class ReferenceCrossEntropy
         return Reduce(losses, gradient, classes, reduction, avgFactor is double factor ? factor + 1.1920928955078125e-07 : rows, upstream);
     }
 
+    /// <summary>mmcv's softmax_focal_loss with ignore_index: ℓ_r = −α·w_y·(1 − p)^γ·ln p, the mean over the rows not ignored; the gradient's limit where p = 1.</summary>
+    public static ReferenceResult ComputeSoftmaxFocal(double[] logits, long[] target, double[]? weight, long ignoreIndex, double alpha, double gamma, string reduction,
+        double[]? upstream)
+    {
+        int rows = target.Length;
+        int classes = rows == 0 ? 1 : logits.Length / rows;
+        var losses = new double[rows];
+        var gradient = new double[logits.Length];
+        int kept = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            long y = target[r];
+            if (y == ignoreIndex)
+                continue;
+            kept++;
+            double max = double.NegativeInfinity;
+            for (int c = 0; c < classes; c++)
+                max = Math.Max(max, logits[r * classes + c]);
+            double sum = 0;
+            for (int c = 0; c < classes; c++)
+                sum += Math.Exp(logits[r * classes + c] - max);
+            double logP = logits[r * classes + y] - max - Math.Log(sum), p = Math.Exp(logP), m = 1 - p;
+            double w = alpha * (weight?[y] ?? 1), modulation = m > 0 ? Math.Pow(m, gamma) : gamma == 0 ? 1 : 0;
+            losses[r] = -w * modulation * logP;
+            double k = w * modulation * (1 - gamma * p * (m > 0 ? logP / m : -1));
+            for (int c = 0; c < classes; c++)
+                gradient[r * classes + c] = k * (Math.Exp(logits[r * classes + c] - max) / sum - (c == y ? 1 : 0));
+        }
+
+        return Reduce(losses, gradient, classes, reduction, kept, upstream);
+    }
+
     /// <summary>nll_loss: ℓ_r = −w_y·x[r, y], the mean over Σ w_y of the rows not ignored.</summary>
     public static ReferenceResult ComputeNll(double[] input, long[] target, double[]? weight, long ignoreIndex, string reduction, double[]? upstream)
     {

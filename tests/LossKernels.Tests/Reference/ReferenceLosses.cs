@@ -27,6 +27,13 @@ public static class ReferenceLosses
         if (loss == "distribution_focal_loss")
             return ReferenceCrossEntropy.ComputeDistribution(input, target, weight, parameters.TryGetValue("reduction", out object? dr) && dr is string ds ? ds : "mean",
                 parameters.TryGetValue("avg_factor", out object? af) && af is not null ? Convert.ToDouble(af) : null, upstream);
+        if (loss == "softmax_focal_loss")
+        {
+            double Get(string name, double fallback) => parameters.TryGetValue(name, out object? v) && v is not null ? Convert.ToDouble(v) : fallback;
+            return ReferenceCrossEntropy.ComputeSoftmaxFocal(input, Array.ConvertAll(target, t => (long)t), weight, (long)Get("ignore_index", -100), Get("alpha", 0.25),
+                Get("gamma", 2), parameters.TryGetValue("reduction", out object? fr) && fr is string fs ? fs : "mean", upstream);
+        }
+
         if (loss == "nll_loss")
             return ReferenceCrossEntropy.ComputeNll(input, Array.ConvertAll(target, t => (long)t), weight,
                 parameters.TryGetValue("ignore_index", out object? i) && i is not null ? Convert.ToInt64(i) : -100,
