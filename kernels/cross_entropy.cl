@@ -358,3 +358,39 @@ kernel void one_hot(global const long* target, global float* output, int rows, i
     long y = target[r];
     output[i] = y != ignore_index && y == (long)(i - r * (size_t)classes) ? 1.0f : 0.0f;
 }
+
+/* multi_margin_loss: a work-item per row. z_c = margin − x_y + x_c; ℓ = (w_y/C)·Σ_{c≠y} max(0, z_c)^p; the gradient
+ * (w_y/C)·p·z_c^(p−1) at c ≠ y where z_c > 0, and minus their sum at y. Targets were checked before the launch; x_y is
+ * read first and each class read before its gradient is written, so the gradient may be the input buffer. */
+kernel void multi_margin_rows(global const float* input, global const long* target, global const float* class_weight, global const float* upstream,
+    global float* output, global float* grad, int rows, int classes, int p, float margin, float gradient_scale, global acc_t* row_losses)
+{
+    size_t r = get_global_id(0);
+    if (r >= (size_t)rows)
+        return;
+    global const float* x = input + r * (size_t)classes;
+    global float* g = grad ? grad + r * (size_t)classes : 0;
+    long y = target[r];
+    float shift = margin - x[y];
+    float factor = (class_weight ? class_weight[y] : 1.0f) / classes;
+    float scale = gradient_scale * (upstream ? upstream[r] : 1.0f);
+    acc_t loss = 0, slopes = 0;
+    for (int c = 0; c < classes; c++)
+    {
+        if (c == y)
+            continue;
+        float z = x[c] + shift;
+        float hinge = z > 0.0f ? z : 0.0f;
+        loss += p == 1 ? hinge : hinge * hinge;
+        float slope = (p == 1 ? (z > 0.0f ? 1.0f : 0.0f) : 2.0f * hinge) * factor * scale;
+        slopes += slope;
+        if (g)
+            g[c] = slope;
+    }
+    if (g)
+        g[y] = (float)-slopes;
+    loss *= factor;
+    if (output)
+        output[r] = (float)loss;
+    row_losses[r] = loss;
+}

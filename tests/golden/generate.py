@@ -684,6 +684,34 @@ def softmax_focal_cases(rng):
                 })
 
 
+def multi_margin_cases(rng):
+    for tag, params, weighted in (("default", {}, False), ("p2_margin0.5", {"p": 2, "margin": 0.5}, False), ("weight_margin2", {"margin": 2.0}, True),
+                                  ("p2_weight", {"p": 2}, True)):
+        for rows, classes in ((1, 1), (3, 5), (8, 17), (4, 100)):
+            x = rng.uniform(-2, 2, (rows, classes)).astype(np.float32)
+            t = rng.integers(0, classes, rows).astype(np.int64)
+            w = rng.uniform(0, 2, classes).astype(np.float32) if weighted else None
+            for reduction in ("none", "mean", "sum"):
+                x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+                value = F.multi_margin_loss(x64, torch.tensor(t), p=params.get("p", 1), margin=params.get("margin", 1.0),
+                                            weight=None if w is None else torch.tensor(w.astype(np.float64)), reduction=reduction)
+                value.sum().backward()
+                inputs = {"input": tensor(x, "float32"), "target": tensor(t, "int64")}
+                if w is not None:
+                    inputs["weight"] = tensor(w, "float32")
+                write({
+                    "format": "losskernels-golden/1",
+                    "name": f"multi_margin_loss/{tag}/{reduction}/{rows}x{classes}",
+                    "loss": "multi_margin_loss",
+                    "params": {**params, "reduction": reduction},
+                    "inputs": inputs,
+                    "upstream": None,
+                    "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
+                    "tolerance": {"rtol": 1e-5, "atol": 1e-6},
+                    "source": f"torch {torch.__version__} torch.nn.functional.multi_margin_loss, float64",
+                })
+
+
 def nll_cases(rng):
     for tag, extra, weighted, ignore_every in (("default", {}, False, 0), ("weight", {}, True, 0), ("ignored", {}, False, 3),
                                                 ("weight_ignored", {}, True, 2), ("ignore_index1", {"ignore_index": 1}, False, 0)):
@@ -819,6 +847,7 @@ def main():
     nll_cases(np.random.default_rng(20261125))
     distribution_cases(np.random.default_rng(20261126))
     softmax_focal_cases(np.random.default_rng(20261127))
+    multi_margin_cases(np.random.default_rng(20261128))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

@@ -42,6 +42,9 @@ internal static class ClassificationCatalog
             "mmcv softmax_focal_loss (+ ignore_index)", ["input", "target"], ["weight"], ["alpha", "gamma", "ignore_index", "reduction"],
             CrossEntropyReportRows * CrossEntropyReportClasses,
             (p, inputs, upstream, device) => new CrossEntropyBoundLoss(p, inputs, upstream, device, softmaxFocal: true), CrossEntropySample),
+        new LossDefinition("multi_margin_loss", "classification", "(w_y/C)·Σ_{c≠y} max(0, margin − x_y + x_c)^p per row of [N, C]",
+            "F.multi_margin_loss", ["input", "target"], ["weight"], ["p", "margin", "reduction"], ReportSize,
+            (p, inputs, upstream, device) => new MultiMarginBoundLoss(p, inputs, upstream, device), MarginSample),
         Row("zero_one_loss", "[x > 0] ≠ [t > 0] (forward only)", "sklearn zero_one_loss",
             _ => new ZeroOneLoss(), SignedLabels),
     ];
@@ -110,6 +113,21 @@ internal static class ClassificationCatalog
         for (int r = 0; r < rows; r++)
             label[r] = r % 11 == 10 ? Bins - 1 : r % 7 == 6 ? random.Next(Bins) : (float)(random.NextDouble() * (Bins - 1));
         return new() { ["input"] = LossTensor.FromFloats(logits, rows, Bins), ["target"] = LossTensor.FromFloats(label, rows) };
+    }
+
+    /// <summary>[N, 100] scores in [−2, 2) (margins near every hinge), targets uniform over the classes.</summary>
+    private static Dictionary<string, LossTensor> MarginSample(int length, int seed)
+    {
+        int classes = Math.Max(1, Math.Min(100, length));
+        int rows = length / classes;
+        var random = new Random(seed);
+        var scores = new float[rows * classes];
+        for (int i = 0; i < scores.Length; i++)
+            scores[i] = (float)(random.NextDouble() * 4 - 2);
+        var target = new long[rows];
+        for (int r = 0; r < rows; r++)
+            target[r] = random.Next(classes);
+        return new() { ["input"] = LossTensor.FromFloats(scores, rows, classes), ["target"] = LossTensor.FromIntegers(target, rows) };
     }
 
     private static Dictionary<string, LossTensor> Make(int length, int seed, Func<Random, float> input, Func<Random, int, float> target)

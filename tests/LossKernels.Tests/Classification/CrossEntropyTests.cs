@@ -243,6 +243,29 @@ public class CrossEntropyTests
     }
 
     [Test]
+    public void MultiMarginLossInPlaceAcrossWidthsAndItsBadArguments([Values(1, 2)] int p)
+    {
+        var loss = new MultiMarginLoss(p, 0.7f);
+        foreach ((int rows, int classes) in Shapes)
+        {
+            (float[] input, long[] target) = Sample(rows, classes, seed: 6, ignoreEvery: 0);
+            input = [.. input.Select(v => v / 4)];
+            float[] weight = CatalogHarness.Uniform(classes, 3, 0.5f, 2f);
+            ReferenceResult expected = ReferenceCrossEntropy.ComputeMultiMargin(Numerics.ToDouble(input), target, Numerics.ToDouble(weight), p, 0.7, "sum", [0.5]);
+            float[] inPlace = (float[])input.Clone();
+            float value = loss.ForwardBackward(inPlace, target, inPlace, Reduction.Sum, weight, 0.5f);
+            Numerics.AssertClose($"multi_margin p{p} {rows}x{classes}", [value], expected.Loss, 1e-5, 1e-6);
+            Numerics.AssertClose($"multi_margin p{p} {rows}x{classes} gradient in place", inPlace, expected.InputGradient, 1e-5, 1e-6);
+        }
+
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new MultiMarginLoss(3, 1f))!.ParamName, Is.EqualTo("P"));
+        float[] scores = new float[6], gradient = [.. Enumerable.Repeat(4f, 6)];
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => loss.ForwardBackward(scores, [0L, 3L], gradient))!.ParamName, Is.EqualTo("target"));
+        Assert.That(gradient.All(g => g == 4f), "nothing written");
+        DeterminismAndAllocationTests.AssertNoAllocation("multi_margin_loss", () => loss.ForwardBackward(scores, [0L, 2L], gradient));
+    }
+
+    [Test]
     public void Int32TargetsEqualInt64Targets()
     {
         (float[] logits, long[] target) = Sample(50, 37, seed: 5, ignoreEvery: 4);

@@ -106,6 +106,32 @@ public static class ReferenceCrossEntropy
         return Reduce(losses, gradient, classes, reduction, kept, upstream);
     }
 
+    /// <summary>PyTorch's multi_margin_loss: ℓ_r = (w_y/C)·Σ_{c≠y} max(0, margin − x_y + x_c)^p, the mean over N.</summary>
+    public static ReferenceResult ComputeMultiMargin(double[] input, long[] target, double[]? weight, int p, double margin, string reduction, double[]? upstream)
+    {
+        int rows = target.Length;
+        int classes = rows == 0 ? 1 : input.Length / rows;
+        var losses = new double[rows];
+        var gradient = new double[input.Length];
+        for (int r = 0; r < rows; r++)
+        {
+            long y = target[r];
+            double factor = (weight?[y] ?? 1) / classes;
+            for (int c = 0; c < classes; c++)
+            {
+                double z = margin - input[r * classes + y] + input[r * classes + c];
+                if (c == y || !(z > 0))
+                    continue;
+                losses[r] += factor * (p == 1 ? z : z * z);
+                double slope = factor * (p == 1 ? 1 : 2 * z);
+                gradient[r * classes + c] += slope;
+                gradient[r * classes + y] -= slope;
+            }
+        }
+
+        return Reduce(losses, gradient, classes, reduction, rows, upstream);
+    }
+
     /// <summary>nll_loss: ℓ_r = −w_y·x[r, y], the mean over Σ w_y of the rows not ignored.</summary>
     public static ReferenceResult ComputeNll(double[] input, long[] target, double[]? weight, long ignoreIndex, string reduction, double[]? upstream)
     {

@@ -34,6 +34,11 @@ public static class ReferenceLosses
                 Get("gamma", 2), parameters.TryGetValue("reduction", out object? fr) && fr is string fs ? fs : "mean", upstream);
         }
 
+        if (loss == "multi_margin_loss")
+            return ReferenceCrossEntropy.ComputeMultiMargin(input, Array.ConvertAll(target, t => (long)t), weight,
+                parameters.TryGetValue("p", out object? mp) && mp is not null ? Convert.ToInt32(mp) : 1,
+                parameters.TryGetValue("margin", out object? mm) && mm is not null ? Convert.ToDouble(mm) : 1,
+                parameters.TryGetValue("reduction", out object? mr) && mr is string ms ? ms : "mean", upstream);
         if (loss == "nll_loss")
             return ReferenceCrossEntropy.ComputeNll(input, Array.ConvertAll(target, t => (long)t), weight,
                 parameters.TryGetValue("ignore_index", out object? i) && i is not null ? Convert.ToInt64(i) : -100,
