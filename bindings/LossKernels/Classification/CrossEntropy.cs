@@ -20,8 +20,9 @@ namespace LossKernels.Classification;
 /// divided like the rest for the mean; and the gradient may be written over the logits in place (pass the same span),
 /// as Liger-Kernel does, so that training needs no second [N, C] buffer.</para>
 /// <para>Differences: targets outside [0, C) other than <see cref="IgnoreIndex"/> throw <see cref="ArgumentOutOfRangeException"/>
-/// naming the first position before any work (PyTorch: "Target n is out of bounds"). Only the [N, C] layout; soft
-/// (probability) targets and [N, C, d…] are not here yet.</para>
+/// naming the first position before any work (PyTorch: "Target n is out of bounds"). Probability targets have their own
+/// overloads (with <c>classes</c>); [N, C, d1, …] inputs take <c>spatialSize</c> = d1·d2·… (PyTorch infers both from the
+/// tensors' shapes). The z-loss is computed in float per position for [N, C, d…] and in double per row for [N, C].</para>
 /// <para>The kernel reads a row once from memory: max, then e^(x − max) written into the gradient row with its sum, then
 /// the gradient from those in place (<see cref="CrossEntropyDriver"/>). Results are bitwise the same for any thread count.</para>
 /// </remarks>

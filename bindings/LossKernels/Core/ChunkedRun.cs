@@ -34,7 +34,7 @@ internal static unsafe class ChunkedRun
     /// <param name="kernel">The pass.</param>
     /// <param name="length">The item count n.</param>
     /// <param name="parallelThreshold">The least n worth more than one thread.</param>
-    /// <param name="chunkLength">Items per chunk; 0 for <see cref="ChunkLength"/>(n). A pass that reduces must use the default, a function of n alone.</param>
+    /// <param name="chunkLength">Items per chunk; 0 for <see cref="ChunkLength"/>(n). A pass that reduces must pass a length that depends on the call's shape alone (rows of C classes: so many rows), never on the thread count.</param>
     public static double Run<TKernel>(in TKernel kernel, int length, int parallelThreshold, nint chunkLength = 0)
         where TKernel : struct, IRangeKernel
     {
