@@ -1,0 +1,251 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace LossKernels.Classification;
+
+/// <summary>
+/// GHM-C, the gradient harmonizing classification loss (Li et al. 2019): binary cross entropy with logits whose every
+/// element is weighted by how crowded its gradient norm g = |σ(x) − t| is. g falls in one of <see cref="Bins"/> equal bins of
+/// [0, 1]; with v the number of valid elements (label weight &gt; 0), c_b the count of bin b (or, with momentum μ, the moving
+/// average a_b ← μ·a_b + (1 − μ)·c_b kept in a caller-owned span) and m the number of non-empty bins, an element of bin b
+/// weighs <c>β = v / (c_b·m)</c> (v / (a_b·m) with momentum). <c>ℓ_i = β_i·ce(x_i, t_i)</c>; gradient <c>β_i·(σ(x_i) − t_i)</c>
+/// (β is not differentiated, as mmdetection detaches it). The mean divides by <c>v + ε</c>.
+/// </summary>
+/// <remarks>
+/// <para>mmdetection: <c>GHMC(bins=10, momentum=0, use_sigmoid=True)</c>: the same bins (edges i/bins compared in float32, the
+/// last widened by 1e-6), the same weights and moving average. The histogram is counted in integers in one fixed pass, so it
+/// is the same for any run; the moving-average state is a span the caller owns and passes to every call (mmdetection keeps
+/// it in the module).</para>
+/// <para>Differences: a label weight multiplies its element's loss and gradient besides marking it valid (mmdetection uses it as
+/// the valid mask only: the same for 0/1 weights, which is how its heads pass them). There is no backward-only entry point:
+/// the weights come from the forward's histogram and update the state, so a separate backward would count twice.</para>
+/// </remarks>
+public readonly unsafe struct GhmcLoss
+{
+    /// <summary>The most bins a call supports (the bin weights live on the stack).</summary>
+    public const int MaxBins = 64;
+
+    /// <summary>mmdetection's defaults: 10 bins, no momentum.</summary>
+    public GhmcLoss()
+        : this(10, 0f)
+    {
+    }
+
+    /// <summary>GHM-C with the given bins and momentum.</summary>
+    /// <param name="bins">The number of gradient-norm bins, 1 to <see cref="MaxBins"/>.</param>
+    /// <param name="momentum">μ ∈ [0, 1): 0 weighs by this call's counts; above 0 by their moving average.</param>
+    /// <exception cref="ArgumentOutOfRangeException">bins or momentum out of range.</exception>
+    public GhmcLoss(int bins, float momentum)
+    {
+        Bins = bins;
+        Momentum = momentum;
+        Validate();
+    }
+
+    /// <summary>The number of gradient-norm bins.</summary>
+    public int Bins { get; }
+
+    /// <summary>μ: the moving-average momentum of the bin counts.</summary>
+    public float Momentum { get; }
+
+    /// <summary>Throws when bins or momentum is out of range.</summary>
+    public void Validate()
+    {
+        if (Bins is < 1 or > MaxBins)
+            ThrowHelper.OutOfRange(nameof(Bins), Bins, $"in [1, {MaxBins}]");
+        if (!(Momentum >= 0f && Momentum < 1f))
+            ThrowHelper.OutOfRange(nameof(Momentum), Momentum, "in [0, 1)");
+    }
+
+    /// <summary>Fused forward+backward, reduced: counts the bins, updates the state, returns L and writes the gradient.</summary>
+    /// <param name="logits">n logits.</param>
+    /// <param name="target">n targets in [0, 1].</param>
+    /// <param name="logitsGrad">Receives n gradient elements; may be <paramref name="logits"/> itself.</param>
+    /// <param name="labelWeight">n label weights (an element with weight ≤ 0 is left out), or empty for all valid.</param>
+    /// <param name="accumulatedCounts">The moving-average state a_b, <see cref="Bins"/> values (zeros before the first call), updated in place; required when momentum &gt; 0, else ignored.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> (over v + ε) or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    public float ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<float> target, Span<float> logitsGrad, ReadOnlySpan<float> labelWeight = default,
+        Span<float> accumulatedCounts = default, Reduction reduction = Reduction.Mean, float upstream = 1f)
+    {
+        float* binWeights = stackalloc float[MaxBins];
+        float* edges = stackalloc float[MaxBins];
+        int valid = Prepare(logits, target, labelWeight, accumulatedCounts, binWeights, edges);
+        return new GhmcElement(binWeights, edges, Bins).ForwardBackward(logits, target, logitsGrad, reduction, labelWeight, reduction == Reduction.Mean ? valid : null, upstream);
+    }
+
+    /// <summary>Forward only, reduced (counts the bins and updates the state too).</summary>
+    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{float}, Span{float}, Reduction, float)"/>
+    public float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<float> target, ReadOnlySpan<float> labelWeight = default, Span<float> accumulatedCounts = default,
+        Reduction reduction = Reduction.Mean)
+    {
+        float* binWeights = stackalloc float[MaxBins];
+        float* edges = stackalloc float[MaxBins];
+        int valid = Prepare(logits, target, labelWeight, accumulatedCounts, binWeights, edges);
+        return new GhmcElement(binWeights, edges, Bins).Forward(logits, target, reduction, labelWeight, reduction == Reduction.Mean ? valid : null);
+    }
+
+    /// <summary>Fused forward+backward, unreduced: n element losses β·ce and the gradient of Σ upstream·ℓ.</summary>
+    /// <param name="logits">n logits.</param>
+    /// <param name="target">n targets in [0, 1].</param>
+    /// <param name="output">Receives n element losses.</param>
+    /// <param name="logitsGrad">Receives n gradient elements; may be <paramref name="logits"/> itself.</param>
+    /// <param name="upstream">n upstream gradients, or empty for ones.</param>
+    /// <param name="labelWeight">n label weights, or empty for all valid.</param>
+    /// <param name="accumulatedCounts">The moving-average state (see the reduced overload).</param>
+    public void ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<float> target, Span<float> output, Span<float> logitsGrad,
+        ReadOnlySpan<float> upstream = default, ReadOnlySpan<float> labelWeight = default, Span<float> accumulatedCounts = default)
+    {
+        float* binWeights = stackalloc float[MaxBins];
+        float* edges = stackalloc float[MaxBins];
+        Prepare(logits, target, labelWeight, accumulatedCounts, binWeights, edges);
+        new GhmcElement(binWeights, edges, Bins).ForwardBackward(logits, target, output, logitsGrad, upstream, labelWeight);
+    }
+
+    /// <summary>Checks the arguments, writes the edges, counts the bins, updates the state and writes the bin weights; returns v, the valid count (at least 1).</summary>
+    private int Prepare(ReadOnlySpan<float> logits, ReadOnlySpan<float> target, ReadOnlySpan<float> labelWeight, Span<float> accumulatedCounts, float* binWeights,
+        float* edges)
+    {
+        Validate();
+        ThrowHelper.IfLengthDiffers(logits.Length, target.Length, nameof(target));
+        if (!labelWeight.IsEmpty)
+            ThrowHelper.IfLengthDiffers(logits.Length, labelWeight.Length, nameof(labelWeight));
+        if (Momentum > 0f)
+            ThrowHelper.IfLengthDiffers(Bins, accumulatedCounts.Length, nameof(accumulatedCounts));
+        long* counts = stackalloc long[MaxBins];
+        new Span<long>(counts, Bins).Clear();
+        Edges(edges, Bins);
+        long valid = Histogram(logits, target, labelWeight, edges, counts);
+        double total = Math.Max(valid, 1L);
+        int nonEmpty = 0;
+        for (int b = 0; b < Bins; b++)
+        {
+            binWeights[b] = 0f;
+            if (counts[b] == 0)
+                continue;
+            nonEmpty++;
+            if (Momentum > 0f)
+            {
+                accumulatedCounts[b] = Momentum * accumulatedCounts[b] + (1f - Momentum) * counts[b];
+                binWeights[b] = (float)(total / accumulatedCounts[b]);
+            }
+            else
+            {
+                binWeights[b] = (float)(total / counts[b]);
+            }
+        }
+
+        for (int b = 0; b < Bins && nonEmpty > 0; b++)
+            binWeights[b] /= nonEmpty;
+        return (int)Math.Max(valid, 1L);
+    }
+
+    /// <summary>The lower edges i/bins rounded to float, as PyTorch compares a float32 tensor with them.</summary>
+    internal static void Edges(float* edges, int bins)
+    {
+        for (int b = 0; b < bins; b++)
+            edges[b] = (float)((double)b / bins);
+    }
+
+    /// <summary>Counts the valid elements per bin in one pass, in integers (the same for any run); returns the valid count.</summary>
+    private long Histogram(ReadOnlySpan<float> logits, ReadOnlySpan<float> target, ReadOnlySpan<float> labelWeight, float* edges, long* counts)
+    {
+        fixed (float* x = logits, t = target, w = labelWeight)
+        {
+            if (Vector512.IsHardwareAccelerated)
+                return Histogram<Vector512<float>, Width512>(x, t, w, logits.Length, edges, counts);
+            if (Vector256.IsHardwareAccelerated)
+                return Histogram<Vector256<float>, Width256>(x, t, w, logits.Length, edges, counts);
+            return Histogram<Vector128<float>, Width128>(x, t, w, logits.Length, edges, counts);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private long Histogram<TVec, TMath>(float* x, float* t, float* w, int length, float* edges, long* counts)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        int count = TMath.Count;
+        float* bins = stackalloc float[count];
+        float* padX = stackalloc float[count];
+        float* padT = stackalloc float[count];
+        long valid = 0;
+        for (int i = 0; i < length; i += count)
+        {
+            int lanes = Math.Min(count, length - i);
+            float* xs = x + i, ts = t + i;
+            if (lanes < count)
+            {
+                // The last, partial vector: a zero-padded copy; only its first lanes are counted.
+                for (int j = 0; j < count; j++)
+                {
+                    padX[j] = j < lanes ? x[i + j] : 0f;
+                    padT[j] = j < lanes ? t[i + j] : 0f;
+                }
+
+                xs = padX;
+                ts = padT;
+            }
+
+            TMath.Store(GhmcElement.Bin<TVec, TMath>(TMath.Load(ref xs[0]), TMath.Load(ref ts[0]), edges, Bins), ref bins[0]);
+            for (int j = 0; j < lanes; j++)
+            {
+                // NaN gradient norms (a NaN logit or target) fall in no bin, as in mmdetection.
+                if ((w == null || w[i + j] > 0f) && !float.IsNaN(bins[j]))
+                {
+                    counts[(int)bins[j]]++;
+                    valid++;
+                }
+            }
+        }
+
+        return valid;
+    }
+}
+
+/// <summary>
+/// GHM-C's elementwise pass: β_bin(g)·ce(x, t) and β·(σ(x) − t), the bin of g = |σ(x) − t| found by comparing with the lower
+/// edges, its weight by the same comparisons (a select per bin).
+/// </summary>
+internal readonly unsafe struct GhmcElement(float* binWeights, float* edges, int bins) : IElementwiseLoss
+{
+    private readonly float* binWeights = binWeights;
+    private readonly float* edges = edges;
+    private readonly int bins = bins;
+
+    public void Validate()
+    {
+    }
+
+    public ElementwiseKernel Kernel => throw new NotSupportedException("GHM-C's bin weights are a buffer: GhmcLoss runs its own device kernel.");
+
+    /// <summary>The bin index of g = |σ(x) − t| per lane (as a float), NaN where g is NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Bin<TVec, TMath>(TVec x, TVec t, float* edges, int bins)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        SigmoidTerms.Sigmoids<TVec, TMath>(x, out TVec p, out _);
+        TVec g = TMath.Abs(TMath.Subtract(p, t));
+        TVec bin = TMath.Create(0f);
+        // g ≥ edge as max(g, edge) = g: one mask per edge, false for NaN.
+        for (int b = 1; b < bins; b++)
+            bin = TMath.Add(bin, TMath.And(TMath.Equal(TMath.Max(g, TMath.Create(edges[b])), g), TMath.Create(1f)));
+        return TMath.Select(TMath.IsNaN(g), g, bin);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec crossEntropy = SigmoidTerms.CrossEntropy<TVec, TMath>(input, target, out TVec p, out _);
+        TVec g = TMath.Abs(TMath.Subtract(p, target));
+        TVec weight = TMath.Create(binWeights[0]);
+        for (int b = 1; b < bins; b++)
+            weight = TMath.Select(TMath.LessThan(g, TMath.Create(edges[b])), weight, TMath.Create(binWeights[b]));
+        gradient = TMath.Multiply(weight, TMath.Subtract(p, target));
+        return TMath.Multiply(weight, crossEntropy);
+    }
+}
