@@ -712,6 +712,59 @@ def multi_margin_cases(rng):
                 })
 
 
+def mm_ghmc(pred, target, label_weight, bins, momentum):
+    """mmdetection's GHMC.forward (use_sigmoid) for one call from a zero moving-average state; edges b/bins as float32."""
+    edges = [float(np.float32(b) / np.float32(bins)) for b in range(bins + 1)]
+    edges[-1] += 1e-6
+    g = torch.abs(pred.sigmoid().detach() - target)
+    valid = label_weight > 0
+    tot = max(valid.float().sum().item(), 1.0)
+    weights = torch.zeros_like(pred)
+    acc_sum = [0.0] * bins
+    n = 0
+    for i in range(bins):
+        inds = (g >= edges[i]) & (g < edges[i + 1]) & valid
+        num_in_bin = inds.sum().item()
+        if num_in_bin > 0:
+            if momentum > 0:
+                acc_sum[i] = momentum * acc_sum[i] + (1 - momentum) * num_in_bin
+                weights[inds] = tot / acc_sum[i]
+            else:
+                weights[inds] = tot / num_in_bin
+            n += 1
+    if n > 0:
+        weights = weights / n
+    return F.binary_cross_entropy_with_logits(pred, target, reduction="none") * weights * label_weight, tot
+
+
+def ghmc_cases(rng):
+    for tag, params, weighted in (("default", {}, False), ("bins5_momentum0.75", {"bins": 5, "momentum": 0.75}, True), ("bins30", {"bins": 30}, True)):
+        for n in (1, 7, 257, 1031):
+            x = rng.uniform(-8, 8, n).astype(np.float32)
+            t = (rng.uniform(0, 1, n) < 0.3).astype(np.float32)
+            lw = (rng.uniform(0, 1, n) > 0.2).astype(np.float32) if weighted else None
+            for reduction in ("none", "mean", "sum"):
+                x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+                loss, tot = mm_ghmc(x64, torch.tensor(t.astype(np.float64)), torch.ones(n, dtype=torch.float64) if lw is None else torch.tensor(lw.astype(np.float64)),
+                                    params.get("bins", 10), params.get("momentum", 0.0))
+                value = {"none": loss, "sum": loss.sum(), "mean": loss.sum() / (tot + FLOAT32_EPS)}[reduction]
+                value.sum().backward()
+                inputs = {"input": tensor(x, "float32"), "target": tensor(t, "float32")}
+                if lw is not None:
+                    inputs["weight"] = tensor(lw, "float32")
+                write({
+                    "format": "losskernels-golden/1",
+                    "name": f"ghm_c/{tag}/{reduction}/n{n}",
+                    "loss": "ghm_c",
+                    "params": {**params, "reduction": reduction},
+                    "inputs": inputs,
+                    "upstream": None,
+                    "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
+                    "tolerance": {"rtol": 1e-5, "atol": 1e-6},
+                    "source": f"torch {torch.__version__} mmdetection GHMC.forward (one call from a zero state), float64",
+                })
+
+
 def nll_cases(rng):
     for tag, extra, weighted, ignore_every in (("default", {}, False, 0), ("weight", {}, True, 0), ("ignored", {}, False, 3),
                                                 ("weight_ignored", {}, True, 2), ("ignore_index1", {"ignore_index": 1}, False, 0)):
@@ -848,6 +901,7 @@ def main():
     distribution_cases(np.random.default_rng(20261126))
     softmax_focal_cases(np.random.default_rng(20261127))
     multi_margin_cases(np.random.default_rng(20261128))
+    ghmc_cases(np.random.default_rng(20261129))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

@@ -45,6 +45,9 @@ internal static class ClassificationCatalog
         new LossDefinition("multi_margin_loss", "classification", "(w_y/C)·Σ_{c≠y} max(0, margin − x_y + x_c)^p per row of [N, C]",
             "F.multi_margin_loss", ["input", "target"], ["weight"], ["p", "margin", "reduction"], ReportSize,
             (p, inputs, upstream, device) => new MultiMarginBoundLoss(p, inputs, upstream, device), MarginSample),
+        new LossDefinition("ghm_c", "classification", "β_bin(|σ(x) − t|)·ce(x, t), β = v/(count of the bin·non-empty bins)", "mmdet GHMC (use_sigmoid)",
+            ["input", "target"], ["weight"], ["bins", "momentum", "reduction"], ReportSize,
+            (p, inputs, upstream, device) => new GhmcBoundLoss(p, inputs, upstream, device), Logits),
         Row("zero_one_loss", "[x > 0] ≠ [t > 0] (forward only)", "sklearn zero_one_loss",
             _ => new ZeroOneLoss(), SignedLabels),
     ];

@@ -103,6 +103,116 @@ public readonly unsafe struct GhmcLoss
         new GhmcElement(binWeights, edges, Bins).ForwardBackward(logits, target, output, logitsGrad, upstream, labelWeight);
     }
 
+    /// <summary>Fused forward+backward, reduced, on an OpenCL device (<c>kernels/ghmc.cl</c>): the histogram by integer atomics, the weights on the host.</summary>
+    /// <param name="logits">n logits on the device.</param>
+    /// <param name="target">n targets on the same device.</param>
+    /// <param name="logitsGrad">Receives n gradient elements, or null for the loss alone; may be <paramref name="logits"/> itself.</param>
+    /// <param name="labelWeight">n label weights on the device, or null.</param>
+    /// <param name="accumulatedCounts">The moving-average state on the host (see the span overload).</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    public float ForwardBackward(OpenCL.DeviceBuffer<float> logits, OpenCL.DeviceBuffer<float> target, OpenCL.DeviceBuffer<float>? logitsGrad,
+        OpenCL.DeviceBuffer<float>? labelWeight = null, Span<float> accumulatedCounts = default, Reduction reduction = Reduction.Mean, float upstream = 1f) =>
+        RunOnDevice(logits, target, null, logitsGrad, null, labelWeight, accumulatedCounts, reduction, upstream);
+
+    /// <summary>Unreduced on the device: n element losses, and the gradient when <paramref name="logitsGrad"/> is given.</summary>
+    /// <param name="logits">n logits on the device.</param>
+    /// <param name="target">n targets on the same device.</param>
+    /// <param name="output">Receives n element losses.</param>
+    /// <param name="logitsGrad">Receives n gradient elements, or null.</param>
+    /// <param name="upstream">n upstream gradients, or null for ones.</param>
+    /// <param name="labelWeight">n label weights on the device, or null.</param>
+    /// <param name="accumulatedCounts">The moving-average state on the host.</param>
+    public void ForwardBackward(OpenCL.DeviceBuffer<float> logits, OpenCL.DeviceBuffer<float> target, OpenCL.DeviceBuffer<float> output,
+        OpenCL.DeviceBuffer<float>? logitsGrad, OpenCL.DeviceBuffer<float>? upstream = null, OpenCL.DeviceBuffer<float>? labelWeight = null,
+        Span<float> accumulatedCounts = default) =>
+        RunOnDevice(logits, target, output, logitsGrad, upstream, labelWeight, accumulatedCounts, Reduction.None, 1f);
+
+    private static readonly string[] KernelNames = ["ghmc_histogram", "ghmc_loss"];
+
+    private float RunOnDevice(OpenCL.DeviceBuffer<float> logits, OpenCL.DeviceBuffer<float> target, OpenCL.DeviceBuffer<float>? output,
+        OpenCL.DeviceBuffer<float>? gradient, OpenCL.DeviceBuffer<float>? upstream, OpenCL.DeviceBuffer<float>? labelWeight, Span<float> accumulatedCounts,
+        Reduction reduction, float upstreamScalar)
+    {
+        Validate();
+        ArgumentNullException.ThrowIfNull(logits);
+        ArgumentNullException.ThrowIfNull(target);
+        int n = logits.Length;
+        OpenCL.OpenCLDevice device = logits.Device;
+        foreach ((OpenCL.DeviceBuffer<float>? buffer, string name) in new[] { (target, nameof(target)), (labelWeight, nameof(labelWeight)), (upstream, nameof(upstream)) })
+        {
+            if (buffer is null)
+                continue;
+            if (!ReferenceEquals(buffer.Device, device))
+                ThrowHelper.Argument(name, $"{name} lives on another device than logits.");
+            ThrowHelper.IfLengthDiffers(n, buffer.Length, name);
+        }
+
+        if (output is not null)
+            ThrowHelper.IfTooShort(n, output.Length, nameof(output));
+        if (gradient is not null)
+            ThrowHelper.IfTooShort(n, gradient.Length, "logitsGrad");
+        if (Momentum > 0f)
+            ThrowHelper.IfLengthDiffers(Bins, accumulatedCounts.Length, nameof(accumulatedCounts));
+        if (reduction is not (Reduction.None or Reduction.Mean or Reduction.Sum))
+            ThrowHelper.OutOfRange(nameof(reduction), (int)reduction, "a defined Reduction");
+        lock (device.Gate)
+        {
+            device.ThrowIfDisposed();
+            OpenCL.KernelSet kernels = device.Kernels(new OpenCL.ProgramKey("ghmc", null, OpenCL.OpenCLReductionVariant.Auto), KernelNames);
+            nint counters = device.Counters(Bins);
+            const int Group = 64;
+            nuint local = Group;
+            nuint global = ((nuint)Math.Max(n, 1) + Group - 1) / Group * Group;
+            nint histogram = kernels.Kernel(0);
+            OpenCL.KernelSet.SetBuffer(histogram, 0, logits.Handle);
+            OpenCL.KernelSet.SetBuffer(histogram, 1, target.Handle);
+            OpenCL.KernelSet.SetBuffer(histogram, 2, labelWeight?.Handle ?? 0);
+            OpenCL.KernelSet.SetValue(histogram, 3, n);
+            OpenCL.KernelSet.SetValue(histogram, 4, Bins);
+            OpenCL.KernelSet.SetBuffer(histogram, 5, counters);
+            if (n > 0)
+                OpenCL.OpenCLException.ThrowIfFailed(OpenCL.OpenCLNative.clEnqueueNDRangeKernel(device.Queue, histogram, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
+            ReadOnlySpan<int> counted = device.ReadCounters(Bins);
+            long* counts = stackalloc long[MaxBins];
+            long valid = 0;
+            for (int b = 0; b < Bins; b++)
+            {
+                counts[b] = counted[b];
+                valid += counted[b];
+            }
+
+            BinWeightTable table;
+            int total = BinWeights(counts, valid, accumulatedCounts, table.Weight);
+            double divisor = reduction == Reduction.Mean ? total + ElementwiseLoss.AvgFactorEpsilon : 1d;
+            if (n == 0)
+                return reduction == Reduction.None ? 0f : 0f;
+            int groups = (int)(global / local);
+            nint partials = device.Partials(groups);
+            nint kernel = kernels.Kernel(1);
+            uint argument = 0;
+            OpenCL.KernelSet.SetBuffer(kernel, argument++, logits.Handle);
+            OpenCL.KernelSet.SetBuffer(kernel, argument++, target.Handle);
+            OpenCL.KernelSet.SetBuffer(kernel, argument++, labelWeight?.Handle ?? 0);
+            OpenCL.KernelSet.SetBuffer(kernel, argument++, upstream?.Handle ?? 0);
+            OpenCL.KernelSet.SetBuffer(kernel, argument++, output?.Handle ?? 0);
+            OpenCL.KernelSet.SetBuffer(kernel, argument++, gradient?.Handle ?? 0);
+            OpenCL.KernelSet.SetValue(kernel, argument++, n);
+            OpenCL.KernelSet.SetValue(kernel, argument++, Bins);
+            OpenCL.KernelSet.SetValue(kernel, argument++, table);
+            OpenCL.KernelSet.SetValue(kernel, argument++, (float)(upstreamScalar / divisor));
+            OpenCL.KernelSet.SetBuffer(kernel, argument, partials);
+            OpenCL.OpenCLException.ThrowIfFailed(OpenCL.OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
+            return reduction == Reduction.None ? 0f : (float)(device.SumPartials(groups) / divisor);
+        }
+    }
+
+    /// <summary>The bin weights passed to the kernel by value (its <c>bin_weights_t</c>).</summary>
+    private struct BinWeightTable
+    {
+        public fixed float Weight[MaxBins];
+    }
+
     /// <summary>Checks the arguments, writes the edges, counts the bins, updates the state and writes the bin weights; returns v, the valid count (at least 1).</summary>
     private int Prepare(ReadOnlySpan<float> logits, ReadOnlySpan<float> target, ReadOnlySpan<float> labelWeight, Span<float> accumulatedCounts, float* binWeights,
         float* edges)
@@ -117,6 +227,12 @@ public readonly unsafe struct GhmcLoss
         new Span<long>(counts, Bins).Clear();
         Edges(edges, Bins);
         long valid = Histogram(logits, target, labelWeight, edges, counts);
+        return BinWeights(counts, valid, accumulatedCounts, binWeights);
+    }
+
+    /// <summary>mmdetection's weights from the bin counts: v / (c_b·m), or v / (a_b·m) after the moving-average update of the state; returns v (at least 1).</summary>
+    private int BinWeights(long* counts, long valid, Span<float> accumulatedCounts, float* binWeights)
+    {
         double total = Math.Max(valid, 1L);
         int nonEmpty = 0;
         for (int b = 0; b < Bins; b++)
@@ -138,14 +254,14 @@ public readonly unsafe struct GhmcLoss
 
         for (int b = 0; b < Bins && nonEmpty > 0; b++)
             binWeights[b] /= nonEmpty;
-        return (int)Math.Max(valid, 1L);
+        return (int)total;
     }
 
-    /// <summary>The lower edges i/bins rounded to float, as PyTorch compares a float32 tensor with them.</summary>
+    /// <summary>The lower edges b/bins as correctly rounded float divisions (the OpenCL kernel divides the same way).</summary>
     internal static void Edges(float* edges, int bins)
     {
         for (int b = 0; b < bins; b++)
-            edges[b] = (float)((double)b / bins);
+            edges[b] = (float)b / bins;
     }
 
     /// <summary>Counts the valid elements per bin in one pass, in integers (the same for any run); returns the valid count.</summary>

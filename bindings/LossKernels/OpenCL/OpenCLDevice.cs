@@ -43,6 +43,8 @@ public sealed unsafe class OpenCLDevice : IDisposable
     private readonly MemoryHandle faultFlag;
     private MemoryHandle? partials;
     private int partialsCapacity;
+    private MemoryHandle? counters;
+    private int[] counterHost = [];
     private double[] hostPartials = [];
     private float[] hostFloatPartials = [];
     private OpenCLReductionVariant variant;
@@ -241,6 +243,7 @@ public sealed unsafe class OpenCLDevice : IDisposable
                 set.Dispose();
             programs.Clear();
             partials?.Dispose();
+            counters?.Dispose();
             faultFlag.Dispose();
             queue.Dispose();
             context.Dispose();
@@ -284,6 +287,36 @@ public sealed unsafe class OpenCLDevice : IDisposable
         }
 
         return partials!.DangerousGetHandle();
+    }
+
+    /// <summary>
+    /// A device buffer of <paramref name="count"/> integer counters set to zero (histograms: integer atomics give the same
+    /// counts in any order), grown on demand and reused. Call under <see cref="Gate"/>; read them with <see cref="ReadCounters"/>.
+    /// </summary>
+    internal nint Counters(int count)
+    {
+        if (count > counterHost.Length)
+        {
+            counters?.Dispose();
+            counters = null;
+            int status;
+            nint memory = OpenCLNative.clCreateBuffer(Context, OpenCLNative.MemReadWrite, (nuint)count * sizeof(int), null, &status);
+            counters = MemoryHandle.Create(memory, status);
+            counterHost = new int[count];
+        }
+
+        Array.Clear(counterHost);
+        fixed (int* zeros = counterHost)
+            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueWriteBuffer(Queue, counters!.DangerousGetHandle(), OpenCLNative.True, 0, (nuint)count * sizeof(int), zeros, 0, null, null), "clEnqueueWriteBuffer");
+        return counters.DangerousGetHandle();
+    }
+
+    /// <summary>Waits for the launch and reads the first <paramref name="count"/> counters. Call under <see cref="Gate"/>.</summary>
+    internal ReadOnlySpan<int> ReadCounters(int count)
+    {
+        fixed (int* values = counterHost)
+            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueReadBuffer(Queue, counters!.DangerousGetHandle(), OpenCLNative.True, 0, (nuint)count * sizeof(int), values, 0, null, null), "clEnqueueReadBuffer");
+        return counterHost.AsSpan(0, count);
     }
 
     /// <summary>Reads back <paramref name="count"/> partials from <paramref name="offset"/> (waiting for the launch) and adds them in index order. Call under <see cref="Gate"/>.</summary>

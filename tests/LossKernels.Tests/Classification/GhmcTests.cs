@@ -1,5 +1,6 @@
 using LossKernels.Classification;
 using LossKernels.Tests.Core;
+using LossKernels.Tests.Reference;
 
 namespace LossKernels.Tests.Classification;
 
@@ -67,6 +68,31 @@ public class GhmcTests
     }
 
     [Test]
+    public void TheDeviceGivesTheReferenceValuesAndState([Values(0.0, 0.75)] double momentum)
+    {
+        var device = OpenCL.OpenCLTestDevice.Get(LossKernels.OpenCL.OpenCLReductionVariant.Auto);
+        foreach (int length in new[] { 0, 1, 7, 1031, 70_001 })
+        {
+            (float[] x, float[] t) = CatalogHarness.Sample("sigmoid_focal_loss", length, seed: length);
+            float[] labelWeight = [.. Enumerable.Range(0, length).Select(i => i % 5 == 2 ? 0f : 1f)];
+            float[] state = new float[10];
+            double[] referenceState = new double[10];
+            using var dx = OpenCL.OpenCLTestDevice.Upload(device, x);
+            using var dt = OpenCL.OpenCLTestDevice.Upload(device, t);
+            using var dw = OpenCL.OpenCLTestDevice.Upload(device, labelWeight);
+            for (int call = 0; call < 2; call++)
+            {
+                (double value, double[] gradient) = Reference(x, t, labelWeight, 10, momentum, referenceState, 1.0);
+                using var dg = device.Allocate<float>(length);
+                float result = new GhmcLoss(10, (float)momentum).ForwardBackward(dx, dt, dg, dw, state);
+                Numerics.AssertClose($"n{length} call {call} loss", [result], [value], 1e-5, 1e-7);
+                Numerics.AssertClose($"n{length} call {call} gradient", OpenCL.OpenCLTestDevice.ToArray(dg), gradient, 1e-5, 1e-7);
+                Numerics.AssertClose($"n{length} call {call} state", state, referenceState, 1e-6, 1e-6);
+            }
+        }
+    }
+
+    [Test]
     public void BadArgumentsThrow()
     {
         Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new GhmcLoss(0, 0f))!.ParamName, Is.EqualTo("Bins"));
@@ -76,67 +102,9 @@ public class GhmcTests
         Assert.That(Assert.Throws<ArgumentException>(() => new GhmcLoss().ForwardBackward(x, new float[3], g))!.ParamName, Is.EqualTo("target"));
     }
 
-    /// <summary>mmdetection's GHMC.forward in float64 (edges i/bins rounded to float, as PyTorch compares a float32 tensor); updates <paramref name="state"/>.</summary>
-    internal static (double Loss, double[] Gradient) Reference(float[] x, float[] t, float[] labelWeight, int bins, double momentum, double[] state, double upstream)
+    private static (double Loss, double[] Gradient) Reference(float[] x, float[] t, float[] labelWeight, int bins, double momentum, double[] state, double upstream)
     {
-        int n = x.Length;
-        var bin = new int[n];
-        var counts = new long[bins];
-        long valid = 0;
-        for (int i = 0; i < n; i++)
-        {
-            double p = 1 / (1 + Math.Exp(-(double)x[i]));
-            double g = Math.Abs(p - t[i]);
-            bin[i] = -1;
-            for (int b = bins - 1; b >= 0; b--)
-            {
-                if (g >= (float)((double)b / bins))
-                {
-                    bin[i] = b;
-                    break;
-                }
-            }
-
-            if (labelWeight[i] > 0 && bin[i] >= 0)
-            {
-                counts[bin[i]]++;
-                valid++;
-            }
-        }
-
-        double total = Math.Max(valid, 1);
-        var weights = new double[bins];
-        int nonEmpty = 0;
-        for (int b = 0; b < bins; b++)
-        {
-            if (counts[b] == 0)
-                continue;
-            nonEmpty++;
-            if (momentum > 0)
-            {
-                state[b] = momentum * state[b] + (1 - momentum) * counts[b];
-                weights[b] = total / state[b];
-            }
-            else
-            {
-                weights[b] = total / counts[b];
-            }
-        }
-
-        double sum = 0;
-        var gradient = new double[n];
-        double scale = upstream / (total + 1.1920928955078125e-07);
-        for (int i = 0; i < n; i++)
-        {
-            if (labelWeight[i] <= 0 || bin[i] < 0)
-                continue;
-            double w = nonEmpty > 0 ? weights[bin[i]] / nonEmpty : 0;
-            double xi = x[i], ti = t[i];
-            double ce = Math.Max(xi, 0) - xi * ti + Math.Log(1 + Math.Exp(-Math.Abs(xi)));
-            sum += w * labelWeight[i] * ce;
-            gradient[i] = w * labelWeight[i] * (1 / (1 + Math.Exp(-xi)) - ti) * scale;
-        }
-
-        return (sum / (total + 1.1920928955078125e-07), gradient);
+        ReferenceResult result = ReferenceGhmc.Compute(Numerics.ToDouble(x), Numerics.ToDouble(t), Numerics.ToDouble(labelWeight), bins, momentum, state, "mean", [upstream]);
+        return (result.Loss[0], result.InputGradient);
     }
 }

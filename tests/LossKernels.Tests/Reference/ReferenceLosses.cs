@@ -39,6 +39,11 @@ public static class ReferenceLosses
                 parameters.TryGetValue("p", out object? mp) && mp is not null ? Convert.ToInt32(mp) : 1,
                 parameters.TryGetValue("margin", out object? mm) && mm is not null ? Convert.ToDouble(mm) : 1,
                 parameters.TryGetValue("reduction", out object? mr) && mr is string ms ? ms : "mean", upstream);
+        if (loss == "ghm_c")
+            return ReferenceGhmc.Compute(input, target, weight, parameters.TryGetValue("bins", out object? gb) && gb is not null ? Convert.ToInt32(gb) : 10,
+                parameters.TryGetValue("momentum", out object? gm) && gm is not null ? Convert.ToDouble(gm) : 0, null,
+                parameters.TryGetValue("reduction", out object? gr) && gr is string gs ? gs : "mean", upstream);
+
         if (loss == "nll_loss")
             return ReferenceCrossEntropy.ComputeNll(input, Array.ConvertAll(target, t => (long)t), weight,
                 parameters.TryGetValue("ignore_index", out object? i) && i is not null ? Convert.ToInt64(i) : -100,

@@ -1,0 +1,74 @@
+/* GHM-C on a device: the OpenCL side of bindings/LossKernels/Classification/Ghmc.cs. ghmc_histogram counts the valid
+ * elements per gradient-norm bin with integer atomics (exact, the same counts in any order); the host turns the counts
+ * into bin weights; ghmc_loss then weighs each element's binary cross entropy with logits and writes its gradient,
+ * each work-group adding its losses in work-item order into one partial for the host to add in order. */
+
+#define MAX_BINS 64
+#define LOSS_GROUP 64
+
+typedef struct
+{
+    float weight[MAX_BINS];
+} bin_weights_t;
+
+/* σ(x) from one exp, as the C# side computes it; *tail = ln(1 + e^−|x|). */
+inline float ghmc_sigmoid(float x, float* tail)
+{
+    float e = exp(-fabs(x));
+    float large = 1.0f / (1.0f + e);
+    *tail = log1p(e);
+    return x > 0.0f ? large : e * large;
+}
+
+/* The bin of g: the last b whose lower edge b/bins (a correctly rounded float division, as the host's) g reaches. */
+inline int ghmc_bin(float g, int bins)
+{
+    int bin = 0;
+    for (int b = 1; b < bins; b++)
+        bin = g >= (float)b / (float)bins ? b : bin;
+    return bin;
+}
+
+kernel void ghmc_histogram(global const float* logits, global const float* target, global const float* label_weight, int n, int bins,
+    volatile global int* counts)
+{
+    size_t i = get_global_id(0);
+    if (i >= (size_t)n || (label_weight && !(label_weight[i] > 0.0f)))
+        return;
+    float tail;
+    float g = fabs(ghmc_sigmoid(logits[i], &tail) - target[i]);
+    if (isnan(g))
+        return;
+    atomic_inc(&counts[ghmc_bin(g, bins)]);
+}
+
+/* ℓ_i = β_bin·w_i·ce(x_i, t_i); grad_i = scale·upstream_i·β_bin·w_i·(σ(x_i) − t_i). Optional buffers may be NULL. */
+kernel void ghmc_loss(global const float* logits, global const float* target, global const float* label_weight, global const float* upstream,
+    global float* output, global float* grad, int n, int bins, bin_weights_t weights, float gradient_scale, global acc_t* partials)
+{
+    local acc_t sums[LOSS_GROUP];
+    size_t i = get_global_id(0), lid = get_local_id(0);
+    acc_t loss = 0;
+    if (i < (size_t)n)
+    {
+        float x = logits[i], t = target[i], tail;
+        float p = ghmc_sigmoid(x, &tail);
+        float g = fabs(p - t);
+        float beta = weights.weight[isnan(g) ? bins - 1 : ghmc_bin(g, bins)] * (label_weight ? label_weight[i] : 1.0f);
+        float ce = fmax(x, 0.0f) - x * t + tail;
+        loss = beta * ce;
+        if (output)
+            output[i] = (float)loss;
+        if (grad)
+            grad[i] = gradient_scale * (upstream ? upstream[i] : 1.0f) * beta * (p - t);
+    }
+    sums[lid] = loss;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0)
+    {
+        acc_t total = 0;
+        for (size_t k = 0; k < get_local_size(0); k++)
+            total += sums[k];
+        partials[get_group_id(0)] = total;
+    }
+}
