@@ -178,6 +178,9 @@ internal static class KernelCheck
         float value = loss.ForwardBackward(logits, target, expected, Reduction.Mean, default, 1f, spatial);
         float softValue = loss.ForwardBackward(logits, soft, classes, expectedSoft, Reduction.Sum, default, 1f, spatial);
         OneHot.Encode(target, classes, hot);
+        float[] posWeight = Enumerable.Range(0, classes).Select(c => 0.5f + c % 3).ToArray(), bceGrad = new float[logits.Length];
+        float[] bceTarget = soft.Select(p => p < 0.5f ? 0f : 1f).ToArray();
+        float bceValue = new PosWeightedBinaryCrossEntropyLoss().ForwardBackward(logits, bceTarget, posWeight, bceGrad);
         using DeviceBuffer<float> hard = device.Allocate<float>(logits.Length), probabilities = device.Allocate<float>(logits.Length),
             softGrad = device.Allocate<float>(logits.Length), encoded = device.Allocate<float>(hot.Length);
         using DeviceBuffer<long> targets = device.Allocate<long>(target.Length);
@@ -188,7 +191,19 @@ internal static class KernelCheck
         float got = loss.ForwardBackward(hard, targets, hard, Reduction.Mean, null, 1f, spatial);
         float softGot = loss.ForwardBackward(softGrad, probabilities, classes, softGrad, Reduction.Sum, null, 1f, spatial);
         OneHot.Encode(targets, classes, encoded);
-        runs += 3;
+        using DeviceBuffer<float> bceLogits = device.Allocate<float>(logits.Length), bceTargets = device.Allocate<float>(logits.Length),
+            weights = device.Allocate<float>(classes);
+        bceLogits.Upload(logits);
+        bceTargets.Upload(bceTarget);
+        weights.Upload(posWeight);
+        float bceGot = new PosWeightedBinaryCrossEntropyLoss().ForwardBackward(bceLogits, bceTargets, weights, bceLogits);
+        runs += 4;
+        if (!Close([bceGot], [bceValue]) || !Close(Download(bceLogits), bceGrad))
+        {
+            failures++;
+            Console.WriteLine($"FAIL n={n} binary_cross_entropy_with_logits with a per-class pos_weight: differs from the CPU");
+        }
+
         if (!Close([got, softGot], [value, softValue]) || !Close(Download(hard), expected) || !Close(Download(softGrad), expectedSoft) || !Close(Download(encoded), hot))
         {
             failures++;

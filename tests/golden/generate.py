@@ -765,6 +765,36 @@ def ghmc_cases(rng):
                 })
 
 
+def pos_weight_cases(rng):
+    """binary_cross_entropy_with_logits with PyTorch's pos_weight tensor of C values over the last axis of [N, C]."""
+    for rows, classes in ((1, 1), (3, 5), (16, 17), (4, 80)):
+        x = rng.uniform(-8, 8, (rows, classes)).astype(np.float32)
+        t = np.where(rng.uniform(0, 1, (rows, classes)) < 0.3, 1.0, np.where(rng.uniform(0, 1, (rows, classes)) < 0.5, 0.0, rng.uniform(0, 1, (rows, classes)))).astype(np.float32)
+        pw = rng.uniform(0.2, 5, classes).astype(np.float32)
+        w = rng.uniform(0, 2, (rows, classes)).astype(np.float32)
+        for reduction, weight, upstream in (("none", None, rng.uniform(-1, 1, (rows, classes)).astype(np.float32)), ("mean", None, None), ("sum", w, None), ("mean", w, None)):
+            x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+            value = F.binary_cross_entropy_with_logits(x64, torch.tensor(t.astype(np.float64)), reduction=reduction,
+                                                       weight=None if weight is None else torch.tensor(weight.astype(np.float64)),
+                                                       pos_weight=torch.tensor(pw.astype(np.float64)))
+            up = torch.tensor(1.0, dtype=torch.float64) if upstream is None else torch.tensor(upstream.astype(np.float64))
+            (value * up).sum().backward()
+            inputs = {"input": tensor(x, "float32"), "target": tensor(t, "float32"), "pos_weight": tensor(pw, "float32")}
+            if weight is not None:
+                inputs["weight"] = tensor(weight, "float32")
+            write({
+                "format": "losskernels-golden/1",
+                "name": f"binary_cross_entropy_with_logits/pos_weight_tensor{'_weighted' if weight is not None else ''}/{reduction}/{rows}x{classes}",
+                "loss": "binary_cross_entropy_with_logits",
+                "params": {"reduction": reduction},
+                "inputs": inputs,
+                "upstream": None if upstream is None else tensor(upstream, "float32"),
+                "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
+                "tolerance": {"rtol": 1e-5, "atol": 1e-6},
+                "source": f"torch {torch.__version__} torch.nn.functional.binary_cross_entropy_with_logits (pos_weight tensor), float64",
+            })
+
+
 def nll_cases(rng):
     for tag, extra, weighted, ignore_every in (("default", {}, False, 0), ("weight", {}, True, 0), ("ignored", {}, False, 3),
                                                 ("weight_ignored", {}, True, 2), ("ignore_index1", {"ignore_index": 1}, False, 0)):
@@ -902,6 +932,7 @@ def main():
     softmax_focal_cases(np.random.default_rng(20261127))
     multi_margin_cases(np.random.default_rng(20261128))
     ghmc_cases(np.random.default_rng(20261129))
+    pos_weight_cases(np.random.default_rng(20261130))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

@@ -11,8 +11,8 @@ namespace LossKernels.Classification;
 /// </summary>
 /// <remarks>
 /// PyTorch: <c>torch.nn.functional.binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction)</c>;
-/// mmdetection: <c>CrossEntropyLoss(use_sigmoid=True)</c>. Difference: <c>pos_weight</c> is one value for every
-/// element here; PyTorch broadcasts a tensor (a weight per class over the last axis), which this loss does not take yet.
+/// mmdetection: <c>CrossEntropyLoss(use_sigmoid=True)</c>. No differences. A per-class <c>pos_weight</c> broadcast over the last
+/// axis (PyTorch's tensor form) is <see cref="PosWeightedBinaryCrossEntropyLoss"/>.
 /// </remarks>
 public readonly struct BinaryCrossEntropyWithLogitsLoss : IElementwiseLoss
 {
@@ -47,18 +47,28 @@ public readonly struct BinaryCrossEntropyWithLogitsLoss : IElementwiseLoss
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
-        TVec zero = TMath.Create(0f);
-        TVec one = TMath.Create(1f);
-        TVec log1p = SigmoidTerms.Sigmoids<TVec, TMath>(input, out TVec positive, out TVec negative);
-        TVec complement = TMath.Subtract(one, target);
         if (PosWeight == 1f)
         {
+            TVec log1p = SigmoidTerms.Sigmoids<TVec, TMath>(input, out TVec positive, out _);
             gradient = TMath.Subtract(positive, target);
-            return TMath.Add(TMath.Subtract(TMath.Max(input, zero), TMath.Multiply(input, target)), log1p);
+            return TMath.Add(TMath.Subtract(TMath.Max(input, TMath.Create(0f)), TMath.Multiply(input, target)), log1p);
         }
 
+        return Weighted<TVec, TMath>(input, target, TMath.Create(PosWeight), out gradient);
+    }
+
+    /// <summary>ℓ = (1 − t)·x + c·softplus(−x), ∂ℓ/∂x = (1 − t) − c·σ(−x), c = 1 + (w₊ − 1)·t, with w₊ per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TVec Weighted<TVec, TMath>(TVec input, TVec target, TVec posWeight, out TVec gradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec zero = TMath.Create(0f);
+        TVec one = TMath.Create(1f);
+        TVec log1p = SigmoidTerms.Sigmoids<TVec, TMath>(input, out _, out TVec negative);
+        TVec complement = TMath.Subtract(one, target);
         TVec softplus = TMath.Add(TMath.Max(TMath.Subtract(zero, input), zero), log1p);
-        TVec coefficient = TMath.MultiplyAdd(TMath.Create(PosWeight - 1f), target, one);
+        TVec coefficient = TMath.MultiplyAdd(TMath.Subtract(posWeight, one), target, one);
         gradient = TMath.Subtract(complement, TMath.Multiply(coefficient, negative));
         return TMath.MultiplyAdd(coefficient, softplus, TMath.Multiply(complement, input));
     }

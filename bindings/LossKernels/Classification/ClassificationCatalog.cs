@@ -1,4 +1,5 @@
 using LossKernels.Catalog;
+using LossKernels.OpenCL;
 
 namespace LossKernels.Classification;
 
@@ -12,8 +13,9 @@ internal static class ClassificationCatalog
     [
         Row("binary_cross_entropy", "−(t·max(ln p, −100) + (1 − t)·max(ln(1 − p), −100))", "F.binary_cross_entropy",
             _ => new BinaryCrossEntropyLoss(), Probabilities),
-        Row("binary_cross_entropy_with_logits", "(1 − t)·x + (1 + (w₊ − 1)·t)·softplus(−x)", "F.binary_cross_entropy_with_logits (pos_weight a scalar)",
-            p => new BinaryCrossEntropyWithLogitsLoss(p.Float("pos_weight", 1f)), Logits, "pos_weight"),
+        new LossDefinition("binary_cross_entropy_with_logits", "classification", "(1 − t)·x + (1 + (w₊ − 1)·t)·softplus(−x)",
+            "F.binary_cross_entropy_with_logits (pos_weight a tensor of C over the last axis, or a scalar parameter)",
+            ["input", "target"], ["weight", "pos_weight"], ["pos_weight", "reduction", "avg_factor"], ReportSize, BindBinaryCrossEntropyWithLogits, Logits),
         Row("balanced_binary_cross_entropy", "α·t·softplus(−x) + (1 − α)(1 − t)·softplus(x)", "torchvision sigmoid_focal_loss, γ = 0 (0/1 targets)",
             p => new BalancedBinaryCrossEntropyLoss(p.Float("alpha", 0.25f)), Logits, "alpha"),
         Row("sigmoid_focal_loss", "α_t·ce·(1 − p_t)^γ", "torchvision.ops.sigmoid_focal_loss; mmdet FocalLoss (sigmoid)",
@@ -55,6 +57,17 @@ internal static class ClassificationCatalog
     /// <summary>The benchmark shape: a language model's [4096, 32000] logits.</summary>
     private const int CrossEntropyReportRows = 4096;
     private const int CrossEntropyReportClasses = 32000;
+
+    /// <summary>A pos_weight tensor of more than one value takes the per-class path; one value (or the scalar parameter) the elementwise loss.</summary>
+    private static BoundLoss BindBinaryCrossEntropyWithLogits(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream,
+        OpenCLDevice? device)
+    {
+        if (inputs.TryGetValue("pos_weight", out LossTensor? posWeight) && posWeight.Length > 1)
+            return new PosWeightBoundLoss(parameters, inputs, upstream, device);
+        float scalar = posWeight is not null ? posWeight.RequireFloats("pos_weight")[0] : parameters.Float("pos_weight", 1f);
+        var elementwise = inputs.Where(pair => pair.Key != "pos_weight").ToDictionary(pair => pair.Key, pair => pair.Value);
+        return new ElementwiseBoundLoss<BinaryCrossEntropyWithLogitsLoss>(new BinaryCrossEntropyWithLogitsLoss(scalar), parameters, elementwise, upstream, device);
+    }
 
     private static LossDefinition Row<TLoss>(string name, string formula, string equivalent, Func<LossParameters, TLoss> create,
         Func<int, int, Dictionary<string, LossTensor>> sample, params string[] parameters)

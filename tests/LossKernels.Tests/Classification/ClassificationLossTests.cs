@@ -95,6 +95,37 @@ public class ClassificationLossTests
     }
 
     [Test]
+    public void PerClassPosWeightEqualsTheScalarColumnByColumnInPlaceAndAllocatesNothing()
+    {
+        foreach (int classes in new[] { 1, 3, 4, 17, 80 })
+        {
+            (float[] input, float[] target) = Sample("binary_cross_entropy_with_logits", 40 * classes, seed: classes);
+            float[] posWeight = [.. Enumerable.Range(0, classes).Select(c => 0.5f + c % 4)];
+            float[] gradient = (float[])input.Clone();
+            float[] output = new float[input.Length];
+            float sum = new PosWeightedBinaryCrossEntropyLoss().ForwardBackward(gradient, target, posWeight, gradient, Reduction.Sum);
+            new PosWeightedBinaryCrossEntropyLoss().ForwardBackward(input, target, posWeight, output, Span<float>.Empty);
+            double expectedSum = 0;
+            for (int i = 0; i < input.Length; i++)
+            {
+                var scalar = new BinaryCrossEntropyWithLogitsLoss(posWeight[i % classes]);
+                float[] one = new float[1], oneGrad = new float[1];
+                scalar.ForwardBackward([input[i]], [target[i]], one, oneGrad);
+                Assert.That(output[i], Is.EqualTo(one[0]).Within(1e-6).Percent, $"C {classes} element {i} loss");
+                Assert.That(gradient[i], Is.EqualTo(oneGrad[0]).Within(1e-5).Percent, $"C {classes} element {i} gradient (in place)");
+                expectedSum += one[0];
+            }
+
+            Assert.That(sum, Is.EqualTo(expectedSum).Within(1e-5).Percent);
+        }
+
+        float[] x = new float[800], t = new float[800], g = new float[800], pw = [.. Enumerable.Repeat(2f, 80)];
+        DeterminismAndAllocationTests.AssertNoAllocation("pos_weight", () => new PosWeightedBinaryCrossEntropyLoss().ForwardBackward(x, t, pw, g));
+        Assert.That(Assert.Throws<ArgumentException>(() => new PosWeightedBinaryCrossEntropyLoss().ForwardBackward(x, t, new float[7], g))!.ParamName, Is.EqualTo("posWeight"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new PosWeightedBinaryCrossEntropyLoss().ForwardBackward(x, t, [.. pw[..79], -1f], g))!.ParamName, Is.EqualTo("posWeight"));
+    }
+
+    [Test]
     public void ProbabilitiesZeroAndOneGivePyTorchsClampedValues()
     {
         float[] gradient = new float[4];
