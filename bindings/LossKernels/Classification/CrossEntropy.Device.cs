@@ -143,10 +143,10 @@ public readonly partial struct CrossEntropyLoss
             if (rows == 0 ? logits.Length != 0 : logits.Length % rows != 0)
                 ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of rows for {rows} labels.");
             classes = rows == 0 ? 1 : logits.Length / rows;
-            CheckOnDevice(device, labels, "label");
+            DeviceChecks.Buffer(labels, device, -1, "label");
             if (rowWeight is not null)
             {
-                CheckOnDevice(device, rowWeight, "weight");
+                DeviceChecks.Buffer(rowWeight, device, -1, "weight");
                 ThrowHelper.IfLengthDiffers(rows, rowWeight.Length, "weight");
             }
         }
@@ -157,7 +157,7 @@ public readonly partial struct CrossEntropyLoss
             if (logits.Length % ((long)softClasses * spatialSize) != 0)
                 ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of [{softClasses}, {spatialSize}] samples.");
             (rows, classes) = (logits.Length / softClasses, softClasses);
-            CheckOnDevice(device, softTarget, "targetProbabilities");
+            DeviceChecks.Buffer(softTarget, device, -1, "targetProbabilities");
             ThrowHelper.IfLengthDiffers(logits.Length, softTarget.Length, "targetProbabilities");
         }
         else
@@ -171,30 +171,30 @@ public readonly partial struct CrossEntropyLoss
             classes = rows == 0 ? 0 : logits.Length / rows;
             if (rows > 0 && classes == 0)
                 ThrowHelper.Argument(nameof(logits), "logits are empty but there are targets: C must be at least 1.");
-            CheckOnDevice(device, target, nameof(target));
+            DeviceChecks.Buffer(target, device, -1, nameof(target));
         }
 
         if (weight is not null)
         {
-            CheckOnDevice(device, weight, nameof(weight));
+            DeviceChecks.Buffer(weight, device, -1, nameof(weight));
             ThrowHelper.IfLengthDiffers(classes, weight.Length, nameof(weight));
         }
 
         if (upstream is not null)
         {
-            CheckOnDevice(device, upstream, nameof(upstream));
+            DeviceChecks.Buffer(upstream, device, -1, nameof(upstream));
             ThrowHelper.IfLengthDiffers(rows, upstream.Length, nameof(upstream));
         }
 
         if (output is not null)
         {
-            CheckOnDevice(device, output, nameof(output));
+            DeviceChecks.Buffer(output, device, -1, nameof(output));
             ThrowHelper.IfTooShort(rows, output.Length, nameof(output));
         }
 
         if (gradient is not null)
         {
-            CheckOnDevice(device, gradient, nameof(gradient));
+            DeviceChecks.Buffer(gradient, device, -1, nameof(gradient));
             ThrowHelper.IfTooShort(logits.Length, gradient.Length, "logitsGrad");
         }
 
@@ -308,13 +308,5 @@ public readonly partial struct CrossEntropyLoss
         while (size < RowGroup && size * 4 < classes && size * 2 <= limit)
             size *= 2;
         return (nuint)size;
-    }
-
-    private static void CheckOnDevice<T>(OpenCLDevice device, DeviceBuffer<T> buffer, string paramName)
-        where T : unmanaged
-    {
-        buffer.ThrowIfDisposed();
-        if (!ReferenceEquals(buffer.Device, device))
-            ThrowHelper.Argument(paramName, $"{paramName} lives on another device than logits.");
     }
 }

@@ -139,14 +139,9 @@ public readonly unsafe struct GhmcLoss
         ArgumentNullException.ThrowIfNull(target);
         int n = logits.Length;
         OpenCL.OpenCLDevice device = logits.Device;
-        foreach ((OpenCL.DeviceBuffer<float>? buffer, string name) in new[] { (target, nameof(target)), (labelWeight, nameof(labelWeight)), (upstream, nameof(upstream)) })
-        {
-            if (buffer is null)
-                continue;
-            if (!ReferenceEquals(buffer.Device, device))
-                ThrowHelper.Argument(name, $"{name} lives on another device than logits.");
-            ThrowHelper.IfLengthDiffers(n, buffer.Length, name);
-        }
+        OpenCL.DeviceChecks.Buffer(target, device, n, nameof(target));
+        OpenCL.DeviceChecks.Buffer(labelWeight, device, n, nameof(labelWeight));
+        OpenCL.DeviceChecks.Buffer(upstream, device, n, nameof(upstream));
 
         if (output is not null)
             ThrowHelper.IfTooShort(n, output.Length, nameof(output));

@@ -123,14 +123,8 @@ public readonly struct MultiMarginLoss
             ThrowHelper.Argument(nameof(input), $"input holds {input.Length} values, not a whole number of rows for {rows} targets.");
         int classes = rows == 0 ? 1 : input.Length / rows;
         OpenCLDevice device = input.Device;
-        foreach ((DeviceBuffer<float>? buffer, string name, int length) in new[] { (weight, nameof(weight), classes), (upstream, nameof(upstream), rows) })
-        {
-            if (buffer is null)
-                continue;
-            if (!ReferenceEquals(buffer.Device, device))
-                ThrowHelper.Argument(name, $"{name} lives on another device than input.");
-            ThrowHelper.IfLengthDiffers(length, buffer.Length, name);
-        }
+        DeviceChecks.Buffer(weight, device, classes, nameof(weight));
+        DeviceChecks.Buffer(upstream, device, rows, nameof(upstream));
 
         if (output is not null)
             ThrowHelper.IfTooShort(rows, output.Length, nameof(output));

@@ -81,14 +81,10 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
         if (classes == 0 || n % classes != 0)
             ThrowHelper.Argument(nameof(posWeight), $"posWeight holds {classes} values; the input's {n} must be whole rows of them.");
         OpenCLDevice device = input.Device;
-        foreach ((DeviceBuffer<float>? buffer, string name) in new[] { (target, nameof(target)), (weight, nameof(weight)), (upstream, nameof(upstream)) })
-        {
-            if (buffer is null)
-                continue;
-            if (!ReferenceEquals(buffer.Device, device))
-                ThrowHelper.Argument(name, $"{name} lives on another device than input.");
-            ThrowHelper.IfLengthDiffers(n, buffer.Length, name);
-        }
+        DeviceChecks.Buffer(target, device, n, nameof(target));
+        DeviceChecks.Buffer(weight, device, n, nameof(weight));
+        DeviceChecks.Buffer(upstream, device, n, nameof(upstream));
+        DeviceChecks.Buffer(posWeight, device, classes, nameof(posWeight));
 
         if (output is not null)
             ThrowHelper.IfTooShort(n, output.Length, nameof(output));

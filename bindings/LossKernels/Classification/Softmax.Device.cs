@@ -26,11 +26,8 @@ internal static unsafe class RowOperationsOnDevice
 
         ThrowHelper.IfTooShort(first.Length, destination.Length, destinationName);
         OpenCLDevice device = first.Device;
-        foreach (DeviceBuffer<float>? buffer in new[] { second, destination })
-        {
-            if (buffer is not null && !ReferenceEquals(buffer.Device, device))
-                ThrowHelper.Argument(destinationName, "every buffer must live on the same device.");
-        }
+        DeviceChecks.Buffer(second, device, -1, "outputGrad");
+        DeviceChecks.Buffer(destination, device, -1, destinationName);
 
         int rows = first.Length / classes;
         if (rows == 0)
