@@ -1,5 +1,6 @@
 /* GHM-C on a device: the OpenCL side of bindings/LossKernels/Classification/Ghmc.cs. ghmc_histogram counts the valid
- * elements per gradient-norm bin with integer atomics (exact, the same counts in any order); the host turns the counts
+ * elements per gradient-norm bin with integer atomics, in local memory then once per group (exact, the same counts in
+ * any order); the host turns the counts
  * into bin weights; ghmc_loss then weighs each element's binary cross entropy with logits and writes its gradient,
  * each work-group adding its losses in work-item order into one partial for the host to add in order. */
 
@@ -32,14 +33,25 @@ inline int ghmc_bin(float g, int bins)
 kernel void ghmc_histogram(global const float* logits, global const float* target, global const float* label_weight, int n, int bins,
     volatile global int* counts)
 {
-    size_t i = get_global_id(0);
-    if (i >= (size_t)n || (label_weight && !(label_weight[i] > 0.0f)))
-        return;
-    float tail;
-    float g = fabs(ghmc_sigmoid(logits[i], &tail) - target[i]);
-    if (isnan(g))
-        return;
-    atomic_inc(&counts[ghmc_bin(g, bins)]);
+    /* Counted in the group's local memory first, then one global add per bin per group: far fewer contended atomics. */
+    local int group_counts[MAX_BINS];
+    size_t i = get_global_id(0), lid = get_local_id(0), size = get_local_size(0);
+    for (size_t b = lid; b < (size_t)bins; b += size)
+        group_counts[b] = 0;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (i < (size_t)n && (!label_weight || label_weight[i] > 0.0f))
+    {
+        float tail;
+        float g = fabs(ghmc_sigmoid(logits[i], &tail) - target[i]);
+        if (!isnan(g))
+            atomic_inc(&group_counts[ghmc_bin(g, bins)]);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t b = lid; b < (size_t)bins; b += size)
+    {
+        if (group_counts[b] != 0)
+            atomic_add(&counts[b], group_counts[b]);
+    }
 }
 
 /* ℓ_i = β_bin·w_i·ce(x_i, t_i); grad_i = scale·upstream_i·β_bin·w_i·(σ(x_i) − t_i). Optional buffers may be NULL. */
