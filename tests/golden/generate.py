@@ -395,17 +395,8 @@ def centerness_case(params, x, ltrb, tag, weight=None):
     inputs = {"input": tensor(x, "float32"), "target": tensor(ltrb, "float32")}
     if weight is not None:
         inputs["weight"] = tensor(weight, "float32")
-    write({
-        "format": "losskernels-golden/1",
-        "name": f"fcos_centerness_loss/{tag}/{reduction}/n{x.size}",
-        "loss": "fcos_centerness_loss",
-        "params": params,
-        "inputs": inputs,
-        "upstream": None,
-        "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
-        "tolerance": {"rtol": 1e-5, "atol": 1e-6},
-        "source": f"torch {torch.__version__} mmdetection FCOSHead.centerness_target + binary_cross_entropy_with_logits, float64",
-    })
+    write_case(f"fcos_centerness_loss/{tag}/{reduction}/n{x.size}", "fcos_centerness_loss", params, inputs, None, value, x64,
+               f"torch {torch.__version__} mmdetection FCOSHead.centerness_target + binary_cross_entropy_with_logits, float64")
 
 
 def box_cases(rng):
@@ -532,6 +523,21 @@ def classification_cases(rng):
     assert torch.allclose(balanced_bce(x, t, {"alpha": 0.3}), tvops.sigmoid_focal_loss(x, t, alpha=0.3, gamma=0.0, reduction="none"), rtol=1e-12, atol=1e-15)
 
 
+def write_case(name, loss, params, inputs, upstream, value, x64, source):
+    """Writes one case whose expected values are value (the loss) and x64.grad (grad.input), at rtol 1e-5 / atol 1e-6."""
+    write({
+        "format": "losskernels-golden/1",
+        "name": name,
+        "loss": loss,
+        "params": params,
+        "inputs": inputs,
+        "upstream": None if upstream is None else tensor(upstream, "float32"),
+        "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
+        "tolerance": {"rtol": 1e-5, "atol": 1e-6},
+        "source": source,
+    })
+
+
 def cross_entropy_case(params, x, t, tag, weight=None, upstream=None, target_dtype="int64"):
     """F.cross_entropy on [N, C] in float64, plus Liger-Kernel's z-loss lse_square_scale * lse^2 on the rows not
     ignored, divided for 'mean' like the rest (by the summed weight of those rows' targets)."""
@@ -561,17 +567,8 @@ def cross_entropy_case(params, x, t, tag, weight=None, upstream=None, target_dty
     inputs = {"input": tensor(x, "float32"), "target": tensor(t, "float32" if soft else target_dtype)}
     if weight is not None:
         inputs["weight"] = tensor(weight, "float32")
-    write({
-        "format": "losskernels-golden/1",
-        "name": f"cross_entropy/{tag}/{reduction}/{'x'.join(str(d) for d in x.shape)}",
-        "loss": "cross_entropy",
-        "params": params,
-        "inputs": inputs,
-        "upstream": None if upstream is None else tensor(upstream, "float32"),
-        "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
-        "tolerance": {"rtol": 1e-5, "atol": 1e-6},
-        "source": f"torch {torch.__version__} torch.nn.functional.cross_entropy" + (" + the z-loss lse_square_scale * logsumexp^2 (Liger-Kernel)" if z else "") + ", float64",
-    })
+    write_case(f"cross_entropy/{tag}/{reduction}/{'x'.join(str(d) for d in x.shape)}", "cross_entropy", params, inputs, upstream, value, x64,
+               f"torch {torch.__version__} torch.nn.functional.cross_entropy" + (" + the z-loss lse_square_scale * logsumexp^2 (Liger-Kernel)" if z else "") + ", float64")
 
 
 def nll_case(params, x, t, tag, weight=None, upstream=None):
@@ -585,17 +582,8 @@ def nll_case(params, x, t, tag, weight=None, upstream=None):
     inputs = {"input": tensor(x, "float32"), "target": tensor(t, "int64")}
     if weight is not None:
         inputs["weight"] = tensor(weight, "float32")
-    write({
-        "format": "losskernels-golden/1",
-        "name": f"nll_loss/{tag}/{reduction}/{x.shape[0]}x{x.shape[1]}",
-        "loss": "nll_loss",
-        "params": params,
-        "inputs": inputs,
-        "upstream": None if upstream is None else tensor(upstream, "float32"),
-        "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
-        "tolerance": {"rtol": 1e-5, "atol": 1e-6},
-        "source": f"torch {torch.__version__} torch.nn.functional.nll_loss, float64",
-    })
+    write_case(f"nll_loss/{tag}/{reduction}/{x.shape[0]}x{x.shape[1]}", "nll_loss", params, inputs, upstream, value, x64,
+               f"torch {torch.__version__} torch.nn.functional.nll_loss, float64")
 
 
 def mm_distribution_focal(pred, label):
@@ -628,17 +616,8 @@ def distribution_cases(rng):
             tag = "weighted" if weight is not None else "default"
             if "avg_factor" in params:
                 tag += "_avg"
-            write({
-                "format": "losskernels-golden/1",
-                "name": f"distribution_focal_loss/{tag}/{params['reduction']}/{rows}x{bins}",
-                "loss": "distribution_focal_loss",
-                "params": params,
-                "inputs": inputs,
-                "upstream": None,
-                "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
-                "tolerance": {"rtol": 1e-5, "atol": 1e-6},
-                "source": f"torch {torch.__version__} mmdetection distribution_focal_loss formula (F.cross_entropy), float64",
-            })
+            write_case(f"distribution_focal_loss/{tag}/{params['reduction']}/{rows}x{bins}", "distribution_focal_loss", params, inputs, None, value, x64,
+                       f"torch {torch.__version__} mmdetection distribution_focal_loss formula (F.cross_entropy), float64")
 
 
 def mm_softmax_focal(x, t, alpha, gamma, weight, ignore_index):
@@ -671,17 +650,8 @@ def softmax_focal_cases(rng):
                 inputs = {"input": tensor(x, "float32"), "target": tensor(t, "int64")}
                 if w is not None:
                     inputs["weight"] = tensor(w, "float32")
-                write({
-                    "format": "losskernels-golden/1",
-                    "name": f"softmax_focal_loss/{tag}/{reduction}/{rows}x{classes}",
-                    "loss": "softmax_focal_loss",
-                    "params": {**params, "reduction": reduction},
-                    "inputs": inputs,
-                    "upstream": None,
-                    "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
-                    "tolerance": {"rtol": 1e-5, "atol": 1e-6},
-                    "source": f"torch {torch.__version__} mmcv softmax_focal_loss formula (+ ignore_index), float64",
-                })
+                write_case(f"softmax_focal_loss/{tag}/{reduction}/{rows}x{classes}", "softmax_focal_loss", {**params, "reduction": reduction}, inputs, None, value, x64,
+                           f"torch {torch.__version__} mmcv softmax_focal_loss formula (+ ignore_index), float64")
 
 
 def multi_margin_cases(rng):
@@ -699,17 +669,8 @@ def multi_margin_cases(rng):
                 inputs = {"input": tensor(x, "float32"), "target": tensor(t, "int64")}
                 if w is not None:
                     inputs["weight"] = tensor(w, "float32")
-                write({
-                    "format": "losskernels-golden/1",
-                    "name": f"multi_margin_loss/{tag}/{reduction}/{rows}x{classes}",
-                    "loss": "multi_margin_loss",
-                    "params": {**params, "reduction": reduction},
-                    "inputs": inputs,
-                    "upstream": None,
-                    "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
-                    "tolerance": {"rtol": 1e-5, "atol": 1e-6},
-                    "source": f"torch {torch.__version__} torch.nn.functional.multi_margin_loss, float64",
-                })
+                write_case(f"multi_margin_loss/{tag}/{reduction}/{rows}x{classes}", "multi_margin_loss", {**params, "reduction": reduction}, inputs, None, value, x64,
+                           f"torch {torch.__version__} torch.nn.functional.multi_margin_loss, float64")
 
 
 def mm_ghmc(pred, target, label_weight, bins, momentum):
@@ -752,17 +713,8 @@ def ghmc_cases(rng):
                 inputs = {"input": tensor(x, "float32"), "target": tensor(t, "float32")}
                 if lw is not None:
                     inputs["weight"] = tensor(lw, "float32")
-                write({
-                    "format": "losskernels-golden/1",
-                    "name": f"ghm_c/{tag}/{reduction}/n{n}",
-                    "loss": "ghm_c",
-                    "params": {**params, "reduction": reduction},
-                    "inputs": inputs,
-                    "upstream": None,
-                    "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
-                    "tolerance": {"rtol": 1e-5, "atol": 1e-6},
-                    "source": f"torch {torch.__version__} mmdetection GHMC.forward (one call from a zero state), float64",
-                })
+                write_case(f"ghm_c/{tag}/{reduction}/n{n}", "ghm_c", {**params, "reduction": reduction}, inputs, None, value, x64,
+                           f"torch {torch.__version__} mmdetection GHMC.forward (one call from a zero state), float64")
 
 
 def pos_weight_cases(rng):
@@ -782,17 +734,8 @@ def pos_weight_cases(rng):
             inputs = {"input": tensor(x, "float32"), "target": tensor(t, "float32"), "pos_weight": tensor(pw, "float32")}
             if weight is not None:
                 inputs["weight"] = tensor(weight, "float32")
-            write({
-                "format": "losskernels-golden/1",
-                "name": f"binary_cross_entropy_with_logits/pos_weight_tensor{'_weighted' if weight is not None else ''}/{reduction}/{rows}x{classes}",
-                "loss": "binary_cross_entropy_with_logits",
-                "params": {"reduction": reduction},
-                "inputs": inputs,
-                "upstream": None if upstream is None else tensor(upstream, "float32"),
-                "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
-                "tolerance": {"rtol": 1e-5, "atol": 1e-6},
-                "source": f"torch {torch.__version__} torch.nn.functional.binary_cross_entropy_with_logits (pos_weight tensor), float64",
-            })
+            write_case(f"binary_cross_entropy_with_logits/pos_weight_tensor{'_weighted' if weight is not None else ''}/{reduction}/{rows}x{classes}", "binary_cross_entropy_with_logits", {"reduction": reduction}, inputs, upstream, value, x64,
+                       f"torch {torch.__version__} torch.nn.functional.binary_cross_entropy_with_logits (pos_weight tensor), float64")
 
 
 def nll_cases(rng):

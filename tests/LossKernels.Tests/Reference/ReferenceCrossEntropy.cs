@@ -18,13 +18,7 @@ public static class ReferenceCrossEntropy
         var gradient = new double[logits.Length];
         for (int r = 0; r < rows; r++)
         {
-            double max = double.NegativeInfinity;
-            for (int c = 0; c < classes; c++)
-                max = Math.Max(max, logits[r * classes + c]);
-            double sum = 0;
-            for (int c = 0; c < classes; c++)
-                sum += Math.Exp(logits[r * classes + c] - max);
-            double lse = max + Math.Log(sum);
+            (double max, double sum, double lse) = RowLse(logits, r, classes);
             double mass = 0;
             for (int c = 0; c < classes; c++)
             {
@@ -56,13 +50,7 @@ public static class ReferenceCrossEntropy
         var gradient = new double[logits.Length];
         for (int r = 0; r < rows; r++)
         {
-            double max = double.NegativeInfinity;
-            for (int c = 0; c < classes; c++)
-                max = Math.Max(max, logits[r * classes + c]);
-            double sum = 0;
-            for (int c = 0; c < classes; c++)
-                sum += Math.Exp(logits[r * classes + c] - max);
-            double lse = max + Math.Log(sum);
+            (double max, double sum, double lse) = RowLse(logits, r, classes);
             int left = (int)label[r];
             double w = weight?[r] ?? 1;
             double leftShare = w * (left + 1 - label[r]), rightShare = left + 1 < classes ? w * (label[r] - left) : 0;
@@ -89,12 +77,7 @@ public static class ReferenceCrossEntropy
             if (y == ignoreIndex)
                 continue;
             kept++;
-            double max = double.NegativeInfinity;
-            for (int c = 0; c < classes; c++)
-                max = Math.Max(max, logits[r * classes + c]);
-            double sum = 0;
-            for (int c = 0; c < classes; c++)
-                sum += Math.Exp(logits[r * classes + c] - max);
+            (double max, double sum, _) = RowLse(logits, r, classes);
             double logP = logits[r * classes + y] - max - Math.Log(sum), p = Math.Exp(logP), m = 1 - p;
             double w = alpha * (weight?[y] ?? 1), modulation = m > 0 ? Math.Pow(m, gamma) : gamma == 0 ? 1 : 0;
             losses[r] = -w * modulation * logP;
@@ -167,13 +150,7 @@ public static class ReferenceCrossEntropy
             long y = target[r];
             if (y == ignoreIndex)
                 continue;
-            double max = double.NegativeInfinity;
-            for (int c = 0; c < classes; c++)
-                max = Math.Max(max, logits[r * classes + c]);
-            double sum = 0;
-            for (int c = 0; c < classes; c++)
-                sum += Math.Exp(logits[r * classes + c] - max);
-            double lse = max + Math.Log(sum);
+            (double max, double sum, double lse) = RowLse(logits, r, classes);
             double wy = weight?[y] ?? 1;
             totalWeight += wy;
             double nll = -wy * (logits[r * classes + y] - lse);
@@ -217,5 +194,17 @@ public static class ReferenceCrossEntropy
         for (int i = 0; i < gradient.Length; i++)
             gradient[i] *= scale;
         return new ReferenceResult([losses.Sum() / divisor], gradient);
+    }
+
+    /// <summary>Row r's max, Σ e^(x − max) and log-sum-exp, in double.</summary>
+    private static (double Max, double Sum, double Lse) RowLse(double[] logits, int r, int classes)
+    {
+        double max = double.NegativeInfinity;
+        for (int c = 0; c < classes; c++)
+            max = Math.Max(max, logits[r * classes + c]);
+        double sum = 0;
+        for (int c = 0; c < classes; c++)
+            sum += Math.Exp(logits[r * classes + c] - max);
+        return (max, sum, max + Math.Log(sum));
     }
 }
