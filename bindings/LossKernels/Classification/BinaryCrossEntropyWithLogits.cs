@@ -49,9 +49,9 @@ public readonly struct BinaryCrossEntropyWithLogitsLoss : IElementwiseLoss
     {
         if (PosWeight == 1f)
         {
-            TVec log1p = SigmoidTerms.Sigmoids<TVec, TMath>(input, out TVec positive, out _);
+            TVec crossEntropy = SigmoidTerms.CrossEntropy<TVec, TMath>(input, target, out TVec positive, out _);
             gradient = TMath.Subtract(positive, target);
-            return TMath.Add(TMath.Subtract(TMath.Max(input, TMath.Create(0f)), TMath.Multiply(input, target)), log1p);
+            return crossEntropy;
         }
 
         return Weighted<TVec, TMath>(input, target, TMath.Create(PosWeight), out gradient);

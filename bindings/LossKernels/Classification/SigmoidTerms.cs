@@ -9,14 +9,16 @@ namespace LossKernels.Classification;
 /// </summary>
 internal static class SigmoidTerms
 {
-    /// <summary>Returns ce(x, t); <paramref name="positive"/> = σ(x), <paramref name="negative"/> = σ(−x).</summary>
+    /// <summary>Returns ce(x, t) = x·(step(x) − t) + ln(1 + e^−|x|); <paramref name="positive"/> = σ(x), <paramref name="negative"/> = σ(−x).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec CrossEntropy<TVec, TMath>(TVec x, TVec t, out TVec positive, out TVec negative)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
         TVec log1p = Sigmoids<TVec, TMath>(x, out positive, out negative);
-        return TMath.Add(TMath.Subtract(TMath.Max(x, TMath.Create(0f)), TMath.Multiply(x, t)), log1p);
+        // max(x, 0) − x·t = x·(step(x) − t): one rounding instead of two, and no cancellation for large x with t near 1.
+        TVec step = TMath.And(TMath.GreaterThan(x, TMath.Create(0f)), TMath.Create(1f));
+        return TMath.MultiplyAdd(x, TMath.Subtract(step, t), log1p);
     }
 
     /// <summary>Returns ln(1 + e^−|x|), the shared tail of softplus(±x); <paramref name="positive"/> = σ(x), <paramref name="negative"/> = σ(−x).</summary>
@@ -27,7 +29,7 @@ internal static class SigmoidTerms
     {
         TVec zero = TMath.Create(0f);
         TVec one = TMath.Create(1f);
-        TVec e = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(zero, TMath.Abs(x)));
+        TVec e = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Or(x, TMath.Create(-0f)));
         TVec large = TMath.Divide(one, TMath.Add(one, e));
         TVec small = TMath.Multiply(e, large);
         TVec nonNegative = TMath.GreaterThan(x, zero);

@@ -51,13 +51,36 @@ public class VectorFunctionsTests
         Assert.That(worst, Is.LessThanOrEqualTo(2.0));
     }
 
+    /// <summary>
+    /// The scaling that exp falls back to without AVX-512 (this machine may take <c>vscalefps</c> instead): p·2^k rounded
+    /// once, subnormal and overflowing results included, at every width.
+    /// </summary>
+    [Test]
+    public void ScaleThroughExponentBitsIsTheRoundedProduct()
+    {
+        float[] significands = [0.5f, 0.70710677f, 0.99999994f, 1f, 1.00000012f, 1.41421354f, 1.99999988f, 1.23456789f, 1.5f];
+        for (int k = -151; k <= 128; k++)
+            foreach (float p in significands)
+            {
+                float expected = (float)Math.ScaleB(p, k);
+                Assert.That(VectorFunctions.ScaleThroughExponentBits<Vector128<float>, Width128>(Vector128.Create(p), Vector128.Create((float)k)).ToScalar(), Is.EqualTo(expected), $"{p}·2^{k}, 128");
+                Assert.That(VectorFunctions.ScaleThroughExponentBits<Vector256<float>, Width256>(Vector256.Create(p), Vector256.Create((float)k)).ToScalar(), Is.EqualTo(expected), $"{p}·2^{k}, 256");
+                Assert.That(VectorFunctions.ScaleThroughExponentBits<Vector512<float>, Width512>(Vector512.Create(p), Vector512.Create((float)k)).ToScalar(), Is.EqualTo(expected), $"{p}·2^{k}, 512");
+            }
+    }
+
     [Test]
     public void EveryWidthIsWithinTwoUlpsOnASample()
     {
         const int Stride = 997;
-        foreach (Function function in new[] { Function.Exp, Function.Log })
+        foreach (Function function in new[] { Function.Exp, Function.Log, Function.Log1POfUnitInterval })
         {
-            (int first, int last) = function == Function.Exp ? (Bits(-104f), Bits(89f)) : (1, Bits(float.MaxValue));
+            (int first, int last) = function switch
+            {
+                Function.Exp => (Bits(-104f), Bits(89f)),
+                Function.Log => (1, Bits(float.MaxValue)),
+                _ => (0, Bits(1f)),
+            };
             double worst = WorstUlpsAt<Vector128<float>, Width128>(function, first, last, Stride);
             if (Vector256.IsHardwareAccelerated)
                 worst = Math.Max(worst, WorstUlpsAt<Vector256<float>, Width256>(function, first, last, Stride));
