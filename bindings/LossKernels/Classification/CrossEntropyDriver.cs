@@ -115,6 +115,9 @@ internal static unsafe class CrossEntropyDriver
     /// <summary>Elements per chunk the rows are grouped into (at least one row).</summary>
     private const int ChunkElements = 1 << 16;
 
+    /// <summary>Classes per block whose float lane sums of a_c·x_c and a_c are added into the row's double totals.</summary>
+    private const int ShareBlockClasses = 1 << 12;
+
     /// <summary>Runs the pass; returns Σ_r ℓ_r when the mode reduces. Chunks hold whole rows ([N, C]) or runs of positions ([N, C, d…]), sized from the shape alone.</summary>
     public static double Run<TIndex, TMode>(in CrossEntropyArgs<TIndex> args)
         where TIndex : unmanaged, IBinaryInteger<TIndex>
@@ -309,7 +312,10 @@ internal static unsafe class CrossEntropyDriver
         /// <summary>
         /// One row at width TVec (C ≥ its lane count): the tail is an overlapping last vector, loaded before each sweep that
         /// writes. Every class c has a coefficient a_c (the target's share of it): (ε/C)·w_c for a hard target, whose own
-        /// (1 − ε)·w_y is added at y alone, and w_c·((1 − ε)·t_c + ε/C) for soft targets t.
+        /// (1 − ε)·w_y is added at y alone, and w_c·((1 − ε)·t_c + ε/C) for soft targets t. The row is read from memory
+        /// once: the max sweep brings it into the cache, the e_c = exp(x_c − max) are kept in the gradient row, and the
+        /// gradient sweep scales them, so exp runs once per logit. (A two-pass form that recomputes exp instead of rereading
+        /// was measured slower at every row length from 32,000 to 4,194,304 classes here: see benchmarks/RESULTS.md.)
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private double Row<TVec, TMath>(nint r)
@@ -327,50 +333,30 @@ internal static unsafe class CrossEntropyDriver
             double targetLogits = target.Dot(x, 1);
             float targetLogit = x[target.Left];
             int remainder = classes % count;
+            int whole = classes - remainder;
             int tail = classes - count;
             bool perClass = t != null || args.Smoothing != 0f;
             TVec share = TMath.Create(1f - args.Smoothing);
             TVec uniform = TMath.Create(args.Smoothing / classes);
-
-            TVec max = TMath.Load(ref x[0]);
-            TVec weighted = TMath.Create(0f);
-            TVec coefficients = TMath.Create(0f);
-            int j = 0;
-            for (; j <= classes - count; j += count)
-            {
-                TVec v = TMath.Load(ref x[j]);
-                max = TMath.Max(max, v);
-                if (perClass)
-                {
-                    TVec a = Coefficient<TVec, TMath>(w, t, j, share, uniform);
-                    weighted = TMath.MultiplyAdd(a, v, weighted);
-                    coefficients = TMath.Add(coefficients, a);
-                }
-            }
-
             TVec tailLogits = TMath.Load(ref x[tail]);
-            if (remainder != 0)
+            TVec tailShares = remainder != 0 && perClass ? TMath.KeepLanes(Coefficient<TVec, TMath>(w, t, tail, share, uniform), count - remainder, count) : TMath.Create(0f);
+            TVec weighted = perClass ? TMath.Multiply(tailShares, tailLogits) : TMath.Create(0f);
+            TVec coefficients = tailShares;
+
+            // Σ a_c·x_c and Σ a_c go into double block by block: float lanes would lose digits over a long row.
+            double weightedSum = 0d, coefficientTotal = 0d;
+            TVec max = tailLogits;
+            for (int block = 0; block < whole; block += ShareBlockClasses)
             {
-                max = TMath.Max(max, tailLogits);
-                if (perClass)
-                {
-                    TVec a = TMath.KeepLanes(Coefficient<TVec, TMath>(w, t, tail, share, uniform), count - remainder, count);
-                    weighted = TMath.Add(weighted, TMath.KeepLanes(TMath.Multiply(a, tailLogits), count - remainder, count));
-                    coefficients = TMath.Add(coefficients, a);
-                }
+                TVec blockWeighted = TMath.Create(0f), blockCoefficients = TMath.Create(0f);
+                max = TMath.Max(max, MaxAndShares<TVec, TMath>(x, w, t, block, Math.Min(whole, block + ShareBlockClasses), perClass, share, uniform, ref blockWeighted, ref blockCoefficients));
+                weightedSum += TMath.Sum(blockWeighted);
+                coefficientTotal += TMath.Sum(blockCoefficients);
             }
 
             float rowMax = TMath.MaxAcross(max);
             TVec shift = TMath.Create(rowMax);
-            TVec sum = TMath.Create(0f);
-            for (j = 0; j <= classes - count; j += count)
-            {
-                TVec e = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(TMath.Load(ref x[j]), shift));
-                sum = TMath.Add(sum, e);
-                if (TMode.StoreGradient)
-                    TMath.Store(e, ref g[j]);
-            }
-
+            TVec sum = ExpSum<TVec, TMath>(x, TMode.StoreGradient ? g : null, 0, whole, shift);
             if (remainder != 0)
             {
                 TVec e = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(tailLogits, shift));
@@ -380,16 +366,18 @@ internal static unsafe class CrossEntropyDriver
             }
 
             double sumExp = TMath.Sum(sum);
+            weightedSum += TMath.Sum(weighted);
+            coefficientTotal += TMath.Sum(coefficients);
             double lse = rowMax + Math.Log(sumExp);
             double focalLoss = args.Focal ? Focus(ref target, lse, targetLogit) : 0d;
-            double coefficientSum = t != null ? TMath.Sum(coefficients) : (double)args.Smoothing / classes * args.ClassWeightSum;
+            double coefficientSum = t != null ? coefficientTotal : (double)args.Smoothing / classes * args.ClassWeightSum;
             if (TMode.StoreGradient)
             {
                 (float scale, float softmaxFactor) = GradientTerms(r, lse, sumExp, target.Mass, coefficientSum);
                 TVec softmaxVector = TMath.Create(softmaxFactor);
                 TVec scaleVector = TMath.Create(scale);
                 TVec tailExp = TMath.Load(ref g[tail]);
-                for (j = 0; j <= classes - count; j += count)
+                for (int j = 0; j < whole; j += count)
                 {
                     TVec gradient = TMath.Multiply(TMath.Load(ref g[j]), softmaxVector);
                     if (perClass)
@@ -408,7 +396,47 @@ internal static unsafe class CrossEntropyDriver
                 target.Subtract(g, 1, scale);
             }
 
-            return args.Focal ? StoreLoss(r, focalLoss) : RowLoss(r, lse, target.Mass, targetLogits, coefficientSum, perClass ? TMath.Sum(weighted) : 0d);
+            return args.Focal ? StoreLoss(r, focalLoss) : RowLoss(r, lse, target.Mass, targetLogits, coefficientSum, weightedSum);
+        }
+
+        /// <summary>The lane-wise max of the whole vectors of classes [from, to), adding Σ a_c·x_c and Σ a_c per lane when the target spreads over the classes.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static TVec MaxAndShares<TVec, TMath>(float* x, float* w, float* t, int from, int to, bool perClass, TVec share, TVec uniform, ref TVec weighted, ref TVec coefficients)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            TVec max = TMath.Load(ref x[from]);
+            for (int j = from; j < to; j += TMath.Count)
+            {
+                TVec v = TMath.Load(ref x[j]);
+                max = TMath.Max(max, v);
+                if (perClass)
+                {
+                    TVec a = Coefficient<TVec, TMath>(w, t, j, share, uniform);
+                    weighted = TMath.MultiplyAdd(a, v, weighted);
+                    coefficients = TMath.Add(coefficients, a);
+                }
+            }
+
+            return max;
+        }
+
+        /// <summary>Σ exp(x_c − shift) per lane over the whole vectors of classes [from, to), each term also stored into <paramref name="e"/> unless it is null.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static TVec ExpSum<TVec, TMath>(float* x, float* e, int from, int to, TVec shift)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            TVec sum = TMath.Create(0f);
+            for (int j = from; j < to; j += TMath.Count)
+            {
+                TVec term = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(TMath.Load(ref x[j]), shift));
+                sum = TMath.Add(sum, term);
+                if (e != null)
+                    TMath.Store(term, ref e[j]);
+            }
+
+            return sum;
         }
 
         /// <summary>a_c for the vector of classes at <paramref name="j"/>: (ε/C)·w_c, or w_c·((1 − ε)·t_c + ε/C) for soft targets.</summary>
