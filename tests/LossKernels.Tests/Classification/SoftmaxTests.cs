@@ -1,5 +1,6 @@
 using LossKernels.Classification;
 using LossKernels.Tests.Core;
+using LossKernels.Tests.Reference;
 
 namespace LossKernels.Tests.Classification;
 
@@ -87,15 +88,10 @@ public class SoftmaxTests
         int rows = x.Length / classes;
         var y = new double[x.Length];
         var dx = new double[x.Length];
+        double[] logits = Numerics.ToDouble(x);
         for (int r = 0; r < rows; r++)
         {
-            double max = double.NegativeInfinity;
-            for (int c = 0; c < classes; c++)
-                max = Math.Max(max, x[r * classes + c]);
-            double sum = 0;
-            for (int c = 0; c < classes; c++)
-                sum += Math.Exp(x[r * classes + c] - max);
-            double lse = max + Math.Log(sum), dot = 0, gradSum = 0;
+            double lse = ReferenceCrossEntropy.RowLse(logits, r, classes).Lse, dot = 0, gradSum = 0;
             for (int c = 0; c < classes; c++)
             {
                 double p = Math.Exp(x[r * classes + c] - lse);

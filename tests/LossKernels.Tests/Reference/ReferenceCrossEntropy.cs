@@ -197,7 +197,7 @@ public static class ReferenceCrossEntropy
     }
 
     /// <summary>Row r's max, Σ e^(x − max) and log-sum-exp, in double.</summary>
-    private static (double Max, double Sum, double Lse) RowLse(double[] logits, int r, int classes)
+    internal static (double Max, double Sum, double Lse) RowLse(double[] logits, int r, int classes)
     {
         double max = double.NegativeInfinity;
         for (int c = 0; c < classes; c++)
