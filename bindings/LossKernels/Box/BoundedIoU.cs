@@ -52,7 +52,7 @@ public readonly struct BoundedIoULoss : IBoxLoss
         ThrowHelper.IfNegative(Eps, nameof(Eps));
     }
 
-    /// <summary>The OpenCL kernel: <c>bounded_iou</c> in <c>kernels/box.cl</c>, p = (β, eps).</summary>
+    /// <summary>The OpenCL kernel: <c>bounded_iou</c> in <c>kernels/opencl/box.cl</c>, p = (β, eps).</summary>
     public ElementwiseKernel Kernel => new("box", "bounded_iou", new Vector4(Beta, Eps, 0f, 0f));
 
     /// <summary>The formula of <see cref="BoundedIoULoss"/>, per lane.</summary>

@@ -43,7 +43,7 @@ public static unsafe class BoxIou
         }
     }
 
-    /// <summary>The same on an OpenCL device (<c>box_iou</c> in <c>kernels/box_utilities.cl</c>); queued, not awaited.</summary>
+    /// <summary>The same on an OpenCL device (<c>box_iou</c> in <c>kernels/opencl/box_utilities.cl</c>); queued, not awaited.</summary>
     /// <inheritdoc cref="Pairwise(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, BoxFormat)"/>
     public static void Pairwise(DeviceBuffer<float> boxes1, DeviceBuffer<float> boxes2, DeviceBuffer<float> iou, BoxFormat format = BoxFormat.Xyxy)
     {
@@ -119,7 +119,7 @@ public static unsafe class BoxIou
     }
 }
 
-/// <summary>The kernels of <c>kernels/box_utilities.cl</c> and their launch: one work-item per item.</summary>
+/// <summary>The kernels of <c>kernels/opencl/box_utilities.cl</c> and their launch: one work-item per item.</summary>
 internal static unsafe class BoxUtilities
 {
     public const int CenternessTarget = 0;

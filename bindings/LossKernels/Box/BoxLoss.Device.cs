@@ -5,8 +5,8 @@ namespace LossKernels.Box;
 /// <summary>The device overloads: the same entry points with buffers on an OpenCL device in place of spans.</summary>
 /// <remarks>
 /// <para>Each device overload computes what its span overload computes (formulas, format, weights, reduction,
-/// avgFactor, target gradients, in-place gradients) on the device that holds the buffers (<c>kernels/box.cl</c>
-/// through <c>kernels/box_kernels.h</c>); results agree with the CPU within float rounding and are bitwise the
+/// avgFactor, target gradients, in-place gradients) on the device that holds the buffers (<c>kernels/opencl/box.cl</c>
+/// through <c>kernels/opencl/box_kernels.h</c>); results agree with the CPU within float rounding and are bitwise the
 /// same from run to run on one device.</para>
 /// <para>Reduced calls return the loss and so wait for the kernel; unreduced calls queue it and return (the
 /// queue is in order). Checked before launch, with nothing written: every buffer on the predictions' device and
@@ -144,7 +144,7 @@ public static partial class BoxLoss
     }
 }
 
-/// <summary>Launches a box loss's pass (<c>kernels/box_kernels.h</c>): its 13 arguments over a <see cref="StreamLaunch"/>.</summary>
+/// <summary>Launches a box loss's pass (<c>kernels/opencl/box_kernels.h</c>): its 13 arguments over a <see cref="StreamLaunch"/>.</summary>
 internal static class BoxLauncher
 {
     public static double Run(in ElementwiseKernel kernel, ElementwisePass pass, DeviceBuffer<float> prediction, DeviceBuffer<float> target,

@@ -67,7 +67,7 @@ public readonly struct CompleteIoULoss : IBoxLoss
             ThrowHelper.OutOfRange(nameof(Variant), (int)Variant, "a defined CompleteIoUVariant");
     }
 
-    /// <summary>The OpenCL kernel: <c>ciou</c> in <c>kernels/box.cl</c>, with p.y = 1 for mmdetection's variant.</summary>
+    /// <summary>The OpenCL kernel: <c>ciou</c> in <c>kernels/opencl/box.cl</c>, with p.y = 1 for mmdetection's variant.</summary>
     public ElementwiseKernel Kernel => new("box", "ciou", new Vector4(Eps, Variant == CompleteIoUVariant.MMDetection ? 1f : 0f, 0f, 0f));
 
     /// <summary>The formula of <see cref="CompleteIoULoss"/>, per lane.</summary>

@@ -37,7 +37,7 @@ public readonly struct DistanceIoULoss : IBoxLoss
     /// <summary>Throws when eps is negative or not finite.</summary>
     public void Validate() => ThrowHelper.IfNegative(Eps, nameof(Eps));
 
-    /// <summary>The OpenCL kernel: <c>diou</c> in <c>kernels/box.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>diou</c> in <c>kernels/opencl/box.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("box", "diou", new Vector4(Eps, 0f, 0f, 0f));
 
     /// <summary>The formula of <see cref="DistanceIoULoss"/>, per lane.</summary>

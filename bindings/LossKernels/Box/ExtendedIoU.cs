@@ -49,7 +49,7 @@ public readonly struct ExtendedIoULoss : IBoxLoss
         ThrowHelper.IfNegative(Eps, nameof(Eps));
     }
 
-    /// <summary>The OpenCL kernel: <c>extended_iou</c> in <c>kernels/box.cl</c>, p = (eps, smooth point).</summary>
+    /// <summary>The OpenCL kernel: <c>extended_iou</c> in <c>kernels/opencl/box.cl</c>, p = (eps, smooth point).</summary>
     public ElementwiseKernel Kernel => new("box", "extended_iou", new Vector4(Eps, SmoothPoint, 0f, 0f));
 
     /// <summary>The formula of <see cref="ExtendedIoULoss"/>, per lane.</summary>

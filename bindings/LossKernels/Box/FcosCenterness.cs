@@ -31,7 +31,7 @@ public static unsafe class FcosCenterness
             RowMap.Run(default(CenternessMap), source, destination, n);
     }
 
-    /// <summary>The same on an OpenCL device (<c>centerness_target</c> in <c>kernels/box_utilities.cl</c>); queued, not awaited.</summary>
+    /// <summary>The same on an OpenCL device (<c>centerness_target</c> in <c>kernels/opencl/box_utilities.cl</c>); queued, not awaited.</summary>
     /// <inheritdoc cref="Targets(ReadOnlySpan{float}, Span{float})"/>
     public static void Targets(DeviceBuffer<float> ltrb, DeviceBuffer<float> centerness)
     {
@@ -96,7 +96,7 @@ public readonly struct FcosCenternessLoss : IElementwiseLoss
     {
     }
 
-    /// <summary>The OpenCL kernel: <c>centerness_bce</c> in <c>kernels/box.cl</c>, run by the elementwise driver.</summary>
+    /// <summary>The OpenCL kernel: <c>centerness_bce</c> in <c>kernels/opencl/box.cl</c>, run by the elementwise driver.</summary>
     public ElementwiseKernel Kernel => new("box", "centerness_bce", Vector4.Zero);
 
     /// <summary>The formula of <see cref="FcosCenternessLoss"/>, per lane.</summary>

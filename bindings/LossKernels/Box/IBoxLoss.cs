@@ -58,7 +58,7 @@ public interface IBoxLoss
     void Validate();
 
     /// <summary>
-    /// The loss's OpenCL math: the function in <c>kernels/box.cl</c> and up to four hyperparameters. A loss
+    /// The loss's OpenCL math: the function in <c>kernels/opencl/box.cl</c> and up to four hyperparameters. A loss
     /// implemented outside the library throws <see cref="NotSupportedException"/>, and the device overloads
     /// throw it before any launch.
     /// </summary>

@@ -63,7 +63,7 @@ public readonly struct IoULoss : IBoxLoss
             ThrowHelper.OutOfRange(nameof(Mode), (int)Mode, "a defined IoULossMode");
     }
 
-    /// <summary>The OpenCL kernel: <c>iou</c> in <c>kernels/box.cl</c>, p = (eps, mode).</summary>
+    /// <summary>The OpenCL kernel: <c>iou</c> in <c>kernels/opencl/box.cl</c>, p = (eps, mode).</summary>
     public ElementwiseKernel Kernel => new("box", "iou", new Vector4(Eps, (float)Mode, 0f, 0f));
 
     /// <summary>The formula of <see cref="IoULoss"/>, per lane.</summary>

@@ -48,7 +48,7 @@ public readonly struct ScyllaIoULoss : IBoxLoss
     /// <summary>Throws when eps is negative or not finite.</summary>
     public void Validate() => ThrowHelper.IfNegative(Eps, nameof(Eps));
 
-    /// <summary>The OpenCL kernel: <c>siou</c> in <c>kernels/box.cl</c>, p = (eps, negGamma ? 1 : 0).</summary>
+    /// <summary>The OpenCL kernel: <c>siou</c> in <c>kernels/opencl/box.cl</c>, p = (eps, negGamma ? 1 : 0).</summary>
     public ElementwiseKernel Kernel => new("box", "siou", new Vector4(Eps, NegGamma ? 1f : 0f, 0f, 0f));
 
     /// <summary>The formula of <see cref="ScyllaIoULoss"/>, per lane.</summary>

@@ -36,7 +36,7 @@ public readonly struct BalancedBinaryCrossEntropyLoss : IElementwiseLoss
     /// <summary>Throws when α is outside [0, 1] or NaN.</summary>
     public void Validate() => ThrowHelper.IfOutside(Alpha, 0f, 1f, nameof(Alpha));
 
-    /// <summary>The OpenCL kernel: <c>balanced_binary_cross_entropy</c> in <c>kernels/classification.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>balanced_binary_cross_entropy</c> in <c>kernels/opencl/classification.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("classification", "balanced_binary_cross_entropy", new Vector4(Alpha, 0f, 0f, 0f));
 
     /// <summary><c>ℓ = α·t·softplus(−x) + (1 − α)(1 − t)·softplus(x)</c>, <c>∂ℓ/∂x = (1 − α)(1 − t)·σ(x) − α·t·σ(−x)</c>.</summary>

@@ -21,7 +21,7 @@ public readonly struct BinaryCrossEntropyLoss : IElementwiseLoss
     {
     }
 
-    /// <summary>The OpenCL kernel: <c>binary_cross_entropy</c> in <c>kernels/classification.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>binary_cross_entropy</c> in <c>kernels/opencl/classification.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("classification", "binary_cross_entropy", Vector4.Zero);
 
     /// <summary><c>ℓ = −(t·max(ln p, −100) + (1 − t)·max(ln(1 − p), −100))</c>, <c>∂ℓ/∂p = (p − t)/max(p(1 − p), 10⁻¹²)</c>.</summary>

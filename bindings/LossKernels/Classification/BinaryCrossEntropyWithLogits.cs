@@ -37,7 +37,7 @@ public readonly struct BinaryCrossEntropyWithLogitsLoss : IElementwiseLoss
     /// <summary>Throws when <see cref="PosWeight"/> is negative or not finite.</summary>
     public void Validate() => ThrowHelper.IfNegative(PosWeight, nameof(PosWeight));
 
-    /// <summary>The OpenCL kernel: <c>binary_cross_entropy_with_logits</c> in <c>kernels/classification.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>binary_cross_entropy_with_logits</c> in <c>kernels/opencl/classification.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("classification", "binary_cross_entropy_with_logits", new Vector4(PosWeight, 0f, 0f, 0f));
 
     /// <summary><c>ℓ = (1 − t)·x + c·softplus(−x)</c>, <c>∂ℓ/∂x = (1 − t) − c·σ(−x)</c>, c = 1 + (w₊ − 1)·t.</summary>

@@ -7,7 +7,7 @@ public readonly partial struct CrossEntropyLoss
     private const int RowGroup = 256;
     private const int TargetGroup = 64;
 
-    /// <summary>Forward only, reduced, on an OpenCL device (<c>kernels/cross_entropy.cl</c>).</summary>
+    /// <summary>Forward only, reduced, on an OpenCL device (<c>kernels/opencl/cross_entropy.cl</c>).</summary>
     /// <param name="logits">N·C logits on the device.</param>
     /// <param name="target">N int64 class indices on the same device.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>

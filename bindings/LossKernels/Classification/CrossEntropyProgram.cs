@@ -2,7 +2,7 @@ using LossKernels.OpenCL;
 
 namespace LossKernels.Classification;
 
-/// <summary>The kernels of <c>kernels/cross_entropy.cl</c>, one program for cross entropy and nll_loss (a device caches a program's kernels by its key).</summary>
+/// <summary>The kernels of <c>kernels/opencl/cross_entropy.cl</c>, one program for cross entropy and nll_loss (a device caches a program's kernels by its key).</summary>
 internal static class CrossEntropyProgram
 {
     public const int TargetsKernel = 0;

@@ -4,7 +4,7 @@ namespace LossKernels.Classification;
 
 public readonly partial struct DistributionFocalLoss
 {
-    /// <summary>Fused forward+backward, reduced, on an OpenCL device (<c>kernels/cross_entropy.cl</c>'s row kernel).</summary>
+    /// <summary>Fused forward+backward, reduced, on an OpenCL device (<c>kernels/opencl/cross_entropy.cl</c>'s row kernel).</summary>
     /// <param name="logits">N·C logits on the device.</param>
     /// <param name="label">N labels in [0, C − 1] on the same device (checked there; the first bad one throws, named by its position).</param>
     /// <param name="logitsGrad">Receives N·C gradient elements; may be <paramref name="logits"/> itself.</param>

@@ -103,7 +103,7 @@ public readonly unsafe struct GhmcLoss
         new GhmcElement(binWeights, edges, Bins).ForwardBackward(logits, target, output, logitsGrad, upstream, labelWeight);
     }
 
-    /// <summary>Fused forward+backward, reduced, on an OpenCL device (<c>kernels/ghmc.cl</c>): the histogram by integer atomics, the weights on the host.</summary>
+    /// <summary>Fused forward+backward, reduced, on an OpenCL device (<c>kernels/opencl/ghmc.cl</c>): the histogram by integer atomics, the weights on the host.</summary>
     /// <param name="logits">n logits on the device.</param>
     /// <param name="target">n targets on the same device.</param>
     /// <param name="logitsGrad">Receives n gradient elements, or null for the loss alone; may be <paramref name="logits"/> itself.</param>

@@ -35,7 +35,7 @@ public readonly struct HingeLoss : IElementwiseLoss
     /// <summary>Throws when the margin is negative or not finite.</summary>
     public void Validate() => ThrowHelper.IfNegative(Margin, nameof(Margin));
 
-    /// <summary>The OpenCL kernel: <c>hinge_loss</c> in <c>kernels/classification.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>hinge_loss</c> in <c>kernels/opencl/classification.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("classification", "hinge_loss", new Vector4(Margin, 0f, 0f, 0f));
 
     /// <summary><c>ℓ = max(0, margin − t·x)</c>, <c>∂ℓ/∂x = margin − t·x ≥ 0 ? −t : 0</c>.</summary>

@@ -40,7 +40,7 @@ public readonly struct HingeEmbeddingLoss : IElementwiseLoss
             ThrowHelper.OutOfRange(nameof(Margin), Margin, "finite");
     }
 
-    /// <summary>The OpenCL kernel: <c>hinge_embedding_loss</c> in <c>kernels/classification.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>hinge_embedding_loss</c> in <c>kernels/opencl/classification.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("classification", "hinge_embedding_loss", new Vector4(Margin, 0f, 0f, 0f));
 
     /// <summary><c>ℓ = [t ≠ −1]·x + [t ≠ 1]·max(0, margin − x)</c> and its derivative.</summary>

@@ -37,7 +37,7 @@ public readonly struct KlDivergenceLoss : IElementwiseLoss
     {
     }
 
-    /// <summary>The OpenCL kernel: <c>kl_div</c> in <c>kernels/classification.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>kl_div</c> in <c>kernels/opencl/classification.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("classification", "kl_div", new Vector4(LogTarget ? 1f : 0f, 0f, 0f, 0f));
 
     /// <summary>The scalar upstream that makes a <see cref="Reduction.Sum"/> call PyTorch's <c>'batchmean'</c>: <c>upstream / batchSize</c>; divide the returned sum by <paramref name="batchSize"/> too.</summary>

@@ -90,7 +90,7 @@ public readonly struct MultiMarginLoss
         ReadOnlySpan<float> weight = default) =>
         Run(input, target, default, inputGrad, default, weight, reduction, upstream, gradient: true);
 
-    /// <summary>Fused forward+backward, reduced, on an OpenCL device (<c>kernels/cross_entropy.cl</c>: a work-item per row).</summary>
+    /// <summary>Fused forward+backward, reduced, on an OpenCL device (<c>kernels/opencl/cross_entropy.cl</c>: a work-item per row).</summary>
     /// <param name="input">N·C scores on the device.</param>
     /// <param name="target">N int64 class indices on the same device (checked there; the first bad one throws, named by its position).</param>
     /// <param name="inputGrad">Receives N·C gradient elements, or null for the loss alone; may be <paramref name="input"/> itself.</param>

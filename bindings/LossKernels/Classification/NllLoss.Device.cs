@@ -6,7 +6,7 @@ public readonly partial struct NllLoss
 {
     private const int Group = 64;
 
-    /// <summary>Forward only, reduced, on an OpenCL device (<c>kernels/cross_entropy.cl</c>).</summary>
+    /// <summary>Forward only, reduced, on an OpenCL device (<c>kernels/opencl/cross_entropy.cl</c>).</summary>
     /// <param name="input">N·C log-probabilities on the device.</param>
     /// <param name="target">N int64 class indices on the same device.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>

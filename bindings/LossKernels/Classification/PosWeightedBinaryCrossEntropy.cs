@@ -46,7 +46,7 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
         ReadOnlySpan<float> upstream = default, ReadOnlySpan<float> weight = default) =>
         RunWithClassWeights(input, target, posWeight, output, inputGrad, upstream, weight, Reduction.None, 1f, gradient: !inputGrad.IsEmpty);
 
-    /// <summary>Fused forward+backward (or forward alone when <paramref name="inputGrad"/> is null) with a positive weight per class, on an OpenCL device (<c>kernels/bce_pos_weight.cl</c>).</summary>
+    /// <summary>Fused forward+backward (or forward alone when <paramref name="inputGrad"/> is null) with a positive weight per class, on an OpenCL device (<c>kernels/opencl/bce_pos_weight.cl</c>).</summary>
     /// <param name="input">Logits on the device, a whole number of rows of C.</param>
     /// <param name="target">Targets on the same device.</param>
     /// <param name="posWeight">C positive weights on the same device.</param>

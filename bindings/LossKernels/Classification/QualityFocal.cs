@@ -41,7 +41,7 @@ public readonly struct QualityFocalLoss : IElementwiseLoss
     /// <summary>Throws when β is negative or not finite.</summary>
     public void Validate() => ThrowHelper.IfNegative(Beta, nameof(Beta));
 
-    /// <summary>The OpenCL kernel: <c>quality_focal_loss</c> in <c>kernels/classification.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>quality_focal_loss</c> in <c>kernels/opencl/classification.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("classification", "quality_focal_loss", new Vector4(Beta, 0f, 0f, 0f));
 
     /// <summary><c>ℓ = ce·|p − t|^β</c> and its derivative, as the type's summary writes them.</summary>

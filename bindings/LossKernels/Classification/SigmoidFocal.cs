@@ -50,7 +50,7 @@ public readonly struct SigmoidFocalLoss : IElementwiseLoss
             ThrowHelper.OutOfRange(nameof(Alpha), Alpha, "at most 1 (a negative α turns the weighting off)");
     }
 
-    /// <summary>The OpenCL kernel: <c>sigmoid_focal_loss</c> in <c>kernels/classification.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>sigmoid_focal_loss</c> in <c>kernels/opencl/classification.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("classification", "sigmoid_focal_loss", new Vector4(Alpha, Gamma, 0f, 0f));
 
     /// <summary><c>ℓ = α_t·ce·m^γ</c> and its derivative, as the type's summary writes them.</summary>

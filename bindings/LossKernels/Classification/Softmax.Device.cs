@@ -2,7 +2,7 @@ using LossKernels.OpenCL;
 
 namespace LossKernels.Classification;
 
-/// <summary>The OpenCL launches of <see cref="Softmax"/>, <see cref="LogSoftmax"/> and <see cref="OneHot"/> (<c>kernels/cross_entropy.cl</c>): a work-group per row.</summary>
+/// <summary>The OpenCL launches of <see cref="Softmax"/>, <see cref="LogSoftmax"/> and <see cref="OneHot"/> (<c>kernels/opencl/cross_entropy.cl</c>): a work-group per row.</summary>
 internal static unsafe class RowOperationsOnDevice
 {
     private const int RowGroup = 256;

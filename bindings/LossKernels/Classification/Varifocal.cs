@@ -53,7 +53,7 @@ public readonly struct VarifocalLoss : IElementwiseLoss
         ThrowHelper.IfNegative(Gamma, nameof(Gamma));
     }
 
-    /// <summary>The OpenCL kernel: <c>varifocal_loss</c> in <c>kernels/classification.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>varifocal_loss</c> in <c>kernels/opencl/classification.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("classification", "varifocal_loss", new Vector4(Alpha, Gamma, IouWeighted ? 1f : 0f, 0f));
 
     /// <summary><c>ℓ = ce·w</c> and its derivative, as the type's summary writes them.</summary>

@@ -19,7 +19,7 @@ public readonly struct ZeroOneLoss : IElementwiseLoss
     {
     }
 
-    /// <summary>The OpenCL kernel: <c>zero_one_loss</c> in <c>kernels/classification.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>zero_one_loss</c> in <c>kernels/opencl/classification.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("classification", "zero_one_loss", Vector4.Zero);
 
     /// <summary><c>ℓ = [x &gt; 0] ≠ [t &gt; 0]</c>; the gradient written is 0.</summary>

@@ -18,7 +18,7 @@ public interface IElementwiseLoss
 
     /// <summary>
     /// The loss's OpenCL kernel, for the <see cref="OpenCL.DeviceBuffer{T}"/> overloads of <see cref="ElementwiseLoss"/>: the
-    /// same math as <see cref="Evaluate{TVec, TMath}"/>, written in <c>kernels/{family}.cl</c>. A loss implemented
+    /// same math as <see cref="Evaluate{TVec, TMath}"/>, written in <c>kernels/opencl/{family}.cl</c>. A loss implemented
     /// outside the library has no kernel there: throw <see cref="NotSupportedException"/>, and the device overloads
     /// throw it before any launch.
     /// </summary>

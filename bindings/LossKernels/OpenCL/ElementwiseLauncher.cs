@@ -1,6 +1,6 @@
 namespace LossKernels.OpenCL;
 
-/// <summary>The five passes of <c>kernels/elementwise.h</c>, in the order of <see cref="ElementwiseLauncher.KernelNames"/>.</summary>
+/// <summary>The five passes of <c>kernels/opencl/elementwise.h</c>, in the order of <see cref="ElementwiseLauncher.KernelNames"/>.</summary>
 internal enum ElementwisePass
 {
     ForwardSum,
@@ -75,7 +75,7 @@ internal static unsafe class ElementwiseLauncher
 }
 
 /// <summary>
-/// One launch of a pass of <c>kernels/driver.h</c> over n items (elements or box pairs), sized for the device's
+/// One launch of a pass of <c>kernels/opencl/driver.h</c> over n items (elements or box pairs), sized for the device's
 /// reduction variant: the kernel, its tile (<see cref="Chunk"/>) and work-groups, and the partials buffer of a
 /// reduced pass. Prepare, set the family's arguments, then <see cref="Enqueue"/>; all under the device's lock.
 /// </summary>

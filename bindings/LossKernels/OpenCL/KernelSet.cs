@@ -6,7 +6,7 @@ namespace LossKernels.OpenCL;
 
 /// <summary>
 /// One built program and its kernels, cached per device by <see cref="ProgramKey"/>. The sources are
-/// <c>kernels/*.cl</c> and <c>kernels/*.h</c>, embedded in the library: <c>common.h</c>, then for a loss
+/// <c>kernels/opencl/*.cl</c> and <c>kernels/opencl/*.h</c>, embedded in the library: <c>common.h</c>, then for a loss
 /// <c>elementwise.h</c>, the family's file, its driver's step (<c>elementwise_kernels.h</c> or
 /// <c>box_kernels.h</c>) and <c>driver.h</c>; for a family's own kernels, its file alone.
 /// </summary>

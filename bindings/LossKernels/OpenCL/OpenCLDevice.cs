@@ -3,7 +3,7 @@ using System.Text;
 
 namespace LossKernels.OpenCL;
 
-/// <summary>How the OpenCL kernels of reduced losses split the sum (see <c>kernels/elementwise.h</c>).</summary>
+/// <summary>How the OpenCL kernels of reduced losses split the sum (see <c>kernels/opencl/elementwise.h</c>).</summary>
 public enum OpenCLReductionVariant
 {
     /// <summary>By device type: <see cref="ChunkPerWorkItem"/> on CPU devices, <see cref="WorkGroupTree"/> elsewhere.</summary>

@@ -59,7 +59,7 @@ public readonly struct BalancedL1Loss : IElementwiseLoss
         ThrowHelper.IfNotPositive(Beta, nameof(Beta));
     }
 
-    /// <summary>The OpenCL kernel: <c>balanced_l1</c> in <c>kernels/regression.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>balanced_l1</c> in <c>kernels/opencl/regression.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("regression", "balanced_l1", new Vector4(Alpha, Gamma, Beta, b));
 
     /// <summary>The formula of <see cref="BalancedL1Loss"/>, per lane.</summary>

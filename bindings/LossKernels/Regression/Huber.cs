@@ -37,7 +37,7 @@ public readonly struct HuberLoss : IElementwiseLoss
     /// <summary>Throws when <see cref="Delta"/> is not finite and positive (as for <c>default(HuberLoss)</c>).</summary>
     public void Validate() => ThrowHelper.IfNotPositive(Delta, nameof(Delta));
 
-    /// <summary>The OpenCL kernel: <c>huber</c> in <c>kernels/regression.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>huber</c> in <c>kernels/opencl/regression.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("regression", "huber", new Vector4(Delta, 0f, 0f, 0f));
 
     /// <summary><c>ℓ = |d| &lt; δ ? 0.5·d² : δ·(|d| − 0.5·δ)</c>, <c>∂ℓ/∂x = |d| &lt; δ ? d : δ·sign(d)</c>.</summary>

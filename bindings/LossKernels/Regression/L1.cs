@@ -21,7 +21,7 @@ public readonly struct L1Loss : IElementwiseLoss
     {
     }
 
-    /// <summary>The OpenCL kernel: <c>l1</c> in <c>kernels/regression.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>l1</c> in <c>kernels/opencl/regression.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("regression", "l1", default);
 
     /// <summary><c>ℓ = |x − t|</c>, <c>∂ℓ/∂x = sign(x − t)</c> (0 at 0).</summary>

@@ -18,7 +18,7 @@ public readonly struct MseLoss : IElementwiseLoss
     {
     }
 
-    /// <summary>The OpenCL kernel: <c>mse</c> in <c>kernels/regression.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>mse</c> in <c>kernels/opencl/regression.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("regression", "mse", default);
 
     /// <summary><c>ℓ = (x − t)²</c>, <c>∂ℓ/∂x = 2(x − t)</c>.</summary>

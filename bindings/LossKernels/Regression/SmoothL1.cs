@@ -38,7 +38,7 @@ public readonly struct SmoothL1Loss : IElementwiseLoss
     /// <summary>Throws when <see cref="Beta"/> is negative or not finite.</summary>
     public void Validate() => ThrowHelper.IfNegative(Beta, nameof(Beta));
 
-    /// <summary>The OpenCL kernel: <c>smooth_l1</c> in <c>kernels/regression.cl</c>.</summary>
+    /// <summary>The OpenCL kernel: <c>smooth_l1</c> in <c>kernels/opencl/regression.cl</c>.</summary>
     public ElementwiseKernel Kernel => new("regression", "smooth_l1", new Vector4(Beta, 0f, 0f, 0f));
 
     /// <summary><c>ℓ = |d| &lt; β ? 0.5·d²/β : |d| − 0.5·β</c>, <c>∂ℓ/∂x = d ≤ −β ? −1 : d ≥ β ? 1 : d/β</c>.</summary>
