@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace LossKernels;
 
@@ -41,6 +42,12 @@ public interface IVectorMath<TVec> where TVec : struct
     static abstract TVec Log(TVec a);
     /// <summary>e^a: <see cref="VectorFunctions.Exp{TVec, TMath}"/> (≤ 2 ulp), not the runtime's, which computes in double.</summary>
     static abstract TVec Exp(TVec a);
+    /// <summary>
+    /// p·2^k for p in [½, 2] and an integral k in [−151, 128], rounded once (0 or ∞ outside the float range): the
+    /// scaling step of <see cref="VectorFunctions.Exp{TVec, TMath}"/>. AVX-512's <c>vscalefps</c> where the width has it,
+    /// else <see cref="VectorFunctions.ScaleThroughExponentBits{TVec, TMath}"/>; both give the same bits.
+    /// </summary>
+    static abstract TVec ScaleByPowerOfTwo(TVec p, TVec k);
     /// <summary>min(a, b); NaN when either is NaN.</summary>
     static abstract TVec Min(TVec a, TVec b);
     /// <summary>max(a, b); NaN when either is NaN.</summary>
@@ -179,6 +186,9 @@ internal readonly struct Width512 : IVectorMath<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> a) => VectorFunctions.Exp<Vector512<float>, Width512>(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ScaleByPowerOfTwo(Vector512<float> p, Vector512<float> k) =>
+        Avx512F.IsSupported ? Avx512F.Scale(p, k) : VectorFunctions.ScaleThroughExponentBits<Vector512<float>, Width512>(p, k);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
@@ -249,6 +259,9 @@ internal readonly struct Width256 : IVectorMath<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> a) => VectorFunctions.Exp<Vector256<float>, Width256>(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ScaleByPowerOfTwo(Vector256<float> p, Vector256<float> k) =>
+        Avx512F.VL.IsSupported ? Avx512F.VL.Scale(p, k) : VectorFunctions.ScaleThroughExponentBits<Vector256<float>, Width256>(p, k);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
@@ -318,6 +331,9 @@ internal readonly struct Width128 : IVectorMath<Vector128<float>>
     public static Vector128<float> Log(Vector128<float> a) => VectorFunctions.Log<Vector128<float>, Width128>(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Exp(Vector128<float> a) => VectorFunctions.Exp<Vector128<float>, Width128>(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ScaleByPowerOfTwo(Vector128<float> p, Vector128<float> k) =>
+        Avx512F.VL.IsSupported ? Avx512F.VL.Scale(p, k) : VectorFunctions.ScaleThroughExponentBits<Vector128<float>, Width128>(p, k);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Min(Vector128<float> a, Vector128<float> b) => Vector128.Min(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

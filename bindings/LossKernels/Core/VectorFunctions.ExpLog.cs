@@ -24,7 +24,7 @@ public static partial class VectorFunctions
     /// e^x per lane, in float arithmetic (the runtime's <c>Vector512.Exp(float)</c> widens to double).
     /// x = k·ln 2 + r with k = round(x·log₂e) and |r| ≤ ln 2 / 2 (ln 2 split in two for an exact
     /// k·ln2_hi); e^r = 1 + r + r²·Q(r) with a degree-4 Q fitted here for relative error; then the scaling by 2^k
-    /// (<see cref="ScaleByPowerOfTwo{TVec, TMath}"/>), so that results in the subnormal range are rounded once. Measured over every
+    /// (<see cref="IVectorMath{TVec}.ScaleByPowerOfTwo"/>), so that results in the subnormal range are rounded once. Measured over every
     /// float in [−104, 89] against the double exp: at most
     /// 1.06 ulp, the worst in the subnormal results (<c>VectorFunctionsTests.ExpIsWithinTwoUlpsOverEveryFloatFromMinus104To89</c> holds it to 2).
     /// Above ln(float.MaxValue) ≈ 88.72 the result is +∞; below −103.97 it is 0; NaN stays NaN.
@@ -33,7 +33,7 @@ public static partial class VectorFunctions
     public static TVec Exp<TVec, TMath>(TVec x) where TVec : struct where TMath : struct, IVectorMath<TVec>
     {
         TVec p = ExpSignificand<TVec, TMath>(x, out TVec k);
-        TVec result = ScaleByPowerOfTwo<TVec, TMath>(p, k);
+        TVec result = TMath.ScaleByPowerOfTwo(p, k);
         // Outside [−104.5, 88.8] (where k leaves [−151, 128] and the exponent arithmetic wraps) the result is 0 or +∞.
         result = TMath.Select(TMath.GreaterThan(x, TMath.Create(88.8f)), TMath.Create(float.PositiveInfinity), result);
         result = TMath.Select(TMath.LessThan(x, TMath.Create(-104.5f)), TMath.Create(0f), result);
@@ -48,7 +48,7 @@ public static partial class VectorFunctions
     internal static TVec ExpOfNonPositive<TVec, TMath>(TVec x) where TVec : struct where TMath : struct, IVectorMath<TVec>
     {
         TVec p = ExpSignificand<TVec, TMath>(x, out TVec k);
-        TVec result = ScaleByPowerOfTwo<TVec, TMath>(p, k);
+        TVec result = TMath.ScaleByPowerOfTwo(p, k);
         return TMath.Select(TMath.LessThan(x, TMath.Create(-104.5f)), TMath.Create(0f), result);
     }
 
@@ -69,28 +69,12 @@ public static partial class VectorFunctions
     }
 
     /// <summary>
-    /// p·2^k for p in [½, 2] and an integral k, rounded once, 0 or ∞ outside the float range: AVX-512's <c>vscalefps</c>
-    /// (at every width with AVX-512VL), else <see cref="ScaleThroughExponentBits{TVec, TMath}"/>.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec ScaleByPowerOfTwo<TVec, TMath>(TVec p, TVec k) where TVec : struct where TMath : struct, IVectorMath<TVec>
-    {
-        if (typeof(TVec) == typeof(Vector512<float>) && Avx512F.IsSupported)
-            return Unsafe.BitCast<Vector512<float>, TVec>(Avx512F.Scale(Unsafe.BitCast<TVec, Vector512<float>>(p), Unsafe.BitCast<TVec, Vector512<float>>(k)));
-        if (typeof(TVec) == typeof(Vector256<float>) && Avx512F.VL.IsSupported)
-            return Unsafe.BitCast<Vector256<float>, TVec>(Avx512F.VL.Scale(Unsafe.BitCast<TVec, Vector256<float>>(p), Unsafe.BitCast<TVec, Vector256<float>>(k)));
-        if (typeof(TVec) == typeof(Vector128<float>) && Avx512F.VL.IsSupported)
-            return Unsafe.BitCast<Vector128<float>, TVec>(Avx512F.VL.Scale(Unsafe.BitCast<TVec, Vector128<float>>(p), Unsafe.BitCast<TVec, Vector128<float>>(k)));
-        return ScaleThroughExponentBits<TVec, TMath>(p, k);
-    }
-
-    /// <summary>
     /// p·2^k for k in [−151, 128] without AVX-512: 2^k = 2^(k − j)·2^j with j = 1 for k &gt; 0 and −64 otherwise, both
     /// factors normal floats built from their exponent bits, so only the last product rounds (into the subnormals) or
     /// overflows. Outside that range of k the exponent arithmetic wraps; the callers select 0 or ∞ there.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static TVec ScaleThroughExponentBits<TVec, TMath>(TVec p, TVec k) where TVec : struct where TMath : struct, IVectorMath<TVec>
+    public static TVec ScaleThroughExponentBits<TVec, TMath>(TVec p, TVec k) where TVec : struct where TMath : struct, IVectorMath<TVec>
     {
         TVec positive = TMath.GreaterThan(k, TMath.Create(0f));
         TVec scale = TMath.ShiftLeftBits(TMath.Add(k, TMath.Select(positive, TMath.Create(TwoPow23 + 126f), TMath.Create(TwoPow23 + 191f))), 23);
