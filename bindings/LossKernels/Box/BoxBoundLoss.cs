@@ -11,17 +11,17 @@ namespace LossKernels.Box;
 internal sealed class BoxBoundLoss<TLoss> : BoundLoss
     where TLoss : struct, IBoxLoss
 {
-    private readonly TLoss loss;
-    private readonly Reduction reduction;
-    private readonly float? avgFactor;
-    private readonly BoxFormat format;
-    private readonly float[] prediction;
-    private readonly float[] target;
-    private readonly float[] weight;
-    private readonly float upstreamScalar;
-    private readonly float[] upstreamElements;
+    internal readonly TLoss loss;
+    internal readonly Reduction reduction;
+    internal readonly float? avgFactor;
+    internal readonly BoxFormat format;
+    internal readonly float[] prediction;
+    internal readonly float[] target;
+    internal readonly float[] weight;
+    internal readonly float upstreamScalar;
+    internal readonly float[] upstreamElements;
 
-    public BoxBoundLoss(TLoss loss, LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device,
+    public BoxBoundLoss(TLoss loss, LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device,
         string predictionName, string targetName)
         : base(parameters.Reduction() == Reduction.None ? [BoxCatalog.Rows4(inputs[predictionName], predictionName)] : [], inputs[predictionName].Length,
             predictionName, targetName)
@@ -35,17 +35,19 @@ internal sealed class BoxBoundLoss<TLoss> : BoundLoss
         target = inputs[targetName].RequireFloats(targetName);
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
         (upstreamScalar, upstreamElements) = CatalogUpstream.Split(upstream, reduction, boxes);
-        if (device is not null)
-            Device = new DeviceTensors(device, prediction, target, weight, upstreamElements, reduction == Reduction.None ? boxes : null, targetGradient: true);
+        Place(device, device?.Box(this));
     }
+
+    /// <summary>The number of box pairs.</summary>
+    internal int Boxes => prediction.Length / 4;
 
     private float[] TargetGradient => SecondGradient!;
 
     public override void Run(LossMode mode)
     {
-        if (Device is not null)
+        if (DeviceRun is not null)
         {
-            RunOnDevice(mode, Device);
+            DeviceRun.Run(mode);
             return;
         }
 
@@ -86,32 +88,40 @@ internal sealed class BoxBoundLoss<TLoss> : BoundLoss
         };
         return floats * sizeof(float);
     }
+}
 
-    private void RunOnDevice(LossMode mode, DeviceTensors d)
+/// <summary>A <see cref="BoxBoundLoss{TLoss}"/> on an OpenCL device: its buffer overloads, both gradients written.</summary>
+internal sealed class OpenCLBoxRun<TLoss>(BoxBoundLoss<TLoss> bound, OpenCLDevice device)
+    : OpenCLRun(device, bound.prediction, bound.target, bound.weight, bound.upstreamElements, bound.reduction == Reduction.None ? bound.Boxes : null, targetGradient: true)
+    where TLoss : struct, IBoxLoss
+{
+    public override void Run(LossMode mode)
     {
-        switch (mode, reduction)
+        TLoss loss = bound.loss;
+        BoxFormat format = bound.format;
+        switch (mode, bound.reduction)
         {
             case (LossMode.Forward, Reduction.None):
-                loss.Forward(d.Input, d.Target, d.Output!, d.Weight, format);
+                loss.Forward(Input, Target, Output!, Weight, format);
                 break;
             case (LossMode.Forward, _):
-                Loss[0] = loss.Forward(d.Input, d.Target, reduction, d.Weight, avgFactor, format);
+                bound.Loss[0] = loss.Forward(Input, Target, bound.reduction, Weight, bound.avgFactor, format);
                 break;
             case (LossMode.Fused, Reduction.None):
-                loss.ForwardBackward(d.Input, d.Target, d.Output!, d.Gradient, d.Upstream, d.Weight, format, d.TargetGradient);
+                loss.ForwardBackward(Input, Target, Output!, Gradient, Upstream, Weight, format, TargetGradient);
                 break;
             case (LossMode.Fused, _):
-                Loss[0] = loss.ForwardBackward(d.Input, d.Target, d.Gradient, reduction, d.Weight, avgFactor, upstreamScalar, format, d.TargetGradient);
+                bound.Loss[0] = loss.ForwardBackward(Input, Target, Gradient, bound.reduction, Weight, bound.avgFactor, bound.upstreamScalar, format, TargetGradient);
                 break;
             case (LossMode.Backward, Reduction.None):
-                loss.Backward(d.Input, d.Target, d.Upstream!, d.Gradient, d.Weight, format, d.TargetGradient);
+                loss.Backward(Input, Target, Upstream!, Gradient, Weight, format, TargetGradient);
                 break;
             default:
-                loss.Backward(d.Input, d.Target, upstreamScalar, d.Gradient, reduction, d.Weight, avgFactor, format, d.TargetGradient);
+                loss.Backward(Input, Target, bound.upstreamScalar, Gradient, bound.reduction, Weight, bound.avgFactor, format, TargetGradient);
                 break;
         }
 
-        d.Device.Finish();
+        Device.Finish();
     }
 }
 
@@ -122,35 +132,24 @@ internal sealed class BoxBoundLoss<TLoss> : BoundLoss
 /// </summary>
 internal sealed class CenternessBoundLoss : ElementwiseBoundLoss<FcosCenternessLoss>
 {
-    private readonly float[] ltrb;
-    private readonly DeviceBuffer<float>? deviceLtrb;
+    /// <summary>The (l, t, r, b) distances, four per location.</summary>
+    internal readonly float[] ltrb;
 
-    public CenternessBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device)
-        : base(default, parameters, WithCenternessTargets(inputs), upstream, device)
+    public CenternessBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device)
+        : base(default, parameters, WithCenternessTargets(inputs), upstream, device, placeOnDevice: false)
     {
         ltrb = inputs["target"].RequireFloats("target");
-        if (device is not null)
-        {
-            deviceLtrb = device.Allocate<float>(ltrb.Length);
-            deviceLtrb.Upload(ltrb);
-        }
+        Place(device, device?.Centerness(this));
     }
 
     /// <summary>The targets read 16 bytes and write 4 per location, then the loss moves what any elementwise loss moves.</summary>
     public override long BytesMoved(LossMode mode) => base.BytesMoved(mode) + 20L * target.Length;
 
-    public override void Dispose()
+    public override void Run(LossMode mode)
     {
-        deviceLtrb?.Dispose();
-        base.Dispose();
-    }
-
-    private protected override void Prepare()
-    {
-        if (deviceLtrb is null)
+        if (DeviceRun is null)
             FcosCenterness.Targets(ltrb, target);
-        else
-            FcosCenterness.Targets(deviceLtrb, Device!.Target);
+        base.Run(mode);
     }
 
     /// <summary>The inputs with <c>target</c> replaced by a buffer for the n centerness targets (filled before every run).</summary>
@@ -162,5 +161,15 @@ internal sealed class CenternessBoundLoss : ElementwiseBoundLoss<FcosCenternessL
         var centerness = new float[n];
         FcosCenterness.Targets(inputs["target"].RequireFloats("target"), centerness);
         return new Dictionary<string, LossTensor>(inputs) { ["target"] = LossTensor.FromFloats(centerness, n) };
+    }
+}
+
+/// <summary>A <see cref="CenternessBoundLoss"/> on an OpenCL device: the centerness targets computed there from the uploaded distances before every run.</summary>
+internal sealed class OpenCLCenternessRun(CenternessBoundLoss bound, OpenCLDevice device) : OpenCLElementwiseRun<FcosCenternessLoss>(bound, device, bound.ltrb)
+{
+    public override void Run(LossMode mode)
+    {
+        FcosCenterness.Targets(Extra!, Target);
+        base.Run(mode);
     }
 }

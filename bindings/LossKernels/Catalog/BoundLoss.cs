@@ -56,11 +56,21 @@ public abstract class BoundLoss : IDisposable
     /// <summary>The number of floats the loss reads per input (n; 4n for boxes).</summary>
     public int Length => InputGradient.Length;
 
-    /// <summary><c>simd</c> for the CPU kernels, <c>opencl</c> for a loss bound to an OpenCL device.</summary>
-    public string Backend => Device is null ? "simd" : "opencl";
+    /// <summary><c>simd</c> for the CPU kernels, else the device's <see cref="LossDevice.Backend"/>.</summary>
+    public string Backend => Device?.Backend ?? "simd";
 
-    /// <summary>The loss's data on an OpenCL device, uploaded at bind time; null on the CPU.</summary>
-    private protected DeviceTensors? Device { get; init; }
+    /// <summary>The device the loss is bound to; null on the CPU.</summary>
+    public LossDevice? Device { get; private set; }
+
+    /// <summary>The loss's data and calls on <see cref="Device"/>, made at bind time; null on the CPU.</summary>
+    private protected DeviceRun? DeviceRun { get; private set; }
+
+    /// <summary>Puts the bound loss on <paramref name="device"/> with the <paramref name="run"/> it made for it (both null on the CPU): the last step of a derived constructor.</summary>
+    private protected void Place(LossDevice? device, DeviceRun? run)
+    {
+        Device = device;
+        DeviceRun = run;
+    }
 
     /// <summary>Runs the loss's entry point for <paramref name="mode"/>; on a device, waits until the kernels have finished.</summary>
     public abstract void Run(LossMode mode);
@@ -69,7 +79,7 @@ public abstract class BoundLoss : IDisposable
     /// Copies what the last run left on the device into <see cref="Loss"/> and <see cref="InputGradient"/>.
     /// A reduced loss is on the host already; on the CPU this does nothing.
     /// </summary>
-    public void FetchResults() => Device?.Fetch(LossShape.Length > 0 ? Loss : [], InputGradient, SecondGradient);
+    public void FetchResults() => DeviceRun?.Fetch(LossShape.Length > 0 ? Loss : [], InputGradient, SecondGradient);
 
     /// <summary>Fills <see cref="Loss"/>, <see cref="InputGradient"/> and their device buffers with <paramref name="value"/>, so that a test sees whether a run writes every element.</summary>
     internal void Poison(float value)
@@ -77,11 +87,11 @@ public abstract class BoundLoss : IDisposable
         Array.Fill(Loss, value);
         foreach (float[] gradient in Gradients.Values)
             Array.Fill(gradient, value);
-        Device?.Poison(value);
+        DeviceRun?.Poison(value);
     }
 
-    /// <summary>Releases the device buffers of a loss bound to a device.</summary>
-    public virtual void Dispose() => Device?.Dispose();
+    /// <summary>Releases the device memory of a loss bound to a device.</summary>
+    public void Dispose() => DeviceRun?.Dispose();
 
     /// <summary>The bytes a run of <paramref name="mode"/> must read and write at least: the figure GB/s is computed from.</summary>
     public abstract long BytesMoved(LossMode mode);

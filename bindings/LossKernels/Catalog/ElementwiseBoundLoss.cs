@@ -10,20 +10,20 @@ namespace LossKernels.Catalog;
 internal class ElementwiseBoundLoss<TLoss> : BoundLoss
     where TLoss : struct, IElementwiseLoss
 {
-    private readonly TLoss loss;
-    private readonly Reduction reduction;
-    private readonly float? avgFactor;
-    private readonly float[] input;
-    private protected readonly float[] target;
-    private readonly float[] weight;
-    private readonly float upstreamScalar;
-    private readonly float[] upstreamElements;
+    internal readonly TLoss loss;
+    internal readonly Reduction reduction;
+    internal readonly float? avgFactor;
+    internal readonly float[] input;
+    internal readonly float[] target;
+    internal readonly float[] weight;
+    internal readonly float upstreamScalar;
+    internal readonly float[] upstreamElements;
 
     /// <summary>The divisor of a <c>"batchmean"</c> run's sum (the input's first dimension), else 1.</summary>
     private readonly float batchDivisor;
 
-    public ElementwiseBoundLoss(TLoss loss, LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device,
-        bool acceptsBatchMean = false)
+    public ElementwiseBoundLoss(TLoss loss, LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device,
+        bool acceptsBatchMean = false, bool placeOnDevice = true)
         : base(parameters.Reduction(acceptsBatchMean, out _) == Reduction.None ? inputs["input"].Shape : [], inputs["input"].Length)
     {
         this.loss = loss;
@@ -36,15 +36,14 @@ internal class ElementwiseBoundLoss<TLoss> : BoundLoss
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
         (upstreamScalar, upstreamElements) = CatalogUpstream.Split(upstream, reduction, input.Length);
         upstreamScalar /= batchDivisor;
-        if (device is not null)
-            Device = new DeviceTensors(device, input, target, weight, upstreamElements, reduction == Reduction.None ? input.Length : null);
+        if (placeOnDevice)
+            Place(device, device?.Elementwise(this));
     }
 
     public override void Run(LossMode mode)
     {
-        Prepare();
-        if (Device is not null)
-            RunOnDevice(mode, Device);
+        if (DeviceRun is not null)
+            DeviceRun.Run(mode);
         else
             RunOnCpu(mode);
         if (reduction != Reduction.None && mode != LossMode.Backward)
@@ -76,11 +75,6 @@ internal class ElementwiseBoundLoss<TLoss> : BoundLoss
         }
     }
 
-    /// <summary>Work a derived loss does before each run (computing its targets); nothing here.</summary>
-    private protected virtual void Prepare()
-    {
-    }
-
     public override long BytesMoved(LossMode mode)
     {
         long n = input.Length;
@@ -94,32 +88,42 @@ internal class ElementwiseBoundLoss<TLoss> : BoundLoss
         };
         return floats * sizeof(float);
     }
+}
 
-    private void RunOnDevice(LossMode mode, DeviceTensors d)
+/// <summary>An <see cref="ElementwiseBoundLoss{TLoss}"/> on an OpenCL device: its buffer overloads, the data uploaded once.</summary>
+/// <param name="bound">The bound loss.</param>
+/// <param name="device">The device.</param>
+/// <param name="extra">A further input a derived run needs on the device (FCOS distances), or null.</param>
+internal class OpenCLElementwiseRun<TLoss>(ElementwiseBoundLoss<TLoss> bound, OpenCLDevice device, float[]? extra = null)
+    : OpenCLRun(device, bound.input, bound.target, bound.weight, bound.upstreamElements, bound.reduction == Reduction.None ? bound.input.Length : null, extra: extra)
+    where TLoss : struct, IElementwiseLoss
+{
+    public override void Run(LossMode mode)
     {
-        switch (mode, reduction)
+        TLoss loss = bound.loss;
+        switch (mode, bound.reduction)
         {
             case (LossMode.Forward, Reduction.None):
-                loss.Forward(d.Input, d.Target, d.Output!, d.Weight);
+                loss.Forward(Input, Target, Output!, Weight);
                 break;
             case (LossMode.Forward, _):
-                Loss[0] = loss.Forward(d.Input, d.Target, reduction, d.Weight, avgFactor);
+                bound.Loss[0] = loss.Forward(Input, Target, bound.reduction, Weight, bound.avgFactor);
                 break;
             case (LossMode.Fused, Reduction.None):
-                loss.ForwardBackward(d.Input, d.Target, d.Output!, d.Gradient, d.Upstream, d.Weight);
+                loss.ForwardBackward(Input, Target, Output!, Gradient, Upstream, Weight);
                 break;
             case (LossMode.Fused, _):
-                Loss[0] = loss.ForwardBackward(d.Input, d.Target, d.Gradient, reduction, d.Weight, avgFactor, upstreamScalar);
+                bound.Loss[0] = loss.ForwardBackward(Input, Target, Gradient, bound.reduction, Weight, bound.avgFactor, bound.upstreamScalar);
                 break;
             case (LossMode.Backward, Reduction.None):
-                loss.Backward(d.Input, d.Target, d.Upstream!, d.Gradient, d.Weight);
+                loss.Backward(Input, Target, Upstream!, Gradient, Weight);
                 break;
             default:
-                loss.Backward(d.Input, d.Target, upstreamScalar, d.Gradient, reduction, d.Weight, avgFactor);
+                loss.Backward(Input, Target, bound.upstreamScalar, Gradient, bound.reduction, Weight, bound.avgFactor);
                 break;
         }
 
-        d.Device.Finish();
+        Device.Finish();
     }
 }
 

@@ -9,12 +9,12 @@ namespace LossKernels.Catalog;
 /// </summary>
 public sealed class LossDefinition
 {
-    private readonly Func<LossParameters, IReadOnlyDictionary<string, LossTensor>, LossTensor?, OpenCLDevice?, BoundLoss> bind;
+    private readonly Func<LossParameters, IReadOnlyDictionary<string, LossTensor>, LossTensor?, LossDevice?, BoundLoss> bind;
     private readonly Func<int, int, Dictionary<string, LossTensor>> sample;
 
     internal LossDefinition(string name, string family, string formula, string equivalent, string[] inputs, string[] optionalInputs,
         string[] parameters, int reportSize,
-        Func<LossParameters, IReadOnlyDictionary<string, LossTensor>, LossTensor?, OpenCLDevice?, BoundLoss> bind,
+        Func<LossParameters, IReadOnlyDictionary<string, LossTensor>, LossTensor?, LossDevice?, BoundLoss> bind,
         Func<int, int, Dictionary<string, LossTensor>> sample)
     {
         Name = name;
@@ -59,7 +59,7 @@ public sealed class LossDefinition
     /// <param name="upstream">The upstream gradient: a scalar, or for <c>reduction='none'</c> one value per loss element; null for 1.</param>
     /// <param name="device">Null to run the CPU kernels; an OpenCL device to upload the inputs there and run its kernels.</param>
     /// <exception cref="ArgumentException">A missing or unknown input or parameter, or a shape that does not fit.</exception>
-    public BoundLoss Bind(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream = null, OpenCLDevice? device = null)
+    public BoundLoss Bind(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream = null, LossDevice? device = null)
     {
         foreach (string input in Inputs)
         {

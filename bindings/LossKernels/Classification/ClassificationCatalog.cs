@@ -60,7 +60,7 @@ internal static class ClassificationCatalog
 
     /// <summary>A pos_weight tensor of more than one value takes the per-class path; one value (or the scalar parameter) the elementwise loss.</summary>
     private static BoundLoss BindBinaryCrossEntropyWithLogits(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream,
-        OpenCLDevice? device)
+        LossDevice? device)
     {
         if (inputs.TryGetValue("pos_weight", out LossTensor? posWeight) && posWeight.Length > 1)
             return new PosWeightBoundLoss(parameters, inputs, upstream, device);

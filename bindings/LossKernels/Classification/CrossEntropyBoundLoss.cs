@@ -9,23 +9,22 @@ namespace LossKernels.Classification;
 /// </summary>
 internal sealed class CrossEntropyBoundLoss : BoundLoss
 {
-    private readonly CrossEntropyLoss loss;
-    private readonly NllLoss? negativeLogLikelihood;
-    private readonly SoftmaxFocalLoss? focal;
-    private readonly Reduction reduction;
-    private readonly float[] logits;
-    private readonly long[] target;
-    private readonly float[]? softTarget;
+    internal readonly CrossEntropyLoss loss;
+    internal readonly NllLoss? negativeLogLikelihood;
+    internal readonly SoftmaxFocalLoss? focal;
+    internal readonly Reduction reduction;
+    internal readonly float[] logits;
+    internal readonly long[] target;
+    internal readonly float[]? softTarget;
     /// <summary>N·D: the positions with a loss each (N rows of an [N, C] input).</summary>
-    private readonly int rows;
+    internal readonly int rows;
 
     /// <summary>D = d1·d2·… of an [N, C, d1, …] input; 1 for [N, C].</summary>
-    private readonly int spatial;
-    private readonly int classes;
-    private readonly float[] weight;
-    private readonly float upstreamScalar;
-    private readonly float[] upstreamRows;
-    private readonly DeviceBuffer<long>? deviceTarget;
+    internal readonly int spatial;
+    internal readonly int classes;
+    internal readonly float[] weight;
+    internal readonly float upstreamScalar;
+    internal readonly float[] upstreamRows;
 
     /// <param name="parameters">PyTorch's parameters.</param>
     /// <param name="inputs">input, target, weight.</param>
@@ -33,7 +32,7 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
     /// <param name="device">Null for the CPU, else the OpenCL device.</param>
     /// <param name="logProbabilities">Bind <c>nll_loss</c>: the input holds log-probabilities and targets are indices.</param>
     /// <param name="softmaxFocal">Bind <c>softmax_focal_loss</c> (alpha, gamma).</param>
-    public CrossEntropyBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device,
+    public CrossEntropyBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device,
         bool logProbabilities = false, bool softmaxFocal = false)
         : base(parameters.Reduction() == Reduction.None ? PositionShape(inputs["input"].Shape) : [], inputs["input"].Length)
     {
@@ -59,20 +58,13 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
             throw new ArgumentException($"target [{string.Join(", ", targets.Shape)}] fits neither [N, d…] class indices nor probabilities shaped like input [{string.Join(", ", input.Shape)}].", "target");
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
         (upstreamScalar, upstreamRows) = CatalogUpstream.Split(upstream, reduction, rows);
-        if (device is null)
-            return;
-        Device = new DeviceTensors(device, logits, softTarget ?? [], weight, upstreamRows, reduction == Reduction.None ? rows : null);
-        if (softTarget is null)
-        {
-            deviceTarget = device.Allocate<long>(target.Length);
-            deviceTarget.Upload(target);
-        }
+        Place(device, device?.CrossEntropy(this));
     }
 
     public override void Run(LossMode mode)
     {
-        if (Device is DeviceTensors device)
-            RunOnDevice(mode, device);
+        if (DeviceRun is not null)
+            DeviceRun.Run(mode);
         else
             RunOnCpu(mode);
     }
@@ -178,108 +170,6 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
         }
     }
 
-    /// <summary>On the device an unreduced backward is the fused call (it writes the row losses into the output buffer it has).</summary>
-    private void RunOnDevice(LossMode mode, DeviceTensors d)
-    {
-        if (focal is SoftmaxFocalLoss softmaxFocal)
-            RunFocalOnDevice(softmaxFocal, mode, d, deviceTarget!);
-        else if (negativeLogLikelihood is NllLoss nll)
-            RunNllOnDevice(nll, mode, d, deviceTarget!);
-        else if (softTarget is not null)
-            RunSoftOnDevice(mode, d);
-        else
-            RunHardOnDevice(mode, d, deviceTarget!);
-        d.Device.Finish();
-    }
-
-    private void RunFocalOnDevice(SoftmaxFocalLoss softmaxFocal, LossMode mode, DeviceTensors d, DeviceBuffer<long> t)
-    {
-        switch (mode, reduction)
-        {
-            case (LossMode.Forward, Reduction.None):
-                softmaxFocal.ForwardBackward(d.Input, t, d.Output!, null, null, d.Weight);
-                break;
-            case (LossMode.Forward, _):
-                Loss[0] = softmaxFocal.Forward(d.Input, t, reduction, d.Weight);
-                break;
-            case (_, Reduction.None):
-                softmaxFocal.ForwardBackward(d.Input, t, d.Output!, d.Gradient, d.Upstream, d.Weight);
-                break;
-            case (LossMode.Fused, _):
-                Loss[0] = softmaxFocal.ForwardBackward(d.Input, t, d.Gradient, reduction, d.Weight, upstreamScalar);
-                break;
-            default:
-                softmaxFocal.Backward(d.Input, t, upstreamScalar, d.Gradient, reduction, d.Weight);
-                break;
-        }
-    }
-
-    private void RunNllOnDevice(NllLoss nll, LossMode mode, DeviceTensors d, DeviceBuffer<long> t)
-    {
-        switch (mode, reduction)
-        {
-            case (LossMode.Forward, Reduction.None):
-                nll.ForwardBackward(d.Input, t, d.Output!, null, null, d.Weight);
-                break;
-            case (LossMode.Forward, _):
-                Loss[0] = nll.Forward(d.Input, t, reduction, d.Weight);
-                break;
-            case (_, Reduction.None):
-                nll.ForwardBackward(d.Input, t, d.Output!, d.Gradient, d.Upstream, d.Weight);
-                break;
-            case (LossMode.Fused, _):
-                Loss[0] = nll.ForwardBackward(d.Input, t, d.Gradient, reduction, d.Weight, upstreamScalar);
-                break;
-            default:
-                nll.Backward(d.Input, t, upstreamScalar, d.Gradient, reduction, d.Weight);
-                break;
-        }
-    }
-
-    private void RunSoftOnDevice(LossMode mode, DeviceTensors d)
-    {
-        switch (mode, reduction)
-        {
-            case (LossMode.Forward, Reduction.None):
-                loss.ForwardBackward(d.Input, d.Target, classes, d.Output!, null, null, d.Weight, spatial);
-                break;
-            case (LossMode.Forward, _):
-                Loss[0] = loss.Forward(d.Input, d.Target, classes, reduction, d.Weight, spatial);
-                break;
-            case (_, Reduction.None):
-                loss.ForwardBackward(d.Input, d.Target, classes, d.Output!, d.Gradient, d.Upstream, d.Weight, spatial);
-                break;
-            case (LossMode.Fused, _):
-                Loss[0] = loss.ForwardBackward(d.Input, d.Target, classes, d.Gradient, reduction, d.Weight, upstreamScalar, spatial);
-                break;
-            default:
-                loss.Backward(d.Input, d.Target, classes, upstreamScalar, d.Gradient, reduction, d.Weight, spatial);
-                break;
-        }
-    }
-
-    private void RunHardOnDevice(LossMode mode, DeviceTensors d, DeviceBuffer<long> t)
-    {
-        switch (mode, reduction)
-        {
-            case (LossMode.Forward, Reduction.None):
-                loss.Forward(d.Input, t, d.Output!, d.Weight, spatial);
-                break;
-            case (LossMode.Forward, _):
-                Loss[0] = loss.Forward(d.Input, t, reduction, d.Weight, spatial);
-                break;
-            case (_, Reduction.None):
-                loss.ForwardBackward(d.Input, t, d.Output!, d.Gradient, d.Upstream, d.Weight, spatial);
-                break;
-            case (LossMode.Fused, _):
-                Loss[0] = loss.ForwardBackward(d.Input, t, d.Gradient, reduction, d.Weight, upstreamScalar, spatial);
-                break;
-            default:
-                loss.Backward(d.Input, t, upstreamScalar, d.Gradient, reduction, d.Weight, spatial);
-                break;
-        }
-    }
-
     /// <summary>[N, d1, …]: the shape of the per-position losses of an [N, C, d1, …] input.</summary>
     private static int[] PositionShape(int[] inputShape) => [inputShape[0], .. inputShape[2..]];
 
@@ -294,10 +184,112 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
         long rowOutput = reduction == Reduction.None ? 4L * rows : 0;
         return mode == LossMode.Forward ? read + rowOutput : read + 4 * n + rowOutput;
     }
+}
 
-    public override void Dispose()
+/// <summary>A <see cref="CrossEntropyBoundLoss"/> on an OpenCL device: logits, class indices or probabilities uploaded once.</summary>
+internal sealed class OpenCLCrossEntropyRun(CrossEntropyBoundLoss bound, OpenCLDevice device)
+    : OpenCLRun(device, bound.logits, bound.softTarget ?? [], bound.weight, bound.upstreamRows, bound.reduction == Reduction.None ? bound.rows : null,
+        classes: bound.softTarget is null ? bound.target : null)
+{
+    /// <summary>On the device an unreduced backward is the fused call (it writes the row losses into the output buffer it has).</summary>
+    public override void Run(LossMode mode)
     {
-        deviceTarget?.Dispose();
-        base.Dispose();
+        if (bound.focal is SoftmaxFocalLoss softmaxFocal)
+            RunFocal(softmaxFocal, mode, Classes!);
+        else if (bound.negativeLogLikelihood is NllLoss nll)
+            RunNll(nll, mode, Classes!);
+        else if (bound.softTarget is not null)
+            RunSoft(mode);
+        else
+            RunHard(mode, Classes!);
+        Device.Finish();
+    }
+
+    private void RunFocal(SoftmaxFocalLoss softmaxFocal, LossMode mode, DeviceBuffer<long> t)
+    {
+        switch (mode, bound.reduction)
+        {
+            case (LossMode.Forward, Reduction.None):
+                softmaxFocal.ForwardBackward(Input, t, Output!, null, null, Weight);
+                break;
+            case (LossMode.Forward, _):
+                bound.Loss[0] = softmaxFocal.Forward(Input, t, bound.reduction, Weight);
+                break;
+            case (_, Reduction.None):
+                softmaxFocal.ForwardBackward(Input, t, Output!, Gradient, Upstream, Weight);
+                break;
+            case (LossMode.Fused, _):
+                bound.Loss[0] = softmaxFocal.ForwardBackward(Input, t, Gradient, bound.reduction, Weight, bound.upstreamScalar);
+                break;
+            default:
+                softmaxFocal.Backward(Input, t, bound.upstreamScalar, Gradient, bound.reduction, Weight);
+                break;
+        }
+    }
+
+    private void RunNll(NllLoss nll, LossMode mode, DeviceBuffer<long> t)
+    {
+        switch (mode, bound.reduction)
+        {
+            case (LossMode.Forward, Reduction.None):
+                nll.ForwardBackward(Input, t, Output!, null, null, Weight);
+                break;
+            case (LossMode.Forward, _):
+                bound.Loss[0] = nll.Forward(Input, t, bound.reduction, Weight);
+                break;
+            case (_, Reduction.None):
+                nll.ForwardBackward(Input, t, Output!, Gradient, Upstream, Weight);
+                break;
+            case (LossMode.Fused, _):
+                bound.Loss[0] = nll.ForwardBackward(Input, t, Gradient, bound.reduction, Weight, bound.upstreamScalar);
+                break;
+            default:
+                nll.Backward(Input, t, bound.upstreamScalar, Gradient, bound.reduction, Weight);
+                break;
+        }
+    }
+
+    private void RunSoft(LossMode mode)
+    {
+        switch (mode, bound.reduction)
+        {
+            case (LossMode.Forward, Reduction.None):
+                bound.loss.ForwardBackward(Input, Target, bound.classes, Output!, null, null, Weight, bound.spatial);
+                break;
+            case (LossMode.Forward, _):
+                bound.Loss[0] = bound.loss.Forward(Input, Target, bound.classes, bound.reduction, Weight, bound.spatial);
+                break;
+            case (_, Reduction.None):
+                bound.loss.ForwardBackward(Input, Target, bound.classes, Output!, Gradient, Upstream, Weight, bound.spatial);
+                break;
+            case (LossMode.Fused, _):
+                bound.Loss[0] = bound.loss.ForwardBackward(Input, Target, bound.classes, Gradient, bound.reduction, Weight, bound.upstreamScalar, bound.spatial);
+                break;
+            default:
+                bound.loss.Backward(Input, Target, bound.classes, bound.upstreamScalar, Gradient, bound.reduction, Weight, bound.spatial);
+                break;
+        }
+    }
+
+    private void RunHard(LossMode mode, DeviceBuffer<long> t)
+    {
+        switch (mode, bound.reduction)
+        {
+            case (LossMode.Forward, Reduction.None):
+                bound.loss.Forward(Input, t, Output!, Weight, bound.spatial);
+                break;
+            case (LossMode.Forward, _):
+                bound.Loss[0] = bound.loss.Forward(Input, t, bound.reduction, Weight, bound.spatial);
+                break;
+            case (_, Reduction.None):
+                bound.loss.ForwardBackward(Input, t, Output!, Gradient, Upstream, Weight, bound.spatial);
+                break;
+            case (LossMode.Fused, _):
+                bound.Loss[0] = bound.loss.ForwardBackward(Input, t, Gradient, bound.reduction, Weight, bound.upstreamScalar, bound.spatial);
+                break;
+            default:
+                bound.loss.Backward(Input, t, bound.upstreamScalar, Gradient, bound.reduction, Weight, bound.spatial);
+                break;
+        }
     }
 }

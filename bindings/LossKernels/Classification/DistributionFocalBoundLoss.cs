@@ -6,16 +6,16 @@ namespace LossKernels.Classification;
 /// <summary><see cref="DistributionFocalLoss"/> bound for the catalog: <c>input</c> [N, C] logits, <c>target</c> [N] labels, optional <c>weight</c> [N]; on the CPU or a device.</summary>
 internal sealed class DistributionFocalBoundLoss : BoundLoss
 {
-    private readonly DistributionFocalLoss loss = new();
-    private readonly Reduction reduction;
-    private readonly float? avgFactor;
-    private readonly float[] logits;
-    private readonly float[] label;
-    private readonly float[] weight;
-    private readonly float upstreamScalar;
-    private readonly float[] upstreamRows;
+    internal readonly DistributionFocalLoss loss = new();
+    internal readonly Reduction reduction;
+    internal readonly float? avgFactor;
+    internal readonly float[] logits;
+    internal readonly float[] label;
+    internal readonly float[] weight;
+    internal readonly float upstreamScalar;
+    internal readonly float[] upstreamRows;
 
-    public DistributionFocalBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device)
+    public DistributionFocalBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device)
         : base(parameters.Reduction() == Reduction.None ? [inputs["input"].Shape[0]] : [], inputs["input"].Length)
     {
         reduction = parameters.Reduction();
@@ -27,57 +27,35 @@ internal sealed class DistributionFocalBoundLoss : BoundLoss
         label = inputs["target"].RequireFloats("target");
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
         (upstreamScalar, upstreamRows) = CatalogUpstream.Split(upstream, reduction, label.Length);
-        if (device is not null)
-            Device = new DeviceTensors(device, logits, label, weight, upstreamRows, reduction == Reduction.None ? label.Length : null);
+        Place(device, device?.DistributionFocal(this));
     }
 
     public override void Run(LossMode mode)
     {
-        DeviceTensors? d = Device;
-        if (d is null)
+        if (DeviceRun is not null)
         {
-            switch (mode, reduction)
-            {
-                case (LossMode.Forward, Reduction.None):
-                    loss.Forward(logits, label, Loss, weight);
-                    break;
-                case (LossMode.Forward, _):
-                    Loss[0] = loss.Forward(logits, label, reduction, weight, avgFactor);
-                    break;
-                case (_, Reduction.None):
-                    loss.ForwardBackward(logits, label, Loss, InputGradient, upstreamRows, weight);
-                    break;
-                case (LossMode.Fused, _):
-                    Loss[0] = loss.ForwardBackward(logits, label, InputGradient, reduction, weight, avgFactor, upstreamScalar);
-                    break;
-                default:
-                    loss.Backward(logits, label, upstreamScalar, InputGradient, reduction, weight, avgFactor);
-                    break;
-            }
-
+            DeviceRun.Run(mode);
             return;
         }
 
         switch (mode, reduction)
         {
             case (LossMode.Forward, Reduction.None):
-                loss.ForwardBackward(d.Input, d.Target, d.Output!, null, null, d.Weight);
+                loss.Forward(logits, label, Loss, weight);
                 break;
             case (LossMode.Forward, _):
-                Loss[0] = loss.Forward(d.Input, d.Target, reduction, d.Weight, avgFactor);
+                Loss[0] = loss.Forward(logits, label, reduction, weight, avgFactor);
                 break;
             case (_, Reduction.None):
-                loss.ForwardBackward(d.Input, d.Target, d.Output!, d.Gradient, d.Upstream, d.Weight);
+                loss.ForwardBackward(logits, label, Loss, InputGradient, upstreamRows, weight);
                 break;
             case (LossMode.Fused, _):
-                Loss[0] = loss.ForwardBackward(d.Input, d.Target, d.Gradient, reduction, d.Weight, avgFactor, upstreamScalar);
+                Loss[0] = loss.ForwardBackward(logits, label, InputGradient, reduction, weight, avgFactor, upstreamScalar);
                 break;
             default:
-                loss.Backward(d.Input, d.Target, upstreamScalar, d.Gradient, reduction, d.Weight, avgFactor);
+                loss.Backward(logits, label, upstreamScalar, InputGradient, reduction, weight, avgFactor);
                 break;
         }
-
-        d.Device.Finish();
     }
 
     /// <summary>Logits read once, labels (and weights) per row, the gradient written once.</summary>
@@ -87,5 +65,35 @@ internal sealed class DistributionFocalBoundLoss : BoundLoss
         long read = 4 * n + 4 * rows * (weight.Length > 0 ? 2 : 1);
         long rowOutput = reduction == Reduction.None ? 4 * rows : 0;
         return mode == LossMode.Forward ? read + rowOutput : read + 4 * n + rowOutput;
+    }
+}
+
+/// <summary>A <see cref="DistributionFocalBoundLoss"/> on an OpenCL device.</summary>
+internal sealed class OpenCLDistributionFocalRun(DistributionFocalBoundLoss bound, OpenCLDevice device)
+    : OpenCLRun(device, bound.logits, bound.label, bound.weight, bound.upstreamRows, bound.reduction == Reduction.None ? bound.label.Length : null)
+{
+    public override void Run(LossMode mode)
+    {
+        DistributionFocalLoss loss = bound.loss;
+        switch (mode, bound.reduction)
+        {
+            case (LossMode.Forward, Reduction.None):
+                loss.ForwardBackward(Input, Target, Output!, null, null, Weight);
+                break;
+            case (LossMode.Forward, _):
+                bound.Loss[0] = loss.Forward(Input, Target, bound.reduction, Weight, bound.avgFactor);
+                break;
+            case (_, Reduction.None):
+                loss.ForwardBackward(Input, Target, Output!, Gradient, Upstream, Weight);
+                break;
+            case (LossMode.Fused, _):
+                bound.Loss[0] = loss.ForwardBackward(Input, Target, Gradient, bound.reduction, Weight, bound.avgFactor, bound.upstreamScalar);
+                break;
+            default:
+                loss.Backward(Input, Target, bound.upstreamScalar, Gradient, bound.reduction, Weight, bound.avgFactor);
+                break;
+        }
+
+        Device.Finish();
     }
 }

@@ -9,16 +9,16 @@ namespace LossKernels.Classification;
 /// </summary>
 internal sealed class GhmcBoundLoss : BoundLoss
 {
-    private readonly GhmcLoss loss;
-    private readonly Reduction reduction;
-    private readonly float[] input;
-    private readonly float[] target;
-    private readonly float[] weight;
-    private readonly float upstreamScalar;
-    private readonly float[] upstreamElements;
-    private readonly float[] state;
+    internal readonly GhmcLoss loss;
+    internal readonly Reduction reduction;
+    internal readonly float[] input;
+    internal readonly float[] target;
+    internal readonly float[] weight;
+    internal readonly float upstreamScalar;
+    internal readonly float[] upstreamElements;
+    internal readonly float[] state;
 
-    public GhmcBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device)
+    public GhmcBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device)
         : base(parameters.Reduction() == Reduction.None ? inputs["input"].Shape : [], inputs["input"].Length)
     {
         loss = new GhmcLoss((int)parameters.Integer("bins", 10), parameters.Float("momentum", 0f));
@@ -28,31 +28,20 @@ internal sealed class GhmcBoundLoss : BoundLoss
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
         (upstreamScalar, upstreamElements) = CatalogUpstream.Split(upstream, reduction, input.Length);
         state = new float[loss.Bins];
-        if (device is not null)
-            Device = new DeviceTensors(device, input, target, weight, upstreamElements, reduction == Reduction.None ? input.Length : null);
+        Place(device, device?.Ghmc(this));
     }
 
     public override void Run(LossMode mode)
     {
         Array.Clear(state);
-        DeviceTensors? d = Device;
-        bool gradient = mode != LossMode.Forward;
-        if (d is null)
-        {
-            if (reduction == Reduction.None)
-                loss.ForwardBackward(input, target, Loss, InputGradient, upstreamElements, weight, state);
-            else if (gradient)
-                Loss[0] = loss.ForwardBackward(input, target, InputGradient, weight, state, reduction, upstreamScalar);
-            else
-                Loss[0] = loss.Forward(input, target, weight, state, reduction);
-            return;
-        }
-
-        if (reduction == Reduction.None)
-            loss.ForwardBackward(d.Input, d.Target, d.Output!, gradient ? d.Gradient : null, d.Upstream, d.Weight, state);
+        if (DeviceRun is not null)
+            DeviceRun.Run(mode);
+        else if (reduction == Reduction.None)
+            loss.ForwardBackward(input, target, Loss, InputGradient, upstreamElements, weight, state);
+        else if (mode != LossMode.Forward)
+            Loss[0] = loss.ForwardBackward(input, target, InputGradient, weight, state, reduction, upstreamScalar);
         else
-            Loss[0] = loss.ForwardBackward(d.Input, d.Target, gradient ? d.Gradient : null, d.Weight, state, reduction, upstreamScalar);
-        d.Device.Finish();
+            Loss[0] = loss.Forward(input, target, weight, state, reduction);
     }
 
     /// <summary>Two passes over logits and targets (histogram, then loss), the gradient written once.</summary>
@@ -61,5 +50,20 @@ internal sealed class GhmcBoundLoss : BoundLoss
         long n = input.Length;
         long read = (4 + (weight.Length > 0 ? 2 : 0)) * 4 * n;
         return read + (mode == LossMode.Forward ? 0 : 4 * n) + (reduction == Reduction.None ? 4 * n : 0);
+    }
+}
+
+/// <summary>A <see cref="GhmcBoundLoss"/> on an OpenCL device (the moving-average state stays on the host).</summary>
+internal sealed class OpenCLGhmcRun(GhmcBoundLoss bound, OpenCLDevice device)
+    : OpenCLRun(device, bound.input, bound.target, bound.weight, bound.upstreamElements, bound.reduction == Reduction.None ? bound.input.Length : null)
+{
+    public override void Run(LossMode mode)
+    {
+        bool gradient = mode != LossMode.Forward;
+        if (bound.reduction == Reduction.None)
+            bound.loss.ForwardBackward(Input, Target, Output!, gradient ? Gradient : null, Upstream, Weight, bound.state);
+        else
+            bound.Loss[0] = bound.loss.ForwardBackward(Input, Target, gradient ? Gradient : null, Weight, bound.state, bound.reduction, bound.upstreamScalar);
+        Device.Finish();
     }
 }

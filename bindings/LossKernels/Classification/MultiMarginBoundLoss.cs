@@ -6,16 +6,15 @@ namespace LossKernels.Classification;
 /// <summary><see cref="MultiMarginLoss"/> bound for the catalog: <c>input</c> [N, C], <c>target</c> [N] int64, optional <c>weight</c> [C]; on the CPU or a device.</summary>
 internal sealed class MultiMarginBoundLoss : BoundLoss
 {
-    private readonly MultiMarginLoss loss;
-    private readonly Reduction reduction;
-    private readonly float[] scores;
-    private readonly long[] target;
-    private readonly float[] weight;
-    private readonly float upstreamScalar;
-    private readonly float[] upstreamRows;
-    private readonly DeviceBuffer<long>? deviceTarget;
+    internal readonly MultiMarginLoss loss;
+    internal readonly Reduction reduction;
+    internal readonly float[] scores;
+    internal readonly long[] target;
+    internal readonly float[] weight;
+    internal readonly float upstreamScalar;
+    internal readonly float[] upstreamRows;
 
-    public MultiMarginBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device)
+    public MultiMarginBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device)
         : base(parameters.Reduction() == Reduction.None ? [inputs["input"].Shape[0]] : [], inputs["input"].Length)
     {
         loss = new MultiMarginLoss((int)parameters.Integer("p", 1), parameters.Float("margin", 1f));
@@ -27,33 +26,20 @@ internal sealed class MultiMarginBoundLoss : BoundLoss
         target = inputs["target"].RequireIntegers("target");
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
         (upstreamScalar, upstreamRows) = CatalogUpstream.Split(upstream, reduction, target.Length);
-        if (device is null)
-            return;
-        Device = new DeviceTensors(device, scores, [], weight, upstreamRows, reduction == Reduction.None ? target.Length : null);
-        deviceTarget = device.Allocate<long>(target.Length);
-        deviceTarget.Upload(target);
+        Place(device, device?.MultiMargin(this));
     }
 
     public override void Run(LossMode mode)
     {
-        DeviceTensors? d = Device;
         bool gradient = mode != LossMode.Forward;
-        if (d is null)
-        {
-            if (reduction == Reduction.None)
-                loss.ForwardBackward(scores, target, Loss, gradient ? InputGradient : default, upstreamRows, weight);
-            else if (gradient)
-                Loss[0] = loss.ForwardBackward(scores, target, InputGradient, reduction, weight, upstreamScalar);
-            else
-                Loss[0] = loss.Forward(scores, target, reduction, weight);
-            return;
-        }
-
-        if (reduction == Reduction.None)
-            loss.ForwardBackward(d.Input, deviceTarget!, d.Output!, gradient ? d.Gradient : null, d.Upstream, d.Weight);
+        if (DeviceRun is not null)
+            DeviceRun.Run(mode);
+        else if (reduction == Reduction.None)
+            loss.ForwardBackward(scores, target, Loss, gradient ? InputGradient : default, upstreamRows, weight);
+        else if (gradient)
+            Loss[0] = loss.ForwardBackward(scores, target, InputGradient, reduction, weight, upstreamScalar);
         else
-            Loss[0] = loss.ForwardBackward(d.Input, deviceTarget!, gradient ? d.Gradient : null, reduction, d.Weight, upstreamScalar);
-        d.Device.Finish();
+            Loss[0] = loss.Forward(scores, target, reduction, weight);
     }
 
     /// <summary>Scores read once, targets per row, the gradient written once.</summary>
@@ -62,10 +48,19 @@ internal sealed class MultiMarginBoundLoss : BoundLoss
         long n = scores.Length, rows = target.Length;
         return 4 * n + 8 * rows + (mode == LossMode.Forward ? 0 : 4 * n) + (reduction == Reduction.None ? 4 * rows : 0);
     }
+}
 
-    public override void Dispose()
+/// <summary>A <see cref="MultiMarginBoundLoss"/> on an OpenCL device.</summary>
+internal sealed class OpenCLMultiMarginRun(MultiMarginBoundLoss bound, OpenCLDevice device)
+    : OpenCLRun(device, bound.scores, [], bound.weight, bound.upstreamRows, bound.reduction == Reduction.None ? bound.target.Length : null, classes: bound.target)
+{
+    public override void Run(LossMode mode)
     {
-        deviceTarget?.Dispose();
-        base.Dispose();
+        bool gradient = mode != LossMode.Forward;
+        if (bound.reduction == Reduction.None)
+            bound.loss.ForwardBackward(Input, Classes!, Output!, gradient ? Gradient : null, Upstream, Weight);
+        else
+            bound.Loss[0] = bound.loss.ForwardBackward(Input, Classes!, gradient ? Gradient : null, bound.reduction, Weight, bound.upstreamScalar);
+        Device.Finish();
     }
 }

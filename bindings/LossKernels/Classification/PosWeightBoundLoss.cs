@@ -9,17 +9,16 @@ namespace LossKernels.Classification;
 /// </summary>
 internal sealed class PosWeightBoundLoss : BoundLoss
 {
-    private readonly PosWeightedBinaryCrossEntropyLoss loss = new();
-    private readonly Reduction reduction;
-    private readonly float[] input;
-    private readonly float[] target;
-    private readonly float[] posWeight;
-    private readonly float[] weight;
-    private readonly float upstreamScalar;
-    private readonly float[] upstreamElements;
-    private readonly DeviceBuffer<float>? devicePosWeight;
+    internal readonly PosWeightedBinaryCrossEntropyLoss loss = new();
+    internal readonly Reduction reduction;
+    internal readonly float[] input;
+    internal readonly float[] target;
+    internal readonly float[] posWeight;
+    internal readonly float[] weight;
+    internal readonly float upstreamScalar;
+    internal readonly float[] upstreamElements;
 
-    public PosWeightBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device)
+    public PosWeightBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device)
         : base(parameters.Reduction() == Reduction.None ? inputs["input"].Shape : [], inputs["input"].Length)
     {
         reduction = parameters.Reduction();
@@ -32,32 +31,20 @@ internal sealed class PosWeightBoundLoss : BoundLoss
         posWeight = inputs["pos_weight"].RequireFloats("pos_weight");
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
         (upstreamScalar, upstreamElements) = CatalogUpstream.Split(upstream, reduction, input.Length);
-        if (device is null)
-            return;
-        Device = new DeviceTensors(device, input, target, weight, upstreamElements, reduction == Reduction.None ? input.Length : null);
-        devicePosWeight = device.Allocate<float>(posWeight.Length);
-        devicePosWeight.Upload(posWeight);
+        Place(device, device?.PosWeight(this));
     }
 
     public override void Run(LossMode mode)
     {
         bool gradient = mode != LossMode.Forward;
-        if (Device is not DeviceTensors d)
-        {
-            if (reduction == Reduction.None)
-                loss.ForwardBackward(input, target, posWeight, Loss, gradient ? InputGradient : default, upstreamElements, weight);
-            else if (gradient)
-                Loss[0] = loss.ForwardBackward(input, target, posWeight, InputGradient, reduction, weight, upstreamScalar);
-            else
-                Loss[0] = loss.Forward(input, target, posWeight, reduction, weight);
-            return;
-        }
-
-        if (reduction == Reduction.None)
-            loss.ForwardBackward(d.Input, d.Target, devicePosWeight!, d.Output!, gradient ? d.Gradient : null, d.Upstream, d.Weight);
+        if (DeviceRun is not null)
+            DeviceRun.Run(mode);
+        else if (reduction == Reduction.None)
+            loss.ForwardBackward(input, target, posWeight, Loss, gradient ? InputGradient : default, upstreamElements, weight);
+        else if (gradient)
+            Loss[0] = loss.ForwardBackward(input, target, posWeight, InputGradient, reduction, weight, upstreamScalar);
         else
-            Loss[0] = loss.ForwardBackward(d.Input, d.Target, devicePosWeight!, gradient ? d.Gradient : null, reduction, d.Weight, upstreamScalar);
-        d.Device.Finish();
+            Loss[0] = loss.Forward(input, target, posWeight, reduction, weight);
     }
 
     /// <summary>Input and target read once (weights when given), the gradient written once.</summary>
@@ -67,10 +54,19 @@ internal sealed class PosWeightBoundLoss : BoundLoss
         long read = (2 + (weight.Length > 0 ? 1 : 0)) * 4 * n;
         return read + (mode == LossMode.Forward ? 0 : 4 * n) + (reduction == Reduction.None ? 4 * n : 0);
     }
+}
 
-    public override void Dispose()
+/// <summary>A <see cref="PosWeightBoundLoss"/> on an OpenCL device.</summary>
+internal sealed class OpenCLPosWeightRun(PosWeightBoundLoss bound, OpenCLDevice device)
+    : OpenCLRun(device, bound.input, bound.target, bound.weight, bound.upstreamElements, bound.reduction == Reduction.None ? bound.input.Length : null, extra: bound.posWeight)
+{
+    public override void Run(LossMode mode)
     {
-        devicePosWeight?.Dispose();
-        base.Dispose();
+        bool gradient = mode != LossMode.Forward;
+        if (bound.reduction == Reduction.None)
+            bound.loss.ForwardBackward(Input, Target, Extra!, Output!, gradient ? Gradient : null, Upstream, Weight);
+        else
+            bound.Loss[0] = bound.loss.ForwardBackward(Input, Target, Extra!, gradient ? Gradient : null, bound.reduction, Weight, bound.upstreamScalar);
+        Device.Finish();
     }
 }

@@ -274,13 +274,7 @@ internal static unsafe class ElementwiseDriver
         where TVec : struct
         where TWidth : struct, IVectorMath<TVec>
     {
-        TVec value = loss.Evaluate<TVec, TWidth>(input, target, out TVec grad);
-        if (weighted)
-        {
-            value = TWidth.Multiply(value, weight);
-            grad = TWidth.Multiply(grad, weight);
-        }
-
+        TVec value = ElementwiseStep.Evaluate<TLoss, TVec, TWidth>(loss, input, target, weight, upstream, weighted, hasUpstream, scale, TMode.StoreGradient, out TVec grad);
         if (TMode.StoreLoss)
         {
             if (nonTemporal)
@@ -291,13 +285,42 @@ internal static unsafe class ElementwiseDriver
 
         if (TMode.StoreGradient)
         {
-            grad = TWidth.Multiply(grad, hasUpstream ? TWidth.Multiply(upstream, scale) : scale);
             if (nonTemporal)
                 TWidth.StoreAlignedNonTemporal(grad, ref gradient);
             else
                 TWidth.Store(grad, ref gradient);
         }
 
+        return value;
+    }
+}
+
+/// <summary>
+/// The work on one vector of elements that every backend's elementwise driver shares — the SIMD driver above on a
+/// <c>Vector512/256/128</c>, the ILGPU kernel on one thread's float: the loss's math, the weight, the upstream and the
+/// reduction's scale. The drivers only load and store around it.
+/// </summary>
+internal static class ElementwiseStep
+{
+    /// <summary>
+    /// Returns the weighted element losses <c>w·ℓ(x, t)</c>; when <paramref name="computeGradient"/>, writes
+    /// <c>scale · upstream · w · ∂ℓ/∂x</c> into <paramref name="gradient"/> (absent factors are 1), else leaves it 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Evaluate<TLoss, TVec, TMath>(in TLoss loss, TVec input, TVec target, TVec weight, TVec upstream,
+        bool weighted, bool hasUpstream, TVec scale, bool computeGradient, out TVec gradient)
+        where TLoss : struct, IElementwiseLoss
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec value = loss.Evaluate<TVec, TMath>(input, target, out TVec grad);
+        if (weighted)
+        {
+            value = TMath.Multiply(value, weight);
+            grad = TMath.Multiply(grad, weight);
+        }
+
+        gradient = computeGradient ? TMath.Multiply(grad, hasUpstream ? TMath.Multiply(upstream, scale) : scale) : default;
         return value;
     }
 }

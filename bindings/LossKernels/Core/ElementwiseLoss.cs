@@ -151,7 +151,7 @@ public static unsafe partial class ElementwiseLoss
     }
 
     /// <summary>The divisor of a reduced loss: n or <c>avgFactor + ε</c> for Mean, 1 for Sum.</summary>
-    internal static double ReductionDivisor(Reduction reduction, int length, float? avgFactor)
+    internal static double ReductionDivisor(Reduction reduction, long length, float? avgFactor)
     {
         switch (reduction)
         {

@@ -43,14 +43,14 @@ internal static class ThrowHelper
     }
 
     /// <summary>Throws unless <paramref name="spanLength"/> equals <paramref name="length"/>.</summary>
-    public static void IfLengthDiffers(int length, int spanLength, string paramName)
+    public static void IfLengthDiffers(long length, long spanLength, string paramName)
     {
         if (spanLength != length)
             LengthMismatch(paramName, length, spanLength);
     }
 
     /// <summary>Throws when a destination is shorter than <paramref name="required"/>.</summary>
-    public static void IfTooShort(int required, int spanLength, string paramName)
+    public static void IfTooShort(long required, long spanLength, string paramName)
     {
         if (spanLength < required)
             DestinationTooShort(paramName, required, spanLength);

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Text;
+using LossKernels.Catalog;
 
 namespace LossKernels.OpenCL;
 
@@ -29,7 +30,7 @@ public enum OpenCLReductionVariant
 /// <see cref="Select()"/> honours <c>LOSSKERNELS_OPENCL_DEVICE</c> (an index into <see cref="ListDevices"/> or a
 /// case-insensitive part of a device name), else takes the first GPU, else the first device.</para>
 /// </remarks>
-public sealed unsafe class OpenCLDevice : IDisposable
+public sealed unsafe partial class OpenCLDevice : LossDevice, IDisposable
 {
     /// <summary>The environment variable <see cref="Select()"/> reads: an index or a part of a device name.</summary>
     public const string DeviceVariable = "LOSSKERNELS_OPENCL_DEVICE";

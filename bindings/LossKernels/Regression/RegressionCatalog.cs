@@ -41,54 +41,70 @@ internal static class RegressionCatalog
 
         return new() { ["input"] = LossTensor.FromFloats(input, length), ["target"] = LossTensor.FromFloats(target, length) };
     }
+}
 
-    /// <summary><see cref="RmseLoss"/> bound for the catalog: always a scalar; on the CPU or a device.</summary>
-    private sealed class RmseBoundLoss : BoundLoss
+/// <summary><see cref="RmseLoss"/> bound for the catalog: always a scalar; on the CPU or a device.</summary>
+internal sealed class RmseBoundLoss : BoundLoss
+{
+    internal readonly float[] input;
+    internal readonly float[] target;
+    internal readonly float upstream;
+
+    public RmseBoundLoss(IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device)
+        : base([], inputs["input"].Length)
     {
-        private readonly float[] input;
-        private readonly float[] target;
-        private readonly float upstream;
+        input = inputs["input"].RequireFloats("input");
+        target = inputs["target"].RequireFloats("target");
+        this.upstream = CatalogUpstream.Split(upstream, Reduction.Mean, input.Length).Scalar;
+        Place(device, device?.Rmse(this));
+    }
 
-        public RmseBoundLoss(IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, OpenCLDevice? device)
-            : base([], inputs["input"].Length)
+    public override void Run(LossMode mode)
+    {
+        if (DeviceRun is not null)
         {
-            input = inputs["input"].RequireFloats("input");
-            target = inputs["target"].RequireFloats("target");
-            this.upstream = CatalogUpstream.Split(upstream, Reduction.Mean, input.Length).Scalar;
-            if (device is not null)
-                Device = new DeviceTensors(device, input, target, [], [], outputLength: null);
+            DeviceRun.Run(mode);
+            return;
         }
 
-        public override void Run(LossMode mode)
+        var rmse = new RmseLoss();
+        switch (mode)
         {
-            var rmse = new RmseLoss();
-            DeviceTensors? device = Device;
-            switch (mode, device)
-            {
-                case (LossMode.Forward, null):
-                    Loss[0] = rmse.Forward(input, target);
-                    break;
-                case (LossMode.Fused, null):
-                    Loss[0] = rmse.ForwardBackward(input, target, InputGradient, upstream);
-                    break;
-                case (_, null):
-                    rmse.Backward(input, target, upstream, InputGradient);
-                    break;
-                case (LossMode.Forward, _):
-                    Loss[0] = rmse.Forward(device.Input, device.Target);
-                    break;
-                case (LossMode.Fused, _):
-                    Loss[0] = rmse.ForwardBackward(device.Input, device.Target, device.Gradient, upstream);
-                    break;
-                default:
-                    rmse.Backward(device.Input, device.Target, upstream, device.Gradient);
-                    break;
-            }
+            case LossMode.Forward:
+                Loss[0] = rmse.Forward(input, target);
+                break;
+            case LossMode.Fused:
+                Loss[0] = rmse.ForwardBackward(input, target, InputGradient, upstream);
+                break;
+            default:
+                rmse.Backward(input, target, upstream, InputGradient);
+                break;
+        }
+    }
 
-            device?.Device.Finish();
+    /// <summary>The forward pass reads 8 bytes per element; the gradient pass reads them again and writes 4.</summary>
+    public override long BytesMoved(LossMode mode) => (mode == LossMode.Forward ? 8L : 20L) * input.Length;
+}
+
+/// <summary>An <see cref="RmseBoundLoss"/> on an OpenCL device.</summary>
+internal sealed class OpenCLRmseRun(RmseBoundLoss bound, OpenCLDevice device) : OpenCLRun(device, bound.input, bound.target, [], [], outputLength: null)
+{
+    public override void Run(LossMode mode)
+    {
+        var rmse = new RmseLoss();
+        switch (mode)
+        {
+            case LossMode.Forward:
+                bound.Loss[0] = rmse.Forward(Input, Target);
+                break;
+            case LossMode.Fused:
+                bound.Loss[0] = rmse.ForwardBackward(Input, Target, Gradient, bound.upstream);
+                break;
+            default:
+                rmse.Backward(Input, Target, bound.upstream, Gradient);
+                break;
         }
 
-        /// <summary>The forward pass reads 8 bytes per element; the gradient pass reads them again and writes 4.</summary>
-        public override long BytesMoved(LossMode mode) => (mode == LossMode.Forward ? 8L : 20L) * input.Length;
+        Device.Finish();
     }
 }

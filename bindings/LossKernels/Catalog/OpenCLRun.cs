@@ -2,8 +2,11 @@ using LossKernels.OpenCL;
 
 namespace LossKernels.Catalog;
 
-/// <summary>A catalog loss's data on an OpenCL device: the inputs uploaded at bind time, and the output and gradient buffers.</summary>
-internal sealed class DeviceTensors : IDisposable
+/// <summary>
+/// A catalog loss's data on an OpenCL device: the inputs uploaded at bind time, the output and gradient buffers, and
+/// the run's calls (<see cref="DeviceRun"/>; each bound loss writes its own <see cref="DeviceRun.Run"/>).
+/// </summary>
+internal abstract class OpenCLRun : DeviceRun
 {
     /// <summary>Uploads the inputs and allocates the outputs.</summary>
     /// <param name="device">The device.</param>
@@ -13,7 +16,10 @@ internal sealed class DeviceTensors : IDisposable
     /// <param name="upstream">The per-loss-value upstream of an unreduced loss.</param>
     /// <param name="outputLength">The number of loss values of an unreduced loss; null for a reduced one.</param>
     /// <param name="targetGradient">Whether a gradient with respect to <paramref name="target"/> is written too.</param>
-    public DeviceTensors(OpenCLDevice device, float[] input, float[] target, float[] weight, float[] upstream, int? outputLength, bool targetGradient = false)
+    /// <param name="classes">Class indices, uploaded to <see cref="Classes"/> when given.</param>
+    /// <param name="extra">A loss's further input (a pos_weight tensor, FCOS distances), uploaded to <see cref="Extra"/> when given.</param>
+    protected OpenCLRun(OpenCLDevice device, float[] input, float[] target, float[] weight, float[] upstream, int? outputLength, bool targetGradient = false,
+        long[]? classes = null, float[]? extra = null)
     {
         Device = device;
         Input = Upload(input);
@@ -23,6 +29,11 @@ internal sealed class DeviceTensors : IDisposable
         Output = outputLength is int length ? device.Allocate<float>(length) : null;
         Gradient = device.Allocate<float>(input.Length);
         TargetGradient = targetGradient ? device.Allocate<float>(target.Length) : null;
+        Extra = extra is null ? null : Upload(extra);
+        if (classes is null)
+            return;
+        Classes = device.Allocate<long>(classes.Length);
+        Classes.Upload(classes);
     }
 
     public OpenCLDevice Device { get; }
@@ -44,8 +55,13 @@ internal sealed class DeviceTensors : IDisposable
     /// <summary>The gradient with respect to the target, for losses that write it; else null.</summary>
     public DeviceBuffer<float>? TargetGradient { get; }
 
-    /// <summary>Downloads the element losses (when <paramref name="loss"/> is not empty) and the gradients.</summary>
-    public void Fetch(float[] loss, float[] gradient, float[]? targetGradient)
+    /// <summary>Class indices, for losses that take them; else null.</summary>
+    public DeviceBuffer<long>? Classes { get; }
+
+    /// <summary>A loss's further input; else null.</summary>
+    public DeviceBuffer<float>? Extra { get; }
+
+    public override void Fetch(float[] loss, float[] gradient, float[]? targetGradient)
     {
         if (loss.Length > 0)
             Output!.Download(loss);
@@ -54,8 +70,7 @@ internal sealed class DeviceTensors : IDisposable
             TargetGradient!.Download(targetGradient);
     }
 
-    /// <summary>Fills the output and gradient buffers with <paramref name="value"/>.</summary>
-    public void Poison(float value)
+    public override void Poison(float value)
     {
         foreach (DeviceBuffer<float>? buffer in (DeviceBuffer<float>?[])[Output, Gradient, TargetGradient])
         {
@@ -67,10 +82,11 @@ internal sealed class DeviceTensors : IDisposable
         }
     }
 
-    public void Dispose()
+    public override void Dispose()
     {
-        foreach (DeviceBuffer<float>? buffer in (DeviceBuffer<float>?[])[Input, Target, Weight, Upstream, Output, Gradient, TargetGradient])
+        foreach (DeviceBuffer<float>? buffer in (DeviceBuffer<float>?[])[Input, Target, Weight, Upstream, Output, Gradient, TargetGradient, Extra])
             buffer?.Dispose();
+        Classes?.Dispose();
     }
 
     private DeviceBuffer<float> Upload(float[] data)

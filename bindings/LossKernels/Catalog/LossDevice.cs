@@ -1,0 +1,60 @@
+using LossKernels.Box;
+using LossKernels.Classification;
+using LossKernels.Regression;
+
+namespace LossKernels.Catalog;
+
+/// <summary>
+/// A device the catalog runs losses on instead of the CPU: an <see cref="OpenCL.OpenCLDevice"/>, or an ILGPU
+/// accelerator through <c>LossKernels.ILGPU.IlgpuDevice</c>. <see cref="LossDefinition.Bind"/> uploads the bound
+/// loss's inputs there once, and each <see cref="BoundLoss.Run"/> calls the loss's entry points for that device's
+/// memory. Only this library's backends derive from it.
+/// </summary>
+public abstract class LossDevice
+{
+    internal LossDevice()
+    {
+    }
+
+    /// <summary>The backend's name in reports and test names: <c>opencl</c>, <c>ilgpu-cuda</c>, <c>ilgpu-cpu</c>, …</summary>
+    public abstract string Backend { get; }
+
+    internal abstract DeviceRun Elementwise<TLoss>(ElementwiseBoundLoss<TLoss> bound)
+        where TLoss : struct, IElementwiseLoss;
+
+    internal abstract DeviceRun Centerness(CenternessBoundLoss bound);
+
+    internal abstract DeviceRun Rmse(RmseBoundLoss bound);
+
+    internal abstract DeviceRun Box<TLoss>(BoxBoundLoss<TLoss> bound)
+        where TLoss : struct, IBoxLoss;
+
+    internal abstract DeviceRun CrossEntropy(CrossEntropyBoundLoss bound);
+
+    internal abstract DeviceRun DistributionFocal(DistributionFocalBoundLoss bound);
+
+    internal abstract DeviceRun MultiMargin(MultiMarginBoundLoss bound);
+
+    internal abstract DeviceRun Ghmc(GhmcBoundLoss bound);
+
+    internal abstract DeviceRun PosWeight(PosWeightBoundLoss bound);
+}
+
+/// <summary>
+/// A bound loss's data on a <see cref="LossDevice"/> and the calls that run it there: made by the device for the bound
+/// loss at bind time, run by <see cref="BoundLoss.Run"/>, disposed with it.
+/// </summary>
+internal abstract class DeviceRun : IDisposable
+{
+    /// <summary>Runs <paramref name="mode"/> with the bound loss's parameters, writes a reduced loss into its <see cref="BoundLoss.Loss"/>, and waits until the device has finished.</summary>
+    public abstract void Run(LossMode mode);
+
+    /// <summary>Copies the unreduced losses (when <paramref name="loss"/> is not empty) and the gradients from the device.</summary>
+    public abstract void Fetch(float[] loss, float[] gradient, float[]? secondGradient);
+
+    /// <summary>Fills the device's output and gradient memory with <paramref name="value"/>.</summary>
+    public abstract void Poison(float value);
+
+    /// <summary>Releases the device memory.</summary>
+    public abstract void Dispose();
+}

@@ -1,0 +1,31 @@
+using LossKernels.Box;
+using LossKernels.Catalog;
+using LossKernels.Classification;
+using LossKernels.Regression;
+
+namespace LossKernels.OpenCL;
+
+/// <summary>The device as a <see cref="LossDevice"/> of the catalog: each bound loss's data uploaded here and run by its buffer overloads.</summary>
+public sealed partial class OpenCLDevice
+{
+    /// <summary><c>opencl</c>.</summary>
+    public override string Backend => "opencl";
+
+    internal override DeviceRun Elementwise<TLoss>(ElementwiseBoundLoss<TLoss> bound) => new OpenCLElementwiseRun<TLoss>(bound, this);
+
+    internal override DeviceRun Centerness(CenternessBoundLoss bound) => new OpenCLCenternessRun(bound, this);
+
+    internal override DeviceRun Rmse(RmseBoundLoss bound) => new OpenCLRmseRun(bound, this);
+
+    internal override DeviceRun Box<TLoss>(BoxBoundLoss<TLoss> bound) => new OpenCLBoxRun<TLoss>(bound, this);
+
+    internal override DeviceRun CrossEntropy(CrossEntropyBoundLoss bound) => new OpenCLCrossEntropyRun(bound, this);
+
+    internal override DeviceRun DistributionFocal(DistributionFocalBoundLoss bound) => new OpenCLDistributionFocalRun(bound, this);
+
+    internal override DeviceRun MultiMargin(MultiMarginBoundLoss bound) => new OpenCLMultiMarginRun(bound, this);
+
+    internal override DeviceRun Ghmc(GhmcBoundLoss bound) => new OpenCLGhmcRun(bound, this);
+
+    internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new OpenCLPosWeightRun(bound, this);
+}
