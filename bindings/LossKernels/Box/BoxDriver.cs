@@ -141,64 +141,18 @@ internal static unsafe class BoxDriver
         where TVec : struct
         where TWidth : struct, IVectorMath<TVec>
     {
-        BoxVectors<TVec> prediction = rows.Prediction;
-        BoxVectors<TVec> target = rows.Target;
-        if (a.CenterSize)
-        {
-            prediction = ToCorners<TVec, TWidth>(prediction);
-            target = ToCorners<TVec, TWidth>(target);
-        }
-
-        TVec value = loss.Evaluate<TVec, TWidth>(prediction, target, out BoxVectors<TVec> predictionGradient, out BoxVectors<TVec> targetGradient);
-        if (a.Weight != null)
-            value = TWidth.Multiply(value, rows.Weight);
+        TVec value = BoxStep.Evaluate<TLoss, TVec, TWidth>(loss, rows.Prediction, rows.Target, rows.Weight, rows.Upstream, a.Weight != null, a.Upstream != null,
+            a.CenterSize, TWidth.Create(a.GradientScale), TMode.StoreGradient, out BoxVectors<TVec> predictionGradient, out BoxVectors<TVec> targetGradient);
         if (TMode.StoreLoss)
             TWidth.Store(value, ref a.Output[i]);
         if (TMode.StoreGradient)
         {
-            TVec scale = TWidth.Create(a.GradientScale);
-            if (a.Upstream != null)
-                scale = TWidth.Multiply(scale, rows.Upstream);
-            if (a.Weight != null)
-                scale = TWidth.Multiply(scale, rows.Weight);
-            StoreGradient<TVec, TWidth>(predictionGradient, scale, a.CenterSize, ref a.PredictionGradient[4 * i]);
+            TWidth.StoreRows(predictionGradient.X1, predictionGradient.Y1, predictionGradient.X2, predictionGradient.Y2, ref a.PredictionGradient[4 * i]);
             if (a.TargetGradient != null)
-                StoreGradient<TVec, TWidth>(targetGradient, scale, a.CenterSize, ref a.TargetGradient[4 * i]);
+                TWidth.StoreRows(targetGradient.X1, targetGradient.Y1, targetGradient.X2, targetGradient.Y2, ref a.TargetGradient[4 * i]);
         }
 
         return value;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreGradient<TVec, TWidth>(in BoxVectors<TVec> gradient, TVec scale, bool centerSize, ref float destination)
-        where TVec : struct
-        where TWidth : struct, IVectorMath<TVec>
-    {
-        TVec g0 = TWidth.Multiply(gradient.X1, scale);
-        TVec g1 = TWidth.Multiply(gradient.Y1, scale);
-        TVec g2 = TWidth.Multiply(gradient.X2, scale);
-        TVec g3 = TWidth.Multiply(gradient.Y2, scale);
-        if (centerSize)
-        {
-            // x1 = cx − w/2, x2 = cx + w/2: ∂/∂cx = ∂/∂x1 + ∂/∂x2, ∂/∂w = (∂/∂x2 − ∂/∂x1)/2.
-            TVec half = TWidth.Create(0.5f);
-            (g0, g2) = (TWidth.Add(g0, g2), TWidth.Multiply(TWidth.Subtract(g2, g0), half));
-            (g1, g3) = (TWidth.Add(g1, g3), TWidth.Multiply(TWidth.Subtract(g3, g1), half));
-        }
-
-        TWidth.StoreRows(g0, g1, g2, g3, ref destination);
-    }
-
-    /// <summary>cxcywh to xyxy, as torchvision's <c>box_convert</c>: x1 = cx − w/2, x2 = cx + w/2.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static BoxVectors<TVec> ToCorners<TVec, TWidth>(in BoxVectors<TVec> box)
-        where TVec : struct
-        where TWidth : struct, IVectorMath<TVec>
-    {
-        TVec half = TWidth.Create(0.5f);
-        TVec halfWidth = TWidth.Multiply(box.X2, half);
-        TVec halfHeight = TWidth.Multiply(box.Y2, half);
-        return new BoxVectors<TVec>(TWidth.Subtract(box.X1, halfWidth), TWidth.Subtract(box.Y1, halfHeight), TWidth.Add(box.X1, halfWidth), TWidth.Add(box.Y1, halfHeight));
     }
 
     /// <summary>The inputs of one vector of pairs, loaded together (so that a tail can be loaded before the loop writes).</summary>
@@ -229,6 +183,81 @@ internal static unsafe class BoxDriver
                 a.Upstream != null ? TWidth.Load(ref a.Upstream[i]) : default);
         }
     }
+}
+
+/// <summary>
+/// The work on one vector of box pairs that every backend's box driver shares — the SIMD driver on a
+/// <c>Vector512/256/128</c>, the ILGPU kernel on one thread's pair: the format's conversion to corners and of the gradient
+/// back, the loss's math, the weight, the upstream and the reduction's scale. The drivers only load and store around it.
+/// </summary>
+internal static class BoxStep
+{
+    /// <summary>
+    /// Returns the weighted losses <c>w·ℓ</c> of the pairs; when <paramref name="computeGradient"/>, writes
+    /// <c>scale · upstream · w · ∂ℓ/∂box</c> for both boxes, in the boxes' own format (absent factors are 1), else leaves them 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Evaluate<TLoss, TVec, TMath>(in TLoss loss, BoxVectors<TVec> prediction, BoxVectors<TVec> target, TVec weight, TVec upstream,
+        bool weighted, bool hasUpstream, bool centerSize, TVec scale, bool computeGradient, out BoxVectors<TVec> predictionGradient, out BoxVectors<TVec> targetGradient)
+        where TLoss : struct, IBoxLoss
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        if (centerSize)
+        {
+            prediction = ToCorners<TVec, TMath>(prediction);
+            target = ToCorners<TVec, TMath>(target);
+        }
+
+        TVec value = loss.Evaluate<TVec, TMath>(prediction, target, out BoxVectors<TVec> gPrediction, out BoxVectors<TVec> gTarget);
+        if (weighted)
+            value = TMath.Multiply(value, weight);
+        predictionGradient = default;
+        targetGradient = default;
+        if (!computeGradient)
+            return value;
+        if (hasUpstream)
+            scale = TMath.Multiply(scale, upstream);
+        if (weighted)
+            scale = TMath.Multiply(scale, weight);
+        predictionGradient = Scaled<TVec, TMath>(gPrediction, scale, centerSize);
+        targetGradient = Scaled<TVec, TMath>(gTarget, scale, centerSize);
+        return value;
+    }
+
+    /// <summary>The gradient times <paramref name="scale"/>, converted to ∂/∂(cx, cy, w, h) for cxcywh boxes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static BoxVectors<TVec> Scaled<TVec, TMath>(in BoxVectors<TVec> gradient, TVec scale, bool centerSize)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec g0 = TMath.Multiply(gradient.X1, scale);
+        TVec g1 = TMath.Multiply(gradient.Y1, scale);
+        TVec g2 = TMath.Multiply(gradient.X2, scale);
+        TVec g3 = TMath.Multiply(gradient.Y2, scale);
+        if (centerSize)
+        {
+            // x1 = cx − w/2, x2 = cx + w/2: ∂/∂cx = ∂/∂x1 + ∂/∂x2, ∂/∂w = (∂/∂x2 − ∂/∂x1)/2.
+            TVec half = TMath.Create(0.5f);
+            (g0, g2) = (TMath.Add(g0, g2), TMath.Multiply(TMath.Subtract(g2, g0), half));
+            (g1, g3) = (TMath.Add(g1, g3), TMath.Multiply(TMath.Subtract(g3, g1), half));
+        }
+
+        return new BoxVectors<TVec>(g0, g1, g2, g3);
+    }
+
+    /// <summary>cxcywh to xyxy, as torchvision's <c>box_convert</c>: x1 = cx − w/2, x2 = cx + w/2.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static BoxVectors<TVec> ToCorners<TVec, TMath>(in BoxVectors<TVec> box)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec half = TMath.Create(0.5f);
+        TVec halfWidth = TMath.Multiply(box.X2, half);
+        TVec halfHeight = TMath.Multiply(box.Y2, half);
+        return new BoxVectors<TVec>(TMath.Subtract(box.X1, halfWidth), TMath.Subtract(box.Y1, halfHeight), TMath.Add(box.X1, halfWidth), TMath.Add(box.Y1, halfHeight));
+    }
+
 }
 
 /// <summary>A box pass as a range kernel for <see cref="ChunkedRun"/>, run at the width <see cref="SimdWidths"/> picks.</summary>

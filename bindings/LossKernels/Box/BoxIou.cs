@@ -76,7 +76,7 @@ public static unsafe class BoxIou
     }
 
     /// <summary>Checks the sizes of an n×m matrix; returns n·m.</summary>
-    private static int Pairs(int n, int m, int iouLength)
+    internal static int Pairs(int n, int m, int iouLength)
     {
         long pairs = (long)n * m;
         if (pairs > int.MaxValue)
@@ -105,17 +105,25 @@ public static unsafe class BoxIou
             where TMath : struct, IVectorMath<TVec>
         {
             var a = new BoxVectors<TVec>(TMath.Create(box[0]), TMath.Create(box[1]), TMath.Create(box[2]), TMath.Create(box[3]));
-            BoxVectors<TVec> b = row;
-            if (centerSize)
-            {
-                a = BoxDriver.ToCorners<TVec, TMath>(a);
-                b = BoxDriver.ToCorners<TVec, TMath>(b);
-            }
-
-            var pair = new BoxPair<TVec, TMath>(a, b);
-            TVec intersection = pair.Intersection(true, out _, out _);
-            return TMath.Divide(intersection, TMath.Subtract(TMath.Add(TMath.Multiply(pair.Width, pair.Height), TMath.Multiply(pair.TargetWidth, pair.TargetHeight)), intersection));
+            return Of<TVec, TMath>(a, row, centerSize);
         }
+    }
+
+    /// <summary>The IoU of box pairs a, b (the SIMD rows here, one pair per thread on ILGPU), cxcywh converted first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TVec Of<TVec, TMath>(BoxVectors<TVec> a, BoxVectors<TVec> b, bool centerSize)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        if (centerSize)
+        {
+            a = BoxStep.ToCorners<TVec, TMath>(a);
+            b = BoxStep.ToCorners<TVec, TMath>(b);
+        }
+
+        var pair = new BoxPair<TVec, TMath>(a, b);
+        TVec intersection = pair.Intersection(true, out _, out _);
+        return TMath.Divide(intersection, TMath.Subtract(TMath.Add(TMath.Multiply(pair.Width, pair.Height), TMath.Multiply(pair.TargetWidth, pair.TargetHeight)), intersection));
     }
 }
 

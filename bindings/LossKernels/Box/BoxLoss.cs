@@ -180,12 +180,14 @@ public static unsafe partial class BoxLoss
             ThrowHelper.OutOfRange(nameof(format), (int)format, "a defined BoxFormat");
     }
 
-    /// <summary>The number of rows of four in a span of <paramref name="length"/> floats.</summary>
-    internal static int BoxCount(int length, string paramName)
+    /// <summary>The number of rows of four in a span or view of <paramref name="length"/> floats.</summary>
+    internal static int BoxCount(long length, string paramName)
     {
         if (length % 4 != 0)
             ThrowHelper.Argument(paramName, $"{paramName} holds {length} floats, not a whole number of [x, y, x, y] rows of 4.");
-        return length / 4;
+        if (length / 4 > int.MaxValue)
+            ThrowHelper.Argument(paramName, $"{paramName} holds {length / 4} boxes; at most {int.MaxValue} are supported.");
+        return (int)(length / 4);
     }
 
     private static void CheckPerBox(int n, ReadOnlySpan<float> values, string paramName)

@@ -56,8 +56,8 @@ public static unsafe class FcosCenterness
         }
     }
 
-    /// <summary>√(min(l, r)/max(l, r) · min(t, b)/max(t, b)) of an (l, t, r, b) row.</summary>
-    private readonly struct CenternessMap : IRowMap
+    /// <summary>√(min(l, r)/max(l, r) · min(t, b)/max(t, b)) of an (l, t, r, b) row (the SIMD map here, one row per thread on ILGPU).</summary>
+    internal readonly struct CenternessMap : IRowMap
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public TVec Map<TVec, TMath>(in BoxVectors<TVec> row)

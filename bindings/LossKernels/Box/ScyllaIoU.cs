@@ -36,14 +36,17 @@ public readonly struct ScyllaIoULoss : IBoxLoss
     {
         ThrowHelper.IfNegative(eps, nameof(eps));
         Eps = eps;
-        NegGamma = negGamma;
+        negGammaFlag = negGamma ? (byte)1 : (byte)0;
     }
 
     /// <summary>eps.</summary>
     public float Eps { get; }
 
+    // A byte, not a bool: the struct is passed by value to GPU kernels, which take blittable fields only.
+    private readonly byte negGammaFlag;
+
     /// <summary>Whether γ = Λ − 2 (the paper) rather than 2 − Λ.</summary>
-    public bool NegGamma { get; }
+    public bool NegGamma => negGammaFlag != 0;
 
     /// <summary>Throws when eps is negative or not finite.</summary>
     public void Validate() => ThrowHelper.IfNegative(Eps, nameof(Eps));

@@ -72,7 +72,7 @@ public readonly unsafe struct GhmcLoss
         float* binWeights = stackalloc float[MaxBins];
         float* edges = stackalloc float[MaxBins];
         int valid = Prepare(logits, target, labelWeight, accumulatedCounts, binWeights, edges);
-        return new GhmcElement(binWeights, edges, Bins).ForwardBackward(logits, target, logitsGrad, reduction, labelWeight, reduction == Reduction.Mean ? valid : null, upstream);
+        return new GhmcElement<BinTable>(new BinTable(binWeights, edges), Bins).ForwardBackward(logits, target, logitsGrad, reduction, labelWeight, reduction == Reduction.Mean ? valid : null, upstream);
     }
 
     /// <summary>Forward only, reduced (counts the bins and updates the state too).</summary>
@@ -83,7 +83,7 @@ public readonly unsafe struct GhmcLoss
         float* binWeights = stackalloc float[MaxBins];
         float* edges = stackalloc float[MaxBins];
         int valid = Prepare(logits, target, labelWeight, accumulatedCounts, binWeights, edges);
-        return new GhmcElement(binWeights, edges, Bins).Forward(logits, target, reduction, labelWeight, reduction == Reduction.Mean ? valid : null);
+        return new GhmcElement<BinTable>(new BinTable(binWeights, edges), Bins).Forward(logits, target, reduction, labelWeight, reduction == Reduction.Mean ? valid : null);
     }
 
     /// <summary>Fused forward+backward, unreduced: n element losses β·ce and the gradient of Σ upstream·ℓ.</summary>
@@ -100,7 +100,7 @@ public readonly unsafe struct GhmcLoss
         float* binWeights = stackalloc float[MaxBins];
         float* edges = stackalloc float[MaxBins];
         Prepare(logits, target, labelWeight, accumulatedCounts, binWeights, edges);
-        new GhmcElement(binWeights, edges, Bins).ForwardBackward(logits, target, output, logitsGrad, upstream, labelWeight);
+        new GhmcElement<BinTable>(new BinTable(binWeights, edges), Bins).ForwardBackward(logits, target, output, logitsGrad, upstream, labelWeight);
     }
 
     /// <summary>Fused forward+backward, reduced, on an OpenCL device (<c>kernels/opencl/ghmc.cl</c>): the histogram by integer atomics, the weights on the host.</summary>
@@ -226,7 +226,7 @@ public readonly unsafe struct GhmcLoss
     }
 
     /// <summary>mmdetection's weights from the bin counts: v / (c_b·m), or v / (a_b·m) after the moving-average update of the state; returns v (at least 1).</summary>
-    private int BinWeights(long* counts, long valid, Span<float> accumulatedCounts, float* binWeights)
+    internal int BinWeights(long* counts, long valid, Span<float> accumulatedCounts, float* binWeights)
     {
         double total = Math.Max(valid, 1L);
         int nonEmpty = 0;
@@ -299,7 +299,7 @@ public readonly unsafe struct GhmcLoss
                 ts = padT;
             }
 
-            TMath.Store(GhmcElement.Bin<TVec, TMath>(TMath.Load(ref xs[0]), TMath.Load(ref ts[0]), edges, Bins), ref bins[0]);
+            TMath.Store(GhmcElement<BinTable>.Bin<TVec, TMath>(TMath.Load(ref xs[0]), TMath.Load(ref ts[0]), new BinTable(null, edges), Bins), ref bins[0]);
             for (int j = 0; j < lanes; j++)
             {
                 // NaN gradient norms (a NaN logit or target) fall in no bin, as in mmdetection.
@@ -315,14 +315,36 @@ public readonly unsafe struct GhmcLoss
     }
 }
 
+/// <summary>The lower edges and weights of GHM-C's bins, as the elementwise pass reads them.</summary>
+internal interface IGhmcBins
+{
+    /// <summary>The lower edge of bin <paramref name="b"/>: b/bins, a correctly rounded float division.</summary>
+    float Edge(int b);
+
+    /// <summary>The weight β of bin <paramref name="b"/>.</summary>
+    float Weight(int b);
+}
+
+/// <summary>The CPU's bins: edges and weights on the stack.</summary>
+internal readonly unsafe struct BinTable(float* weights, float* edges) : IGhmcBins
+{
+    private readonly float* weights = weights;
+    private readonly float* edges = edges;
+
+    public float Edge(int b) => edges[b];
+
+    public float Weight(int b) => weights[b];
+}
+
 /// <summary>
 /// GHM-C's elementwise pass: β_bin(g)·ce(x, t) and β·(σ(x) − t), the bin of g = |σ(x) − t| found by comparing with the lower
-/// edges, its weight by the same comparisons (a select per bin).
+/// edges, its weight by the same comparisons (a select per bin). One definition for the SIMD driver and the ILGPU kernel, which
+/// differ only in where the bins are read from.
 /// </summary>
-internal readonly unsafe struct GhmcElement(float* binWeights, float* edges, int bins) : IElementwiseLoss
+internal readonly struct GhmcElement<TBins>(TBins table, int bins) : IElementwiseLoss
+    where TBins : struct, IGhmcBins
 {
-    private readonly float* binWeights = binWeights;
-    private readonly float* edges = edges;
+    private readonly TBins table = table;
     private readonly int bins = bins;
 
     public void Validate()
@@ -333,7 +355,7 @@ internal readonly unsafe struct GhmcElement(float* binWeights, float* edges, int
 
     /// <summary>The bin index of g = |σ(x) − t| per lane (as a float), NaN where g is NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Bin<TVec, TMath>(TVec x, TVec t, float* edges, int bins)
+    public static TVec Bin<TVec, TMath>(TVec x, TVec t, in TBins table, int bins)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
@@ -342,7 +364,7 @@ internal readonly unsafe struct GhmcElement(float* binWeights, float* edges, int
         TVec bin = TMath.Create(0f);
         // g ≥ edge as max(g, edge) = g: one mask per edge, false for NaN.
         for (int b = 1; b < bins; b++)
-            bin = TMath.Add(bin, TMath.And(TMath.Equal(TMath.Max(g, TMath.Create(edges[b])), g), TMath.Create(1f)));
+            bin = TMath.Add(bin, TMath.And(TMath.Equal(TMath.Max(g, TMath.Create(table.Edge(b))), g), TMath.Create(1f)));
         return TMath.Select(TMath.IsNaN(g), g, bin);
     }
 
@@ -353,9 +375,9 @@ internal readonly unsafe struct GhmcElement(float* binWeights, float* edges, int
     {
         TVec crossEntropy = SigmoidTerms.CrossEntropy<TVec, TMath>(input, target, out TVec p, out _);
         TVec g = TMath.Abs(TMath.Subtract(p, target));
-        TVec weight = TMath.Create(binWeights[0]);
+        TVec weight = TMath.Create(table.Weight(0));
         for (int b = 1; b < bins; b++)
-            weight = TMath.Select(TMath.LessThan(g, TMath.Create(edges[b])), weight, TMath.Create(binWeights[b]));
+            weight = TMath.Select(TMath.LessThan(g, TMath.Create(table.Edge(b))), weight, TMath.Create(table.Weight(b)));
         gradient = TMath.Multiply(weight, TMath.Subtract(p, target));
         return TMath.Multiply(weight, crossEntropy);
     }

@@ -26,11 +26,14 @@ public readonly struct KlDivergenceLoss : IElementwiseLoss
     /// <summary>With probability targets, or log-probability targets when <paramref name="logTarget"/>.</summary>
     public KlDivergenceLoss(bool logTarget)
     {
-        LogTarget = logTarget;
+        logTargetFlag = logTarget ? (byte)1 : (byte)0;
     }
 
+    // A byte, not a bool: the struct is passed by value to GPU kernels, which take blittable fields only.
+    private readonly byte logTargetFlag;
+
     /// <summary>Whether the targets are log-probabilities.</summary>
-    public bool LogTarget { get; }
+    public bool LogTarget => logTargetFlag != 0;
 
     /// <summary>Nothing to check.</summary>
     public void Validate()

@@ -220,17 +220,12 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
             where TMath : struct, IVectorMath<TVec>
         {
             TVec loss = BinaryCrossEntropyWithLogitsLoss.Weighted<TVec, TMath>(input, TMath.Load(ref t[j]), TMath.Load(ref posWeight[j]), out TVec slope);
-            if (weight != null)
-            {
-                TVec w = TMath.Load(ref weight[j]);
-                loss = TMath.Multiply(loss, w);
-                slope = TMath.Multiply(slope, w);
-            }
-
+            loss = ElementwiseStep.Apply<TVec, TMath>(loss, slope, weight != null ? TMath.Load(ref weight[j]) : default, upstream != null ? TMath.Load(ref upstream[j]) : default,
+                weight != null, upstream != null, TMath.Create(scale), gradient != null, out TVec scaled);
             if (output != null)
                 TMath.Store(loss, ref output[j]);
             if (gradient != null)
-                TMath.Store(TMath.Multiply(slope, upstream != null ? TMath.Multiply(TMath.Load(ref upstream[j]), TMath.Create(scale)) : TMath.Create(scale)), ref gradient[j]);
+                TMath.Store(scaled, ref gradient[j]);
             return loss;
         }
     }

@@ -34,7 +34,7 @@ public readonly struct VarifocalLoss : IElementwiseLoss
         ThrowHelper.IfNegative(gamma, nameof(gamma));
         Alpha = alpha;
         Gamma = gamma;
-        IouWeighted = iouWeighted;
+        iouWeightedFlag = iouWeighted ? (byte)1 : (byte)0;
     }
 
     /// <summary>α: the weight of negatives.</summary>
@@ -43,8 +43,11 @@ public readonly struct VarifocalLoss : IElementwiseLoss
     /// <summary>γ: the focusing exponent on negatives.</summary>
     public float Gamma { get; }
 
+    // A byte, not a bool: the struct is passed by value to GPU kernels, which take blittable fields only.
+    private readonly byte iouWeightedFlag;
+
     /// <summary>Whether positives are weighted by their target.</summary>
-    public bool IouWeighted { get; }
+    public bool IouWeighted => iouWeightedFlag != 0;
 
     /// <summary>Throws when α or γ is negative or not finite.</summary>
     public void Validate()

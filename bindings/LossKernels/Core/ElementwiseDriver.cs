@@ -313,14 +313,27 @@ internal static class ElementwiseStep
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
-        TVec value = loss.Evaluate<TVec, TMath>(input, target, out TVec grad);
+        TVec value = loss.Evaluate<TVec, TMath>(input, target, out TVec slope);
+        return Apply<TVec, TMath>(value, slope, weight, upstream, weighted, hasUpstream, scale, computeGradient, out gradient);
+    }
+
+    /// <summary>
+    /// The weighting and scaling of <see cref="Evaluate"/> applied to element losses and slopes computed elsewhere (a loss
+    /// whose hyperparameter varies per element: per-class pos_weight, GHM-C's bin weights).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Apply<TVec, TMath>(TVec value, TVec slope, TVec weight, TVec upstream, bool weighted, bool hasUpstream, TVec scale, bool computeGradient,
+        out TVec gradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
         if (weighted)
         {
             value = TMath.Multiply(value, weight);
-            grad = TMath.Multiply(grad, weight);
+            slope = TMath.Multiply(slope, weight);
         }
 
-        gradient = computeGradient ? TMath.Multiply(grad, hasUpstream ? TMath.Multiply(upstream, scale) : scale) : default;
+        gradient = computeGradient ? TMath.Multiply(slope, hasUpstream ? TMath.Multiply(upstream, scale) : scale) : default;
         return value;
     }
 }

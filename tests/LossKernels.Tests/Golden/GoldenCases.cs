@@ -61,7 +61,7 @@ public class GoldenCases
     public void Case(string path) => Check(path, device: null);
 
     /// <summary>Runs one case in every mode on the CPU or on <paramref name="device"/> and compares with its tolerances.</summary>
-    public static void Check(string path, OpenCLDevice? device)
+    public static void Check(string path, LossDevice? device)
     {
         Assert.That(File.Exists(path), $"golden folder or file not found: {path}");
         GoldenCase golden = GoldenCase.Load(path);

@@ -1,0 +1,40 @@
+using LossKernels.Catalog;
+
+namespace LossKernels.ILGPU;
+
+/// <summary>An <see cref="ElementwiseBoundLoss{TLoss}"/> on an ILGPU accelerator: its ArrayView overloads, the data uploaded once.</summary>
+/// <param name="bound">The bound loss.</param>
+/// <param name="device">The device.</param>
+/// <param name="extra">A further input a derived run needs on the device (FCOS distances), or null.</param>
+internal class IlgpuElementwiseRun<TLoss>(ElementwiseBoundLoss<TLoss> bound, IlgpuDevice device, float[]? extra = null)
+    : IlgpuRun(device, bound.input, bound.target, bound.weight, bound.upstreamElements, bound.reduction == Reduction.None ? bound.input.Length : null, extra: extra)
+    where TLoss : struct, IElementwiseLoss
+{
+    public override void Run(LossMode mode)
+    {
+        TLoss loss = bound.loss;
+        switch (mode, bound.reduction)
+        {
+            case (LossMode.Forward, Reduction.None):
+                loss.Forward(Input, Target, Output, Weight, Stream);
+                break;
+            case (LossMode.Forward, _):
+                bound.Loss[0] = loss.Forward(Input, Target, bound.reduction, Weight, bound.avgFactor, Stream);
+                break;
+            case (LossMode.Fused, Reduction.None):
+                loss.ForwardBackward(Input, Target, Output, Gradient, Upstream, Weight, Stream);
+                break;
+            case (LossMode.Fused, _):
+                bound.Loss[0] = loss.ForwardBackward(Input, Target, Gradient, bound.reduction, Weight, bound.avgFactor, bound.upstreamScalar, Stream);
+                break;
+            case (LossMode.Backward, Reduction.None):
+                loss.Backward(Input, Target, Upstream, Gradient, Weight, Stream);
+                break;
+            default:
+                loss.Backward(Input, Target, bound.upstreamScalar, Gradient, bound.reduction, Weight, bound.avgFactor, Stream);
+                break;
+        }
+
+        Finish();
+    }
+}

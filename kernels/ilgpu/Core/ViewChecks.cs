@@ -1,0 +1,108 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace LossKernels.ILGPU;
+
+/// <summary>
+/// The argument checks of the ILGPU entry points, made before any launch and without allocating: every view of a
+/// call on the input's accelerator and not disposed, lengths, and the overlaps the kernels cannot take (a shifted
+/// overlap between what a call reads and what it writes; exactly the same memory is in place and allowed where the
+/// span overloads allow it).
+/// </summary>
+internal static class ViewChecks
+{
+    /// <summary>
+    /// Whether <paramref name="view"/> is given: a view of some buffer, of any length (ILGPU's <c>IsValid</c> is false for an
+    /// empty view as well as for <c>default</c>, and an empty input is a valid call).
+    /// </summary>
+    public static bool IsPresent<T>(ArrayView<T> view)
+        where T : unmanaged => BufferOf(view) is not null;
+
+    /// <summary>The accelerator of a required input view; throws when the view is absent (default) or disposed.</summary>
+    public static Accelerator AcceleratorOf<T>(ArrayView<T> view, string paramName)
+        where T : unmanaged
+    {
+        if (!IsPresent(view))
+            ThrowHelper.Argument(paramName, $"{paramName} is not a view of an accelerator's memory (default(ArrayView)).");
+        ThrowIfDisposed(view, paramName);
+        return view.GetAccelerator();
+    }
+
+    /// <summary>Throws unless a required <paramref name="view"/> is valid, on <paramref name="accelerator"/>, not disposed and (when <paramref name="length"/> ≥ 0) that long.</summary>
+    public static void Required<T>(ArrayView<T> view, Accelerator accelerator, long length, string paramName)
+        where T : unmanaged
+    {
+        if (!IsPresent(view))
+            ThrowHelper.Argument(paramName, $"{paramName} is required (got default(ArrayView)).");
+        Optional(view, accelerator, length, paramName);
+    }
+
+    /// <summary>Throws unless an optional <paramref name="view"/> is absent (default) or on <paramref name="accelerator"/>, not disposed and (when <paramref name="length"/> ≥ 0) that long.</summary>
+    public static void Optional<T>(ArrayView<T> view, Accelerator accelerator, long length, string paramName)
+        where T : unmanaged
+    {
+        if (!IsPresent(view))
+            return;
+        ThrowIfDisposed(view, paramName);
+        if (!ReferenceEquals(view.GetAccelerator(), accelerator))
+            ThrowHelper.Argument(paramName, $"{paramName} lives on another accelerator than the first input; every view of a call must be on one accelerator.");
+        if (length >= 0)
+            ThrowHelper.IfLengthDiffers(length, view.Length, paramName);
+    }
+
+    /// <summary>Throws unless a destination view is valid, on <paramref name="accelerator"/>, not disposed and at least <paramref name="required"/> long.</summary>
+    public static void Destination<T>(ArrayView<T> view, Accelerator accelerator, long required, string paramName)
+        where T : unmanaged
+    {
+        Required(view, accelerator, -1, paramName);
+        ThrowHelper.IfTooShort(required, view.Length, paramName);
+    }
+
+    /// <summary>
+    /// Throws when the first <paramref name="length"/> elements of <paramref name="destination"/> overlap <paramref name="source"/>
+    /// at an offset (the same start is in place); an absent view overlaps nothing.
+    /// </summary>
+    public static void IfPartialOverlap<TSource, TDestination>(ArrayView<TSource> source, ArrayView<TDestination> destination, long length, string paramName)
+        where TSource : unmanaged
+        where TDestination : unmanaged
+    {
+        if (Overlap(source, source.Length, destination, length) is long offset && offset != 0)
+            ThrowHelper.Argument(paramName, $"{paramName} overlaps an input at an offset of {offset} bytes; it must be the same memory or disjoint.");
+    }
+
+    /// <summary>Throws when the first <paramref name="length"/> elements of <paramref name="destination"/> share any memory with <paramref name="other"/>.</summary>
+    public static void IfOverlaps<TOther, TDestination>(ArrayView<TOther> other, long otherLength, ArrayView<TDestination> destination, long length, string paramName, string otherName)
+        where TOther : unmanaged
+        where TDestination : unmanaged
+    {
+        if (Overlap(other, otherLength, destination, length) is not null)
+            ThrowHelper.Argument(paramName, $"{paramName} must not overlap {otherName}.");
+    }
+
+    /// <summary>The byte offset of <paramref name="b"/>'s start from <paramref name="a"/>'s when their first elements overlap, else null.</summary>
+    private static long? Overlap<TA, TB>(ArrayView<TA> a, long aLength, ArrayView<TB> b, long bLength)
+        where TA : unmanaged
+        where TB : unmanaged
+    {
+        if (!IsPresent(a) || !IsPresent(b) || aLength <= 0 || bLength <= 0 || !ReferenceEquals(BufferOf(a), BufferOf(b)))
+            return null;
+        long aStart = IndexInBytes(a), bStart = IndexInBytes(b);
+        long aEnd = aStart + aLength * ArrayView<TA>.ElementSize, bEnd = bStart + bLength * ArrayView<TB>.ElementSize;
+        return aStart < bEnd && bStart < aEnd ? bStart - aStart : null;
+    }
+
+    private static void ThrowIfDisposed<T>(ArrayView<T> view, string paramName)
+        where T : unmanaged
+    {
+        MemoryBuffer buffer = BufferOf(view);
+        if (buffer.IsDisposed || buffer.Accelerator.IsDisposed)
+            throw new ObjectDisposedException(paramName, $"{paramName} is a view of a disposed buffer or accelerator.");
+    }
+
+    // Through the interfaces with a generic constraint: a constrained call, so the view struct is not boxed.
+    private static MemoryBuffer BufferOf<TView>(TView view)
+        where TView : IArrayView => view.Buffer;
+
+    private static long IndexInBytes<TView>(TView view)
+        where TView : IContiguousArrayView => view.IndexInBytes;
+}
