@@ -83,8 +83,8 @@ public static class ClassTargets
             ThrowHelper.OutOfRange(nameof(classes), classes, "> 0");
     }
 
-    /// <summary>Throws the <see cref="ArgumentOutOfRangeException"/> that names target <paramref name="position"/> and its <paramref name="value"/>.</summary>
-    internal static void ThrowOutOfRange(int position, long value, int classes, long ignoreIndex) =>
+    /// <summary>Throws the <see cref="ArgumentOutOfRangeException"/> that names target <paramref name="position"/> and its <paramref name="value"/> (<paramref name="ignoreIndex"/> null: the loss has none).</summary>
+    internal static void ThrowOutOfRange(long position, long value, int classes, long? ignoreIndex) =>
         throw new ArgumentOutOfRangeException("target", value,
-            $"Class target at index {position} is {value}; targets must be in [0, {classes}) or equal ignoreIndex ({ignoreIndex}).");
+            $"Class target at index {position} is {value}; targets must be in [0, {classes}){(ignoreIndex is long ignore ? $" or equal ignoreIndex ({ignore})" : "")}.");
 }

@@ -85,12 +85,31 @@ internal readonly struct RowTarget(int left, float leftShare, int right, float r
     public readonly int Right = right;
     public readonly float RightShare = rightShare;
 
+    /// <summary>No target classes: soft targets, whose shares are all per class.</summary>
+    public static RowTarget None => new(0, 0f, -1, 0f);
+
     /// <summary>The target's total share, the factor of lse in the loss and of the softmax in the gradient.</summary>
     public double Mass => (double)LeftShare + RightShare;
 
-    /// <summary>Σ share·x over the (at most two) classes; a zero share adds nothing, even beside an infinite logit.</summary>
-    public unsafe double Dot(float* x, nint stride) =>
-        (LeftShare != 0f ? (double)LeftShare * x[Left * stride] : 0d) + (Right >= 0 && RightShare != 0f ? (double)RightShare * x[Right * stride] : 0d);
+    /// <summary>A hard target y of class weight w_y: (1 − ε)·w_y at y (w_y is 0 for an ignored row).</summary>
+    public static RowTarget Hard(long y, float classWeight, float smoothing) => new((int)y, (1f - smoothing) * classWeight, -1, 0f);
+
+    /// <summary>
+    /// A continuous label l (distribution focal loss) with row weight w: w·(⌊l⌋ + 1 − l) at ⌊l⌋ and w·(l − ⌊l⌋) at ⌊l⌋ + 1, the
+    /// second dropped past the last class. The label was checked to lie in [0, C − 1].
+    /// </summary>
+    public static RowTarget Continuous(float label, float rowWeight, int classes)
+    {
+        int left = (int)label;
+        return new RowTarget(left, rowWeight * (left + 1 - label), left + 1 < classes ? left + 1 : -1, rowWeight * (label - left));
+    }
+
+    /// <summary>Σ share·x over the (at most two) classes, given their logits; a zero share adds nothing, even beside an infinite logit.</summary>
+    public double Dot(float leftLogit, float rightLogit) =>
+        (LeftShare != 0f ? (double)LeftShare * leftLogit : 0d) + (Right >= 0 && RightShare != 0f ? (double)RightShare * rightLogit : 0d);
+
+    /// <summary>Σ share·x over the (at most two) classes, read from a row whose classes are <paramref name="stride"/> apart.</summary>
+    public unsafe double Dot(float* x, nint stride) => Dot(x[Left * stride], Right >= 0 ? x[Right * stride] : 0f);
 
     /// <summary>Subtracts scale·share at the target's classes from the gradient written.</summary>
     public unsafe void Subtract(float* g, nint stride, float scale)
@@ -99,6 +118,95 @@ internal readonly struct RowTarget(int left, float leftShare, int right, float r
             g[Left * stride] -= scale * LeftShare;
         if (Right >= 0 && RightShare != 0f)
             g[Right * stride] -= scale * RightShare;
+    }
+}
+
+/// <summary>
+/// The scalar functions a row loss evaluates once per row (ln Σe, the focal factor): in double. The CPU takes the runtime's; a
+/// GPU backend supplies its own (PTX has no double log or exp), so that the row math below is written once for both.
+/// </summary>
+internal interface IRowFunctions
+{
+    static abstract double Log(double x);
+
+    static abstract double Exp(double x);
+
+    /// <summary>x^y for x &gt; 0.</summary>
+    static abstract double Pow(double x, double y);
+}
+
+/// <summary>The runtime's double functions, for the CPU drivers.</summary>
+internal readonly struct HostRowFunctions : IRowFunctions
+{
+    public static double Log(double x) => Math.Log(x);
+
+    public static double Exp(double x) => Math.Exp(x);
+
+    public static double Pow(double x, double y) => Math.Pow(x, y);
+}
+
+/// <summary>
+/// The math of one cross-entropy row (or position) besides its sweeps, shared by the CPU driver and the GPU kernels: the per-class
+/// share a_c, the focal factor, the gradient's two coefficients and the row loss. Every row loss of the family (cross entropy with
+/// hard, soft or continuous targets, smoothing, z-loss, softmax focal) is these and the three sweeps.
+/// </summary>
+internal static class CrossEntropyRowMath
+{
+    /// <summary>a_c: (ε/C)·w_c for a hard target (its own (1 − ε)·w_y is the <see cref="RowTarget"/>'s), or w_c·((1 − ε)·t_c + ε/C) for soft targets t.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec ClassShare<TVec, TMath>(TVec classWeight, TVec soft, bool weighted, bool hasSoft, TVec share, TVec uniform)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec a = hasSoft ? TMath.MultiplyAdd(soft, share, uniform) : uniform;
+        return weighted ? TMath.Multiply(classWeight, a) : a;
+    }
+
+    /// <summary>
+    /// Softmax focal loss: with p = p_y and m = 1 − p, returns ℓ_r = α·w_y·m^γ·(−ln p) and turns the target's share into
+    /// K = α·w_y·m^γ·(1 − γ·p·ln p / m), so that the gradient K·(softmax − [c = y]) is written by the usual sweep.
+    /// ln p / m → −1 as m → 0: the gradient's finite limit there (autograd's pow backward gives NaN for γ &lt; 1).
+    /// </summary>
+    public static double Focus<TFunctions>(ref RowTarget target, double lse, float targetLogit, float alpha, float gamma)
+        where TFunctions : struct, IRowFunctions
+    {
+        double weight = target.LeftShare;
+        if (weight == 0d)
+        {
+            target = new RowTarget(target.Left, 0f, -1, 0f);
+            return 0d;
+        }
+
+        double logP = targetLogit - lse;
+        double p = TFunctions.Exp(logP);
+        double m = 1d - p;
+        double modulation = m > 0d ? TFunctions.Pow(m, gamma) : gamma == 0d ? 1d : 0d;
+        double ratio = m > 0d ? logP / m : -1d;
+        double scale = alpha * weight * modulation;
+        target = new RowTarget(target.Left, (float)(scale * (1d - gamma * p * ratio)), -1, 0f);
+        return -scale * logP;
+    }
+
+    /// <summary>
+    /// ∂ℓ_r/∂x_c = s·(e_c/Σe)·(m + Σa + 2z·lse) − s·a_c − s·(the target's share of c), with s the row's scale and m the
+    /// target's total share (<see cref="RowTarget.Mass"/>): the float s and the factor of e_c.
+    /// </summary>
+    public static void GradientTerms(double scale, double lse, double sumExp, double mass, double coefficientSum, float lseSquareScale,
+        out float rowScale, out float softmaxFactor)
+    {
+        rowScale = (float)scale;
+        softmaxFactor = (float)(scale * (mass + coefficientSum + 2d * lseSquareScale * lse) / sumExp);
+    }
+
+    /// <summary>ℓ_r = m·lse − Σ share·x + Σa·lse − Σ a_c·x_c + z·lse², terms with a zero factor skipped (∞·0 would be NaN).</summary>
+    public static double RowLoss(double lse, double mass, double targetLogits, double coefficientSum, double weightedLogits, bool perClass, float lseSquareScale)
+    {
+        double loss = mass != 0d ? mass * lse - targetLogits : 0d;
+        if (perClass)
+            loss += coefficientSum * lse - weightedLogits;
+        if (lseSquareScale != 0f)
+            loss += lseSquareScale * lse * lse;
+        return loss;
     }
 }
 
@@ -284,8 +392,8 @@ internal static unsafe class CrossEntropyDriver
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
-            TVec a = t != null ? TMath.MultiplyAdd(TMath.Load(ref t[(nint)c * spatial]), share, TMath.Create(uniform)) : TMath.Create(uniform);
-            return w != null ? TMath.Multiply(TMath.Create(w[c]), a) : a;
+            return CrossEntropyRowMath.ClassShare<TVec, TMath>(w != null ? TMath.Create(w[c]) : default, t != null ? TMath.Load(ref t[(nint)c * spatial]) : default,
+                w != null, t != null, share, TMath.Create(uniform));
         }
 
         /// <summary>Where position <paramref name="i"/>'s logit of class 0 is: row i·C for [N, C]; n·C·D + s for [N, C, D].</summary>
@@ -368,12 +476,12 @@ internal static unsafe class CrossEntropyDriver
             double sumExp = TMath.Sum(sum);
             weightedSum += TMath.Sum(weighted);
             coefficientTotal += TMath.Sum(coefficients);
-            double lse = rowMax + Math.Log(sumExp);
-            double focalLoss = args.Focal ? Focus(ref target, lse, targetLogit) : 0d;
+            double lse = rowMax + HostRowFunctions.Log(sumExp);
+            double focalLoss = args.Focal ? CrossEntropyRowMath.Focus<HostRowFunctions>(ref target, lse, targetLogit, args.FocalAlpha, args.FocalGamma) : 0d;
             double coefficientSum = t != null ? coefficientTotal : (double)args.Smoothing / classes * args.ClassWeightSum;
             if (TMode.StoreGradient)
             {
-                (float scale, float softmaxFactor) = GradientTerms(r, lse, sumExp, target.Mass, coefficientSum);
+                CrossEntropyRowMath.GradientTerms(RowScale(r), lse, sumExp, target.Mass, coefficientSum, args.LseSquareScale, out float scale, out float softmaxFactor);
                 TVec softmaxVector = TMath.Create(softmaxFactor);
                 TVec scaleVector = TMath.Create(scale);
                 TVec tailExp = TMath.Load(ref g[tail]);
@@ -396,7 +504,7 @@ internal static unsafe class CrossEntropyDriver
                 target.Subtract(g, 1, scale);
             }
 
-            return args.Focal ? StoreLoss(r, focalLoss) : RowLoss(r, lse, target.Mass, targetLogits, coefficientSum, weightedSum);
+            return StoreLoss(r, args.Focal ? focalLoss : CrossEntropyRowMath.RowLoss(lse, target.Mass, targetLogits, coefficientSum, weightedSum, perClass, args.LseSquareScale));
         }
 
         /// <summary>The lane-wise max of the whole vectors of classes [from, to), adding Σ a_c·x_c and Σ a_c per lane when the target spreads over the classes.</summary>
@@ -445,8 +553,8 @@ internal static unsafe class CrossEntropyDriver
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
-            TVec a = t != null ? TMath.MultiplyAdd(TMath.Load(ref t[j]), share, uniform) : uniform;
-            return w != null ? TMath.Multiply(TMath.Load(ref w[j]), a) : a;
+            return CrossEntropyRowMath.ClassShare<TVec, TMath>(w != null ? TMath.Load(ref w[j]) : default, t != null ? TMath.Load(ref t[j]) : default,
+                w != null, t != null, share, uniform);
         }
 
         /// <summary>
@@ -487,18 +595,18 @@ internal static unsafe class CrossEntropyDriver
                 sumExp += e[c];
             }
 
-            double lse = rowMax + Math.Log(sumExp);
-            double focalLoss = args.Focal ? Focus(ref target, lse, targetLogit) : 0d;
+            double lse = rowMax + HostRowFunctions.Log(sumExp);
+            double focalLoss = args.Focal ? CrossEntropyRowMath.Focus<HostRowFunctions>(ref target, lse, targetLogit, args.FocalAlpha, args.FocalGamma) : 0d;
             double coefficientSum = t != null ? coefficients : (double)uniform * args.ClassWeightSum;
             if (TMode.StoreGradient)
             {
-                (float scale, float softmaxFactor) = GradientTerms(r, lse, sumExp, target.Mass, coefficientSum);
+                CrossEntropyRowMath.GradientTerms(RowScale(r), lse, sumExp, target.Mass, coefficientSum, args.LseSquareScale, out float scale, out float softmaxFactor);
                 for (int c = 0; c < classes; c++)
                     g[c * stride] = e[c] * softmaxFactor - coefficient[c] * scale;
                 target.Subtract(g, stride, scale);
             }
 
-            return args.Focal ? StoreLoss(r, focalLoss) : RowLoss(r, lse, target.Mass, targetLogits, coefficientSum, weighted);
+            return StoreLoss(r, args.Focal ? focalLoss : CrossEntropyRowMath.RowLoss(lse, target.Mass, targetLogits, coefficientSum, weighted, t != null || args.Smoothing != 0f, args.LseSquareScale));
         }
 
         /// <summary>
@@ -510,22 +618,19 @@ internal static unsafe class CrossEntropyDriver
         {
             if (args.SoftTarget != null)
             {
-                target = new RowTarget(0, 0f, -1, 0f);
+                target = RowTarget.None;
                 return true;
             }
 
             if (args.ContinuousTarget != null)
             {
-                float label = args.ContinuousTarget[r];
-                int left = (int)label;
-                float rowWeight = args.RowWeight != null ? args.RowWeight[r] : 1f;
-                target = new RowTarget(left, rowWeight * (left + 1 - label), left + 1 < args.Classes ? left + 1 : -1, rowWeight * (label - left));
+                target = RowTarget.Continuous(args.ContinuousTarget[r], args.RowWeight != null ? args.RowWeight[r] : 1f, args.Classes);
                 return true;
             }
 
             long value = long.CreateTruncating(args.Target[r]);
             float weight = value == args.IgnoreIndex ? 0f : args.ClassWeight != null ? args.ClassWeight[value] : 1f;
-            target = new RowTarget((int)value, (1f - args.Smoothing) * weight, -1, 0f);
+            target = RowTarget.Hard(value, weight, args.Smoothing);
             return value != args.IgnoreIndex;
         }
 
@@ -544,57 +649,11 @@ internal static unsafe class CrossEntropyDriver
             return 0d;
         }
 
-        /// <summary>
-        /// ∂ℓ_r/∂x_c = s·(e_c/Σe)·(m + Σa + 2z·lse) − s·a_c − s·(the target's share of c), with s the row's scale and m the
-        /// target's total share (<see cref="RowTarget.Mass"/>): returns s and the factor of e_c.
-        /// </summary>
-        private (float Scale, float SoftmaxFactor) GradientTerms(nint r, double lse, double sumExp, double mass, double coefficientSum)
-        {
-            double scale = args.GradientScale * (args.Upstream != null ? args.Upstream[r] : 1f);
-            double softmaxFactor = mass + coefficientSum + 2d * args.LseSquareScale * lse;
-            return ((float)scale, (float)(scale * softmaxFactor / sumExp));
-        }
-
-        /// <summary>
-        /// Softmax focal loss: with p = p_y and m = 1 − p, returns ℓ_r = α·w_y·m^γ·(−ln p) and turns the target's share into
-        /// K = α·w_y·m^γ·(1 − γ·p·ln p / m), so that the gradient K·(softmax − [c = y]) is written by the usual sweep.
-        /// ln p / m → −1 as m → 0: the gradient's finite limit there (autograd's pow backward gives NaN for γ &lt; 1).
-        /// </summary>
-        private double Focus(ref RowTarget target, double lse, float targetLogit)
-        {
-            double weight = target.LeftShare;
-            if (weight == 0d)
-            {
-                target = new RowTarget(target.Left, 0f, -1, 0f);
-                return 0d;
-            }
-
-            double logP = targetLogit - lse;
-            double p = Math.Exp(logP);
-            double m = 1d - p;
-            double gamma = args.FocalGamma;
-            double modulation = m > 0d ? Math.Pow(m, gamma) : gamma == 0d ? 1d : 0d;
-            double ratio = m > 0d ? logP / m : -1d;
-            double scale = args.FocalAlpha * weight * modulation;
-            target = new RowTarget(target.Left, (float)(scale * (1d - gamma * p * ratio)), -1, 0f);
-            return -scale * logP;
-        }
+        /// <summary>The row's gradient scale s: the call's scale times the row's upstream.</summary>
+        private double RowScale(nint r) => args.GradientScale * (args.Upstream != null ? args.Upstream[r] : 1f);
 
         private double StoreLoss(nint r, double loss)
         {
-            if (TMode.StoreLoss)
-                args.Output[r] = (float)loss;
-            return loss;
-        }
-
-        /// <summary>ℓ_r = m·lse − Σ share·x + Σa·lse − Σ a_c·x_c + z·lse² (terms with a zero factor skipped); stored for 'none'.</summary>
-        private double RowLoss(nint r, double lse, double mass, double targetLogits, double coefficientSum, double weightedLogits)
-        {
-            double loss = mass != 0d ? mass * lse - targetLogits : 0d;
-            if (args.SoftTarget != null || args.Smoothing != 0f)
-                loss += coefficientSum * lse - weightedLogits;
-            if (args.LseSquareScale != 0f)
-                loss += args.LseSquareScale * lse * lse;
             if (TMode.StoreLoss)
                 args.Output[r] = (float)loss;
             return loss;

@@ -249,34 +249,49 @@ public readonly struct MultiMarginLoss
         return Finish(g, y, factor, scale, gradient, lossTotal + TMath.Sum(losses), slopeTotal + TMath.Sum(slopes));
     }
 
-    /// <summary>h = max(0, z)^p per lane into the loss sum, and (when writing) its slope p·z^(p−1)·w_y/C·scale stored and summed; lanes [from, to) count.</summary>
+    /// <summary>h = max(0, z)^p per lane into the loss sum, and (when writing) its slope stored and summed; lanes [from, to) count.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Step<TVec, TMath>(TVec scores, TVec shift, float gradientFactor, bool gradient, ref float destination, ref TVec losses, ref TVec slopes, int from, int to)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        losses = TMath.Add(losses, TMath.KeepLanes(Term<TVec, TMath>(scores, shift, TMath.Create(gradientFactor), out TVec slope), from, to));
+        if (!gradient)
+            return;
+        TMath.Store(slope, ref destination);
+        slopes = TMath.Add(slopes, TMath.KeepLanes(slope, from, to));
+    }
+
+    /// <summary>
+    /// h = max(0, z)^p for z = score + shift (shift = margin − x_y), and its slope p·z^(p−1)·<paramref name="gradientFactor"/> (0 where
+    /// z ≤ 0, PyTorch's test at the kink): one class of a row, for the SIMD rows and the GPU kernel alike.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal TVec Term<TVec, TMath>(TVec scores, TVec shift, TVec gradientFactor, out TVec slope)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
         TVec z = TMath.Add(scores, shift);
         TVec positive = TMath.GreaterThan(z, TMath.Create(0f));
         TVec hinge = TMath.And(positive, z);
-        losses = TMath.Add(losses, TMath.KeepLanes(P == 1 ? hinge : TMath.Multiply(hinge, hinge), from, to));
-        if (!gradient)
-            return;
-        TVec slope = TMath.Multiply(P == 1 ? TMath.And(positive, TMath.Create(1f)) : TMath.Multiply(TMath.Create(2f), hinge), TMath.Create(gradientFactor));
-        TMath.Store(slope, ref destination);
-        slopes = TMath.Add(slopes, TMath.KeepLanes(slope, from, to));
+        slope = TMath.Multiply(P == 1 ? TMath.And(positive, TMath.Create(1f)) : TMath.Multiply(TMath.Create(2f), hinge), gradientFactor);
+        return P == 1 ? hinge : TMath.Multiply(hinge, hinge);
     }
 
     /// <summary>Takes the target's own term (z_y = margin) back out, writes the target's gradient, returns ℓ_r.</summary>
     private unsafe double Finish(float* g, int y, float factor, float scale, bool gradient, double losses, double slopes)
     {
-        float own = Margin > 0f ? (P == 1 ? Margin : Margin * Margin) : 0f;
+        float own = OwnTerm(factor, scale, out float ownSlope);
         if (gradient)
-        {
-            float ownSlope = Margin > 0f ? (P == 1 ? 1f : 2f * Margin) * factor * scale : 0f;
             g[y] = -(float)(slopes - ownSlope);
-        }
-
         return factor * (losses - own);
+    }
+
+    /// <summary>The target's own term, which a sweep over every class counts (z_y = margin): its h and its slope, to be taken back out.</summary>
+    internal float OwnTerm(float factor, float scale, out float ownSlope)
+    {
+        ownSlope = Margin > 0f ? (P == 1 ? 1f : 2f * Margin) * factor * scale : 0f;
+        return Margin > 0f ? (P == 1 ? Margin : Margin * Margin) : 0f;
     }
 
     /// <summary>Rows of fewer classes than a Vector128 holds, one class at a time.</summary>

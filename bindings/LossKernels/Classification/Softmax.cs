@@ -158,6 +158,51 @@ internal static unsafe class RowOperations
         }
     }
 
+    /// <summary>
+    /// The reducing sweep's term from a (x or y) and b (g): e^(x − max) forward (<paramref name="shift"/> is the row's max),
+    /// y·g for softmax's backward, g for log-softmax's. Shared by the SIMD rows and the GPU kernels.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TVec Term<TVec, TMath>(RowOperation operation, TVec a, TVec b, TVec shift)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec> =>
+        operation switch
+        {
+            RowOperation.SoftmaxForward or RowOperation.LogSoftmaxForward => VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(a, shift)),
+            RowOperation.SoftmaxBackward => TMath.Multiply(a, b),
+            _ => b,
+        };
+
+    /// <summary>
+    /// From the reducing sweep's total: softmax's scale 1/Σ and log-softmax's ln Σ (forward; <paramref name="shift"/> stays the max),
+    /// or Σ as the backward's shift. Log-softmax writes (x − max) − ln Σ, which keeps the small ln Σ that max + ln Σ would round away.
+    /// </summary>
+    internal static void Finish<TFunctions>(RowOperation operation, double total, ref float shift, out float scale)
+        where TFunctions : struct, IRowFunctions
+    {
+        scale = operation switch
+        {
+            RowOperation.SoftmaxForward => (float)(1d / total),
+            RowOperation.LogSoftmaxForward => (float)TFunctions.Log(total),
+            _ => 0f,
+        };
+        if (operation is RowOperation.SoftmaxBackward or RowOperation.LogSoftmaxBackward)
+            shift = (float)total;
+    }
+
+    /// <summary>The writing sweep's value from a (x or y) and b (g): softmax, log-softmax, or their backward.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TVec Write<TVec, TMath>(RowOperation operation, TVec a, TVec b, TVec shift, TVec scale)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec> =>
+        operation switch
+        {
+            RowOperation.SoftmaxForward => TMath.Multiply(VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(a, shift)), scale),
+            RowOperation.LogSoftmaxForward => TMath.Subtract(TMath.Subtract(a, shift), scale),
+            RowOperation.SoftmaxBackward => TMath.Multiply(a, TMath.Subtract(b, shift)),
+            _ => TMath.Subtract(b, TMath.Multiply(VectorFunctions.ExpOfNonPositive<TVec, TMath>(a), shift)),
+        };
+
     private readonly struct Rows(RowOperation operation, float* first, float* second, float* destination, int classes) : IRangeKernel
     {
         public double RunRange(nint start, nint length)
@@ -190,57 +235,27 @@ internal static unsafe class RowOperations
             float* a = first + r * classes, b = second + r * classes, d = destination + r * classes;
             TVec tailA = TMath.Load(ref a[tail]);
             TVec tailB = second != null ? TMath.Load(ref b[tail]) : default;
-            TVec shift, scale;
-            switch (operation)
+            float shiftValue = 0f;
+            if (operation is RowOperation.SoftmaxForward or RowOperation.LogSoftmaxForward)
             {
-                case RowOperation.SoftmaxForward or RowOperation.LogSoftmaxForward:
-                {
-                    TVec max = tailA;
-                    for (int j = 0; j <= classes - count; j += count)
-                        max = TMath.Max(max, TMath.Load(ref a[j]));
-                    shift = TMath.Create(TMath.MaxAcross(max));
-                    TVec sum = TMath.KeepLanes(VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(tailA, shift)), count - remainder, count);
-                    for (int j = 0; j <= classes - count; j += count)
-                    {
-                        TVec e = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(TMath.Load(ref a[j]), shift));
-                        sum = TMath.Add(sum, e);
-                    }
-
-                    double total = TMath.Sum(sum);
-                    // Softmax: e^(x − max)·(1/Σ); log-softmax: (x − max) − ln Σ, which keeps the small ln Σ that max + ln Σ would round away.
-                    scale = TMath.Create(operation == RowOperation.SoftmaxForward ? (float)(1d / total) : (float)Math.Log(total));
-                    break;
-                }
-
-                default:
-                {
-                    TVec sum = TMath.KeepLanes(operation == RowOperation.SoftmaxBackward ? TMath.Multiply(tailA, tailB) : tailB, count - remainder, count);
-                    for (int j = 0; j <= classes - count; j += count)
-                        sum = TMath.Add(sum, operation == RowOperation.SoftmaxBackward ? TMath.Multiply(TMath.Load(ref a[j]), TMath.Load(ref b[j])) : TMath.Load(ref b[j]));
-                    shift = TMath.Create((float)TMath.Sum(sum));
-                    scale = default;
-                    break;
-                }
+                TVec max = tailA;
+                for (int j = 0; j <= classes - count; j += count)
+                    max = TMath.Max(max, TMath.Load(ref a[j]));
+                shiftValue = TMath.MaxAcross(max);
             }
 
+            TVec shift = TMath.Create(shiftValue);
+            TVec sum = TMath.KeepLanes(Term<TVec, TMath>(operation, tailA, tailB, shift), count - remainder, count);
             for (int j = 0; j <= classes - count; j += count)
-                TMath.Store(Write<TVec, TMath>(TMath.Load(ref a[j]), second != null ? TMath.Load(ref b[j]) : default, shift, scale), ref d[j]);
+                sum = TMath.Add(sum, Term<TVec, TMath>(operation, TMath.Load(ref a[j]), second != null ? TMath.Load(ref b[j]) : default, shift));
+            Finish<HostRowFunctions>(operation, TMath.Sum(sum), ref shiftValue, out float rowScale);
+            shift = TMath.Create(shiftValue);
+            TVec scale = TMath.Create(rowScale);
+            for (int j = 0; j <= classes - count; j += count)
+                TMath.Store(Write<TVec, TMath>(operation, TMath.Load(ref a[j]), second != null ? TMath.Load(ref b[j]) : default, shift, scale), ref d[j]);
             if (remainder != 0)
-                TMath.Store(Write<TVec, TMath>(tailA, tailB, shift, scale), ref d[tail]);
+                TMath.Store(Write<TVec, TMath>(operation, tailA, tailB, shift, scale), ref d[tail]);
         }
-
-        /// <summary>The writing sweep's value from a (x or y) and b (g): softmax, log-softmax, or their backward.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private TVec Write<TVec, TMath>(TVec a, TVec b, TVec shift, TVec scale)
-            where TVec : struct
-            where TMath : struct, IVectorMath<TVec> =>
-            operation switch
-            {
-                RowOperation.SoftmaxForward => TMath.Multiply(VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(a, shift)), scale),
-                RowOperation.LogSoftmaxForward => TMath.Subtract(TMath.Subtract(a, shift), scale),
-                RowOperation.SoftmaxBackward => TMath.Multiply(a, TMath.Subtract(b, shift)),
-                _ => TMath.Subtract(b, TMath.Multiply(VectorFunctions.ExpOfNonPositive<TVec, TMath>(a), shift)),
-            };
 
         /// <summary>Rows of fewer values than a Vector128 holds: the same sweeps on a zero-padded copy, one vector each.</summary>
         private void NarrowRow(nint r)

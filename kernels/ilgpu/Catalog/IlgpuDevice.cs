@@ -39,11 +39,11 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
 
     internal override DeviceRun Box<TLoss>(BoxBoundLoss<TLoss> bound) => new IlgpuBoxRun<TLoss>(bound, this);
 
-    internal override DeviceRun CrossEntropy(CrossEntropyBoundLoss bound) => throw new NotSupportedException("cross entropy is not on ILGPU yet.");
+    internal override DeviceRun CrossEntropy(CrossEntropyBoundLoss bound) => new IlgpuCrossEntropyRun(bound, this);
 
-    internal override DeviceRun DistributionFocal(DistributionFocalBoundLoss bound) => throw new NotSupportedException("DFL is not on ILGPU yet.");
+    internal override DeviceRun DistributionFocal(DistributionFocalBoundLoss bound) => new IlgpuDistributionFocalRun(bound, this);
 
-    internal override DeviceRun MultiMargin(MultiMarginBoundLoss bound) => throw new NotSupportedException("multi margin is not on ILGPU yet.");
+    internal override DeviceRun MultiMargin(MultiMarginBoundLoss bound) => new IlgpuMultiMarginRun(bound, this);
 
     internal override DeviceRun Ghmc(GhmcBoundLoss bound) => new IlgpuGhmcRun(bound, this);
 
