@@ -22,14 +22,15 @@ public static class IlgpuGhmcLoss
     /// <param name="logits">n logits.</param>
     /// <param name="target">n targets in [0, 1].</param>
     /// <param name="logitsGrad">Receives n gradient elements, or default for the loss alone; may be <paramref name="logits"/> itself.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> (over v + ε) or <see cref="Reduction.Sum"/>.</param>
     /// <param name="labelWeight">n label weights (≤ 0 leaves an element out), or default for all valid.</param>
     /// <param name="accumulatedCounts">The moving-average state on the host, <see cref="GhmcLoss.Bins"/> values; required when momentum &gt; 0.</param>
-    /// <param name="reduction"><see cref="Reduction.Mean"/> (over v + ε) or <see cref="Reduction.Sum"/>.</param>
     /// <param name="upstream">∂objective/∂L.</param>
     /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
     /// <returns>The reduced loss.</returns>
+    /// <remarks>The reduction comes before the label weights (the span overload has them the other way round), so that a call with four views is the unreduced overload.</remarks>
     public static float ForwardBackward(this GhmcLoss loss, ArrayView<float> logits, ArrayView<float> target, ArrayView<float> logitsGrad,
-        ArrayView<float> labelWeight = default, Span<float> accumulatedCounts = default, Reduction reduction = Reduction.Mean, float upstream = 1f,
+        Reduction reduction = Reduction.Mean, ArrayView<float> labelWeight = default, Span<float> accumulatedCounts = default, float upstream = 1f,
         AcceleratorStream? stream = null)
     {
         if (reduction is not (Reduction.Mean or Reduction.Sum))
@@ -92,7 +93,7 @@ public static class IlgpuGhmcLoss
             if (n > 0)
             {
                 int groups = checked((int)((n + state.GroupSize * ItemKernel.ItemsPerThread - 1) / (state.GroupSize * ItemKernel.ItemsPerThread)));
-                Histogram.On(accelerator)(queue, new KernelConfig(groups, state.GroupSize), counting, loss.Bins, bins);
+                Histogram.For(state)(queue, new KernelConfig(groups, state.GroupSize), counting, loss.Bins, bins);
             }
 
             ReadOnlySpan<int> counted = state.ReadCounts(queue, loss.Bins);
@@ -174,7 +175,7 @@ internal sealed class IlgpuGhmcRun(GhmcBoundLoss bound, IlgpuDevice device)
         if (bound.reduction == Reduction.None)
             bound.loss.ForwardBackward(Input, Target, Output, gradient, Upstream, Weight, bound.state, Stream);
         else
-            bound.Loss[0] = bound.loss.ForwardBackward(Input, Target, gradient, Weight, bound.state, bound.reduction, bound.upstreamScalar, Stream);
+            bound.Loss[0] = bound.loss.ForwardBackward(Input, Target, gradient, bound.reduction, Weight, bound.state, bound.upstreamScalar, Stream);
         Finish();
     }
 }

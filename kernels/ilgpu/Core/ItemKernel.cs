@@ -88,7 +88,7 @@ internal static class ItemKernel
         LossAccelerator state = LossAccelerator.For(accelerator);
         int chunk = state.GroupSize * ItemsPerThread;
         int groups = checked((int)((pass.Length + chunk - 1) / chunk));
-        var kernel = Loaded<TPass>.Kernel.On(accelerator);
+        var kernel = Loaded<TPass>.Kernel.For(state);
         if ((pass.Flags & PassFlags.Reduce) == 0)
         {
             kernel(stream, new KernelConfig(groups, state.GroupSize), pass, default);

@@ -17,6 +17,10 @@ internal sealed class LoadedKernel<TKernel>
     /// <param name="load">Compiles and loads the kernel on an accelerator.</param>
     public LoadedKernel(Func<Accelerator, TKernel> load) => this.load = accelerator => load(accelerator);
 
-    /// <summary>The kernel on <paramref name="accelerator"/>.</summary>
-    public TKernel On(Accelerator accelerator) => loaded.GetValue(accelerator, load);
+    /// <summary>The kernel on <paramref name="state"/>'s accelerator, for one launch (counted in <see cref="LossAccelerator.Launches"/>).</summary>
+    public TKernel For(LossAccelerator state)
+    {
+        state.CountLaunch();
+        return loaded.GetValue(state.Accelerator, load);
+    }
 }

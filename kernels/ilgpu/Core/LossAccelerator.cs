@@ -32,6 +32,7 @@ internal sealed class LossAccelerator
     private readonly PageLockedArray1D<int> hostCounts;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> table;
     private readonly PageLockedArray1D<float> hostTable;
+    private long launches;
 
     private LossAccelerator(Accelerator accelerator)
     {
@@ -57,11 +58,17 @@ internal sealed class LossAccelerator
     /// <summary>Held by a call from its first launch until it has read its results back.</summary>
     public object Gate { get; } = new();
 
+    /// <summary>The kernels launched on the accelerator so far (tests relate a call's host allocations to its launches).</summary>
+    public long Launches => Interlocked.Read(ref launches);
+
     /// <summary>Threads per work-group: a power of two, at most <see cref="PreferredGroupSize"/> and the accelerator's limit.</summary>
     public int GroupSize { get; }
 
     /// <summary>The losses' state on <paramref name="accelerator"/>, made on first use.</summary>
     public static LossAccelerator For(Accelerator accelerator) => Cache.GetValue(accelerator, static a => new LossAccelerator(a));
+
+    /// <summary>Counts one launch.</summary>
+    public void CountLaunch() => Interlocked.Increment(ref launches);
 
     /// <summary>Scratch for <paramref name="count"/> partial sums (grown when a call needs more than any before).</summary>
     public ArrayView<double> Partials(int count)

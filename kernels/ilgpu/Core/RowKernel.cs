@@ -87,7 +87,7 @@ internal static class RowKernel
         int group = 1;
         while (group < state.GroupSize && group * 4 < pass.Classes)
             group *= 2;
-        Loaded<TPass>.Kernel.On(state.Accelerator)(stream, new KernelConfig(pass.Rows, group), pass, reduce ? state.Partials(pass.Rows) : default);
+        Loaded<TPass>.Kernel.For(state)(stream, new KernelConfig(pass.Rows, group), pass, reduce ? state.Partials(pass.Rows) : default);
         return reduce ? state.SumPartials(stream, pass.Rows) : 0d;
     }
 

@@ -50,7 +50,7 @@ public static class BoxHarness
     }
 
     public static BoundLoss Bind(string loss, Dictionary<string, object?> parameters, float[] prediction, float[] target, float[]? weight = null,
-        float[]? upstream = null, OpenCLDevice? device = null) =>
+        float[]? upstream = null, LossDevice? device = null) =>
         Core.CatalogHarness.Bind(loss, parameters, prediction, target, weight, upstream, device);
 
     public static ReferenceResult Reference(string loss, Dictionary<string, object?> parameters, float[] prediction, float[] target, float[]? weight = null, float[]? upstream = null) =>
@@ -59,7 +59,7 @@ public static class BoxHarness
 
     /// <summary>Runs all three modes, on the CPU or on <paramref name="device"/>, and checks the loss and both gradients against the reference.</summary>
     public static void RunAndCompare(string what, string loss, Dictionary<string, object?> parameters, float[] prediction, float[] target,
-        float[]? weight = null, float[]? upstream = null, double rtol = 1e-5, double atol = 1e-6, OpenCLDevice? device = null)
+        float[]? weight = null, float[]? upstream = null, double rtol = 1e-5, double atol = 1e-6, LossDevice? device = null)
     {
         using BoundLoss bound = Bind(loss, parameters, prediction, target, weight, upstream, device);
         ReferenceResult expected = Reference(loss, parameters, prediction, target, weight, upstream);

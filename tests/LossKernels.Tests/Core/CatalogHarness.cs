@@ -52,7 +52,7 @@ public static class CatalogHarness
     /// box-family input other than <c>input</c> (boxes, FCOS (l, t, r, b) targets) is rows of four, shaped [n, 4].
     /// </summary>
     public static BoundLoss Bind(string loss, Dictionary<string, object?> parameters, float[] input, float[] target, float[]? weight = null, float[]? upstream = null,
-        OpenCLDevice? device = null)
+        LossDevice? device = null)
     {
         LossDefinition definition = LossCatalog.Get(loss);
         LossTensor Tensor(string name, float[] data) =>
@@ -74,7 +74,7 @@ public static class CatalogHarness
 
     /// <summary>Runs all three modes, on the CPU or on <paramref name="device"/>, and checks each against the reference.</summary>
     public static void RunAndCompare(string what, string loss, Dictionary<string, object?> parameters, float[] input, float[] target,
-        float[]? weight = null, float[]? upstream = null, double rtol = 1e-5, double atol = 1e-6, OpenCLDevice? device = null)
+        float[]? weight = null, float[]? upstream = null, double rtol = 1e-5, double atol = 1e-6, LossDevice? device = null)
     {
         using BoundLoss bound = Bind(loss, parameters, input, target, weight, upstream, device);
         ReferenceResult expected = Reference(loss, parameters, input, target, weight, upstream);
