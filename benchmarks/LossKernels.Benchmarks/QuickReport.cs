@@ -2,7 +2,11 @@ using System.Diagnostics;
 using System.Runtime.Intrinsics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 using LossKernels.Catalog;
+using LossKernels.ILGPU;
 using LossKernels.OpenCL;
 using LossKernels.Tests.Reference;
 using Spectre.Console;
@@ -49,24 +53,37 @@ internal static class QuickReport
             AnsiConsole.Profile.Capabilities.Ansi = false;
         }
         PrintMachine();
-        using OpenCLDevice? device = args.Contains("--no-opencl") ? null : OpenDevice(Option(args, "--opencl-variant"));
-        var rows = new List<ReportRow>();
         long largestBytes = losses.Max(d => LargestBytesMoved(d, size ?? d.ReportSize));
+        using OpenCLDevice? openCL = args.Contains("--no-opencl") ? null : OpenDevice(Option(args, "--opencl-variant"));
+        using Context? ilgpuContext = args.Contains("--no-ilgpu") ? null : CudaContext();
+        using Accelerator? cuda = ilgpuContext is null ? null : OpenCuda(ilgpuContext);
+        var devices = new List<IReportDevice>();
+        if (openCL is not null)
+            devices.Add(new OpenCLCopyRoofline(openCL, largestBytes));
+        if (cuda is not null)
+            devices.Add(new IlgpuCopyRoofline(new IlgpuDevice(cuda), largestBytes));
+        var rows = new List<ReportRow>();
         var copy = new CopyRoofline(largestBytes);
-        using DeviceCopyRoofline? deviceCopy = device is null ? null : new DeviceCopyRoofline(device, largestBytes);
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new SpinnerColumn())
-            .Start(context =>
-            {
-                foreach (LossDefinition definition in losses)
+        try
+        {
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new SpinnerColumn())
+                .Start(context =>
                 {
-                    ProgressTask task = context.AddTask(definition.Name, maxValue: (device is null ? 3 : 4) * Modes.Length);
-                    rows.AddRange(Measure(definition, size ?? definition.ReportSize, copy, device, deviceCopy, task));
-                }
-            });
+                    foreach (LossDefinition definition in losses)
+                    {
+                        ProgressTask task = context.AddTask(definition.Name, maxValue: (3 + devices.Count) * Modes.Length);
+                        rows.AddRange(Measure(definition, size ?? definition.ReportSize, copy, devices, task));
+                    }
+                });
+        }
+        finally
+        {
+            foreach (IReportDevice device in devices)
+                device.Dispose();
+        }
 
         PrintTable(rows);
-        PrintDeviceRatios(rows);
         if (jsonPath is not null)
         {
             File.WriteAllText(jsonPath, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
@@ -103,7 +120,28 @@ internal static class QuickReport
         }
     }
 
-    private static IEnumerable<ReportRow> Measure(LossDefinition definition, int n, CopyRoofline copy, OpenCLDevice? device, DeviceCopyRoofline? deviceCopy, ProgressTask task)
+    /// <summary>An ILGPU context with its CUDA devices (the native libraries mapped first), or null when ILGPU finds none.</summary>
+    private static Context? CudaContext()
+    {
+        IlgpuRuntime.MapNativeLibraries();
+        Context context = Context.Create(builder => builder.Cuda());
+        if (context.Devices.Any(d => d.AcceleratorType == AcceleratorType.Cuda))
+            return context;
+        context.Dispose();
+        AnsiConsole.MarkupLine("[yellow]No ilgpu-cuda rows:[/] ILGPU finds no CUDA device.");
+        return null;
+    }
+
+    /// <summary>The first CUDA accelerator (never the CPU accelerator: its rows would not be a GPU's).</summary>
+    private static Accelerator? OpenCuda(Context context)
+    {
+        Accelerator? accelerator = context.Devices.FirstOrDefault(d => d.AcceleratorType == AcceleratorType.Cuda)?.CreateAccelerator(context);
+        if (accelerator is not null)
+            AnsiConsole.MarkupLine($"ILGPU CUDA: {Markup.Escape(accelerator.Name)}, {accelerator.MemorySize / (1L << 30)} GiB, {accelerator.NumMultiprocessors} SMs");
+        return accelerator;
+    }
+
+    private static IEnumerable<ReportRow> Measure(LossDefinition definition, int n, CopyRoofline copy, List<IReportDevice> devices, ProgressTask task)
     {
         Dictionary<string, LossTensor> inputs = definition.SampleInputs(n, seed: 1);
         var parameters = new Dictionary<string, object?>();
@@ -115,10 +153,9 @@ internal static class QuickReport
         double[] targetValues = targetTensor.Floats is float[] floats ? ToDouble(floats) : Array.ConvertAll(targetTensor.RequireIntegers(definition.Inputs[1]), v => (double)v);
         ReferenceResult reference = ReferenceLosses.Compute(definition.Name, parameters, ToDouble(input), targetValues, null, null);
 
-        using BoundLoss? deviceBound = device is null ? null : definition.Bind(new LossParameters(parameters), inputs, null, device);
+        var deviceBounds = devices.Select(d => definition.Bind(new LossParameters(parameters), inputs, null, d.Device)).ToList();
         var runners = new List<IReportRunner> { new CatalogRunner(bound) };
-        if (deviceBound is not null)
-            runners.Add(new CatalogRunner(deviceBound));
+        runners.AddRange(deviceBounds.Select(b => new CatalogRunner(b)));
         if (definition.Family == "regression")
         {
             float[] target = targetTensor.RequireFloats(definition.Inputs[1]);
@@ -127,47 +164,55 @@ internal static class QuickReport
         }
 
         var rows = new List<ReportRow>();
-        foreach (IReportRunner runner in runners)
+        try
         {
-            foreach (LossMode mode in Modes)
+            foreach (IReportRunner runner in runners)
             {
-                long bytes = bound.BytesMoved(mode);
-                copy.Prepare(bytes);
-                bool onDevice = runner.Backend == "opencl";
-                double[] medians;
-                double roofMs, memmoveMs;
-                double? simdRatio = null;
-                if (onDevice)
+                IReportDevice? device = devices.FirstOrDefault(d => d.Device.Backend == runner.Backend);
+                foreach (LossMode mode in Modes)
                 {
-                    // A CPU device shares the host's memory, so the host copies bound it too; a GPU only its own copy.
-                    deviceCopy!.Prepare(bytes);
-                    // The CPU kernel runs right after the device's in each round; the ratio is the median of the rounds' ratios.
-                    List<double>[] times = AlternatingTimes(() => runner.Run(mode), () => runners[0].Run(mode), deviceCopy.Copy, copy.Memmove, copy.Streaming);
-                    medians = times.Select(Median).ToArray();
-                    roofMs = device!.Info.Type.HasFlag(OpenCLDeviceType.Cpu) ? medians[2..].Min() : medians[2];
-                    memmoveMs = medians[2];
-                    simdRatio = Median(times[1].Zip(times[0], (simd, opencl) => simd / opencl));
-                }
-                else
-                {
-                    medians = AlternatingTimes(() => runner.Run(mode), copy.Memmove, copy.Streaming).Select(Median).ToArray();
-                    roofMs = Math.Min(medians[1], medians[2]);
-                    memmoveMs = medians[1];
-                }
+                    long bytes = bound.BytesMoved(mode);
+                    copy.Prepare(bytes);
+                    double[] medians;
+                    double roofMs, memmoveMs;
+                    double? simdRatio = null;
+                    if (device is not null)
+                    {
+                        // A device in the host's memory is bounded by the host copies too; a GPU by its own copy only.
+                        device.Prepare(bytes);
+                        // The CPU kernel runs right after the device's in each round; the ratio is the median of the rounds' ratios.
+                        List<double>[] times = AlternatingTimes(() => runner.Run(mode), () => runners[0].Run(mode), device.Copy, copy.Memmove, copy.Streaming);
+                        medians = times.Select(Median).ToArray();
+                        roofMs = device.SharesHostMemory ? medians[2..].Min() : medians[2];
+                        memmoveMs = medians[2];
+                        simdRatio = Median(times[1].Zip(times[0], (simd, onDevice) => simd / onDevice));
+                    }
+                    else
+                    {
+                        medians = AlternatingTimes(() => runner.Run(mode), copy.Memmove, copy.Streaming).Select(Median).ToArray();
+                        roofMs = Math.Min(medians[1], medians[2]);
+                        memmoveMs = medians[1];
+                    }
 
-                double ms = medians[0];
-                double roofGbps = bytes / roofMs / 1e6;
-                double memmoveGbps = bytes / memmoveMs / 1e6;
-                double gbps = bytes / ms / 1e6;
-                double error = mode switch
-                {
-                    LossMode.Forward => RelativeError([runner.Loss], reference.Loss),
-                    LossMode.Backward => RelativeError(runner.Gradient, reference.InputGradient),
-                    _ => Math.Max(RelativeError([runner.Loss], reference.Loss), RelativeError(runner.Gradient, reference.InputGradient)),
-                };
-                rows.Add(new ReportRow(definition.Name, runner.Backend, mode.ToString().ToLowerInvariant(), n, ms, gbps, gbps / roofGbps, error, gbps / memmoveGbps, simdRatio));
-                task.Increment(1);
+                    double ms = medians[0];
+                    double roofGbps = bytes / roofMs / 1e6;
+                    double memmoveGbps = bytes / memmoveMs / 1e6;
+                    double gbps = bytes / ms / 1e6;
+                    double error = mode switch
+                    {
+                        LossMode.Forward => RelativeError([runner.Loss], reference.Loss),
+                        LossMode.Backward => RelativeError(runner.Gradient, reference.InputGradient),
+                        _ => Math.Max(RelativeError([runner.Loss], reference.Loss), RelativeError(runner.Gradient, reference.InputGradient)),
+                    };
+                    rows.Add(new ReportRow(definition.Name, runner.Backend, mode.ToString().ToLowerInvariant(), n, ms, gbps, gbps / roofGbps, error, gbps / memmoveGbps, simdRatio));
+                    task.Increment(1);
+                }
             }
+        }
+        finally
+        {
+            foreach (BoundLoss deviceBound in deviceBounds)
+                deviceBound.Dispose();
         }
 
         return rows;
@@ -256,25 +301,18 @@ internal static class QuickReport
             .AddColumn(new TableColumn("GB/s").RightAligned())
             .AddColumn(new TableColumn("of copy roof").RightAligned())
             .AddColumn(new TableColumn("of memmove").RightAligned())
-            .AddColumn(new TableColumn("max rel err").RightAligned());
+            .AddColumn(new TableColumn("max rel err").RightAligned())
+            .AddColumn(new TableColumn("× simd").RightAligned());
         foreach (ReportRow row in rows)
         {
             table.AddRow(row.Loss, row.Backend, row.Mode, row.N.ToString("N0"), row.Ms.ToString("F3"), row.Gbps.ToString("F1"),
-                row.RooflineFraction.ToString("F2"), row.MemmoveFraction.ToString("F2"), row.MaxRelErr.ToString("E1"));
+                row.RooflineFraction.ToString("F2"), row.MemmoveFraction.ToString("F2"), row.MaxRelErr.ToString("E1"), row.SimdThroughputRatio?.ToString("F2") ?? "");
         }
 
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine("GB/s counts the bytes a loss must read and write (fused elementwise: 12 per element; fused box pair: 64, both gradients); the roof is the faster of a memmove and a streaming-store copy of as many bytes on the same threads, timed in turn with each row; the column of memmove is the fraction of the memmove alone. " +
-            "For opencl rows the memmove is the device's own buffer copy (clEnqueueCopyBuffer), and on a CPU device the host copies count toward the roof too. " +
+            "For device rows (opencl, ilgpu-cuda) the memmove is the device's own buffer copy, and on a CPU device the host copies count toward the roof too; × simd is the device's throughput over the CPU SIMD kernel's, timed in turn in each round. " +
             "max rel err is against the float64 reference, each element relative to itself or, if smaller, to 1/1000 of the largest element.");
-    }
-
-    /// <summary>The OpenCL path's throughput as a fraction of the CPU SIMD path's, per loss and mode, timed in one rotation.</summary>
-    private static void PrintDeviceRatios(List<ReportRow> rows)
-    {
-        string line = string.Join(", ", rows.Where(r => r.SimdThroughputRatio is not null).Select(r => $"{r.Loss} {r.Mode} {r.SimdThroughputRatio:F2}"));
-        if (line.Length > 0)
-            AnsiConsole.MarkupLine($"opencl / simd throughput, timed in turn: {Markup.Escape(line)}");
     }
 
     internal static string? Option(string[] args, string name)

@@ -1,5 +1,10 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
 using LossKernels.Box;
 using LossKernels.Classification;
+using LossKernels.ILGPU;
 using LossKernels.OpenCL;
 using LossKernels.Regression;
 using LossKernels.Tests.OpenCL;
@@ -101,6 +106,24 @@ public class ReadmeExampleTests
         Assert.That(gpuGradient, Is.EqualTo(new[] { 0.25f, -0.125f, 0.25f, 0f }));
     }
 
+    [Test]
+    public void IlgpuExampleRunsAndGivesTheDocumentedValues()
+    {
+        // README ILGPU example begin
+        IlgpuRuntime.MapNativeLibraries();                                      // Linux: ILGPU's "cuda" is libcuda.so.1
+        using var context = Context.Create(builder => builder.Cuda().CPU());    // the engine's own context
+        using Accelerator accelerator = IlgpuRuntime.CreateAccelerator(context) ?? context.CreateCPUAccelerator(0);
+        using var x = accelerator.Allocate1D([0.5f, -1.25f, 2f, 0f]);          // the engine's own buffers
+        using var t = accelerator.Allocate1D([0f, -1f, 0.5f, 0f]);
+        using var g = accelerator.Allocate1D<float>(4);
+        float ilgpuLoss = new SmoothL1Loss(beta: 0.5f).ForwardBackward(x.View, t.View, g.View);   // the same call with ArrayViews
+        float[] ilgpuGradient = g.GetAsArray1D();
+        // README ILGPU example end
+
+        Assert.That(ilgpuLoss, Is.EqualTo((0.25f + 0.0625f + 1.25f + 0f) / 4));
+        Assert.That(ilgpuGradient, Is.EqualTo(new[] { 0.25f, -0.125f, 0.25f, 0f }));
+    }
+
     private static string Root => Path.GetFullPath(Path.Combine(Golden.GoldenCases.BuiltInDirectory, "..", "..", ".."));
 
     [Test]
@@ -113,6 +136,7 @@ public class ReadmeExampleTests
 
     [TestCase("README example")]
     [TestCase("README OpenCL example")]
+    [TestCase("README ILGPU example")]
     [TestCase("README box example")]
     [TestCase("README classification example")]
     public void ReadmeShowsTheExampleVerbatim(string marker)

@@ -50,7 +50,8 @@ public struct BoxVectors<TVec>
 /// <c>TMath</c> calls on plain vectors. A box loss is a few hundred vector instructions: compiled as a
 /// method of its own it stays within the JIT's limit on inlined locals (inlined into the driver's loop, or written
 /// with a struct wrapper around the vector, the limit is reached and the arithmetic becomes calls, measured 3–10×
-/// slower), and fully optimized from its first call; the driver calls it once per vector of pairs.
+/// slower), and fully optimized from its first call; the driver calls it once per vector of pairs. The same struct, with
+/// blittable fields only, is the loss's GPU kernel through <c>LossKernels.ILGPU</c> (one box pair per thread).
 /// </summary>
 public interface IBoxLoss
 {

@@ -7,6 +7,8 @@ namespace LossKernels;
 /// checks — is the generic driver's (<see cref="ElementwiseLoss"/>), so a loss is only its math.
 /// Implement it on a <c>readonly struct</c>, with <c>[MethodImpl(MethodImplOptions.AggressiveInlining)]</c> on
 /// <see cref="Evaluate{TVec, TMath}"/>, so that the driver is specialized for it and the math inlined into the loop.
+/// The same struct is the loss's GPU kernel through <c>LossKernels.ILGPU</c> (its <c>Evaluate</c> instantiated with a one-lane
+/// math type): for that, give it blittable fields only (a byte, not a bool) and write the math with <c>TMath</c> calls alone.
 /// </summary>
 public interface IElementwiseLoss
 {
