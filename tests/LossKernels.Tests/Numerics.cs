@@ -29,6 +29,15 @@ public static class Numerics
         return Math.Abs(got - expected) <= atol + rtol * Math.Abs(expected);
     }
 
+    /// <summary>Both NaN, both the same infinity, or finite and within <paramref name="rtol"/> of each other (a device's results against the CPU kernels' at edge values).</summary>
+    public static void AssertSameClass(float got, float expected, double rtol, string what)
+    {
+        if (float.IsNaN(expected) || float.IsInfinity(expected))
+            Assert.That(got, Is.EqualTo(expected), what);
+        else
+            Assert.That(got, Is.EqualTo(expected).Within(rtol * Math.Abs(expected) + 1e-30), what);
+    }
+
     public static double[] ToDouble(ReadOnlySpan<float> values)
     {
         var result = new double[values.Length];

@@ -23,6 +23,8 @@ internal readonly struct BoxViews(ArrayView<float> prediction, ArrayView<float> 
     public readonly PassFlags Flags = flags;
     public readonly int CenterSize = format == BoxFormat.Cxcywh ? 1 : 0;
     public readonly int HasTargetGradient = ViewChecks.IsPresent(targetGradient) ? 1 : 0;
+
+    public bool Has(PassFlags flag) => (Flags & flag) != 0;
 }
 
 /// <summary>
@@ -41,13 +43,11 @@ internal readonly struct BoxPass<TLoss>(TLoss loss, BoxViews views) : IItemPass
 
     public float Run(long i)
     {
-        bool weighted = (v.Flags & PassFlags.Weighted) != 0;
-        bool hasUpstream = (v.Flags & PassFlags.HasUpstream) != 0;
-        bool storeGradient = (v.Flags & PassFlags.StoreGradient) != 0;
+        bool weighted = v.Has(PassFlags.Weighted), hasUpstream = v.Has(PassFlags.HasUpstream), storeGradient = v.Has(PassFlags.StoreGradient);
         float value = BoxStep.Evaluate<TLoss, float, IlgpuMath>(loss, BoxRows.Load(v.Prediction, i), BoxRows.Load(v.Target, i), weighted ? v.Weight[i] : 0f,
             hasUpstream ? v.Upstream[i] : 0f, weighted, hasUpstream, v.CenterSize != 0, v.GradientScale, storeGradient,
             out BoxVectors<float> predictionGradient, out BoxVectors<float> targetGradient);
-        if ((v.Flags & PassFlags.StoreLoss) != 0)
+        if (v.Has(PassFlags.StoreLoss))
             v.Output[i] = value;
         if (storeGradient)
         {

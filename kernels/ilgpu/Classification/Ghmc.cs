@@ -149,7 +149,7 @@ public static class IlgpuGhmcLoss
             long i = start + (long)k * Group.DimX;
             if (i >= v.Length)
                 break;
-            if ((v.Flags & PassFlags.Weighted) != 0 && !(v.Weight[i] > 0f))
+            if (v.Has(PassFlags.Weighted) && !(v.Weight[i] > 0f))
                 continue;
             float bin = GhmcElement<ViewBins>.Bin<float, IlgpuMath>(v.Input[i], v.Target[i], edges, bins);
             if (!float.IsNaN(bin))

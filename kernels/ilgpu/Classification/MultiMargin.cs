@@ -43,31 +43,9 @@ public static class IlgpuMultiMarginLoss
         ArrayView<float> upstream, ArrayView<float> weight, Reduction reduction, float upstreamScalar, AcceleratorStream? stream)
     {
         loss.Validate();
-        Accelerator accelerator = ViewChecks.AcceleratorOf(input, nameof(input));
-        ViewChecks.Required(target, accelerator, -1, nameof(target));
-        int rows = target.IntLength;
-        long n = input.Length;
-        if (rows == 0 ? n != 0 : n % rows != 0)
-            ThrowHelper.Argument(nameof(input), $"input holds {n} values, not a whole number of rows for {rows} targets.");
-        int classes = rows == 0 ? 1 : checked((int)(n / rows));
-        ViewChecks.Optional(weight, accelerator, classes, nameof(weight));
-        ViewChecks.Optional(upstream, accelerator, rows, nameof(upstream));
-        bool storeLoss = ViewChecks.IsPresent(output), storeGradient = ViewChecks.IsPresent(gradient);
-        if (storeLoss)
-        {
-            ViewChecks.Destination(output, accelerator, rows, nameof(output));
-            ViewChecks.IfOverlaps(input, n, output, rows, nameof(output), nameof(input));
-            ViewChecks.IfOverlaps(gradient, n, output, rows, nameof(output), "inputGrad");
-        }
-
-        if (storeGradient)
-        {
-            ViewChecks.Destination(gradient, accelerator, n, "inputGrad");
-            ViewChecks.IfPartialOverlap(input, gradient, n, "inputGrad");
-            ViewChecks.IfOverlaps(target, rows, gradient, n, "inputGrad", nameof(target));
-            ViewChecks.IfOverlaps(weight, weight.Length, gradient, n, "inputGrad", nameof(weight));
-            ViewChecks.IfOverlaps(upstream, upstream.Length, gradient, n, "inputGrad", nameof(upstream));
-        }
+        Accelerator accelerator = ViewChecks.ClassRows(input, target, weight, upstream, output, gradient, 1, out int rows, out int classes);
+        if (reduction == Reduction.None && !ViewChecks.IsPresent(output))
+            ThrowHelper.Argument(nameof(output), "Reduction.None returns one loss per row into output.");
 
         double divisor = reduction == Reduction.None ? 1d : ElementwiseLoss.ReductionDivisor(reduction, rows, null);
         if (rows == 0)

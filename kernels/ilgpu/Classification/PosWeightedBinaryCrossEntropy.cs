@@ -106,17 +106,10 @@ public static class IlgpuPosWeightedBinaryCrossEntropyLoss
 
         public float Run(long i)
         {
-            bool weighted = (v.Flags & PassFlags.Weighted) != 0;
-            bool hasUpstream = (v.Flags & PassFlags.HasUpstream) != 0;
-            bool storeGradient = (v.Flags & PassFlags.StoreGradient) != 0;
             float loss = BinaryCrossEntropyWithLogitsLoss.Weighted<float, IlgpuMath>(v.Input[i], v.Target[i], posWeight[i % posWeight.Length], out float slope);
-            float value = ElementwiseStep.Apply<float, IlgpuMath>(loss, slope, weighted ? v.Weight[i] : 0f, hasUpstream ? v.Upstream[i] : 0f, weighted, hasUpstream,
-                v.GradientScale, storeGradient, out float gradient);
-            if ((v.Flags & PassFlags.StoreLoss) != 0)
-                v.Output[i] = value;
-            if (storeGradient)
-                v.Gradient[i] = gradient;
-            return value;
+            float value = ElementwiseStep.Apply<float, IlgpuMath>(loss, slope, v.WeightAt(i), v.UpstreamAt(i), v.Has(PassFlags.Weighted), v.Has(PassFlags.HasUpstream),
+                v.GradientScale, v.Has(PassFlags.StoreGradient), out float gradient);
+            return v.Store(i, value, gradient);
         }
     }
 }

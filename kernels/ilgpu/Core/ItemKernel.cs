@@ -38,6 +38,24 @@ internal readonly struct ElementwiseViews(ArrayView<float> input, ArrayView<floa
     public readonly float GradientScale = gradientScale;
     public readonly long Length = length;
     public readonly PassFlags Flags = flags;
+
+    public bool Has(PassFlags flag) => (Flags & flag) != 0;
+
+    /// <summary>Element i's weight, or 0 (unread) without weights.</summary>
+    public float WeightAt(long i) => Has(PassFlags.Weighted) ? Weight[i] : 0f;
+
+    /// <summary>Element i's upstream gradient, or 0 (unread) without.</summary>
+    public float UpstreamAt(long i) => Has(PassFlags.HasUpstream) ? Upstream[i] : 0f;
+
+    /// <summary>Stores what the pass stores of element i; returns its loss.</summary>
+    public float Store(long i, float value, float gradient)
+    {
+        if (Has(PassFlags.StoreLoss))
+            Output[i] = value;
+        if (Has(PassFlags.StoreGradient))
+            Gradient[i] = gradient;
+        return value;
+    }
 }
 
 /// <summary>
@@ -142,15 +160,8 @@ internal readonly struct ElementwisePass<TLoss>(TLoss loss, ElementwiseViews vie
 
     public float Run(long i)
     {
-        bool weighted = (v.Flags & PassFlags.Weighted) != 0;
-        bool hasUpstream = (v.Flags & PassFlags.HasUpstream) != 0;
-        bool storeGradient = (v.Flags & PassFlags.StoreGradient) != 0;
-        float value = ElementwiseStep.Evaluate<TLoss, float, IlgpuMath>(loss, v.Input[i], v.Target[i], weighted ? v.Weight[i] : 0f,
-            hasUpstream ? v.Upstream[i] : 0f, weighted, hasUpstream, v.GradientScale, storeGradient, out float gradient);
-        if ((v.Flags & PassFlags.StoreLoss) != 0)
-            v.Output[i] = value;
-        if (storeGradient)
-            v.Gradient[i] = gradient;
-        return value;
+        float value = ElementwiseStep.Evaluate<TLoss, float, IlgpuMath>(loss, v.Input[i], v.Target[i], v.WeightAt(i), v.UpstreamAt(i),
+            v.Has(PassFlags.Weighted), v.Has(PassFlags.HasUpstream), v.GradientScale, v.Has(PassFlags.StoreGradient), out float gradient);
+        return v.Store(i, value, gradient);
     }
 }

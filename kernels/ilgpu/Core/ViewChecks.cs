@@ -59,6 +59,42 @@ internal static class ViewChecks
     }
 
     /// <summary>
+    /// The checks of a loss over N rows of C scores with N class indices (nll_loss, multi_margin_loss): whole rows, C class weights,
+    /// N upstream values and N row losses, an N·C gradient that is the input itself or disjoint from everything read, an output
+    /// disjoint from the rest. Returns the accelerator, N and C (<paramref name="emptyClasses"/> when there are no rows).
+    /// </summary>
+    public static Accelerator ClassRows(ArrayView<float> input, ArrayView<long> target, ArrayView<float> weight, ArrayView<float> upstream,
+        ArrayView<float> output, ArrayView<float> gradient, int emptyClasses, out int rows, out int classes)
+    {
+        Accelerator accelerator = AcceleratorOf(input, nameof(input));
+        Required(target, accelerator, -1, nameof(target));
+        rows = target.IntLength;
+        long n = input.Length;
+        if (rows == 0 ? n != 0 : n % rows != 0)
+            ThrowHelper.Argument(nameof(input), $"input holds {n} values, not a whole number of rows for {rows} targets.");
+        classes = rows == 0 ? emptyClasses : checked((int)(n / rows));
+        Optional(weight, accelerator, classes, nameof(weight));
+        Optional(upstream, accelerator, rows, nameof(upstream));
+        if (IsPresent(output))
+        {
+            Destination(output, accelerator, rows, nameof(output));
+            IfOverlaps(input, n, output, rows, nameof(output), nameof(input));
+            IfOverlaps(gradient, n, output, rows, nameof(output), "inputGrad");
+        }
+
+        if (IsPresent(gradient))
+        {
+            Destination(gradient, accelerator, n, "inputGrad");
+            IfPartialOverlap(input, gradient, n, "inputGrad");
+            IfOverlaps(target, rows, gradient, n, "inputGrad", nameof(target));
+            IfOverlaps(weight, weight.Length, gradient, n, "inputGrad", nameof(weight));
+            IfOverlaps(upstream, upstream.Length, gradient, n, "inputGrad", nameof(upstream));
+        }
+
+        return accelerator;
+    }
+
+    /// <summary>
     /// Throws when the first <paramref name="length"/> elements of <paramref name="destination"/> overlap <paramref name="source"/>
     /// at an offset (the same start is in place); an absent view overlaps nothing.
     /// </summary>
