@@ -43,6 +43,9 @@ inline vfloat max_share(vfloat a, vfloat b)
 /* torch.abs's derivative: sign, 0 at 0, NaN at NaN. */
 #define abs_slope sign_or_nan
 
+// 1 where a divisor is 0: its dividend is then 0 too, and the quotient becomes 0 (SIoU's Λ and ω).
+inline vfloat non_zero(vfloat divisor) { return select(divisor, (vfloat)(1.0f), divisor == 0.0f); }
+
 inline vfloat width_of(box_t b) { return b.x2 - b.x1; }
 inline vfloat height_of(box_t b) { return b.y2 - b.y1; }
 
@@ -381,7 +384,7 @@ inline vfloat extended_iou(box_t p, box_t t, float4 prm, box_t* gp, box_t* gt)
     return loss;
 }
 
-/* prm = (eps, 1 for γ = Λ − 2). mmdetection's siou_loss, with Λ = 2·sin α·√(1 − sin²α). */
+/* prm = (eps, 1 for γ = Λ − 2). mmdetection's siou_loss, with Λ = 2·sin α·√(1 − sin²α) = 2|s_x·s_y|/σ² (ScyllaIoULoss's remarks). */
 inline vfloat siou(box_t p, box_t t, float4 prm, box_t* gp, box_t* gt)
 {
     const float eps = prm.x;
@@ -393,12 +396,9 @@ inline vfloat siou(box_t p, box_t t, float4 prm, box_t* gp, box_t* gt)
     vfloat cw = fmax(raw_w, eps), ch = fmax(raw_h, eps);
     center_offset(&q, &dx, &dy);
     vfloat sx = eps - dx, sy = eps - dy;
-    vfloat sigma = sqrt(sx * sx + sy * sy);
-    vfloat sin_x = fabs(sx) / sigma, sin_y = fabs(sy) / sigma;
-    vint use_y = sin_x > 0.707106781f;
-    vfloat sn = select(sin_x, sin_y, use_y);
-    vfloat cs = sqrt(1.0f - sn * sn);
-    vfloat angle_cost = 2.0f * sn * cs;
+    vfloat sx2 = sx * sx, sy2 = sy * sy;
+    vfloat sigma2 = non_zero(sx2 + sy2);
+    vfloat angle_cost = 2.0f * fabs(sx * sy) / sigma2;
     vfloat gamma = neg_gamma ? angle_cost - 2.0f : 2.0f - angle_cost;
     vfloat rho_x = sx / cw * (sx / cw), rho_y = sy / ch * (sy / ch);
     vfloat exp_x = exp(gamma * rho_x), exp_y = exp(gamma * rho_y);
@@ -406,7 +406,7 @@ inline vfloat siou(box_t p, box_t t, float4 prm, box_t* gp, box_t* gt)
     vfloat w = width_of(p), tw = width_of(t);
     vfloat h = height_of(p) + eps, th = height_of(t) + eps;
     vfloat w_gap = w - tw, h_gap = h - th;
-    vfloat w_max = fmax(w, tw), h_max = fmax(h, th);
+    vfloat w_max = non_zero(fmax(w, tw)), h_max = non_zero(fmax(h, th));
     vfloat omega_w = fabs(w_gap) / w_max, omega_h = fabs(h_gap) / h_max;
     vfloat decay_w = exp(-omega_w), decay_h = exp(-omega_h);
     vfloat rise_w = 1.0f - decay_w, rise_h = 1.0f - decay_h;
@@ -427,11 +427,9 @@ inline vfloat siou(box_t p, box_t t, float4 prm, box_t* gp, box_t* gt)
     vfloat g_rho_x = -g_cost * exp_x * gamma, g_rho_y = -g_cost * exp_y * gamma;
     vfloat g_gamma = -g_cost * (exp_x * rho_x + exp_y * rho_y);
     vfloat g_angle = neg_gamma ? g_gamma : -g_gamma;
-    vfloat g_sin = g_angle * 2.0f * (1.0f - 2.0f * sn * sn) / cs;
-    vfloat g_sin_x = select(g_sin, (vfloat)(0.0f), use_y), g_sin_y = select((vfloat)(0.0f), g_sin, use_y);
-    vfloat g_sigma = -(g_sin_x * sin_x + g_sin_y * sin_y) / sigma;
-    vfloat g_sx = g_sin_x * abs_slope(sx) / sigma + g_sigma * sx / sigma + g_rho_x * 2.0f * sx / (cw * cw);
-    vfloat g_sy = g_sin_y * abs_slope(sy) / sigma + g_sigma * sy / sigma + g_rho_y * 2.0f * sy / (ch * ch);
+    vfloat g_balance = g_angle * 2.0f * ((sy2 - sx2) / sigma2) / sigma2;
+    vfloat g_sx = g_balance * fabs(sy) * abs_slope(sx) + g_rho_x * 2.0f * sx / (cw * cw);
+    vfloat g_sy = g_rho_y * 2.0f * sy / (ch * ch) - g_balance * fabs(sx) * abs_slope(sy);
     back_center_offset(&q, -g_sx, -g_sy);
     vfloat g_cw = select(-2.0f * g_rho_x * rho_x / cw, (vfloat)(0.0f), raw_w < eps);
     vfloat g_ch = select(-2.0f * g_rho_y * rho_y / ch, (vfloat)(0.0f), raw_h < eps);

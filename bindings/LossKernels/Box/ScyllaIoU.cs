@@ -7,7 +7,7 @@ namespace LossKernels.Box;
 /// SCYLLA IoU loss (SIoU, Gevorgyan 2022), as mmdetection's <c>siou_loss</c>. With IoU = I/(U + eps) (clamped
 /// intersection), the enclosing size C_w, C_h clamped at eps, the center offset s = (target − prediction
 /// centers) + eps, σ = |s|, sin α the smaller of |s_x|/σ, |s_y|/σ (the test is |s_x|/σ &gt; √2/2), the angle cost
-/// Λ = cos(2·asin(sin α) − π/2) = 2·sin α·√(1 − sin²α), γ = 2 − Λ, the distance cost
+/// Λ = cos(2·asin(sin α) − π/2) = 2·sin α·√(1 − sin²α) = 2|s_x·s_y|/σ², γ = 2 − Λ, the distance cost
 /// Δ = 2 − e^(γ(s_x/C_w)²) − e^(γ(s_y/C_h)²), the shape cost Ω = Σ (1 − e^(−ω))⁴ over
 /// ω_w = |w_p − w_t|/max(w_p, w_t) and ω_h likewise with eps added to both heights:
 /// <c>ℓ = 1 − clamp(IoU − (Δ + Ω)/2, −1, 1)</c>. The gradient is the analytic derivative with respect to all
@@ -15,13 +15,15 @@ namespace LossKernels.Box;
 /// </summary>
 /// <remarks>
 /// mmdetection: <c>siou_loss(pred, target, eps=1e-7, neg_gamma=False)</c> and <c>SIoULoss</c>; <c>negGamma</c> gives
-/// γ = Λ − 2, the paper's sign. Λ is computed in the closed form 2·sin α·√(1 − sin²α), equal to mmdetection's
-/// cos(2·asin(sin α) − π/2); sin α ≤ √2/2, so its derivative is finite. No torchvision equivalent.
+/// γ = Λ − 2, the paper's sign. Λ is computed as 2|s_x·s_y|/σ², equal to mmdetection's cos(2·asin(sin α) − π/2) in both
+/// branches of its test (sin α and √(1 − sin²α) are |s_x|/σ and |s_y|/σ, in one order or the other): no branch, no 1/cos α in
+/// the derivative, and where |s_x| = |s_y| (identical centers, whose offsets are both eps) the angle's gradient is exactly 0,
+/// not float rounding amplified by 1/σ ≈ 10⁷ as the branch form's would be. Where mmdetection divides 0 by 0 and
+/// returns NaN — two zero-width boxes (ω_w), two zero heights or identical centers with eps = 0 (ω_h, σ) — the
+/// quotient here is 0. No torchvision equivalent.
 /// </remarks>
 public readonly struct ScyllaIoULoss : IBoxLoss
 {
-    private const float Threshold = 0.707106781f;
-
     /// <summary>SIoU loss with mmdetection's defaults: eps = 1e-7, γ = 2 − Λ.</summary>
     public ScyllaIoULoss()
         : this(1e-7f)
@@ -73,13 +75,10 @@ public readonly struct ScyllaIoULoss : IBoxLoss
         pair.CenterOffset(out TVec dx, out TVec dy);
         TVec sx = TMath.Subtract(eps, dx);
         TVec sy = TMath.Subtract(eps, dy);
-        TVec sigma = TMath.Sqrt(TMath.Add(TMath.Multiply(sx, sx), TMath.Multiply(sy, sy)));
-        TVec sinX = TMath.Divide(TMath.Abs(sx), sigma);
-        TVec sinY = TMath.Divide(TMath.Abs(sy), sigma);
-        TVec useY = TMath.GreaterThan(sinX, TMath.Create(Threshold));
-        TVec sin = TMath.Select(useY, sinY, sinX);
-        TVec cos = TMath.Sqrt(TMath.Subtract(one, TMath.Multiply(sin, sin)));
-        TVec angleCost = TMath.Multiply(TMath.Multiply(two, sin), cos);
+        // Both offsets 0 (eps = 0, same centers): σ² = 1 makes Λ = 0 where mmdetection divides 0 by 0.
+        TVec sxSquared = TMath.Multiply(sx, sx), sySquared = TMath.Multiply(sy, sy);
+        TVec sigmaSquared = NonZero(TMath.Add(sxSquared, sySquared));
+        TVec angleCost = TMath.Divide(TMath.Multiply(two, TMath.Abs(TMath.Multiply(sx, sy))), sigmaSquared);
         TVec gamma = NegGamma ? TMath.Subtract(angleCost, two) : TMath.Subtract(two, angleCost);
         TVec ratioX = TMath.Divide(sx, cw), ratioY = TMath.Divide(sy, ch);
         TVec rhoX = TMath.Multiply(ratioX, ratioX), rhoY = TMath.Multiply(ratioY, ratioY);
@@ -90,7 +89,8 @@ public readonly struct ScyllaIoULoss : IBoxLoss
         TVec width = pair.Width, targetWidth = pair.TargetWidth;
         TVec height = TMath.Add(pair.Height, eps), targetHeight = TMath.Add(pair.TargetHeight, eps);
         TVec widthGap = TMath.Subtract(width, targetWidth), heightGap = TMath.Subtract(height, targetHeight);
-        TVec widthMax = TMath.Max(width, targetWidth), heightMax = TMath.Max(height, targetHeight);
+        // Both widths 0 (or both heights, with eps = 0): ω = 0, the limit of equal sizes, where mmdetection's is 0/0.
+        TVec widthMax = NonZero(TMath.Max(width, targetWidth)), heightMax = NonZero(TMath.Max(height, targetHeight));
         TVec omegaW = TMath.Divide(TMath.Abs(widthGap), widthMax);
         TVec omegaH = TMath.Divide(TMath.Abs(heightGap), heightMax);
         TVec decayW = TMath.Exp(TMath.Subtract(zero, omegaW)), decayH = TMath.Exp(TMath.Subtract(zero, omegaH));
@@ -123,15 +123,13 @@ public readonly struct ScyllaIoULoss : IBoxLoss
         TVec gRhoY = TMath.Multiply(TMath.Multiply(minusCost, expY), gamma);
         TVec gGamma = TMath.Multiply(minusCost, TMath.Add(TMath.Multiply(expX, rhoX), TMath.Multiply(expY, rhoY)));
         TVec gAngle = NegGamma ? gGamma : TMath.Subtract(zero, gGamma);
-        // ∂Λ/∂sin = 2(1 − 2·sin²)/√(1 − sin²).
-        TVec gSin = TMath.Divide(TMath.Multiply(TMath.Multiply(gAngle, two), TMath.Subtract(one, TMath.Multiply(two, TMath.Multiply(sin, sin)))), cos);
-        TVec gSinX = TMath.Select(useY, zero, gSin);
-        TVec gSinY = TMath.Select(useY, gSin, zero);
-        TVec gSigma = TMath.Subtract(zero, TMath.Divide(TMath.Add(TMath.Multiply(gSinX, sinX), TMath.Multiply(gSinY, sinY)), sigma));
-        TVec gSx = TMath.Add(TMath.Divide(TMath.Add(TMath.Multiply(gSinX, VectorMath.Sign<TVec, TMath>(sx)), TMath.Multiply(gSigma, sx)), sigma),
+        // ∂Λ/∂s_x = 2|s_y|·sgn(s_x)·(s_y² − s_x²)/σ⁴ and likewise for s_y, as two bounded factors over σ² each.
+        TVec balance = TMath.Divide(TMath.Subtract(sySquared, sxSquared), sigmaSquared);
+        TVec gBalance = TMath.Divide(TMath.Multiply(TMath.Multiply(gAngle, two), balance), sigmaSquared);
+        TVec gSx = TMath.Add(TMath.Multiply(TMath.Multiply(gBalance, TMath.Abs(sy)), VectorMath.Sign<TVec, TMath>(sx)),
             TMath.Divide(TMath.Multiply(TMath.Multiply(gRhoX, two), ratioX), cw));
-        TVec gSy = TMath.Add(TMath.Divide(TMath.Add(TMath.Multiply(gSinY, VectorMath.Sign<TVec, TMath>(sy)), TMath.Multiply(gSigma, sy)), sigma),
-            TMath.Divide(TMath.Multiply(TMath.Multiply(gRhoY, two), ratioY), ch));
+        TVec gSy = TMath.Subtract(TMath.Divide(TMath.Multiply(TMath.Multiply(gRhoY, two), ratioY), ch),
+            TMath.Multiply(TMath.Multiply(gBalance, TMath.Abs(sx)), VectorMath.Sign<TVec, TMath>(sy)));
         pair.BackCenterOffset(TMath.Subtract(zero, gSx), TMath.Subtract(zero, gSy));
         // ∂ρ/∂C = −2ρ/C; torch.clamp(min=eps) passes where the size is ≥ eps.
         TVec minusTwo = TMath.Create(-2f);
@@ -140,5 +138,9 @@ public readonly struct ScyllaIoULoss : IBoxLoss
         pair.BackEnclosure(gCw, gCh);
         pair.Gradients(out predictionGradient, out targetGradient);
         return loss;
+
+        // 1 where the divisor is 0: its dividend is then 0 too, and the quotient becomes 0.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static TVec NonZero(TVec divisor) => TMath.Select(TMath.Equal(divisor, TMath.Create(0f)), TMath.Create(1f), divisor);
     }
 }

@@ -70,6 +70,21 @@ public class BoxLossTests
         Assert.That(bound.Gradients.Values.SelectMany(g => g).All(float.IsFinite), $"{loss}: every gradient finite");
     }
 
+    /// <summary>SIoU with eps = 0 and identical centers (σ = 0, mmdetection's 0/0) is finite and matches the reference. (Identical zero-width boxes, ω_w's 0/0, are among the degenerate boxes.)</summary>
+    [TestCase(false)]
+    [TestCase(true)]
+    public void ScyllaIoUWithoutEpsIsFiniteWhereMmdetectionDividesZeroByZero(bool negGamma)
+    {
+        Dictionary<string, object?> parameters = new() { ["eps"] = 0.0, ["neg_gamma"] = negGamma, ["reduction"] = "none" };
+        float[] prediction = [0, 0, 2, 2, 0, 0, 4, 2, 1, 0, 3, 2, 0, 0, 4, 4];
+        float[] target = [0, 0, 2, 2, 1, 0, 3, 2, 0, 0, 4, 2, 1, 1, 3, 3];
+        RunAndCompare("scylla_iou_loss eps 0", "scylla_iou_loss", parameters, prediction, target, rtol: 1e-4, atol: 1e-5);
+        using BoundLoss bound = Bind("scylla_iou_loss", parameters, prediction, target);
+        bound.Run(LossMode.Fused);
+        Assert.That(bound.Loss.All(float.IsFinite), "every loss finite");
+        Assert.That(bound.Gradients.Values.SelectMany(g => g).All(float.IsFinite), "every gradient finite");
+    }
+
     /// <summary>Sum only: the other reductions scale the same gradient.</summary>
     public static IEnumerable<TestCaseData> SumCases() => Cases().Where(c => (string)c.Arguments[2]! == "sum");
 
@@ -241,7 +256,7 @@ public class BoxLossTests
         return converted;
     }
 
-    /// <summary>The degenerate pairs of the golden cases, each also swapped, and a 1e4 pair.</summary>
+    /// <summary>The degenerate pairs of the golden cases, each also swapped, 1e4 pairs, and identical zero-width boxes and points.</summary>
     internal static (float[] Prediction, float[] Target) DegenerateBoxes()
     {
         float[][] pairs =
@@ -258,6 +273,8 @@ public class BoxLossTests
             [0.5f, 0.5f, 2.5f, 1.5f, 0, 0, 3, 2],
             [0, 0, 2, 2, 1, 1, 3, 3],
             [-1e4f, -1e4f, -9990, -9980, -9995, -9999, -9985, -9979],
+            [1, 1, 1, 3, 1, 1, 1, 3],
+            [2, 2, 2, 2, 2, 2, 2, 2],
         ];
         var prediction = new List<float>();
         var target = new List<float>();

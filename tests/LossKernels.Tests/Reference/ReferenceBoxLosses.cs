@@ -207,14 +207,15 @@ public static class ReferenceBoxLosses
         Dual sx = (t[0] + t[2] - p[0] - p[2]) * 0.5 + eps;
         Dual sy = (t[1] + t[3] - p[1] - p[3]) * 0.5 + eps;
         Dual sigma = Dual.Sqrt(sx * sx + sy * sy);
-        Dual sin1 = Dual.Abs(sx) / sigma, sin2 = Dual.Abs(sy) / sigma;
+        // Where mmdetection divides 0 by 0, the library's quotient is 0 (ScyllaIoULoss's remarks).
+        Dual sin1 = sigma.V == 0d ? 0d : Dual.Abs(sx) / sigma, sin2 = sigma.V == 0d ? 0d : Dual.Abs(sy) / sigma;
         Dual sin = sin1.V > Math.Sqrt(2d) / 2d ? sin2 : sin1;
         Dual angleCost = Dual.Cos(Dual.Asin(sin) * 2d - Math.PI / 2d);
         Dual rhoX = sx / cw * (sx / cw), rhoY = sy / ch * (sy / ch);
         Dual gamma = negGamma ? angleCost - 2d : 2d - angleCost;
         Dual distanceCost = 2d - Dual.Exp(gamma * rhoX) - Dual.Exp(gamma * rhoY);
-        Dual omegaW = Dual.Abs(w1 - w2) / Dual.Max(w1, w2);
-        Dual omegaH = Dual.Abs(h1 - h2) / Dual.Max(h1, h2);
+        Dual omegaW = Dual.Max(w1, w2).V == 0d ? 0d : Dual.Abs(w1 - w2) / Dual.Max(w1, w2);
+        Dual omegaH = Dual.Max(h1, h2).V == 0d ? 0d : Dual.Abs(h1 - h2) / Dual.Max(h1, h2);
         Dual shapeCost = Dual.Pow(1d - Dual.Exp(-omegaW), 4) + Dual.Pow(1d - Dual.Exp(-omegaH), 4);
         return 1d - Dual.Clamp(iou - 0.5 * (distanceCost + shapeCost), -1d, 1d);
     }
