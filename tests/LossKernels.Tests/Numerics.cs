@@ -46,6 +46,27 @@ public static class Numerics
         return result;
     }
 
+    /// <summary>Runs <paramref name="action"/> on a new thread with a stack of <paramref name="stackBytes"/> and rethrows what it throws: scratch that grows with a shape on the stack kills the test host here instead of passing on a large main-thread stack.</summary>
+    public static void OnThreadWithStack(int stackBytes, Action action)
+    {
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        }, stackBytes);
+        thread.Start();
+        thread.Join();
+        if (failure is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+    }
+
     /// <summary>The same bits in every element (NaN payloads and the sign of zero included).</summary>
     public static bool BitEqual(ReadOnlySpan<float> a, ReadOnlySpan<float> b) =>
         MemoryMarshal.Cast<float, int>(a).SequenceEqual(MemoryMarshal.Cast<float, int>(b));

@@ -48,9 +48,9 @@ public readonly struct CompleteIoULoss : IBoxLoss
     /// <exception cref="ArgumentOutOfRangeException">eps is negative or not finite, or the variant is undefined.</exception>
     public CompleteIoULoss(float eps, CompleteIoUVariant variant = CompleteIoUVariant.Torchvision)
     {
+        Check(eps, variant, nameof(eps), nameof(variant));
         Eps = eps;
         Variant = variant;
-        Validate();
     }
 
     /// <summary>eps.</summary>
@@ -60,11 +60,13 @@ public readonly struct CompleteIoULoss : IBoxLoss
     public CompleteIoUVariant Variant { get; }
 
     /// <summary>Throws when eps is negative or not finite, or the variant is undefined.</summary>
-    public void Validate()
+    public void Validate() => Check(Eps, Variant, nameof(Eps), nameof(Variant));
+
+    private static void Check(float eps, CompleteIoUVariant variant, string epsName, string variantName)
     {
-        ThrowHelper.IfNegative(Eps, nameof(Eps));
-        if (Variant is not (CompleteIoUVariant.Torchvision or CompleteIoUVariant.MMDetection))
-            ThrowHelper.OutOfRange(nameof(Variant), (int)Variant, "a defined CompleteIoUVariant");
+        ThrowHelper.IfNegative(eps, epsName);
+        if (variant is not (CompleteIoUVariant.Torchvision or CompleteIoUVariant.MMDetection))
+            ThrowHelper.OutOfRange(variantName, (int)variant, "a defined CompleteIoUVariant");
     }
 
     /// <summary>The OpenCL kernel: <c>ciou</c> in <c>kernels/opencl/box.cl</c>, with p.y = 1 for mmdetection's variant.</summary>

@@ -44,9 +44,9 @@ public readonly struct IoULoss : IBoxLoss
     /// <exception cref="ArgumentOutOfRangeException">eps is not finite and positive, or the mode is undefined.</exception>
     public IoULoss(IoULossMode mode, float eps = 1e-6f)
     {
+        Check(mode, eps, nameof(mode), nameof(eps));
         Mode = mode;
         Eps = eps;
-        Validate();
     }
 
     /// <summary>Linear, square or log.</summary>
@@ -56,11 +56,13 @@ public readonly struct IoULoss : IBoxLoss
     public float Eps { get; }
 
     /// <summary>Throws when eps is not finite and positive, or the mode is undefined.</summary>
-    public void Validate()
+    public void Validate() => Check(Mode, Eps, nameof(Mode), nameof(Eps));
+
+    private static void Check(IoULossMode mode, float eps, string modeName, string epsName)
     {
-        ThrowHelper.IfNotPositive(Eps, nameof(Eps));
-        if (Mode is not (IoULossMode.Linear or IoULossMode.Square or IoULossMode.Log))
-            ThrowHelper.OutOfRange(nameof(Mode), (int)Mode, "a defined IoULossMode");
+        ThrowHelper.IfNotPositive(eps, epsName);
+        if (mode is not (IoULossMode.Linear or IoULossMode.Square or IoULossMode.Log))
+            ThrowHelper.OutOfRange(modeName, (int)mode, "a defined IoULossMode");
     }
 
     /// <summary>The OpenCL kernel: <c>iou</c> in <c>kernels/opencl/box.cl</c>, p = (eps, mode).</summary>

@@ -58,6 +58,17 @@ public sealed class LossParameters
         };
     }
 
+    /// <summary>The integer <paramref name="name"/> (a count or an exponent such as <c>bins</c> or <c>p</c>), or <paramref name="defaultValue"/> when absent.</summary>
+    /// <exception cref="ArgumentException">The value is not a whole number.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The value does not fit in an int (it is never truncated).</exception>
+    public int Int32(string name, int defaultValue)
+    {
+        long value = Integer(name, defaultValue);
+        if (value is < int.MinValue or > int.MaxValue)
+            ThrowHelper.OutOfRange(name, value, $"in [{int.MinValue}, {int.MaxValue}]");
+        return (int)value;
+    }
+
     /// <summary>The string <paramref name="name"/>, or <paramref name="defaultValue"/> when absent.</summary>
     /// <exception cref="ArgumentException">The value is not a string.</exception>
     public string String(string name, string defaultValue)

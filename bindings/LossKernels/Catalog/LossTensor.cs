@@ -26,11 +26,11 @@ public sealed class LossTensor
     public int Length => Floats?.Length ?? Integers!.Length;
 
     /// <summary>A float tensor over <paramref name="data"/> (not copied).</summary>
-    /// <exception cref="ArgumentException">The shape's product differs from the data length.</exception>
+    /// <exception cref="ArgumentException">The shape's product differs from the data length, or its non-zero dimensions multiply past <see cref="int.MaxValue"/>.</exception>
     public static LossTensor FromFloats(float[] data, params int[] shape) => new(CheckShape(shape, data.Length), data, null);
 
     /// <summary>An integer tensor over <paramref name="data"/> (not copied).</summary>
-    /// <exception cref="ArgumentException">The shape's product differs from the data length.</exception>
+    /// <exception cref="ArgumentException">The shape's product differs from the data length, or its non-zero dimensions multiply past <see cref="int.MaxValue"/>.</exception>
     public static LossTensor FromIntegers(long[] data, params int[] shape) => new(CheckShape(shape, data.Length), null, data);
 
     /// <summary>The float data, or an exception naming <paramref name="name"/> when the tensor holds integers.</summary>
@@ -43,14 +43,20 @@ public sealed class LossTensor
 
     private static int[] CheckShape(int[] shape, int length)
     {
-        long product = 1;
+        // The product of the non-zero dimensions bounds every sub-shape a loss derives (N·D positions of an
+        // [N, C, D] input whose C is 0), so it too must be an int; clamped, it cannot overflow.
+        long product = 1, nonZeroProduct = 1;
         foreach (int dimension in shape)
         {
             if (dimension < 0)
                 ThrowHelper.Argument(nameof(shape), "Dimensions must not be negative.");
-            product *= dimension;
+            product = Math.Min(product * dimension, (long)int.MaxValue + 1);
+            if (dimension != 0)
+                nonZeroProduct = Math.Min(nonZeroProduct * dimension, (long)int.MaxValue + 1);
         }
 
+        if (nonZeroProduct > int.MaxValue)
+            ThrowHelper.Argument(nameof(shape), $"Shape [{string.Join(", ", shape)}] is too large: its non-zero dimensions multiply past {int.MaxValue}.");
         if (product != length)
             ThrowHelper.Argument(nameof(shape), $"Shape [{string.Join(", ", shape)}] holds {product} elements, the data {length}.");
         return shape;

@@ -26,8 +26,8 @@ public readonly struct BalancedBinaryCrossEntropyLoss : IElementwiseLoss
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="alpha"/> is outside [0, 1] or NaN.</exception>
     public BalancedBinaryCrossEntropyLoss(float alpha)
     {
+        ThrowHelper.IfOutside(alpha, 0f, 1f, nameof(alpha));
         Alpha = alpha;
-        Validate();
     }
 
     /// <summary>α: the weight of the positive term; 1 − α weighs the negative one.</summary>

@@ -26,7 +26,10 @@ public static class ClassTargets
     /// <param name="classes">The class count C &gt; 0.</param>
     /// <param name="ignoreIndex">A target value that marks an element to skip.</param>
     /// <exception cref="ArgumentOutOfRangeException">Names the first offending position and value (<c>ParamName</c> "target"), or <paramref name="classes"/> is not positive.</exception>
-    public static void Validate(ReadOnlySpan<long> target, int classes, long ignoreIndex = DefaultIgnoreIndex)
+    public static void Validate(ReadOnlySpan<long> target, int classes, long ignoreIndex = DefaultIgnoreIndex) => Check(target, classes, ignoreIndex);
+
+    /// <summary>The check with an ignore index, or none (<paramref name="ignoreIndex"/> null: every index outside [0, C) is bad).</summary>
+    internal static void Check(ReadOnlySpan<long> target, int classes, long? ignoreIndex)
     {
         CheckClasses(classes);
         for (int i = 0; i < target.Length; i++)
@@ -42,7 +45,10 @@ public static class ClassTargets
     /// <param name="ignoreIndex">A target value that marks an element to skip.</param>
     /// <exception cref="ArgumentOutOfRangeException">Names the first offending position and value, or <paramref name="classes"/> is not positive.</exception>
     /// <exception cref="ObjectDisposedException">The buffer or its device is disposed.</exception>
-    public static unsafe void Validate(DeviceBuffer<long> target, int classes, long ignoreIndex = DefaultIgnoreIndex)
+    public static void Validate(DeviceBuffer<long> target, int classes, long ignoreIndex = DefaultIgnoreIndex) => Check(target, classes, ignoreIndex);
+
+    /// <summary>The device check with an ignore index, or none (<paramref name="ignoreIndex"/> null).</summary>
+    internal static unsafe void Check(DeviceBuffer<long> target, int classes, long? ignoreIndex)
     {
         ArgumentNullException.ThrowIfNull(target);
         CheckClasses(classes);
@@ -59,8 +65,9 @@ public static class ClassTargets
             KernelSet.SetBuffer(kernel, 0, target.Handle);
             KernelSet.SetValue(kernel, 1, n);
             KernelSet.SetValue(kernel, 2, (long)classes);
-            KernelSet.SetValue(kernel, 3, ignoreIndex);
-            KernelSet.SetBuffer(kernel, 4, device.FaultFlag);
+            KernelSet.SetValue(kernel, 3, ignoreIndex ?? 0L);
+            KernelSet.SetValue(kernel, 4, ignoreIndex is null ? 0 : 1);
+            KernelSet.SetBuffer(kernel, 5, device.FaultFlag);
             nuint local = GroupSize;
             nuint global = ((nuint)n + GroupSize - 1) / GroupSize * GroupSize;
             OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
@@ -75,7 +82,7 @@ public static class ClassTargets
         }
     }
 
-    private static bool IsBad(long value, int classes, long ignoreIndex) => value != ignoreIndex && (ulong)value >= (ulong)classes;
+    private static bool IsBad(long value, int classes, long? ignoreIndex) => value != ignoreIndex && (ulong)value >= (ulong)classes;
 
     private static void CheckClasses(int classes)
     {

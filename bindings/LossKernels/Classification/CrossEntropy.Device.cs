@@ -198,6 +198,18 @@ public readonly partial struct CrossEntropyLoss
             ThrowHelper.IfTooShort(logits.Length, gradient.Length, "logitsGrad");
         }
 
+        // The rows read the targets, weights and upstream after the gradient is written, and the losses are written last.
+        DeviceChecks.IfSame(gradient, softTarget, "logitsGrad", "targetProbabilities");
+        DeviceChecks.IfSame(gradient, labels, "logitsGrad", "label");
+        DeviceChecks.IfSame(gradient, rowWeight, "logitsGrad", nameof(weight));
+        DeviceChecks.IfSame(gradient, weight, "logitsGrad", nameof(weight));
+        DeviceChecks.IfSame(gradient, upstream, "logitsGrad", nameof(upstream));
+        DeviceChecks.IfSame(output, gradient, nameof(output), "logitsGrad");
+        DeviceChecks.IfSame(output, logits, nameof(output), nameof(logits));
+        DeviceChecks.IfSame(output, softTarget, nameof(output), "targetProbabilities");
+        DeviceChecks.IfSame(output, labels, nameof(output), "label");
+        DeviceChecks.IfSame(output, weight, nameof(output), nameof(weight));
+        DeviceChecks.IfSame(output, upstream, nameof(output), nameof(upstream));
         if (reduction == Reduction.None && output is null)
             ThrowHelper.Argument(nameof(reduction), "Reduction.None returns one loss per row: use the overload that takes an output buffer.");
         if (reduction is not (Reduction.None or Reduction.Mean or Reduction.Sum))

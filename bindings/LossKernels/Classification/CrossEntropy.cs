@@ -41,10 +41,11 @@ public readonly partial struct CrossEntropyLoss
     /// <exception cref="ArgumentOutOfRangeException">ε outside [0, 1] or z negative or not finite.</exception>
     public CrossEntropyLoss(long ignoreIndex, float labelSmoothing = 0f, float lseSquareScale = 0f)
     {
+        ThrowHelper.IfOutside(labelSmoothing, 0f, 1f, nameof(labelSmoothing));
+        ThrowHelper.IfNegative(lseSquareScale, nameof(lseSquareScale));
         IgnoreIndex = ignoreIndex;
         LabelSmoothing = labelSmoothing;
         LseSquareScale = lseSquareScale;
-        Validate();
     }
 
     /// <summary>The target that marks a row to skip.</summary>
@@ -226,21 +227,12 @@ public readonly partial struct CrossEntropyLoss
         ThrowHelper.IfLengthDiffers(logits.Length, targetProbabilities.Length, nameof(targetProbabilities));
         if (!weight.IsEmpty)
             ThrowHelper.IfLengthDiffers(classes, weight.Length, nameof(weight));
-        if (TMode.StoreGradient)
-        {
-            CheckGradient(logits, logitsGrad, rows);
-            ThrowHelper.IfPartialOverlap(targetProbabilities, logitsGrad.Slice(0, logits.Length), nameof(logitsGrad));
-        }
-
         if (TMode.StoreLoss)
-        {
             ThrowHelper.IfTooShort(rows, output.Length, nameof(output));
-            if (output.Slice(0, rows).Overlaps(logits) || (TMode.StoreGradient && output.Slice(0, rows).Overlaps(logitsGrad.Slice(0, logits.Length))))
-                ThrowHelper.Argument(nameof(output), "output must not overlap logits or logitsGrad.");
-        }
-
         if (!upstream.IsEmpty)
             ThrowHelper.IfLengthDiffers(rows, upstream.Length, nameof(upstream));
+        CheckWritten(logits, targetProbabilities, weight, upstream, TMode.StoreLoss ? output.Slice(0, rows) : default, TMode.StoreGradient ? logitsGrad : default,
+            TMode.StoreGradient);
         double divisor = reduction switch
         {
             Reduction.Mean => rows,
@@ -266,8 +258,7 @@ public readonly partial struct CrossEntropyLoss
         where TMode : struct, IDriverMode
     {
         int classes = CheckInputs(logits, target, weight, spatialSize, out double targetWeightSum, out int keptRows);
-        if (TMode.StoreGradient)
-            CheckGradient(logits, logitsGrad, target.Length);
+        CheckWritten(logits, default, weight, default, default, TMode.StoreGradient ? logitsGrad : default, TMode.StoreGradient);
         double divisor = reduction switch
         {
             Reduction.Mean => focal is null ? targetWeightSum : keptRows,
@@ -298,15 +289,8 @@ public readonly partial struct CrossEntropyLoss
             ThrowHelper.IfTooShort(rows, output.Length, nameof(output));
         if (!upstream.IsEmpty)
             ThrowHelper.IfLengthDiffers(rows, upstream.Length, nameof(upstream));
-        if (TMode.StoreGradient)
-        {
-            CheckGradient(logits, logitsGrad, rows);
-            if (TMode.StoreLoss && output.Slice(0, rows).Overlaps(logitsGrad.Slice(0, logits.Length)))
-                ThrowHelper.Argument(nameof(output), "output must not overlap logitsGrad.");
-        }
-
-        if (TMode.StoreLoss && output.Slice(0, rows).Overlaps(logits))
-            ThrowHelper.Argument(nameof(output), "output must not overlap logits.");
+        CheckWritten(logits, default, weight, upstream, TMode.StoreLoss ? output.Slice(0, rows) : default, TMode.StoreGradient ? logitsGrad : default,
+            TMode.StoreGradient);
         fixed (float* x = logits, w = weight, g = logitsGrad, o = output, u = upstream)
         fixed (TIndex* t = target)
         {
@@ -355,10 +339,30 @@ public readonly partial struct CrossEntropyLoss
             ThrowHelper.OutOfRange(nameof(spatialSize), spatialSize, "> 0");
     }
 
-    private static void CheckGradient(ReadOnlySpan<float> logits, Span<float> logitsGrad, int rows)
+    /// <summary>
+    /// The memory a call writes against what it reads: the gradient (when <paramref name="gradient"/>) long enough and the logits'
+    /// own memory or disjoint from them, and disjoint from the targets, weights and upstream, which the sweeps read after it is
+    /// written; the row losses disjoint from everything.
+    /// </summary>
+    private static void CheckWritten(ReadOnlySpan<float> logits, ReadOnlySpan<float> soft, ReadOnlySpan<float> weight, ReadOnlySpan<float> upstream,
+        Span<float> output, Span<float> logitsGrad, bool gradient)
     {
-        ThrowHelper.IfTooShort(logits.Length, logitsGrad.Length, nameof(logitsGrad));
-        ThrowHelper.IfPartialOverlap(logits, logitsGrad.Slice(0, logits.Length), nameof(logitsGrad));
+        ReadOnlySpan<float> written = default;
+        if (gradient)
+        {
+            ThrowHelper.IfTooShort(logits.Length, logitsGrad.Length, nameof(logitsGrad));
+            written = logitsGrad.Slice(0, logits.Length);
+            ThrowHelper.IfPartialOverlap(logits, written, nameof(logitsGrad));
+            ThrowHelper.IfOverlaps(soft, written, nameof(logitsGrad), "targetProbabilities");
+            ThrowHelper.IfOverlaps(weight, written, nameof(logitsGrad), nameof(weight));
+            ThrowHelper.IfOverlaps(upstream, written, nameof(logitsGrad), nameof(upstream));
+        }
+
+        ThrowHelper.IfOverlaps(logits, output, nameof(output), nameof(logits));
+        ThrowHelper.IfOverlaps(written, output, nameof(output), nameof(logitsGrad));
+        ThrowHelper.IfOverlaps(soft, output, nameof(output), "targetProbabilities");
+        ThrowHelper.IfOverlaps(weight, output, nameof(output), nameof(weight));
+        ThrowHelper.IfOverlaps(upstream, output, nameof(output), nameof(upstream));
     }
 
     private static float ClassWeightSum(ReadOnlySpan<float> weight, int classes)

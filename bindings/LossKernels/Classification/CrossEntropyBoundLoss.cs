@@ -171,7 +171,8 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
     }
 
     /// <summary>[N, d1, …]: the shape of the per-position losses of an [N, C, d1, …] input.</summary>
-    private static int[] PositionShape(int[] inputShape) => [inputShape[0], .. inputShape[2..]];
+    /// <summary>[N, d1, …] of an [N, C, d1, …] input; empty for fewer dimensions, which the constructor then rejects.</summary>
+    private static int[] PositionShape(int[] inputShape) => inputShape.Length < 2 ? [] : [inputShape[0], .. inputShape[2..]];
 
     /// <summary>Logits and targets (indices or probabilities) are read once, the gradient written once; row losses for 'none'.</summary>
     public override long BytesMoved(LossMode mode)

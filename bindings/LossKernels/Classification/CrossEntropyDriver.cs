@@ -231,7 +231,7 @@ internal static unsafe class CrossEntropyDriver
         where TIndex : unmanaged, IBinaryInteger<TIndex>
         where TMode : struct, IDriverMode
     {
-        int rowsPerChunk = Math.Max(Math.Max(1, ChunkElements / Math.Max(1, args.Classes)), (args.Rows + ChunkedRun.MaxChunks - 1) / ChunkedRun.MaxChunks);
+        int rowsPerChunk = Math.Max(1, ChunkElements / Math.Max(1, args.Classes));
         long elements = (long)args.Rows * args.Classes;
         int parallelThreshold = elements >= ElementwiseDriver.ParallelThreshold ? 0 : int.MaxValue;
         return ChunkedRun.Run(new Rows<TIndex, TMode>(args), args.Rows, parallelThreshold, rowsPerChunk);
@@ -575,24 +575,25 @@ internal static unsafe class CrossEntropyDriver
             double targetLogits = target.Dot(x, stride);
             float targetLogit = x[target.Left * stride];
             float uniform = args.Smoothing / classes;
-            Span<float> coefficient = stackalloc float[classes];
             float rowMax = x[0];
             double weighted = 0d, coefficients = 0d;
             for (int c = 0; c < classes; c++)
             {
                 float v = x[c * stride];
                 rowMax = float.IsNaN(v) || v > rowMax ? v : rowMax;
-                coefficient[c] = (w != null ? w[c] : 1f) * (t != null ? MathF.FusedMultiplyAdd(t[c * stride], 1f - args.Smoothing, uniform) : uniform);
-                weighted += coefficient[c] * v;
-                coefficients += coefficient[c];
+                float coefficient = Coefficient(w, t, c, stride, uniform);
+                weighted += coefficient * v;
+                coefficients += coefficient;
             }
 
+            // e_c is kept in the gradient row (the logits' own memory when in place, read just before), never in scratch that grows with C.
             double sumExp = 0d;
-            Span<float> e = stackalloc float[classes];
             for (int c = 0; c < classes; c++)
             {
-                e[c] = MathF.Exp(x[c * stride] - rowMax);
-                sumExp += e[c];
+                float e = MathF.Exp(x[c * stride] - rowMax);
+                sumExp += e;
+                if (TMode.StoreGradient)
+                    g[c * stride] = e;
             }
 
             double lse = rowMax + HostRowFunctions.Log(sumExp);
@@ -602,12 +603,16 @@ internal static unsafe class CrossEntropyDriver
             {
                 CrossEntropyRowMath.GradientTerms(RowScale(r), lse, sumExp, target.Mass, coefficientSum, args.LseSquareScale, out float scale, out float softmaxFactor);
                 for (int c = 0; c < classes; c++)
-                    g[c * stride] = e[c] * softmaxFactor - coefficient[c] * scale;
+                    g[c * stride] = g[c * stride] * softmaxFactor - Coefficient(w, t, c, stride, uniform) * scale;
                 target.Subtract(g, stride, scale);
             }
 
             return StoreLoss(r, args.Focal ? focalLoss : CrossEntropyRowMath.RowLoss(lse, target.Mass, targetLogits, coefficientSum, weighted, t != null || args.Smoothing != 0f, args.LseSquareScale));
         }
+
+        /// <summary>a_c of one class at a position whose classes are <paramref name="stride"/> apart (the scalar rows' <see cref="CrossEntropyRowMath.ClassShare{TVec, TMath}"/>).</summary>
+        private float Coefficient(float* w, float* t, int c, nint stride, float uniform) =>
+            (w != null ? w[c] : 1f) * (t != null ? MathF.FusedMultiplyAdd(t[c * stride], 1f - args.Smoothing, uniform) : uniform);
 
         /// <summary>
         /// Reads row r's target; false for an ignored row. Soft targets have no index and are never ignored; a continuous label l

@@ -77,19 +77,28 @@ public readonly partial struct DistributionFocalLoss
         int rows = label.Length;
         if (!weight.IsEmpty)
             ThrowHelper.IfLengthDiffers(rows, weight.Length, nameof(weight));
+        ReadOnlySpan<float> written = default;
         if (TMode.StoreGradient)
         {
             ThrowHelper.IfTooShort(logits.Length, logitsGrad.Length, nameof(logitsGrad));
-            ThrowHelper.IfPartialOverlap(logits, logitsGrad.Slice(0, logits.Length), nameof(logitsGrad));
+            written = logitsGrad.Slice(0, logits.Length);
+            ThrowHelper.IfPartialOverlap(logits, written, nameof(logitsGrad));
+            ThrowHelper.IfOverlaps(label, written, nameof(logitsGrad), nameof(label));
+            ThrowHelper.IfOverlaps(weight, written, nameof(logitsGrad), nameof(weight));
+            ThrowHelper.IfOverlaps(upstream, written, nameof(logitsGrad), nameof(upstream));
         }
 
         if (TMode.StoreLoss)
         {
             ThrowHelper.IfTooShort(rows, output.Length, nameof(output));
-            if (output.Slice(0, rows).Overlaps(logits) || (TMode.StoreGradient && output.Slice(0, rows).Overlaps(logitsGrad.Slice(0, logits.Length))))
-                ThrowHelper.Argument(nameof(output), "output must not overlap logits or logitsGrad.");
             if (!upstream.IsEmpty)
                 ThrowHelper.IfLengthDiffers(rows, upstream.Length, nameof(upstream));
+            ReadOnlySpan<float> losses = output.Slice(0, rows);
+            ThrowHelper.IfOverlaps(logits, losses, nameof(output), nameof(logits));
+            ThrowHelper.IfOverlaps(written, losses, nameof(output), nameof(logitsGrad));
+            ThrowHelper.IfOverlaps(label, losses, nameof(output), nameof(label));
+            ThrowHelper.IfOverlaps(weight, losses, nameof(output), nameof(weight));
+            ThrowHelper.IfOverlaps(upstream, losses, nameof(output), nameof(upstream));
         }
 
         double divisor = TMode.StoreLoss ? 1d : ElementwiseLoss.ReductionDivisor(reduction, rows, avgFactor);

@@ -38,9 +38,9 @@ public readonly unsafe struct GhmcLoss
     /// <exception cref="ArgumentOutOfRangeException">bins or momentum out of range.</exception>
     public GhmcLoss(int bins, float momentum)
     {
+        Check(bins, momentum, nameof(bins), nameof(momentum));
         Bins = bins;
         Momentum = momentum;
-        Validate();
     }
 
     /// <summary>The number of gradient-norm bins.</summary>
@@ -50,12 +50,14 @@ public readonly unsafe struct GhmcLoss
     public float Momentum { get; }
 
     /// <summary>Throws when bins or momentum is out of range.</summary>
-    public void Validate()
+    public void Validate() => Check(Bins, Momentum, nameof(Bins), nameof(Momentum));
+
+    private static void Check(int bins, float momentum, string binsName, string momentumName)
     {
-        if (Bins is < 1 or > MaxBins)
-            ThrowHelper.OutOfRange(nameof(Bins), Bins, $"in [1, {MaxBins}]");
-        if (!(Momentum >= 0f && Momentum < 1f))
-            ThrowHelper.OutOfRange(nameof(Momentum), Momentum, "in [0, 1)");
+        if (bins is < 1 or > MaxBins)
+            ThrowHelper.OutOfRange(binsName, bins, $"in [1, {MaxBins}]");
+        if (!(momentum >= 0f && momentum < 1f))
+            ThrowHelper.OutOfRange(momentumName, momentum, "in [0, 1)");
     }
 
     /// <summary>Fused forward+backward, reduced: counts the bins, updates the state, returns L and writes the gradient.</summary>
@@ -71,8 +73,12 @@ public readonly unsafe struct GhmcLoss
     {
         float* binWeights = stackalloc float[MaxBins];
         float* edges = stackalloc float[MaxBins];
-        int valid = Prepare(logits, target, labelWeight, accumulatedCounts, binWeights, edges);
-        return new GhmcElement<BinTable>(new BinTable(binWeights, edges), Bins).ForwardBackward(logits, target, logitsGrad, reduction, labelWeight, reduction == Reduction.Mean ? valid : null, upstream);
+        float* state = stackalloc float[MaxBins];
+        CheckGradient(logits, target, labelWeight, default, logitsGrad);
+        int valid = Prepare(logits, target, labelWeight, accumulatedCounts, state, binWeights, edges);
+        float loss = new GhmcElement<BinTable>(new BinTable(binWeights, edges), Bins).ForwardBackward(logits, target, logitsGrad, reduction, labelWeight, reduction == Reduction.Mean ? valid : null, upstream);
+        Commit(state, accumulatedCounts);
+        return loss;
     }
 
     /// <summary>Forward only, reduced (counts the bins and updates the state too).</summary>
@@ -82,8 +88,11 @@ public readonly unsafe struct GhmcLoss
     {
         float* binWeights = stackalloc float[MaxBins];
         float* edges = stackalloc float[MaxBins];
-        int valid = Prepare(logits, target, labelWeight, accumulatedCounts, binWeights, edges);
-        return new GhmcElement<BinTable>(new BinTable(binWeights, edges), Bins).Forward(logits, target, reduction, labelWeight, reduction == Reduction.Mean ? valid : null);
+        float* state = stackalloc float[MaxBins];
+        int valid = Prepare(logits, target, labelWeight, accumulatedCounts, state, binWeights, edges);
+        float loss = new GhmcElement<BinTable>(new BinTable(binWeights, edges), Bins).Forward(logits, target, reduction, labelWeight, reduction == Reduction.Mean ? valid : null);
+        Commit(state, accumulatedCounts);
+        return loss;
     }
 
     /// <summary>Fused forward+backward, unreduced: n element losses β·ce and the gradient of Σ upstream·ℓ.</summary>
@@ -99,8 +108,11 @@ public readonly unsafe struct GhmcLoss
     {
         float* binWeights = stackalloc float[MaxBins];
         float* edges = stackalloc float[MaxBins];
-        Prepare(logits, target, labelWeight, accumulatedCounts, binWeights, edges);
+        float* state = stackalloc float[MaxBins];
+        CheckGradient(logits, target, labelWeight, output, logitsGrad);
+        Prepare(logits, target, labelWeight, accumulatedCounts, state, binWeights, edges);
         new GhmcElement<BinTable>(new BinTable(binWeights, edges), Bins).ForwardBackward(logits, target, output, logitsGrad, upstream, labelWeight);
+        Commit(state, accumulatedCounts);
     }
 
     /// <summary>Fused forward+backward, reduced, on an OpenCL device (<c>kernels/opencl/ghmc.cl</c>): the histogram by integer atomics, the weights on the host.</summary>
@@ -142,11 +154,14 @@ public readonly unsafe struct GhmcLoss
         OpenCL.DeviceChecks.Buffer(target, device, n, nameof(target));
         OpenCL.DeviceChecks.Buffer(labelWeight, device, n, nameof(labelWeight));
         OpenCL.DeviceChecks.Buffer(upstream, device, n, nameof(upstream));
-
+        OpenCL.DeviceChecks.Buffer(output, device, -1, nameof(output));
+        OpenCL.DeviceChecks.Buffer(gradient, device, -1, "logitsGrad");
+        logits.ThrowIfDisposed();
         if (output is not null)
             ThrowHelper.IfTooShort(n, output.Length, nameof(output));
         if (gradient is not null)
             ThrowHelper.IfTooShort(n, gradient.Length, "logitsGrad");
+        OpenCL.DeviceChecks.IfSame(output, gradient, nameof(output), "logitsGrad");
         if (Momentum > 0f)
             ThrowHelper.IfLengthDiffers(Bins, accumulatedCounts.Length, nameof(accumulatedCounts));
         if (reduction is not (Reduction.None or Reduction.Mean or Reduction.Sum))
@@ -178,10 +193,14 @@ public readonly unsafe struct GhmcLoss
             }
 
             BinWeightTable table;
-            int total = BinWeights(counts, valid, accumulatedCounts, table.Weight);
+            float* state = stackalloc float[MaxBins];
+            int total = BinWeights(counts, valid, accumulatedCounts, state, table.Weight);
             double divisor = reduction == Reduction.Mean ? total + ElementwiseLoss.AvgFactorEpsilon : 1d;
             if (n == 0)
-                return reduction == Reduction.None ? 0f : 0f;
+            {
+                Commit(state, accumulatedCounts);
+                return 0f;
+            }
             int groups = (int)(global / local);
             nint partials = device.Partials(groups);
             nint kernel = kernels.Kernel(1);
@@ -198,7 +217,9 @@ public readonly unsafe struct GhmcLoss
             OpenCL.KernelSet.SetValue(kernel, argument++, (float)(upstreamScalar / divisor));
             OpenCL.KernelSet.SetBuffer(kernel, argument, partials);
             OpenCL.OpenCLException.ThrowIfFailed(OpenCL.OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
-            return reduction == Reduction.None ? 0f : (float)(device.SumPartials(groups) / divisor);
+            float loss = reduction == Reduction.None ? 0f : (float)(device.SumPartials(groups) / divisor);
+            Commit(state, accumulatedCounts);
+            return loss;
         }
     }
 
@@ -208,9 +229,24 @@ public readonly unsafe struct GhmcLoss
         public fixed float Weight[MaxBins];
     }
 
-    /// <summary>Checks the arguments, writes the edges, counts the bins, updates the state and writes the bin weights; returns v, the valid count (at least 1).</summary>
-    private int Prepare(ReadOnlySpan<float> logits, ReadOnlySpan<float> target, ReadOnlySpan<float> labelWeight, Span<float> accumulatedCounts, float* binWeights,
-        float* edges)
+    /// <summary>The gradient's length and overlaps, checked here so that they are named by this type's parameter (the elementwise driver's name is inputGrad).</summary>
+    private static void CheckGradient(ReadOnlySpan<float> logits, ReadOnlySpan<float> target, ReadOnlySpan<float> labelWeight, ReadOnlySpan<float> output, Span<float> logitsGrad)
+    {
+        ThrowHelper.IfTooShort(logits.Length, logitsGrad.Length, nameof(logitsGrad));
+        ReadOnlySpan<float> written = logitsGrad.Slice(0, logits.Length);
+        ThrowHelper.IfPartialOverlap(logits, written, nameof(logitsGrad));
+        ThrowHelper.IfPartialOverlap(target, written, nameof(logitsGrad));
+        ThrowHelper.IfPartialOverlap(labelWeight, written, nameof(logitsGrad));
+        ThrowHelper.IfOverlaps(output.Length > logits.Length ? output.Slice(0, logits.Length) : output, written, nameof(logitsGrad), nameof(output));
+    }
+
+    /// <summary>
+    /// Checks the arguments, writes the edges, counts the bins, writes the moving-average state this call leaves into
+    /// <paramref name="state"/> (the caller's span is written by <see cref="Commit"/> once the call has succeeded) and the bin
+    /// weights; returns v, the valid count (at least 1).
+    /// </summary>
+    private int Prepare(ReadOnlySpan<float> logits, ReadOnlySpan<float> target, ReadOnlySpan<float> labelWeight, ReadOnlySpan<float> accumulatedCounts,
+        float* state, float* binWeights, float* edges)
     {
         Validate();
         ThrowHelper.IfLengthDiffers(logits.Length, target.Length, nameof(target));
@@ -222,24 +258,29 @@ public readonly unsafe struct GhmcLoss
         new Span<long>(counts, Bins).Clear();
         Edges(edges, Bins);
         long valid = Histogram(logits, target, labelWeight, edges, counts);
-        return BinWeights(counts, valid, accumulatedCounts, binWeights);
+        return BinWeights(counts, valid, accumulatedCounts, state, binWeights);
     }
 
-    /// <summary>mmdetection's weights from the bin counts: v / (c_b·m), or v / (a_b·m) after the moving-average update of the state; returns v (at least 1).</summary>
-    internal int BinWeights(long* counts, long valid, Span<float> accumulatedCounts, float* binWeights)
+    /// <summary>
+    /// mmdetection's weights from the bin counts: v / (c_b·m), or v / (a_b·m) after the moving-average update of the state, which
+    /// goes into <paramref name="state"/> (the caller's <paramref name="accumulatedCounts"/> is only read); returns v (at least 1).
+    /// </summary>
+    internal int BinWeights(long* counts, long valid, ReadOnlySpan<float> accumulatedCounts, float* state, float* binWeights)
     {
         double total = Math.Max(valid, 1L);
         int nonEmpty = 0;
         for (int b = 0; b < Bins; b++)
         {
             binWeights[b] = 0f;
+            if (Momentum > 0f)
+                state[b] = accumulatedCounts[b];
             if (counts[b] == 0)
                 continue;
             nonEmpty++;
             if (Momentum > 0f)
             {
-                accumulatedCounts[b] = Momentum * accumulatedCounts[b] + (1f - Momentum) * counts[b];
-                binWeights[b] = (float)(total / accumulatedCounts[b]);
+                state[b] = Momentum * accumulatedCounts[b] + (1f - Momentum) * counts[b];
+                binWeights[b] = (float)(total / state[b]);
             }
             else
             {
@@ -250,6 +291,13 @@ public readonly unsafe struct GhmcLoss
         for (int b = 0; b < Bins && nonEmpty > 0; b++)
             binWeights[b] /= nonEmpty;
         return (int)total;
+    }
+
+    /// <summary>Writes the state <see cref="BinWeights"/> computed into the caller's span (with momentum), after the call has succeeded.</summary>
+    internal void Commit(float* state, Span<float> accumulatedCounts)
+    {
+        if (Momentum > 0f)
+            new ReadOnlySpan<float>(state, Bins).CopyTo(accumulatedCounts);
     }
 
     /// <summary>The lower edges b/bins as correctly rounded float divisions (the OpenCL kernel divides the same way).</summary>

@@ -21,7 +21,7 @@ internal sealed class GhmcBoundLoss : BoundLoss
     public GhmcBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device)
         : base(parameters.Reduction() == Reduction.None ? inputs["input"].Shape : [], inputs["input"].Length)
     {
-        loss = new GhmcLoss((int)parameters.Integer("bins", 10), parameters.Float("momentum", 0f));
+        loss = new GhmcLoss(parameters.Int32("bins", 10), parameters.Float("momentum", 0f));
         reduction = parameters.Reduction();
         input = inputs["input"].RequireFloats("input");
         target = inputs["target"].RequireFloats("target");

@@ -26,8 +26,9 @@ public readonly struct HingeEmbeddingLoss : IElementwiseLoss
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="margin"/> is not finite.</exception>
     public HingeEmbeddingLoss(float margin)
     {
+        if (!float.IsFinite(margin))
+            ThrowHelper.OutOfRange(nameof(margin), margin, "finite");
         Margin = margin;
-        Validate();
     }
 
     /// <summary>The margin.</summary>

@@ -29,9 +29,9 @@ public readonly struct MultiMarginLoss
     /// <exception cref="ArgumentOutOfRangeException">p is not 1 or 2, or the margin is not finite.</exception>
     public MultiMarginLoss(int p, float margin)
     {
+        Check(p, margin, nameof(p), nameof(margin));
         P = p;
         Margin = margin;
-        Validate();
     }
 
     /// <summary>The exponent p: 1 or 2.</summary>
@@ -41,12 +41,14 @@ public readonly struct MultiMarginLoss
     public float Margin { get; }
 
     /// <summary>Throws when p is not 1 or 2 or the margin is not finite.</summary>
-    public void Validate()
+    public void Validate() => Check(P, Margin, nameof(P), nameof(Margin));
+
+    private static void Check(int p, float margin, string pName, string marginName)
     {
-        if (P is not (1 or 2))
-            ThrowHelper.OutOfRange(nameof(P), P, "1 or 2");
-        if (!float.IsFinite(Margin))
-            ThrowHelper.OutOfRange(nameof(Margin), Margin, "finite");
+        if (p is not (1 or 2))
+            ThrowHelper.OutOfRange(pName, p, "1 or 2");
+        if (!float.IsFinite(margin))
+            ThrowHelper.OutOfRange(marginName, margin, "finite");
     }
 
     /// <summary>Fused forward+backward, reduced: returns L and writes <c>inputGrad = ∂(upstream·L)/∂input</c>.</summary>
@@ -122,16 +124,25 @@ public readonly struct MultiMarginLoss
         if (rows == 0 ? input.Length != 0 : input.Length % rows != 0)
             ThrowHelper.Argument(nameof(input), $"input holds {input.Length} values, not a whole number of rows for {rows} targets.");
         int classes = rows == 0 ? 1 : input.Length / rows;
+        input.ThrowIfDisposed();
         OpenCLDevice device = input.Device;
+        DeviceChecks.Buffer(target, device, -1, nameof(target));
         DeviceChecks.Buffer(weight, device, classes, nameof(weight));
         DeviceChecks.Buffer(upstream, device, rows, nameof(upstream));
-
+        DeviceChecks.Buffer(output, device, -1, nameof(output));
+        DeviceChecks.Buffer(gradient, device, -1, "inputGrad");
         if (output is not null)
             ThrowHelper.IfTooShort(rows, output.Length, nameof(output));
         if (gradient is not null)
             ThrowHelper.IfTooShort(input.Length, gradient.Length, "inputGrad");
+        DeviceChecks.IfSame(output, input, nameof(output), nameof(input));
+        DeviceChecks.IfSame(output, gradient, nameof(output), "inputGrad");
+        DeviceChecks.IfSame(output, weight, nameof(output), nameof(weight));
+        DeviceChecks.IfSame(output, upstream, nameof(output), nameof(upstream));
+        DeviceChecks.IfSame(gradient, weight, "inputGrad", nameof(weight));
+        DeviceChecks.IfSame(gradient, upstream, "inputGrad", nameof(upstream));
         double divisor = reduction == Reduction.None ? 1d : ElementwiseLoss.ReductionDivisor(reduction, rows, null);
-        ClassTargets.Validate(target, classes, long.MinValue);
+        ClassTargets.Check(target, classes, ignoreIndex: null);
         if (rows == 0)
             return (float)(0d / divisor);
         lock (device.Gate)
@@ -187,7 +198,7 @@ public readonly struct MultiMarginLoss
             ThrowHelper.IfPartialOverlap(input, inputGrad.Slice(0, input.Length), nameof(inputGrad));
         }
 
-        ClassTargets.Validate(target, classes, long.MinValue);
+        ClassTargets.Check(target, classes, ignoreIndex: null);
         double sum = 0d;
         fixed (float* x = input, g = inputGrad, w = weight, o = output, u = upstream)
         fixed (long* t = target)

@@ -17,7 +17,7 @@ internal sealed class MultiMarginBoundLoss : BoundLoss
     public MultiMarginBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device)
         : base(parameters.Reduction() == Reduction.None ? [inputs["input"].Shape[0]] : [], inputs["input"].Length)
     {
-        loss = new MultiMarginLoss((int)parameters.Integer("p", 1), parameters.Float("margin", 1f));
+        loss = new MultiMarginLoss(parameters.Int32("p", 1), parameters.Float("margin", 1f));
         reduction = parameters.Reduction();
         LossTensor input = inputs["input"];
         if (input.Shape.Length != 2)

@@ -57,20 +57,30 @@ public readonly partial struct NllLoss
         if (rows == 0 ? input.Length != 0 : input.Length % rows != 0)
             ThrowHelper.Argument(nameof(input), $"input holds {input.Length} values, not a whole number of rows for {rows} targets.");
         int classes = rows == 0 ? 0 : input.Length / rows;
+        input.ThrowIfDisposed();
         OpenCLDevice device = input.Device;
+        DeviceChecks.Buffer(target, device, -1, nameof(target));
         DeviceChecks.Buffer(weight, device, classes, nameof(weight));
         DeviceChecks.Buffer(upstream, device, rows, nameof(upstream));
-
-        if (!ReferenceEquals(target.Device, device))
-            ThrowHelper.Argument(nameof(target), "target lives on another device than input.");
+        DeviceChecks.Buffer(output, device, -1, nameof(output));
+        DeviceChecks.Buffer(gradient, device, -1, "inputGrad");
         if (output is not null)
             ThrowHelper.IfTooShort(rows, output.Length, nameof(output));
         if (gradient is not null)
             ThrowHelper.IfTooShort(input.Length, gradient.Length, "inputGrad");
+        DeviceChecks.IfSame(output, input, nameof(output), nameof(input));
+        DeviceChecks.IfSame(output, gradient, nameof(output), "inputGrad");
+        DeviceChecks.IfSame(output, weight, nameof(output), nameof(weight));
+        DeviceChecks.IfSame(output, upstream, nameof(output), nameof(upstream));
+        DeviceChecks.IfSame(gradient, weight, "inputGrad", nameof(weight));
+        DeviceChecks.IfSame(gradient, upstream, "inputGrad", nameof(upstream));
         if (reduction is not (Reduction.None or Reduction.Mean or Reduction.Sum))
             ThrowHelper.OutOfRange(nameof(reduction), (int)reduction, "a defined Reduction");
         if (rows == 0)
             return reduction == Reduction.Mean ? float.NaN : 0f;
+
+        // The targets are checked by a launch of their own first, so that a bad one throws before the rows write anything.
+        ClassTargets.Validate(target, classes, IgnoreIndex);
 
         lock (device.Gate)
         {

@@ -85,11 +85,16 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
         DeviceChecks.Buffer(weight, device, n, nameof(weight));
         DeviceChecks.Buffer(upstream, device, n, nameof(upstream));
         DeviceChecks.Buffer(posWeight, device, classes, nameof(posWeight));
-
+        DeviceChecks.Buffer(output, device, -1, nameof(output));
+        DeviceChecks.Buffer(gradient, device, -1, "inputGrad");
+        input.ThrowIfDisposed();
         if (output is not null)
             ThrowHelper.IfTooShort(n, output.Length, nameof(output));
         if (gradient is not null)
             ThrowHelper.IfTooShort(n, gradient.Length, "inputGrad");
+        DeviceChecks.IfSame(output, gradient, nameof(output), "inputGrad");
+        DeviceChecks.IfSame(output, posWeight, nameof(output), nameof(posWeight));
+        DeviceChecks.IfSame(gradient, posWeight, "inputGrad", nameof(posWeight));
         double divisor = reduction == Reduction.None ? 1d : ElementwiseLoss.ReductionDivisor(reduction, n, null);
         if (n == 0)
             return (float)(0d / divisor);
@@ -137,12 +142,15 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
             ThrowHelper.IfTooShort(input.Length, output.Length, nameof(output));
             if (!upstream.IsEmpty)
                 ThrowHelper.IfLengthDiffers(input.Length, upstream.Length, nameof(upstream));
+            CheckWritten(input, target, posWeight, weight, upstream, output.Slice(0, input.Length), nameof(output));
         }
 
         if (gradient)
         {
             ThrowHelper.IfTooShort(input.Length, inputGrad.Length, nameof(inputGrad));
-            ThrowHelper.IfPartialOverlap(input, inputGrad.Slice(0, input.Length), nameof(inputGrad));
+            CheckWritten(input, target, posWeight, weight, upstream, inputGrad.Slice(0, input.Length), nameof(inputGrad));
+            if (unreduced)
+                ThrowHelper.IfOverlaps(output.Slice(0, input.Length), inputGrad.Slice(0, input.Length), nameof(inputGrad), nameof(output));
         }
 
         double sum = 0d;
@@ -163,6 +171,20 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
         }
 
         return unreduced ? 0f : (float)(sum / divisor);
+    }
+
+    /// <summary>
+    /// An output or gradient against the inputs: each element is read before it is written, so the same memory as an elementwise
+    /// input is in place, but a shifted overlap is not, nor any overlap with the C weights every row reads.
+    /// </summary>
+    private static void CheckWritten(ReadOnlySpan<float> input, ReadOnlySpan<float> target, ReadOnlySpan<float> posWeight, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> upstream, ReadOnlySpan<float> written, string paramName)
+    {
+        ThrowHelper.IfPartialOverlap(input, written, paramName);
+        ThrowHelper.IfPartialOverlap(target, written, paramName);
+        ThrowHelper.IfPartialOverlap(weight, written, paramName);
+        ThrowHelper.IfPartialOverlap(upstream, written, paramName);
+        ThrowHelper.IfOverlaps(posWeight, written, paramName, nameof(posWeight));
     }
 
     /// <summary>One row of C elements with its pointers (null when absent); the tail is an overlapping last vector loaded first.</summary>

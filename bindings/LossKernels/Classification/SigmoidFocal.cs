@@ -31,9 +31,9 @@ public readonly struct SigmoidFocalLoss : IElementwiseLoss
     /// <exception cref="ArgumentOutOfRangeException">α above 1 or NaN; γ negative or not finite.</exception>
     public SigmoidFocalLoss(float alpha, float gamma)
     {
+        Check(alpha, gamma, nameof(alpha), nameof(gamma));
         Alpha = alpha;
         Gamma = gamma;
-        Validate();
     }
 
     /// <summary>α: the weight of positives (negative: no weighting).</summary>
@@ -43,11 +43,13 @@ public readonly struct SigmoidFocalLoss : IElementwiseLoss
     public float Gamma { get; }
 
     /// <summary>Throws when α is above 1 or NaN, or γ is negative or not finite.</summary>
-    public void Validate()
+    public void Validate() => Check(Alpha, Gamma, nameof(Alpha), nameof(Gamma));
+
+    private static void Check(float alpha, float gamma, string alphaName, string gammaName)
     {
-        ThrowHelper.IfNegative(Gamma, nameof(Gamma));
-        if (!(Alpha <= 1f) || float.IsNegativeInfinity(Alpha))
-            ThrowHelper.OutOfRange(nameof(Alpha), Alpha, "at most 1 (a negative α turns the weighting off)");
+        ThrowHelper.IfNegative(gamma, gammaName);
+        if (!(alpha <= 1f) || float.IsNegativeInfinity(alpha))
+            ThrowHelper.OutOfRange(alphaName, alpha, "at most 1 (a negative α turns the weighting off)");
     }
 
     /// <summary>The OpenCL kernel: <c>sigmoid_focal_loss</c> in <c>kernels/opencl/classification.cl</c>.</summary>

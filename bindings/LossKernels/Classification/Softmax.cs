@@ -103,7 +103,7 @@ public static class OneHot
     public static void Encode(ReadOnlySpan<long> target, int classes, Span<float> output, long ignoreIndex = ClassTargets.DefaultIgnoreIndex)
     {
         ClassTargets.Validate(target, classes, ignoreIndex);
-        ThrowHelper.IfTooShort(checked(target.Length * classes), output.Length, nameof(output));
+        ThrowHelper.IfTooShort((long)target.Length * classes, output.Length, nameof(output));
         output.Slice(0, target.Length * classes).Clear();
         for (int r = 0; r < target.Length; r++)
         {
@@ -152,7 +152,7 @@ internal static unsafe class RowOperations
         int rows = first.Length / classes;
         fixed (float* a = first, b = second, d = destination)
         {
-            int rowsPerChunk = Math.Max(Math.Max(1, ChunkElements / classes), (rows + ChunkedRun.MaxChunks - 1) / ChunkedRun.MaxChunks);
+            int rowsPerChunk = Math.Max(1, ChunkElements / classes);
             int threshold = (long)rows * classes >= ElementwiseDriver.ParallelThreshold ? 0 : int.MaxValue;
             ChunkedRun.Run(new Rows(operation, a, b, d, classes), rows, threshold, rowsPerChunk);
         }

@@ -29,10 +29,11 @@ public readonly struct SoftmaxFocalLoss
     /// <exception cref="ArgumentOutOfRangeException">α or γ negative or not finite.</exception>
     public SoftmaxFocalLoss(float alpha, float gamma, long ignoreIndex = ClassTargets.DefaultIgnoreIndex)
     {
+        ThrowHelper.IfNegative(alpha, nameof(alpha));
+        ThrowHelper.IfNegative(gamma, nameof(gamma));
         Alpha = alpha;
         Gamma = gamma;
         IgnoreIndex = ignoreIndex;
-        Validate();
     }
 
     /// <summary>α: the overall weight.</summary>

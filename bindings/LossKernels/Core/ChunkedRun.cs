@@ -40,7 +40,8 @@ internal static unsafe class ChunkedRun
     {
         if (length == 0)
             return 0d;
-        nint chunk = chunkLength > 0 ? chunkLength : ChunkLength(length);
+        // At most MaxChunks partials go on the stack, whatever chunk length a caller asks for (still a function of the shape alone).
+        nint chunk = chunkLength > 0 ? Math.Max(chunkLength, ((nint)length + MaxChunks - 1) / MaxChunks) : ChunkLength(length);
         int chunks = (int)((length + chunk - 1) / chunk);
         if (chunks == 1)
             return kernel.RunRange(0, length);

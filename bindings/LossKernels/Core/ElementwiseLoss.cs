@@ -105,6 +105,7 @@ public static unsafe partial class ElementwiseLoss
         CheckOptional(input.Length, upstream, nameof(upstream));
         CheckDestination(input, target, weight, output, nameof(output));
         CheckDestination(input, target, weight, inputGrad, nameof(inputGrad));
+        ThrowHelper.IfPartialOverlap(upstream, output.Slice(0, input.Length), nameof(output));
         ThrowHelper.IfPartialOverlap(upstream, inputGrad, nameof(inputGrad));
         if (output.Slice(0, input.Length).Overlaps(inputGrad.Slice(0, input.Length)))
             ThrowHelper.Argument(nameof(inputGrad), "inputGrad must not overlap output.");

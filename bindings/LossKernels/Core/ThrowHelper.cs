@@ -66,4 +66,11 @@ internal static class ThrowHelper
         if (source.Overlaps(destination, out int offset) && offset != 0)
             Argument(paramName, $"{paramName} overlaps an input at an offset of {offset} elements; it must be the same memory or disjoint.");
     }
+
+    /// <summary>Throws when <paramref name="written"/> shares any memory with <paramref name="read"/>: an input the kernel reads after writing has begun.</summary>
+    public static void IfOverlaps(ReadOnlySpan<float> read, ReadOnlySpan<float> written, string paramName, string readName)
+    {
+        if (read.Overlaps(written))
+            Argument(paramName, $"{paramName} must not overlap {readName}.");
+    }
 }

@@ -15,4 +15,14 @@ internal static class DeviceChecks
         if (length >= 0)
             ThrowHelper.IfLengthDiffers(length, buffer.Length, paramName);
     }
+
+    /// <summary>Throws when <paramref name="written"/> is the same OpenCL buffer as <paramref name="read"/> (a buffer is the unit of memory here: two wrappers of one <c>cl_mem</c> are the same; two empty buffers are not).</summary>
+    public static void IfSame<TWritten, TRead>(DeviceBuffer<TWritten>? written, DeviceBuffer<TRead>? read, string paramName, string readName)
+        where TWritten : unmanaged
+        where TRead : unmanaged
+    {
+        // Empty buffers have no cl_mem (handle 0) and share nothing.
+        if (written is not null && read is not null && written.Handle != 0 && written.Handle == read.Handle)
+            ThrowHelper.Argument(paramName, $"{paramName} must not be the {readName} buffer.");
+    }
 }

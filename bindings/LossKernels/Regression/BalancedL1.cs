@@ -14,7 +14,8 @@ namespace LossKernels.Regression;
 /// <c>BalancedL1Loss</c> (with <c>weight</c> and <c>avg_factor</c>, supported here the same way); no PyTorch
 /// equivalent. The gradient is the analytic derivative of that formula (what autograd computes).
 /// mmdetection returns <c>pred.sum() * 0</c> for empty input; here an empty mean is NaN like every other
-/// loss, and an empty sum 0. α, γ, β must be finite and positive (mmdetection asserts β &gt; 0).
+/// loss, and an empty sum 0. α, γ, β must be finite and positive (mmdetection asserts β &gt; 0), and γ/α at most 88.7, where b would
+/// overflow float and every loss be NaN (mmdetection returns NaN there).
 /// </remarks>
 public readonly struct BalancedL1Loss : IElementwiseLoss
 {
@@ -30,16 +31,14 @@ public readonly struct BalancedL1Loss : IElementwiseLoss
     /// <param name="alpha">α &gt; 0: the weight of the inlier (a &lt; β) gradient.</param>
     /// <param name="gamma">γ &gt; 0: the bound of the outlier gradient.</param>
     /// <param name="beta">β &gt; 0: where the loss turns linear.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A hyperparameter is not finite and positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A hyperparameter is not finite and positive, or γ/α exceeds 88.7 (b = e^(γ/α) − 1 would overflow).</exception>
     public BalancedL1Loss(float alpha, float gamma, float beta)
     {
-        ThrowHelper.IfNotPositive(alpha, nameof(alpha));
-        ThrowHelper.IfNotPositive(gamma, nameof(gamma));
-        ThrowHelper.IfNotPositive(beta, nameof(beta));
+        Check(alpha, gamma, beta, nameof(alpha), nameof(gamma), nameof(beta));
         Alpha = alpha;
         Gamma = gamma;
         Beta = beta;
-        b = (float)(Math.Exp((double)gamma / alpha) - 1d);
+        b = Scale(alpha, gamma);
     }
 
     /// <summary>α: the weight of the inlier gradient.</summary>
@@ -52,11 +51,19 @@ public readonly struct BalancedL1Loss : IElementwiseLoss
     public float Beta { get; }
 
     /// <summary>Throws when a hyperparameter is not finite and positive (as for <c>default(BalancedL1Loss)</c>).</summary>
-    public void Validate()
+    public void Validate() => Check(Alpha, Gamma, Beta, nameof(Alpha), nameof(Gamma), nameof(Beta));
+
+    /// <summary>b = e^(γ/α) − 1 in float.</summary>
+    private static float Scale(float alpha, float gamma) => (float)(Math.Exp((double)gamma / alpha) - 1d);
+
+    private static void Check(float alpha, float gamma, float beta, string alphaName, string gammaName, string betaName)
     {
-        ThrowHelper.IfNotPositive(Alpha, nameof(Alpha));
-        ThrowHelper.IfNotPositive(Gamma, nameof(Gamma));
-        ThrowHelper.IfNotPositive(Beta, nameof(Beta));
+        ThrowHelper.IfNotPositive(alpha, alphaName);
+        ThrowHelper.IfNotPositive(gamma, gammaName);
+        ThrowHelper.IfNotPositive(beta, betaName);
+        // b overflows float past γ/α ≈ 88.7, and every loss would be NaN (as mmdetection's, which computes b in float too).
+        if (!float.IsFinite(Scale(alpha, gamma)))
+            ThrowHelper.OutOfRange(alphaName, alpha, $"large enough beside γ = {gamma} that e^(γ/α) fits a float (γ/α ≤ 88.7)");
     }
 
     /// <summary>The OpenCL kernel: <c>balanced_l1</c> in <c>kernels/opencl/regression.cl</c>.</summary>

@@ -106,7 +106,8 @@ public static class IlgpuGhmcLoss
             }
 
             float* binWeights = stackalloc float[GhmcLoss.MaxBins];
-            int total = loss.BinWeights(counts, valid, accumulatedCounts, binWeights);
+            float* updated = stackalloc float[GhmcLoss.MaxBins];
+            int total = loss.BinWeights(counts, valid, accumulatedCounts, updated, binWeights);
             double divisor = reduction == Reduction.Mean ? total + ElementwiseLoss.AvgFactorEpsilon : 1d;
             ArrayView<float> table = state.UploadTable(queue, new ReadOnlySpan<float>(binWeights, loss.Bins));
             PassFlags flags = (unreduced ? PassFlags.StoreLoss : PassFlags.Reduce) | (storeGradient ? PassFlags.StoreGradient : PassFlags.None) | weighting
@@ -114,6 +115,7 @@ public static class IlgpuGhmcLoss
             var views = new ElementwiseViews(logits, target, labelWeight, upstream, output, gradient, (float)(upstreamScalar / divisor), n, flags);
             var element = new GhmcElement<ViewBins>(new ViewBins(table, loss.Bins), loss.Bins);
             double sum = ItemKernel.Launch(new ElementwisePass<GhmcElement<ViewBins>>(element, views), accelerator, queue);
+            loss.Commit(updated, accumulatedCounts);
             return unreduced ? 0f : (float)(sum / divisor);
         }
     }

@@ -101,7 +101,7 @@ public static class IlgpuElementwiseLoss
         CheckDestination(accelerator, input, target, weight, output, nameof(output));
         CheckDestination(accelerator, input, target, weight, inputGrad, nameof(inputGrad));
         ViewChecks.IfPartialOverlap(upstream, inputGrad, n, nameof(inputGrad));
-        ViewChecks.IfOverlaps(upstream, n, output, n, nameof(output), nameof(upstream));
+        ViewChecks.IfPartialOverlap(upstream, output, n, nameof(output));
         ViewChecks.IfOverlaps(output, n, inputGrad, n, nameof(inputGrad), nameof(output));
         var views = new ElementwiseViews(input, target, weight, upstream, output, inputGrad, 1f, n, Passes.FusedUnreduced | Weighting(weight) | Upstreaming(upstream));
         Launch(loss, views, accelerator, stream);

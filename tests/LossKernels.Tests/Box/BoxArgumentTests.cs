@@ -55,10 +55,10 @@ public class BoxArgumentTests
     {
         Expect<ArgumentOutOfRangeException>("eps", () => new GeneralizedIoULoss(-1e-7f));
         Expect<ArgumentOutOfRangeException>("eps", () => new DistanceIoULoss(float.NaN));
-        Expect<ArgumentOutOfRangeException>("Eps", () => new CompleteIoULoss(float.PositiveInfinity));
-        Expect<ArgumentOutOfRangeException>("Variant", () => new CompleteIoULoss(1e-7f, (CompleteIoUVariant)5));
-        Expect<ArgumentOutOfRangeException>("Eps", () => new IoULoss(IoULossMode.Log, 0f));
-        Expect<ArgumentOutOfRangeException>("Mode", () => new IoULoss((IoULossMode)3));
+        Expect<ArgumentOutOfRangeException>("eps", () => new CompleteIoULoss(float.PositiveInfinity));
+        Expect<ArgumentOutOfRangeException>("variant", () => new CompleteIoULoss(1e-7f, (CompleteIoUVariant)5));
+        Expect<ArgumentOutOfRangeException>("eps", () => new IoULoss(IoULossMode.Log, 0f));
+        Expect<ArgumentOutOfRangeException>("mode", () => new IoULoss((IoULossMode)3));
         Expect<ArgumentOutOfRangeException>("smoothPoint", () => new ExtendedIoULoss(0f));
         Expect<ArgumentOutOfRangeException>("eps", () => new ScyllaIoULoss(-1f));
         Expect<ArgumentOutOfRangeException>("beta", () => new BoundedIoULoss(0f));

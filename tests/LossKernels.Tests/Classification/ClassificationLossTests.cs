@@ -125,6 +125,75 @@ public class ClassificationLossTests
         Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new PosWeightedBinaryCrossEntropyLoss().ForwardBackward(x, t, [.. pw[..79], -1f], g))!.ParamName, Is.EqualTo("posWeight"));
     }
 
+    /// <summary>
+    /// Overlaps that would give silently wrong results throw, naming what is written, before anything is written: the distribution
+    /// focal loss's outputs over its labels, weights or upstream; pos_weight BCE with one span for output and gradient, the
+    /// gradient shifted over the target, the output shifted over the input, either over the class weights.
+    /// </summary>
+    [Test]
+    public void OverlapsOfWrittenAndReadMemoryThrowBeforeWriting()
+    {
+        float[] pool = [.. Enumerable.Repeat(0.5f, 200)];
+        void Throws(string param, TestDelegate call)
+        {
+            Assert.That(Assert.Throws<ArgumentException>(call)!.ParamName, Is.EqualTo(param));
+            Assert.That(pool, Is.All.EqualTo(0.5f), $"{param}: nothing written");
+        }
+
+        Span<float> At(int start, int length) => pool.AsSpan(start, length);
+        float[] logits = Uniform(4 * 17, 1, -2f, 2f), label = [0.5f, 3f, 7.25f, 16f];
+        var dfl = new DistributionFocalLoss();
+        Throws("logitsGrad", () => dfl.ForwardBackward(logits, At(0, 4), At(0, 68)));
+        Throws("logitsGrad", () => dfl.ForwardBackward(logits, label, At(0, 68), Reduction.Sum, At(60, 4)));
+        Throws("logitsGrad", () => dfl.ForwardBackward(logits, label, At(100, 4), At(0, 68), At(67, 4)));
+        Throws("output", () => dfl.ForwardBackward(logits, At(0, 4), At(2, 4), At(100, 68)));
+        Throws("output", () => dfl.ForwardBackward(logits, label, At(0, 4), At(100, 68), At(3, 4)));
+        Throws("output", () => dfl.ForwardBackward(logits, label, At(0, 4), At(100, 68), default, At(1, 4)));
+
+        var posWeighted = new PosWeightedBinaryCrossEntropyLoss();
+        float[] input = Uniform(12, 2, -2f, 2f), target = [.. Enumerable.Range(0, 12).Select(i => (float)(i % 2))], posWeight = [1f, 2f, 3f];
+        Throws("inputGrad", () => posWeighted.ForwardBackward(input, target, posWeight, At(0, 12), At(0, 12)));
+        Throws("inputGrad", () => posWeighted.ForwardBackward(input, At(0, 12), posWeight, At(1, 12)));
+        Throws("inputGrad", () => posWeighted.ForwardBackward(input, target, At(0, 3), At(2, 12)));
+        Throws("output", () => posWeighted.ForwardBackward(At(0, 12), target, posWeight, At(1, 12), At(100, 12)));
+        Throws("output", () => posWeighted.ForwardBackward(input, target, At(10, 3), At(0, 12), At(100, 12)));
+    }
+
+    /// <summary>Constructors name the bad hyperparameter by their own parameter's name, as every other loss does.</summary>
+    [Test]
+    public void ConstructorsNameTheirOwnParameters()
+    {
+        (string Name, TestDelegate Call)[] cases =
+        [
+            ("gamma", () => new SigmoidFocalLoss(0.25f, -1f)),
+            ("alpha", () => new SigmoidFocalLoss(2f, 2f)),
+            ("gamma", () => new SoftmaxFocalLoss(0.25f, float.NaN)),
+            ("alpha", () => new SoftmaxFocalLoss(-1f, 2f)),
+            ("alpha", () => new BalancedBinaryCrossEntropyLoss(1.5f)),
+            ("margin", () => new HingeEmbeddingLoss(float.PositiveInfinity)),
+            ("bins", () => new GhmcLoss(0, 0f)),
+            ("p", () => new MultiMarginLoss(3, 1f)),
+            ("margin", () => new MultiMarginLoss(1, float.NaN)),
+            ("labelSmoothing", () => new CrossEntropyLoss(-100, -0.5f)),
+        ];
+        foreach ((string name, TestDelegate call) in cases)
+            Assert.That(Assert.Throws<ArgumentOutOfRangeException>(call)!.ParamName, Is.EqualTo(name));
+    }
+
+    /// <summary>multi_margin_loss has no ignore index: every class outside [0, C) is rejected, long.MinValue included, before anything is written.</summary>
+    [Test]
+    public void MultiMarginRejectsEveryTargetOutsideTheClasses()
+    {
+        float[] input = Uniform(8, 3, -1f, 1f), gradient = [.. Enumerable.Repeat(2f, 8)];
+        foreach (long bad in new[] { long.MinValue, -100L, -1L, 4L, long.MaxValue })
+        {
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => new MultiMarginLoss().ForwardBackward(input, [0L, bad], gradient))!;
+            Assert.That(e.ParamName, Is.EqualTo("target"), $"target {bad}");
+        }
+
+        Assert.That(gradient, Is.All.EqualTo(2f), "nothing written");
+    }
+
     [Test]
     public void ProbabilitiesZeroAndOneGivePyTorchsClampedValues()
     {

@@ -157,6 +157,67 @@ public class CrossEntropyTests
         }
     }
 
+    /// <summary>
+    /// An [1, C, 3] input leaves its three positions outside whole vectors, each a row of C classes read element by element; that
+    /// row's scratch must not grow with C on the stack. On a thread with a 1 MiB stack, weighted, label-smoothed, with class
+    /// indices and with probabilities, the results match the float64 reference.
+    /// </summary>
+    [TestCase(140_000)]
+    [TestCase(1_100_000)]
+    public void WideLeftoverPositionsNeedNoStackThatGrowsWithTheClasses(int classes)
+    {
+        const int spatial = 3;
+        (float[] rowLogits, long[] target) = Sample(spatial, classes, seed: 3, ignoreEvery: 0);
+        float[] rowSoft = SoftTargets(spatial, classes, seed: 5);
+        float[] logits = ToSpatial(rowLogits, 1, classes, spatial), soft = ToSpatial(rowSoft, 1, classes, spatial);
+        float[] weight = CatalogHarness.Uniform(classes, 4, 0f, 2f);
+        var loss = new CrossEntropyLoss(-100, 0.1f, 0f);
+        float[] gradient = new float[logits.Length], softGradient = new float[logits.Length];
+        float value = 0f, softValue = 0f;
+        Numerics.OnThreadWithStack(1 << 20, () =>
+        {
+            value = loss.ForwardBackward(logits, target, gradient, Reduction.Mean, weight, 1f, spatial);
+            softValue = loss.ForwardBackward(logits, soft, classes, softGradient, Reduction.Sum, weight, 1f, spatial);
+        });
+
+        double[] weights = Numerics.ToDouble(weight);
+        ReferenceResult expected = ReferenceCrossEntropy.Compute(Numerics.ToDouble(rowLogits), target, weights, -100, 0.1, 0, "mean", [1.0]);
+        ReferenceResult expectedSoft = ReferenceCrossEntropy.ComputeSoft(Numerics.ToDouble(rowLogits), Numerics.ToDouble(rowSoft), classes, weights, 0.1, 0, "sum", [1.0]);
+        Numerics.AssertClose($"C {classes} loss", [value], expected.Loss, 1e-5, 0);
+        Numerics.AssertClose($"C {classes} soft loss", [softValue], expectedSoft.Loss, 1e-5, 0);
+        Numerics.AssertClose($"C {classes} gradient", FromSpatial(gradient, 1, classes, spatial), expected.InputGradient, 1e-4, 1e-10);
+        Numerics.AssertClose($"C {classes} soft gradient", FromSpatial(softGradient, 1, classes, spatial), expectedSoft.InputGradient, 1e-4, 1e-10);
+    }
+
+    /// <summary>
+    /// Every memory a call reads after it has begun writing must be disjoint from what it writes: the gradient over the
+    /// probabilities (even exactly), over the class weights or the upstream; the row losses over any input. Each throws,
+    /// naming what is written, and writes nothing.
+    /// </summary>
+    [Test]
+    public void WrittenMemoryOverReadMemoryThrowsBeforeWriting()
+    {
+        const int rows = 3, classes = 5;
+        (float[] logits, long[] target) = Sample(rows, classes, seed: 2, ignoreEvery: 0);
+        var loss = new CrossEntropyLoss();
+        float[] pool = [.. Enumerable.Repeat(9f, 64)];
+        void Throws(string param, TestDelegate call)
+        {
+            Assert.That(Assert.Throws<ArgumentException>(call)!.ParamName, Is.EqualTo(param));
+            Assert.That(pool, Is.All.EqualTo(9f), $"{param}: nothing written");
+        }
+
+        Span<float> At(int start, int length) => pool.AsSpan(start, length);
+        Throws("logitsGrad", () => loss.ForwardBackward(logits, At(0, 15), classes, At(0, 15)));
+        Throws("logitsGrad", () => loss.ForwardBackward(logits, At(0, 15), classes, At(2, 15)));
+        Throws("logitsGrad", () => loss.ForwardBackward(logits, target, At(0, 15), Reduction.Mean, At(10, 5)));
+        Throws("logitsGrad", () => loss.ForwardBackward(logits, target, At(20, 3), At(0, 15), At(14, 3)));
+        Throws("output", () => loss.ForwardBackward(logits, target, At(0, 3), At(20, 15), At(1, 3)));
+        Throws("output", () => loss.ForwardBackward(logits, target, At(0, 3), At(20, 15), default, At(2, 5)));
+        Throws("output", () => loss.ForwardBackward(logits, At(0, 15), classes, At(14, 3), At(20, 15)));
+        Throws("output", () => loss.ForwardBackward(logits, target, At(0, 3), At(2, 15)));
+    }
+
     /// <summary>[N·D, C] rows to the [N, C, D] layout.</summary>
     private static float[] ToSpatial(float[] rows, int samples, int classes, int spatial)
     {
@@ -260,7 +321,7 @@ public class CrossEntropyTests
             Numerics.AssertClose($"multi_margin p{p} {rows}x{classes} gradient in place", inPlace, expected.InputGradient, 1e-5, 1e-6);
         }
 
-        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new MultiMarginLoss(3, 1f))!.ParamName, Is.EqualTo("P"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new MultiMarginLoss(3, 1f))!.ParamName, Is.EqualTo("p"));
         float[] scores = new float[6], gradient = [.. Enumerable.Repeat(4f, 6)];
         Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => loss.ForwardBackward(scores, [0L, 3L], gradient))!.ParamName, Is.EqualTo("target"));
         Assert.That(gradient.All(g => g == 4f), "nothing written");
@@ -388,8 +449,8 @@ public class CrossEntropyTests
         Throws<ArgumentException>("reduction", () => loss.ForwardBackward(logits, target, gradient, Reduction.None));
         Throws<ArgumentException>("output", () => loss.ForwardBackward(logits, target, new float[3], gradient));
         Throws<ArgumentException>("upstream", () => loss.ForwardBackward(logits, target, new float[4], gradient, new float[3]));
-        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new CrossEntropyLoss(-100, 1.5f))!.ParamName, Is.EqualTo("LabelSmoothing"));
-        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new CrossEntropyLoss(-100, 0f, -1f))!.ParamName, Is.EqualTo("LseSquareScale"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new CrossEntropyLoss(-100, 1.5f))!.ParamName, Is.EqualTo("labelSmoothing"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new CrossEntropyLoss(-100, 0f, -1f))!.ParamName, Is.EqualTo("lseSquareScale"));
         Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => loss.ForwardBackward(logits, [0L, 1L, 7L, 0L], gradient))!.Message, Does.Contain("2"));
     }
 

@@ -95,11 +95,28 @@ public class GhmcTests
     [Test]
     public void BadArgumentsThrow()
     {
-        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new GhmcLoss(0, 0f))!.ParamName, Is.EqualTo("Bins"));
-        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new GhmcLoss(10, 1f))!.ParamName, Is.EqualTo("Momentum"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new GhmcLoss(0, 0f))!.ParamName, Is.EqualTo("bins"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => new GhmcLoss(10, 1f))!.ParamName, Is.EqualTo("momentum"));
         float[] x = new float[4], g = new float[4];
         Assert.That(Assert.Throws<ArgumentException>(() => new GhmcLoss(10, 0.5f).ForwardBackward(x, x, g, accumulatedCounts: new float[3]))!.ParamName, Is.EqualTo("accumulatedCounts"));
         Assert.That(Assert.Throws<ArgumentException>(() => new GhmcLoss().ForwardBackward(x, new float[3], g))!.ParamName, Is.EqualTo("target"));
+    }
+
+    /// <summary>A call that throws leaves the caller's moving-average state as it was: the new state is committed only after the kernel's own checks pass.</summary>
+    [Test]
+    public void AThrowingCallLeavesTheStateUntouched()
+    {
+        var ghm = new GhmcLoss(10, 0.5f);
+        float[] x = CatalogHarness.Uniform(8, 1, -3f, 3f), t = [0, 1, 0, 1, 1, 0, 0, 1];
+        float[] state = [.. Enumerable.Range(0, 10).Select(b => 0.25f * b)];
+        float[] before = (float[])state.Clone();
+        Assert.That(Assert.Throws<ArgumentException>(() => ghm.ForwardBackward(x, t, new float[7], accumulatedCounts: state))!.ParamName, Is.EqualTo("logitsGrad"));
+        Assert.That(Assert.Throws<ArgumentException>(() => ghm.ForwardBackward(x, t, new float[8], accumulatedCounts: state, reduction: Reduction.None))!.ParamName, Is.EqualTo("reduction"));
+        Assert.That(Assert.Throws<ArgumentException>(() => ghm.Forward(x, t, accumulatedCounts: state, reduction: Reduction.None))!.ParamName, Is.EqualTo("reduction"));
+        Assert.That(Assert.Throws<ArgumentException>(() => ghm.ForwardBackward(x, t, new float[7], new float[8], new float[8], accumulatedCounts: state))!.ParamName, Is.EqualTo("output"));
+        Assert.That(state, Is.EqualTo(before), "state untouched");
+        ghm.ForwardBackward(x, t, new float[8], accumulatedCounts: state);
+        Assert.That(state, Is.Not.EqualTo(before), "a call that succeeds updates it");
     }
 
     private static (double Loss, double[] Gradient) Reference(float[] x, float[] t, float[] labelWeight, int bins, double momentum, double[] state, double upstream)

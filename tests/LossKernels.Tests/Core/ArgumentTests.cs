@@ -55,6 +55,7 @@ public class ArgumentTests
         Expect<ArgumentException>("output", () => loss.ForwardBackward(input, target, shortOutput, gradient));
         Expect<ArgumentException>("inputGrad", () => loss.ForwardBackward(input, target, output, shortGradient));
         Expect<ArgumentException>("inputGrad", () => loss.ForwardBackward(input, target, output, output));
+        Expect<ArgumentException>("output", () => loss.ForwardBackward(input, target, shifted.AsSpan(1, N), gradient, shifted.AsSpan(0, N)));
 
         Expect<ArgumentException>("inputGrad", () => loss.Backward(input, target, 1f, shortGradient));
         Expect<ArgumentException>("reduction", () => loss.Backward(input, target, 1f, gradient, Reduction.None));
@@ -77,6 +78,9 @@ public class ArgumentTests
         Expect<ArgumentOutOfRangeException>("alpha", () => new BalancedL1Loss(0f, 1.5f, 1f));
         Expect<ArgumentOutOfRangeException>("gamma", () => new BalancedL1Loss(0.5f, -1f, 1f));
         Expect<ArgumentOutOfRangeException>("beta", () => new BalancedL1Loss(0.5f, 1.5f, 0f));
+        // b = e^(γ/α) − 1 overflows float at γ/α = 150: every loss would be NaN.
+        Expect<ArgumentOutOfRangeException>("alpha", () => new BalancedL1Loss(0.01f, 1.5f, 1f));
+        Assert.That(new BalancedL1Loss(1.5f / 88f, 1.5f, 1f).Forward([0.5f, 3f], [0f, 0f]), Is.Positive.And.Not.NaN, "γ/α = 88 still fits");
     }
 
     [Test]

@@ -55,6 +55,35 @@ public class DeterminismAndAllocationTests
         Assert.That((huge + ChunkedRun.ChunkLength((nint)huge) - 1) / ChunkedRun.ChunkLength((nint)huge), Is.LessThanOrEqualTo(ChunkedRun.MaxChunks));
     }
 
+    /// <summary>
+    /// A driver's own chunk length (rows of C classes, a matrix row of m boxes) never makes more than MaxChunks partials on the
+    /// stack: 3,000,001 items asked in chunks of 1, on a thread with a 256 KiB stack, one thread and two, cover every item once.
+    /// </summary>
+    [TestCase(1)]
+    [TestCase(2)]
+    public void ACallersChunkLengthNeverPassesTheStackBudget(int threads)
+    {
+        const int length = 3_000_001;
+        LossKernelsSettings.MaxThreads = threads;
+        double covered = 0d;
+        CountingRanges.Calls = 0;
+        Numerics.OnThreadWithStack(256 << 10, () => covered = ChunkedRun.Run(new CountingRanges(), length, parallelThreshold: 0, chunkLength: 1));
+        Assert.That(covered, Is.EqualTo(length));
+        Assert.That(CountingRanges.Calls, Is.LessThanOrEqualTo(ChunkedRun.MaxChunks));
+    }
+
+    /// <summary>Returns each range's length as its partial and counts the ranges.</summary>
+    private readonly struct CountingRanges : IRangeKernel
+    {
+        internal static int Calls;
+
+        public double RunRange(nint start, nint length)
+        {
+            Interlocked.Increment(ref Calls);
+            return length;
+        }
+    }
+
     [Test]
     public void ConcurrentCallersGetTheSameResults()
     {

@@ -1,4 +1,5 @@
 using LossKernels.Catalog;
+using LossKernels.Classification;
 using LossKernels.OpenCL;
 using static LossKernels.Tests.Core.CatalogHarness;
 
@@ -56,5 +57,68 @@ public class OpenCLClassificationTests
             Numerics.AssertSameClass(gpu.Loss[i], cpu.Loss[i], 2e-5, what + " loss");
             Numerics.AssertSameClass(gpu.InputGradient[i], cpu.InputGradient[i], 2e-5, what + " gradient");
         }
+    }
+
+    /// <summary>
+    /// The class losses on the device take no buffer of another device (the kernel would run on another context's memory), no
+    /// output that is the gradient or an input, no gradient that is a buffer the rows read after writing it; a bad or disposed
+    /// argument throws with its name and nothing is written, the row losses of nll_loss included.
+    /// </summary>
+    [Test]
+    public void ForeignSameAndDisposedBuffersThrowBeforeAnythingIsWritten()
+    {
+        const int rows = 4, classes = 5;
+        OpenCLDevice device = OpenCLTestDevice.Get();
+        using OpenCLDevice other = OpenCLTestDevice.OpenSeparate();
+        float[] logits = Uniform(rows * classes, 1, -2f, 2f), binary = [.. Enumerable.Range(0, rows * classes).Select(i => (float)(i % 2))];
+        float[] sentinel = [.. Enumerable.Repeat(77f, rows * classes)];
+        using DeviceBuffer<float> x = device.Upload(logits), t = device.Upload(binary), probabilities = device.Upload(binary), posWeight = device.Upload(new[] { 1f, 2f, 3f, 4f, 5f });
+        using DeviceBuffer<long> labels = device.Upload(new[] { 0L, 4L, 2L, 1L }), badLabels = device.Upload(new[] { 0L, 4L, 9L, 1L }), minLabels = device.Upload(new[] { 0L, long.MinValue, 2L, 1L });
+        using DeviceBuffer<float> g = device.Upload(sentinel), o = device.Upload(sentinel[..rows]), same = device.Upload(sentinel);
+        using DeviceBuffer<float> foreign = other.Upload(logits), foreignWeight = other.Upload(new[] { 1f, 2f, 3f, 4f, 5f });
+        using DeviceBuffer<long> foreignLabels = other.Upload(new[] { 0L, 4L, 2L, 1L });
+        DeviceBuffer<float> disposed = device.Upload(sentinel);
+        disposed.Dispose();
+        var nll = new NllLoss();
+        var margin = new MultiMarginLoss();
+        var posWeighted = new PosWeightedBinaryCrossEntropyLoss();
+        var ghm = new GhmcLoss();
+        var crossEntropy = new CrossEntropyLoss();
+
+        (string Name, Action Call, Type Exception, string? ParamName)[] cases =
+        [
+            ("nll target on another device", () => nll.ForwardBackward(x, foreignLabels, g), typeof(ArgumentException), "target"),
+            ("nll gradient on another device", () => nll.ForwardBackward(x, labels, foreign), typeof(ArgumentException), "inputGrad"),
+            ("nll output on another device", () => nll.ForwardBackward(x, labels, foreign, g), typeof(ArgumentException), "output"),
+            ("nll bad target", () => nll.ForwardBackward(x, badLabels, o, g), typeof(ArgumentOutOfRangeException), "target"),
+            ("nll disposed gradient", () => nll.ForwardBackward(x, labels, o, disposed), typeof(ObjectDisposedException), null),
+            ("multi_margin target on another device", () => margin.ForwardBackward(x, foreignLabels, g), typeof(ArgumentException), "target"),
+            ("multi_margin gradient on another device", () => margin.ForwardBackward(x, labels, foreign), typeof(ArgumentException), "inputGrad"),
+            ("multi_margin long.MinValue target", () => margin.ForwardBackward(x, minLabels, o, g), typeof(ArgumentOutOfRangeException), "target"),
+            ("pos_weight on another device", () => posWeighted.ForwardBackward(x, t, foreignWeight, g), typeof(ArgumentException), "posWeight"),
+            ("pos_weight gradient on another device", () => posWeighted.ForwardBackward(x, t, posWeight, foreign), typeof(ArgumentException), "inputGrad"),
+            ("pos_weight output is the gradient", () => posWeighted.ForwardBackward(x, t, posWeight, same, same), typeof(ArgumentException), "output"),
+            ("ghm-c target on another device", () => ghm.ForwardBackward(x, foreign, g), typeof(ArgumentException), "target"),
+            ("ghm-c gradient on another device", () => ghm.ForwardBackward(x, t, foreign), typeof(ArgumentException), "logitsGrad"),
+            ("cross_entropy output is the gradient", () => crossEntropy.ForwardBackward(x, labels, same, same), typeof(ArgumentException), "output"),
+            ("cross_entropy gradient is the probabilities", () => crossEntropy.ForwardBackward(x, probabilities, classes, probabilities), typeof(ArgumentException), "logitsGrad"),
+        ];
+        foreach ((string name, Action call, Type exception, string? paramName) in cases)
+        {
+            Exception thrown = Assert.Catch(() => call(), name)!;
+            Assert.That(thrown, Is.InstanceOf(exception), name);
+            if (paramName is not null)
+                Assert.That(((ArgumentException)thrown).ParamName, Is.EqualTo(paramName), name);
+            Assert.That(g.ToArray(), Is.EqualTo(sentinel), $"{name}: gradient untouched");
+            Assert.That(o.ToArray(), Is.EqualTo(sentinel[..rows]), $"{name}: output untouched");
+            Assert.That(same.ToArray(), Is.EqualTo(sentinel), $"{name}: shared buffer untouched");
+            Assert.That(probabilities.ToArray(), Is.EqualTo(binary), $"{name}: probabilities untouched");
+        }
+
+        // Empty buffers have no memory of their own, so none is "the same" as another: zero rows run and return NaN for the mean.
+        using DeviceBuffer<float> noLogits = device.Allocate<float>(0), noOutput = device.Allocate<float>(0), noGradient = device.Allocate<float>(0);
+        using DeviceBuffer<long> noLabels = device.Allocate<long>(0);
+        Assert.DoesNotThrow(() => crossEntropy.ForwardBackward(noLogits, noLabels, noOutput, noGradient));
+        Assert.That(crossEntropy.ForwardBackward(noLogits, noLabels, noGradient), Is.NaN);
     }
 }
