@@ -111,8 +111,8 @@ internal static class QuickReport
         return Modes.Max(probe.BytesMoved) / Probe * n;
     }
 
-    /// <summary>The device <see cref="OpenCLDevice.Select()"/> picks, with <c>--opencl-variant</c> applied, or null (the report then has no opencl rows and says why).</summary>
-    private static OpenCLDevice? OpenDevice(string? variant)
+    /// <summary>The device <see cref="OpenCLDevice.Select()"/> picks, with <c>--opencl-variant</c> applied, or null (the report or golden run then has no opencl backend and says why).</summary>
+    internal static OpenCLDevice? OpenDevice(string? variant)
     {
         try
         {
@@ -124,20 +124,20 @@ internal static class QuickReport
         }
         catch (InvalidOperationException e)
         {
-            AnsiConsole.MarkupLine($"[yellow]No opencl rows:[/] {Markup.Escape(e.Message)}");
+            AnsiConsole.MarkupLine($"[yellow]No opencl backend:[/] {Markup.Escape(e.Message)}");
             return null;
         }
     }
 
     /// <summary>An ILGPU context with its CUDA devices (the native libraries mapped first), or null when ILGPU finds none.</summary>
-    private static Context? CudaContext()
+    internal static Context? CudaContext()
     {
         IlgpuRuntime.MapNativeLibraries();
         Context context = Context.Create(builder => builder.Cuda());
         if (context.Devices.Any(d => d.AcceleratorType == AcceleratorType.Cuda))
             return context;
         context.Dispose();
-        AnsiConsole.MarkupLine("[yellow]No ilgpu-cuda rows:[/] ILGPU finds no CUDA device.");
+        AnsiConsole.MarkupLine("[yellow]No ilgpu-cuda backend:[/] ILGPU finds no CUDA device.");
         return null;
     }
 

@@ -100,6 +100,29 @@ public class GoldenFormatTests
         Assert.DoesNotThrow(() => new GoldenCases().Case(path));
     }
 
+    /// <summary>The check reports, per mode and key, the worst element: one gradient element moved by 50 tolerances fails fused and backward at that index, and nothing else.</summary>
+    [Test]
+    public void TheCheckNamesTheWorstElementOfEachKeyAndMode()
+    {
+        JsonObject perturbed = template.DeepClone().AsObject();
+        JsonObject gradient = perturbed["expected"]!["grad.input"]!.AsObject();
+        double[] values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(Convert.FromBase64String(gradient["data"]!.GetValue<string>())).ToArray();
+        GoldenCase original = GoldenCase.Load(Directory.EnumerateFiles(GoldenCases.BuiltInDirectory, "smooth_l1__*__mean__n7.json").First());
+        Tolerance tolerance = original.ToleranceFor("grad.input");
+        values[3] += 50 * (tolerance.Atol + tolerance.Rtol * Math.Abs(values[3]));
+        gradient["data"] = Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        string path = Path.Combine(directory, "one-element.json");
+        File.WriteAllText(path, perturbed.ToJsonString());
+
+        List<GoldenComparison> comparisons = GoldenCheck.Run(GoldenCase.Load(path), device: null);
+        Assert.That(comparisons.Select(c => $"{c.Mode} {c.Key}"), Is.EqualTo(new[] { "forward loss", "fused loss", "fused grad.input", "backward grad.input" }));
+        GoldenComparison[] failed = [.. comparisons.Where(c => !c.Passed)];
+        Assert.That(failed.Select(c => c.Mode), Is.EqualTo(new[] { "fused", "backward" }));
+        Assert.That(failed.Select(c => c.Index), Is.All.EqualTo(3));
+        Assert.That(failed.Select(c => c.Excess), Is.All.InRange(49.0, 51.0));
+        Assert.That(comparisons.Where(c => c.Passed).Select(c => c.Excess), Is.All.LessThanOrEqualTo(1.0));
+    }
+
     [Test]
     public void ExtraFoldersComeFromTheEnvironmentVariable()
     {
