@@ -307,59 +307,100 @@ public readonly unsafe struct GhmcLoss
             edges[b] = (float)b / bins;
     }
 
-    /// <summary>Counts the valid elements per bin in one pass, in integers (the same for any run); returns the valid count.</summary>
+    /// <summary>
+    /// Counts the valid elements of each bin into <paramref name="counts"/> and returns their total: chunks of the elementwise
+    /// driver's length on up to <see cref="LossKernelsSettings.MaxThreads"/> threads, each counting on its own stack and adding
+    /// its integer counts into <paramref name="counts"/> at the end, so that the counts are exact and the same for any thread count.
+    /// </summary>
     private long Histogram(ReadOnlySpan<float> logits, ReadOnlySpan<float> target, ReadOnlySpan<float> labelWeight, float* edges, long* counts)
     {
         fixed (float* x = logits, t = target, w = labelWeight)
         {
-            if (Vector512.IsHardwareAccelerated)
-                return Histogram<Vector512<float>, Width512>(x, t, w, logits.Length, edges, counts);
-            if (Vector256.IsHardwareAccelerated)
-                return Histogram<Vector256<float>, Width256>(x, t, w, logits.Length, edges, counts);
-            return Histogram<Vector128<float>, Width128>(x, t, w, logits.Length, edges, counts);
+            var pass = new HistogramPass(x, t, w, edges, counts, Bins);
+            return (long)ChunkedRun.Run(pass, logits.Length, ElementwiseDriver.ParallelThreshold);
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private long Histogram<TVec, TMath>(float* x, float* t, float* w, int length, float* edges, long* counts)
-        where TVec : struct
-        where TMath : struct, IVectorMath<TVec>
+    /// <summary>
+    /// One chunk of the histogram, in the vector lanes: for each edge b an integer accumulator per lane counts the valid elements
+    /// with g ≥ b/bins (the compare that places an element in its bin), so that bin b holds the count at edge b less the count
+    /// at edge b + 1 — no per-element scatter.
+    /// </summary>
+    private readonly struct HistogramPass(float* x, float* t, float* w, float* edges, long* counts, int bins) : IRangeKernel
     {
-        int count = TMath.Count;
-        float* bins = stackalloc float[count];
-        float* padX = stackalloc float[count];
-        float* padT = stackalloc float[count];
-        long valid = 0;
-        for (int i = 0; i < length; i += count)
+        public double RunRange(nint start, nint length)
         {
-            int lanes = Math.Min(count, length - i);
-            float* xs = x + i, ts = t + i;
-            if (lanes < count)
-            {
-                // The last, partial vector: a zero-padded copy; only its first lanes are counted.
-                for (int j = 0; j < count; j++)
-                {
-                    padX[j] = j < lanes ? x[i + j] : 0f;
-                    padT[j] = j < lanes ? t[i + j] : 0f;
-                }
-
-                xs = padX;
-                ts = padT;
-            }
-
-            TMath.Store(GhmcElement<BinTable>.Bin<TVec, TMath>(TMath.Load(ref xs[0]), TMath.Load(ref ts[0]), new BinTable(null, edges), Bins), ref bins[0]);
-            for (int j = 0; j < lanes; j++)
-            {
-                // NaN gradient norms (a NaN logit or target) fall in no bin, as in mmdetection.
-                if ((w == null || w[i + j] > 0f) && !float.IsNaN(bins[j]))
-                {
-                    counts[(int)bins[j]]++;
-                    valid++;
-                }
-            }
+            if (Vector512.IsHardwareAccelerated)
+                return Count<Vector512<float>, Width512>(start, length);
+            if (Vector256.IsHardwareAccelerated)
+                return Count<Vector256<float>, Width256>(start, length);
+            return Count<Vector128<float>, Width128>(start, length);
         }
 
-        return valid;
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private long Count<TVec, TMath>(nint start, nint length)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            int count = TMath.Count;
+            // atLeast[b·count + lane]: the lane's count of valid elements with g ≥ edge b, as a negative int32 (masks are −1);
+            // a chunk is at most 2^19 elements, so no lane passes 2^31. Entry 0 counts every valid element.
+            float* atLeast = stackalloc float[bins * count];
+            new Span<float>(atLeast, bins * count).Clear();
+            float* padX = stackalloc float[count];
+            float* padT = stackalloc float[count];
+            float* padW = stackalloc float[count];
+            TVec zero = TMath.Create(0f);
+            for (nint i = start; i < start + length; i += count)
+            {
+                int used = (int)Math.Min(count, start + length - i);
+                float* xs = x + i, ts = t + i, ws = w + i;
+                if (used < count)
+                {
+                    // The last, partial vector: a zero-padded copy whose padding lanes are left out below.
+                    for (int j = 0; j < count; j++)
+                    {
+                        padX[j] = j < used ? x[i + j] : 0f;
+                        padT[j] = j < used ? t[i + j] : 0f;
+                        padW[j] = j < used && w != null ? w[i + j] : 0f;
+                    }
+
+                    xs = padX;
+                    ts = padT;
+                    ws = padW;
+                }
+
+                SigmoidTerms.Sigmoids<TVec, TMath>(TMath.Load(ref xs[0]), out TVec p, out _);
+                TVec g = TMath.Abs(TMath.Subtract(p, TMath.Load(ref ts[0])));
+                // NaN gradient norms (a NaN logit or target) fall in no bin, as in mmdetection; nor do elements of weight ≤ 0.
+                TVec counted = TMath.Equal(g, g);
+                if (w != null)
+                    counted = TMath.And(counted, TMath.GreaterThan(TMath.Load(ref ws[0]), zero));
+                if (used < count)
+                    counted = TMath.KeepLanes(counted, 0, used);
+                TMath.Store(TMath.AddBits(TMath.Load(ref atLeast[0]), counted), ref atLeast[0]);
+                for (int b = 1; b < bins; b++)
+                {
+                    // g ≥ edge as max(g, edge) = g: the test GhmcElement.Bin places elements by.
+                    TVec beyond = TMath.And(TMath.Equal(TMath.Max(g, TMath.Create(edges[b])), g), counted);
+                    TMath.Store(TMath.AddBits(TMath.Load(ref atLeast[b * count]), beyond), ref atLeast[b * count]);
+                }
+            }
+
+            long valid = 0, above = 0;
+            for (int b = bins - 1; b >= 0; b--)
+            {
+                long atEdge = 0;
+                for (int j = 0; j < count; j++)
+                    atEdge -= BitConverter.SingleToInt32Bits(atLeast[b * count + j]);
+                if (atEdge != above)
+                    Interlocked.Add(ref counts[b], atEdge - above);
+                above = atEdge;
+                valid = atEdge;
+            }
+
+            return valid;
+        }
     }
 }
 
