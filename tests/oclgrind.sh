@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every OpenCL kernel entry point (benchmarks' `kernel-check`: every catalog loss x reduction x
 # mode x reduction variant, with and without weights, box formats, the class-target check and the box
-# utilities) on Oclgrind at sizes 1, 7, 257 and 4099 (about 4 minutes), with its out-of-bounds,
+# utilities) on Oclgrind at sizes 1, 7, 257 and 4099 (4 to 10 minutes on 2 shared cores), with its out-of-bounds,
 # data-race and uninitialized-read checks on.
 # Oclgrind never changes the exit code, so this reads its log: any entry there fails the script.
 # Oclgrind is loaded as an ICD (its `oclgrind` wrapper's LD_PRELOAD crashes the .NET host).
