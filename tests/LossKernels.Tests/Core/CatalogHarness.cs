@@ -90,6 +90,25 @@ public static class CatalogHarness
         Numerics.AssertClose($"{what} backward grad", bound.InputGradient, expected.InputGradient, rtol, atol);
     }
 
+    /// <summary>Runs the fused mode <paramref name="runs"/> times over NaN-poisoned outputs: every run's loss and gradient bitwise the first's.</summary>
+    public static void AssertRunsBitEqual(BoundLoss bound, string what, int runs = 5)
+    {
+        float[]? firstLoss = null, firstGradient = null;
+        for (int run = 0; run < runs; run++)
+        {
+            bound.Poison(float.NaN);
+            RunAndFetch(bound, LossMode.Fused);
+            if (firstLoss is null)
+            {
+                (firstLoss, firstGradient) = ((float[])bound.Loss.Clone(), (float[])bound.InputGradient.Clone());
+                continue;
+            }
+
+            Assert.That(Numerics.BitEqual(bound.Loss, firstLoss), $"{what}: loss of run {run}");
+            Assert.That(Numerics.BitEqual(bound.InputGradient, firstGradient!), $"{what}: gradient of run {run}");
+        }
+    }
+
     /// <summary>Runs <paramref name="mode"/> and brings a device's results into the bound loss's arrays.</summary>
     public static void RunAndFetch(BoundLoss bound, LossMode mode)
     {

@@ -102,20 +102,7 @@ public class ILGPUElementwiseTests
         (float[] input, float[] target) = Sample(loss, length, seed: 9);
         float[]? weight = loss == "rmse" ? null : Uniform(length, 10, 0f, 2f);
         using BoundLoss bound = Bind(loss, ParametersFor(loss, reduction), input, target, weight, device: IlgpuTestAccelerator.Device);
-        float[]? firstLoss = null, firstGradient = null;
-        for (int run = 0; run < 5; run++)
-        {
-            bound.Poison(float.NaN);
-            RunAndFetch(bound, LossMode.Fused);
-            if (firstLoss is null)
-            {
-                (firstLoss, firstGradient) = ((float[])bound.Loss.Clone(), (float[])bound.InputGradient.Clone());
-                continue;
-            }
-
-            Assert.That(Numerics.BitEqual(bound.Loss, firstLoss), $"{loss}/{reduction}: loss of run {run}");
-            Assert.That(Numerics.BitEqual(bound.InputGradient, firstGradient!), $"{loss}/{reduction}: gradient of run {run}");
-        }
+        AssertRunsBitEqual(bound, $"{loss}/{reduction}");
     }
 
     [Test]

@@ -47,6 +47,19 @@ public static class OpenCLTestDevice
         }
     }
 
+    /// <summary>Each call throws its exception type, naming <c>ParamName</c> when given, and <paramref name="assertUntouched"/> (called with the case's name) finds nothing written.</summary>
+    public static void AssertEachThrowsWritingNothing((string Name, Action Call, Type Exception, string? ParamName)[] cases, Action<string> assertUntouched)
+    {
+        foreach ((string name, Action call, Type exception, string? paramName) in cases)
+        {
+            Exception thrown = Assert.Catch(() => call(), name)!;
+            Assert.That(thrown, Is.InstanceOf(exception), name);
+            if (paramName is not null)
+                Assert.That(((ArgumentException)thrown).ParamName, Is.EqualTo(paramName), name);
+            assertUntouched(name);
+        }
+    }
+
     /// <summary>A fresh device of its own, for tests that dispose it or need a second context.</summary>
     public static OpenCLDevice OpenSeparate()
     {
