@@ -67,6 +67,31 @@ public static class Numerics
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on <paramref name="workers"/> threads at once (each given its index and a way to report a
+    /// failure; an exception counts as one) and fails with every failure reported.
+    /// </summary>
+    public static void AssertWorkersSucceed(int workers, Action<int, Action<string>> work)
+    {
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        Thread[] threads = [.. Enumerable.Range(0, workers).Select(worker => new Thread(() =>
+        {
+            try
+            {
+                work(worker, failures.Enqueue);
+            }
+            catch (Exception e)
+            {
+                failures.Enqueue($"thread {worker}: {e}");
+            }
+        }))];
+        foreach (Thread thread in threads)
+            thread.Start();
+        foreach (Thread thread in threads)
+            thread.Join();
+        Assert.That(failures, Is.Empty);
+    }
+
     /// <summary>The same bits in every element (NaN payloads and the sign of zero included).</summary>
     public static bool BitEqual(ReadOnlySpan<float> a, ReadOnlySpan<float> b) =>
         MemoryMarshal.Cast<float, int>(a).SequenceEqual(MemoryMarshal.Cast<float, int>(b));

@@ -22,6 +22,13 @@ public class CrossEntropyTests
         from ignored in new[] { false, true }
         select new TestCaseData(smoothing, z, weighted, ignored);
 
+    /// <summary>Label smoothing, the z-loss and class weights: the option matrix the device backends run.</summary>
+    public static IEnumerable<TestCaseData> DeviceOptions() =>
+        from smoothing in new[] { 0.0, 0.1 }
+        from z in new[] { 0.0, 1e-4 }
+        from weighted in new[] { false, true }
+        select new TestCaseData(smoothing, z, weighted);
+
     [TestCaseSource(nameof(Options))]
     public void ShapesAndOptionsMatchPyTorchsComposition(double smoothing, double z, bool weighted, bool ignored)
     {

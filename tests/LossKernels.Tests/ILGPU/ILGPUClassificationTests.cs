@@ -20,13 +20,7 @@ public class ILGPUClassificationTests
     /// <summary>Short rows (a thread each) and rows of 64 classes or more (a work-group each), with an odd tail.</summary>
     private static readonly (int Rows, int Classes)[] Shapes = [(1, 1), (2, 3), (5, 7), (3, 17), (9, 63), (9, 64), (17, 257), (3, 1031), (2, 32000), (30, 81)];
 
-    public static IEnumerable<TestCaseData> Options() =>
-        from smoothing in new[] { 0.0, 0.1 }
-        from z in new[] { 0.0, 1e-4 }
-        from weighted in new[] { false, true }
-        select new TestCaseData(smoothing, z, weighted);
-
-    [TestCaseSource(nameof(Options))]
+    [TestCaseSource(typeof(CrossEntropyTests), nameof(CrossEntropyTests.DeviceOptions))]
     public void CrossEntropyShapesAndOptionsMatchTheReference(double smoothing, double z, bool weighted)
     {
         Accelerator accelerator = IlgpuTestAccelerator.Get();

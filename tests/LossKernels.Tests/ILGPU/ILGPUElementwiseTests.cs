@@ -110,8 +110,7 @@ public class ILGPUElementwiseTests
     {
         Accelerator accelerator = IlgpuTestAccelerator.Get();
         const int threads = 4, length = 3_001;
-        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var workers = Enumerable.Range(0, threads).Select(worker => new Thread(() =>
+        Numerics.AssertWorkersSucceed(threads, (worker, fail) =>
         {
             (float[] input, float[] target) = Sample(length, seed: 100 + worker);
             var loss = new HuberLoss(0.5f + worker * 0.25f);
@@ -124,14 +123,9 @@ public class ILGPUElementwiseTests
                 float got = loss.ForwardBackward(x.View, t.View, g.View, stream: stream);
                 stream.Synchronize();
                 if (Math.Abs(got - expectedLoss) > 1e-6 * Math.Abs(expectedLoss) || !g.GetAsArray1D().Zip(expected).All(pair => Numerics.IsClose(pair.First, pair.Second, 1e-6, 0)))
-                    failures.Enqueue($"thread {worker} call {call}: loss {got} vs {expectedLoss}");
+                    fail($"thread {worker} call {call}: loss {got} vs {expectedLoss}");
             }
-        })).ToArray();
-        foreach (Thread worker in workers)
-            worker.Start();
-        foreach (Thread worker in workers)
-            worker.Join();
-        Assert.That(failures, Is.Empty);
+        });
     }
 
     public static IEnumerable<TestCaseData> BoxCases() => BoxHarness.ConfigurationsAndReductions();

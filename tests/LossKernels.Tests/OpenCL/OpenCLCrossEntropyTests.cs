@@ -12,13 +12,7 @@ public class OpenCLCrossEntropyTests
 {
     private static readonly (int Rows, int Classes)[] Shapes = [(1, 1), (2, 3), (5, 7), (3, 17), (7, 31), (9, 64), (17, 257), (3, 1031), (2, 32000), (300, 81)];
 
-    public static IEnumerable<TestCaseData> Options() =>
-        from smoothing in new[] { 0.0, 0.1 }
-        from z in new[] { 0.0, 1e-4 }
-        from weighted in new[] { false, true }
-        select new TestCaseData(smoothing, z, weighted);
-
-    [TestCaseSource(nameof(Options))]
+    [TestCaseSource(typeof(CrossEntropyTests), nameof(CrossEntropyTests.DeviceOptions))]
     public void ShapesAndOptionsMatchTheReference(double smoothing, double z, bool weighted)
     {
         OpenCLDevice device = OpenCLTestDevice.Get(OpenCLReductionVariant.Auto);

@@ -122,8 +122,7 @@ public class OpenCLElementwiseTests
     {
         OpenCLDevice device = OpenCLTestDevice.Get();
         const int threads = 4, length = 50_021;
-        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var workers = Enumerable.Range(0, threads).Select(worker => new Thread(() =>
+        Numerics.AssertWorkersSucceed(threads, (worker, fail) =>
         {
             (float[] input, float[] target) = Sample(length, seed: 100 + worker);
             var loss = new HuberLoss(0.5f + worker * 0.25f);
@@ -139,7 +138,7 @@ public class OpenCLElementwiseTests
                 {
                     float got = loss.ForwardBackward(x, t, g);
                     if (Math.Abs(got - expectedLoss) > 1e-6 * Math.Abs(expectedLoss) || !g.ToArray().AsSpan().SequenceEqual(expected))
-                        failures.Enqueue($"thread {worker} call {call}: loss {got} vs {expectedLoss}");
+                        fail($"thread {worker} call {call}: loss {got} vs {expectedLoss}");
                 }
                 else
                 {
@@ -150,18 +149,13 @@ public class OpenCLElementwiseTests
                         if (Math.Abs(elements[i] - expectedElements[i]) > 1e-6 * Math.Abs(expectedElements[i])
                             || Math.Abs(gradient[i] - expected[i] * length) > 1e-5 * Math.Abs(expected[i] * length) + 1e-30)
                         {
-                            failures.Enqueue($"thread {worker} call {call}: element {i}");
+                            fail($"thread {worker} call {call}: element {i}");
                             break;
                         }
                     }
                 }
             }
-        })).ToArray();
-        foreach (Thread worker in workers)
-            worker.Start();
-        foreach (Thread worker in workers)
-            worker.Join();
-        Assert.That(failures, Is.Empty);
+        });
     }
 
     [TestCaseSource(typeof(OpenCLTestDevice), nameof(OpenCLTestDevice.Variants))]
