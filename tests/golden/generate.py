@@ -822,6 +822,153 @@ def cross_entropy_cases(rng):
         cross_entropy_case({"reduction": reduction}, x, np.full(4, -100, dtype=np.int64), "all_ignored")
 
 
+def smp_prepare(x64, t, mode, from_logits, ignore_index):
+    """segmentation_models_pytorch DiceLoss.forward up to compute_score, in float64: probabilities and one-hot targets
+    [N, C, S], both multiplied by the ignore mask as smp does."""
+    bs, classes = x64.shape[0], x64.shape[1]
+    if from_logits:
+        y_pred = x64.log_softmax(dim=1).exp() if mode == "multiclass" else F.logsigmoid(x64).exp()
+    else:
+        y_pred = x64
+    if mode == "multiclass":
+        y_true = t.view(bs, -1)
+        y_pred = y_pred.reshape(bs, classes, -1)
+        if ignore_index is not None:
+            mask = y_true != ignore_index
+            y_pred = y_pred * mask.unsqueeze(1)
+            y_true = F.one_hot((y_true * mask).to(torch.long), classes).permute(0, 2, 1) * mask.unsqueeze(1)
+        else:
+            y_true = F.one_hot(y_true, classes).permute(0, 2, 1)
+    else:
+        y_true = t.reshape(bs, classes, -1)
+        y_pred = y_pred.reshape(bs, classes, -1)
+        if ignore_index is not None:
+            mask = y_true != ignore_index
+            y_pred = y_pred * mask
+            y_true = y_true * mask
+    return y_pred, y_true.to(torch.float64)
+
+
+def overlap_value(loss, params, x64, t, weight):
+    """The loss in float64: smp DiceLoss / TverskyLoss (+ MONAI's squared_pred, batch=False and weight), the focal Tversky
+    loss of Abraham & Khan, MONAI GeneralizedDiceLoss."""
+    p, y = smp_prepare(x64, t, params.get("mode", "multiclass"), params.get("from_logits", True), params.get("ignore_index"))
+    dims = (2,) if params.get("per_image", False) else (0, 2)
+    eps, smooth = params.get("eps", 1e-7), params.get("smooth", 0.0)
+    present = (y.sum(dims) > 0).to(torch.float64)
+    w = 1.0 if weight is None else torch.tensor(weight.astype(np.float64))
+    if loss == "dice_loss":
+        intersection = (p * y).sum(dims)
+        cardinality = (p * p).sum(dims) + (y * y).sum(dims) if params.get("squared", False) else (p + y).sum(dims)
+        score = (2.0 * intersection + smooth) / (cardinality + smooth).clamp_min(eps)
+        per_class = -torch.log(score.clamp_min(eps)) if params.get("log_loss", False) else 1.0 - score
+        return (per_class * present * w).mean()
+    if loss in ("tversky_loss", "focal_tversky_loss"):
+        focal = loss == "focal_tversky_loss"
+        alpha, beta = params.get("alpha", 0.7 if focal else 0.5), params.get("beta", 0.3 if focal else 0.5)
+        gamma = params.get("gamma", 4.0 / 3.0 if focal else 1.0)
+        intersection = (p * y).sum(dims)
+        fp = (p * (1.0 - y)).sum(dims)
+        fn = ((1 - p) * y).sum(dims)
+        score = (intersection + smooth) / (intersection + alpha * fp + beta * fn + smooth).clamp_min(eps)
+        if focal:
+            return ((1.0 - score) ** (1.0 / gamma) * present * w).mean()
+        return ((1.0 - score) * present * w).mean() ** gamma
+    batch = not params.get("per_image", False)
+    reduce_axis = [0, 2] if batch else [2]
+    intersection = torch.sum(y * p, reduce_axis)
+    ground = torch.sum(y, reduce_axis)
+    predicted = torch.sum(p, reduce_axis)
+    weight_type = params.get("weight_type", "square")
+    cw = torch.reciprocal(ground * ground) if weight_type == "square" else torch.reciprocal(ground) if weight_type == "simple" else torch.ones_like(ground)
+    infs = torch.isinf(cw)
+    cw = cw.masked_fill(infs, 0.0)
+    cw = cw + infs * (torch.max(cw) if batch else torch.max(cw, dim=1)[0].unsqueeze(dim=1))
+    final = 0 if batch else 1
+    numer = 2.0 * (intersection * cw).sum(final, keepdim=True) + params.get("smooth_nr", 1e-5)
+    denom = ((ground + predicted) * cw).sum(final, keepdim=True) + params.get("smooth_dr", 1e-5)
+    return torch.mean(1.0 - numer / denom)
+
+
+OVERLAP_SOURCES = {
+    "dice_loss": "segmentation_models_pytorch DiceLoss formula (+ MONAI squared_pred, batch=False, weight)",
+    "tversky_loss": "segmentation_models_pytorch TverskyLoss formula (+ MONAI batch=False, weight)",
+    "focal_tversky_loss": "focal Tversky loss, Abraham & Khan 2019, mean_c (1 - T_c)^(1/gamma), on smp's Tversky score",
+    "generalized_dice_loss": "MONAI GeneralizedDiceLoss formula",
+}
+
+
+def overlap_case(loss, params, x, t, tag, weight=None, upstream=None, tolerance=None):
+    x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+    t64 = torch.tensor(t.astype(np.float64)) if t.dtype == np.float32 else torch.tensor(t.astype(np.int64))
+    value = overlap_value(loss, params, x64, t64, weight)
+    up = 1.0 if upstream is None else float(upstream)
+    (value * up).backward()
+    inputs = {"input": tensor(x, "float32"), "target": tensor(t, "float32" if t.dtype == np.float32 else "int64")}
+    if weight is not None:
+        inputs["weight"] = tensor(weight, "float32")
+    case = {
+        "format": "losskernels-golden/1",
+        "name": f"{loss}/{tag}/{'x'.join(str(d) for d in x.shape)}",
+        "loss": loss,
+        "params": params,
+        "inputs": inputs,
+        "upstream": None if upstream is None else tensor(np.float32(upstream), "float32"),
+        "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
+        # A gradient of a mean over C·S terms is ~1/(C·S) per element: atol scaled to it.
+        "tolerance": tolerance or {"rtol": 1e-5, "atol": 1e-6},
+        "source": f"torch {torch.__version__} {OVERLAP_SOURCES[loss]}, float64",
+    }
+    write(case)
+
+
+def overlap_cases(rng):
+    def logits(*shape, scale=4.0):
+        return rng.uniform(-scale, scale, shape).astype(np.float32)
+
+    def labels(n, classes, *spatial, absent=None):
+        choices = [c for c in range(classes) if c != absent]
+        return rng.choice(choices, (n,) + spatial).astype(np.int64)
+
+    variants = {
+        "dice_loss": [{}, {"smooth": 1.0}, {"log_loss": True}, {"squared": True}, {"per_image": True}],
+        "tversky_loss": [{}, {"alpha": 0.3, "beta": 0.7}, {"alpha": 0.7, "beta": 0.3, "gamma": 2.0}, {"per_image": True, "gamma": 0.75, "smooth": 1.0}],
+        "focal_tversky_loss": [{}, {"gamma": 2.0, "smooth": 1.0}, {"per_image": True}],
+        "generalized_dice_loss": [{}, {"weight_type": "simple"}, {"weight_type": "uniform"}, {"per_image": True}],
+    }
+    for loss, configs in variants.items():
+        for extra in configs:
+            tag = "default" if not extra else "_".join(f"{k}{v}" for k, v in extra.items())
+            # Multiclass from logits: S not a multiple of any vector width, class 3 absent from the batch.
+            overlap_case(loss, {"mode": "multiclass", **extra}, logits(2, 4, 5, 7), labels(2, 4, 5, 7, absent=3), tag)
+            # Binary and multilabel from logits, soft targets.
+            overlap_case(loss, {"mode": "binary", **extra}, logits(2, 1, 9, 11), (rng.uniform(0, 1, (2, 1, 9, 11)) > 0.6).astype(np.float32), tag)
+            overlap_case(loss, {"mode": "multilabel", **extra}, logits(3, 3, 6, 5), rng.uniform(0, 1, (3, 3, 6, 5)).astype(np.float32), tag)
+        # Larger and odd: three images of 37 x 41 pixels.
+        overlap_case(loss, {"mode": "multiclass"}, logits(3, 5, 37, 41), labels(3, 5, 37, 41), "large")
+        # ignore_index: multiclass pixels marked 255; multilabel elements marked -1.
+        t = labels(2, 4, 6, 6)
+        t[rng.uniform(0, 1, t.shape) < 0.3] = 255
+        overlap_case(loss, {"mode": "multiclass", "ignore_index": 255}, logits(2, 4, 6, 6), t, "ignore")
+        t = rng.uniform(0, 1, (2, 2, 4, 5)).astype(np.float32)
+        t[rng.uniform(0, 1, t.shape) < 0.25] = -1.0
+        overlap_case(loss, {"mode": "multilabel", "ignore_index": -1}, logits(2, 2, 4, 5), t, "ignore")
+        # From probabilities (softmax of random logits, in float32).
+        probabilities = torch.softmax(torch.tensor(logits(2, 3, 4, 9)), dim=1).numpy().astype(np.float32)
+        overlap_case(loss, {"mode": "multiclass", "from_logits": False}, probabilities, labels(2, 3, 4, 9), "probabilities")
+        # Edges: logits of +-1e4 (probabilities exactly 0 and 1) and an upstream gradient.
+        edge = np.where(rng.uniform(0, 1, (2, 3, 3, 5)) < 0.5, np.float32(1e4), np.float32(-1e4)).astype(np.float32)
+        edge[:, 0] = rng.uniform(-2, 2, (2, 3, 5))
+        overlap_case(loss, {"mode": "multiclass"}, edge, labels(2, 3, 3, 5), "edges", upstream=0.37)
+        # A single class in binary mode with an empty mask (no target pixels).
+        overlap_case(loss, {"mode": "binary"}, logits(1, 1, 4, 4), np.zeros((1, 1, 4, 4), np.float32), "empty_mask")
+        # Every pixel ignored.
+        overlap_case(loss, {"mode": "multiclass", "ignore_index": 7}, logits(1, 3, 2, 3), np.full((1, 2, 3), 7, np.int64), "all_ignored")
+        if loss != "generalized_dice_loss":
+            overlap_case(loss, {"mode": "multiclass"}, logits(2, 4, 3, 3), labels(2, 4, 3, 3), "weighted",
+                         weight=rng.uniform(0.2, 2.0, 4).astype(np.float32))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):
@@ -876,6 +1023,7 @@ def main():
     multi_margin_cases(np.random.default_rng(20261128))
     ghmc_cases(np.random.default_rng(20261129))
     pos_weight_cases(np.random.default_rng(20261130))
+    overlap_cases(np.random.default_rng(20261201))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

@@ -38,6 +38,9 @@ public abstract class LossDevice
     internal abstract DeviceRun Ghmc(GhmcBoundLoss bound);
 
     internal abstract DeviceRun PosWeight(PosWeightBoundLoss bound);
+
+    internal abstract DeviceRun Overlap<TLoss>(Segmentation.OverlapBoundLoss<TLoss> bound)
+        where TLoss : struct, Segmentation.IOverlapLoss;
 }
 
 /// <summary>

@@ -44,11 +44,15 @@ public sealed class LossParameters
 
     /// <summary>The integer <paramref name="name"/> (a class index such as <c>ignore_index</c>), or <paramref name="defaultValue"/> when absent.</summary>
     /// <exception cref="ArgumentException">The value is not a whole number.</exception>
-    public long Integer(string name, long defaultValue)
+    public long Integer(string name, long defaultValue) => OptionalInteger(name) ?? defaultValue;
+
+    /// <summary>The integer <paramref name="name"/>, or null when absent (an <c>ignore_index</c> whose default is none).</summary>
+    /// <exception cref="ArgumentException">The value is not a whole number.</exception>
+    public long? OptionalInteger(string name)
     {
         used.Add(name);
         if (!values.TryGetValue(name, out object? value) || value is null)
-            return defaultValue;
+            return null;
         return value switch
         {
             int i => i,

@@ -48,6 +48,8 @@ public sealed unsafe partial class OpenCLDevice : LossDevice, IDisposable
     private int[] counterHost = [];
     private double[] hostPartials = [];
     private float[] hostFloatPartials = [];
+    private readonly MemoryHandle?[] scratch = new MemoryHandle?[2];
+    private readonly long[] scratchBytes = new long[2];
     private OpenCLReductionVariant variant;
     private bool disposed;
 
@@ -245,6 +247,8 @@ public sealed unsafe partial class OpenCLDevice : LossDevice, IDisposable
             programs.Clear();
             partials?.Dispose();
             counters?.Dispose();
+            foreach (MemoryHandle? buffer in scratch)
+                buffer?.Dispose();
             faultFlag.Dispose();
             queue.Dispose();
             context.Dispose();
@@ -318,6 +322,59 @@ public sealed unsafe partial class OpenCLDevice : LossDevice, IDisposable
         fixed (int* values = counterHost)
             OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueReadBuffer(Queue, counters!.DangerousGetHandle(), OpenCLNative.True, 0, (nuint)count * sizeof(int), values, 0, null, null), "clEnqueueReadBuffer");
         return counterHost.AsSpan(0, count);
+    }
+
+    /// <summary>
+    /// Device scratch <paramref name="slot"/> (0 or 1: two per call) of at least <paramref name="bytes"/> bytes, grown on demand
+    /// and reused: per-pixel statistics and small tables that a loss passes from one launch to the next. Call under <see cref="Gate"/>.
+    /// </summary>
+    internal nint Scratch(int slot, long bytes)
+    {
+        if (bytes > scratchBytes[slot] || scratch[slot] is null)
+        {
+            long capacity = Math.Max(Math.Max(bytes, 64), 2 * scratchBytes[slot]);
+            scratch[slot]?.Dispose();
+            scratch[slot] = null;
+            scratchBytes[slot] = 0;
+            int status;
+            nint memory = OpenCLNative.clCreateBuffer(Context, OpenCLNative.MemReadWrite, (nuint)capacity, null, &status);
+            scratch[slot] = MemoryHandle.Create(memory, status);
+            scratchBytes[slot] = capacity;
+        }
+
+        return scratch[slot]!.DangerousGetHandle();
+    }
+
+    /// <summary>Copies <paramref name="values"/> into scratch <paramref name="slot"/> (a blocking write) and returns its handle. Call under <see cref="Gate"/>.</summary>
+    internal nint UploadScratch(int slot, ReadOnlySpan<float> values)
+    {
+        nint buffer = Scratch(slot, (long)values.Length * sizeof(float));
+        if (!values.IsEmpty)
+        {
+            fixed (float* data = values)
+                OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueWriteBuffer(Queue, buffer, OpenCLNative.True, 0, (nuint)values.Length * sizeof(float), data, 0, null, null), "clEnqueueWriteBuffer");
+        }
+
+        return buffer;
+    }
+
+    /// <summary>Waits for the launch and reads the first <paramref name="destination"/>.Length partials, as doubles. Call under <see cref="Gate"/>.</summary>
+    internal void ReadPartials(Span<double> destination)
+    {
+        int count = destination.Length;
+        if (count == 0)
+            return;
+        if (Info.SupportsDouble)
+        {
+            fixed (double* values = destination)
+                OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueReadBuffer(Queue, partials!.DangerousGetHandle(), OpenCLNative.True, 0, (nuint)count * sizeof(double), values, 0, null, null), "clEnqueueReadBuffer");
+            return;
+        }
+
+        fixed (float* values = hostFloatPartials)
+            OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueReadBuffer(Queue, partials!.DangerousGetHandle(), OpenCLNative.True, 0, (nuint)count * sizeof(float), values, 0, null, null), "clEnqueueReadBuffer");
+        for (int i = 0; i < count; i++)
+            destination[i] = hostFloatPartials[i];
     }
 
     /// <summary>Reads back <paramref name="count"/> partials from <paramref name="offset"/> (waiting for the launch) and adds them in index order. Call under <see cref="Gate"/>.</summary>

@@ -4,6 +4,7 @@ using LossKernels.Box;
 using LossKernels.Catalog;
 using LossKernels.Classification;
 using LossKernels.Regression;
+using LossKernels.Segmentation;
 
 namespace LossKernels.ILGPU;
 
@@ -48,4 +49,6 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
     internal override DeviceRun Ghmc(GhmcBoundLoss bound) => new IlgpuGhmcRun(bound, this);
 
     internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new IlgpuPosWeightRun(bound, this);
+
+    internal override DeviceRun Overlap<TLoss>(OverlapBoundLoss<TLoss> bound) => new IlgpuOverlapRun<TLoss>(bound, this);
 }

@@ -32,6 +32,8 @@ internal sealed class LossAccelerator
     private readonly PageLockedArray1D<int> hostCounts;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> table;
     private readonly PageLockedArray1D<float> hostTable;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense>?[] scratch = new MemoryBuffer1D<float, Stride1D.Dense>?[2];
+    private PageLockedArray1D<float>? hostScratch;
     private long launches;
 
     private LossAccelerator(Accelerator accelerator)
@@ -96,6 +98,53 @@ internal sealed class LossAccelerator
         foreach (double value in values)
             sum += value;
         return sum;
+    }
+
+    /// <summary>Waits for <paramref name="stream"/>, then copies the first <paramref name="destination"/>.Length partials to the host (for a host that reduces them itself).</summary>
+    public void ReadPartials(AcceleratorStream stream, Span<double> destination)
+    {
+        int count = destination.Length;
+        if (count == 0)
+            return;
+        partials.View.SubView(0, count).CopyTo(stream, hostPartials.ArrayView.SubView(0, count));
+        stream.Synchronize();
+        hostPartials.Span[..count].CopyTo(destination);
+    }
+
+    /// <summary>
+    /// Float scratch <paramref name="slot"/> (0 or 1: two per call) of at least <paramref name="length"/> values, grown on demand
+    /// and reused: per-item statistics and tables one launch passes to the next. Call under <see cref="Gate"/>.
+    /// </summary>
+    public ArrayView<float> Scratch(int slot, long length)
+    {
+        MemoryBuffer1D<float, Stride1D.Dense>? buffer = scratch[slot];
+        if (buffer is null || buffer.Length < length)
+        {
+            buffer?.Dispose();
+            buffer = Accelerator.Allocate1D<float>(Math.Max(Math.Max(length, 64), 2 * (buffer?.Length ?? 0)));
+            scratch[slot] = buffer;
+        }
+
+        return buffer.View.SubView(0, Math.Max(length, 1));
+    }
+
+    /// <summary>Copies <paramref name="values"/> into scratch <paramref name="slot"/> on <paramref name="stream"/> through a page-locked host copy; returns the view.</summary>
+    public ArrayView<float> UploadScratch(int slot, AcceleratorStream stream, ReadOnlySpan<float> values)
+    {
+        ArrayView<float> view = Scratch(slot, values.Length);
+        if (values.IsEmpty)
+            return view;
+        if (hostScratch is null || hostScratch.Length < values.Length)
+        {
+            stream.Synchronize();
+            hostScratch?.Dispose();
+            hostScratch = Accelerator.AllocatePageLocked1D<float>(Math.Max(values.Length, 64));
+        }
+
+        // The previous upload from this host copy has finished: every call waits for its stream before it returns.
+        values.CopyTo(hostScratch.Span);
+        view.SubView(0, values.Length).CopyFrom(stream, hostScratch.ArrayView.SubView(0, values.Length));
+        return view.SubView(0, values.Length);
     }
 
     /// <summary>The cell a check kernel lowers to the first bad position (with <c>Atomic.Min</c>).</summary>

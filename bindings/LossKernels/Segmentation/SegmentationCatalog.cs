@@ -1,0 +1,77 @@
+using LossKernels.Catalog;
+
+namespace LossKernels.Segmentation;
+
+/// <summary>The segmentation family's rows of the <see cref="LossCatalog"/>.</summary>
+internal static class SegmentationCatalog
+{
+    /// <summary>The quick report's shape: a Pascal VOC batch, [8, 21, 256, 256].</summary>
+    private const int ReportBatch = 8, ReportClasses = 21, ReportSide = 256;
+
+    private static readonly string[] OptionNames = ["mode", "from_logits", "per_image", "ignore_index"];
+
+    public static readonly LossDefinition[] Rows =
+    [
+        Row("dice_loss", "mean_c w_c·(1 − (2Σpt + s)/max(Σp + Σt + s, eps)), classes without target pixels 0", "smp DiceLoss (+ MONAI's squared_pred, batch=False, weight)",
+            (p, o) => new DiceLoss(o, p.Float("smooth", 0f), p.Float("eps", 1e-7f), p.Bool("log_loss", false), p.Bool("squared", false)),
+            "smooth", "eps", "log_loss", "squared"),
+        Row("tversky_loss", "(mean_c w_c·(1 − (TP + s)/max(TP + α·FP + β·FN + s, eps)))^γ", "smp TverskyLoss",
+            (p, o) => new TverskyLoss(o, p.Float("alpha", 0.5f), p.Float("beta", 0.5f), p.Float("gamma", 1f), p.Float("smooth", 0f), p.Float("eps", 1e-7f)),
+            "alpha", "beta", "gamma", "smooth", "eps"),
+        Row("focal_tversky_loss", "mean_c w_c·(1 − T_c)^(1/γ), T_c the Tversky index", "Abraham & Khan 2019",
+            (p, o) => new FocalTverskyLoss(o, p.Float("alpha", 0.7f), p.Float("beta", 0.3f), p.Float("gamma", 4f / 3f), p.Float("smooth", 0f), p.Float("eps", 1e-7f)),
+            "alpha", "beta", "gamma", "smooth", "eps"),
+        Row("generalized_dice_loss", "1 − (2Σ_c w_c·Σpt + s_nr)/(Σ_c w_c·Σ(p + t) + s_dr), w_c = 1/(Σt)²", "MONAI GeneralizedDiceLoss",
+            (p, o) => new GeneralizedDiceLoss(o, WeightType(p.String("weight_type", "square")), p.Float("smooth_nr", 1e-5f), p.Float("smooth_dr", 1e-5f)),
+            "weight_type", "smooth_nr", "smooth_dr"),
+    ];
+
+    private static LossDefinition Row<TLoss>(string name, string formula, string equivalent, Func<LossParameters, OverlapOptions, TLoss> create, params string[] parameters)
+        where TLoss : struct, IOverlapLoss =>
+        new(name, "segmentation", formula, equivalent, ["input", "target"], ["weight"], [.. parameters, .. OptionNames],
+            ReportBatch * ReportClasses * ReportSide * ReportSide,
+            (p, inputs, upstream, device) => new OverlapBoundLoss<TLoss>(create(p, Options(p)), inputs, upstream, device), Sample);
+
+    /// <summary>The options every overlap loss reads: <c>mode</c> ("multiclass", "multilabel", "binary"), <c>from_logits</c>, <c>per_image</c>, <c>ignore_index</c>.</summary>
+    private static OverlapOptions Options(LossParameters parameters)
+    {
+        SegmentationMode mode = parameters.String("mode", "multiclass") switch
+        {
+            "multiclass" => SegmentationMode.Multiclass,
+            "multilabel" => SegmentationMode.Multilabel,
+            "binary" => SegmentationMode.Binary,
+            var other => throw new ArgumentException($"Parameter 'mode' must be 'multiclass', 'multilabel' or 'binary', got '{other}'.", "mode"),
+        };
+        return new OverlapOptions(mode, parameters.Bool("from_logits", true), parameters.Bool("per_image", false), parameters.OptionalInteger("ignore_index"));
+    }
+
+    private static GeneralizedDiceWeight WeightType(string name) => name switch
+    {
+        "square" => GeneralizedDiceWeight.Square,
+        "simple" => GeneralizedDiceWeight.Simple,
+        "uniform" => GeneralizedDiceWeight.Uniform,
+        _ => throw new ArgumentException($"Parameter 'weight_type' must be 'square', 'simple' or 'uniform', got '{name}'.", "weight_type"),
+    };
+
+    /// <summary>
+    /// Multiclass samples of about <paramref name="length"/> input elements: [N, 21, H, W] logits in [−4, 4] and class indices
+    /// in which class 20 is absent, so that the absent-class rule runs too.
+    /// </summary>
+    private static Dictionary<string, LossTensor> Sample(int length, int seed)
+    {
+        var random = new Random(seed);
+        int batch = length >= ReportClasses * ReportSide * ReportSide ? Math.Max(1, length / (ReportClasses * ReportSide * ReportSide)) : 1;
+        int spatial = Math.Max(1, length / (batch * ReportClasses));
+        var input = new float[batch * ReportClasses * spatial];
+        for (int i = 0; i < input.Length; i++)
+            input[i] = (float)(random.NextDouble() * 8 - 4);
+        var target = new long[batch * spatial];
+        for (int i = 0; i < target.Length; i++)
+            target[i] = random.Next(ReportClasses - 1);
+        return new Dictionary<string, LossTensor>
+        {
+            ["input"] = LossTensor.FromFloats(input, batch, ReportClasses, spatial),
+            ["target"] = LossTensor.FromIntegers(target, batch, spatial),
+        };
+    }
+}
