@@ -6,7 +6,7 @@ using LossKernels.OpenCL;
 namespace LossKernels.Benchmarks;
 
 /// <summary>
-/// <c>kernel-check --sizes 1,7,257,4099</c>: every OpenCL kernel entry point on the selected device, in
+/// <c>kernel-check --sizes 1,7,257,4099 [--filter dice,tversky]</c> (catalog losses whose names contain a part; the utilities always run): every OpenCL kernel entry point on the selected device, in
 /// both reduction variants, at each size: every catalog loss × reduction × mode, with and without
 /// weight and upstream (and for box losses the cxcywh format), every gradient compared with the CPU
 /// kernels; the class-target check, passing and faulting; the box utilities (centerness targets, box_iou). tests/oclgrind.sh runs it on Oclgrind, whose log then holds any out-of-bounds access,
@@ -18,6 +18,7 @@ internal static class KernelCheck
     {
         int[] sizes = (QuickReport.Option(args, "--sizes") ?? "1,7,257,4099")
             .Split(',').Select(s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        string[]? filter = QuickReport.Option(args, "--filter")?.Split(',');
         using OpenCLDevice device = OpenCLDevice.Select();
         Console.WriteLine($"kernel-check on {device.Info}");
         int launches = 0, failures = 0;
@@ -26,7 +27,7 @@ internal static class KernelCheck
             device.Variant = variant;
             foreach (int n in sizes)
             {
-                foreach (LossDefinition definition in LossCatalog.All)
+                foreach (LossDefinition definition in LossCatalog.All.Where(d => filter is null || filter.Any(part => d.Name.Contains(part, StringComparison.Ordinal))))
                 {
                     foreach ((Dictionary<string, object?> parameters, bool weighted) in Configurations(definition))
                     {
@@ -55,6 +56,15 @@ internal static class KernelCheck
 
     private static IEnumerable<(Dictionary<string, object?> Parameters, bool Weighted)> Configurations(LossDefinition definition)
     {
+        if (definition.Family == "segmentation")
+        {
+            yield return ([], false);
+            yield return (new() { ["per_image"] = true, ["ignore_index"] = 3L }, definition.Name != "generalized_dice_loss");
+            yield return (new() { ["mode"] = "multilabel", ["ignore_index"] = -1L }, false);
+            yield return (new() { ["mode"] = "binary", ["from_logits"] = false }, false);
+            yield break;
+        }
+
         if (!definition.Parameters.Contains("reduction"))
         {
             yield return ([], false);
@@ -79,7 +89,12 @@ internal static class KernelCheck
     {
         Dictionary<string, LossTensor> inputs = definition.SampleInputs(n, seed: n);
         LossTensor? upstream = null;
-        if (weighted)
+        if (definition.Family == "segmentation")
+        {
+            SegmentationInputs(inputs, parameters, weighted, n);
+            upstream = weighted ? LossTensor.FromFloats([0.75f]) : null;
+        }
+        else if (weighted)
         {
             // Row losses ([N, C] input) have one loss per row; cross entropy and nll_loss weigh classes, distribution focal loss rows.
             // The others weigh and return one value per item.
@@ -120,6 +135,50 @@ internal static class KernelCheck
         }
 
         return runs;
+    }
+
+    /// <summary>
+    /// The segmentation sample (multiclass logits [N, C, S] and class indices) turned into what <paramref name="parameters"/> ask:
+    /// one-hot float targets with every seventh element ignored (multilabel), class 0 as probabilities against its mask
+    /// (binary from probabilities), and class weights [C] when <paramref name="weighted"/>.
+    /// </summary>
+    private static void SegmentationInputs(Dictionary<string, LossTensor> inputs, Dictionary<string, object?> parameters, bool weighted, int seed)
+    {
+        LossTensor input = inputs["input"];
+        long[] labels = inputs["target"].RequireIntegers("target");
+        int batch = input.Shape[0], classes = input.Shape[1], spatial = input.Shape[2];
+        float[] x = input.RequireFloats("input");
+        switch (parameters.GetValueOrDefault("mode"))
+        {
+            case "multilabel":
+                var dense = new float[x.Length];
+                for (int i = 0; i < dense.Length; i++)
+                {
+                    int image = i / (classes * spatial), c = i / spatial % classes, s = i % spatial;
+                    dense[i] = i % 7 == 0 ? -1f : labels[image * spatial + s] == c ? 1f : 0f;
+                }
+
+                inputs["target"] = LossTensor.FromFloats(dense, input.Shape);
+                break;
+            case "binary":
+                var probabilities = new float[batch * spatial];
+                var mask = new float[batch * spatial];
+                for (int i = 0; i < probabilities.Length; i++)
+                {
+                    probabilities[i] = 1f / (1f + MathF.Exp(-x[i / spatial * classes * spatial + i % spatial]));
+                    mask[i] = labels[i] == 0 ? 1f : 0f;
+                }
+
+                inputs["input"] = LossTensor.FromFloats(probabilities, batch, 1, spatial);
+                inputs["target"] = LossTensor.FromFloats(mask, batch, 1, spatial);
+                break;
+        }
+
+        if (weighted)
+        {
+            var random = new Random(seed + 1);
+            inputs["weight"] = LossTensor.FromFloats(Enumerable.Range(0, classes).Select(_ => (float)random.NextDouble()).ToArray(), classes);
+        }
     }
 
     /// <summary>

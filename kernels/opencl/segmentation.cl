@@ -2,7 +2,7 @@
  * bindings/LossKernels/Segmentation/OverlapDriver.cs and OverlapMath.cs. The input is [N, C, S] (S = d1·d2·…); the target
  * is class indices [N, S] (labels) or floats [N, C, S] (dense; then labels is NULL).
  *   overlap_softmax_stats: per pixel, the max over the classes and 1/Σe^(x − max) (multiclass from logits only).
- *   overlap_sums:          one work-group per (image, block of OVERLAP_BLOCK pixels, class): Σp·t, Σp, Σt, Σp², Σt² over the
+ *   overlap_sums:          one work-group per (block of OVERLAP_BLOCK pixels, class, image) of a 3-D range: Σp·t, Σp, Σt, Σp², Σt² over the
  *                          block's pixels not ignored, added in work-item order into partials [N, blocks, C, 5].
  *   overlap_gradient:      per pixel, ∂L/∂p = a·t + b + e·p from the host's [group, C, 3] table, chained through the softmax or
  *                          sigmoid. Reads every class of the pixel before it writes, so the gradient may be the input itself. */
@@ -64,8 +64,9 @@ kernel void overlap_sums(global const float* input, global const long* labels, g
     int classes, int spatial, int blocks, int from_logits, int has_ignore, long ignore_index, global acc_t* partials)
 {
     local acc_t sums[5][OVERLAP_GROUP];
-    int group = (int)get_group_id(0), lid = (int)get_local_id(0);
-    int c = group % classes, block = (group / classes) % blocks, n = group / classes / blocks;
+    /* A 3-D range (blocks·64, C, N) names the group's block, class and image without dividing. */
+    int block = (int)get_group_id(0), c = (int)get_global_id(1), n = (int)get_global_id(2), lid = (int)get_local_id(0);
+    int group = (n * blocks + block) * classes + c;
     int from = block * OVERLAP_BLOCK, to = min(spatial, from + OVERLAP_BLOCK);
     acc_t intersection = 0, prediction = 0, target_sum = 0, prediction_squares = 0, target_squares = 0;
     for (int s = from + lid; s < to; s += OVERLAP_GROUP)

@@ -23,6 +23,12 @@ namespace LossKernels.Segmentation;
 /// <param name="squared">Σp² + Σt² in the denominator (V-Net).</param>
 public readonly struct DiceLoss(OverlapOptions options = default, float smooth = 0f, float eps = 1e-7f, bool logLoss = false, bool squared = false) : IOverlapLoss
 {
+    /// <summary>smp's defaults: multiclass from logits, smooth 0, eps 1e-7.</summary>
+    public DiceLoss()
+        : this(options: default)
+    {
+    }
+
     /// <inheritdoc/>
     public OverlapOptions Options { get; } = options;
 

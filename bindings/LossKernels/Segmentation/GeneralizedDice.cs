@@ -34,6 +34,12 @@ public enum GeneralizedDiceWeight
 public readonly struct GeneralizedDiceLoss(OverlapOptions options = default, GeneralizedDiceWeight weightType = GeneralizedDiceWeight.Square,
     float smoothNumerator = 1e-5f, float smoothDenominator = 1e-5f) : IOverlapLoss
 {
+    /// <summary>MONAI's defaults (square weights, smooth_nr = smooth_dr = 1e-5), multiclass from logits over the batch.</summary>
+    public GeneralizedDiceLoss()
+        : this(options: default)
+    {
+    }
+
     /// <inheritdoc/>
     public OverlapOptions Options { get; } = options;
 

@@ -152,8 +152,9 @@ public static unsafe class OverlapLossDevice
                     KernelSet.SetValue(sums, argument++, options.IgnoreIndex is null ? 0 : 1);
                     KernelSet.SetValue(sums, argument++, options.IgnoreIndex ?? 0L);
                     KernelSet.SetBuffer(sums, argument, device.Partials(sumCount));
-                    nuint local = Group, global = (nuint)groups * Group;
-                    OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, sums, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
+                    nuint* local = stackalloc nuint[] { Group, 1, 1 };
+                    nuint* global = stackalloc nuint[] { (nuint)blocks * Group, (nuint)classes, (nuint)shape.Batch };
+                    OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, sums, 3, null, global, local, 0, null, null), "clEnqueueNDRangeKernel");
                     device.ReadPartials(partials.AsSpan(0, sumCount));
                 }
 

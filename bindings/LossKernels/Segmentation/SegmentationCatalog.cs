@@ -61,7 +61,7 @@ internal static class SegmentationCatalog
     {
         var random = new Random(seed);
         int batch = length >= ReportClasses * ReportSide * ReportSide ? Math.Max(1, length / (ReportClasses * ReportSide * ReportSide)) : 1;
-        int spatial = Math.Max(1, length / (batch * ReportClasses));
+        int spatial = Math.Max(1, (length + batch * ReportClasses - 1) / (batch * ReportClasses));
         var input = new float[batch * ReportClasses * spatial];
         for (int i = 0; i < input.Length; i++)
             input[i] = (float)(random.NextDouble() * 8 - 4);

@@ -22,6 +22,12 @@ namespace LossKernels.Segmentation;
 public readonly struct TverskyLoss(OverlapOptions options = default, float alpha = 0.5f, float beta = 0.5f, float gamma = 1f, float smooth = 0f, float eps = 1e-7f)
     : IOverlapLoss
 {
+    /// <summary>smp's defaults: multiclass from logits, α = β = 0.5, γ = 1, smooth 0, eps 1e-7.</summary>
+    public TverskyLoss()
+        : this(options: default)
+    {
+    }
+
     /// <inheritdoc/>
     public OverlapOptions Options { get; } = options;
 
@@ -105,6 +111,12 @@ public readonly struct TverskyLoss(OverlapOptions options = default, float alpha
 public readonly struct FocalTverskyLoss(OverlapOptions options = default, float alpha = 0.7f, float beta = 0.3f, float gamma = 4f / 3f, float smooth = 0f,
     float eps = 1e-7f) : IOverlapLoss
 {
+    /// <summary>the paper's defaults: multiclass from logits, α = 0.7, β = 0.3, γ = 4/3, smooth 0, eps 1e-7.</summary>
+    public FocalTverskyLoss()
+        : this(options: default)
+    {
+    }
+
     /// <inheritdoc/>
     public OverlapOptions Options { get; } = options;
 
