@@ -7,6 +7,7 @@ using LossKernels.Classification;
 using LossKernels.ILGPU;
 using LossKernels.OpenCL;
 using LossKernels.Regression;
+using LossKernels.Segmentation;
 using LossKernels.Tests.OpenCL;
 
 namespace LossKernels.Tests;
@@ -88,6 +89,31 @@ public class ReadmeExampleTests
     }
 
     [Test]
+    public void SegmentationExampleRunsAndGivesTheDocumentedValues()
+    {
+        // README segmentation example begin
+        var shape = new SegmentationShape(Batch: 1, Classes: 3, Spatial: 2 * 2);   // input [1, 3, 2, 2] logits, target [1, 2, 2]
+        float[] segmentLogits = [2f, -1f, 0f, 1f, 0.5f, 3f, -2f, 0f, -1f, 0f, 2f, 0.5f];
+        long[] mask = [0, 1, 2, 0];
+        float[] segmentGrad = new float[segmentLogits.Length];
+
+        float dice = new DiceLoss().ForwardBackward(segmentLogits, mask, segmentGrad, shape);          // smp's DiceLoss, multiclass from logits
+        float tversky = new TverskyLoss(new OverlapOptions(perImage: true), alpha: 0.3f, beta: 0.7f).Forward(segmentLogits, mask, shape);
+        // README segmentation example end
+
+        var problem = new Reference.SegmentationProblem("dice_loss", new() { ["mode"] = "multiclass" }, segmentLogits, mask, null, 1, 3, 4, null);
+        (double expected, double[] expectedGrad) = Reference.ReferenceSegmentationLosses.Compute(problem);
+        Assert.That(dice, Is.EqualTo(expected).Within(1e-6));
+        Numerics.AssertClose("dice gradient", segmentGrad, expectedGrad, 1e-5, 1e-7);
+        double expectedTversky = Reference.ReferenceSegmentationLosses.Compute(problem with
+        {
+            Loss = "tversky_loss",
+            Parameters = new() { ["mode"] = "multiclass", ["per_image"] = true, ["alpha"] = 0.3, ["beta"] = 0.7 },
+        }).Loss;
+        Assert.That(tversky, Is.EqualTo(expectedTversky).Within(1e-6));
+    }
+
+    [Test]
     public void OpenCLExampleRunsAndGivesTheDocumentedValues()
     {
         OpenCLTestDevice.Get();
@@ -139,6 +165,7 @@ public class ReadmeExampleTests
     [TestCase("README ILGPU example")]
     [TestCase("README box example")]
     [TestCase("README classification example")]
+    [TestCase("README segmentation example")]
     public void ReadmeShowsTheExampleVerbatim(string marker)
     {
         string root = Root;

@@ -337,7 +337,12 @@ public sealed unsafe partial class OpenCLDevice : LossDevice, IDisposable
             scratch[slot] = null;
             scratchBytes[slot] = 0;
             int status;
-            nint memory = OpenCLNative.clCreateBuffer(Context, OpenCLNative.MemReadWrite, (nuint)capacity, null, &status);
+            // Created as zeros (a host copy, on growth only): Oclgrind, after a scratch buffer is re-created, flags the next
+            // kernel's reads of values an earlier kernel of the same call wrote as uninitialized, although they read back right.
+            byte[] zeros = new byte[capacity];
+            nint memory;
+            fixed (byte* initial = zeros)
+                memory = OpenCLNative.clCreateBuffer(Context, OpenCLNative.MemReadWrite | OpenCLNative.MemCopyHostPtr, (nuint)capacity, initial, &status);
             scratch[slot] = MemoryHandle.Create(memory, status);
             scratchBytes[slot] = capacity;
         }

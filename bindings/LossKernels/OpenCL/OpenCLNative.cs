@@ -31,6 +31,7 @@ internal static unsafe partial class OpenCLNative
     public const ulong FpCorrectlyRoundedDivideSqrt = 1 << 7;
 
     public const ulong MemReadWrite = 1 << 0;
+    public const ulong MemCopyHostPtr = 1 << 5;
     public const uint MemSize = 0x1102;
     public const uint MemContext = 0x1106;
 

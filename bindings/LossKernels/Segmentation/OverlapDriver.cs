@@ -50,8 +50,11 @@ internal static unsafe class OverlapDriver
     /// <summary>Coefficients per group and class in sweep 2's table.</summary>
     public const int CoefficientCount = 3;
 
-    /// <summary>Vectors of pixels whose float lane sums are added into the chunk's double sums.</summary>
-    private const int FlushVectors = 32;
+    /// <summary>Vectors of pixels per block: a class's float lane sums over a block are added into the chunk's double sums.</summary>
+    private const int BlockVectors = 32;
+
+    /// <summary>The most floats of a block's per-class buffers (C·vectors·lanes each): the block shrinks for many classes.</summary>
+    private const int BlockFloats = 8192;
 
     /// <summary>Sweep 1: fills <see cref="OverlapArgs{TIndex}.Partials"/>.</summary>
     public static void Sums<TIndex>(in OverlapArgs<TIndex> args)
@@ -103,6 +106,11 @@ internal static unsafe class OverlapDriver
             return 0d;
         }
 
+        /// <summary>
+        /// One chunk of one image's pixels, in blocks of up to <see cref="BlockVectors"/> vectors of pixels (fewer when the
+        /// classes would not fit the stack buffer): each pass over a block runs class by class, so that a class's pixels
+        /// are read in memory order and the five accumulators stay in registers.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Chunk<TVec, TMath>(int chunk)
             where TVec : struct
@@ -113,75 +121,83 @@ internal static unsafe class OverlapDriver
             int from = chunk % args.ChunksPerImage * ChunkPixels, to = Math.Min(spatial, from + ChunkPixels);
             nint imageOffset = (nint)image * classes * spatial;
             bool dense = args.DenseTarget != null;
-            // Per class: the float lane accumulators (5 vectors), the softmax values or gradients (1 vector), and padded copies.
-            float* accumulators = stackalloc float[TPass.Gradient ? 0 : classes * OverlapSums.Count * count];
-            float* values = stackalloc float[classes * count];
-            float* gradients = stackalloc float[TPass.Gradient ? classes * count : 0];
-            float* padInput = stackalloc float[classes * count];
-            float* padTarget = stackalloc float[dense ? classes * count : 0];
-            float* labels = stackalloc float[count];
+            int blockVectors = Math.Clamp(BlockFloats / (classes * count), 1, BlockVectors), blockPixels = blockVectors * count;
+            // Per block: softmax values (or gradients) [class, vector, lane]; padded copies of a block that ends in a partial vector;
+            // per vector: the lanes' labels, lane masks, and the softmax's max, sum and 1/sum or Σp·g.
+            float* values = stackalloc float[classes * blockPixels];
+            float* padInput = stackalloc float[classes * blockPixels];
+            float* padTarget = stackalloc float[dense ? classes * blockPixels : 0];
+            float* padGradient = stackalloc float[TPass.Gradient ? classes * blockPixels : 0];
+            float* labels = stackalloc float[blockPixels];
+            float* lanes = stackalloc float[blockPixels];
+            float* rows = stackalloc float[2 * blockPixels];
             double* sums = args.Partials + (nint)chunk * classes * OverlapSums.Count;
             if (!TPass.Gradient)
-            {
-                new Span<float>(accumulators, classes * OverlapSums.Count * count).Clear();
                 new Span<double>(sums, classes * OverlapSums.Count).Clear();
-            }
-
             float* coefficients = TPass.Gradient ? args.Coefficients + (nint)(args.Options.PerImage ? image : 0) * classes * CoefficientCount : null;
-            int vectors = 0;
-            for (int s = from; s < to; s += count)
+            for (int s = from; s < to; s += blockPixels)
             {
-                int used = Math.Min(count, to - s);
-                float* x = args.Input + imageOffset + s;
-                float* t = dense ? args.DenseTarget + imageOffset + s : null;
-                nint stride = spatial;
-                if (used < count)
+                int used = Math.Min(blockPixels, to - s), vectors = (used + count - 1) / count;
+                var block = new Block(args.Input + imageOffset + s, dense ? args.DenseTarget + imageOffset + s : null,
+                    TPass.Gradient ? args.Gradient + imageOffset + s : null, spatial, vectors, values, labels, lanes, rows);
+                if (used < vectors * count)
                 {
-                    Pad(x, padInput, stride, classes, used, count);
-                    x = padInput;
+                    // A block that ends in a partial vector works on zero-padded copies of stride vectors·count, its padding lanes masked out.
+                    int stride = vectors * count;
+                    Pad(block.Input, padInput, spatial, stride, classes, used);
                     if (dense)
-                    {
-                        Pad(t, padTarget, stride, classes, used, count);
-                        t = padTarget;
-                    }
-
-                    stride = count;
+                        Pad(block.Target, padTarget, spatial, stride, classes, used);
+                    block = new Block(padInput, dense ? padTarget : null, TPass.Gradient ? padGradient : null, stride, vectors, values, labels, lanes, rows);
                 }
 
-                TVec lanes = TMath.KeepLanes(TMath.Equal(TMath.Create(0f), TMath.Create(0f)), 0, used);
-                if (!dense)
-                    Labels((nint)image * spatial + s, used, count, labels);
+                Prepare<TVec, TMath>(block, (nint)image * spatial + s, used);
                 if (TPass.Gradient)
                 {
-                    Gradients<TVec, TMath>(x, stride, t, labels, lanes, coefficients, values, gradients);
-                    Store<TVec, TMath>(gradients, args.Gradient + imageOffset + s, spatial, classes, used);
+                    Gradients<TVec, TMath>(block, coefficients);
+                    if (block.Gradient == padGradient)
+                        CopyOut(padGradient, args.Gradient + imageOffset + s, vectors * count, spatial, classes, used);
                 }
                 else
                 {
-                    Accumulate<TVec, TMath>(x, stride, t, labels, lanes, accumulators, values);
-                    if (++vectors == FlushVectors || s + count >= to)
-                    {
-                        Flush<TVec, TMath>(accumulators, sums, classes);
-                        vectors = 0;
-                    }
+                    Accumulate<TVec, TMath>(block, sums);
                 }
             }
         }
 
-        /// <summary>Copies the <paramref name="used"/> pixels left of each class into a zero-padded block of stride <paramref name="count"/>.</summary>
-        private static void Pad(float* source, float* destination, nint stride, int classes, int used, int count)
+        /// <summary>Copies the <paramref name="used"/> pixels of each class into a zero-padded block of stride <paramref name="stride"/>.</summary>
+        private static void Pad(float* source, float* destination, nint sourceStride, int stride, int classes, int used)
         {
             for (int c = 0; c < classes; c++)
             {
-                for (int j = 0; j < count; j++)
-                    destination[c * count + j] = j < used ? source[c * stride + j] : 0f;
+                for (int j = 0; j < stride; j++)
+                    destination[c * stride + j] = j < used ? source[c * sourceStride + j] : 0f;
             }
         }
 
-        /// <summary>The lanes' class indices as floats, −1 for an ignored pixel or a padding lane.</summary>
-        private void Labels(nint pixel, int used, int count, float* labels)
+        /// <summary>Writes the <paramref name="used"/> pixels of each class of a padded gradient block.</summary>
+        private static void CopyOut(float* source, float* destination, int stride, nint destinationStride, int classes, int used)
         {
-            for (int j = 0; j < count; j++)
+            for (int c = 0; c < classes; c++)
+                new ReadOnlySpan<float>(source + c * stride, used).CopyTo(new Span<float>(destination + c * destinationStride, used));
+        }
+
+        /// <summary>
+        /// The block's per-vector state: lane masks (padding lanes off), the lanes' class indices as floats (−1 for an ignored
+        /// pixel or a padding lane), and for the multiclass mode from logits the softmax: e^(x − max) per class into the
+        /// values, 1/Σe per vector.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Prepare<TVec, TMath>(in Block block, nint pixel, int used)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            int count = TMath.Count, vectors = block.Vectors;
+            TVec all = TMath.Equal(TMath.Create(0f), TMath.Create(0f));
+            for (int v = 0; v < vectors; v++)
+                TMath.Store(TMath.KeepLanes(all, 0, Math.Min(count, used - v * count)), ref block.Lanes[v * count]);
+            if (block.Target != null)
+                return;
+            for (int j = 0; j < vectors * count; j++)
             {
                 float label = -1f;
                 if (j < used)
@@ -191,141 +207,165 @@ internal static unsafe class OverlapDriver
                         label = value;
                 }
 
-                labels[j] = label;
+                block.Labels[j] = label;
             }
+
+            if (args.Options.FromLogits)
+                Softmax<TVec, TMath>(block);
         }
 
-        /// <summary>The softmax of the lanes' pixels over the classes into <paramref name="values"/> (multiclass from logits).</summary>
+        /// <summary>e^(x − max) of every class into the values and 1/Σe per vector into the first row of the block's rows (NaN where a logit is NaN).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Softmax<TVec, TMath>(float* x, nint stride, int classes, float* values)
+        private void Softmax<TVec, TMath>(in Block block)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            int classes = args.Shape.Classes, count = TMath.Count, vectors = block.Vectors;
+            float* max = block.Rows, sum = block.Rows + vectors * count;
+            for (int v = 0; v < vectors; v++)
+                TMath.Store(TMath.Load(ref block.Input[v * count]), ref max[v * count]);
+            for (int c = 1; c < classes; c++)
+            {
+                for (int v = 0; v < vectors; v++)
+                    TMath.Store(TMath.Max(TMath.Load(ref max[v * count]), TMath.Load(ref block.At(block.Input, c)[v * count])), ref max[v * count]);
+            }
+
+            for (int v = 0; v < vectors; v++)
+                TMath.Store(TMath.Create(0f), ref sum[v * count]);
+            for (int c = 0; c < classes; c++)
+            {
+                float* x = block.At(block.Input, c), e = block.Values + (nint)c * vectors * count;
+                for (int v = 0; v < vectors; v++)
+                {
+                    TVec exp = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(TMath.Load(ref x[v * count]), TMath.Load(ref max[v * count])));
+                    TMath.Store(exp, ref e[v * count]);
+                    TMath.Store(TMath.Add(TMath.Load(ref sum[v * count]), exp), ref sum[v * count]);
+                }
+            }
+
+            for (int v = 0; v < vectors; v++)
+                TMath.Store(TMath.Divide(TMath.Create(1f), TMath.Load(ref sum[v * count])), ref max[v * count]);
+        }
+
+        /// <summary>p and t of class <paramref name="c"/> for vector <paramref name="v"/> of the block, zero where left out; <paramref name="kept"/> the lane mask.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private TVec Probability<TVec, TMath>(in Block block, int c, int v, out TVec target, out TVec kept)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
             int count = TMath.Count;
-            TVec max = TMath.Load(ref x[0]);
-            for (int c = 1; c < classes; c++)
-                max = TMath.Max(max, TMath.Load(ref x[c * stride]));
-            TVec sum = TMath.Create(0f);
-            for (int c = 0; c < classes; c++)
+            if (block.Target == null)
             {
-                TVec e = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(TMath.Load(ref x[c * stride]), max));
-                sum = TMath.Add(sum, e);
-                TMath.Store(e, ref values[c * count]);
-            }
-
-            TVec inverse = TMath.Divide(TMath.Create(1f), sum);
-            for (int c = 0; c < classes; c++)
-                TMath.Store(TMath.Multiply(TMath.Load(ref values[c * count]), inverse), ref values[c * count]);
-        }
-
-        /// <summary>p and t of class <paramref name="c"/> for the lanes, zero where left out; <paramref name="kept"/> the lane mask.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private TVec Probability<TVec, TMath>(float* x, nint stride, float* t, TVec labels, TVec lanes, float* values, int c, out TVec target, out TVec kept)
-            where TVec : struct
-            where TMath : struct, IVectorMath<TVec>
-        {
-            TVec one = TMath.Create(1f);
-            if (t == null)
-            {
+                TVec labels = TMath.Load(ref block.Labels[v * count]);
                 kept = TMath.GreaterThan(labels, TMath.Create(-0.5f));
-                target = TMath.And(TMath.Equal(labels, TMath.Create(c)), one);
-                TVec p = args.Options.FromLogits ? TMath.Load(ref values[c * TMath.Count]) : TMath.Load(ref x[c * stride]);
+                target = TMath.And(TMath.Equal(labels, TMath.Create(c)), TMath.Create(1f));
+                TVec p = args.Options.FromLogits
+                    ? TMath.Multiply(TMath.Load(ref block.Values[((nint)c * block.Vectors + v) * count]), TMath.Load(ref block.Rows[v * count]))
+                    : TMath.Load(ref block.At(block.Input, c)[v * count]);
                 return TMath.And(kept, p);
             }
 
-            TVec raw = TMath.Load(ref t[c * stride]);
+            TVec raw = TMath.Load(ref block.At(block.Target, c)[v * count]);
+            TVec lanes = TMath.Load(ref block.Lanes[v * count]);
             kept = args.Options.IgnoreIndex is long ignored ? TMath.Select(TMath.Equal(raw, TMath.Create(ignored)), TMath.Create(0f), lanes) : lanes;
             target = TMath.And(kept, raw);
-            return TMath.And(kept, OverlapMath.Elementwise<TVec, TMath>(TMath.Load(ref x[c * stride]), args.Options.FromLogits));
+            return TMath.And(kept, OverlapMath.Elementwise<TVec, TMath>(TMath.Load(ref block.At(block.Input, c)[v * count]), args.Options.FromLogits));
         }
 
+        /// <summary>Sweep 1 over a block: per class, the five sums of its vectors in registers, then added into the chunk's doubles.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void Accumulate<TVec, TMath>(float* x, nint stride, float* t, float* labels, TVec lanes, float* accumulators, float* values)
+        private void Accumulate<TVec, TMath>(in Block block, double* sums)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
-            int classes = args.Shape.Classes, count = TMath.Count;
-            if (t == null && args.Options.FromLogits)
-                Softmax<TVec, TMath>(x, stride, classes, values);
-            TVec labelLanes = TMath.Load(ref labels[0]);
-            for (int c = 0; c < classes; c++)
+            for (int c = 0; c < args.Shape.Classes; c++)
             {
-                TVec p = Probability<TVec, TMath>(x, stride, t, labelLanes, lanes, values, c, out TVec target, out _);
-                float* a = accumulators + c * OverlapSums.Count * count;
-                TVec intersection = TMath.Load(ref a[0]), prediction = TMath.Load(ref a[count]), targets = TMath.Load(ref a[2 * count]);
-                TVec predictionSquares = TMath.Load(ref a[3 * count]), targetSquares = TMath.Load(ref a[4 * count]);
-                OverlapMath.Accumulate<TVec, TMath>(p, target, ref intersection, ref prediction, ref targets, ref predictionSquares, ref targetSquares);
-                TMath.Store(intersection, ref a[0]);
-                TMath.Store(prediction, ref a[count]);
-                TMath.Store(targets, ref a[2 * count]);
-                TMath.Store(predictionSquares, ref a[3 * count]);
-                TMath.Store(targetSquares, ref a[4 * count]);
+                TVec intersection = TMath.Create(0f), prediction = intersection, targets = intersection, predictionSquares = intersection, targetSquares = intersection;
+                for (int v = 0; v < block.Vectors; v++)
+                {
+                    TVec p = Probability<TVec, TMath>(block, c, v, out TVec target, out _);
+                    OverlapMath.Accumulate<TVec, TMath>(p, target, ref intersection, ref prediction, ref targets, ref predictionSquares, ref targetSquares);
+                }
+
+                double* at = sums + c * OverlapSums.Count;
+                at[0] += TMath.Sum(intersection);
+                at[1] += TMath.Sum(prediction);
+                at[2] += TMath.Sum(targets);
+                at[3] += TMath.Sum(predictionSquares);
+                at[4] += TMath.Sum(targetSquares);
             }
         }
 
-        /// <summary>Adds each float lane accumulator into the chunk's double sums (lanes in a fixed order) and clears it.</summary>
-        private static void Flush<TVec, TMath>(float* accumulators, double* sums, int classes)
-            where TVec : struct
-            where TMath : struct, IVectorMath<TVec>
-        {
-            int count = TMath.Count;
-            for (int k = 0; k < classes * OverlapSums.Count; k++)
-            {
-                sums[k] += TMath.Sum(TMath.Load(ref accumulators[k * count]));
-                TMath.Store(TMath.Create(0f), ref accumulators[k * count]);
-            }
-        }
-
+        /// <summary>
+        /// Sweep 2 over a block: ∂L/∂p per class from the coefficients, then through the sigmoid per element, or through the
+        /// softmax: g into the destination and Σp·g per vector first, then p·(g − Σp·g). Every input of the block is read (in the
+        /// softmax pass) before the destination is written, so the gradient may be the input itself.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void Gradients<TVec, TMath>(float* x, nint stride, float* t, float* labels, TVec lanes, float* coefficients, float* values, float* gradients)
+        private void Gradients<TVec, TMath>(in Block block, float* coefficients)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
-            int classes = args.Shape.Classes, count = TMath.Count;
-            bool softmax = t == null && args.Options.FromLogits;
+            int classes = args.Shape.Classes, count = TMath.Count, vectors = block.Vectors;
+            bool softmax = block.Target == null && args.Options.FromLogits;
+            float* dot = block.Rows + vectors * count;
             if (softmax)
-                Softmax<TVec, TMath>(x, stride, classes, values);
-            TVec labelLanes = TMath.Load(ref labels[0]);
-            TVec dot = TMath.Create(0f);
+            {
+                for (int v = 0; v < vectors; v++)
+                    TMath.Store(TMath.Create(0f), ref dot[v * count]);
+            }
+
             for (int c = 0; c < classes; c++)
             {
-                TVec p = Probability<TVec, TMath>(x, stride, t, labelLanes, lanes, values, c, out TVec target, out TVec kept);
-                float* k = coefficients + c * CoefficientCount;
-                TVec g = OverlapMath.ProbabilityGradient<TVec, TMath>(kept, p, target, k[0], k[1], k[2]);
-                if (softmax)
-                    dot = TMath.MultiplyAdd(p, g, dot);
-                else if (t != null)
-                    g = OverlapMath.ElementwiseChain<TVec, TMath>(TMath.Load(ref x[c * stride]), g, args.Options.FromLogits);
-                TMath.Store(g, ref gradients[c * count]);
+                float* k = coefficients + c * CoefficientCount, destination = block.At(block.Gradient, c);
+                for (int v = 0; v < vectors; v++)
+                {
+                    TVec p = Probability<TVec, TMath>(block, c, v, out TVec target, out TVec kept);
+                    TVec g = OverlapMath.ProbabilityGradient<TVec, TMath>(kept, p, target, k[0], k[1], k[2]);
+                    if (softmax)
+                        TMath.Store(TMath.MultiplyAdd(p, g, TMath.Load(ref dot[v * count])), ref dot[v * count]);
+                    else if (block.Target != null)
+                        g = OverlapMath.ElementwiseChain<TVec, TMath>(TMath.Load(ref block.At(block.Input, c)[v * count]), g, args.Options.FromLogits);
+                    TMath.Store(g, ref destination[v * count]);
+                }
             }
 
             if (!softmax)
                 return;
-            // The softmax's Jacobian needs every class's g first: p_c·(g_c − Σ p·g), with p unmasked (an ignored pixel has g = 0).
             for (int c = 0; c < classes; c++)
             {
-                TVec p = TMath.Load(ref values[c * count]);
-                TMath.Store(OverlapMath.SoftmaxChain<TVec, TMath>(p, TMath.Load(ref gradients[c * count]), dot), ref gradients[c * count]);
-            }
-        }
-
-        /// <summary>Writes the lanes' gradients of every class; a partial vector writes its <paramref name="used"/> lanes only.</summary>
-        private static void Store<TVec, TMath>(float* gradients, float* destination, nint stride, int classes, int used)
-            where TVec : struct
-            where TMath : struct, IVectorMath<TVec>
-        {
-            int count = TMath.Count;
-            for (int c = 0; c < classes; c++)
-            {
-                if (used == count)
+                float* e = block.Values + (nint)c * vectors * count, destination = block.At(block.Gradient, c);
+                for (int v = 0; v < vectors; v++)
                 {
-                    TMath.Store(TMath.Load(ref gradients[c * count]), ref destination[c * stride]);
-                    continue;
+                    // p unmasked: an ignored pixel has g = 0 and Σp·g = 0.
+                    TVec p = TMath.Multiply(TMath.Load(ref e[v * count]), TMath.Load(ref block.Rows[v * count]));
+                    TMath.Store(OverlapMath.SoftmaxChain<TVec, TMath>(p, TMath.Load(ref destination[v * count]), TMath.Load(ref dot[v * count])), ref destination[v * count]);
                 }
-
-                for (int j = 0; j < used; j++)
-                    destination[c * stride + j] = gradients[c * count + j];
             }
         }
+    }
+
+    /// <summary>
+    /// A block of neighbouring pixels of one image: where its input, target and gradient start (class c's pixels
+    /// <see cref="Stride"/>·c further), its vector count, and the stack buffers of its per-vector state.
+    /// </summary>
+    private readonly unsafe struct Block(float* input, float* target, float* gradient, nint stride, int vectors, float* values, float* labels, float* lanes, float* rows)
+    {
+        public readonly float* Input = input;
+        public readonly float* Target = target;
+        public readonly float* Gradient = gradient;
+        public readonly nint Stride = stride;
+        public readonly int Vectors = vectors;
+
+        /// <summary>[class, vector, lane]: e^(x − max) of the softmax.</summary>
+        public readonly float* Values = values;
+        public readonly float* Labels = labels;
+        public readonly float* Lanes = lanes;
+
+        /// <summary>Two rows of per-vector values: 1/Σe (after the max), then the sum or Σp·g.</summary>
+        public readonly float* Rows = rows;
+
+        /// <summary>Class <paramref name="c"/>'s first pixel of the block in <paramref name="tensor"/> (input, target or gradient).</summary>
+        public float* At(float* tensor, int c) => tensor + c * Stride;
     }
 }

@@ -40,14 +40,43 @@ public readonly record struct SegmentationShape(int Batch, int Classes, int Spat
 
 /// <summary>
 /// What every overlap loss (Dice, Tversky, focal Tversky, generalized Dice) shares: the mode, whether the input is logits,
-/// where the per-class sums run (the whole batch, or each image), and the ignored target value.
+/// where the per-class sums run (the whole batch, or each image), and the ignored target value. <c>default</c> is smp's
+/// default: multiclass from logits, sums over the batch, nothing ignored.
 /// </summary>
-/// <param name="Mode">How the target is read and the input turned into probabilities.</param>
-/// <param name="FromLogits">True: the input is logits (softmax or sigmoid by <paramref name="Mode"/>); false: the input is probabilities, used as they are.</param>
-/// <param name="PerImage">False: per-class sums over the batch and the pixels (smp's convention); true: per image (MONAI's default, <c>batch=False</c>), then the mean over images too.</param>
-/// <param name="IgnoreIndex">A target value whose pixels (multiclass) or elements (multilabel, binary) are left out of every sum; null for none (smp's default).</param>
-public readonly record struct OverlapOptions(SegmentationMode Mode = SegmentationMode.Multiclass, bool FromLogits = true, bool PerImage = false, long? IgnoreIndex = null)
+public readonly record struct OverlapOptions
 {
+    /// <summary>The options.</summary>
+    /// <param name="mode">How the target is read and the input turned into probabilities.</param>
+    /// <param name="fromLogits">True: the input is logits (softmax or sigmoid by <paramref name="mode"/>); false: probabilities, used as they are.</param>
+    /// <param name="perImage">False: per-class sums over the batch and the pixels (smp's convention); true: per image (MONAI's default, <c>batch=False</c>), then the mean over images too.</param>
+    /// <param name="ignoreIndex">A target value whose pixels (multiclass) or elements (multilabel, binary) are left out of every sum; null for none (smp's default).</param>
+    public OverlapOptions(SegmentationMode mode = SegmentationMode.Multiclass, bool fromLogits = true, bool perImage = false, long? ignoreIndex = null)
+    {
+        Mode = mode;
+        FromLogits = fromLogits;
+        PerImage = perImage;
+        IgnoreIndex = ignoreIndex;
+    }
+
+    /// <summary>How the target is read and the input turned into probabilities.</summary>
+    public SegmentationMode Mode { get; init; }
+
+    /// <summary>True (the default, also of <c>default(OverlapOptions)</c>): the input is logits; false: probabilities.</summary>
+    public bool FromLogits
+    {
+        get => !probabilities;
+        init => probabilities = !value;
+    }
+
+    /// <summary>Sums per image (then the mean over images too) instead of over the batch.</summary>
+    public bool PerImage { get; init; }
+
+    /// <summary>The ignored target value, or null.</summary>
+    public long? IgnoreIndex { get; init; }
+
+    /// <summary>Stored inverted, so that the all-zero default means logits.</summary>
+    private readonly bool probabilities;
+
     internal void Validate()
     {
         if (Mode is not (SegmentationMode.Multiclass or SegmentationMode.Multilabel or SegmentationMode.Binary))

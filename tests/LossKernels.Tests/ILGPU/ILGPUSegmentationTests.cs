@@ -29,7 +29,7 @@ public class ILGPUSegmentationTests
         Accelerator accelerator = IlgpuTestAccelerator.Get();
         SegmentationProblem problem = OverlapTests.Problem(loss, "multiclass", new() { ["per_image"] = true }, 2, 5, 300, 3);
         var shape = new SegmentationShape(problem.N, problem.C, problem.S);
-        var tversky = new TverskyLoss(new OverlapOptions(PerImage: true), gamma: 1.5f);
+        var tversky = new TverskyLoss(new OverlapOptions(perImage: true), gamma: 1.5f);
         using MemoryBuffer1D<float, Stride1D.Dense> x = accelerator.Upload(problem.Input), g = accelerator.Allocate1D<float>(problem.Input.Length), inPlace = accelerator.Upload(problem.Input);
         using MemoryBuffer1D<long, Stride1D.Dense> t = accelerator.Upload(problem.Labels!);
         float separate = tversky.ForwardBackward(x.View, t.View, g.View, shape);

@@ -29,7 +29,7 @@ public class OpenCLSegmentationTests
         OpenCLDevice device = OpenCLTestDevice.Get();
         SegmentationProblem problem = OverlapTests.Problem(loss, "multiclass", new() { ["per_image"] = true }, 2, 5, 300, 3);
         var shape = new SegmentationShape(problem.N, problem.C, problem.S);
-        var dice = new DiceLoss(new OverlapOptions(PerImage: true));
+        var dice = new DiceLoss(new OverlapOptions(perImage: true));
         using DeviceBuffer<float> x = device.Upload(problem.Input), g = device.Allocate<float>(problem.Input.Length), inPlace = device.Upload(problem.Input);
         using DeviceBuffer<long> t = device.Upload(problem.Labels!);
         float separate = dice.ForwardBackward(x, t, g, shape);

@@ -261,10 +261,10 @@ public class OverlapTests
     /// <summary>The loss struct with non-default options for the direct API tests (multiclass, per image).</summary>
     private static IOverlapLossCall Create(string loss) => loss switch
     {
-        "dice_loss" => new Call<DiceLoss>(new DiceLoss(new OverlapOptions(PerImage: true))),
-        "tversky_loss" => new Call<TverskyLoss>(new TverskyLoss(new OverlapOptions(PerImage: true))),
-        "focal_tversky_loss" => new Call<FocalTverskyLoss>(new FocalTverskyLoss(new OverlapOptions(PerImage: true))),
-        _ => new Call<GeneralizedDiceLoss>(new GeneralizedDiceLoss(new OverlapOptions(PerImage: true))),
+        "dice_loss" => new Call<DiceLoss>(new DiceLoss(new OverlapOptions(perImage: true))),
+        "tversky_loss" => new Call<TverskyLoss>(new TverskyLoss(new OverlapOptions(perImage: true))),
+        "focal_tversky_loss" => new Call<FocalTverskyLoss>(new FocalTverskyLoss(new OverlapOptions(perImage: true))),
+        _ => new Call<GeneralizedDiceLoss>(new GeneralizedDiceLoss(new OverlapOptions(perImage: true))),
     };
 
     private interface IOverlapLossCall
@@ -276,6 +276,27 @@ public class OverlapTests
         where TLoss : struct, IOverlapLoss
     {
         public float ForwardBackward(float[] input, long[] target, float[] gradient, SegmentationShape shape) => loss.ForwardBackward(input, target, gradient, shape);
+    }
+
+    [Test]
+    public void ParameterlessConstructorsGiveTheCatalogDefaults()
+    {
+        SegmentationProblem problem = Problem("dice_loss", "multiclass", [], 2, 4, 50, 12);
+        var shape = new SegmentationShape(problem.N, problem.C, problem.S);
+        float[] Defaults(string loss) => [loss switch
+        {
+            "dice_loss" => new DiceLoss().Forward(problem.Input, problem.Labels!, shape),
+            "tversky_loss" => new TverskyLoss().Forward(problem.Input, problem.Labels!, shape),
+            "focal_tversky_loss" => new FocalTverskyLoss().Forward(problem.Input, problem.Labels!, shape),
+            _ => new GeneralizedDiceLoss().Forward(problem.Input, problem.Labels!, shape),
+        }];
+        Assert.That(default(OverlapOptions).FromLogits, Is.True);
+        foreach (string loss in Losses)
+        {
+            using BoundLoss bound = Bind(problem with { Loss = loss, Parameters = [] });
+            bound.Run(LossMode.Forward);
+            Assert.That(Defaults(loss), Is.EqualTo(bound.Loss), loss);
+        }
     }
 
     [Test]
