@@ -56,7 +56,7 @@ internal static class KernelCheck
 
     private static IEnumerable<(Dictionary<string, object?> Parameters, bool Weighted)> Configurations(LossDefinition definition)
     {
-        if (definition.Family == "segmentation")
+        if (definition.Family == "segmentation" && !definition.Parameters.Contains("reduction"))
         {
             yield return ([], false);
             yield return (new() { ["per_image"] = true, ["ignore_index"] = 3L }, definition.Name != "generalized_dice_loss");
@@ -77,6 +77,8 @@ internal static class KernelCheck
             yield return (new() { ["reduction"] = reduction }, true);
         }
 
+        if (definition.Name == "pixel_weighted_cross_entropy")
+            yield return (new() { ["reduction"] = "mean", ["ignore_index"] = 3L }, true);
         if (definition.Parameters.Contains("avg_factor"))
             yield return (new() { ["reduction"] = "mean", ["avg_factor"] = 3.5 }, true);
         if (definition.Parameters.Contains("label_smoothing"))

@@ -161,7 +161,7 @@ internal static class QuickReport
         LossTensor targetTensor = inputs[definition.Inputs[1]];
         double[] targetValues = targetTensor.Floats is float[] floats ? ToDouble(floats) : Array.ConvertAll(targetTensor.RequireIntegers(definition.Inputs[1]), v => (double)v);
         ReferenceResult reference = definition.Family == "segmentation"
-            ? ReferenceSegmentationLosses.Compute(definition.Name, parameters, inputs["input"], targetTensor)
+            ? ReferenceSegmentationLosses.Compute(definition.Name, parameters, inputs["input"], targetTensor, inputs.GetValueOrDefault("pixel_weight"))
             : ReferenceLosses.Compute(definition.Name, parameters, ToDouble(input), targetValues, null, null);
 
         var deviceBounds = devices.Select(d => definition.Bind(new LossParameters(parameters), inputs, null, d.Device)).ToList();

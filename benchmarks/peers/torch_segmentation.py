@@ -6,9 +6,10 @@ Run where Debian's python3-torch is installed (not needed by the build or the te
     dotnet run -c Release --project benchmarks/LossKernels.Benchmarks -- quick --full --filter dice,tversky --no-opencl --json /tmp/ours.json
     /usr/bin/python3 benchmarks/peers/torch_segmentation.py --ours /tmp/ours.json
 Multiclass: [N, 21, 256, 256] logits in [-4, 4) and class indices 0..19 (the catalog's sample; N from --images, 8 by default:
-a Pascal VOC batch), the quick report's fused rows beside them. Binary: [2, 1, 1024, 1024] logits against a 0/1 mask
+a Pascal VOC batch), the quick report's fused rows beside them; U-Net's pixel-weighted cross entropy on the same data with a
+weight map in [0.5, 3.5). Binary: [2, 1, 1024, 1024] logits against a 0/1 mask
 (--binary; ours from BenchmarkDotNet's SegmentationBenchmarks, printed as torch's time alone). The input requires a
-gradient; the median of repeated runs after warm-up, with torch's default intra-op threads.
+gradient; the median of repeated runs after warm-up, with torch's default intra-op threads (or --threads).
 """
 import argparse
 import importlib.util
@@ -16,6 +17,7 @@ import json
 import os
 
 import torch
+import torch.nn.functional as F
 
 from timing import median_ms
 
@@ -24,7 +26,12 @@ spec = importlib.util.spec_from_file_location("generate", GOLDEN)
 formulas = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(formulas)
 
-LOSSES = ["dice_loss", "tversky_loss", "focal_tversky_loss", "generalized_dice_loss"]
+LOSSES = ["dice_loss", "tversky_loss", "focal_tversky_loss", "generalized_dice_loss", "pixel_weighted_cross_entropy"]
+
+
+def pixel_weighted(x, t, w):
+    """U-Net's weighted cross entropy: the per-pixel cross entropy times the weight map, mean over the pixels kept."""
+    return (w * F.cross_entropy(x, t, reduction="none")).sum() / (t != -100).sum()
 
 
 def main():
@@ -33,7 +40,10 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--binary", action="store_true", help="also time [2, 1, 1024, 1024] in binary mode")
     parser.add_argument("--ours", help="quick-report JSON (--json) to compare with: fused rows of backend 'simd'")
+    parser.add_argument("--threads", type=int, help="torch's intra-op threads (default: torch's own default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     ours = {}
     if args.ours:
         with open(args.ours) as f:
@@ -50,12 +60,16 @@ def main():
         else:
             t = (torch.rand(shape, generator=g) < 0.3).to(torch.float32)
         x.requires_grad_(True)
+        w = torch.rand((shape[0],) + shape[2:], generator=g) * 3 + 0.5
         for name in LOSSES:
+            if name == "pixel_weighted_cross_entropy" and mode != "multiclass":
+                continue
             params = {"mode": mode}
 
             def step():
                 x.grad = None
-                formulas.overlap_value(name, params, x, t, None).backward()
+                value = pixel_weighted(x, t, w) if name == "pixel_weighted_cross_entropy" else formulas.overlap_value(name, params, x, t, None)
+                value.backward()
 
             torch_ms = median_ms(step, args.repeats)
             mine, n = ours.get(name, (None, None)) if mode == "multiclass" else (None, None)

@@ -125,7 +125,7 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
         }
     }
     if (indexed && active)
-        left_share = (1.0f - smoothing) * (class_weight ? class_weight[y] : 1.0f);
+        left_share = (1.0f - smoothing) * (class_weight ? class_weight[y] : 1.0f) * (row_weight ? row_weight[r] : 1.0f);
     /* Read before the gradient, which may be the logits buffer itself, overwrites them. */
     acc_t target_logits = (left_share != 0.0f ? (acc_t)left_share * x[left] : 0) + (right >= 0 && right_share != 0.0f ? (acc_t)right_share * x[right] : 0);
     float row_max = group_max(max_scratch, local_max);
@@ -235,9 +235,10 @@ kernel void nll_gradient(global const long* target, global const float* class_we
 
 /* [N, C, d…] input (D = d1·d2·… positions per sample, the class axis D apart): one work-item per position, which
  * walks its classes three times, so neighbouring work-items read neighbouring addresses. The same formulas as
- * cross_entropy_rows; no barriers. Ignored positions get a zero gradient and loss. */
+ * cross_entropy_rows; no barriers. Ignored positions get a zero gradient and loss. position_weight (or NULL) weighs each
+ * position's hard target, as row_weight weighs a row's in cross_entropy_rows. */
 kernel void cross_entropy_positions(global const float* logits, global const long* target, global const float* soft_target,
-    global const float* class_weight, global const float* upstream, global float* output, global float* grad, int positions, int classes,
+    global const float* position_weight, global const float* class_weight, global const float* upstream, global float* output, global float* grad, int positions, int classes,
     int spatial, long ignore_index, float smoothing, float lse_square_scale, float gradient_scale, global acc_t* position_losses)
 {
     size_t i = get_global_id(0);
@@ -287,7 +288,8 @@ kernel void cross_entropy_positions(global const float* logits, global const lon
             g[(size_t)c * spatial] = e;
     }
     acc_t lse = row_max + log(sum_exp);
-    float target_weight = !soft && class_weight ? class_weight[y] : 1.0f;
+    /* A position weight (U-Net's weight map) scales the hard target's share, so its loss and gradient. */
+    float target_weight = (!soft && class_weight ? class_weight[y] : 1.0f) * (!soft && position_weight ? position_weight[i] : 1.0f);
     acc_t hard = soft ? 0 : (1.0f - smoothing) * (acc_t)target_weight;
     if (g)
     {

@@ -969,6 +969,64 @@ def overlap_cases(rng):
                          weight=rng.uniform(0.2, 2.0, 4).astype(np.float32))
 
 
+def pixel_weighted_case(params, x, t, w, tag, weight=None, upstream=None):
+    """U-Net's weighted cross entropy in float64: F.cross_entropy per position times the weight map, the mean over the
+    positions kept (their summed class weights), or over avg_factor + eps."""
+    reduction = params.get("reduction", "mean")
+    ignore_index = params.get("ignore_index", -100)
+    x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+    t64 = torch.tensor(t.astype(np.int64))
+    w64 = torch.tensor(w.astype(np.float64))
+    c64 = None if weight is None else torch.tensor(weight.astype(np.float64))
+    per = F.cross_entropy(x64, t64, weight=c64, ignore_index=ignore_index, reduction="none") * w64
+    kept = (t64 != ignore_index).to(torch.float64)
+    if c64 is not None:
+        kept = kept * c64[t64.clamp(min=0, max=x.shape[1] - 1)]
+    if reduction == "none":
+        value = per
+    elif reduction == "sum":
+        value = per.sum()
+    elif "avg_factor" in params:
+        value = per.sum() / (params["avg_factor"] + FLOAT32_EPS)
+    else:
+        value = per.sum() / kept.sum()
+    up = torch.tensor(1.0, dtype=torch.float64) if upstream is None else torch.tensor(upstream.astype(np.float64))
+    (value * up).sum().backward()
+    inputs = {"input": tensor(x, "float32"), "target": tensor(t, "int64"), "pixel_weight": tensor(w, "float32")}
+    if weight is not None:
+        inputs["weight"] = tensor(weight, "float32")
+    write_case(f"pixel_weighted_cross_entropy/{tag}/{reduction}/{'x'.join(str(d) for d in x.shape)}", "pixel_weighted_cross_entropy", params, inputs,
+               upstream, value, x64, f"torch {torch.__version__} (w * torch.nn.functional.cross_entropy(reduction='none')), U-Net's weighted cross entropy, float64")
+
+
+def pixel_weighted_cases(rng):
+    def sample(*shape, ignore=None):
+        x = rng.uniform(-4, 4, shape).astype(np.float32)
+        t = rng.integers(0, shape[1], (shape[0],) + shape[2:]).astype(np.int64)
+        if ignore is not None:
+            t[rng.uniform(0, 1, t.shape) < 0.25] = ignore
+        w = rng.uniform(0.5, 3.5, t.shape).astype(np.float32)
+        return x, t, w
+
+    for reduction in ("mean", "sum", "none"):
+        pixel_weighted_case({"reduction": reduction}, *sample(2, 4, 5, 7), "default")
+        pixel_weighted_case({"reduction": reduction, "ignore_index": 255}, *sample(2, 3, 6, 6, ignore=255), "ignore")
+        pixel_weighted_case({"reduction": reduction}, *sample(9, 5), "rows")
+    x, t, w = sample(3, 5, 37, 41)
+    pixel_weighted_case({"reduction": "mean"}, x, t, w, "large")
+    x, t, w = sample(2, 4, 3, 5)
+    pixel_weighted_case({"reduction": "mean"}, x, t, w, "class_weighted", weight=rng.uniform(0.2, 2, 4).astype(np.float32))
+    pixel_weighted_case({"reduction": "mean", "avg_factor": 17.5}, x, t, w, "avg_factor")
+    pixel_weighted_case({"reduction": "none"}, x, t, w, "upstream", upstream=rng.uniform(-1, 1, t.shape).astype(np.float32))
+    pixel_weighted_case({"reduction": "sum"}, x, t, w, "upstream", upstream=np.float32(0.37))
+    edge = np.where(rng.uniform(0, 1, (2, 3, 4, 4)) < 0.5, np.float32(1e4), np.float32(-1e4)).astype(np.float32)
+    pixel_weighted_case({"reduction": "mean"}, edge, rng.integers(0, 3, (2, 4, 4)).astype(np.int64), rng.uniform(0, 3, (2, 4, 4)).astype(np.float32), "edges")
+    x, t, w = sample(1, 3, 2, 3)
+    t[:] = -100
+    pixel_weighted_case({"reduction": "mean"}, x, t, w, "all_ignored")
+    pixel_weighted_case({"reduction": "sum"}, x, t, w, "all_ignored")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):
@@ -1024,6 +1082,7 @@ def main():
     ghmc_cases(np.random.default_rng(20261129))
     pos_weight_cases(np.random.default_rng(20261130))
     overlap_cases(np.random.default_rng(20261201))
+    pixel_weighted_cases(np.random.default_rng(20261202))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

@@ -39,6 +39,8 @@ public abstract class LossDevice
 
     internal abstract DeviceRun PosWeight(PosWeightBoundLoss bound);
 
+    internal abstract DeviceRun PixelWeightedCrossEntropy(Segmentation.PixelWeightedCrossEntropyBoundLoss bound);
+
     internal abstract DeviceRun Overlap<TLoss>(Segmentation.OverlapBoundLoss<TLoss> bound)
         where TLoss : struct, Segmentation.IOverlapLoss;
 }

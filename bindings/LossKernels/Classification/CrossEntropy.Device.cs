@@ -124,7 +124,8 @@ public readonly partial struct CrossEntropyLoss
 
     /// <summary>
     /// The one launch path: hard targets (<paramref name="target"/>), soft ones (<paramref name="softTarget"/> of <paramref name="softClasses"/>),
-    /// or distribution focal labels (<paramref name="labels"/>, with <paramref name="rowWeight"/> and the mean's <paramref name="divisorOverride"/>).
+    /// or distribution focal labels (<paramref name="labels"/>, with <paramref name="rowWeight"/> and the mean's <paramref name="divisorOverride"/>);
+    /// hard targets with <paramref name="rowWeight"/> are the pixel-weighted cross entropy (the weight scales each position's target share).
     /// </summary>
     internal unsafe float RunOnDevice(DeviceBuffer<float> logits, DeviceBuffer<long>? target, DeviceBuffer<float>? softTarget, int softClasses,
         DeviceBuffer<float>? labels, DeviceBuffer<float>? rowWeight, double? divisorOverride,
@@ -137,6 +138,8 @@ public readonly partial struct CrossEntropyLoss
             ThrowHelper.OutOfRange(nameof(spatialSize), spatialSize, "> 0");
         OpenCLDevice device = logits.Device;
         int rows, classes;
+        if (rowWeight is not null && labels is null && target is null)
+            ThrowHelper.Argument(nameof(rowWeight), "Row weights weigh hard targets or distribution focal labels.");
         if (labels is not null)
         {
             rows = labels.Length;
@@ -172,6 +175,11 @@ public readonly partial struct CrossEntropyLoss
             if (rows > 0 && classes == 0)
                 ThrowHelper.Argument(nameof(logits), "logits are empty but there are targets: C must be at least 1.");
             DeviceChecks.Buffer(target, device, -1, nameof(target));
+            if (rowWeight is not null)
+            {
+                DeviceChecks.Buffer(rowWeight, device, -1, "pixelWeight");
+                ThrowHelper.IfLengthDiffers(rows, rowWeight.Length, "pixelWeight");
+            }
         }
 
         if (weight is not null)
@@ -224,7 +232,11 @@ public readonly partial struct CrossEntropyLoss
             nint partials = device.Partials(rows);
             double divisor = reduction == Reduction.Mean ? divisorOverride ?? rows : 1d;
             if (target is not null)
-                divisor = CheckTargets(device, kernels, target, focal is null ? weight : null, rows, classes, partials, reduction);
+            {
+                double kept = CheckTargets(device, kernels, target, focal is null ? weight : null, rows, classes, partials, reduction);
+                divisor = reduction == Reduction.Mean && divisorOverride is double factor ? factor : kept;
+            }
+
             if (labels is not null)
                 CheckLabels(device, kernels, labels, rows, classes);
             // A work-group per row suits GPUs; CPU devices (PoCL) run barriers slowly, so there a row is one work-item's loop
@@ -236,10 +248,8 @@ public readonly partial struct CrossEntropyLoss
             KernelSet.SetBuffer(kernel, argument++, target?.Handle ?? 0);
             KernelSet.SetBuffer(kernel, argument++, softTarget?.Handle ?? 0);
             if (!positions)
-            {
                 KernelSet.SetBuffer(kernel, argument++, labels?.Handle ?? 0);
-                KernelSet.SetBuffer(kernel, argument++, rowWeight?.Handle ?? 0);
-            }
+            KernelSet.SetBuffer(kernel, argument++, rowWeight?.Handle ?? 0);
 
             KernelSet.SetBuffer(kernel, argument++, weight?.Handle ?? 0);
             KernelSet.SetBuffer(kernel, argument++, upstream?.Handle ?? 0);

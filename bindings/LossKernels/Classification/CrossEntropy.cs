@@ -252,26 +252,38 @@ public readonly partial struct CrossEntropyLoss
     }
 
     /// <summary>Hard targets, reduced; with <c>focal</c> (α, γ) the softmax focal loss (<see cref="SoftmaxFocalLoss"/>), whose mean divides by the rows not ignored.</summary>
+    /// <remarks>
+    /// <paramref name="pixelWeight"/> (one weight per position, the U-Net weight map) multiplies each kept position's target share,
+    /// so its loss and gradient, not the mean's divisor; <paramref name="avgFactor"/> replaces the divisor with avgFactor + ε.
+    /// </remarks>
     internal unsafe float Reduced<TIndex, TMode>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, Span<float> logitsGrad, Reduction reduction,
-        ReadOnlySpan<float> weight, float upstream, int spatialSize, (float Alpha, float Gamma)? focal = null)
+        ReadOnlySpan<float> weight, float upstream, int spatialSize, (float Alpha, float Gamma)? focal = null, ReadOnlySpan<float> pixelWeight = default,
+        float? avgFactor = null)
         where TIndex : unmanaged, IBinaryInteger<TIndex>
         where TMode : struct, IDriverMode
     {
         int classes = CheckInputs(logits, target, weight, spatialSize, out double targetWeightSum, out int keptRows);
+        CheckPixelWeight(target.Length, pixelWeight, TMode.StoreGradient ? logitsGrad : default);
         CheckWritten(logits, default, weight, default, default, TMode.StoreGradient ? logitsGrad : default, TMode.StoreGradient);
+        if (avgFactor is float checkedFactor)
+            ThrowHelper.IfNegative(checkedFactor, nameof(avgFactor));
+        if (avgFactor is not null && reduction != Reduction.Mean)
+            ThrowHelper.Argument(nameof(avgFactor), "avgFactor divides a mean: it needs Reduction.Mean.");
         double divisor = reduction switch
         {
+            Reduction.Mean when avgFactor is float factor => factor + ElementwiseLoss.AvgFactorEpsilon,
             Reduction.Mean => focal is null ? targetWeightSum : keptRows,
             Reduction.Sum => 1d,
             Reduction.None => ThrowNone(),
             _ => ThrowUndefined(reduction),
         };
         double sum;
-        fixed (float* x = logits, w = weight, g = logitsGrad)
+        fixed (float* x = logits, w = weight, g = logitsGrad, pw = pixelWeight)
         fixed (TIndex* t = target)
         {
             var args = new CrossEntropyArgs<TIndex>(x, t, null, w, null, null, g, target.Length, classes, IgnoreIndex, LabelSmoothing, LseSquareScale,
-                (float)(upstream / divisor), ClassWeightSum(weight, classes), spatialSize, focal: focal is not null, focalAlpha: focal?.Alpha ?? 0f, focalGamma: focal?.Gamma ?? 0f);
+                (float)(upstream / divisor), ClassWeightSum(weight, classes), spatialSize, rowWeight: pw, focal: focal is not null, focalAlpha: focal?.Alpha ?? 0f,
+                focalGamma: focal?.Gamma ?? 0f);
             sum = CrossEntropyDriver.Run<TIndex, TMode>(args);
         }
 
@@ -279,11 +291,12 @@ public readonly partial struct CrossEntropyLoss
     }
 
     internal unsafe void Unreduced<TIndex, TMode>(ReadOnlySpan<float> logits, ReadOnlySpan<TIndex> target, Span<float> output, Span<float> logitsGrad,
-        ReadOnlySpan<float> upstream, ReadOnlySpan<float> weight, int spatialSize, (float Alpha, float Gamma)? focal = null)
+        ReadOnlySpan<float> upstream, ReadOnlySpan<float> weight, int spatialSize, (float Alpha, float Gamma)? focal = null, ReadOnlySpan<float> pixelWeight = default)
         where TIndex : unmanaged, IBinaryInteger<TIndex>
         where TMode : struct, IDriverMode
     {
         int classes = CheckInputs(logits, target, weight, spatialSize, out _, out _);
+        CheckPixelWeight(target.Length, pixelWeight, TMode.StoreGradient ? logitsGrad : default);
         int rows = target.Length;
         if (TMode.StoreLoss)
             ThrowHelper.IfTooShort(rows, output.Length, nameof(output));
@@ -291,11 +304,11 @@ public readonly partial struct CrossEntropyLoss
             ThrowHelper.IfLengthDiffers(rows, upstream.Length, nameof(upstream));
         CheckWritten(logits, default, weight, upstream, TMode.StoreLoss ? output.Slice(0, rows) : default, TMode.StoreGradient ? logitsGrad : default,
             TMode.StoreGradient);
-        fixed (float* x = logits, w = weight, g = logitsGrad, o = output, u = upstream)
+        fixed (float* x = logits, w = weight, g = logitsGrad, o = output, u = upstream, pw = pixelWeight)
         fixed (TIndex* t = target)
         {
             var args = new CrossEntropyArgs<TIndex>(x, t, null, w, u, o, g, rows, classes, IgnoreIndex, LabelSmoothing, LseSquareScale, 1f, ClassWeightSum(weight, classes), spatialSize,
-                focal: focal is not null, focalAlpha: focal?.Alpha ?? 0f, focalGamma: focal?.Gamma ?? 0f);
+                rowWeight: pw, focal: focal is not null, focalAlpha: focal?.Alpha ?? 0f, focalGamma: focal?.Gamma ?? 0f);
             CrossEntropyDriver.Run<TIndex, TMode>(args);
         }
     }
@@ -331,6 +344,15 @@ public readonly partial struct CrossEntropyLoss
         }
 
         return classes;
+    }
+
+    /// <summary>Per-position weights: one per target (or none), and never the memory the gradient is written to.</summary>
+    private static void CheckPixelWeight(int rows, ReadOnlySpan<float> pixelWeight, ReadOnlySpan<float> gradient)
+    {
+        if (pixelWeight.IsEmpty)
+            return;
+        ThrowHelper.IfLengthDiffers(rows, pixelWeight.Length, "pixelWeight");
+        ThrowHelper.IfOverlaps(pixelWeight, gradient, "logitsGrad", "pixelWeight");
     }
 
     private static void CheckSpatial(int spatialSize)

@@ -20,7 +20,7 @@ internal readonly unsafe struct CrossEntropyArgs<TIndex>
     /// <summary>N continuous labels in [0, C − 1] for distribution focal loss (then <see cref="Target"/> is null), else null.</summary>
     public readonly float* ContinuousTarget;
 
-    /// <summary>N row weights that scale each row's loss and gradient (mmdetection's <c>weight</c>), or null.</summary>
+    /// <summary>N row (or position) weights that scale each row's target share, so its loss and gradient (mmdetection's <c>weight</c> of distribution focal labels; the U-Net pixel weights of hard targets), or null.</summary>
     public readonly float* RowWeight;
 
     /// <summary>Softmax focal loss (mmcv): the row loss is α·w_y·(1 − p_y)^γ·(−ln p_y) instead of w_y·(−ln p_y).</summary>
@@ -635,7 +635,7 @@ internal static unsafe class CrossEntropyDriver
 
             long value = long.CreateTruncating(args.Target[r]);
             float weight = value == args.IgnoreIndex ? 0f : args.ClassWeight != null ? args.ClassWeight[value] : 1f;
-            target = RowTarget.Hard(value, weight, args.Smoothing);
+            target = RowTarget.Hard(value, args.RowWeight != null ? weight * args.RowWeight[r] : weight, args.Smoothing);
             return value != args.IgnoreIndex;
         }
 

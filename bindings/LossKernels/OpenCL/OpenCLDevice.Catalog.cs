@@ -27,6 +27,8 @@ public sealed partial class OpenCLDevice
 
     internal override DeviceRun Ghmc(GhmcBoundLoss bound) => new OpenCLGhmcRun(bound, this);
 
+    internal override DeviceRun PixelWeightedCrossEntropy(Segmentation.PixelWeightedCrossEntropyBoundLoss bound) => new Segmentation.OpenCLPixelWeightedCrossEntropyRun(bound, this);
+
     internal override DeviceRun Overlap<TLoss>(Segmentation.OverlapBoundLoss<TLoss> bound) => new Segmentation.OpenCLOverlapRun<TLoss>(bound, this);
 
     internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new OpenCLPosWeightRun(bound, this);

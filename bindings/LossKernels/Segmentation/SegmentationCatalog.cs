@@ -24,6 +24,10 @@ internal static class SegmentationCatalog
         Row("generalized_dice_loss", "1 − (2Σ_c w_c·Σpt + s_nr)/(Σ_c w_c·Σ(p + t) + s_dr), w_c = 1/(Σt)²", "MONAI GeneralizedDiceLoss",
             (p, o) => new GeneralizedDiceLoss(o, WeightType(p.String("weight_type", "square")), p.Float("smooth_nr", 1e-5f), p.Float("smooth_dr", 1e-5f)),
             "weight_type", "smooth_nr", "smooth_dr"),
+        new LossDefinition("pixel_weighted_cross_entropy", "segmentation", "w_i·c_y·(lse_i − x_{i,y}) per position of [N, C, d…], mean over the positions kept",
+            "U-Net's weighted cross entropy: (w * F.cross_entropy(x, y, reduction='none')).sum() / kept", ["input", "target", "pixel_weight"], ["weight"],
+            ["ignore_index", "reduction", "avg_factor"], ReportBatch * ReportClasses * ReportSide * ReportSide,
+            (p, inputs, upstream, device) => new PixelWeightedCrossEntropyBoundLoss(p, inputs, upstream, device), WeightedSample),
     ];
 
     private static LossDefinition Row<TLoss>(string name, string formula, string equivalent, Func<LossParameters, OverlapOptions, TLoss> create, params string[] parameters)
@@ -52,6 +56,19 @@ internal static class SegmentationCatalog
         "uniform" => GeneralizedDiceWeight.Uniform,
         _ => throw new ArgumentException($"Parameter 'weight_type' must be 'square', 'simple' or 'uniform', got '{name}'.", "weight_type"),
     };
+
+    /// <summary>The multiclass sample with a U-Net weight map in [0.5, 3.5) per position.</summary>
+    private static Dictionary<string, LossTensor> WeightedSample(int length, int seed)
+    {
+        Dictionary<string, LossTensor> inputs = Sample(length, seed);
+        LossTensor target = inputs["target"];
+        var random = new Random(seed + 1);
+        var weights = new float[target.Length];
+        for (int i = 0; i < weights.Length; i++)
+            weights[i] = (float)(0.5 + random.NextDouble() * 3);
+        inputs["pixel_weight"] = LossTensor.FromFloats(weights, target.Shape);
+        return inputs;
+    }
 
     /// <summary>
     /// Multiclass samples of about <paramref name="length"/> input elements: [N, 21, H, W] logits in [−4, 4] and class indices

@@ -50,5 +50,7 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
 
     internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new IlgpuPosWeightRun(bound, this);
 
+    internal override DeviceRun PixelWeightedCrossEntropy(PixelWeightedCrossEntropyBoundLoss bound) => new IlgpuPixelWeightedCrossEntropyRun(bound, this);
+
     internal override DeviceRun Overlap<TLoss>(OverlapBoundLoss<TLoss> bound) => new IlgpuOverlapRun<TLoss>(bound, this);
 }

@@ -182,7 +182,10 @@ internal ref struct RowCall(CrossEntropyLoss loss, ArrayView<float> logits, Acce
     public ArrayView<float> SoftTarget;
     public int SoftClasses;
 
-    /// <summary>Distribution focal labels, with per-row <see cref="RowWeight"/> and the mean's <see cref="DivisorOverride"/>.</summary>
+    /// <summary>
+    /// Distribution focal labels, with per-row <see cref="RowWeight"/> and the mean's <see cref="DivisorOverride"/>; with class
+    /// indices, <see cref="RowWeight"/> is the pixel-weighted cross entropy's per-position weight (it scales the target's share).
+    /// </summary>
     public ArrayView<float> Labels;
     public ArrayView<float> RowWeight;
     public double? DivisorOverride;
@@ -228,6 +231,7 @@ internal ref struct RowCall(CrossEntropyLoss loss, ArrayView<float> logits, Acce
         {
             ViewChecks.Required(Target, accelerator, -1, "target");
             rows = Target.IntLength;
+            ViewChecks.Optional(RowWeight, accelerator, rows, "pixelWeight");
             if (rows % Spatial != 0)
                 ThrowHelper.Argument("target", $"target holds {rows} indices, not a whole number of samples of {Spatial} positions.");
             if (rows == 0 ? n != 0 : n % rows != 0)
@@ -274,7 +278,7 @@ internal ref struct RowCall(CrossEntropyLoss loss, ArrayView<float> logits, Acce
             {
                 double kept = RowChecks.CheckTargets(state, queue, Target, Focal is null ? ClassWeight : default, classes, loss.IgnoreIndex, Focal is not null);
                 if (Reduction == Reduction.Mean)
-                    divisor = kept;
+                    divisor = DivisorOverride ?? kept;
             }
             else if (ViewChecks.IsPresent(Target) && Reduction == Reduction.Mean)
             {

@@ -114,7 +114,8 @@ internal readonly struct RowViews
 
         long y = Target[i];
         bool kept = y != IgnoreIndex && y >= 0 && y < Classes;
-        target = RowTarget.Hard(y, kept ? Has(RowFlags.ClassWeighted) ? ClassWeight[y] : 1f : 0f, Smoothing);
+        float weight = kept ? Has(RowFlags.ClassWeighted) ? ClassWeight[y] : 1f : 0f;
+        target = RowTarget.Hard(y, Has(RowFlags.RowWeighted) ? weight * RowWeight[i] : weight, Smoothing);
         return kept;
     }
 

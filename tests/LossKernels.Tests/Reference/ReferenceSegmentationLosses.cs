@@ -25,9 +25,18 @@ public static class ReferenceSegmentationLosses
 {
     private const int Sums = 5;
 
-    /// <summary>The reference for catalog tensors: <c>input</c> [N, C, d…] and <c>target</c> (int64 class indices, or floats shaped like the input).</summary>
-    public static ReferenceResult Compute(string loss, IReadOnlyDictionary<string, object?> parameters, LossTensor input, LossTensor target)
+    /// <summary>The reference for catalog tensors: <c>input</c> [N, C, d…] and <c>target</c> (int64 class indices, or floats shaped like the input; with <c>pixel_weight</c>, U-Net's weighted cross entropy).</summary>
+    public static ReferenceResult Compute(string loss, IReadOnlyDictionary<string, object?> parameters, LossTensor input, LossTensor target, LossTensor? pixelWeight = null)
     {
+        if (pixelWeight is not null)
+        {
+            string reduction = parameters.TryGetValue("reduction", out object? r) && r is string text ? text : "mean";
+            (double weightedLoss, double[] perRow, double[] weightedGradient) = PixelWeighted(input.RequireFloats("input"), target.RequireIntegers("target"), pixelWeight.RequireFloats("pixel_weight"),
+                null, parameters.TryGetValue("ignore_index", out object? i) && i is not null ? Convert.ToInt64(i) : -100, input.Shape[2..].Aggregate(1, (a, b) => a * b),
+                reduction, 1d, null);
+            return new ReferenceResult(reduction == "none" ? perRow : [weightedLoss], weightedGradient);
+        }
+
         int n = input.Shape[0], c = input.Shape[1], s = input.Shape[2..].Aggregate(1, (a, b) => a * b);
         var problem = new SegmentationProblem(loss, new Dictionary<string, object?>(parameters), input.RequireFloats("input"), target.Integers, target.Floats, n, c, s, null);
         (double value, double[] gradient) = Compute(problem);
@@ -93,6 +102,36 @@ public static class ReferenceSegmentationLosses
         }
 
         return (loss, gradient);
+    }
+
+    /// <summary>
+    /// U-Net's pixel-weighted cross entropy on [N, C, S] logits: the float64 cross-entropy reference on the transposed rows
+    /// [N·S, C], each row's loss times its weight, and its gradient with the weight (over the mean's divisor) as the row's upstream.
+    /// Returns the reduced loss (or the sum of the weighted row losses for "none"), the weighted row losses and the gradient.
+    /// </summary>
+    public static (double Loss, double[] PerRow, double[] Gradient) PixelWeighted(float[] logits, long[] target, float[] pixelWeight, float[]? classWeight,
+        long ignoreIndex, int spatial, string reduction, double upstream, float? avgFactor)
+    {
+        int rows = target.Length, classes = rows == 0 ? 1 : logits.Length / rows, images = rows / Math.Max(spatial, 1);
+        double kept = 0d;
+        for (int r = 0; r < rows; r++)
+            kept += target[r] == ignoreIndex ? 0d : classWeight?[target[r]] ?? 1d;
+        double divisor = reduction != "mean" ? 1d : avgFactor is float factor ? factor + 1.1920929e-07 : kept;
+        var transposed = new double[logits.Length];
+        for (int n = 0; n < images; n++)
+            for (int c = 0; c < classes; c++)
+                for (int s = 0; s < spatial; s++)
+                    transposed[(n * spatial + s) * classes + c] = logits[(n * classes + c) * spatial + s];
+        double[] rowUpstream = pixelWeight.Select(w => w * upstream / divisor).ToArray();
+        ReferenceResult rowsResult = ReferenceCrossEntropy.Compute(transposed, target, classWeight is null ? null : Array.ConvertAll(classWeight, w => (double)w), ignoreIndex,
+            0, 0, "none", rowUpstream);
+        double[] perRow = rowsResult.Loss.Select((l, r) => l * pixelWeight[r]).ToArray();
+        var gradient = new double[logits.Length];
+        for (int n = 0; n < images; n++)
+            for (int c = 0; c < classes; c++)
+                for (int s = 0; s < spatial; s++)
+                    gradient[(n * classes + c) * spatial + s] = rowsResult.InputGradient[(n * spatial + s) * classes + c];
+        return (perRow.Sum() / divisor, perRow, gradient);
     }
 
     /// <summary>The focal Tversky loss's documented convention: where 1 − T = 0 (its derivative's limit is infinite for γ &gt; 1) the derivative is 0.</summary>
