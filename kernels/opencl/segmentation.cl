@@ -10,17 +10,11 @@
 #define OVERLAP_GROUP 64
 #define OVERLAP_BLOCK 4096
 
-inline float overlap_sigmoid(float x)
-{
-    float e = exp(-fabs(x));
-    float large = 1.0f / (1.0f + e);
-    return x > 0.0f ? large : e * large;
-}
-
-/* p of class c at the pixel (image n, position s), and its target and kept flag. */
+/* p of class c at the pixel (image n, position s), its target and kept flag, and ∂p/∂x of the sigmoid (1 otherwise). */
 inline float overlap_probability(global const float* input, global const long* labels, global const float* dense, global const float* stats,
-    int classes, int spatial, int n, int s, int c, int from_logits, int has_ignore, long ignore_index, float* target, int* kept)
+    int classes, int spatial, int n, int s, int c, int from_logits, int has_ignore, long ignore_index, float* target, int* kept, float* slope)
 {
+    *slope = 1.0f;
     size_t at = ((size_t)n * classes + c) * spatial + s;
     float x = input[at];
     if (labels)
@@ -36,7 +30,14 @@ inline float overlap_probability(global const float* input, global const long* l
     float t = dense[at];
     *kept = !(has_ignore && t == (float)ignore_index);
     *target = *kept ? t : 0.0f;
-    float p = from_logits ? overlap_sigmoid(x) : x;
+    float p = x;
+    if (from_logits)
+    {
+        float e = exp(-fabs(x));
+        float large = 1.0f / (1.0f + e), small = e * large;
+        p = x > 0.0f ? large : small;
+        *slope = large * small;
+    }
     return *kept ? p : 0.0f;
 }
 
@@ -71,9 +72,9 @@ kernel void overlap_sums(global const float* input, global const long* labels, g
     acc_t intersection = 0, prediction = 0, target_sum = 0, prediction_squares = 0, target_squares = 0;
     for (int s = from + lid; s < to; s += OVERLAP_GROUP)
     {
-        float t;
+        float t, slope;
         int kept;
-        float p = overlap_probability(input, labels, dense, stats, classes, spatial, n, s, c, from_logits, has_ignore, ignore_index, &t, &kept);
+        float p = overlap_probability(input, labels, dense, stats, classes, spatial, n, s, c, from_logits, has_ignore, ignore_index, &t, &kept, &slope);
         intersection += p * t;
         prediction += p;
         target_sum += t;
@@ -111,9 +112,9 @@ kernel void overlap_gradient(global const float* input, global const long* label
     {
         for (int c = 0; c < classes; c++)
         {
-            float t;
+            float t, slope;
             int kept;
-            float p = overlap_probability(input, labels, dense, stats, classes, spatial, n, s, c, from_logits, has_ignore, ignore_index, &t, &kept);
+            float p = overlap_probability(input, labels, dense, stats, classes, spatial, n, s, c, from_logits, has_ignore, ignore_index, &t, &kept, &slope);
             float g = kept ? fma(k[3 * c + 2], p, fma(k[3 * c], t, k[3 * c + 1])) : 0.0f;
             dot = fma(p, g, dot);
         }
@@ -121,21 +122,20 @@ kernel void overlap_gradient(global const float* input, global const long* label
 
     for (int c = 0; c < classes; c++)
     {
-        float t;
+        float t, slope;
         int kept;
         size_t at = ((size_t)n * classes + c) * spatial + s;
         float x = input[at];
-        float p = overlap_probability(input, labels, dense, stats, classes, spatial, n, s, c, from_logits, has_ignore, ignore_index, &t, &kept);
+        float p = overlap_probability(input, labels, dense, stats, classes, spatial, n, s, c, from_logits, has_ignore, ignore_index, &t, &kept, &slope);
         float g = kept ? fma(k[3 * c + 2], p, fma(k[3 * c], t, k[3 * c + 1])) : 0.0f;
         if (softmax)
         {
             size_t pixel = (size_t)n * spatial + s;
             g = exp(x - stats[2 * pixel]) * stats[2 * pixel + 1] * (g - dot);
         }
-        else if (!labels && from_logits)
+        else
         {
-            float q = overlap_sigmoid(-x);
-            g = g * (overlap_sigmoid(x) * q);
+            g *= slope;
         }
         grad[at] = g;
     }

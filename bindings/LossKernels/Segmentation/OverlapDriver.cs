@@ -247,15 +247,16 @@ internal static unsafe class OverlapDriver
                 TMath.Store(TMath.Divide(TMath.Create(1f), TMath.Load(ref sum[v * count])), ref max[v * count]);
         }
 
-        /// <summary>p and t of class <paramref name="c"/> for vector <paramref name="v"/> of the block, zero where left out; <paramref name="kept"/> the lane mask.</summary>
+        /// <summary>p and t of class <paramref name="c"/> for vector <paramref name="v"/> of the block, zero where left out; <paramref name="kept"/> the lane mask; <paramref name="slope"/> ∂p/∂x of the sigmoid (1 otherwise).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private TVec Probability<TVec, TMath>(in Block block, int c, int v, out TVec target, out TVec kept)
+        private TVec Probability<TVec, TMath>(in Block block, int c, int v, out TVec target, out TVec kept, out TVec slope)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
             int count = TMath.Count;
             if (block.Target == null)
             {
+                slope = TMath.Create(1f);
                 TVec labels = TMath.Load(ref block.Labels[v * count]);
                 kept = TMath.GreaterThan(labels, TMath.Create(-0.5f));
                 target = TMath.And(TMath.Equal(labels, TMath.Create(c)), TMath.Create(1f));
@@ -269,7 +270,7 @@ internal static unsafe class OverlapDriver
             TVec lanes = TMath.Load(ref block.Lanes[v * count]);
             kept = args.Options.IgnoreIndex is long ignored ? TMath.Select(TMath.Equal(raw, TMath.Create(ignored)), TMath.Create(0f), lanes) : lanes;
             target = TMath.And(kept, raw);
-            return TMath.And(kept, OverlapMath.Elementwise<TVec, TMath>(TMath.Load(ref block.At(block.Input, c)[v * count]), args.Options.FromLogits));
+            return TMath.And(kept, OverlapMath.Elementwise<TVec, TMath>(TMath.Load(ref block.At(block.Input, c)[v * count]), args.Options.FromLogits, out slope));
         }
 
         /// <summary>Sweep 1 over a block: per class, the five sums of its vectors in registers, then added into the chunk's doubles.</summary>
@@ -283,7 +284,7 @@ internal static unsafe class OverlapDriver
                 TVec intersection = TMath.Create(0f), prediction = intersection, targets = intersection, predictionSquares = intersection, targetSquares = intersection;
                 for (int v = 0; v < block.Vectors; v++)
                 {
-                    TVec p = Probability<TVec, TMath>(block, c, v, out TVec target, out _);
+                    TVec p = Probability<TVec, TMath>(block, c, v, out TVec target, out _, out _);
                     OverlapMath.Accumulate<TVec, TMath>(p, target, ref intersection, ref prediction, ref targets, ref predictionSquares, ref targetSquares);
                 }
 
@@ -320,12 +321,12 @@ internal static unsafe class OverlapDriver
                 float* k = coefficients + c * CoefficientCount, destination = block.At(block.Gradient, c);
                 for (int v = 0; v < vectors; v++)
                 {
-                    TVec p = Probability<TVec, TMath>(block, c, v, out TVec target, out TVec kept);
+                    TVec p = Probability<TVec, TMath>(block, c, v, out TVec target, out TVec kept, out TVec slope);
                     TVec g = OverlapMath.ProbabilityGradient<TVec, TMath>(kept, p, target, k[0], k[1], k[2]);
                     if (softmax)
                         TMath.Store(TMath.MultiplyAdd(p, g, TMath.Load(ref dot[v * count])), ref dot[v * count]);
                     else if (block.Target != null)
-                        g = OverlapMath.ElementwiseChain<TVec, TMath>(TMath.Load(ref block.At(block.Input, c)[v * count]), g, args.Options.FromLogits);
+                        g = TMath.Multiply(g, slope);
                     TMath.Store(g, ref destination[v * count]);
                 }
             }

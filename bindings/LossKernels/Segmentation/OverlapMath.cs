@@ -16,15 +16,23 @@ internal static class OverlapMath
         where TMath : struct, IVectorMath<TVec> =>
         TMath.Multiply(VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(x, max)), inverseSum);
 
-    /// <summary>p for the multilabel and binary modes: σ(x) from logits, else the input as it is.</summary>
+    /// <summary>
+    /// p for the multilabel and binary modes: σ(x) from logits, else the input as it is; <paramref name="slope"/> = ∂p/∂x, σ(x)·σ(−x)
+    /// from the same exponential (or 1), which the gradient sweep chains ∂L/∂p through.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Elementwise<TVec, TMath>(TVec x, bool fromLogits)
+    public static TVec Elementwise<TVec, TMath>(TVec x, bool fromLogits, out TVec slope)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
         if (!fromLogits)
+        {
+            slope = TMath.Create(1f);
             return x;
-        SigmoidTerms.Sigmoids<TVec, TMath>(x, out TVec p, out _);
+        }
+
+        SigmoidTerms.Sigmoids<TVec, TMath>(x, out TVec p, out TVec q);
+        slope = TMath.Multiply(p, q);
         return p;
     }
 
@@ -55,16 +63,4 @@ internal static class OverlapMath
         where TVec : struct
         where TMath : struct, IVectorMath<TVec> =>
         TMath.Multiply(p, TMath.Subtract(g, dot));
-
-    /// <summary>∂L/∂x for the multilabel and binary modes: g·σ(x)·σ(−x) from logits (both from one exponential), else g.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec ElementwiseChain<TVec, TMath>(TVec x, TVec g, bool fromLogits)
-        where TVec : struct
-        where TMath : struct, IVectorMath<TVec>
-    {
-        if (!fromLogits)
-            return g;
-        SigmoidTerms.Sigmoids<TVec, TMath>(x, out TVec p, out TVec q);
-        return TMath.Multiply(g, TMath.Multiply(p, q));
-    }
 }

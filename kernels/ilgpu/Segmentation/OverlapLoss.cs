@@ -181,7 +181,7 @@ public static class IlgpuOverlapLoss
         float intersection = 0f, prediction = 0f, target = 0f, predictionSquares = 0f, targetSquares = 0f;
         for (int s = from + Group.IdxX; s < to; s += Group.DimX)
         {
-            float p = v.Probability(image, s, c, out float t, out _);
+            float p = v.Probability(image, s, c, out float t, out _, out _);
             OverlapMath.Accumulate<float, IlgpuMath>(p, t, ref intersection, ref prediction, ref target, ref predictionSquares, ref targetSquares);
         }
 
@@ -242,25 +242,26 @@ internal readonly struct OverlapGradientPass(OverlapViews views) : IItemPass
         bool softmax = v.Dense == 0 && v.FromLogits != 0;
         float dot = 0f;
         for (int c = 0; c < v.Classes && softmax; c++)
-            dot = IlgpuMath.MultiplyAdd(v.Probability(image, s, c, out float t, out float kept), Gradient(table, c, image, s, out _), dot);
+            dot = IlgpuMath.MultiplyAdd(v.Probability(image, s, c, out _, out _, out _), Gradient(table, c, image, s, out _), dot);
         for (int c = 0; c < v.Classes; c++)
         {
             long at = ((long)image * v.Classes + c) * v.Spatial + s;
             float x = v.Input[at];
-            float g = Gradient(table, c, image, s, out float p);
+            float g = Gradient(table, c, image, s, out float slope);
             if (softmax)
                 g = OverlapMath.SoftmaxChain<float, IlgpuMath>(OverlapMath.Softmax<float, IlgpuMath>(x, v.Stats[2 * pixel], v.Stats[2 * pixel + 1]), g, dot);
-            else if (v.Dense != 0)
-                g = OverlapMath.ElementwiseChain<float, IlgpuMath>(x, g, v.FromLogits != 0);
+            else
+                g *= slope;
             v.Gradient[at] = g;
         }
 
         return 0f;
     }
 
-    private float Gradient(long table, int c, int image, int s, out float p)
+    /// <summary>∂L/∂p of class c at the pixel; <paramref name="slope"/> ∂p/∂x of the sigmoid (1 otherwise).</summary>
+    private float Gradient(long table, int c, int image, int s, out float slope)
     {
-        p = v.Probability(image, s, c, out float t, out float kept);
+        float p = v.Probability(image, s, c, out float t, out float kept, out slope);
         long k = table + (long)c * OverlapDriver.CoefficientCount;
         return OverlapMath.ProbabilityGradient<float, IlgpuMath>(kept, p, t, v.Coefficients[k], v.Coefficients[k + 1], v.Coefficients[k + 2]);
     }
@@ -286,8 +287,8 @@ internal readonly struct OverlapViews(ArrayView<float> input, ArrayView<long> la
     public readonly int HasIgnore = options.IgnoreIndex is null ? 0 : 1;
     public readonly long IgnoreIndex = options.IgnoreIndex ?? 0L;
 
-    /// <summary>p of class <paramref name="c"/> at pixel <paramref name="s"/> of image <paramref name="image"/>, its target t and kept mask; p and t are 0 where the pixel is left out.</summary>
-    public float Probability(int image, int s, int c, out float target, out float kept)
+    /// <summary>p of class <paramref name="c"/> at pixel <paramref name="s"/> of image <paramref name="image"/>, its target t, kept mask and ∂p/∂x of the sigmoid (1 otherwise); p and t are 0 where the pixel is left out.</summary>
+    public float Probability(int image, int s, int c, out float target, out float kept, out float slope)
     {
         long at = ((long)image * Classes + c) * Spatial + s;
         float x = Input[at];
@@ -298,6 +299,7 @@ internal readonly struct OverlapViews(ArrayView<float> input, ArrayView<long> la
             long label = Labels[pixel];
             kept = HasIgnore != 0 && label == IgnoreIndex ? 0f : all;
             target = IlgpuMath.And(kept, label == c ? 1f : 0f);
+            slope = 1f;
             float p = FromLogits != 0 ? OverlapMath.Softmax<float, IlgpuMath>(x, Stats[2 * pixel], Stats[2 * pixel + 1]) : x;
             return IlgpuMath.And(kept, p);
         }
@@ -305,7 +307,7 @@ internal readonly struct OverlapViews(ArrayView<float> input, ArrayView<long> la
         float t = DenseTarget[at];
         kept = HasIgnore != 0 && t == IgnoreIndex ? 0f : all;
         target = IlgpuMath.And(kept, t);
-        return IlgpuMath.And(kept, OverlapMath.Elementwise<float, IlgpuMath>(x, FromLogits != 0));
+        return IlgpuMath.And(kept, OverlapMath.Elementwise<float, IlgpuMath>(x, FromLogits != 0, out slope));
     }
 }
 
