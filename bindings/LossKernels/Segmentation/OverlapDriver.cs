@@ -127,7 +127,7 @@ internal static unsafe class OverlapDriver
             float* values = stackalloc float[classes * blockPixels];
             float* padInput = stackalloc float[classes * blockPixels];
             float* padTarget = stackalloc float[dense ? classes * blockPixels : 0];
-            float* padGradient = stackalloc float[TPass.Gradient ? classes * blockPixels : 0];
+            float* padGradient = stackalloc float[args.Gradient != null ? classes * blockPixels : 0];
             float* labels = stackalloc float[blockPixels];
             float* lanes = stackalloc float[blockPixels];
             float* rows = stackalloc float[2 * blockPixels];
@@ -135,11 +135,14 @@ internal static unsafe class OverlapDriver
             if (!TPass.Gradient)
                 new Span<double>(sums, classes * OverlapSums.Count).Clear();
             float* coefficients = TPass.Gradient ? args.Coefficients + (nint)(args.Options.PerImage ? image : 0) * classes * CoefficientCount : null;
+            // Multiclass from logits with a gradient: sweep 1 stores the softmax into the gradient, which sweep 2 reads instead of the logits.
+            bool stored = args.Gradient != null && !dense && args.Options.FromLogits;
             for (int s = from; s < to; s += blockPixels)
             {
                 int used = Math.Min(blockPixels, to - s), vectors = (used + count - 1) / count;
-                var block = new Block(args.Input + imageOffset + s, dense ? args.DenseTarget + imageOffset + s : null,
-                    TPass.Gradient ? args.Gradient + imageOffset + s : null, spatial, vectors, values, labels, lanes, rows);
+                float* gradient = TPass.Gradient || stored ? args.Gradient + imageOffset + s : null;
+                var block = new Block(TPass.Gradient && stored ? gradient : args.Input + imageOffset + s, dense ? args.DenseTarget + imageOffset + s : null,
+                    gradient, spatial, vectors, values, labels, lanes, rows);
                 if (used < vectors * count)
                 {
                     // A block that ends in a partial vector works on zero-padded copies of stride vectors·count, its padding lanes masked out.
@@ -147,7 +150,7 @@ internal static unsafe class OverlapDriver
                     Pad(block.Input, padInput, spatial, stride, classes, used);
                     if (dense)
                         Pad(block.Target, padTarget, spatial, stride, classes, used);
-                    block = new Block(padInput, dense ? padTarget : null, TPass.Gradient ? padGradient : null, stride, vectors, values, labels, lanes, rows);
+                    block = new Block(padInput, dense ? padTarget : null, gradient != null ? padGradient : null, stride, vectors, values, labels, lanes, rows);
                 }
 
                 Prepare<TVec, TMath>(block, (nint)image * spatial + s, used);
@@ -160,6 +163,8 @@ internal static unsafe class OverlapDriver
                 else
                 {
                     Accumulate<TVec, TMath>(block, sums);
+                    if (block.Gradient == padGradient && stored)
+                        CopyOut(padGradient, args.Gradient + imageOffset + s, vectors * count, spatial, classes, used);
                 }
             }
         }
@@ -210,7 +215,7 @@ internal static unsafe class OverlapDriver
                 block.Labels[j] = label;
             }
 
-            if (args.Options.FromLogits)
+            if (args.Options.FromLogits && !TPass.Gradient)
                 Softmax<TVec, TMath>(block);
         }
 
@@ -260,7 +265,8 @@ internal static unsafe class OverlapDriver
                 TVec labels = TMath.Load(ref block.Labels[v * count]);
                 kept = TMath.GreaterThan(labels, TMath.Create(-0.5f));
                 target = TMath.And(TMath.Equal(labels, TMath.Create(c)), TMath.Create(1f));
-                TVec p = args.Options.FromLogits
+                // Sweep 2 reads the softmax that sweep 1 stored (from logits) or the given probabilities.
+                TVec p = args.Options.FromLogits && !TPass.Gradient
                     ? TMath.Multiply(TMath.Load(ref block.Values[((nint)c * block.Vectors + v) * count]), TMath.Load(ref block.Rows[v * count]))
                     : TMath.Load(ref block.At(block.Input, c)[v * count]);
                 return TMath.And(kept, p);
@@ -279,13 +285,18 @@ internal static unsafe class OverlapDriver
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
+            int count = TMath.Count;
             for (int c = 0; c < args.Shape.Classes; c++)
             {
                 TVec intersection = TMath.Create(0f), prediction = intersection, targets = intersection, predictionSquares = intersection, targetSquares = intersection;
+                float* e = block.Values + (nint)c * block.Vectors * count, stored = block.Gradient != null ? block.At(block.Gradient, c) : null;
                 for (int v = 0; v < block.Vectors; v++)
                 {
                     TVec p = Probability<TVec, TMath>(block, c, v, out TVec target, out _, out _);
                     OverlapMath.Accumulate<TVec, TMath>(p, target, ref intersection, ref prediction, ref targets, ref predictionSquares, ref targetSquares);
+                    // The softmax as the gradient sweep needs it, unmasked (NaN logits stay NaN there, as they do in the sums).
+                    if (stored != null)
+                        TMath.Store(TMath.Multiply(TMath.Load(ref e[v * count]), TMath.Load(ref block.Rows[v * count])), ref stored[v * count]);
                 }
 
                 double* at = sums + c * OverlapSums.Count;
@@ -299,8 +310,8 @@ internal static unsafe class OverlapDriver
 
         /// <summary>
         /// Sweep 2 over a block: ∂L/∂p per class from the coefficients, then through the sigmoid per element, or through the
-        /// softmax: g into the destination and Σp·g per vector first, then p·(g − Σp·g). Every input of the block is read (in the
-        /// softmax pass) before the destination is written, so the gradient may be the input itself.
+        /// softmax that sweep 1 stored in the destination: g into the block's values and Σp·g per vector first, then
+        /// p·(g − Σp·g) over p. Each element is read before it is written, so the gradient may be the input itself.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private void Gradients<TVec, TMath>(in Block block, float* coefficients)
@@ -318,7 +329,8 @@ internal static unsafe class OverlapDriver
 
             for (int c = 0; c < classes; c++)
             {
-                float* k = coefficients + c * CoefficientCount, destination = block.At(block.Gradient, c);
+                float* k = coefficients + c * CoefficientCount;
+                float* destination = softmax ? block.Values + (nint)c * vectors * count : block.At(block.Gradient, c);
                 for (int v = 0; v < vectors; v++)
                 {
                     TVec p = Probability<TVec, TMath>(block, c, v, out TVec target, out TVec kept, out TVec slope);
@@ -335,12 +347,12 @@ internal static unsafe class OverlapDriver
                 return;
             for (int c = 0; c < classes; c++)
             {
-                float* e = block.Values + (nint)c * vectors * count, destination = block.At(block.Gradient, c);
+                float* g = block.Values + (nint)c * vectors * count, p = block.At(block.Input, c), destination = block.At(block.Gradient, c);
                 for (int v = 0; v < vectors; v++)
                 {
                     // p unmasked: an ignored pixel has g = 0 and Σp·g = 0.
-                    TVec p = TMath.Multiply(TMath.Load(ref e[v * count]), TMath.Load(ref block.Rows[v * count]));
-                    TMath.Store(OverlapMath.SoftmaxChain<TVec, TMath>(p, TMath.Load(ref destination[v * count]), TMath.Load(ref dot[v * count])), ref destination[v * count]);
+                    TMath.Store(OverlapMath.SoftmaxChain<TVec, TMath>(TMath.Load(ref p[v * count]), TMath.Load(ref g[v * count]), TMath.Load(ref dot[v * count])),
+                        ref destination[v * count]);
                 }
             }
         }
