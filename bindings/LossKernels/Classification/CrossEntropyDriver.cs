@@ -223,6 +223,12 @@ internal static unsafe class CrossEntropyDriver
     /// <summary>Elements per chunk the rows are grouped into (at least one row).</summary>
     private const int ChunkElements = 1 << 16;
 
+    /// <summary>Vectors of neighbouring positions an [N, C, d…] block walks class by class.</summary>
+    private const int PositionBlockVectors = 16;
+
+    /// <summary>The most logits of a block of positions (C·vectors·lanes): blocks shrink for many classes.</summary>
+    private const int PositionBlockFloats = 8192;
+
     /// <summary>Classes per block whose float lane sums of a_c·x_c and a_c are added into the row's double totals.</summary>
     private const int ShareBlockClasses = 1 << 12;
 
@@ -268,8 +274,8 @@ internal static unsafe class CrossEntropyDriver
         }
 
         /// <summary>
-        /// Positions [start, start + length) of an [N, C, D] input: TVec's lane count of neighbouring positions of one
-        /// sample at a time (their logits of a class are contiguous, the classes D apart), the rest one by one.
+        /// Positions [start, start + length) of an [N, C, D] input: blocks of up to <see cref="PositionBlockVectors"/> vectors of
+        /// neighbouring positions of one sample (their logits of a class are contiguous, the classes D apart), the rest one by one.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private double RunPositions<TVec, TMath>(nint start, nint length)
@@ -278,13 +284,19 @@ internal static unsafe class CrossEntropyDriver
         {
             int spatial = args.Spatial;
             int count = TMath.Count;
+            int blockVectors = Math.Clamp(PositionBlockFloats / (args.Classes * count), 1, PositionBlockVectors);
             double total = 0d;
             nint i = start, end = start + length;
             while (i < end)
             {
                 nint sampleEnd = Math.Min(end, (i / spatial + 1) * spatial);
-                for (; i + count <= sampleEnd; i += count)
-                    total += Positions<TVec, TMath>(i);
+                while (i + count <= sampleEnd)
+                {
+                    int vectors = (int)Math.Min(blockVectors, (sampleEnd - i) / count);
+                    total += Positions<TVec, TMath>(i, vectors);
+                    i += vectors * count;
+                }
+
                 for (; i < sampleEnd; i++)
                     total += NarrowRow(i);
             }
@@ -293,27 +305,33 @@ internal static unsafe class CrossEntropyDriver
         }
 
         /// <summary>
-        /// TVec's lane count of positions from <paramref name="i"/>, one per lane: the same three sweeps as <see cref="Row{TVec, TMath}"/>
-        /// over the classes, with the max, sums, lse and loss per lane; each lane's target is read (and its logit gathered)
-        /// before the sweeps, and its own term written after them.
+        /// <paramref name="vectors"/>·TVec's lane count of positions from <paramref name="i"/>, one per lane: the same three sweeps
+        /// as <see cref="Row{TVec, TMath}"/> over the classes, each class's vectors in memory order (the class axis outside, so that
+        /// a sweep reads a few long runs rather than C strided vectors per position), with the max, sums, lse and loss per lane
+        /// on the stack; each lane's target is read (and its logit gathered) before the sweeps, and its own term written after them.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private double Positions<TVec, TMath>(nint i)
+        private double Positions<TVec, TMath>(nint i, int vectors)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
-            int classes = args.Classes, spatial = args.Spatial, count = TMath.Count;
+            int classes = args.Classes, spatial = args.Spatial, count = TMath.Count, lanes = vectors * count;
             nint offset = ItemOffset(i);
             float* x = args.Logits + offset;
             float* g = args.Gradient + offset;
             float* w = args.ClassWeight;
             float* t = args.SoftTarget != null ? args.SoftTarget + offset : null;
-            float* hardLanes = stackalloc float[count];
-            float* activeLanes = stackalloc float[count];
-            float* logitLanes = stackalloc float[count];
-            float* scaleLanes = stackalloc float[count];
-            int* targetLanes = stackalloc int[count];
-            for (int lane = 0; lane < count; lane++)
+            float* hardLanes = stackalloc float[lanes];
+            float* activeLanes = stackalloc float[lanes];
+            float* logitLanes = stackalloc float[lanes];
+            float* scaleLanes = stackalloc float[lanes];
+            int* targetLanes = stackalloc int[lanes];
+            // Per vector: max, Σ a·x, Σ a, Σ e.
+            float* max = stackalloc float[lanes];
+            float* weighted = stackalloc float[lanes];
+            float* shares = stackalloc float[lanes];
+            float* sums = stackalloc float[lanes];
+            for (int lane = 0; lane < lanes; lane++)
             {
                 bool kept = TryTarget(i + lane, out RowTarget target);
                 targetLanes[lane] = kept ? target.Left : -1;
@@ -326,64 +344,96 @@ internal static unsafe class CrossEntropyDriver
             bool perClass = t != null || args.Smoothing != 0f;
             float uniform = args.Smoothing / classes;
             TVec share = TMath.Create(1f - args.Smoothing);
-            TVec max = TMath.Load(ref x[0]);
-            TVec weighted = TMath.Create(0f);
-            TVec shares = TMath.Create(0f);
-            for (int c = 0; c < classes; c++)
+            TVec zero = TMath.Create(0f);
+            for (int v = 0; v < vectors; v++)
             {
-                TVec v = TMath.Load(ref x[(nint)c * spatial]);
-                max = TMath.Max(max, v);
-                if (perClass)
-                {
-                    TVec a = PositionCoefficient<TVec, TMath>(w, t, c, spatial, share, uniform);
-                    weighted = TMath.MultiplyAdd(a, v, weighted);
-                    shares = TMath.Add(shares, a);
-                }
+                TMath.Store(TMath.Load(ref x[v * count]), ref max[v * count]);
+                TMath.Store(zero, ref weighted[v * count]);
+                TMath.Store(zero, ref shares[v * count]);
+                TMath.Store(zero, ref sums[v * count]);
             }
 
-            TVec sum = TMath.Create(0f);
             for (int c = 0; c < classes; c++)
             {
-                TVec e = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(TMath.Load(ref x[(nint)c * spatial]), max));
-                sum = TMath.Add(sum, e);
-                if (TMode.StoreGradient)
-                    TMath.Store(e, ref g[(nint)c * spatial]);
-            }
-
-            TVec logSum = TMath.Log(sum);
-            TVec lse = TMath.Add(max, logSum);
-            TVec hard = TMath.Load(ref hardLanes[0]);
-            TVec active = TMath.Load(ref activeLanes[0]);
-            if (TMode.StoreGradient)
-            {
-                TVec scale = TMath.Load(ref scaleLanes[0]);
-                TVec factor = TMath.Add(TMath.Add(hard, shares), TMath.Multiply(TMath.Create(2f * args.LseSquareScale), lse));
-                TVec softmaxFactor = TMath.Divide(TMath.Multiply(scale, factor), sum);
-                for (int c = 0; c < classes; c++)
+                float* xc = x + (nint)c * spatial;
+                for (int v = 0; v < vectors; v++)
                 {
-                    TVec gradient = TMath.Multiply(TMath.Load(ref g[(nint)c * spatial]), softmaxFactor);
+                    TVec value = TMath.Load(ref xc[v * count]);
+                    TMath.Store(TMath.Max(TMath.Load(ref max[v * count]), value), ref max[v * count]);
                     if (perClass)
-                        gradient = TMath.Subtract(gradient, TMath.Multiply(PositionCoefficient<TVec, TMath>(w, t, c, spatial, share, uniform), scale));
-                    TMath.Store(TMath.And(active, gradient), ref g[(nint)c * spatial]);
-                }
-
-                for (int lane = 0; lane < count; lane++)
-                {
-                    if (targetLanes[lane] >= 0 && t == null)
-                        g[(nint)targetLanes[lane] * spatial + lane] -= scaleLanes[lane] * hardLanes[lane];
+                    {
+                        TVec a = PositionCoefficient<TVec, TMath>(w, t == null ? null : t + v * count, c, spatial, share, uniform);
+                        TMath.Store(TMath.MultiplyAdd(a, value, TMath.Load(ref weighted[v * count])), ref weighted[v * count]);
+                        TMath.Store(TMath.Add(TMath.Load(ref shares[v * count]), a), ref shares[v * count]);
+                    }
                 }
             }
 
-            // lse − x_y as (max − x_y) + ln Σe: no cancellation of two large numbers when the target dominates.
-            TVec loss = TMath.Multiply(hard, TMath.Add(TMath.Subtract(max, TMath.Load(ref logitLanes[0])), logSum));
-            if (perClass)
-                loss = TMath.Add(loss, TMath.Subtract(TMath.Multiply(shares, lse), weighted));
-            if (args.LseSquareScale != 0f)
-                loss = TMath.MultiplyAdd(TMath.Create(args.LseSquareScale), TMath.Multiply(lse, lse), loss);
-            loss = TMath.And(active, loss);
-            if (TMode.StoreLoss)
-                TMath.Store(loss, ref args.Output[i]);
-            return TMath.Sum(loss);
+            for (int c = 0; c < classes; c++)
+            {
+                float* xc = x + (nint)c * spatial, gc = g + (nint)c * spatial;
+                for (int v = 0; v < vectors; v++)
+                {
+                    TVec e = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(TMath.Load(ref xc[v * count]), TMath.Load(ref max[v * count])));
+                    TMath.Store(TMath.Add(TMath.Load(ref sums[v * count]), e), ref sums[v * count]);
+                    if (TMode.StoreGradient)
+                        TMath.Store(e, ref gc[v * count]);
+                }
+            }
+
+            double total = 0d;
+            for (int v = 0; v < vectors; v++)
+            {
+                TVec sum = TMath.Load(ref sums[v * count]);
+                TVec logSum = TMath.Log(sum);
+                TVec lse = TMath.Add(TMath.Load(ref max[v * count]), logSum);
+                TVec hard = TMath.Load(ref hardLanes[v * count]);
+                TVec active = TMath.Load(ref activeLanes[v * count]);
+                if (TMode.StoreGradient)
+                {
+                    // The softmax's factor, kept in the sums row for the gradient sweep below.
+                    TVec scale = TMath.Load(ref scaleLanes[v * count]);
+                    TVec factor = TMath.Add(TMath.Add(hard, TMath.Load(ref shares[v * count])), TMath.Multiply(TMath.Create(2f * args.LseSquareScale), lse));
+                    TMath.Store(TMath.Divide(TMath.Multiply(scale, factor), sum), ref sums[v * count]);
+                }
+
+                // lse − x_y as (max − x_y) + ln Σe: no cancellation of two large numbers when the target dominates.
+                TVec loss = TMath.Multiply(hard, TMath.Add(TMath.Subtract(TMath.Load(ref max[v * count]), TMath.Load(ref logitLanes[v * count])), logSum));
+                if (perClass)
+                    loss = TMath.Add(loss, TMath.Subtract(TMath.Multiply(TMath.Load(ref shares[v * count]), lse), TMath.Load(ref weighted[v * count])));
+                if (args.LseSquareScale != 0f)
+                    loss = TMath.MultiplyAdd(TMath.Create(args.LseSquareScale), TMath.Multiply(lse, lse), loss);
+                loss = TMath.And(active, loss);
+                if (TMode.StoreLoss)
+                    TMath.Store(loss, ref args.Output[i + v * count]);
+                total += TMath.Sum(loss);
+            }
+
+            if (!TMode.StoreGradient)
+                return total;
+            for (int c = 0; c < classes; c++)
+            {
+                float* gc = g + (nint)c * spatial;
+                for (int v = 0; v < vectors; v++)
+                {
+                    TVec gradient = TMath.Multiply(TMath.Load(ref gc[v * count]), TMath.Load(ref sums[v * count]));
+                    if (perClass)
+                    {
+                        TVec a = PositionCoefficient<TVec, TMath>(w, t == null ? null : t + v * count, c, spatial, share, uniform);
+                        gradient = TMath.Subtract(gradient, TMath.Multiply(a, TMath.Load(ref scaleLanes[v * count])));
+                    }
+
+                    TMath.Store(TMath.And(TMath.Load(ref activeLanes[v * count]), gradient), ref gc[v * count]);
+                }
+            }
+
+            for (int lane = 0; lane < lanes; lane++)
+            {
+                if (targetLanes[lane] >= 0 && t == null)
+                    g[(nint)targetLanes[lane] * spatial + lane] -= scaleLanes[lane] * hardLanes[lane];
+            }
+
+            return total;
         }
 
         /// <summary>a_c for the lanes' positions: (ε/C)·w_c, or w_c·((1 − ε)·t_c + ε/C) for soft targets, t's classes D apart.</summary>
