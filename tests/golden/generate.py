@@ -898,28 +898,16 @@ OVERLAP_SOURCES = {
 }
 
 
-def overlap_case(loss, params, x, t, tag, weight=None, upstream=None, tolerance=None):
+def overlap_case(loss, params, x, t, tag, weight=None, upstream=None):
     x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
     t64 = torch.tensor(t.astype(np.float64)) if t.dtype == np.float32 else torch.tensor(t.astype(np.int64))
     value = overlap_value(loss, params, x64, t64, weight)
-    up = 1.0 if upstream is None else float(upstream)
-    (value * up).backward()
+    (value * (1.0 if upstream is None else float(upstream))).backward()
     inputs = {"input": tensor(x, "float32"), "target": tensor(t, "float32" if t.dtype == np.float32 else "int64")}
     if weight is not None:
         inputs["weight"] = tensor(weight, "float32")
-    case = {
-        "format": "losskernels-golden/1",
-        "name": f"{loss}/{tag}/{'x'.join(str(d) for d in x.shape)}",
-        "loss": loss,
-        "params": params,
-        "inputs": inputs,
-        "upstream": None if upstream is None else tensor(np.float32(upstream), "float32"),
-        "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
-        # A gradient of a mean over C·S terms is ~1/(C·S) per element: atol scaled to it.
-        "tolerance": tolerance or {"rtol": 1e-5, "atol": 1e-6},
-        "source": f"torch {torch.__version__} {OVERLAP_SOURCES[loss]}, float64",
-    }
-    write(case)
+    write_case(f"{loss}/{tag}/{'x'.join(str(d) for d in x.shape)}", loss, params, inputs, None if upstream is None else np.float32(upstream), value, x64,
+               f"torch {torch.__version__} {OVERLAP_SOURCES[loss]}, float64")
 
 
 def overlap_cases(rng):

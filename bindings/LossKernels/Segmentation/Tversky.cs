@@ -50,12 +50,7 @@ public readonly struct TverskyLoss(OverlapOptions options = default, float alpha
     public bool TakesClassWeight => true;
 
     /// <inheritdoc/>
-    public void Validate()
-    {
-        Options.Validate();
-        TverskyIndex.Validate(Alpha, Beta, Smooth, Eps);
-        ThrowHelper.IfNotPositive(Gamma, nameof(Gamma));
-    }
+    public void Validate() => TverskyIndex.Validate(Options, Alpha, Beta, Gamma, Smooth, Eps);
 
     /// <inheritdoc/>
     public double Evaluate(ReadOnlySpan<double> sums, int groups, int classes, ReadOnlySpan<float> classWeight, Span<double> sumGradient)
@@ -139,12 +134,7 @@ public readonly struct FocalTverskyLoss(OverlapOptions options = default, float 
     public bool TakesClassWeight => true;
 
     /// <inheritdoc/>
-    public void Validate()
-    {
-        Options.Validate();
-        TverskyIndex.Validate(Alpha, Beta, Smooth, Eps);
-        ThrowHelper.IfNotPositive(Gamma, nameof(Gamma));
-    }
+    public void Validate() => TverskyIndex.Validate(Options, Alpha, Beta, Gamma, Smooth, Eps);
 
     /// <inheritdoc/>
     public double Evaluate(ReadOnlySpan<double> sums, int groups, int classes, ReadOnlySpan<float> classWeight, Span<double> sumGradient)
@@ -173,8 +163,11 @@ public readonly struct FocalTverskyLoss(OverlapOptions options = default, float 
 /// <summary>The Tversky index from the sums, shared by <see cref="TverskyLoss"/> and <see cref="FocalTverskyLoss"/>.</summary>
 internal static class TverskyIndex
 {
-    public static void Validate(float alpha, float beta, float smooth, float eps)
+    /// <summary>The hyperparameter checks both losses make.</summary>
+    public static void Validate(in OverlapOptions options, float alpha, float beta, float gamma, float smooth, float eps)
     {
+        options.Validate();
+        ThrowHelper.IfNotPositive(gamma, "Gamma");
         ThrowHelper.IfNegative(alpha, "Alpha");
         ThrowHelper.IfNegative(beta, "Beta");
         ThrowHelper.IfNegative(smooth, "Smooth");
