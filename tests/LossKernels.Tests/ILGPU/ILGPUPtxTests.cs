@@ -20,7 +20,7 @@ public class ILGPUPtxTests
 {
     private static readonly Assembly Kernels = typeof(IlgpuMath).Assembly;
 
-    /// <summary>(name, kernel method) for every instantiation: the item kernel over each pass (each loss for the generic ones), the row kernel over each row pass, GHM-C's histogram.</summary>
+    /// <summary>(name, kernel method) for every instantiation: the item kernel over each pass (each loss for the generic ones), the row kernel over each row pass, GHM-C's histogram, the overlap losses' sums.</summary>
     public static IEnumerable<TestCaseData> KernelMethods()
     {
         Type[] core = typeof(IElementwiseLoss).Assembly.GetTypes();
@@ -54,6 +54,7 @@ public class ILGPUPtxTests
         foreach (Type pass in rowPasses)
             yield return new TestCaseData(Name(pass), rowKernel.MakeGenericMethod(pass)).SetName($"Ptx rows {Name(pass)}");
         yield return new TestCaseData("ghmc histogram", Kernel("LossKernels.ILGPU.IlgpuGhmcLoss", "CountBins")).SetName("Ptx ghmc histogram");
+        yield return new TestCaseData("overlap sums", Kernel("LossKernels.ILGPU.IlgpuOverlapLoss", "Sums")).SetName("Ptx overlap sums");
     }
 
     [TestCaseSource(nameof(KernelMethods))]
