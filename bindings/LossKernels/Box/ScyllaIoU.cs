@@ -77,10 +77,12 @@ public readonly struct ScyllaIoULoss : IBoxLoss
         TVec sy = TMath.Subtract(eps, dy);
         // Both offsets 0 (eps = 0, same centers): σ² = 1 makes Λ = 0 where mmdetection divides 0 by 0.
         TVec sxSquared = TMath.Multiply(sx, sx), sySquared = TMath.Multiply(sy, sy);
-        TVec sigmaSquared = NonZero(TMath.Add(sxSquared, sySquared));
-        TVec angleCost = TMath.Divide(TMath.Multiply(two, TMath.Abs(TMath.Multiply(sx, sy))), sigmaSquared);
+        // The divisors' reciprocals, each computed once: a vector division costs several multiplications.
+        TVec inverseSigmaSquared = TMath.Divide(one, NonZero(TMath.Add(sxSquared, sySquared)));
+        TVec inverseCw = TMath.Divide(one, cw), inverseCh = TMath.Divide(one, ch);
+        TVec angleCost = TMath.Multiply(TMath.Multiply(two, TMath.Abs(TMath.Multiply(sx, sy))), inverseSigmaSquared);
         TVec gamma = NegGamma ? TMath.Subtract(angleCost, two) : TMath.Subtract(two, angleCost);
-        TVec ratioX = TMath.Divide(sx, cw), ratioY = TMath.Divide(sy, ch);
+        TVec ratioX = TMath.Multiply(sx, inverseCw), ratioY = TMath.Multiply(sy, inverseCh);
         TVec rhoX = TMath.Multiply(ratioX, ratioX), rhoY = TMath.Multiply(ratioY, ratioY);
         TVec expX = TMath.Exp(TMath.Multiply(gamma, rhoX));
         TVec expY = TMath.Exp(TMath.Multiply(gamma, rhoY));
@@ -90,9 +92,10 @@ public readonly struct ScyllaIoULoss : IBoxLoss
         TVec height = TMath.Add(pair.Height, eps), targetHeight = TMath.Add(pair.TargetHeight, eps);
         TVec widthGap = TMath.Subtract(width, targetWidth), heightGap = TMath.Subtract(height, targetHeight);
         // Both widths 0 (or both heights, with eps = 0): ω = 0, the limit of equal sizes, where mmdetection's is 0/0.
-        TVec widthMax = NonZero(TMath.Max(width, targetWidth)), heightMax = NonZero(TMath.Max(height, targetHeight));
-        TVec omegaW = TMath.Divide(TMath.Abs(widthGap), widthMax);
-        TVec omegaH = TMath.Divide(TMath.Abs(heightGap), heightMax);
+        TVec inverseWidthMax = TMath.Divide(one, NonZero(TMath.Max(width, targetWidth)));
+        TVec inverseHeightMax = TMath.Divide(one, NonZero(TMath.Max(height, targetHeight)));
+        TVec omegaW = TMath.Multiply(TMath.Abs(widthGap), inverseWidthMax);
+        TVec omegaH = TMath.Multiply(TMath.Abs(heightGap), inverseHeightMax);
         TVec decayW = TMath.Exp(TMath.Subtract(zero, omegaW)), decayH = TMath.Exp(TMath.Subtract(zero, omegaH));
         TVec riseW = TMath.Subtract(one, decayW), riseH = TMath.Subtract(one, decayH);
         TVec riseW2 = TMath.Multiply(riseW, riseW), riseH2 = TMath.Multiply(riseH, riseH);
@@ -108,10 +111,10 @@ public readonly struct ScyllaIoULoss : IBoxLoss
         TVec four = TMath.Create(4f);
         TVec gOmegaW = TMath.Multiply(TMath.Multiply(TMath.Multiply(gCost, four), TMath.Multiply(riseW2, riseW)), decayW);
         TVec gOmegaH = TMath.Multiply(TMath.Multiply(TMath.Multiply(gCost, four), TMath.Multiply(riseH2, riseH)), decayH);
-        TVec gGapW = TMath.Divide(TMath.Multiply(gOmegaW, VectorMath.Sign<TVec, TMath>(widthGap)), widthMax);
-        TVec gGapH = TMath.Divide(TMath.Multiply(gOmegaH, VectorMath.Sign<TVec, TMath>(heightGap)), heightMax);
-        TVec gMaxW = TMath.Subtract(zero, TMath.Divide(TMath.Multiply(gOmegaW, omegaW), widthMax));
-        TVec gMaxH = TMath.Subtract(zero, TMath.Divide(TMath.Multiply(gOmegaH, omegaH), heightMax));
+        TVec gGapW = TMath.Multiply(TMath.Multiply(gOmegaW, VectorMath.Sign<TVec, TMath>(widthGap)), inverseWidthMax);
+        TVec gGapH = TMath.Multiply(TMath.Multiply(gOmegaH, VectorMath.Sign<TVec, TMath>(heightGap)), inverseHeightMax);
+        TVec gMaxW = TMath.Subtract(zero, TMath.Multiply(TMath.Multiply(gOmegaW, omegaW), inverseWidthMax));
+        TVec gMaxH = TMath.Subtract(zero, TMath.Multiply(TMath.Multiply(gOmegaH, omegaH), inverseHeightMax));
         TVec toW = TMath.Multiply(gMaxW, BoxPair<TVec, TMath>.MaxShare(width, targetWidth));
         TVec toH = TMath.Multiply(gMaxH, BoxPair<TVec, TMath>.MaxShare(height, targetHeight));
         pair.BackSizes(TMath.Add(gGapW, toW), TMath.Add(gGapH, toH),
@@ -124,17 +127,17 @@ public readonly struct ScyllaIoULoss : IBoxLoss
         TVec gGamma = TMath.Multiply(minusCost, TMath.Add(TMath.Multiply(expX, rhoX), TMath.Multiply(expY, rhoY)));
         TVec gAngle = NegGamma ? gGamma : TMath.Subtract(zero, gGamma);
         // ∂Λ/∂s_x = 2|s_y|·sgn(s_x)·(s_y² − s_x²)/σ⁴ and likewise for s_y, as two bounded factors over σ² each.
-        TVec balance = TMath.Divide(TMath.Subtract(sySquared, sxSquared), sigmaSquared);
-        TVec gBalance = TMath.Divide(TMath.Multiply(TMath.Multiply(gAngle, two), balance), sigmaSquared);
+        TVec balance = TMath.Multiply(TMath.Subtract(sySquared, sxSquared), inverseSigmaSquared);
+        TVec gBalance = TMath.Multiply(TMath.Multiply(TMath.Multiply(gAngle, two), balance), inverseSigmaSquared);
         TVec gSx = TMath.Add(TMath.Multiply(TMath.Multiply(gBalance, TMath.Abs(sy)), VectorMath.Sign<TVec, TMath>(sx)),
-            TMath.Divide(TMath.Multiply(TMath.Multiply(gRhoX, two), ratioX), cw));
-        TVec gSy = TMath.Subtract(TMath.Divide(TMath.Multiply(TMath.Multiply(gRhoY, two), ratioY), ch),
+            TMath.Multiply(TMath.Multiply(TMath.Multiply(gRhoX, two), ratioX), inverseCw));
+        TVec gSy = TMath.Subtract(TMath.Multiply(TMath.Multiply(TMath.Multiply(gRhoY, two), ratioY), inverseCh),
             TMath.Multiply(TMath.Multiply(gBalance, TMath.Abs(sx)), VectorMath.Sign<TVec, TMath>(sy)));
         pair.BackCenterOffset(TMath.Subtract(zero, gSx), TMath.Subtract(zero, gSy));
         // ∂ρ/∂C = −2ρ/C; torch.clamp(min=eps) passes where the size is ≥ eps.
         TVec minusTwo = TMath.Create(-2f);
-        TVec gCw = BoxPair<TVec, TMath>.ClampMinSlope(TMath.Divide(TMath.Multiply(TMath.Multiply(minusTwo, gRhoX), rhoX), cw), rawWidth, eps);
-        TVec gCh = BoxPair<TVec, TMath>.ClampMinSlope(TMath.Divide(TMath.Multiply(TMath.Multiply(minusTwo, gRhoY), rhoY), ch), rawHeight, eps);
+        TVec gCw = BoxPair<TVec, TMath>.ClampMinSlope(TMath.Multiply(TMath.Multiply(TMath.Multiply(minusTwo, gRhoX), rhoX), inverseCw), rawWidth, eps);
+        TVec gCh = BoxPair<TVec, TMath>.ClampMinSlope(TMath.Multiply(TMath.Multiply(TMath.Multiply(minusTwo, gRhoY), rhoY), inverseCh), rawHeight, eps);
         pair.BackEnclosure(gCw, gCh);
         pair.Gradients(out predictionGradient, out targetGradient);
         return loss;
