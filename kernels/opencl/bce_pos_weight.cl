@@ -19,7 +19,7 @@ kernel void bce_pos_weight(global const float* input, global const float* target
         float negative = x > 0.0f ? e * large : large;
         float c = (pos_weight[i % (size_t)classes] - 1.0f) * t + 1.0f;
         float w = weight ? weight[i] : 1.0f;
-        float value = w * ((1.0f - t) * x + c * (fmax(-x, 0.0f) + log1p(e)));
+        float value = w * ((1.0f - t) * x + c * (nan_max(-x, 0.0f) + log1p(e)));
         loss = value;
         if (output)
             output[i] = value;

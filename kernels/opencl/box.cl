@@ -71,12 +71,12 @@ inline void back_edges(pair_t* q, int enclosing, vfloat g_left, vfloat g_top, vf
  * mmdetection's (clamp 1: max(w, 0)·max(h, 0), the gradient passing at exactly 0). */
 inline vfloat intersection(const pair_t* q, int clamp, vfloat* w, vfloat* h)
 {
-    vfloat ow = fmin(q->p.x2, q->t.x2) - fmax(q->p.x1, q->t.x1);
-    vfloat oh = fmin(q->p.y2, q->t.y2) - fmax(q->p.y1, q->t.y1);
+    vfloat ow = nan_min(q->p.x2, q->t.x2) - nan_max(q->p.x1, q->t.x1);
+    vfloat oh = nan_min(q->p.y2, q->t.y2) - nan_max(q->p.y1, q->t.y1);
     if (clamp)
     {
-        *w = fmax(ow, 0.0f);
-        *h = fmax(oh, 0.0f);
+        *w = nan_max(ow, 0.0f);
+        *h = nan_max(oh, 0.0f);
     }
     else
     {
@@ -92,8 +92,8 @@ inline void back_intersection(pair_t* q, int clamp, vfloat g, vfloat w, vfloat h
     vfloat g_w = g * h, g_h = g * w;
     if (clamp)
     {
-        vfloat ow = fmin(q->p.x2, q->t.x2) - fmax(q->p.x1, q->t.x1);
-        vfloat oh = fmin(q->p.y2, q->t.y2) - fmax(q->p.y1, q->t.y1);
+        vfloat ow = nan_min(q->p.x2, q->t.x2) - nan_max(q->p.x1, q->t.x1);
+        vfloat oh = nan_min(q->p.y2, q->t.y2) - nan_max(q->p.y1, q->t.y1);
         g_w = select(g_w, (vfloat)(0.0f), ow < 0.0f);
         g_h = select(g_h, (vfloat)(0.0f), oh < 0.0f);
     }
@@ -117,8 +117,8 @@ inline void back_areas(pair_t* q, vfloat g_p, vfloat g_t)
 
 inline void enclosure(const pair_t* q, vfloat* w, vfloat* h)
 {
-    *w = fmax(q->p.x2, q->t.x2) - fmin(q->p.x1, q->t.x1);
-    *h = fmax(q->p.y2, q->t.y2) - fmin(q->p.y1, q->t.y1);
+    *w = nan_max(q->p.x2, q->t.x2) - nan_min(q->p.x1, q->t.x1);
+    *h = nan_max(q->p.y2, q->t.y2) - nan_min(q->p.y1, q->t.y1);
 }
 
 inline void back_enclosure(pair_t* q, vfloat g_w, vfloat g_h)
@@ -185,8 +185,8 @@ inline vfloat distance_penalty(const pair_t* q, int clamp, float eps, distance_t
     enclosure(q, &d->width, &d->height);
     if (clamp)
     {
-        d->width = fmax(d->width, 0.0f);
-        d->height = fmax(d->height, 0.0f);
+        d->width = nan_max(d->width, 0.0f);
+        d->height = nan_max(d->height, 0.0f);
     }
     center_offset(q, &d->dx, &d->dy);
     d->diagonal = d->width * d->width + d->height * d->height + eps;
@@ -222,9 +222,9 @@ inline vfloat iou(box_t p, box_t t, float4 prm, box_t* gp, box_t* gt)
     vfloat iw, ih;
     vfloat inter = intersection(&q, 1, &iw, &ih);
     vfloat uni = width_of(p) * height_of(p) + width_of(t) * height_of(t) - inter;
-    vfloat safe = fmax(uni, 1e-6f);
+    vfloat safe = nan_max(uni, 1e-6f);
     vfloat value = inter / safe;
-    vfloat clamped = fmax(value, prm.x);
+    vfloat clamped = nan_max(value, prm.x);
     vfloat loss, g_clamped;
     if (prm.y == 0.0f)
     {
@@ -307,7 +307,7 @@ inline vfloat ciou(box_t p, box_t t, float4 prm, box_t* gp, box_t* gt)
     {
         alpha = select((vfloat)(0.0f), v / (complement + v), value > 0.5f && v != 0.0f);
         vfloat c = value - (penalty + alpha * v);
-        loss = 1.0f - fmin(fmax(c, -1.0f), 1.0f);
+        loss = 1.0f - nan_min(nan_max(c, -1.0f), 1.0f);
         g_ciou = clamp_one_slope(c);
     }
     else
@@ -352,10 +352,10 @@ inline vfloat eiou(box_t p, box_t t, float4 prm, box_t* gp, box_t* gt)
 inline vfloat extended_iou(box_t p, box_t t, float4 prm, box_t* gp, box_t* gt)
 {
     pair_t q = make_pair(p, t);
-    vfloat ex = fmin(p.x1, t.x1), ey = fmin(p.y1, t.y1);
-    vfloat ix1 = fmax(p.x1, t.x1), iy1 = fmax(p.y1, t.y1);
-    vfloat ix2 = fmin(p.x2, t.x2), iy2 = fmin(p.y2, t.y2);
-    vfloat xmin = fmin(ix1, ix2), ymin = fmin(iy1, iy2), xmax = fmax(ix1, ix2), ymax = fmax(iy1, iy2);
+    vfloat ex = nan_min(p.x1, t.x1), ey = nan_min(p.y1, t.y1);
+    vfloat ix1 = nan_max(p.x1, t.x1), iy1 = nan_max(p.y1, t.y1);
+    vfloat ix2 = nan_min(p.x2, t.x2), iy2 = nan_min(p.y2, t.y2);
+    vfloat xmin = nan_min(ix1, ix2), ymin = nan_min(iy1, iy2), xmax = nan_max(ix1, ix2), ymax = nan_max(iy1, iy2);
     vfloat a = ix2 - ex, b = iy2 - ey, c = xmin - ex, dd = ymin - ey;
     vfloat e = ix1 - ex, f = ymax - ey, g = xmax - ex, h = iy1 - ey;
     vfloat inter = a * b + c * dd - e * f - g * h;
@@ -393,7 +393,7 @@ inline vfloat siou(box_t p, box_t t, float4 prm, box_t* gp, box_t* gt)
     vfloat uni, iw, ih, raw_w, raw_h, dx, dy;
     vfloat value = pair_iou(&q, 1, eps, &uni, &iw, &ih);
     enclosure(&q, &raw_w, &raw_h);
-    vfloat cw = fmax(raw_w, eps), ch = fmax(raw_h, eps);
+    vfloat cw = nan_max(raw_w, eps), ch = nan_max(raw_h, eps);
     center_offset(&q, &dx, &dy);
     vfloat sx = eps - dx, sy = eps - dy;
     vfloat sx2 = sx * sx, sy2 = sy * sy;
@@ -406,14 +406,14 @@ inline vfloat siou(box_t p, box_t t, float4 prm, box_t* gp, box_t* gt)
     vfloat w = width_of(p), tw = width_of(t);
     vfloat h = height_of(p) + eps, th = height_of(t) + eps;
     vfloat w_gap = w - tw, h_gap = h - th;
-    vfloat w_max = non_zero(fmax(w, tw)), h_max = non_zero(fmax(h, th));
+    vfloat w_max = non_zero(nan_max(w, tw)), h_max = non_zero(nan_max(h, th));
     vfloat omega_w = fabs(w_gap) / w_max, omega_h = fabs(h_gap) / h_max;
     vfloat decay_w = exp(-omega_w), decay_h = exp(-omega_h);
     vfloat rise_w = 1.0f - decay_w, rise_h = 1.0f - decay_h;
     vfloat rise_w2 = rise_w * rise_w, rise_h2 = rise_h * rise_h;
     vfloat shape_cost = rise_w2 * rise_w2 + rise_h2 * rise_h2;
     vfloat s = value - 0.5f * (distance_cost + shape_cost);
-    vfloat loss = 1.0f - fmin(fmax(s, -1.0f), 1.0f);
+    vfloat loss = 1.0f - nan_min(nan_max(s, -1.0f), 1.0f);
 
     vfloat g_s = clamp_one_slope(s);
     vfloat g_cost = -0.5f * g_s;
@@ -455,7 +455,7 @@ inline vfloat bounded_offset(vfloat delta, vfloat target_size, float beta, float
     vfloat denominator = target_size + twice + eps;
     vfloat complement = (2.0f * twice + eps) / denominator;
     vfloat slope;
-    vfloat value = bounded_smooth(fmin(complement, 1.0f), beta, &slope);
+    vfloat value = bounded_smooth(nan_min(complement, 1.0f), beta, &slope);
     vfloat g_complement = slope * min_share(complement, (vfloat)(1.0f));
     *g_delta = g_complement * (2.0f * (2.0f * target_size + eps)) / (denominator * denominator) * abs_slope(delta);
     return value;
@@ -468,7 +468,7 @@ inline vfloat bounded_size(vfloat size, vfloat target_size, float beta, float ep
     vfloat shifted = size + eps, target_shifted = target_size + eps;
     vfloat from_shrink = (shifted - target_size) / shifted, from_grow = (target_shifted - size) / target_shifted;
     vfloat slope;
-    vfloat value = bounded_smooth(fmax(from_shrink, from_grow), beta, &slope);
+    vfloat value = bounded_smooth(nan_max(from_shrink, from_grow), beta, &slope);
     vfloat sh = max_share(from_shrink, from_grow);
     *g_size = slope * (sh * target_size / (shifted * shifted) - (1.0f - sh) / target_shifted);
     return value;
@@ -491,11 +491,11 @@ inline vfloat bounded_iou(box_t p, box_t t, float4 prm, box_t* gp, box_t* gt)
     return loss;
 }
 
-/* FCOS centerness loss, elementwise: BCE with logits, ℓ = max(x, 0) − x·t + log1p(e^−|x|), ∂ℓ/∂x = σ(x) − t. */
+/* FCOS centerness loss, elementwise: BCE with logits, ℓ = x·(step(x) − t) + log1p(e^−|x|), ∂ℓ/∂x = σ(x) − t. */
 inline vfloat centerness_bce(vfloat x, vfloat t, float4 prm, vfloat* grad)
 {
     vfloat decay = exp(-fabs(x));
     vfloat sigmoid = select((vfloat)(1.0f), decay, x < 0.0f) / (1.0f + decay);
     *grad = sigmoid - t;
-    return fmax(x, 0.0f) - x * t + log1p(decay);
+    return logits_cross_entropy(x, t, log1p(decay));
 }

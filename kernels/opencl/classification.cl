@@ -20,11 +20,11 @@ inline vfloat sigmoids(vfloat x, vfloat* positive, vfloat* negative)
     return log1p(e);
 }
 
-/* The binary cross entropy with logits max(x, 0) − x·t + ln(1 + e^−|x|). */
+/* The binary cross entropy with logits x·(step(x) − t) + ln(1 + e^−|x|). */
 inline vfloat sigmoid_cross_entropy(vfloat x, vfloat t, vfloat* positive, vfloat* negative)
 {
     vfloat tail = sigmoids(x, positive, negative);
-    return fmax(x, 0.0f) - x * t + tail;
+    return logits_cross_entropy(x, t, tail);
 }
 
 /* a^γ for a ≥ 0, 0^0 = 1; γ = 1 and 2 as multiplications, like the C# side. */
@@ -55,10 +55,10 @@ inline vfloat binary_cross_entropy_with_logits(vfloat x, vfloat t, float4 p, vfl
     if (p.x == 1.0f)
     {
         *grad = positive - t;
-        return fmax(x, 0.0f) - x * t + tail;
+        return logits_cross_entropy(x, t, tail);
     }
     vfloat complement = 1.0f - t;
-    vfloat softplus = fmax(-x, 0.0f) + tail;
+    vfloat softplus = nan_max(-x, 0.0f) + tail;
     vfloat c = (p.x - 1.0f) * t + 1.0f;
     *grad = complement - c * negative;
     return c * softplus + complement * x;
@@ -72,7 +72,7 @@ inline vfloat balanced_binary_cross_entropy(vfloat x, vfloat t, float4 p, vfloat
     vfloat positive_weight = p.x * t;
     vfloat negative_weight = (1.0f - p.x) * (1.0f - t);
     *grad = negative_weight * positive - positive_weight * negative;
-    return positive_weight * (fmax(-x, 0.0f) + tail) + negative_weight * (fmax(x, 0.0f) + tail);
+    return positive_weight * (nan_max(-x, 0.0f) + tail) + negative_weight * (nan_max(x, 0.0f) + tail);
 }
 
 /* p = (α, γ). m = t·σ(−x) + (1 − t)·σ(x); ℓ = α_t·ce·m^γ;

@@ -18,3 +18,13 @@ inline void record_fault(volatile global int* first_fault, int position)
 {
     atomic_min(first_fault, position);
 }
+
+/* min and max as the C# side's IVectorMath has them: NaN when either operand is NaN (fmin and fmax return the other). */
+#define nan_min(a, b) select(fmin((a), (b)), (a) + (b), isnan(a) | isnan(b))
+#define nan_max(a, b) select(fmax((a), (b)), (a) + (b), isnan(a) | isnan(b))
+
+/* The binary cross entropy with logits as the C# side's SigmoidTerms.CrossEntropy: x·(step(x) − t) + tail, one rounding, and
+ * +∞ (not ∞ − ∞) for an infinite logit whose target is below 1. tail = ln(1 + e^−|x|). */
+/* step(x) is ½ + ½·sign(x): 1 or 0 for x ≠ 0, and at x = 0 the product is 0 either way (sign suits float and its vectors alike). */
+#define logits_cross_entropy(x, t, tail) fma((x), 0.5f + 0.5f * sign(x) - (t), (tail))
+

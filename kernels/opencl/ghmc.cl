@@ -67,7 +67,7 @@ kernel void ghmc_loss(global const float* logits, global const float* target, gl
         float p = ghmc_sigmoid(x, &tail);
         float g = fabs(p - t);
         float beta = weights.weight[isnan(g) ? bins - 1 : ghmc_bin(g, bins)] * (label_weight ? label_weight[i] : 1.0f);
-        float ce = fmax(x, 0.0f) - x * t + tail;
+        float ce = logits_cross_entropy(x, t, tail);
         loss = beta * ce;
         if (output)
             output[i] = (float)loss;

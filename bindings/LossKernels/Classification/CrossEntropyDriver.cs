@@ -498,7 +498,8 @@ internal static unsafe class CrossEntropyDriver
             TVec uniform = TMath.Create(args.Smoothing / classes);
             TVec tailLogits = TMath.Load(ref x[tail]);
             TVec tailShares = remainder != 0 && perClass ? TMath.KeepLanes(Coefficient<TVec, TMath>(w, t, tail, share, uniform), count - remainder, count) : TMath.Create(0f);
-            TVec weighted = perClass ? TMath.Multiply(tailShares, tailLogits) : TMath.Create(0f);
+            // The overlapping lanes kept out of the product, not just the share: 0·(−∞) would be NaN where the row's term is +∞.
+            TVec weighted = remainder != 0 && perClass ? TMath.KeepLanes(TMath.Multiply(tailShares, tailLogits), count - remainder, count) : TMath.Create(0f);
             TVec coefficients = tailShares;
 
             // Σ a_c·x_c and Σ a_c go into double block by block: float lanes would lose digits over a long row.

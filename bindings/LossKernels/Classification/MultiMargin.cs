@@ -223,7 +223,7 @@ public readonly struct MultiMarginLoss
     private const int FlushVectors = 64;
 
     /// <summary>
-    /// One row in one sweep over every class, the target's own (z_y = margin) included, then taken back out of the loss and of
+    /// One row in one sweep over every class, the target's own included, then taken back out of the loss and of
     /// the sum that the target's gradient is. The tail is an overlapping last vector loaded before the sweep (in place).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -236,7 +236,8 @@ public readonly struct MultiMarginLoss
         float* g = inputGrad + (nint)r * classes;
         int y = (int)target[r];
         float factor = (weight != null ? weight[y] : 1f) / classes;
-        TVec shift = TMath.Create(Margin - x[y]);
+        float targetScore = x[y];
+        TVec shift = TMath.Create(Margin - targetScore);
         TVec tailScores = TMath.Load(ref x[tail]);
         TVec losses = TMath.Create(0f), slopes = TMath.Create(0f);
         double lossTotal = 0d, slopeTotal = 0d;
@@ -257,7 +258,7 @@ public readonly struct MultiMarginLoss
 
         if (remainder != 0)
             Step<TVec, TMath>(tailScores, shift, factor * scale, gradient, ref g[tail], ref losses, ref slopes, count - remainder, count);
-        return Finish(g, y, factor, scale, gradient, lossTotal + TMath.Sum(losses), slopeTotal + TMath.Sum(slopes));
+        return Finish(g, y, targetScore, Margin - targetScore, factor, scale, gradient, lossTotal + TMath.Sum(losses), slopeTotal + TMath.Sum(slopes));
     }
 
     /// <summary>h = max(0, z)^p per lane into the loss sum, and (when writing) its slope stored and summed; lanes [from, to) count.</summary>
@@ -289,20 +290,26 @@ public readonly struct MultiMarginLoss
         return P == 1 ? hinge : TMath.Multiply(hinge, hinge);
     }
 
-    /// <summary>Takes the target's own term (z_y = margin) back out, writes the target's gradient, returns ℓ_r.</summary>
-    private unsafe double Finish(float* g, int y, float factor, float scale, bool gradient, double losses, double slopes)
+    /// <summary>Takes the target's own term back out, writes the target's gradient, returns ℓ_r.</summary>
+    private unsafe double Finish(float* g, int y, float targetScore, float shift, float factor, float scale, bool gradient, double losses, double slopes)
     {
-        float own = OwnTerm(factor, scale, out float ownSlope);
+        float own = OwnTerm(targetScore, shift, factor * scale, out float ownSlope);
         if (gradient)
             g[y] = -(float)(slopes - ownSlope);
         return factor * (losses - own);
     }
 
-    /// <summary>The target's own term, which a sweep over every class counts (z_y = margin): its h and its slope, to be taken back out.</summary>
-    internal float OwnTerm(float factor, float scale, out float ownSlope)
+    /// <summary>
+    /// The target's own term, which a sweep over every class counts: its h and slope as <see cref="Term{TVec, TMath}"/> computed
+    /// them, z_y = x_y + (margin − x_y) in float — margin in exact arithmetic, but 0 when |x_y| swamps the margin and NaN for an
+    /// infinite x_y, which the sweep counted as such — to be taken back out.
+    /// </summary>
+    internal float OwnTerm(float targetScore, float shift, float gradientFactor, out float ownSlope)
     {
-        ownSlope = Margin > 0f ? (P == 1 ? 1f : 2f * Margin) * factor * scale : 0f;
-        return Margin > 0f ? (P == 1 ? Margin : Margin * Margin) : 0f;
+        float z = targetScore + shift;
+        float hinge = z > 0f ? z : 0f;
+        ownSlope = (P == 1 ? (z > 0f ? 1f : 0f) : 2f * hinge) * gradientFactor;
+        return P == 1 ? hinge : hinge * hinge;
     }
 
     /// <summary>Rows of fewer classes than a Vector128 holds, one class at a time.</summary>
@@ -312,19 +319,19 @@ public readonly struct MultiMarginLoss
         float* g = inputGrad + (nint)r * classes;
         int y = (int)target[r];
         float factor = (weight != null ? weight[y] : 1f) / classes;
-        float shift = Margin - x[y];
+        float targetScore = x[y], shift = Margin - targetScore;
         double losses = 0d, slopes = 0d;
         for (int c = 0; c < classes; c++)
         {
             float z = x[c] + shift;
             float hinge = z > 0f ? z : 0f;
             losses += P == 1 ? hinge : hinge * hinge;
-            float slope = (P == 1 ? (z > 0f ? 1f : 0f) : 2f * hinge) * factor * scale;
+            float slope = (P == 1 ? (z > 0f ? 1f : 0f) : 2f * hinge) * (factor * scale);
             slopes += slope;
             if (gradient)
                 g[c] = slope;
         }
 
-        return Finish(g, y, factor, scale, gradient, losses, slopes);
+        return Finish(g, y, targetScore, shift, factor, scale, gradient, losses, slopes);
     }
 }

@@ -90,7 +90,8 @@ public static class IlgpuMultiMarginLoss
         {
             long offset = r * Classes;
             long y = target[r];
-            float shift = loss.Margin - input[offset + y];
+            float targetScore = input[offset + y];
+            float shift = loss.Margin - targetScore;
             float factor = (weighted != 0 ? classWeight[y] : 1f) / Classes;
             float scale = gradientScale * (hasUpstream != 0 ? upstream[r] : 1f);
             // Every thread has read x_y before any writes its gradient (the gradient may be the input).
@@ -115,7 +116,7 @@ public static class IlgpuMultiMarginLoss
 
             double lossSum = TReduce.Sum(lossTotal + losses);
             double slopeSum = TReduce.Sum(slopeTotal + slopes);
-            float own = loss.OwnTerm(factor, scale, out float ownSlope);
+            float own = loss.OwnTerm(targetScore, shift, factor * scale, out float ownSlope);
             double rowLoss = factor * (lossSum - own);
             if (first != 0)
                 return rowLoss;

@@ -99,6 +99,38 @@ public class CrossEntropyTests
         return target;
     }
 
+    /// <summary>
+    /// Found by the catalog fuzzer: an infinite score, and one that swamps the margin. Smoothing gives a −∞ logit the term
+    /// (ε/C)·(lse + ∞) = +∞ (PyTorch too), where the overlapping last vector once made it 0·(−∞) = NaN; multi_margin_loss's target
+    /// term once was taken out as the constant margin, so a target score of 1e8 (or +∞) gave a negative loss.
+    /// </summary>
+    [Test]
+    public void InfiniteAndHugeScoresFoundByTheFuzzer()
+    {
+        foreach (int classes in new[] { 5, 9, 37 })
+        {
+            float[] logits = Enumerable.Range(0, 2 * classes).Select(i => (float)Math.Sin(i)).ToArray();
+            logits[1] = float.NegativeInfinity;
+            logits[classes + classes - 1] = float.NegativeInfinity;
+            long[] target = [0, 0];
+            Assert.That(new CrossEntropyLoss(ClassTargets.DefaultIgnoreIndex, 0.1f).Forward(logits, target), Is.EqualTo(float.PositiveInfinity), $"C = {classes}");
+
+            var gradient = new float[logits.Length];
+            foreach (float targetScore in new[] { 1e8f, float.PositiveInfinity })
+            {
+                float[] scores = Enumerable.Range(0, 2 * classes).Select(i => (float)Math.Cos(i)).ToArray();
+                scores[0] = targetScore;
+                float loss = new MultiMarginLoss().ForwardBackward(scores, target, gradient, Reduction.Sum);
+                // Row 0's terms are all max(0, 1 − x_y + x_c) = 0; row 1's are the plain ones.
+                double expected = 0d;
+                for (int c = 1; c < classes; c++)
+                    expected += Math.Max(0d, 1d - scores[classes] + scores[classes + c]) / classes;
+                Assert.That(loss, Is.EqualTo(expected).Within(1e-5), $"C = {classes}, x_y = {targetScore}");
+                Assert.That(gradient[..classes], Is.All.EqualTo(0f), $"C = {classes}, x_y = {targetScore}: row 0's gradient");
+            }
+        }
+    }
+
     [Test]
     public void NllLossInPlaceWeightedAndItsBadArguments()
     {
