@@ -81,7 +81,7 @@ internal sealed class PixelWeightedCrossEntropyBoundLoss : BoundLoss
     private static int[] PositionShape(int[] inputShape) => inputShape.Length < 2 ? [] : [inputShape[0], .. inputShape[2..]];
 }
 
-/// <summary>A <see cref="PixelWeightedCrossEntropyBoundLoss"/> on an OpenCL device.</summary>
+/// <summary>A <see cref="PixelWeightedCrossEntropyBoundLoss"/> on an OpenCL device: the pixel weights travel in the run's second float input (<c>Target</c>), the class indices in <c>Classes</c>.</summary>
 internal sealed class OpenCLPixelWeightedCrossEntropyRun(PixelWeightedCrossEntropyBoundLoss bound, OpenCLDevice device)
     : OpenCLRun(device, bound.logits, bound.pixelWeight, bound.weight, bound.upstreamRows, bound.reduction == Reduction.None ? bound.target.Length : null,
         classes: bound.target)

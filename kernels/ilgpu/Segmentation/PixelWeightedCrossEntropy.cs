@@ -59,7 +59,7 @@ public static class IlgpuPixelWeightedCrossEntropyLoss
         }.Run();
 }
 
-/// <summary>A <see cref="PixelWeightedCrossEntropyBoundLoss"/> on an ILGPU accelerator.</summary>
+/// <summary>A <see cref="PixelWeightedCrossEntropyBoundLoss"/> on an ILGPU accelerator: the pixel weights travel in the run's second float input (<c>Target</c>), the class indices in <c>Classes</c>.</summary>
 internal sealed class IlgpuPixelWeightedCrossEntropyRun(PixelWeightedCrossEntropyBoundLoss bound, IlgpuDevice device)
     : IlgpuRun(device, bound.logits, bound.pixelWeight, bound.weight, bound.upstreamRows, bound.reduction == Reduction.None ? bound.target.Length : null,
         classes: bound.target)
