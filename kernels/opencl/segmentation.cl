@@ -140,3 +140,236 @@ kernel void overlap_gradient(global const float* input, global const long* label
         grad[at] = g;
     }
 }
+
+/* The Lovász losses: the OpenCL side of bindings/LossKernels/Segmentation/LovaszDriver.cs and LovaszMath.cs. One task (a
+ * group's class, or a group) at a time, in chunks: `threads` work-items each own a contiguous chunk of
+ * the task's elements, so that every step is sequential per work-item and the sort is stable.
+ *   lovasz_class_counts:      pixels per (group, class) not ignored (integer atomics: the same counts in any order).
+ *   lovasz_check_binary:      records the first hinge target that is not 0, 1 or the ignored value.
+ *   lovasz_softmax_keys,
+ *   lovasz_hinge_keys:        per element the error's sort key and the payload (position | foreground | ignored bits).
+ *   lovasz_radix_counts,
+ *   lovasz_scan,
+ *   lovasz_radix_scatter:     one pass of a stable LSD radix sort of 8-bit digits: per-chunk digit counts [digit, chunk],
+ *                             their exclusive scan (one work-group), and each chunk's pairs written in order to their places.
+ *   lovasz_walk_counts:       foreground and background elements per chunk of the sorted order (scanned by lovasz_scan).
+ *   lovasz_walk:              per chunk, from the elements before it, each element's weight: relu(e)·w into the chunk's
+ *                             partial and its gradient at its place.
+ *   lovasz_clear:             zero gradient for an absent class's planes.
+ *   lovasz_softmax_chain:     per pixel ∂L/∂x = p·(g − Σp·g) from the walk's ∂L/∂p. */
+
+#define LOVASZ_RADIX 256
+#define LOVASZ_SCAN_GROUP 256
+#define LOVASZ_FOREGROUND 0x80000000u
+#define LOVASZ_IGNORED 0x40000000u
+#define LOVASZ_POSITION 0x3FFFFFFFu
+
+/* LovaszMath.Key: ascending unsigned keys are descending errors (−0 taken as +0). */
+inline uint lovasz_key(float error)
+{
+    uint bits = as_uint(error == 0.0f ? 0.0f : error);
+    uint ascending = (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+    return ~ascending;
+}
+
+inline float lovasz_error(uint key)
+{
+    uint ascending = ~key;
+    return as_float((ascending & 0x80000000u) ? ascending & 0x7FFFFFFFu : ~ascending);
+}
+
+/* LovaszMath.Weight: the Lovász extension's gradient at a sorted position, without subtracting neighbours. */
+inline float lovasz_weight(int foreground, float foreground_before, float background_before, float foreground_count)
+{
+    float union_before = foreground_count + background_before;
+    if (foreground)
+        return 1.0f / union_before;
+    return union_before == 0.0f ? 1.0f : (foreground_count - foreground_before) / ((union_before + 1.0f) * union_before);
+}
+
+kernel void lovasz_class_counts(global const long* labels, int pixels, int spatial, int classes, int per_image, int has_ignore, long ignore_index,
+    volatile global int* counts)
+{
+    int i = (int)get_global_id(0);
+    if (i >= pixels)
+        return;
+    long label = labels[i];
+    if (!(has_ignore && label == ignore_index))
+        atomic_inc(&counts[(per_image ? i / spatial : 0) * classes + (int)label]);
+}
+
+kernel void lovasz_check_binary(global const float* target, int n, int has_ignore, float ignore_value, volatile global int* first_fault)
+{
+    int i = (int)get_global_id(0);
+    if (i >= n)
+        return;
+    float t = target[i];
+    if (t != 0.0f && t != 1.0f && !(has_ignore && t == ignore_value))
+        record_fault(first_fault, i);
+}
+
+kernel void lovasz_softmax_keys(global const float* input, global const long* labels, global const float* stats, int classes, int spatial, int first_image,
+    int length, int c, int from_logits, int has_ignore, long ignore_index, global uint* keys, global uint* values)
+{
+    int i = (int)get_global_id(0);
+    if (i >= length)
+        return;
+    int image = first_image + i / spatial, s = i % spatial;
+    size_t pixel = (size_t)image * spatial + s;
+    long label = labels[pixel];
+    int ignored = has_ignore && label == ignore_index, foreground = !ignored && label == c;
+    float p = input[((size_t)image * classes + c) * spatial + s];
+    if (from_logits)
+        p = exp(p - stats[2 * pixel]) * stats[2 * pixel + 1];
+    keys[i] = ignored ? 0xFFFFFFFFu : lovasz_key(foreground ? 1.0f - p : p);
+    values[i] = (uint)i | (foreground ? LOVASZ_FOREGROUND : 0u) | (ignored ? LOVASZ_IGNORED : 0u);
+}
+
+kernel void lovasz_hinge_keys(global const float* input, global const float* target, long first, int length, int has_ignore, float ignore_value,
+    global uint* keys, global uint* values)
+{
+    int i = (int)get_global_id(0);
+    if (i >= length)
+        return;
+    float t = target[first + i], x = input[first + i];
+    int ignored = has_ignore && t == ignore_value, foreground = !ignored && t == 1.0f;
+    keys[i] = ignored ? 0xFFFFFFFFu : lovasz_key(1.0f - (foreground ? x : -x));
+    values[i] = (uint)i | (foreground ? LOVASZ_FOREGROUND : 0u) | (ignored ? LOVASZ_IGNORED : 0u);
+}
+
+kernel void lovasz_radix_counts(global const uint* keys, int length, int chunk, int shift, int threads, global uint* counts)
+{
+    int t = (int)get_global_id(0);
+    if (t >= threads)
+        return;
+    for (int d = 0; d < LOVASZ_RADIX; d++)
+        counts[d * threads + t] = 0;
+    int from = t * chunk, to = min(length, from + chunk);
+    for (int i = from; i < to; i++)
+        counts[((keys[i] >> shift) & (LOVASZ_RADIX - 1)) * threads + t]++;
+}
+
+/* The exclusive prefix sum of counts[0, length) in place, by one work-group: each work-item sums a contiguous range, the
+ * range sums are scanned by the first work-item, then each work-item writes its range's prefixes. */
+kernel void lovasz_scan(global uint* counts, int length)
+{
+    local uint sums[LOVASZ_SCAN_GROUP];
+    int lid = (int)get_local_id(0);
+    int per = (length + LOVASZ_SCAN_GROUP - 1) / LOVASZ_SCAN_GROUP, from = min(length, lid * per), to = min(length, from + per);
+    uint sum = 0;
+    for (int i = from; i < to; i++)
+        sum += counts[i];
+    sums[lid] = sum;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0)
+    {
+        uint running = 0;
+        for (int k = 0; k < LOVASZ_SCAN_GROUP; k++)
+        {
+            uint value = sums[k];
+            sums[k] = running;
+            running += value;
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    uint running = sums[lid];
+    for (int i = from; i < to; i++)
+    {
+        uint value = counts[i];
+        counts[i] = running;
+        running += value;
+    }
+}
+
+kernel void lovasz_radix_scatter(global const uint* keys, global const uint* values, int length, int chunk, int shift, int threads, global uint* counts,
+    global uint* sorted_keys, global uint* sorted_values)
+{
+    int t = (int)get_global_id(0);
+    if (t >= threads)
+        return;
+    int from = t * chunk, to = min(length, from + chunk);
+    for (int i = from; i < to; i++)
+    {
+        uint key = keys[i];
+        uint at = counts[((key >> shift) & (LOVASZ_RADIX - 1)) * threads + t]++;
+        sorted_keys[at] = key;
+        sorted_values[at] = values[i];
+    }
+}
+
+kernel void lovasz_walk_counts(global const uint* values, int length, int chunk, int threads, global uint* counts)
+{
+    int t = (int)get_global_id(0);
+    if (t >= threads)
+        return;
+    uint foreground = 0, background = 0;
+    int from = t * chunk, to = min(length, from + chunk);
+    for (int i = from; i < to; i++)
+    {
+        uint value = values[i];
+        foreground += (value & LOVASZ_FOREGROUND) ? 1 : 0;
+        background += (value & (LOVASZ_FOREGROUND | LOVASZ_IGNORED)) ? 0 : 1;
+    }
+    counts[t] = foreground;
+    counts[threads + t] = background;
+}
+
+/* counts: the exclusive scan of [foreground per chunk, background per chunk], so counts[threads] is the task's foreground
+ * count and counts[threads + t] − counts[threads] the background before chunk t. Position i of the task lands at
+ * first + i / span · stride + i % span of the destination. */
+kernel void lovasz_walk(global const uint* keys, global const uint* values, int length, int chunk, int threads, global const uint* counts,
+    long first, int span, long stride, float gradient_scale, int write_gradient, global float* destination, global acc_t* partials, int partial_offset)
+{
+    int t = (int)get_global_id(0);
+    if (t >= threads)
+        return;
+    uint foreground_count = counts[threads], foreground_before = counts[t], background_before = counts[threads + t] - foreground_count;
+    acc_t sum = 0;
+    int from = t * chunk, to = min(length, from + chunk);
+    for (int i = from; i < to; i++)
+    {
+        uint value = values[i];
+        int position = (int)(value & LOVASZ_POSITION);
+        size_t at = (size_t)(first + (long)(position / span) * stride + position % span);
+        if (value & LOVASZ_IGNORED)
+        {
+            if (write_gradient)
+                destination[at] = 0.0f;
+            continue;
+        }
+        int foreground = (value & LOVASZ_FOREGROUND) != 0;
+        float error = lovasz_error(keys[i]);
+        float weight = lovasz_weight(foreground, (float)foreground_before, (float)background_before, (float)foreground_count);
+        foreground_before += foreground ? 1 : 0;
+        background_before += foreground ? 0 : 1;
+        sum += (error < 0.0f ? 0.0f : error) * weight;
+        if (write_gradient)
+            destination[at] = gradient_scale * (error > 0.0f ? (foreground ? -weight : weight) : 0.0f);
+    }
+    partials[partial_offset + t] = sum;
+}
+
+kernel void lovasz_clear(global float* destination, long first, int length, int span, long stride)
+{
+    int i = (int)get_global_id(0);
+    if (i < length)
+        destination[first + (long)(i / span) * stride + i % span] = 0.0f;
+}
+
+kernel void lovasz_softmax_chain(global const float* input, global const float* stats, global const float* probability_gradient, int classes, int spatial,
+    int pixels, global float* grad)
+{
+    int i = (int)get_global_id(0);
+    if (i >= pixels)
+        return;
+    int n = i / spatial, s = i - n * spatial;
+    size_t first = (size_t)n * classes * spatial + s;
+    float max = stats[2 * (size_t)i], inverse_sum = stats[2 * (size_t)i + 1], dot = 0.0f;
+    for (int c = 0; c < classes; c++)
+        dot = fma(exp(input[first + (size_t)c * spatial] - max) * inverse_sum, probability_gradient[first + (size_t)c * spatial], dot);
+    for (int c = 0; c < classes; c++)
+    {
+        size_t at = first + (size_t)c * spatial;
+        grad[at] = exp(input[at] - max) * inverse_sum * (probability_gradient[at] - dot);
+    }
+}

@@ -1015,6 +1015,120 @@ def pixel_weighted_cases(rng):
     pixel_weighted_case({"reduction": "sum"}, x, t, w, "all_ignored")
 
 
+def lovasz_grad(gt_sorted):
+    """segmentation_models_pytorch _lovasz_grad: the gradient of the Lovasz extension of the Jaccard loss, in sorted order."""
+    gts = gt_sorted.sum()
+    intersection = gts - gt_sorted.cumsum(0)
+    union = gts + (1 - gt_sorted).cumsum(0)
+    jaccard = 1.0 - intersection / union
+    if len(gt_sorted) > 1:
+        jaccard[1:] = jaccard[1:] - jaccard[:-1]
+    return jaccard
+
+
+def smp_mean(values, zero):
+    """segmentation_models_pytorch's mean helper: 0 for no values (zero: a 0 that autograd reaches)."""
+    values = list(values)
+    return sum(values[1:], values[0]) / len(values) if values else zero
+
+
+def lovasz_value(loss, params, x64, t):
+    """smp LovaszLoss in float64, torch.sort(stable=True) so that equal errors keep their order."""
+    per_image, ignore = params.get("per_image", False), params.get("ignore_index")
+    groups = [(x64[i:i + 1], t[i:i + 1]) for i in range(x64.shape[0])] if per_image else [(x64, t)]
+    values = []
+    for scores, labels in groups:
+        if loss == "lovasz_hinge_loss":
+            scores, labels = scores.reshape(-1), labels.reshape(-1)
+            if ignore is not None:
+                valid = labels != ignore
+                scores, labels = scores[valid], labels[valid]
+            if len(labels) == 0:
+                values.append(scores.sum() * 0.0)
+                continue
+            errors = 1.0 - scores * (2.0 * labels - 1.0)
+            errors_sorted, perm = torch.sort(errors, dim=0, descending=True, stable=True)
+            values.append(torch.dot(F.relu(errors_sorted), lovasz_grad(labels[perm])))
+            continue
+        probas = scores.softmax(dim=1) if params.get("from_logits", True) else scores
+        classes = probas.shape[1]
+        probas = probas.movedim(1, -1).reshape(-1, classes)
+        labels = labels.reshape(-1)
+        if ignore is not None:
+            valid = labels != ignore
+            probas, labels = probas[valid], labels[valid]
+        losses = []
+        for c in range(classes):
+            fg = (labels == c).to(torch.float64)
+            if fg.sum() == 0:
+                continue
+            errors = (fg - probas[:, c]).abs()
+            errors_sorted, perm = torch.sort(errors, dim=0, descending=True, stable=True)
+            losses.append(torch.dot(errors_sorted, lovasz_grad(fg[perm])))
+        values.append(smp_mean(losses, x64.sum() * 0.0))
+    return smp_mean(values, x64.sum() * 0.0)
+
+
+def lovasz_case(loss, params, x, t, tag, upstream=None):
+    x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+    t64 = torch.tensor(t.astype(np.float64)) if t.dtype == np.float32 else torch.tensor(t.astype(np.int64))
+    value = lovasz_value(loss, params, x64, t64)
+    (value * (1.0 if upstream is None else float(upstream))).backward()
+    inputs = {"input": tensor(x, "float32"), "target": tensor(t, "float32" if t.dtype == np.float32 else "int64")}
+    write_case(f"{loss}/{tag}/{'x'.join(str(d) for d in x.shape)}", loss, params, inputs, None if upstream is None else np.float32(upstream), value, x64,
+               f"torch {torch.__version__} segmentation_models_pytorch LovaszLoss formula (lovasz_softmax / lovasz_hinge), torch.sort(stable=True), float64")
+
+
+def lovasz_cases(rng):
+    """Errors that float32 and float64 order alike: logits resampled until every error of a sort is 1e-5 from the next,
+    or quantized logits and probabilities whose errors are exact in float32, ties included (their order is the stable one)."""
+    def separated_logits(shape, labels):
+        while True:
+            x = rng.uniform(-4, 4, shape).astype(np.float32)
+            p = torch.softmax(torch.tensor(x.astype(np.float64)), dim=1).numpy()
+            onehot = np.moveaxis(np.eye(shape[1])[labels], -1, 1)
+            errors = np.abs(onehot - p).reshape(shape[0], shape[1], -1)
+            gaps = [np.diff(np.sort(errors[:, c].reshape(-1))).min() for c in range(shape[1])]
+            gaps += [np.diff(np.sort(errors[n, c])).min() for n in range(shape[0]) for c in range(shape[1])]
+            if min(gaps) > 1e-5:
+                return x
+
+    def labels(n, classes, *spatial, absent=None):
+        choices = [c for c in range(classes) if c != absent]
+        return rng.choice(choices, (n,) + spatial).astype(np.int64)
+
+    def quantized(*shape, scale=4.0):
+        return (rng.integers(-int(scale * 64), int(scale * 64) + 1, shape) / 64.0).astype(np.float32)
+
+    for extra in ({}, {"per_image": True}):
+        tag = "default" if not extra else "per_image"
+        t = labels(2, 4, 5, 7, absent=3)
+        lovasz_case("lovasz_softmax_loss", extra, separated_logits((2, 4, 5, 7), t), t, tag)
+        t = labels(2, 3, 4, 9)
+        probabilities = (rng.integers(0, 65, (2, 3, 4, 9)) / 64.0).astype(np.float32)
+        lovasz_case("lovasz_softmax_loss", {"from_logits": False, **extra}, probabilities, t, f"{tag}_quantized_probabilities")
+        lovasz_case("lovasz_hinge_loss", {"mode": "binary", **extra}, quantized(2, 1, 9, 11), (rng.uniform(0, 1, (2, 1, 9, 11)) > 0.6).astype(np.float32), tag)
+        lovasz_case("lovasz_hinge_loss", {"mode": "multilabel", **extra}, quantized(3, 3, 6, 5), (rng.uniform(0, 1, (3, 3, 6, 5)) > 0.5).astype(np.float32), tag)
+    # Larger and odd, with many ties: three images of 37 x 41 pixels, quantized probabilities and logits.
+    lovasz_case("lovasz_softmax_loss", {"from_logits": False}, (rng.integers(0, 129, (3, 5, 37, 41)) / 128.0).astype(np.float32), labels(3, 5, 37, 41), "large")
+    lovasz_case("lovasz_hinge_loss", {"mode": "binary", "per_image": True}, quantized(3, 1, 37, 41), (rng.uniform(0, 1, (3, 1, 37, 41)) > 0.7).astype(np.float32), "large")
+    # ignore_index: multiclass pixels marked 255; binary elements marked -1.
+    t = labels(2, 4, 6, 6)
+    t[rng.uniform(0, 1, t.shape) < 0.3] = 255
+    lovasz_case("lovasz_softmax_loss", {"ignore_index": 255}, separated_logits((2, 4, 6, 6), np.where(t == 255, 0, t)), t, "ignore")
+    t = (rng.uniform(0, 1, (2, 1, 7, 5)) > 0.5).astype(np.float32)
+    t[rng.uniform(0, 1, t.shape) < 0.25] = -1.0
+    lovasz_case("lovasz_hinge_loss", {"mode": "binary", "ignore_index": -1, "per_image": True}, quantized(2, 1, 7, 5), t, "ignore")
+    # Edges: logits of +-1e4 (probabilities exactly 0 and 1, ties), an upstream gradient; an empty mask; every pixel ignored.
+    edge = np.where(rng.uniform(0, 1, (2, 3, 3, 5)) < 0.5, np.float32(1e4), np.float32(-1e4)).astype(np.float32)
+    lovasz_case("lovasz_softmax_loss", {}, edge, labels(2, 3, 3, 5), "edges", upstream=0.37)
+    lovasz_case("lovasz_hinge_loss", {"mode": "binary"}, edge[:, :1], (rng.uniform(0, 1, (2, 1, 3, 5)) > 0.5).astype(np.float32), "edges", upstream=0.37)
+    lovasz_case("lovasz_hinge_loss", {"mode": "binary"}, quantized(1, 1, 4, 4), np.zeros((1, 1, 4, 4), np.float32), "empty_mask")
+    lovasz_case("lovasz_hinge_loss", {"mode": "binary", "per_image": True}, quantized(2, 1, 4, 4), np.ones((2, 1, 4, 4), np.float32), "full_mask")
+    lovasz_case("lovasz_softmax_loss", {"ignore_index": 7}, quantized(1, 3, 2, 3), np.full((1, 2, 3), 7, np.int64), "all_ignored")
+    lovasz_case("lovasz_hinge_loss", {"mode": "binary", "ignore_index": 7}, quantized(1, 1, 2, 3), np.full((1, 1, 2, 3), 7, np.float32), "all_ignored")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):
@@ -1071,6 +1185,7 @@ def main():
     pos_weight_cases(np.random.default_rng(20261130))
     overlap_cases(np.random.default_rng(20261201))
     pixel_weighted_cases(np.random.default_rng(20261202))
+    lovasz_cases(np.random.default_rng(20261203))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

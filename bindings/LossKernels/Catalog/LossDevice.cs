@@ -41,6 +41,8 @@ public abstract class LossDevice
 
     internal abstract DeviceRun PixelWeightedCrossEntropy(Segmentation.PixelWeightedCrossEntropyBoundLoss bound);
 
+    internal abstract DeviceRun Lovasz(Segmentation.LovaszBoundLoss bound);
+
     internal abstract DeviceRun Overlap<TLoss>(Segmentation.OverlapBoundLoss<TLoss> bound)
         where TLoss : struct, Segmentation.IOverlapLoss;
 }

@@ -29,6 +29,8 @@ public sealed partial class OpenCLDevice
 
     internal override DeviceRun PixelWeightedCrossEntropy(Segmentation.PixelWeightedCrossEntropyBoundLoss bound) => new Segmentation.OpenCLPixelWeightedCrossEntropyRun(bound, this);
 
+    internal override DeviceRun Lovasz(Segmentation.LovaszBoundLoss bound) => new Segmentation.OpenCLLovaszRun(bound, this);
+
     internal override DeviceRun Overlap<TLoss>(Segmentation.OverlapBoundLoss<TLoss> bound) => new Segmentation.OpenCLOverlapRun<TLoss>(bound, this);
 
     internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new OpenCLPosWeightRun(bound, this);

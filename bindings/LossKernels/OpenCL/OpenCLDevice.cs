@@ -48,8 +48,11 @@ public sealed unsafe partial class OpenCLDevice : LossDevice, IDisposable
     private int[] counterHost = [];
     private double[] hostPartials = [];
     private float[] hostFloatPartials = [];
-    private readonly MemoryHandle?[] scratch = new MemoryHandle?[2];
-    private readonly long[] scratchBytes = new long[2];
+    /// <summary>Scratch buffers per device: the Lovász losses use seven (statistics, ∂L/∂p, two key and two payload buffers, the counts).</summary>
+    internal const int ScratchSlots = 7;
+
+    private readonly MemoryHandle?[] scratch = new MemoryHandle?[ScratchSlots];
+    private readonly long[] scratchBytes = new long[ScratchSlots];
     private OpenCLReductionVariant variant;
     private bool disposed;
 
@@ -325,7 +328,7 @@ public sealed unsafe partial class OpenCLDevice : LossDevice, IDisposable
     }
 
     /// <summary>
-    /// Device scratch <paramref name="slot"/> (0 or 1: two per call) of at least <paramref name="bytes"/> bytes, grown on demand
+    /// Device scratch <paramref name="slot"/> (below <see cref="ScratchSlots"/>) of at least <paramref name="bytes"/> bytes, grown on demand
     /// and reused: per-pixel statistics and small tables that a loss passes from one launch to the next. Call under <see cref="Gate"/>.
     /// </summary>
     internal nint Scratch(int slot, long bytes)

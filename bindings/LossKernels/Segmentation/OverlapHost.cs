@@ -18,8 +18,19 @@ internal static class OverlapHost
         where TLoss : struct, IOverlapLoss
     {
         loss.Validate();
+        CheckShape(loss.Options, shape, inputLength, dense, targetLength);
+        if (weightLength != 0)
+        {
+            if (!loss.TakesClassWeight)
+                ThrowHelper.Argument("weight", "This loss weighs its classes itself and takes no class weights.");
+            ThrowHelper.IfLengthDiffers(shape.Classes, weightLength, "weight");
+        }
+    }
+
+    /// <summary>Checks the shape against the input and target lengths, and the mode against the target kind (every segmentation loss with <see cref="OverlapOptions"/>).</summary>
+    public static void CheckShape(in OverlapOptions options, in SegmentationShape shape, long inputLength, bool dense, long targetLength)
+    {
         shape.Validate(OverlapDriver.MaxClasses);
-        OverlapOptions options = loss.Options;
         ThrowHelper.IfLengthDiffers(shape.InputLength, inputLength, "input");
         if (options.Mode == SegmentationMode.Multiclass && dense)
             ThrowHelper.Argument("target", "The multiclass mode takes class indices [N, d…] (int64 or int32); float targets are for the multilabel and binary modes.");
@@ -28,12 +39,6 @@ internal static class OverlapHost
         if (options.Mode == SegmentationMode.Binary && shape.Classes != 1)
             ThrowHelper.OutOfRange("shape", shape.Classes, "C = 1 in the binary mode");
         ThrowHelper.IfLengthDiffers(dense ? shape.InputLength : shape.Pixels, targetLength, "target");
-        if (weightLength != 0)
-        {
-            if (!loss.TakesClassWeight)
-                ThrowHelper.Argument("weight", "This loss weighs its classes itself and takes no class weights.");
-            ThrowHelper.IfLengthDiffers(shape.Classes, weightLength, "weight");
-        }
     }
 
     /// <summary>Throws at the first class index outside [0, C) that is not the ignored value, naming its position.</summary>

@@ -17,9 +17,7 @@ namespace LossKernels.Segmentation;
 /// </remarks>
 public static unsafe class OverlapLossDevice
 {
-    private const int Group = 64;
     private const int Block = 4096;
-    private static readonly string[] KernelNames = ["overlap_softmax_stats", "overlap_sums", "overlap_gradient"];
 
     /// <summary>Forward only on the device: the loss.</summary>
     /// <param name="loss">The loss and its hyperparameters.</param>
@@ -127,23 +125,23 @@ public static unsafe class OverlapLossDevice
             lock (device.Gate)
             {
                 device.ThrowIfDisposed();
-                KernelSet kernels = device.Kernels(new ProgramKey("segmentation", null, OpenCLReductionVariant.Auto), KernelNames);
+                KernelSet kernels = SegmentationProgram.Kernels(device);
                 bool softmax = labels is not null && options.FromLogits;
                 nint stats = softmax ? device.Scratch(0, 2L * sizeof(float) * Math.Max(pixels, 1)) : 0;
                 if (softmax && pixels > 0)
                 {
-                    nint kernel = kernels.Kernel(0);
+                    nint kernel = kernels.Kernel(SegmentationProgram.SoftmaxStats);
                     KernelSet.SetBuffer(kernel, 0, input.Handle);
                     KernelSet.SetValue(kernel, 1, classes);
                     KernelSet.SetValue(kernel, 2, spatial);
                     KernelSet.SetValue(kernel, 3, pixels);
                     KernelSet.SetBuffer(kernel, 4, stats);
-                    Launch(device, kernel, pixels);
+                    SegmentationProgram.Launch(device, kernel, pixels);
                 }
 
                 if (groups > 0)
                 {
-                    nint sums = kernels.Kernel(1);
+                    nint sums = kernels.Kernel(SegmentationProgram.OverlapSums);
                     uint argument = SetInputs(sums, input, labels, dense, stats);
                     KernelSet.SetValue(sums, argument++, classes);
                     KernelSet.SetValue(sums, argument++, spatial);
@@ -152,8 +150,8 @@ public static unsafe class OverlapLossDevice
                     KernelSet.SetValue(sums, argument++, options.IgnoreIndex is null ? 0 : 1);
                     KernelSet.SetValue(sums, argument++, options.IgnoreIndex ?? 0L);
                     KernelSet.SetBuffer(sums, argument, device.Partials(sumCount));
-                    nuint* local = stackalloc nuint[] { Group, 1, 1 };
-                    nuint* global = stackalloc nuint[] { (nuint)blocks * Group, (nuint)classes, (nuint)shape.Batch };
+                    nuint* local = stackalloc nuint[] { SegmentationProgram.Group, 1, 1 };
+                    nuint* global = stackalloc nuint[] { (nuint)blocks * SegmentationProgram.Group, (nuint)classes, (nuint)shape.Batch };
                     OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, sums, 3, null, global, local, 0, null, null), "clEnqueueNDRangeKernel");
                     device.ReadPartials(partials.AsSpan(0, sumCount));
                 }
@@ -162,7 +160,7 @@ public static unsafe class OverlapLossDevice
                 double value = OverlapHost.Evaluate(loss, partials.AsSpan(0, sumCount), blocks, shape, weight, upstream, table);
                 if (gradient is not null && pixels > 0)
                 {
-                    nint kernel = kernels.Kernel(2);
+                    nint kernel = kernels.Kernel(SegmentationProgram.OverlapGradient);
                     uint argument = SetInputs(kernel, input, labels, dense, stats);
                     KernelSet.SetBuffer(kernel, argument++, device.UploadScratch(1, table));
                     KernelSet.SetValue(kernel, argument++, classes);
@@ -173,7 +171,7 @@ public static unsafe class OverlapLossDevice
                     KernelSet.SetValue(kernel, argument++, options.IgnoreIndex is null ? 0 : 1);
                     KernelSet.SetValue(kernel, argument++, options.IgnoreIndex ?? 0L);
                     KernelSet.SetBuffer(kernel, argument, gradient.Handle);
-                    Launch(device, kernel, pixels);
+                    SegmentationProgram.Launch(device, kernel, pixels);
                     OpenCLException.ThrowIfFailed(OpenCLNative.clFinish(device.Queue), "clFinish");
                 }
 
@@ -195,12 +193,5 @@ public static unsafe class OverlapLossDevice
         KernelSet.SetBuffer(kernel, 2, dense?.Handle ?? 0);
         KernelSet.SetBuffer(kernel, 3, stats);
         return 4;
-    }
-
-    /// <summary>One work-item per pixel, in groups of <see cref="Group"/> (the kernels return past the last pixel).</summary>
-    private static void Launch(OpenCLDevice device, nint kernel, int items)
-    {
-        nuint local = Group, global = ((nuint)items + Group - 1) / Group * Group;
-        OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
     }
 }

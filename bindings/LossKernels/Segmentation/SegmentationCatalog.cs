@@ -24,6 +24,14 @@ internal static class SegmentationCatalog
         Row("generalized_dice_loss", "1 − (2Σ_c w_c·Σpt + s_nr)/(Σ_c w_c·Σ(p + t) + s_dr), w_c = 1/(Σt)²", "MONAI GeneralizedDiceLoss",
             (p, o) => new GeneralizedDiceLoss(o, WeightType(p.String("weight_type", "square")), p.Float("smooth_nr", 1e-5f), p.Float("smooth_dr", 1e-5f)),
             "weight_type", "smooth_nr", "smooth_dr"),
+        new LossDefinition("lovasz_softmax_loss", "segmentation", "mean_{g, c present} Σ_r |t − p|_(r)·(J_r − J_{r−1}), errors sorted down, J the Jaccard loss of the first r",
+            "smp LovaszLoss(mode='multiclass') (lovasz_softmax on softmax probabilities, classes='present')", ["input", "target"], [],
+            ["from_logits", "per_image", "ignore_index"], ReportBatch * ReportClasses * ReportSide * ReportSide,
+            (p, inputs, upstream, device) => new LovaszBoundLoss(new LovaszSoftmaxLoss(p.Bool("from_logits", true), p.Bool("per_image", false), p.OptionalInteger("ignore_index")).Options,
+                false, inputs, upstream, device), Sample),
+        new LossDefinition("lovasz_hinge_loss", "segmentation", "mean_g Σ_r relu(1 − x·(2t − 1))_(r)·(J_r − J_{r−1}) over every element of the group",
+            "smp LovaszLoss(mode='binary' or 'multilabel') (lovasz_hinge)", ["input", "target"], [], ["mode", "per_image", "ignore_index"], 2 * 1024 * 1024,
+            (p, inputs, upstream, device) => new LovaszBoundLoss(HingeOptions(p), true, inputs, upstream, device), BinarySample),
         new LossDefinition("pixel_weighted_cross_entropy", "segmentation", "w_i·c_y·(lse_i − x_{i,y}) per position of [N, C, d…], mean over the positions kept",
             "U-Net's weighted cross entropy: (w * F.cross_entropy(x, y, reduction='none')).sum() / kept", ["input", "target", "pixel_weight"], ["weight"],
             ["ignore_index", "reduction", "avg_factor"], ReportBatch * ReportClasses * ReportSide * ReportSide,
@@ -49,6 +57,18 @@ internal static class SegmentationCatalog
         return new OverlapOptions(mode, parameters.Bool("from_logits", true), parameters.Bool("per_image", false), parameters.OptionalInteger("ignore_index"));
     }
 
+    /// <summary>The Lovász hinge's options: <c>mode</c> ("binary" or "multilabel"), <c>per_image</c>, <c>ignore_index</c>.</summary>
+    private static OverlapOptions HingeOptions(LossParameters parameters)
+    {
+        SegmentationMode mode = parameters.String("mode", "binary") switch
+        {
+            "binary" => SegmentationMode.Binary,
+            "multilabel" => SegmentationMode.Multilabel,
+            var other => throw new ArgumentException($"Parameter 'mode' must be 'binary' or 'multilabel', got '{other}'.", "mode"),
+        };
+        return new LovaszHingeLoss(parameters.Bool("per_image", false), parameters.OptionalInteger("ignore_index"), mode).Options;
+    }
+
     private static GeneralizedDiceWeight WeightType(string name) => name switch
     {
         "square" => GeneralizedDiceWeight.Square,
@@ -68,6 +88,26 @@ internal static class SegmentationCatalog
             weights[i] = (float)(0.5 + random.NextDouble() * 3);
         inputs["pixel_weight"] = LossTensor.FromFloats(weights, target.Shape);
         return inputs;
+    }
+
+    /// <summary>Binary samples of about <paramref name="length"/> elements: [N, 1, H, W] logits in [−4, 4] and masks of about 30 % foreground ([2, 1, 1024, 1024] at the report's size).</summary>
+    private static Dictionary<string, LossTensor> BinarySample(int length, int seed)
+    {
+        var random = new Random(seed);
+        int batch = length >= 2 * 1024 * 1024 ? 2 : 1, spatial = Math.Max(1, length / batch);
+        var input = new float[batch * spatial];
+        var target = new float[batch * spatial];
+        for (int i = 0; i < input.Length; i++)
+        {
+            input[i] = (float)(random.NextDouble() * 8 - 4);
+            target[i] = random.NextDouble() < 0.3 ? 1f : 0f;
+        }
+
+        return new Dictionary<string, LossTensor>
+        {
+            ["input"] = LossTensor.FromFloats(input, batch, 1, spatial),
+            ["target"] = LossTensor.FromFloats(target, batch, 1, spatial),
+        };
     }
 
     /// <summary>

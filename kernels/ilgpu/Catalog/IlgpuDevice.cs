@@ -52,5 +52,7 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
 
     internal override DeviceRun PixelWeightedCrossEntropy(PixelWeightedCrossEntropyBoundLoss bound) => new IlgpuPixelWeightedCrossEntropyRun(bound, this);
 
+    internal override DeviceRun Lovasz(LovaszBoundLoss bound) => new IlgpuLovaszRun(bound, this);
+
     internal override DeviceRun Overlap<TLoss>(OverlapBoundLoss<TLoss> bound) => new IlgpuOverlapRun<TLoss>(bound, this);
 }

@@ -334,7 +334,8 @@ internal static class RowChecks
             ThrowHelper.OutOfRange("label", ReadBack(labels, position, stream), $"in [0, {classes - 1}] (the row of position {position})");
     }
 
-    private static T ReadBack<T>(ArrayView<T> view, long position, AcceleratorStream stream)
+    /// <summary>Waits for <paramref name="stream"/> and reads the element at <paramref name="position"/> back (for an exception's message).</summary>
+    public static T ReadBack<T>(ArrayView<T> view, long position, AcceleratorStream stream)
         where T : unmanaged
     {
         var value = new T[1];

@@ -28,11 +28,14 @@ internal sealed class LossAccelerator
     private PageLockedArray1D<double> hostPartials;
     private readonly MemoryBuffer1D<long, Stride1D.Dense> fault;
     private readonly PageLockedArray1D<long> hostFault;
-    private readonly MemoryBuffer1D<int, Stride1D.Dense> counts;
-    private readonly PageLockedArray1D<int> hostCounts;
+    private MemoryBuffer1D<int, Stride1D.Dense> counts;
+    private PageLockedArray1D<int> hostCounts;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> table;
     private readonly PageLockedArray1D<float> hostTable;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense>?[] scratch = new MemoryBuffer1D<float, Stride1D.Dense>?[2];
+    /// <summary>Scratch buffers per accelerator: the Lovász losses use seven (statistics, ∂L/∂p, two key and two payload buffers, the counts).</summary>
+    internal const int ScratchSlots = 7;
+
+    private readonly MemoryBuffer1D<float, Stride1D.Dense>?[] scratch = new MemoryBuffer1D<float, Stride1D.Dense>?[ScratchSlots];
     private PageLockedArray1D<float>? hostScratch;
     private long launches;
 
@@ -112,7 +115,7 @@ internal sealed class LossAccelerator
     }
 
     /// <summary>
-    /// Float scratch <paramref name="slot"/> (0 or 1: two per call) of at least <paramref name="length"/> values, grown on demand
+    /// Float scratch <paramref name="slot"/> (below <see cref="ScratchSlots"/>) of at least <paramref name="length"/> values, grown on demand
     /// and reused: per-item statistics and tables one launch passes to the next. Call under <see cref="Gate"/>.
     /// </summary>
     public ArrayView<float> Scratch(int slot, long length)
@@ -150,9 +153,18 @@ internal sealed class LossAccelerator
     /// <summary>The cell a check kernel lowers to the first bad position (with <c>Atomic.Min</c>).</summary>
     public ArrayView<long> Fault => fault.View;
 
-    /// <summary>The first <paramref name="length"/> integer counters, queued to be zeroed on <paramref name="stream"/>.</summary>
+    /// <summary>The first <paramref name="length"/> integer counters (grown when a call needs more than any before), queued to be zeroed on <paramref name="stream"/>.</summary>
     public ArrayView<int> ClearedCounts(AcceleratorStream stream, int length)
     {
+        if (counts.Length < length)
+        {
+            stream.Synchronize();
+            counts.Dispose();
+            hostCounts.Dispose();
+            counts = Accelerator.Allocate1D<int>(length);
+            hostCounts = Accelerator.AllocatePageLocked1D<int>(length);
+        }
+
         ArrayView<int> view = counts.View.SubView(0, length);
         view.MemSetToZero(stream);
         return view;
