@@ -214,7 +214,8 @@ kernel void lovasz_softmax_keys(global const float* input, global const long* la
     int i = (int)get_global_id(0);
     if (i >= length)
         return;
-    int image = first_image + i / spatial, s = i % spatial;
+    /* i − q·spatial rather than i % spatial: Oclgrind cannot check the `freeze` LLVM emits for a division and remainder pair. */
+    int local_image = i / spatial, s = i - local_image * spatial, image = first_image + local_image;
     size_t pixel = (size_t)image * spatial + s;
     long label = labels[pixel];
     int ignored = has_ignore && label == ignore_index, foreground = !ignored && label == c;
@@ -330,7 +331,8 @@ kernel void lovasz_walk(global const uint* keys, global const uint* values, int 
     {
         uint value = values[i];
         int position = (int)(value & LOVASZ_POSITION);
-        size_t at = (size_t)(first + (long)(position / span) * stride + position % span);
+        int row = position / span;
+        size_t at = (size_t)(first + (long)row * stride + (position - row * span));
         if (value & LOVASZ_IGNORED)
         {
             if (write_gradient)
@@ -352,8 +354,9 @@ kernel void lovasz_walk(global const uint* keys, global const uint* values, int 
 kernel void lovasz_clear(global float* destination, long first, int length, int span, long stride)
 {
     int i = (int)get_global_id(0);
+    int row = i / span;
     if (i < length)
-        destination[first + (long)(i / span) * stride + i % span] = 0.0f;
+        destination[first + (long)row * stride + (i - row * span)] = 0.0f;
 }
 
 kernel void lovasz_softmax_chain(global const float* input, global const float* stats, global const float* probability_gradient, int classes, int spatial,

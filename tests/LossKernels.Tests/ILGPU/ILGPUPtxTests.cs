@@ -20,7 +20,7 @@ public class ILGPUPtxTests
 {
     private static readonly Assembly Kernels = typeof(IlgpuMath).Assembly;
 
-    /// <summary>(name, kernel method) for every instantiation: the item kernel over each pass (each loss for the generic ones), the row kernel over each row pass, GHM-C's histogram, the overlap losses' sums.</summary>
+    /// <summary>(name, kernel method) for every instantiation: the item kernel over each pass (each loss for the generic ones), the row kernel over each row pass, GHM-C's histogram, the overlap losses' sums, the Lovász sort's scan.</summary>
     public static IEnumerable<TestCaseData> KernelMethods()
     {
         Type[] core = typeof(IElementwiseLoss).Assembly.GetTypes();
@@ -55,6 +55,7 @@ public class ILGPUPtxTests
             yield return new TestCaseData(Name(pass), rowKernel.MakeGenericMethod(pass)).SetName($"Ptx rows {Name(pass)}");
         yield return new TestCaseData("ghmc histogram", Kernel("LossKernels.ILGPU.IlgpuGhmcLoss", "CountBins")).SetName("Ptx ghmc histogram");
         yield return new TestCaseData("overlap sums", Kernel("LossKernels.ILGPU.IlgpuOverlapLoss", "Sums")).SetName("Ptx overlap sums");
+        yield return new TestCaseData("lovasz scan", Kernel("LossKernels.ILGPU.LovaszSort", "ExclusiveScan")).SetName("Ptx lovasz scan");
     }
 
     [TestCaseSource(nameof(KernelMethods))]
