@@ -7,8 +7,9 @@ Run where Debian's python3-torch is installed (not needed by the build or the te
     /usr/bin/python3 benchmarks/peers/torch_segmentation.py --ours /tmp/ours.json
 Multiclass: [N, 21, 256, 256] logits in [-4, 4) and class indices 0..19 (the catalog's sample; N from --images, 8 by default:
 a Pascal VOC batch), the quick report's fused rows beside them; U-Net's pixel-weighted cross entropy on the same data with a
-weight map in [0.5, 3.5). Binary: [2, 1, 1024, 1024] logits against a 0/1 mask
-(--binary; ours from BenchmarkDotNet's SegmentationBenchmarks, printed as torch's time alone). The input requires a
+weight map in [0.5, 3.5); Lovász-softmax (smp's lovasz_softmax with torch's default sort). Binary: [2, 1, 1024, 1024] logits
+against a 0/1 mask (--binary; the overlap losses' ours from BenchmarkDotNet's SegmentationBenchmarks, printed as torch's time
+alone; the Lovász hinge beside the quick report's --full row). The input requires a
 gradient; the median of repeated runs after warm-up, with torch's default intra-op threads (or --threads).
 """
 import argparse
@@ -26,7 +27,7 @@ spec = importlib.util.spec_from_file_location("generate", GOLDEN)
 formulas = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(formulas)
 
-LOSSES = ["dice_loss", "tversky_loss", "focal_tversky_loss", "generalized_dice_loss", "pixel_weighted_cross_entropy"]
+LOSSES = ["dice_loss", "tversky_loss", "focal_tversky_loss", "generalized_dice_loss", "pixel_weighted_cross_entropy", "lovasz_softmax_loss", "lovasz_hinge_loss"]
 
 
 def pixel_weighted(x, t, w):
@@ -62,17 +63,22 @@ def main():
         x.requires_grad_(True)
         w = torch.rand((shape[0],) + shape[2:], generator=g) * 3 + 0.5
         for name in LOSSES:
-            if name == "pixel_weighted_cross_entropy" and mode != "multiclass":
+            if name in ("pixel_weighted_cross_entropy", "lovasz_softmax_loss") and mode != "multiclass" or name == "lovasz_hinge_loss" and mode != "binary":
                 continue
             params = {"mode": mode}
 
             def step():
                 x.grad = None
-                value = pixel_weighted(x, t, w) if name == "pixel_weighted_cross_entropy" else formulas.overlap_value(name, params, x, t, None)
+                if name == "pixel_weighted_cross_entropy":
+                    value = pixel_weighted(x, t, w)
+                elif name.startswith("lovasz"):
+                    value = formulas.lovasz_value(name, params, x, t, stable=False)
+                else:
+                    value = formulas.overlap_value(name, params, x, t, None)
                 value.backward()
 
             torch_ms = median_ms(step, args.repeats)
-            mine, n = ours.get(name, (None, None)) if mode == "multiclass" else (None, None)
+            mine, n = ours.get(name, (None, None)) if mode == "multiclass" or name == "lovasz_hinge_loss" else (None, None)
             if n is not None and n != x.numel():
                 mine = None
             ratio = torch_ms / mine if mine else float("nan")

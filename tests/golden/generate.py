@@ -1032,8 +1032,8 @@ def smp_mean(values, zero):
     return sum(values[1:], values[0]) / len(values) if values else zero
 
 
-def lovasz_value(loss, params, x64, t):
-    """smp LovaszLoss in float64, torch.sort(stable=True) so that equal errors keep their order."""
+def lovasz_value(loss, params, x64, t, stable=True):
+    """smp LovaszLoss in float64, torch.sort(stable=True) so that equal errors keep their order (stable=False: smp's own sort)."""
     per_image, ignore = params.get("per_image", False), params.get("ignore_index")
     groups = [(x64[i:i + 1], t[i:i + 1]) for i in range(x64.shape[0])] if per_image else [(x64, t)]
     values = []
@@ -1047,7 +1047,7 @@ def lovasz_value(loss, params, x64, t):
                 values.append(scores.sum() * 0.0)
                 continue
             errors = 1.0 - scores * (2.0 * labels - 1.0)
-            errors_sorted, perm = torch.sort(errors, dim=0, descending=True, stable=True)
+            errors_sorted, perm = torch.sort(errors, dim=0, descending=True, stable=stable)
             values.append(torch.dot(F.relu(errors_sorted), lovasz_grad(labels[perm])))
             continue
         probas = scores.softmax(dim=1) if params.get("from_logits", True) else scores
@@ -1063,7 +1063,7 @@ def lovasz_value(loss, params, x64, t):
             if fg.sum() == 0:
                 continue
             errors = (fg - probas[:, c]).abs()
-            errors_sorted, perm = torch.sort(errors, dim=0, descending=True, stable=True)
+            errors_sorted, perm = torch.sort(errors, dim=0, descending=True, stable=stable)
             losses.append(torch.dot(errors_sorted, lovasz_grad(fg[perm])))
         values.append(smp_mean(losses, x64.sum() * 0.0))
     return smp_mean(values, x64.sum() * 0.0)

@@ -25,7 +25,7 @@ public static class ReferenceSegmentationLosses
 {
     private const int Sums = 5;
 
-    /// <summary>The reference for catalog tensors: <c>input</c> [N, C, d…] and <c>target</c> (int64 class indices, or floats shaped like the input; with <c>pixel_weight</c>, U-Net's weighted cross entropy).</summary>
+    /// <summary>The reference for catalog tensors: <c>input</c> [N, C, d…] and <c>target</c> (int64 class indices, or floats shaped like the input; with <c>pixel_weight</c>, U-Net's weighted cross entropy; the Lovász losses by <see cref="ReferenceLovasz"/>).</summary>
     public static ReferenceResult Compute(string loss, IReadOnlyDictionary<string, object?> parameters, LossTensor input, LossTensor target, LossTensor? pixelWeight = null)
     {
         if (pixelWeight is not null)
@@ -38,6 +38,17 @@ public static class ReferenceSegmentationLosses
         }
 
         int n = input.Shape[0], c = input.Shape[1], s = input.Shape[2..].Aggregate(1, (a, b) => a * b);
+        if (loss.StartsWith("lovasz", StringComparison.Ordinal))
+        {
+            bool perImage = parameters.TryGetValue("per_image", out object? grouped) && grouped is true;
+            long? ignore = parameters.TryGetValue("ignore_index", out object? index) && index is not null ? Convert.ToInt64(index) : null;
+            (double lovasz, double[] lovaszGradient) = loss == "lovasz_hinge_loss"
+                ? ReferenceLovasz.Hinge(input.RequireFloats("input"), target.RequireFloats("target"), n, c, s, perImage, ignore)
+                : ReferenceLovasz.Softmax(input.RequireFloats("input"), target.RequireIntegers("target"), n, c, s, !parameters.TryGetValue("from_logits", out object? logits) || logits is not false,
+                    perImage, ignore);
+            return new ReferenceResult([lovasz], lovaszGradient);
+        }
+
         var problem = new SegmentationProblem(loss, new Dictionary<string, object?>(parameters), input.RequireFloats("input"), target.Integers, target.Floats, n, c, s, null);
         (double value, double[] gradient) = Compute(problem);
         return new ReferenceResult([value], gradient);
