@@ -70,7 +70,7 @@ internal static unsafe class LovaszDriver
                 int threshold = shape.InputLength >= ElementwiseDriver.ParallelThreshold ? 0 : int.MaxValue;
                 if (softmax && pixels > 0)
                     ChunkedRun.Run(new SoftmaxSweep<TIndex, StatsStage>(args), pixels, threshold, SweepPixels);
-                double loss = ChunkedRun.Run(new Tasks<TIndex>(args), groups * LovaszHost.TasksPerGroup(hinge, shape), threshold, 1);
+                double loss = RunTasks(args, threshold);
                 if (softmax && !gradient.IsEmpty && pixels > 0)
                     ChunkedRun.Run(new SoftmaxSweep<TIndex, ChainStage>(args), pixels, threshold, SweepPixels);
                 return (float)loss;
@@ -97,7 +97,69 @@ internal static unsafe class LovaszDriver
         }
     }
 
-    /// <summary>One sort and walk per task, on pooled buffers; each task returns its loss, already divided as the means divide.</summary>
+    /// <summary>Tasks fewer than this, each of at least <see cref="ChunkedTaskLength"/> elements, are sorted one at a time across the threads (a function of the shape alone).</summary>
+    private const int ChunkedTaskLimit = 4;
+
+    /// <summary>The least task length sorted in chunks across the threads.</summary>
+    private const int ChunkedTaskLength = ElementwiseDriver.ParallelThreshold;
+
+    /// <summary>Elements per chunk of a task sorted across the threads.</summary>
+    private const int SortChunk = 65536;
+
+    /// <summary>
+    /// The tasks: many (a class per group, or many images) run one per thread, each sorted on one thread; a few large ones
+    /// run one after another, each sorted in chunks across the threads. Which depends on the shape alone, so every thread
+    /// count gives the same bits.
+    /// </summary>
+    private static double RunTasks<TIndex>(in LovaszArgs<TIndex> args, int threshold)
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
+    {
+        int tasks = args.Groups * LovaszHost.TasksPerGroup(args.Hinge, args.Shape);
+        if (tasks >= ChunkedTaskLimit || LovaszHost.GroupLength(args.Options, args.Hinge, args.Shape) < ChunkedTaskLength)
+            return ChunkedRun.Run(new Tasks<TIndex>(args), tasks, threshold, 1);
+        double loss = 0d;
+        for (int task = 0; task < tasks; task++)
+            loss += ChunkedTask(args, new TaskPlan<TIndex>(args, task), threshold);
+        return loss;
+    }
+
+    /// <summary>One task: its group, class, images, length, share of the loss, and where its positions land in the gradient.</summary>
+    private readonly struct TaskPlan<TIndex>
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
+    {
+        public readonly int Class, FirstImage, Images, Length;
+        public readonly double Scale;
+
+        /// <summary>Position i of the task lands at <c>First + i / Span · Stride + i % Span</c>: a hinge group is contiguous; a softmax class's pixels lie in its planes.</summary>
+        public readonly nint First, Stride;
+        public readonly int Span;
+
+        public TaskPlan(in LovaszArgs<TIndex> args, int task)
+        {
+            SegmentationShape shape = args.Shape;
+            int perGroup = LovaszHost.TasksPerGroup(args.Hinge, shape), group = task / perGroup;
+            Class = task % perGroup;
+            FirstImage = args.Options.PerImage ? group : 0;
+            Images = LovaszHost.ImagesPerGroup(args.Options, shape);
+            Length = (int)LovaszHost.GroupLength(args.Options, args.Hinge, shape);
+            Scale = args.Hinge ? 1d / args.Groups
+                : LovaszHost.TaskScale(new ReadOnlySpan<int>(args.ClassCounts, args.Groups * shape.Classes), group, Class, shape.Classes, args.Groups);
+            Stride = (nint)shape.Classes * shape.Spatial;
+            First = args.Hinge ? FirstImage * Stride : ((nint)FirstImage * shape.Classes + Class) * shape.Spatial;
+            Span = args.Hinge ? Math.Max(Length, 1) : shape.Spatial;
+        }
+
+        public nint At(int position) => First + position / Span * Stride + position % Span;
+
+        /// <summary>An absent class: no share of the loss and a zero gradient in its planes.</summary>
+        public void ClearAbsent(float* destination)
+        {
+            for (int row = 0; destination != null && row < Length / Span; row++)
+                new Span<float>(destination + First + row * Stride, Span).Clear();
+        }
+    }
+
+    /// <summary>One sort and walk per task on one thread, on pooled buffers; each task returns its loss, already divided as the means divide.</summary>
     private readonly struct Tasks<TIndex>(LovaszArgs<TIndex> args) : IRangeKernel
         where TIndex : unmanaged, IBinaryInteger<TIndex>
     {
@@ -107,40 +169,32 @@ internal static unsafe class LovaszDriver
         {
             double sum = 0d;
             for (nint task = start; task < start + length; task++)
-                sum += Task((int)task);
+                sum += Task(new TaskPlan<TIndex>(args, (int)task));
             return sum;
         }
 
-        private double Task(int task)
+        private double Task(in TaskPlan<TIndex> plan)
         {
-            SegmentationShape shape = args.Shape;
-            int perGroup = LovaszHost.TasksPerGroup(args.Hinge, shape), group = task / perGroup, c = task % perGroup;
-            int firstImage = args.Options.PerImage ? group : 0, images = LovaszHost.ImagesPerGroup(args.Options, shape);
-            double scale = args.Hinge ? 1d / args.Groups
-                : LovaszHost.TaskScale(new ReadOnlySpan<int>(args.ClassCounts, args.Groups * shape.Classes), group, c, shape.Classes, args.Groups);
-            if (scale == 0d)
+            if (plan.Scale == 0d)
             {
-                // An absent class: no share of the loss, a zero gradient.
-                for (int n = firstImage; args.Destination != null && n < firstImage + images; n++)
-                    new Span<float>(args.Destination + ((nint)n * shape.Classes + c) * shape.Spatial, shape.Spatial).Clear();
+                plan.ClearAbsent(args.Destination);
                 return 0d;
             }
 
-            int length = (int)LovaszHost.GroupLength(args.Options, args.Hinge, shape);
-            uint[] buffers = ArrayPool<uint>.Shared.Rent(Math.Max(1, 4 * length));
+            uint[] buffers = ArrayPool<uint>.Shared.Rent(Math.Max(1, 4 * plan.Length));
             try
             {
                 fixed (uint* pinned = buffers)
                 {
-                    uint* keys = pinned, values = keys + length, spareKeys = values + length, spareValues = spareKeys + length;
-                    int count = args.Hinge ? BuildHinge(firstImage, images, keys, values, out int foreground) : BuildSoftmax(firstImage, images, c, keys, values, out foreground);
+                    uint* keys = pinned, values = keys + plan.Length, spareKeys = values + plan.Length, spareValues = spareKeys + plan.Length;
+                    int count = Build(args, plan, 0, plan.Length, keys, values, compact: true, out int foreground);
                     if (RadixSort.Sort(keys, values, spareKeys, spareValues, count))
                     {
                         keys = spareKeys;
                         values = spareValues;
                     }
 
-                    return scale * Walk(keys, values, count, foreground, firstImage, c, (float)(scale * args.Upstream));
+                    return plan.Scale * Walk(args, plan, keys, values, count, 0, 0, foreground, (float)(plan.Scale * args.Upstream));
                 }
             }
             finally
@@ -148,111 +202,273 @@ internal static unsafe class LovaszDriver
                 ArrayPool<uint>.Shared.Return(buffers);
             }
         }
+    }
 
-        /// <summary>Class c's errors of the group's pixels not ignored, as keys and payloads; zero gradient at the ignored ones.</summary>
-        private int BuildSoftmax(int firstImage, int images, int c, uint* keys, uint* values, out int foreground)
+    /// <summary>
+    /// A large task across the threads: keys built per chunk (ignored elements flagged and sorted along, as on the devices),
+    /// then per radix pass the chunks' digit counts, their prefix in [digit, chunk] order, and each chunk scattered in order
+    /// (a stable pass); then each chunk's foreground and background counts, their prefix, and the walk per chunk, whose sums
+    /// are added in chunk order.
+    /// </summary>
+    private static double ChunkedTask<TIndex>(in LovaszArgs<TIndex> args, in TaskPlan<TIndex> plan, int threshold)
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
+    {
+        if (plan.Scale == 0d)
         {
-            if (Vector512.IsHardwareAccelerated)
-                return BuildSoftmax<Vector512<float>, Width512>(firstImage, images, c, keys, values, out foreground);
-            if (Vector256.IsHardwareAccelerated)
-                return BuildSoftmax<Vector256<float>, Width256>(firstImage, images, c, keys, values, out foreground);
-            return BuildSoftmax<Vector128<float>, Width128>(firstImage, images, c, keys, values, out foreground);
+            plan.ClearAbsent(args.Destination);
+            return 0d;
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private int BuildSoftmax<TVec, TMath>(int firstImage, int images, int c, uint* keys, uint* values, out int foreground)
-            where TVec : struct
-            where TMath : struct, IVectorMath<TVec>
+        int length = plan.Length, chunks = (length + SortChunk - 1) / SortChunk;
+        uint[] buffers = ArrayPool<uint>.Shared.Rent(4 * length);
+        int[] counts = ArrayPool<int>.Shared.Rent(chunks * RadixSort.Buckets);
+        try
         {
-            int spatial = args.Shape.Spatial, classes = args.Shape.Classes, lanes = TMath.Count, count = 0;
-            float* probabilities = stackalloc float[lanes];
-            float* pad = stackalloc float[3 * lanes];
-            foreground = 0;
-            for (int n = firstImage; n < firstImage + images; n++)
+            fixed (uint* pinned = buffers)
+            fixed (int* table = counts)
             {
-                float* x = args.Input + ((nint)n * classes + c) * spatial;
-                nint pixel = (nint)n * spatial;
-                for (int s = 0; s < spatial; s += lanes)
+                var sort = new ChunkedSort<TIndex>(args, plan, pinned, table, chunks);
+                ChunkedRun.Run(sort.At(ChunkedStage.Build), chunks, threshold, 1);
+                for (int shift = 0; shift < 32; shift += RadixSort.DigitBits)
                 {
-                    int used = Math.Min(lanes, spatial - s);
-                    TVec p = Lanes.Load<TVec, TMath>(x + s, used, pad);
-                    if (args.Options.FromLogits)
-                        p = OverlapMath.Softmax<TVec, TMath>(p, Lanes.Load<TVec, TMath>(args.Stats + pixel + s, used, pad + lanes),
-                            Lanes.Load<TVec, TMath>(args.Stats + args.Shape.Pixels + pixel + s, used, pad + 2 * lanes));
-                    TMath.Store(p, ref probabilities[0]);
-                    for (int l = 0; l < used; l++)
-                    {
-                        long label = long.CreateTruncating(args.ClassTarget[pixel + s + l]);
-                        if (args.Options.IgnoreIndex is long ignored && label == ignored)
+                    ChunkedRun.Run(sort.At(ChunkedStage.Count, shift), chunks, threshold, 1);
+                    if (RadixSort.Prefix(table, chunks, length))
+                        continue;
+                    ChunkedRun.Run(sort.At(ChunkedStage.Scatter, shift), chunks, threshold, 1);
+                    sort = sort.Swapped();
+                }
+
+                ChunkedRun.Run(sort.At(ChunkedStage.WalkCounts), chunks, threshold, 1);
+                int foreground = 0;
+                for (int k = 0; k < chunks; k++)
+                    foreground += table[k];
+                // Foreground and background before each chunk.
+                for (int k = 0, foregroundBefore = 0, backgroundBefore = 0; k < chunks; k++)
+                {
+                    int chunkForeground = table[k], chunkBackground = table[chunks + k];
+                    table[k] = foregroundBefore;
+                    table[chunks + k] = backgroundBefore;
+                    foregroundBefore += chunkForeground;
+                    backgroundBefore += chunkBackground;
+                }
+
+                return plan.Scale * ChunkedRun.Run(sort.At(ChunkedStage.Walk, foreground: foreground), chunks, threshold, 1);
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(counts);
+            ArrayPool<uint>.Shared.Return(buffers);
+        }
+    }
+
+    private enum ChunkedStage
+    {
+        Build,
+        Count,
+        Scatter,
+        WalkCounts,
+        Walk,
+    }
+
+    /// <summary>One stage of a task sorted in chunks of <see cref="SortChunk"/> elements: chunk k runs on one thread.</summary>
+    private readonly struct ChunkedSort<TIndex> : IRangeKernel
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
+    {
+        private readonly LovaszArgs<TIndex> args;
+        private readonly TaskPlan<TIndex> plan;
+        private readonly uint* keys, values, spareKeys, spareValues;
+        private readonly int* table;
+        private readonly int chunks, shift, foreground;
+        private readonly ChunkedStage stage;
+
+        public ChunkedSort(in LovaszArgs<TIndex> args, in TaskPlan<TIndex> plan, uint* buffers, int* table, int chunks)
+        {
+            this.args = args;
+            this.plan = plan;
+            keys = buffers;
+            values = buffers + plan.Length;
+            spareKeys = values + plan.Length;
+            spareValues = spareKeys + plan.Length;
+            this.table = table;
+            this.chunks = chunks;
+        }
+
+        private ChunkedSort(in ChunkedSort<TIndex> from, uint* keys, uint* values, uint* spareKeys, uint* spareValues, ChunkedStage stage, int shift, int foreground)
+        {
+            this = from;
+            this.keys = keys;
+            this.values = values;
+            this.spareKeys = spareKeys;
+            this.spareValues = spareValues;
+            this.stage = stage;
+            this.shift = shift;
+            this.foreground = foreground;
+        }
+
+        /// <summary>The same buffers for <paramref name="next"/>.</summary>
+        public ChunkedSort<TIndex> At(ChunkedStage next, int digitShift = 0, int foreground = 0) =>
+            new(this, keys, values, spareKeys, spareValues, next, digitShift, foreground);
+
+        /// <summary>After a scatter: the sorted pairs are in the spare buffers.</summary>
+        public ChunkedSort<TIndex> Swapped() => new(this, spareKeys, spareValues, keys, values, stage, shift, foreground);
+
+        public double RunRange(nint start, nint length)
+        {
+            double sum = 0d;
+            for (int k = (int)start; k < start + length; k++)
+            {
+                int from = k * SortChunk, to = Math.Min(plan.Length, from + SortChunk);
+                switch (stage)
+                {
+                    case ChunkedStage.Build:
+                        Build(args, plan, from, to, keys + from, values + from, compact: false, out _);
+                        break;
+                    case ChunkedStage.Count:
+                        RadixSort.CountDigits(keys + from, to - from, shift, table + k * RadixSort.Buckets);
+                        break;
+                    case ChunkedStage.Scatter:
+                        RadixSort.Scatter(keys + from, values + from, to - from, shift, table + k * RadixSort.Buckets, spareKeys, spareValues);
+                        break;
+                    case ChunkedStage.WalkCounts:
+                        int chunkForeground = 0, chunkBackground = 0;
+                        for (int i = from; i < to; i++)
                         {
-                            if (args.Destination != null)
-                                args.Destination[((nint)n * classes + c) * spatial + s + l] = 0f;
-                            continue;
+                            chunkForeground += (values[i] & LovaszMath.Foreground) != 0 ? 1 : 0;
+                            chunkBackground += (values[i] & (LovaszMath.Foreground | LovaszMath.Ignored)) != 0 ? 0 : 1;
                         }
 
-                        bool isForeground = label == c;
-                        foreground += isForeground ? 1 : 0;
-                        keys[count] = LovaszMath.Key<FloatBits>(LovaszMath.SoftmaxError(probabilities[l], isForeground));
-                        values[count++] = (uint)((n - firstImage) * spatial + s + l) | (isForeground ? LovaszMath.Foreground : 0u);
-                    }
-                }
-            }
-
-            return count;
-        }
-
-        /// <summary>The group's hinge errors of every element not ignored, as keys and payloads; zero gradient at the ignored ones.</summary>
-        private int BuildHinge(int firstImage, int images, uint* keys, uint* values, out int foreground)
-        {
-            nint first = (nint)firstImage * args.Shape.Classes * args.Shape.Spatial;
-            int length = images * args.Shape.Classes * args.Shape.Spatial, count = 0;
-            float* x = args.Input + first, t = args.DenseTarget + first;
-            foreground = 0;
-            for (int i = 0; i < length; i++)
-            {
-                if (args.Options.IgnoreIndex is long ignored && t[i] == ignored)
-                {
-                    if (args.Destination != null)
-                        args.Destination[first + i] = 0f;
-                    continue;
-                }
-
-                bool isForeground = t[i] == 1f;
-                foreground += isForeground ? 1 : 0;
-                keys[count] = LovaszMath.Key<FloatBits>(LovaszMath.HingeError(x[i], isForeground));
-                values[count++] = (uint)i | (isForeground ? LovaszMath.Foreground : 0u);
-            }
-
-            return count;
-        }
-
-        /// <summary>The sorted walk: Σ relu(e)·w in double, and <c>scale·∂(relu(e)·w)/∂input</c> at each element's place.</summary>
-        private double Walk(uint* keys, uint* values, int count, int foreground, int firstImage, int c, float gradientScale)
-        {
-            int spatial = args.Shape.Spatial, classes = args.Shape.Classes, foregroundBefore = 0, backgroundBefore = 0;
-            // Where position i of the group lands: the hinge's group is contiguous; the softmax's pixel i of class c is in plane (image, c).
-            nint first = args.Hinge ? (nint)firstImage * classes * spatial : ((nint)firstImage * classes + c) * spatial;
-            int span = args.Hinge ? int.MaxValue : spatial;
-            nint stride = (nint)classes * spatial;
-            double sum = 0d;
-            for (int r = 0; r < count; r++)
-            {
-                uint value = values[r];
-                bool isForeground = (value & LovaszMath.Foreground) != 0;
-                float error = LovaszMath.Error<FloatBits>(keys[r]);
-                float weight = LovaszMath.Weight(isForeground, foregroundBefore, backgroundBefore, foreground);
-                foregroundBefore += isForeground ? 1 : 0;
-                backgroundBefore += isForeground ? 0 : 1;
-                sum += LovaszMath.Term(error, weight);
-                if (args.Destination != null)
-                {
-                    int position = (int)(value & LovaszMath.PositionMask);
-                    args.Destination[first + position / span * stride + position % span] = gradientScale * LovaszMath.Slope(error, isForeground, weight);
+                        table[k] = chunkForeground;
+                        table[chunks + k] = chunkBackground;
+                        break;
+                    default:
+                        sum += Walk(args, plan, keys + from, values + from, to - from, table[k], table[chunks + k], foreground, (float)(plan.Scale * args.Upstream));
+                        break;
                 }
             }
 
             return sum;
         }
+    }
+
+    /// <summary>
+    /// The keys and payloads of the task's positions [<paramref name="from"/>, <paramref name="to"/>) from <paramref name="keys"/> on:
+    /// compacted (ignored elements left out, their gradient zeroed) or, for the chunked sort, in place (ignored ones flagged,
+    /// sorted last, zeroed by the walk). Returns the count written and the foreground elements among them.
+    /// </summary>
+    private static int Build<TIndex>(in LovaszArgs<TIndex> args, in TaskPlan<TIndex> plan, int from, int to, uint* keys, uint* values, bool compact, out int foreground)
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
+    {
+        if (args.Hinge)
+            return BuildHinge(args, plan, from, to, keys, values, compact, out foreground);
+        if (Vector512.IsHardwareAccelerated)
+            return BuildSoftmax<TIndex, Vector512<float>, Width512>(args, plan, from, to, keys, values, compact, out foreground);
+        if (Vector256.IsHardwareAccelerated)
+            return BuildSoftmax<TIndex, Vector256<float>, Width256>(args, plan, from, to, keys, values, compact, out foreground);
+        return BuildSoftmax<TIndex, Vector128<float>, Width128>(args, plan, from, to, keys, values, compact, out foreground);
+    }
+
+    /// <summary>Class c's errors of the pixels: the probabilities in vectors of neighbouring pixels of one image, then a key and payload per pixel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int BuildSoftmax<TIndex, TVec, TMath>(in LovaszArgs<TIndex> args, in TaskPlan<TIndex> plan, int from, int to, uint* keys, uint* values, bool compact,
+        out int foreground)
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        int spatial = args.Shape.Spatial, classes = args.Shape.Classes, lanes = TMath.Count, count = 0, c = plan.Class;
+        float* probabilities = stackalloc float[lanes];
+        float* pad = stackalloc float[3 * lanes];
+        foreground = 0;
+        for (int position = from; position < to;)
+        {
+            int n = plan.FirstImage + position / spatial, s = position % spatial, used = Math.Min(Math.Min(lanes, spatial - s), to - position);
+            nint pixel = (nint)n * spatial + s;
+            TVec p = Lanes.Load<TVec, TMath>(args.Input + ((nint)n * classes + c) * spatial + s, used, pad);
+            if (args.Options.FromLogits)
+                p = OverlapMath.Softmax<TVec, TMath>(p, Lanes.Load<TVec, TMath>(args.Stats + pixel, used, pad + lanes),
+                    Lanes.Load<TVec, TMath>(args.Stats + args.Shape.Pixels + pixel, used, pad + 2 * lanes));
+            TMath.Store(p, ref probabilities[0]);
+            for (int l = 0; l < used; l++)
+            {
+                long label = long.CreateTruncating(args.ClassTarget[pixel + l]);
+                bool ignored = args.Options.IgnoreIndex is long ignoredIndex && label == ignoredIndex, isForeground = !ignored && label == c;
+                count += Emit(args, plan, position + l, LovaszMath.SoftmaxError(probabilities[l], isForeground), isForeground, ignored, compact, keys + count, values + count);
+                foreground += isForeground ? 1 : 0;
+            }
+
+            position += used;
+        }
+
+        return count;
+    }
+
+    /// <summary>The hinge errors of the group's elements.</summary>
+    private static int BuildHinge<TIndex>(in LovaszArgs<TIndex> args, in TaskPlan<TIndex> plan, int from, int to, uint* keys, uint* values, bool compact, out int foreground)
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
+    {
+        float* x = args.Input + plan.First, t = args.DenseTarget + plan.First;
+        int count = 0;
+        foreground = 0;
+        for (int i = from; i < to; i++)
+        {
+            bool ignored = args.Options.IgnoreIndex is long ignoredValue && t[i] == ignoredValue, isForeground = !ignored && t[i] == 1f;
+            count += Emit(args, plan, i, LovaszMath.HingeError(x[i], isForeground), isForeground, ignored, compact, keys + count, values + count);
+            foreground += isForeground ? 1 : 0;
+        }
+
+        return count;
+    }
+
+    /// <summary>Writes one element's key and payload (returns 1), or for an ignored element when compacting zeroes its gradient and writes nothing (returns 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Emit<TIndex>(in LovaszArgs<TIndex> args, in TaskPlan<TIndex> plan, int position, float error, bool foreground, bool ignored, bool compact,
+        uint* key, uint* value)
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
+    {
+        if (ignored && compact)
+        {
+            if (args.Destination != null)
+                args.Destination[plan.At(position)] = 0f;
+            return 0;
+        }
+
+        *key = ignored ? uint.MaxValue : LovaszMath.Key<FloatBits>(error);
+        *value = (uint)position | (foreground ? LovaszMath.Foreground : 0u) | (ignored ? LovaszMath.Ignored : 0u);
+        return 1;
+    }
+
+    /// <summary>
+    /// The walk over <paramref name="count"/> sorted pairs after <paramref name="foregroundBefore"/> foreground and
+    /// <paramref name="backgroundBefore"/> background elements: Σ relu(e)·w in double, and <c>scale·∂(relu(e)·w)/∂input</c> at
+    /// each element's place (zero at an ignored one).
+    /// </summary>
+    private static double Walk<TIndex>(in LovaszArgs<TIndex> args, in TaskPlan<TIndex> plan, uint* keys, uint* values, int count, int foregroundBefore, int backgroundBefore,
+        int foreground, float gradientScale)
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
+    {
+        double sum = 0d;
+        for (int r = 0; r < count; r++)
+        {
+            uint value = values[r];
+            if ((value & LovaszMath.Ignored) != 0)
+            {
+                if (args.Destination != null)
+                    args.Destination[plan.At((int)(value & LovaszMath.PositionMask))] = 0f;
+                continue;
+            }
+
+            bool isForeground = (value & LovaszMath.Foreground) != 0;
+            float error = LovaszMath.Error<FloatBits>(keys[r]);
+            float weight = LovaszMath.Weight(isForeground, foregroundBefore, backgroundBefore, foreground);
+            foregroundBefore += isForeground ? 1 : 0;
+            backgroundBefore += isForeground ? 0 : 1;
+            sum += LovaszMath.Term(error, weight);
+            if (args.Destination != null)
+                args.Destination[plan.At((int)(value & LovaszMath.PositionMask))] = gradientScale * LovaszMath.Slope(error, isForeground, weight);
+        }
+
+        return sum;
     }
 
     private interface IStage

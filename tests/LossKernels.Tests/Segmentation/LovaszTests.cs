@@ -138,12 +138,24 @@ public class LovaszTests
         Assert.That(value, Is.EqualTo(expected).Within(1e-5 * Math.Abs(expected)));
         Numerics.AssertClose("softmax", gradient, expectedGradient, 1e-4, 1e-8);
 
-        (float[] logits, float[] target) = HingeProblem(2 * 150_001, 8, quantized: true);
-        (expected, expectedGradient) = ReferenceLovasz.Hinge(logits, target, 2, 1, 150_001, true, null);
-        gradient = new float[logits.Length];
-        value = new LovaszHingeLoss(perImage: true).ForwardBackward(logits, target, gradient, new SegmentationShape(2, 1, 150_001));
-        Assert.That(value, Is.EqualTo(expected).Within(1e-5 * Math.Abs(expected)));
-        Numerics.AssertClose("hinge", gradient, expectedGradient, 1e-4, 1e-9);
+        foreach (bool perImage in new[] { true, false })
+        {
+            // Per image: two sorts on one thread each; over the batch: one sort of 300,002 elements in chunks across the threads.
+            (float[] logits, float[] target) = HingeProblem(2 * 150_001, 8, ignore: perImage ? null : -1, quantized: true);
+            (expected, expectedGradient) = ReferenceLovasz.Hinge(logits, target, 2, 1, 150_001, perImage, perImage ? null : -1);
+            gradient = new float[logits.Length];
+            value = new LovaszHingeLoss(perImage, perImage ? null : -1).ForwardBackward(logits, target, gradient, new SegmentationShape(2, 1, 150_001));
+            Assert.That(value, Is.EqualTo(expected).Within(1e-5 * Math.Abs(expected)), $"hinge per_image={perImage}");
+            Numerics.AssertClose($"hinge per_image={perImage}", gradient, expectedGradient, 1e-4, 1e-9);
+        }
+
+        // Two classes of 300,000 pixels: each sorted in chunks across the threads, from logits through the chain sweep.
+        (input, labels) = SoftmaxProblem(1, 2, 300_000, 9, ignore: 5);
+        (expected, expectedGradient) = ReferenceLovasz.Softmax(input, labels, 1, 2, 300_000, true, false, 5);
+        gradient = new float[input.Length];
+        value = new LovaszSoftmaxLoss(ignoreIndex: 5).ForwardBackward(input, labels, gradient, new SegmentationShape(1, 2, 300_000));
+        Assert.That(value, Is.EqualTo(expected).Within(1e-5 * Math.Abs(expected)), "softmax in chunks");
+        Numerics.AssertClose("softmax in chunks", gradient, expectedGradient, 1e-3, 1e-9);
     }
 
     [Test]
@@ -221,6 +233,7 @@ public class LovaszTests
         (float[] input, long[] labels) = SoftmaxProblem(2, 4, 40_000, 51);
         (float[] logits, float[] target) = HingeProblem(3 * 100_000, 52);
         var shape = new SegmentationShape(2, 4, 40_000);
+        // One sort of 300,000 elements: in chunks across the threads.
         var hingeShape = new SegmentationShape(3, 1, 100_000);
         var results = new List<(float Softmax, float[] SoftmaxGradient, float Hinge, float[] HingeGradient)>();
         foreach (int threads in new[] { 1, 2, 4 })
@@ -228,7 +241,7 @@ public class LovaszTests
             LossKernelsSettings.MaxThreads = threads;
             float[] softmaxGradient = new float[input.Length], hingeGradient = new float[logits.Length];
             float softmax = new LovaszSoftmaxLoss(perImage: true).ForwardBackward(input, labels, softmaxGradient, shape);
-            float hinge = new LovaszHingeLoss(perImage: true).ForwardBackward(logits, target, hingeGradient, hingeShape);
+            float hinge = new LovaszHingeLoss().ForwardBackward(logits, target, hingeGradient, hingeShape);
             results.Add((softmax, softmaxGradient, hinge, hingeGradient));
         }
 
@@ -244,7 +257,7 @@ public class LovaszTests
         Assert.That(new LovaszSoftmaxLoss(perImage: true).ForwardBackward(inPlace, labels, inPlace, shape), Is.EqualTo(results[0].Softmax));
         Assert.That(Numerics.BitEqual(inPlace, results[0].SoftmaxGradient), Is.True, "softmax in place");
         inPlace = (float[])logits.Clone();
-        Assert.That(new LovaszHingeLoss(perImage: true).ForwardBackward(inPlace, target, inPlace, hingeShape), Is.EqualTo(results[0].Hinge));
+        Assert.That(new LovaszHingeLoss().ForwardBackward(inPlace, target, inPlace, hingeShape), Is.EqualTo(results[0].Hinge));
         Assert.That(Numerics.BitEqual(inPlace, results[0].HingeGradient), Is.True, "hinge in place");
     }
 
@@ -253,13 +266,15 @@ public class LovaszTests
     {
         (float[] input, long[] labels) = SoftmaxProblem(2, 4, 70_000, 61);
         (float[] logits, float[] target) = HingeProblem(2 * 70_000, 62);
-        float[] gradient = new float[input.Length], hingeGradient = new float[logits.Length];
+        (float[] bigLogits, float[] bigTarget) = HingeProblem(300_000, 63);
+        float[] gradient = new float[input.Length], hingeGradient = new float[logits.Length], bigGradient = new float[bigLogits.Length];
         var shape = new SegmentationShape(2, 4, 70_000);
         DeterminismAndAllocationTests.AssertNoAllocation("lovasz", () =>
         {
             new LovaszSoftmaxLoss().ForwardBackward(input, labels, gradient, shape);
             new LovaszSoftmaxLoss(fromLogits: false, perImage: true).Forward(input, labels, shape);
             new LovaszHingeLoss(perImage: true).ForwardBackward(logits, target, hingeGradient, new SegmentationShape(2, 1, 70_000));
+            new LovaszHingeLoss().ForwardBackward(bigLogits, bigTarget, bigGradient, new SegmentationShape(1, 1, bigLogits.Length));
         });
     }
 
