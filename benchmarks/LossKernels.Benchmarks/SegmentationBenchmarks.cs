@@ -71,3 +71,73 @@ public class SegmentationBenchmarks
         return classes ? loss.ForwardBackward(x, labels, g, Shape) : loss.ForwardBackward(x, mask, g, Shape);
     }
 }
+
+/// <summary>
+/// The Lovász losses at the shapes: Lovász-softmax on a Pascal VOC batch [8, 21, 256, 256] (21 sorts of 524,288
+/// pixels, one per thread) and the Lovász hinge on [2, 1, 1024, 1024] (one sort of 2,097,152 elements in chunks across the
+/// threads), fused and forward; and the radix sort alone on one thread (<see cref="RadixSort.Sort"/>) over as many keys as one
+/// of those sorts, each call restoring the unsorted keys first (a copy of 8 bytes per key, counted in the time).
+/// PyTorch's time for smp's formulas comes from <c>benchmarks/peers/torch_segmentation.py</c>.
+/// Run: <c>dotnet run -c Release --project benchmarks/LossKernels.Benchmarks -- --filter *LovaszBenchmarks*</c>
+/// </summary>
+[MemoryDiagnoser]
+public unsafe class LovaszBenchmarks
+{
+    private float[] input = [];
+    private float[] gradient = [];
+    private long[] labels = [];
+    private float[] mask = [];
+    private uint[] keys = [];
+    private uint[] sortBuffers = [];
+
+    /// <summary>multiclass (Lovász-softmax) [8, 21, 256, 256] or binary (Lovász hinge) [2, 1, 1024, 1024].</summary>
+    [Params("multiclass", "binary")]
+    public string Mode { get; set; } = "multiclass";
+
+    private SegmentationShape Shape => Mode == "multiclass" ? new SegmentationShape(8, 21, 256 * 256) : new SegmentationShape(2, 1, 1024 * 1024);
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var random = new Random(1);
+        SegmentationShape shape = Shape;
+        input = new float[shape.InputLength];
+        for (int i = 0; i < input.Length; i++)
+            input[i] = (float)(random.NextDouble() * 8 - 4);
+        labels = new long[shape.Pixels];
+        for (int i = 0; i < labels.Length; i++)
+            labels[i] = random.Next(20);
+        mask = new float[shape.InputLength];
+        for (int i = 0; i < mask.Length; i++)
+            mask[i] = random.NextDouble() < 0.3 ? 1f : 0f;
+        gradient = new float[input.Length];
+        // One sort's keys: softmax errors in [0, 1] of one class over the batch, or hinge errors 1 ± x.
+        keys = new uint[Mode == "multiclass" ? shape.Pixels : shape.InputLength];
+        for (int i = 0; i < keys.Length; i++)
+            keys[i] = LovaszMath.Key<FloatBits>(Mode == "multiclass" ? (float)random.NextDouble() : LovaszMath.HingeError(input[i], mask[i] == 1f));
+        sortBuffers = new uint[4 * keys.Length];
+    }
+
+    [Benchmark(Baseline = true)]
+    public float Fused() => Mode == "multiclass"
+        ? new LovaszSoftmaxLoss().ForwardBackward(input, labels, gradient, Shape)
+        : new LovaszHingeLoss().ForwardBackward(input, mask, gradient, Shape);
+
+    [Benchmark]
+    public float Forward() => Mode == "multiclass" ? new LovaszSoftmaxLoss().Forward(input, labels, Shape) : new LovaszHingeLoss().Forward(input, mask, Shape);
+
+    /// <summary>One task's sort on one thread: its keys restored, positions as payloads, three 11-bit passes.</summary>
+    [Benchmark]
+    public bool Sort()
+    {
+        int n = keys.Length;
+        fixed (uint* buffers = sortBuffers)
+        fixed (uint* source = keys)
+        {
+            new ReadOnlySpan<uint>(source, n).CopyTo(new Span<uint>(buffers, n));
+            for (int i = 0; i < n; i++)
+                buffers[n + i] = (uint)i;
+            return RadixSort.Sort(buffers, buffers + n, buffers + 2 * n, buffers + 3 * n, n);
+        }
+    }
+}
