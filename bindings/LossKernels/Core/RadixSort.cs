@@ -13,7 +13,7 @@ internal static unsafe class RadixSort
 
     /// <summary>Buckets per pass.</summary>
     public const int Buckets = 1 << DigitBits;
-    private const int Passes = 3;
+    private const int Passes = (32 + DigitBits - 1) / DigitBits;
 
     /// <summary>
     /// Sorts <paramref name="count"/> pairs by key, ascending. <paramref name="keys"/>/<paramref name="values"/> hold the input;
@@ -27,9 +27,8 @@ internal static unsafe class RadixSort
         for (int i = 0; i < count; i++)
         {
             uint key = keys[i];
-            histograms[key & (Buckets - 1)]++;
-            histograms[Buckets + ((key >> DigitBits) & (Buckets - 1))]++;
-            histograms[2 * Buckets + (key >> (2 * DigitBits))]++;
+            for (int pass = 0; pass < Passes; pass++)
+                histograms[pass * Buckets + ((key >> (pass * DigitBits)) & (Buckets - 1))]++;
         }
 
         bool inSpare = false;
