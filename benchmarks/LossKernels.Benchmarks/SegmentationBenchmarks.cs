@@ -31,19 +31,25 @@ public class SegmentationBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var random = new Random(1);
-        SegmentationShape shape = Shape;
-        input = new float[shape.InputLength];
-        for (int i = 0; i < input.Length; i++)
-            input[i] = (float)(random.NextDouble() * 8 - 4);
-        labels = new long[shape.Pixels];
-        for (int i = 0; i < labels.Length; i++)
-            labels[i] = random.Next(20);
-        mask = new float[shape.InputLength];
-        for (int i = 0; i < mask.Length; i++)
-            mask[i] = random.NextDouble() < 0.3 ? 1f : 0f;
+        (input, labels, mask) = Sample(Shape);
         gradient = new float[input.Length];
         scratch = (float[])input.Clone();
+    }
+
+    /// <summary>Logits in [−4, 4), class indices 0…19 (class 20 absent) and a 0/1 mask of about 30 % ones for <paramref name="shape"/>.</summary>
+    internal static (float[] Input, long[] Labels, float[] Mask) Sample(SegmentationShape shape)
+    {
+        var random = new Random(1);
+        var input = new float[shape.InputLength];
+        for (int i = 0; i < input.Length; i++)
+            input[i] = (float)(random.NextDouble() * 8 - 4);
+        var labels = new long[shape.Pixels];
+        for (int i = 0; i < labels.Length; i++)
+            labels[i] = random.Next(20);
+        var mask = new float[shape.InputLength];
+        for (int i = 0; i < mask.Length; i++)
+            mask[i] = random.NextDouble() < 0.3 ? 1f : 0f;
+        return (input, labels, mask);
     }
 
     [Benchmark(Baseline = true)]
@@ -99,18 +105,10 @@ public unsafe class LovaszBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var random = new Random(1);
         SegmentationShape shape = Shape;
-        input = new float[shape.InputLength];
-        for (int i = 0; i < input.Length; i++)
-            input[i] = (float)(random.NextDouble() * 8 - 4);
-        labels = new long[shape.Pixels];
-        for (int i = 0; i < labels.Length; i++)
-            labels[i] = random.Next(20);
-        mask = new float[shape.InputLength];
-        for (int i = 0; i < mask.Length; i++)
-            mask[i] = random.NextDouble() < 0.3 ? 1f : 0f;
+        (input, labels, mask) = SegmentationBenchmarks.Sample(shape);
         gradient = new float[input.Length];
+        var random = new Random(2);
         // One sort's keys: softmax errors in [0, 1] of one class over the batch, or hinge errors 1 ± x.
         keys = new uint[Mode == "multiclass" ? shape.Pixels : shape.InputLength];
         for (int i = 0; i < keys.Length; i++)

@@ -119,16 +119,8 @@ public static unsafe class LovaszLossDevice
                 // A task's share: 1/groups (hinge), or 1/(present classes · groups) and 0 for an absent class (softmax).
                 double TaskScale(int task) => hinge ? 1d / groups : LovaszHost.TaskScale(classCounts.AsSpan(0, groups * classes), task / perGroup, task % perGroup, classes, groups);
                 nint stats = softmax ? device.Scratch(0, 2L * sizeof(float) * Math.Max(pixels, 1)) : 0;
-                if (softmax && pixels > 0)
-                {
-                    nint kernel = kernels.Kernel(SegmentationProgram.SoftmaxStats);
-                    KernelSet.SetBuffer(kernel, 0, input.Handle);
-                    KernelSet.SetValue(kernel, 1, classes);
-                    KernelSet.SetValue(kernel, 2, spatial);
-                    KernelSet.SetValue(kernel, 3, pixels);
-                    KernelSet.SetBuffer(kernel, 4, stats);
-                    SegmentationProgram.Launch(device, kernel, pixels);
-                }
+                if (softmax)
+                    SegmentationProgram.SoftmaxStatistics(device, kernels, input, shape, stats);
 
                 // The walk writes ∂L/∂p into scratch for the chain launch (softmax from logits), else the gradient itself.
                 nint destination = gradient is null ? 0 : softmax ? device.Scratch(1, (long)sizeof(float) * Math.Max(input.Length, 1)) : gradient.Handle;

@@ -128,16 +128,8 @@ public static unsafe class OverlapLossDevice
                 KernelSet kernels = SegmentationProgram.Kernels(device);
                 bool softmax = labels is not null && options.FromLogits;
                 nint stats = softmax ? device.Scratch(0, 2L * sizeof(float) * Math.Max(pixels, 1)) : 0;
-                if (softmax && pixels > 0)
-                {
-                    nint kernel = kernels.Kernel(SegmentationProgram.SoftmaxStats);
-                    KernelSet.SetBuffer(kernel, 0, input.Handle);
-                    KernelSet.SetValue(kernel, 1, classes);
-                    KernelSet.SetValue(kernel, 2, spatial);
-                    KernelSet.SetValue(kernel, 3, pixels);
-                    KernelSet.SetBuffer(kernel, 4, stats);
-                    SegmentationProgram.Launch(device, kernel, pixels);
-                }
+                if (softmax)
+                    SegmentationProgram.SoftmaxStatistics(device, kernels, input, shape, stats);
 
                 if (groups > 0)
                 {

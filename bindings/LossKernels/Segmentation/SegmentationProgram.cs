@@ -26,4 +26,19 @@ internal static unsafe class SegmentationProgram
         nuint local = Group, global = ((nuint)items + Group - 1) / Group * Group;
         OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
     }
+
+    /// <summary>Launches the per-pixel softmax statistics (max and 1/Σe, interleaved) of <paramref name="input"/> into <paramref name="stats"/>.</summary>
+    public static void SoftmaxStatistics(OpenCLDevice device, KernelSet kernels, DeviceBuffer<float> input, in SegmentationShape shape, nint stats)
+    {
+        int pixels = (int)shape.Pixels;
+        if (pixels == 0)
+            return;
+        nint kernel = kernels.Kernel(SoftmaxStats);
+        KernelSet.SetBuffer(kernel, 0, input.Handle);
+        KernelSet.SetValue(kernel, 1, shape.Classes);
+        KernelSet.SetValue(kernel, 2, shape.Spatial);
+        KernelSet.SetValue(kernel, 3, pixels);
+        KernelSet.SetBuffer(kernel, 4, stats);
+        Launch(device, kernel, pixels);
+    }
 }
