@@ -48,8 +48,8 @@ public sealed unsafe partial class OpenCLDevice : LossDevice, IDisposable
     private int[] counterHost = [];
     private double[] hostPartials = [];
     private float[] hostFloatPartials = [];
-    /// <summary>Scratch buffers per device: the Lovász losses use seven (statistics, ∂L/∂p, two key and two payload buffers, the counts).</summary>
-    internal const int ScratchSlots = 7;
+    /// <summary>Scratch buffers per device: the overlap losses use 0 and 1 (statistics, coefficients), the Lovász losses 0 and 2 to 7 (statistics, two key and two payload buffers, the counts, ∂L/∂p).</summary>
+    internal const int ScratchSlots = 8;
 
     private readonly MemoryHandle?[] scratch = new MemoryHandle?[ScratchSlots];
     private readonly long[] scratchBytes = new long[ScratchSlots];

@@ -122,8 +122,9 @@ public static unsafe class LovaszLossDevice
                 if (softmax)
                     SegmentationProgram.SoftmaxStatistics(device, kernels, input, shape, stats);
 
-                // The walk writes ∂L/∂p into scratch for the chain launch (softmax from logits), else the gradient itself.
-                nint destination = gradient is null ? 0 : softmax ? device.Scratch(1, (long)sizeof(float) * Math.Max(input.Length, 1)) : gradient.Handle;
+                // The walk writes ∂L/∂p into scratch for the chain launch (softmax from logits), else the gradient itself. Slot 7, not the
+                // overlap losses' slot 1: sharing it, Oclgrind flagged the chain's reads as uninitialized although every value matched.
+                nint destination = gradient is null ? 0 : softmax ? device.Scratch(7, (long)sizeof(float) * Math.Max(input.Length, 1)) : gradient.Handle;
                 var sort = new DeviceSort(device, kernels, length, threads, chunk, device.Partials(Math.Max(1, tasks * threads)));
                 long stride = (long)classes * spatial;
                 for (int task = 0; task < tasks && length > 0; task++)
