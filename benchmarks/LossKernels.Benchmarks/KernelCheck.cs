@@ -92,6 +92,12 @@ internal static class KernelCheck
             yield return (new() { ["reduction"] = reduction }, true);
         }
 
+        if (definition.Parameters.Contains("target_grad"))
+        {
+            yield return (new() { ["reduction"] = "mean", ["target_grad"] = true }, true);
+            yield return (new() { ["reduction"] = "none", ["target_grad"] = true }, true);
+        }
+
         if (definition.Name == "pixel_weighted_cross_entropy")
             yield return (new() { ["reduction"] = "mean", ["ignore_index"] = 3L }, true);
         if (definition.Parameters.Contains("avg_factor"))

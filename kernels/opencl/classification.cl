@@ -171,3 +171,46 @@ inline vfloat zero_one_loss(vfloat x, vfloat t, float4 p, vfloat* grad)
     *grad = (vfloat)(0.0f);
     return select(fabs(predicted - actual), x, isnan(x));
 }
+
+/* The target sides (IElementwiseTargetLoss, run by TargetBackward with the target first): ℓ and ∂ℓ/∂t. */
+
+/* ∂ℓ/∂t = ln(1 − x) − ln x, both floored at −100. */
+inline vfloat binary_cross_entropy_target(vfloat t, vfloat x, float4 p, vfloat* grad)
+{
+    vfloat log_x = floor_at(log(x), -100.0f);
+    vfloat log_complement = floor_at(log(1.0f - x), -100.0f);
+    *grad = log_complement - log_x;
+    return (t - 1.0f) * log_complement - t * log_x;
+}
+
+/* ∂ℓ/∂t = (w₊ − 1)·softplus(−x) − x. */
+inline vfloat binary_cross_entropy_with_logits_target(vfloat t, vfloat x, float4 p, vfloat* grad)
+{
+    vfloat input_grad;
+    vfloat l = binary_cross_entropy_with_logits(x, t, p, &input_grad);
+    vfloat positive, negative;
+    vfloat softplus = nan_max(-x, 0.0f) + sigmoids(x, &positive, &negative);
+    *grad = p.x == 1.0f ? -x : fma((vfloat)(p.x - 1.0f), softplus, -x);
+    return l;
+}
+
+/* p.x ≠ 0 (log target): ∂ℓ/∂t = e^t·(t − x + 1); else ln t + t/t − x (NaN at t = 0, as PyTorch's xlogy). */
+inline vfloat kl_div_target(vfloat t, vfloat x, float4 p, vfloat* grad)
+{
+    vfloat input_grad;
+    vfloat l = kl_div(x, t, p, &input_grad);
+    if (p.x != 0.0f)
+        *grad = exp(t) * (t - x + 1.0f);
+    else
+        *grad = select(log(t), (vfloat)(0.0f), t == 0.0f) + t / t - x;
+    return l;
+}
+
+/* ∂ℓ/∂t = −x where margin − t·x ≥ 0, else 0. */
+inline vfloat hinge_loss_target(vfloat t, vfloat x, float4 p, vfloat* grad)
+{
+    vfloat violation = p.x - t * x;
+    vint inside = violation < 0.0f;
+    *grad = select(select(-x, violation, isnan(violation)), (vfloat)(0.0f), inside);
+    return select(violation, (vfloat)(0.0f), inside);
+}

@@ -56,3 +56,19 @@ inline vfloat balanced_l1(vfloat x, vfloat t, float4 p, vfloat* grad)
     *grad = sign_or_nan(d) * select((vfloat)(gamma), inlier_slope, a < beta);
     return select(outlier_loss, inlier_loss, a < beta);
 }
+
+/* The target sides (IElementwiseTargetLoss, run by TargetBackward with the target first): each loss is a function of
+ * d = x − t, so ∂ℓ/∂t = −∂ℓ/∂x. */
+#define DIFFERENCE_TARGET(name) \
+    inline vfloat name##_target(vfloat t, vfloat x, float4 p, vfloat* grad) \
+    { \
+        vfloat l = name(x, t, p, grad); \
+        *grad = 0.0f - *grad; \
+        return l; \
+    }
+
+DIFFERENCE_TARGET(l1)
+DIFFERENCE_TARGET(mse)
+DIFFERENCE_TARGET(smooth_l1)
+DIFFERENCE_TARGET(huber)
+DIFFERENCE_TARGET(balanced_l1)

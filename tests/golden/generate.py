@@ -114,7 +114,7 @@ def elementwise_case(loss, params, x, t, tag, weight=None, upstream=None, tolera
     reduction = params.get("reduction", "mean")
     avg_factor = params.get("avg_factor")
     x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
-    t64 = torch.tensor(t.astype(np.float64))
+    t64 = torch.tensor(t.astype(np.float64), requires_grad=bool(params.get("target_grad")))
     w64 = None if weight is None else torch.tensor(weight.astype(np.float64))
     if reduction == "batchmean":
         value = fn(x64, t64, params).sum() / x.shape[0]
@@ -140,6 +140,8 @@ def elementwise_case(loss, params, x, t, tag, weight=None, upstream=None, tolera
     }
     if loss not in NOT_DIFFERENTIABLE:
         case["expected"]["grad.input"] = tensor(x64.grad.numpy(), "float64")
+    if params.get("target_grad"):
+        case["expected"]["grad.target"] = tensor(t64.grad.numpy(), "float64")
     write(case)
 
 
@@ -1015,6 +1017,46 @@ def pixel_weighted_cases(rng):
     pixel_weighted_case({"reduction": "sum"}, x, t, w, "all_ignored")
 
 
+def target_gradient_cases(rng):
+    """grad.target where PyTorch gives it (issue 12 item 2): the elementwise regression losses, BCE, BCE with logits (with and
+    without a scalar pos_weight), kl_div in both forms and the hinge on float targets, run with target_grad; mean, sum and
+    none, weights and avg_factor, edges."""
+    def uniform(low, high, n):
+        return rng.uniform(low, high, n).astype(np.float32)
+
+    data = {
+        "l1": lambda n: (uniform(-2, 2, n), uniform(-1, 1, n)),
+        "mse": lambda n: (uniform(-2, 2, n), uniform(-1, 1, n)),
+        "smooth_l1": lambda n: (uniform(-2, 2, n), uniform(-1, 1, n)),
+        "huber": lambda n: (uniform(-2, 2, n), uniform(-1, 1, n)),
+        "balanced_l1": lambda n: (uniform(-2, 2, n), uniform(-1, 1, n)),
+        "binary_cross_entropy": lambda n: (uniform(0.001, 0.999, n), uniform(0, 1, n)),
+        "binary_cross_entropy_with_logits": lambda n: (uniform(-8, 8, n), uniform(0, 1, n)),
+        "kl_div": lambda n: (np.log(1 - rng.uniform(0, 1, n)).astype(np.float32), np.where(np.arange(n) % 5 == 0, 0.0, rng.uniform(0, 1, n)).astype(np.float32)),
+        "hinge_loss": lambda n: (uniform(-3, 3, n), uniform(-1.5, 1.5, n)),
+    }
+    variants = {
+        "smooth_l1": [{"beta": 0.5}],
+        "huber": [{"delta": 0.7}],
+        "balanced_l1": [{}],
+        "binary_cross_entropy_with_logits": [{}, {"pos_weight": 2.5}],
+        "kl_div": [{"log_target": False}, {"log_target": True}],
+        "hinge_loss": [{"margin": 1.0}],
+    }
+    for loss, make in data.items():
+        for extra in variants.get(loss, [{}]):
+            tag = "target_grad" + "".join(f"_{k}{v}" for k, v in extra.items())
+            for reduction in ("mean", "sum", "none"):
+                x, t = make(37)
+                if loss == "kl_div" and extra.get("log_target"):
+                    t = np.log(np.maximum(t, 1e-3)).astype(np.float32)
+                upstream = rng.uniform(-1, 1, 37).astype(np.float32) if reduction == "none" else None
+                elementwise_case(loss, {"reduction": reduction, "target_grad": True, **extra}, x, t, tag, upstream=upstream)
+            x, t = make(9)
+            elementwise_case(loss, {"reduction": "mean", "avg_factor": 3.5, "target_grad": True, **extra}, x, t, tag + "_weighted",
+                             weight=rng.uniform(0, 2, 9).astype(np.float32), upstream=np.float32(0.37))
+
+
 def lovasz_grad(gt_sorted):
     """segmentation_models_pytorch _lovasz_grad: the gradient of the Lovasz extension of the Jaccard loss, in sorted order."""
     gts = gt_sorted.sum()
@@ -1186,6 +1228,7 @@ def main():
     overlap_cases(np.random.default_rng(20261201))
     pixel_weighted_cases(np.random.default_rng(20261202))
     lovasz_cases(np.random.default_rng(20261203))
+    target_gradient_cases(np.random.default_rng(20261204))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

@@ -23,8 +23,9 @@ internal class ElementwiseBoundLoss<TLoss> : BoundLoss
     private readonly float batchDivisor;
 
     public ElementwiseBoundLoss(TLoss loss, LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device,
-        bool acceptsBatchMean = false, bool placeOnDevice = true)
-        : base(parameters.Reduction(acceptsBatchMean, out _) == Reduction.None ? inputs["input"].Shape : [], inputs["input"].Length)
+        bool acceptsBatchMean = false, bool placeOnDevice = true, bool targetGradient = false)
+        : base(parameters.Reduction(acceptsBatchMean, out _) == Reduction.None ? inputs["input"].Shape : [], inputs["input"].Length,
+            secondInputName: targetGradient ? "target" : null)
     {
         this.loss = loss;
         reduction = parameters.Reduction(acceptsBatchMean, out bool batchMean);
@@ -50,7 +51,10 @@ internal class ElementwiseBoundLoss<TLoss> : BoundLoss
             Loss[0] /= batchDivisor;
     }
 
-    private void RunOnCpu(LossMode mode)
+    /// <summary>The target's gradient, when asked for (<c>target_grad</c>): a pass of its own after the input's.</summary>
+    private protected float[]? TargetGradient => SecondGradient;
+
+    private protected virtual void RunOnCpu(LossMode mode)
     {
         switch (mode, reduction)
         {
@@ -86,6 +90,9 @@ internal class ElementwiseBoundLoss<TLoss> : BoundLoss
             LossMode.Fused => read + n + (perElement ? 2 * n : 0),
             _ => read + n + (perElement ? n : 0),
         };
+        // The target's pass reads what the input's reads and writes its gradient.
+        if (SecondGradient is not null && mode != LossMode.Forward)
+            floats += read + n + (perElement ? n : 0);
         return floats * sizeof(float);
     }
 }
@@ -94,8 +101,9 @@ internal class ElementwiseBoundLoss<TLoss> : BoundLoss
 /// <param name="bound">The bound loss.</param>
 /// <param name="device">The device.</param>
 /// <param name="extra">A further input a derived run needs on the device (FCOS distances), or null.</param>
-internal class OpenCLElementwiseRun<TLoss>(ElementwiseBoundLoss<TLoss> bound, OpenCLDevice device, float[]? extra = null)
-    : OpenCLRun(device, bound.input, bound.target, bound.weight, bound.upstreamElements, bound.reduction == Reduction.None ? bound.input.Length : null, extra: extra)
+/// <param name="targetGradient">Whether the run allocates the target's gradient (<see cref="ElementwiseTargetBoundLoss{TLoss}"/> with <c>target_grad</c>).</param>
+internal class OpenCLElementwiseRun<TLoss>(ElementwiseBoundLoss<TLoss> bound, OpenCLDevice device, float[]? extra = null, bool targetGradient = false)
+    : OpenCLRun(device, bound.input, bound.target, bound.weight, bound.upstreamElements, bound.reduction == Reduction.None ? bound.input.Length : null, targetGradient, extra: extra)
     where TLoss : struct, IElementwiseLoss
 {
     public override void Run(LossMode mode)
@@ -123,7 +131,14 @@ internal class OpenCLElementwiseRun<TLoss>(ElementwiseBoundLoss<TLoss> bound, Op
                 break;
         }
 
+        if (mode != LossMode.Forward)
+            RunTarget();
         Device.Finish();
+    }
+
+    /// <summary>The target's gradient pass, for a loss that has one and a run that asks for it.</summary>
+    private protected virtual void RunTarget()
+    {
     }
 }
 
@@ -154,5 +169,50 @@ internal static class CatalogUpstream
         if (data.Length != length)
             throw new ArgumentException($"upstream has {data.Length} values, the loss {length}.", "upstream");
         return (1f, data);
+    }
+}
+
+/// <summary>
+/// An <see cref="ElementwiseBoundLoss{TLoss}"/> of a loss with a target gradient (<see cref="IElementwiseTargetLoss"/>):
+/// with <c>target_grad</c> set, fused and backward runs also write <c>grad.target</c> through <c>TargetBackward</c>.
+/// </summary>
+internal sealed class ElementwiseTargetBoundLoss<TLoss> : ElementwiseBoundLoss<TLoss>
+    where TLoss : struct, IElementwiseTargetLoss
+{
+    public ElementwiseTargetBoundLoss(TLoss loss, LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device,
+        bool acceptsBatchMean = false)
+        : base(loss, parameters, inputs, upstream, device, acceptsBatchMean, placeOnDevice: false, targetGradient: parameters.Bool("target_grad", false))
+    {
+        Place(device, device?.ElementwiseTarget(this));
+    }
+
+    /// <summary>Whether runs write the target's gradient.</summary>
+    internal bool WritesTarget => TargetGradient is not null;
+
+    private protected override void RunOnCpu(LossMode mode)
+    {
+        base.RunOnCpu(mode);
+        if (mode == LossMode.Forward || TargetGradient is null)
+            return;
+        if (reduction == Reduction.None)
+            loss.TargetBackward(input, target, upstreamElements, TargetGradient, weight);
+        else
+            loss.TargetBackward(input, target, upstreamScalar, TargetGradient, reduction, weight, avgFactor);
+    }
+}
+
+/// <summary>An <see cref="ElementwiseTargetBoundLoss{TLoss}"/> on an OpenCL device: the input's passes, then the target's when asked for.</summary>
+internal sealed class OpenCLElementwiseTargetRun<TLoss>(ElementwiseTargetBoundLoss<TLoss> bound, OpenCLDevice device)
+    : OpenCLElementwiseRun<TLoss>(bound, device, targetGradient: bound.WritesTarget)
+    where TLoss : struct, IElementwiseTargetLoss
+{
+    private protected override void RunTarget()
+    {
+        if (TargetGradient is null)
+            return;
+        if (bound.reduction == Reduction.None)
+            bound.loss.TargetBackward(Input, Target, Upstream!, TargetGradient, Weight);
+        else
+            bound.loss.TargetBackward(Input, Target, bound.upstreamScalar, TargetGradient, bound.reduction, Weight, bound.avgFactor);
     }
 }

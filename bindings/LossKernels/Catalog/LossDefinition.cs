@@ -106,6 +106,17 @@ public sealed class LossDefinition
         new(name, family, formula, equivalent, ["input", "target"], ["weight"], [.. parameters, "reduction", "avg_factor"], reportSize,
             (p, inputs, upstream, device) => new ElementwiseBoundLoss<TLoss>(create(p), p, inputs, upstream, device, acceptsBatchMean), sample);
 
+    /// <summary>
+    /// <see cref="Elementwise{TLoss}"/> for a loss differentiable in its target too: the row also takes <c>target_grad</c>
+    /// (false by default), which makes fused and backward runs write <c>grad.target</c>.
+    /// </summary>
+    /// <inheritdoc cref="Elementwise{TLoss}"/>
+    internal static LossDefinition ElementwiseWithTarget<TLoss>(string name, string family, string formula, string equivalent, int reportSize,
+        Func<LossParameters, TLoss> create, Func<int, int, Dictionary<string, LossTensor>> sample, string[] parameters, bool acceptsBatchMean = false)
+        where TLoss : struct, IElementwiseTargetLoss =>
+        new(name, family, formula, equivalent, ["input", "target"], ["weight"], [.. parameters, "reduction", "avg_factor", "target_grad"], reportSize,
+            (p, inputs, upstream, device) => new ElementwiseTargetBoundLoss<TLoss>(create(p), p, inputs, upstream, device, acceptsBatchMean), sample);
+
     /// <summary>Sample inputs of <paramref name="length"/> elements in the ranges where every branch of the loss is exercised; the same for the same seed.</summary>
     public Dictionary<string, LossTensor> SampleInputs(int length, int seed) => sample(length, seed);
 }

@@ -22,6 +22,9 @@ public abstract class LossDevice
     internal abstract DeviceRun Elementwise<TLoss>(ElementwiseBoundLoss<TLoss> bound)
         where TLoss : struct, IElementwiseLoss;
 
+    internal abstract DeviceRun ElementwiseTarget<TLoss>(ElementwiseTargetBoundLoss<TLoss> bound)
+        where TLoss : struct, IElementwiseTargetLoss;
+
     internal abstract DeviceRun Centerness(CenternessBoundLoss bound);
 
     internal abstract DeviceRun Rmse(RmseBoundLoss bound);

@@ -14,7 +14,7 @@ namespace LossKernels.Classification;
 /// Difference: PyTorch raises an error for p outside [0, 1]; here such p give NaN (no pass over the data is spent
 /// checking). Prefer <see cref="BinaryCrossEntropyWithLogitsLoss"/> on logits: it is stable where this is clamped.
 /// </remarks>
-public readonly struct BinaryCrossEntropyLoss : IElementwiseLoss
+public readonly struct BinaryCrossEntropyLoss : IElementwiseTargetLoss
 {
     /// <summary>Nothing to check: the loss has no hyperparameters.</summary>
     public void Validate()
@@ -38,5 +38,19 @@ public readonly struct BinaryCrossEntropyLoss : IElementwiseLoss
         TVec logComplement = TMath.Max(TMath.Log(complement), floor);
         gradient = TMath.Divide(TMath.Subtract(input, target), TMath.Max(TMath.Multiply(input, complement), TMath.Create(1e-12f)));
         return TMath.Subtract(TMath.Multiply(TMath.Subtract(target, one), logComplement), TMath.Multiply(target, logP));
+    }
+
+    /// <summary><c>∂ℓ/∂t = ln(1 − x) − ln x</c>, both logs floored at −100 as in the loss (PyTorch's <c>binary_cross_entropy</c> target gradient).</summary>
+    /// <inheritdoc cref="IElementwiseTargetLoss.EvaluateTarget{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec EvaluateTarget<TVec, TMath>(TVec input, TVec target, out TVec targetGradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec floor = TMath.Create(-100f);
+        TVec logP = TMath.Max(TMath.Log(input), floor);
+        TVec logComplement = TMath.Max(TMath.Log(TMath.Subtract(TMath.Create(1f), input)), floor);
+        targetGradient = TMath.Subtract(logComplement, logP);
+        return TMath.Subtract(TMath.Multiply(TMath.Subtract(target, TMath.Create(1f)), logComplement), TMath.Multiply(target, logP));
     }
 }

@@ -14,7 +14,7 @@ namespace LossKernels.Classification;
 /// mmdetection: <c>CrossEntropyLoss(use_sigmoid=True)</c>. No differences. A per-class <c>pos_weight</c> broadcast over the last
 /// axis (PyTorch's tensor form) is <see cref="PosWeightedBinaryCrossEntropyLoss"/>.
 /// </remarks>
-public readonly struct BinaryCrossEntropyWithLogitsLoss : IElementwiseLoss
+public readonly struct BinaryCrossEntropyWithLogitsLoss : IElementwiseTargetLoss
 {
     /// <summary>Unweighted: w₊ = 1.</summary>
     public BinaryCrossEntropyWithLogitsLoss()
@@ -71,5 +71,26 @@ public readonly struct BinaryCrossEntropyWithLogitsLoss : IElementwiseLoss
         TVec coefficient = TMath.MultiplyAdd(TMath.Subtract(posWeight, one), target, one);
         gradient = TMath.Subtract(complement, TMath.Multiply(coefficient, negative));
         return TMath.MultiplyAdd(coefficient, softplus, TMath.Multiply(complement, input));
+    }
+
+    /// <summary><c>∂ℓ/∂t = (w₊ − 1)·softplus(−x) − x</c> (−x without a positive weight), PyTorch's target gradient.</summary>
+    /// <inheritdoc cref="IElementwiseTargetLoss.EvaluateTarget{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec EvaluateTarget<TVec, TMath>(TVec input, TVec target, out TVec targetGradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec value = Evaluate<TVec, TMath>(input, target, out _);
+        TVec zero = TMath.Create(0f);
+        if (PosWeight == 1f)
+        {
+            targetGradient = TMath.Subtract(zero, input);
+            return value;
+        }
+
+        TVec log1p = SigmoidTerms.Sigmoids<TVec, TMath>(input, out _, out _);
+        TVec softplus = TMath.Add(TMath.Max(TMath.Subtract(zero, input), zero), log1p);
+        targetGradient = TMath.MultiplyAdd(TMath.Create(PosWeight - 1f), softplus, TMath.Subtract(zero, input));
+        return value;
     }
 }

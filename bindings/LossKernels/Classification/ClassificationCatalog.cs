@@ -11,11 +11,11 @@ internal static class ClassificationCatalog
 
     public static readonly LossDefinition[] Rows =
     [
-        Row("binary_cross_entropy", "−(t·max(ln p, −100) + (1 − t)·max(ln(1 − p), −100))", "F.binary_cross_entropy",
+        TargetRow("binary_cross_entropy", "−(t·max(ln p, −100) + (1 − t)·max(ln(1 − p), −100))", "F.binary_cross_entropy",
             _ => new BinaryCrossEntropyLoss(), Probabilities),
         new LossDefinition("binary_cross_entropy_with_logits", "classification", "(1 − t)·x + (1 + (w₊ − 1)·t)·softplus(−x)",
             "F.binary_cross_entropy_with_logits (pos_weight a tensor of C over the last axis, or a scalar parameter)",
-            ["input", "target"], ["weight", "pos_weight"], ["pos_weight", "reduction", "avg_factor"], ReportSize, BindBinaryCrossEntropyWithLogits, Logits),
+            ["input", "target"], ["weight", "pos_weight"], ["pos_weight", "reduction", "avg_factor", "target_grad"], ReportSize, BindBinaryCrossEntropyWithLogits, Logits),
         Row("balanced_binary_cross_entropy", "α·t·softplus(−x) + (1 − α)(1 − t)·softplus(x)", "torchvision sigmoid_focal_loss, γ = 0 (0/1 targets)",
             p => new BalancedBinaryCrossEntropyLoss(p.Float("alpha", 0.25f)), Logits, "alpha"),
         Row("sigmoid_focal_loss", "α_t·ce·(1 − p_t)^γ", "torchvision.ops.sigmoid_focal_loss; mmdet FocalLoss (sigmoid)",
@@ -24,11 +24,11 @@ internal static class ClassificationCatalog
             p => new QualityFocalLoss(p.Float("beta", 2f)), Scores, "beta"),
         Row("varifocal_loss", "ce(x, t)·(t > 0 ? t : α·|σ(x) − t|^γ)", "mmdet varifocal_loss",
             p => new VarifocalLoss(p.Float("alpha", 0.75f), p.Float("gamma", 2f), p.Bool("iou_weighted", true)), Scores, "alpha", "gamma", "iou_weighted"),
-        Row("hinge_loss", "max(0, margin − t·x), t = ±1", "torch.clamp(margin − t·x, min=0)",
+        TargetRow("hinge_loss", "max(0, margin − t·x), t = ±1", "torch.clamp(margin − t·x, min=0)",
             p => new HingeLoss(p.Float("margin", 1f)), SignedLabels, "margin"),
         Row("hinge_embedding_loss", "[t ≠ −1]·x + [t ≠ 1]·max(0, margin − x)", "F.hinge_embedding_loss",
             p => new HingeEmbeddingLoss(p.Float("margin", 1f)), Distances, "margin"),
-        LossDefinition.Elementwise("kl_div", "classification", "t·(ln t − x), or e^t·(t − x) with log targets", "F.kl_div", ReportSize,
+        LossDefinition.ElementwiseWithTarget("kl_div", "classification", "t·(ln t − x), or e^t·(t − x) with log targets", "F.kl_div", ReportSize,
             p => new KlDivergenceLoss(p.Bool("log_target", false)), LogProbabilities, ["log_target"], acceptsBatchMean: true),
         new LossDefinition("cross_entropy", "classification", "(1 − ε)·w_y·(lse − x_y) + (ε/C)·Σ_c w_c·(lse − x_c) + z·lse²",
             "F.cross_entropy on [N, C] (+ Liger-Kernel's lse_square_scale)", ["input", "target"], ["weight"],
@@ -63,11 +63,21 @@ internal static class ClassificationCatalog
         LossDevice? device)
     {
         if (inputs.TryGetValue("pos_weight", out LossTensor? posWeight) && posWeight.Length > 1)
+        {
+            if (parameters.Bool("target_grad", false))
+                throw new ArgumentException("target_grad is not offered with a per-class pos_weight tensor yet: only with a scalar pos_weight.", "target_grad");
             return new PosWeightBoundLoss(parameters, inputs, upstream, device);
+        }
+
         float scalar = posWeight is not null ? posWeight.RequireFloats("pos_weight")[0] : parameters.Float("pos_weight", 1f);
         var elementwise = inputs.Where(pair => pair.Key != "pos_weight").ToDictionary(pair => pair.Key, pair => pair.Value);
-        return new ElementwiseBoundLoss<BinaryCrossEntropyWithLogitsLoss>(new BinaryCrossEntropyWithLogitsLoss(scalar), parameters, elementwise, upstream, device);
+        return new ElementwiseTargetBoundLoss<BinaryCrossEntropyWithLogitsLoss>(new BinaryCrossEntropyWithLogitsLoss(scalar), parameters, elementwise, upstream, device);
     }
+
+    private static LossDefinition TargetRow<TLoss>(string name, string formula, string equivalent, Func<LossParameters, TLoss> create,
+        Func<int, int, Dictionary<string, LossTensor>> sample, params string[] parameters)
+        where TLoss : struct, IElementwiseTargetLoss =>
+        LossDefinition.ElementwiseWithTarget(name, "classification", formula, equivalent, ReportSize, create, sample, parameters);
 
     private static LossDefinition Row<TLoss>(string name, string formula, string equivalent, Func<LossParameters, TLoss> create,
         Func<int, int, Dictionary<string, LossTensor>> sample, params string[] parameters)

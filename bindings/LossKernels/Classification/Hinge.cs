@@ -12,7 +12,7 @@ namespace LossKernels.Classification;
 /// PyTorch has no binary hinge; this is <c>torch.clamp(margin - target * input, min=0)</c> with its autograd
 /// (scikit-learn's <c>hinge_loss</c> for margin 1). Targets other than ±1 are used as written (no check).
 /// </remarks>
-public readonly struct HingeLoss : IElementwiseLoss
+public readonly struct HingeLoss : IElementwiseTargetLoss
 {
     /// <summary>Margin 1.</summary>
     public HingeLoss()
@@ -49,6 +49,20 @@ public readonly struct HingeLoss : IElementwiseLoss
         TVec violation = TMath.Subtract(TMath.Create(Margin), TMath.Multiply(target, input));
         TVec inside = TMath.LessThan(violation, zero);
         gradient = TMath.Select(inside, zero, TMath.Select(TMath.IsNaN(violation), violation, TMath.Subtract(zero, target)));
+        return TMath.Select(inside, zero, violation);
+    }
+
+    /// <summary><c>∂ℓ/∂t = −x</c> where the margin is violated (margin − t·x ≥ 0), else 0: the target taken as a float, as autograd does.</summary>
+    /// <inheritdoc cref="IElementwiseTargetLoss.EvaluateTarget{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec EvaluateTarget<TVec, TMath>(TVec input, TVec target, out TVec targetGradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec zero = TMath.Create(0f);
+        TVec violation = TMath.Subtract(TMath.Create(Margin), TMath.Multiply(target, input));
+        TVec inside = TMath.LessThan(violation, zero);
+        targetGradient = TMath.Select(inside, zero, TMath.Select(TMath.IsNaN(violation), violation, TMath.Subtract(zero, input)));
         return TMath.Select(inside, zero, violation);
     }
 }

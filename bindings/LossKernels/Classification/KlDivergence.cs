@@ -15,7 +15,7 @@ namespace LossKernels.Classification;
 /// its default <c>'mean'</c> divides by the element count, as <see cref="Reduction.Mean"/> does. Negative targets
 /// give NaN as there.
 /// </remarks>
-public readonly struct KlDivergenceLoss : IElementwiseLoss
+public readonly struct KlDivergenceLoss : IElementwiseTargetLoss
 {
     /// <summary>Probability targets.</summary>
     public KlDivergenceLoss()
@@ -72,5 +72,30 @@ public readonly struct KlDivergenceLoss : IElementwiseLoss
         TVec entropy = TMath.Select(TMath.Equal(target, zero), zero, TMath.Multiply(target, TMath.Log(target)));
         gradient = TMath.Subtract(zero, target);
         return TMath.Subtract(entropy, TMath.Multiply(target, input));
+    }
+
+    /// <summary>
+    /// <c>∂ℓ/∂t = ln t + 1 − x</c> (NaN at t = 0, as PyTorch's <c>xlogy</c> gives there), or with <see cref="LogTarget"/>
+    /// <c>e^t·(t − x + 1)</c>: PyTorch's target gradient in both forms.
+    /// </summary>
+    /// <inheritdoc cref="IElementwiseTargetLoss.EvaluateTarget{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec EvaluateTarget<TVec, TMath>(TVec input, TVec target, out TVec targetGradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec zero = TMath.Create(0f);
+        if (LogTarget)
+        {
+            TVec probability = TMath.Exp(target);
+            targetGradient = TMath.Multiply(probability, TMath.Add(TMath.Subtract(target, input), TMath.Create(1f)));
+            return TMath.Multiply(probability, TMath.Subtract(target, input));
+        }
+
+        TVec atZero = TMath.Equal(target, zero);
+        TVec log = TMath.Select(atZero, zero, TMath.Log(target));
+        // xlogy(t, t)'s derivative: ln t (0 at t = 0) from its first argument, t/t (NaN at t = 0) from its second.
+        targetGradient = TMath.Subtract(TMath.Add(log, TMath.Divide(target, target)), input);
+        return TMath.Subtract(TMath.Select(atZero, zero, TMath.Multiply(target, log)), TMath.Multiply(target, input));
     }
 }

@@ -37,3 +37,44 @@ public interface IElementwiseLoss
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>;
 }
+
+/// <summary>
+/// An elementwise loss that is differentiable in its target too, as PyTorch differentiates it: <see cref="EvaluateTarget"/>
+/// gives ∂ℓ/∂t, which <c>TargetBackward</c> writes on request (a pass of its own; nothing is computed for the target when
+/// it is not asked for). Its OpenCL kernel is the function <c>{Kernel.Function}_target(t, x, p, &amp;grad)</c> of the same
+/// family file: the target first, then the input.
+/// </summary>
+public interface IElementwiseTargetLoss : IElementwiseLoss
+{
+    /// <summary>Element losses ℓ(x, t) of one vector, and ∂ℓ/∂t in <paramref name="targetGradient"/>.</summary>
+    /// <typeparam name="TVec">The vector type (Vector512/256/128 of float).</typeparam>
+    /// <typeparam name="TMath">The arithmetic of <typeparamref name="TVec"/>.</typeparam>
+    /// <param name="input">The predictions x.</param>
+    /// <param name="target">The targets t.</param>
+    /// <param name="targetGradient">∂ℓ/∂t per lane.</param>
+    /// <returns>ℓ(x, t) per lane.</returns>
+    TVec EvaluateTarget<TVec, TMath>(TVec input, TVec target, out TVec targetGradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>;
+}
+
+/// <summary>
+/// A loss's target side as an elementwise loss of its own: its first stream is the target, its second the input, and its
+/// gradient ∂ℓ/∂t. Every backend's elementwise driver runs it as it runs any loss, so the target gradient gets the same
+/// weights, upstream, reductions, threads and checks.
+/// </summary>
+internal readonly struct TargetSide<TLoss>(TLoss loss) : IElementwiseLoss
+    where TLoss : struct, IElementwiseTargetLoss
+{
+    private readonly TLoss loss = loss;
+
+    public void Validate() => loss.Validate();
+
+    public ElementwiseKernel Kernel => loss.Kernel with { Function = loss.Kernel.Function + "_target" };
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public TVec Evaluate<TVec, TMath>(TVec target, TVec input, out TVec gradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec> =>
+        loss.EvaluateTarget<TVec, TMath>(input, target, out gradient);
+}

@@ -128,6 +128,43 @@ public static partial class ElementwiseLoss
         ElementwiseLauncher.Run(loss.Kernel, ElementwisePass.Backward, input, target, weight, upstream, null, inputGrad, 1f);
     }
 
+    /// <summary>The target's gradient, reduced, on the device: queues <c>targetGrad = upstream · ∂L/∂target</c> (the kernel <c>{Function}_target</c>).</summary>
+    /// <param name="loss">The loss and its hyperparameters.</param>
+    /// <param name="input">Predictions x, n elements.</param>
+    /// <param name="target">Targets t, n elements.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="targetGrad">Receives the n gradient elements; may be <paramref name="target"/> itself.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> (default) or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">Per-element weights, n elements, or null for none.</param>
+    /// <param name="avgFactor">With <see cref="Reduction.Mean"/>: divide by <c>avgFactor + ε</c> instead of n.</param>
+    public static void TargetBackward<TLoss>(this TLoss loss, DeviceBuffer<float> input, DeviceBuffer<float> target, float upstream, DeviceBuffer<float> targetGrad,
+        Reduction reduction = Reduction.Mean, DeviceBuffer<float>? weight = null, float? avgFactor = null)
+        where TLoss : struct, IElementwiseTargetLoss
+    {
+        CheckInputs(loss, input, target, weight);
+        double divisor = ReductionDivisor(reduction, input.Length, avgFactor);
+        CheckDestination(input, targetGrad, nameof(targetGrad));
+        ElementwiseLauncher.Run(new TargetSide<TLoss>(loss).Kernel, ElementwisePass.Backward, target, input, weight, null, null, targetGrad, (float)(upstream / divisor));
+    }
+
+    /// <summary>The target's gradient, unreduced, on the device: queues <c>targetGrad[i] = upstream[i] · w[i] · ∂ℓ/∂t</c>.</summary>
+    /// <param name="loss">The loss and its hyperparameters.</param>
+    /// <param name="input">Predictions x, n elements.</param>
+    /// <param name="target">Targets t, n elements.</param>
+    /// <param name="upstream">The upstream gradient per element, n elements.</param>
+    /// <param name="targetGrad">Receives the n gradient elements; may be <paramref name="target"/> itself.</param>
+    /// <param name="weight">Per-element weights, n elements, or null for none.</param>
+    public static void TargetBackward<TLoss>(this TLoss loss, DeviceBuffer<float> input, DeviceBuffer<float> target, DeviceBuffer<float> upstream,
+        DeviceBuffer<float> targetGrad, DeviceBuffer<float>? weight = null)
+        where TLoss : struct, IElementwiseTargetLoss
+    {
+        CheckInputs(loss, input, target, weight);
+        ArgumentNullException.ThrowIfNull(upstream);
+        CheckOptional(input, upstream, nameof(upstream));
+        CheckDestination(input, targetGrad, nameof(targetGrad));
+        ElementwiseLauncher.Run(new TargetSide<TLoss>(loss).Kernel, ElementwisePass.Backward, target, input, weight, upstream, null, targetGrad, 1f);
+    }
+
     private static void CheckInputs<TLoss>(in TLoss loss, DeviceBuffer<float> input, DeviceBuffer<float> target, DeviceBuffer<float>? weight)
         where TLoss : struct, IElementwiseLoss
     {

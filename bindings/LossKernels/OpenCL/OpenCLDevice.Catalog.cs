@@ -13,6 +13,8 @@ public sealed partial class OpenCLDevice
 
     internal override DeviceRun Elementwise<TLoss>(ElementwiseBoundLoss<TLoss> bound) => new OpenCLElementwiseRun<TLoss>(bound, this);
 
+    internal override DeviceRun ElementwiseTarget<TLoss>(ElementwiseTargetBoundLoss<TLoss> bound) => new OpenCLElementwiseTargetRun<TLoss>(bound, this);
+
     internal override DeviceRun Centerness(CenternessBoundLoss bound) => new OpenCLCenternessRun(bound, this);
 
     internal override DeviceRun Rmse(RmseBoundLoss bound) => new OpenCLRmseRun(bound, this);

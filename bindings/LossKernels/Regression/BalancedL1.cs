@@ -17,7 +17,7 @@ namespace LossKernels.Regression;
 /// loss, and an empty sum 0. α, γ, β must be finite and positive (mmdetection asserts β &gt; 0), and γ/α at most 88.7, where b would
 /// overflow float and every loss be NaN (mmdetection returns NaN there).
 /// </remarks>
-public readonly struct BalancedL1Loss : IElementwiseLoss
+public readonly struct BalancedL1Loss : IElementwiseTargetLoss
 {
     private readonly float b;
 
@@ -96,4 +96,12 @@ public readonly struct BalancedL1Loss : IElementwiseLoss
         gradient = TMath.Multiply(VectorMath.Sign<TVec, TMath>(difference), TMath.Select(inlier, inlierSlope, TMath.Create(Gamma)));
         return TMath.Select(inlier, inlierLoss, outlierLoss);
     }
+
+    /// <summary><c>∂ℓ/∂t = −∂ℓ/∂x</c>: ℓ is a function of x − t (PyTorch's target gradient, and its subgradient at the kinks).</summary>
+    /// <inheritdoc cref="IElementwiseTargetLoss.EvaluateTarget{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec EvaluateTarget<TVec, TMath>(TVec input, TVec target, out TVec targetGradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec> =>
+        DifferenceLoss.TargetOf<BalancedL1Loss, TVec, TMath>(this, input, target, out targetGradient);
 }

@@ -14,7 +14,7 @@ namespace LossKernels.Regression;
 /// and NaN are rejected as PyTorch rejects them. Per-element <c>weight</c> and <c>avg_factor</c> follow
 /// mmdetection's <c>weight_reduce_loss</c>.
 /// </remarks>
-public readonly struct HuberLoss : IElementwiseLoss
+public readonly struct HuberLoss : IElementwiseTargetLoss
 {
     /// <summary>Huber with PyTorch's default δ = 1.</summary>
     public HuberLoss()
@@ -56,4 +56,12 @@ public readonly struct HuberLoss : IElementwiseLoss
             TMath.Multiply(TMath.Multiply(TMath.Create(0.5f), magnitude), magnitude),
             TMath.Multiply(delta, TMath.Subtract(magnitude, TMath.Create(0.5f * Delta))));
     }
+
+    /// <summary><c>∂ℓ/∂t = −∂ℓ/∂x</c>: ℓ is a function of x − t (PyTorch's target gradient, and its subgradient at the kinks).</summary>
+    /// <inheritdoc cref="IElementwiseTargetLoss.EvaluateTarget{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec EvaluateTarget<TVec, TMath>(TVec input, TVec target, out TVec targetGradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec> =>
+        DifferenceLoss.TargetOf<HuberLoss, TVec, TMath>(this, input, target, out targetGradient);
 }

@@ -14,7 +14,7 @@ namespace LossKernels.Regression;
 /// reconstruction as input, the original as target, and λ as the <c>upstream</c> gradient (or scale the
 /// returned value) — no separate kernel.</para>
 /// </remarks>
-public readonly struct L1Loss : IElementwiseLoss
+public readonly struct L1Loss : IElementwiseTargetLoss
 {
     /// <summary>L1 has no hyperparameters; nothing to check.</summary>
     public void Validate()
@@ -35,4 +35,12 @@ public readonly struct L1Loss : IElementwiseLoss
         gradient = VectorMath.Sign<TVec, TMath>(difference);
         return TMath.Abs(difference);
     }
+
+    /// <summary><c>∂ℓ/∂t = −∂ℓ/∂x</c>: ℓ is a function of x − t (PyTorch's target gradient, and its subgradient at the kinks).</summary>
+    /// <inheritdoc cref="IElementwiseTargetLoss.EvaluateTarget{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec EvaluateTarget<TVec, TMath>(TVec input, TVec target, out TVec targetGradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec> =>
+        DifferenceLoss.TargetOf<L1Loss, TVec, TMath>(this, input, target, out targetGradient);
 }

@@ -11,7 +11,7 @@ namespace LossKernels.Regression;
 /// PyTorch: <c>torch.nn.functional.mse_loss(input, target, reduction)</c>; mmdetection: <c>MSELoss</c>
 /// (adds <c>weight</c> and <c>avg_factor</c>, supported here the same way). No differences.
 /// </remarks>
-public readonly struct MseLoss : IElementwiseLoss
+public readonly struct MseLoss : IElementwiseTargetLoss
 {
     /// <summary>MSE has no hyperparameters; nothing to check.</summary>
     public void Validate()
@@ -32,4 +32,12 @@ public readonly struct MseLoss : IElementwiseLoss
         gradient = TMath.Add(difference, difference);
         return TMath.Multiply(difference, difference);
     }
+
+    /// <summary><c>∂ℓ/∂t = −∂ℓ/∂x</c>: ℓ is a function of x − t (PyTorch's target gradient, and its subgradient at the kinks).</summary>
+    /// <inheritdoc cref="IElementwiseTargetLoss.EvaluateTarget{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec EvaluateTarget<TVec, TMath>(TVec input, TVec target, out TVec targetGradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec> =>
+        DifferenceLoss.TargetOf<MseLoss, TVec, TMath>(this, input, target, out targetGradient);
 }

@@ -24,8 +24,8 @@ internal static class RegressionCatalog
     ];
 
     private static LossDefinition Elementwise<TLoss>(string name, string formula, string equivalent, Func<LossParameters, TLoss> create, params string[] parameters)
-        where TLoss : struct, IElementwiseLoss =>
-        LossDefinition.Elementwise(name, "regression", formula, equivalent, ReportSize, create, Sample, parameters);
+        where TLoss : struct, IElementwiseTargetLoss =>
+        LossDefinition.ElementwiseWithTarget(name, "regression", formula, equivalent, ReportSize, create, Sample, parameters);
 
     /// <summary>Predictions in [−2, 2), targets in [−1, 1): differences cover both branches of every threshold at its default.</summary>
     private static Dictionary<string, LossTensor> Sample(int length, int seed)

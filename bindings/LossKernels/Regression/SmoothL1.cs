@@ -15,7 +15,7 @@ namespace LossKernels.Regression;
 /// <c>SmoothL1Loss</c> (adds <c>weight</c> and <c>avg_factor</c>, supported here the same way). No
 /// differences; β &lt; 0 and NaN are rejected as PyTorch rejects them.
 /// </remarks>
-public readonly struct SmoothL1Loss : IElementwiseLoss
+public readonly struct SmoothL1Loss : IElementwiseTargetLoss
 {
     /// <summary>Smooth L1 with PyTorch's default β = 1.</summary>
     public SmoothL1Loss()
@@ -62,4 +62,12 @@ public readonly struct SmoothL1Loss : IElementwiseLoss
             TMath.Divide(TMath.Multiply(TMath.Multiply(half, magnitude), magnitude), beta),
             TMath.Subtract(magnitude, TMath.Create(0.5f * Beta)));
     }
+
+    /// <summary><c>∂ℓ/∂t = −∂ℓ/∂x</c>: ℓ is a function of x − t (PyTorch's target gradient, and its subgradient at the kinks).</summary>
+    /// <inheritdoc cref="IElementwiseTargetLoss.EvaluateTarget{TVec, TMath}"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec EvaluateTarget<TVec, TMath>(TVec input, TVec target, out TVec targetGradient)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec> =>
+        DifferenceLoss.TargetOf<SmoothL1Loss, TVec, TMath>(this, input, target, out targetGradient);
 }

@@ -34,6 +34,8 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
 
     internal override DeviceRun Elementwise<TLoss>(ElementwiseBoundLoss<TLoss> bound) => new IlgpuElementwiseRun<TLoss>(bound, this);
 
+    internal override DeviceRun ElementwiseTarget<TLoss>(ElementwiseTargetBoundLoss<TLoss> bound) => new IlgpuElementwiseTargetRun<TLoss>(bound, this);
+
     internal override DeviceRun Centerness(CenternessBoundLoss bound) => new IlgpuCenternessRun(bound, this);
 
     internal override DeviceRun Rmse(RmseBoundLoss bound) => new IlgpuRmseRun(bound, this);

@@ -157,6 +157,48 @@ public static class IlgpuElementwiseLoss
 
     private static PassFlags Upstreaming(ArrayView<float> upstream) => ViewChecks.IsPresent(upstream) ? PassFlags.HasUpstream : PassFlags.None;
 
+    /// <summary>The target's gradient, reduced: queues <c>targetGrad = upstream · ∂L/∂target</c> (the loss's <c>EvaluateTarget</c>).</summary>
+    /// <param name="loss">The loss and its hyperparameters.</param>
+    /// <param name="input">Predictions x, n elements.</param>
+    /// <param name="target">Targets t, n elements.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="targetGrad">Receives the n gradient elements; may be <paramref name="target"/> itself.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> (default) or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">Per-element weights, n elements, or default for none.</param>
+    /// <param name="avgFactor">With <see cref="Reduction.Mean"/>: divide by <c>avgFactor + ε</c> instead of n.</param>
+    /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
+    public static void TargetBackward<TLoss>(this TLoss loss, ArrayView<float> input, ArrayView<float> target, float upstream, ArrayView<float> targetGrad,
+        Reduction reduction = Reduction.Mean, ArrayView<float> weight = default, float? avgFactor = null, AcceleratorStream? stream = null)
+        where TLoss : struct, IElementwiseTargetLoss
+    {
+        Accelerator accelerator = CheckInputs(loss, input, target, weight);
+        double divisor = ElementwiseLoss.ReductionDivisor(reduction, input.Length, avgFactor);
+        CheckDestination(accelerator, input, target, weight, targetGrad, nameof(targetGrad));
+        var views = new ElementwiseViews(target, input, weight, default, default, targetGrad, (float)(upstream / divisor), input.Length, Passes.Backward | Weighting(weight));
+        Launch(new TargetSide<TLoss>(loss), views, accelerator, stream);
+    }
+
+    /// <summary>The target's gradient, unreduced: queues <c>targetGrad[i] = upstream[i] · w[i] · ∂ℓ/∂t</c>.</summary>
+    /// <param name="loss">The loss and its hyperparameters.</param>
+    /// <param name="input">Predictions x, n elements.</param>
+    /// <param name="target">Targets t, n elements.</param>
+    /// <param name="upstream">The upstream gradient per element, n elements.</param>
+    /// <param name="targetGrad">Receives the n gradient elements; may be <paramref name="target"/> itself.</param>
+    /// <param name="weight">Per-element weights, n elements, or default for none.</param>
+    /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
+    public static void TargetBackward<TLoss>(this TLoss loss, ArrayView<float> input, ArrayView<float> target, ArrayView<float> upstream, ArrayView<float> targetGrad,
+        ArrayView<float> weight = default, AcceleratorStream? stream = null)
+        where TLoss : struct, IElementwiseTargetLoss
+    {
+        Accelerator accelerator = CheckInputs(loss, input, target, weight);
+        long n = input.Length;
+        ViewChecks.Required(upstream, accelerator, n, nameof(upstream));
+        CheckDestination(accelerator, input, target, weight, targetGrad, nameof(targetGrad));
+        ViewChecks.IfPartialOverlap(upstream, targetGrad, n, nameof(targetGrad));
+        var views = new ElementwiseViews(target, input, weight, upstream, default, targetGrad, 1f, n, Passes.Backward | Weighting(weight) | PassFlags.HasUpstream);
+        Launch(new TargetSide<TLoss>(loss), views, accelerator, stream);
+    }
+
     private static Accelerator CheckInputs<TLoss>(in TLoss loss, ArrayView<float> input, ArrayView<float> target, ArrayView<float> weight)
         where TLoss : struct, IElementwiseLoss
     {

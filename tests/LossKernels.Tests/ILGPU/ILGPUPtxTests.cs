@@ -20,13 +20,15 @@ public class ILGPUPtxTests
 {
     private static readonly Assembly Kernels = typeof(IlgpuMath).Assembly;
 
-    /// <summary>(name, kernel method) for every instantiation: the item kernel over each pass (each loss for the generic ones), the row kernel over each row pass, GHM-C's histogram, the overlap losses' sums, the Lovász sort's scan.</summary>
+    /// <summary>(name, kernel method) for every instantiation: the item kernel over each pass (each loss, and each target side, for the generic ones), the row kernel over each row pass, GHM-C's histogram, the overlap losses' sums, the Lovász sort's scan.</summary>
     public static IEnumerable<TestCaseData> KernelMethods()
     {
         Type[] core = typeof(IElementwiseLoss).Assembly.GetTypes();
         Type[] ilgpu = Kernels.GetTypes();
         Type[] elementwiseLosses = [.. core.Where(t => t.IsValueType && !t.IsGenericTypeDefinition && typeof(IElementwiseLoss).IsAssignableFrom(t) && t.IsPublic),
             typeof(IElementwiseLoss).Assembly.GetType("LossKernels.Classification.GhmcElement`1")!.MakeGenericType(Kernels.GetType("LossKernels.ILGPU.IlgpuGhmcLoss+ViewBins")!)];
+        Type targetSide = typeof(IElementwiseLoss).Assembly.GetType("LossKernels.TargetSide`1")!;
+        elementwiseLosses = [.. elementwiseLosses, .. elementwiseLosses.Where(typeof(IElementwiseTargetLoss).IsAssignableFrom).Select(loss => targetSide.MakeGenericType(loss))];
         Type[] boxLosses = [.. core.Where(t => t.IsValueType && t.IsPublic && typeof(IBoxLoss).IsAssignableFrom(t))];
         Type itemPass = Kernels.GetType("LossKernels.ILGPU.IItemPass")!;
         Type rowPass = Kernels.GetType("LossKernels.ILGPU.IRowPass")!;

@@ -1,0 +1,155 @@
+using LossKernels.Catalog;
+using LossKernels.Classification;
+using LossKernels.Regression;
+using LossKernels.Tests.Reference;
+
+namespace LossKernels.Tests.Core;
+
+/// <summary>
+/// The target gradients (<see cref="IElementwiseTargetLoss"/>, <c>TargetBackward</c>, the catalog's <c>target_grad</c>): against central
+/// differences of the float64 reference with respect to the target, at lengths 0…257 and past the parallel threshold, every
+/// reduction with weights and upstreams, in place over the target, the same bits for any thread count, no allocation, bad arguments.
+/// </summary>
+[TestFixture]
+public class TargetGradientTests
+{
+    private int savedMaxThreads;
+
+    [SetUp]
+    public void SaveThreads() => savedMaxThreads = LossKernelsSettings.MaxThreads;
+
+    [TearDown]
+    public void RestoreThreads() => LossKernelsSettings.MaxThreads = savedMaxThreads;
+
+    /// <summary>Every catalog loss that takes <c>target_grad</c>, with a non-default hyperparameter where it has one.</summary>
+    public static IEnumerable<TestCaseData> Losses()
+    {
+        foreach (LossDefinition definition in LossCatalog.All.Where(d => d.Parameters.Contains("target_grad")))
+        {
+            yield return new TestCaseData(definition.Name, new Dictionary<string, object?>()).SetName($"{definition.Name} default");
+            Dictionary<string, object?>? extra = definition.Name switch
+            {
+                "smooth_l1" => new() { ["beta"] = 0.4 },
+                "huber" => new() { ["delta"] = 0.6 },
+                "binary_cross_entropy_with_logits" => new() { ["pos_weight"] = 3.0 },
+                "kl_div" => new() { ["log_target"] = true },
+                "hinge_loss" => new() { ["margin"] = 0.5 },
+                _ => null,
+            };
+            if (extra is not null)
+                yield return new TestCaseData(definition.Name, extra).SetName($"{definition.Name} {string.Join(",", extra.Keys)}");
+        }
+    }
+
+    [TestCaseSource(nameof(Losses))]
+    public void MatchesDifferencesOfTheReferenceAtEveryLength(string name, Dictionary<string, object?> extra)
+    {
+        LossDefinition definition = LossCatalog.Get(name);
+        foreach (int n in new[] { 0, 1, 3, 4, 7, 8, 9, 16, 17, 31, 64, 100, 257, 4099 })
+        {
+            foreach (string reduction in new[] { "mean", "sum", "none" })
+            {
+                Dictionary<string, LossTensor> inputs = definition.SampleInputs(n, seed: n + 5);
+                var random = new Random(n);
+                float[] weight = Enumerable.Range(0, n).Select(_ => (float)random.NextDouble() * 2f).ToArray();
+                inputs["weight"] = LossTensor.FromFloats(weight, n);
+                float[] upstream = reduction == "none" ? Enumerable.Range(0, n).Select(_ => (float)random.NextDouble() - 0.5f).ToArray() : [0.7f];
+                var parameters = new Dictionary<string, object?>(extra) { ["reduction"] = reduction, ["target_grad"] = true };
+                using BoundLoss bound = definition.Bind(new LossParameters(parameters), inputs, LossTensor.FromFloats(upstream, upstream.Length));
+                bound.Run(LossMode.Fused);
+                float[] got = (float[])bound.Gradients["target"].Clone();
+                bound.Run(LossMode.Backward);
+                Assert.That(Numerics.BitEqual(bound.Gradients["target"], got), Is.True, $"{name} n={n} {reduction}: backward differs from fused");
+
+                double[] x = Array.ConvertAll(inputs["input"].RequireFloats("input"), v => (double)v);
+                double[] t = Array.ConvertAll(inputs["target"].RequireFloats("target"), v => (double)v);
+                double[] w = Array.ConvertAll(weight, v => (double)v);
+                double[] u = Array.ConvertAll(upstream, v => (double)v);
+                double Objective(double[] target)
+                {
+                    double[] losses = ReferenceLosses.Compute(name, parameters, x, target, w, reduction == "none" ? u : null).Loss;
+                    return reduction == "none" ? losses.Select((l, i) => l * u[i]).Sum() : losses[0] * u[0];
+                }
+
+                // Every element up to 257; past it, every 97th (each difference re-evaluates the whole reference).
+                for (int i = 0; i < n; i += n > 257 ? 97 : 1)
+                {
+                    double h = 1e-6 * Math.Max(1d, Math.Abs(t[i]));
+                    double[] plus = (double[])t.Clone(), minus = (double[])t.Clone();
+                    plus[i] += h;
+                    minus[i] -= h;
+                    double expected = (Objective(plus) - Objective(minus)) / (2 * h);
+                    if (name == "kl_div" && extra.GetValueOrDefault("log_target") is not true && t[i] == 0d)
+                        Assert.That(got[i], Is.NaN, $"{name} n={n} {reduction} element {i}: PyTorch's NaN at t = 0");
+                    else
+                        Assert.That(got[i], Is.EqualTo(expected).Within(1e-4 + 1e-4 * Math.Abs(expected)), $"{name} n={n} {reduction} element {i}");
+                }
+            }
+        }
+    }
+
+    [Test]
+    public void InPlaceUnreducedAndThreadCountsGiveTheSameBits()
+    {
+        int n = 300_001;
+        var random = new Random(3);
+        float[] x = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 16 - 8)).ToArray();
+        float[] t = Enumerable.Range(0, n).Select(_ => (float)random.NextDouble()).ToArray();
+        float[] upstream = Enumerable.Range(0, n).Select(_ => (float)random.NextDouble()).ToArray();
+        var loss = new BinaryCrossEntropyWithLogitsLoss(2f);
+        var results = new List<float[]>();
+        foreach (int threads in new[] { 1, 2, 4 })
+        {
+            LossKernelsSettings.MaxThreads = threads;
+            var gradient = new float[n];
+            loss.TargetBackward(x, t, 0.5f, gradient);
+            results.Add(gradient);
+        }
+
+        Assert.That(results.Skip(1).All(r => Numerics.BitEqual(r, results[0])), Is.True, "thread counts");
+        float[] inPlace = (float[])t.Clone();
+        loss.TargetBackward(x, inPlace, 0.5f, inPlace);
+        Assert.That(Numerics.BitEqual(inPlace, results[0]), Is.True, "in place");
+        var unreduced = new float[n];
+        loss.TargetBackward(x, t, upstream, unreduced);
+        for (int i = 0; i < n; i += 9973)
+            Assert.That(unreduced[i], Is.EqualTo(results[0][i] * n / 0.5f * upstream[i]).Within(1e-5 * Math.Abs(unreduced[i]) + 1e-12), $"element {i}");
+    }
+
+    [Test]
+    public void AllocatesNothingAfterWarmUp()
+    {
+        float[] x = new float[70_000], t = new float[70_000], g = new float[70_000], u = new float[70_000];
+        DeterminismAndAllocationTests.AssertNoAllocation("TargetBackward", () =>
+        {
+            new MseLoss().TargetBackward(x, t, 1f, g);
+            new KlDivergenceLoss(true).TargetBackward(x, t, u, g);
+        });
+    }
+
+    [Test]
+    public void BadArgumentsThrowBeforeAnythingIsWritten()
+    {
+        float[] x = new float[8], t = new float[8], gradient = new float[8], shifted = new float[9];
+        var loss = new SmoothL1Loss();
+        void Untouched(string name) => Assert.That(gradient, Is.All.EqualTo(7f), name);
+        Array.Fill(gradient, 7f);
+        OpenCL.OpenCLTestDevice.AssertEachThrowsWritingNothing(
+        [
+            ("target length", () => loss.TargetBackward(x, t.AsSpan(1), 1f, gradient), typeof(ArgumentException), "target"),
+            ("gradient too short", () => loss.TargetBackward(x, t, 1f, gradient.AsSpan(1)), typeof(ArgumentException), "targetGrad"),
+            ("gradient shifted over the target", () => loss.TargetBackward(x, shifted.AsSpan(0, 8), 1f, shifted.AsSpan(1, 8)), typeof(ArgumentException), "targetGrad"),
+            ("weight length", () => loss.TargetBackward(x, t, 1f, gradient, weight: new float[3]), typeof(ArgumentException), "weight"),
+            ("upstream length", () => loss.TargetBackward(x, t, new float[3], gradient), typeof(ArgumentException), "upstream"),
+            ("avg_factor with sum", () => loss.TargetBackward(x, t, 1f, gradient, Reduction.Sum, avgFactor: 2f), typeof(ArgumentException), "avgFactor"),
+            ("beta negative", () => new SmoothL1Loss(-1f).TargetBackward(x, t, 1f, gradient), typeof(ArgumentOutOfRangeException), "beta"),
+        ], Untouched);
+        Assert.That(() => LossCatalog.Get("binary_cross_entropy_with_logits").Bind(new LossParameters(new Dictionary<string, object?> { ["target_grad"] = true }),
+            new Dictionary<string, LossTensor>
+            {
+                ["input"] = LossTensor.FromFloats(new float[6], 2, 3),
+                ["target"] = LossTensor.FromFloats(new float[6], 2, 3),
+                ["pos_weight"] = LossTensor.FromFloats([1f, 2f, 3f], 3),
+            }), Throws.ArgumentException.With.Property("ParamName").EqualTo("target_grad"));
+    }
+}
