@@ -43,26 +43,27 @@ public readonly struct HingeLoss : IElementwiseTargetLoss
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
         where TVec : struct
-        where TMath : struct, IVectorMath<TVec>
-    {
-        TVec zero = TMath.Create(0f);
-        TVec violation = TMath.Subtract(TMath.Create(Margin), TMath.Multiply(target, input));
-        TVec inside = TMath.LessThan(violation, zero);
-        gradient = TMath.Select(inside, zero, TMath.Select(TMath.IsNaN(violation), violation, TMath.Subtract(zero, target)));
-        return TMath.Select(inside, zero, violation);
-    }
+        where TMath : struct, IVectorMath<TVec> =>
+        Violation<TVec, TMath>(input, target, target, out gradient);
 
     /// <summary><c>∂ℓ/∂t = −x</c> where the margin is violated (margin − t·x ≥ 0), else 0: the target taken as a float, as autograd does.</summary>
     /// <inheritdoc cref="IElementwiseTargetLoss.EvaluateTarget{TVec, TMath}"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec EvaluateTarget<TVec, TMath>(TVec input, TVec target, out TVec targetGradient)
         where TVec : struct
+        where TMath : struct, IVectorMath<TVec> =>
+        Violation<TVec, TMath>(input, target, input, out targetGradient);
+
+    /// <summary>max(0, margin − t·x), and −<paramref name="factor"/> where it is not clipped (the other operand of t·x; NaN stays NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private TVec Violation<TVec, TMath>(TVec input, TVec target, TVec factor, out TVec gradient)
+        where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
         TVec zero = TMath.Create(0f);
         TVec violation = TMath.Subtract(TMath.Create(Margin), TMath.Multiply(target, input));
         TVec inside = TMath.LessThan(violation, zero);
-        targetGradient = TMath.Select(inside, zero, TMath.Select(TMath.IsNaN(violation), violation, TMath.Subtract(zero, input)));
+        gradient = TMath.Select(inside, zero, TMath.Select(TMath.IsNaN(violation), violation, TMath.Subtract(zero, factor)));
         return TMath.Select(inside, zero, violation);
     }
 }
