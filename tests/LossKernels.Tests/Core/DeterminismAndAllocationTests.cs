@@ -143,17 +143,28 @@ public class DeterminismAndAllocationTests
     /// <summary>
     /// Warm (JIT, tiering, worker threads), then count the bytes allocated over repeated calls by the
     /// calling thread and by the pool's workers (each records its own count after every job; a
-    /// process-wide count would include the test host's own background threads).
+    /// process-wide count would include the test host's own background threads). A round that allocates
+    /// is measured once more: a one-time allocation of the runtime's (a method tiering up mid-round, seen
+    /// once as 184 bytes in a loaded CI run) happens once, while the library's would happen every round.
     /// </summary>
     internal static void AssertNoAllocation(string what, Action calls)
     {
         for (int i = 0; i < 40; i++)
             calls();
-        long beforeWorkers = ChunkScheduler.WorkerAllocatedBytes;
-        long beforeThread = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10; i++)
-            calls();
-        Assert.That(GC.GetAllocatedBytesForCurrentThread() - beforeThread, Is.Zero, $"{what}: bytes allocated on the calling thread");
-        Assert.That(ChunkScheduler.WorkerAllocatedBytes - beforeWorkers, Is.Zero, $"{what}: bytes allocated by the worker threads");
+        for (int round = 0; ; round++)
+        {
+            long beforeWorkers = ChunkScheduler.WorkerAllocatedBytes;
+            long beforeThread = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10; i++)
+                calls();
+            long thread = GC.GetAllocatedBytesForCurrentThread() - beforeThread, workers = ChunkScheduler.WorkerAllocatedBytes - beforeWorkers;
+            if (thread == 0 && workers == 0)
+                return;
+            if (round == 1)
+            {
+                Assert.That(thread, Is.Zero, $"{what}: bytes allocated on the calling thread, in two rounds running");
+                Assert.That(workers, Is.Zero, $"{what}: bytes allocated by the worker threads, in two rounds running");
+            }
+        }
     }
 }
