@@ -1171,6 +1171,147 @@ def lovasz_cases(rng):
     lovasz_case("lovasz_hinge_loss", {"mode": "binary", "ignore_index": 7}, quantized(1, 1, 2, 3), np.full((1, 1, 2, 3), 7, np.float32), "all_ignored")
 
 
+def embedding_case(name, loss, params, floats, label, fn, source, upstream=None, tolerance=None):
+    """One case of an embedding loss: floats (name -> float32 array) are leaves in float64, label (name, array) is passed as
+    given (float32 or int64); fn(leaves64, label64) is the loss; grad.<name> for every float input."""
+    leaves = {k: torch.tensor(v.astype(np.float64), requires_grad=True) for k, v in floats.items()}
+    label64 = None
+    if label is not None:
+        label64 = torch.tensor(label[1].astype(np.float64) if label[1].dtype == np.float32 else label[1])
+    value = fn(leaves, label64)
+    if upstream is None:
+        value.sum().backward()
+    else:
+        (value * torch.tensor(np.asarray(upstream).astype(np.float64))).sum().backward()
+    inputs = {k: tensor(v, "float32") for k, v in floats.items()}
+    if label is not None:
+        inputs[label[0]] = tensor(label[1], "int64" if label[1].dtype == np.int64 else "float32")
+    expected = {"loss": tensor(value.detach().numpy(), "float64")}
+    for k, leaf in leaves.items():
+        expected["grad." + k] = tensor(leaf.grad.numpy(), "float64")
+    write({
+        "format": "losskernels-golden/1",
+        "name": name,
+        "loss": loss,
+        "params": params,
+        "inputs": inputs,
+        "upstream": None if upstream is None else tensor(upstream, "float32"),
+        "expected": expected,
+        "tolerance": tolerance or {"rtol": 1e-5, "atol": 1e-6},
+        "source": source,
+    })
+
+
+def contrastive_formula(x1, x2, y, margin, eps):
+    """Hadsell et al. 2006 without the halves: y·d² + (1 − y)·max(0, margin − d)², d = F.pairwise_distance (torch float64)."""
+    d = F.pairwise_distance(x1, x2, eps=eps)
+    return y * d.pow(2) + (1 - y) * torch.clamp(margin - d, min=0).pow(2)
+
+
+def embedding_cases(rng):
+    """triplet_margin_loss, contrastive_loss, cosine_embedding_loss and margin_ranking_loss (issue 15): shapes from one row of
+    one element to rows longer than a vector, D not a multiple of the vector width, every reduction, an upstream, labels as
+    float32 and int64, and the edges (identical embeddings, zero distance, ties under swap, the hinge exactly at 0)."""
+    version = f"torch {torch.__version__}"
+    reductions = ("none", "mean", "sum")
+
+    def reduce(value, reduction):
+        return {"none": value, "mean": value.mean(), "sum": value.sum()}[reduction]
+
+    def triplet(tag, params, a, p, n, reduction, upstream=None):
+        b, d = a.shape
+        fn = lambda x, _: F.triplet_margin_loss(x["anchor"], x["positive"], x["negative"], margin=params.get("margin", 1.0), p=params.get("p", 2),
+                                                eps=params.get("eps", 1e-6), swap=params.get("swap", False), reduction=reduction)
+        embedding_case(f"triplet_margin_loss/{tag}/{reduction}/{b}x{d}", "triplet_margin_loss", {**params, "reduction": reduction},
+                       {"anchor": a, "positive": p, "negative": n}, None, fn, f"{version} torch.nn.functional.triplet_margin_loss, float64", upstream)
+
+    def near(x, spread):
+        return (x + rng.uniform(-spread, spread, x.shape)).astype(np.float32)
+
+    for tag, params in (("default", {}), ("p1", {"p": 1}), ("swap", {"swap": True}), ("margin0.5_eps0", {"margin": 0.5, "eps": 0.0}),
+                        ("p1_swap", {"p": 1, "swap": True})):
+        for b, d in ((1, 1), (3, 5), (8, 17), (4, 100), (2, 257)):
+            a = rng.uniform(-1, 1, (b, d)).astype(np.float32)
+            spread = 1.0 / np.sqrt(d)
+            p, n = near(a, 2 * spread), near(a, 3 * spread)
+            for reduction in reductions:
+                triplet(tag, params, a, p, n, reduction)
+            triplet(tag + "_upstream", params, a, p, n, "none", rng.uniform(-1, 1, b).astype(np.float32))
+    # Identical embeddings: zero distances (eps 0: the norm's gradient is 0 there), the hinge exactly at 0 with margin 0 (its
+    # gradient passes), and swap's tie d(a, n) = d(p, n) (half each way).
+    same = rng.uniform(-1, 1, (3, 9)).astype(np.float32)
+    for tag, params in (("identical", {}), ("identical_eps0", {"eps": 0.0}), ("identical_margin0_swap", {"margin": 0.0, "swap": True}),
+                        ("identical_margin0_eps0_swap", {"margin": 0.0, "eps": 0.0, "swap": True})):
+        triplet(tag, params, same, same.copy(), same.copy(), "none")
+        triplet(tag, params, same, same.copy(), same.copy(), "mean")
+    triplet("tie_swap", {"swap": True}, same, near(same, 0.1), same.copy(), "none")
+    big = rng.uniform(-1, 1, (2, 13)).astype(np.float32) * np.float32(1e4)
+    triplet("large", {}, big, near(big, 1e3), near(big, 1e3), "none")
+
+    def pair(loss, tag, params, x1, x2, label_name, label, reduction, fn, source, upstream=None):
+        shape = "x".join(str(k) for k in x1.shape)
+        embedding_case(f"{loss}/{tag}/{reduction}/{shape}", loss, {**params, "reduction": reduction}, {"input1": x1, "input2": x2}, (label_name, label),
+                       lambda x, y: reduce(fn(x["input1"], x["input2"], y), reduction), source, upstream)
+
+    contrastive_source = f"{version}: y * F.pairwise_distance(x1, x2, eps=eps).pow(2) + (1 - y) * clamp(margin - d, min=0).pow(2), float64"
+    for tag, params in (("default", {}), ("margin2_eps0", {"margin": 2.0, "eps": 0.0})):
+        margin, eps = params.get("margin", 1.0), params.get("eps", 1e-6)
+        fn = lambda x1, x2, y: contrastive_formula(x1, x2, y, margin, eps)
+        for b, d in ((1, 1), (3, 5), (8, 17), (4, 100), (2, 257)):
+            x1 = rng.uniform(-1, 1, (b, d)).astype(np.float32)
+            x2 = near(x1, 2.0 / np.sqrt(d) * margin)
+            y = (rng.random(b) < 0.5).astype(np.float32)
+            for reduction in reductions:
+                pair("contrastive_loss", tag, params, x1, x2, "label", y, reduction, fn, contrastive_source)
+            pair("contrastive_loss", tag + "_int64", params, x1, x2, "label", y.astype(np.int64), "mean", fn, contrastive_source)
+            pair("contrastive_loss", tag + "_upstream", params, x1, x2, "label", y, "none", fn, contrastive_source, rng.uniform(-1, 1, b).astype(np.float32))
+        soft = rng.random(8).astype(np.float32)
+        x1 = rng.uniform(-1, 1, (8, 6)).astype(np.float32)
+        pair("contrastive_loss", tag + "_soft", params, x1, near(x1, 0.5), "label", soft, "none", fn, contrastive_source)
+        same = rng.uniform(-1, 1, (4, 7)).astype(np.float32)
+        pair("contrastive_loss", tag + "_identical", params, same, same.copy(), "label", np.array([1, 0, 1, 0], dtype=np.float32), "none", fn, contrastive_source)
+
+    cosine_source = f"{version} torch.nn.functional.cosine_embedding_loss, float64"
+    for tag, margin in (("default", 0.0), ("margin0.5", 0.5), ("margin-0.3", -0.3)):
+        fn = lambda x1, x2, y: F.cosine_embedding_loss(x1, x2, y, margin=margin, reduction="none")
+        params = {} if margin == 0.0 else {"margin": margin}
+        for b, d in ((1, 1), (3, 5), (8, 17), (4, 100), (2, 257)):
+            x1 = rng.uniform(-1, 1, (b, d)).astype(np.float32)
+            x2 = np.where(rng.random((b, 1)) < 0.5, near(x1, 1.0), rng.uniform(-1, 1, (b, d))).astype(np.float32)
+            y = np.where(rng.random(b) < 0.5, 1.0, -1.0).astype(np.float32)
+            for reduction in reductions:
+                pair("cosine_embedding_loss", tag, params, x1, x2, "target", y, reduction, fn, cosine_source)
+            pair("cosine_embedding_loss", tag + "_int64", params, x1, x2, "target", y.astype(np.int64), "sum", fn, cosine_source)
+            pair("cosine_embedding_loss", tag + "_upstream", params, x1, x2, "target", y, "none", fn, cosine_source, rng.uniform(-1, 1, b).astype(np.float32))
+    # Zero vectors (the cosine is 0 through PyTorch's 1e-12), identical rows (cos = 1), a target of 0 (loss 0 in PyTorch).
+    x1 = np.array([[0, 0, 0], [1, 2, 3], [1, 2, 3], [-1, 0.5, 2], [0, 0, 0]], dtype=np.float32)
+    x2 = np.array([[0, 0, 0], [1, 2, 3], [-1, -2, -3], [0.5, 1, -1], [1, 1, 1]], dtype=np.float32)
+    fn = lambda a, b, y: F.cosine_embedding_loss(a, b, y, margin=0.0, reduction="none")
+    pair("cosine_embedding_loss", "edges", {}, x1, x2, "target", np.array([1, -1, -1, 0, -1], dtype=np.float32), "none", fn, cosine_source)
+
+    ranking_source = f"{version} torch.nn.functional.margin_ranking_loss, float64"
+    for tag, margin in (("default", 0.0), ("margin0.5", 0.5)):
+        fn = lambda x1, x2, y: F.margin_ranking_loss(x1, x2, y, margin=margin, reduction="none")
+        params = {} if margin == 0.0 else {"margin": margin}
+        for n in (1, 7, 257, 1031):
+            x1 = rng.uniform(-1, 1, n).astype(np.float32)
+            x2 = rng.uniform(-1, 1, n).astype(np.float32)
+            y = np.where(rng.random(n) < 0.5, 1.0, -1.0).astype(np.float32)
+            for reduction in reductions:
+                pair("margin_ranking_loss", tag, params, x1, x2, "target", y, reduction, fn, ranking_source)
+            pair("margin_ranking_loss", tag + "_int64", params, x1, x2, "target", y.astype(np.int64), "mean", fn, ranking_source)
+            pair("margin_ranking_loss", tag + "_upstream", params, x1, x2, "target", y, "none", fn, ranking_source, rng.uniform(-1, 1, n).astype(np.float32))
+    # Ties (the hinge exactly at 0 with margin 0: its gradient passes), ±1e4 scores, a 2-d input.
+    x1 = np.array([0.5, -0.25, 1e4, -1e4, 3.0, 0.0], dtype=np.float32)
+    x2 = np.array([0.5, -0.25, -1e4, 1e4, 1.0, 0.0], dtype=np.float32)
+    fn = lambda a, b, y: F.margin_ranking_loss(a, b, y, margin=0.0, reduction="none")
+    pair("margin_ranking_loss", "edges", {}, x1, x2, "target", np.array([1, -1, 1, 1, -1, 1], dtype=np.float32), "none", fn, ranking_source)
+    grid1 = rng.uniform(-1, 1, (3, 5)).astype(np.float32)
+    grid2 = rng.uniform(-1, 1, (3, 5)).astype(np.float32)
+    pair("margin_ranking_loss", "grid", {"margin": 0.1}, grid1, grid2, "target", np.where(rng.random((3, 5)) < 0.5, 1.0, -1.0).astype(np.float32), "none",
+         lambda a, b, y: F.margin_ranking_loss(a, b, y, margin=0.1, reduction="none"), ranking_source)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):
@@ -1229,6 +1370,7 @@ def main():
     pixel_weighted_cases(np.random.default_rng(20261202))
     lovasz_cases(np.random.default_rng(20261203))
     target_gradient_cases(np.random.default_rng(20261204))
+    embedding_cases(np.random.default_rng(20261205))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

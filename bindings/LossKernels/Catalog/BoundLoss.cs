@@ -20,7 +20,7 @@ public enum LossMode
 /// </summary>
 public abstract class BoundLoss : IDisposable
 {
-    private protected BoundLoss(int[] lossShape, int inputLength, string inputName = "input", string? secondInputName = null)
+    private protected BoundLoss(int[] lossShape, int inputLength, string inputName = "input", string? secondInputName = null, string? thirdInputName = null)
     {
         LossShape = lossShape;
         Loss = new float[lossShape.Aggregate(1, (a, b) => a * b)];
@@ -30,6 +30,12 @@ public abstract class BoundLoss : IDisposable
         {
             SecondGradient = new float[inputLength];
             gradients[secondInputName] = SecondGradient;
+        }
+
+        if (thirdInputName is not null)
+        {
+            ThirdGradient = new float[inputLength];
+            gradients[thirdInputName] = ThirdGradient;
         }
 
         Gradients = gradients;
@@ -52,6 +58,9 @@ public abstract class BoundLoss : IDisposable
 
     /// <summary>The gradient with respect to a second differentiable input (the target boxes), or null.</summary>
     private protected float[]? SecondGradient { get; }
+
+    /// <summary>The gradient with respect to a third differentiable input (the triplet's negatives), or null.</summary>
+    private protected float[]? ThirdGradient { get; }
 
     /// <summary>The number of floats the loss reads per input (n; 4n for boxes).</summary>
     public int Length => InputGradient.Length;
@@ -79,7 +88,7 @@ public abstract class BoundLoss : IDisposable
     /// Copies what the last run left on the device into <see cref="Loss"/> and <see cref="InputGradient"/>.
     /// A reduced loss is on the host already; on the CPU this does nothing.
     /// </summary>
-    public void FetchResults() => DeviceRun?.Fetch(LossShape.Length > 0 ? Loss : [], InputGradient, SecondGradient);
+    public void FetchResults() => DeviceRun?.Fetch(LossShape.Length > 0 ? Loss : [], InputGradient, SecondGradient, ThirdGradient);
 
     /// <summary>Fills <see cref="Loss"/>, <see cref="InputGradient"/> and their device buffers with <paramref name="value"/>, so that a test sees whether a run writes every element.</summary>
     internal void Poison(float value)

@@ -48,6 +48,9 @@ public abstract class LossDevice
 
     internal abstract DeviceRun Overlap<TLoss>(Segmentation.OverlapBoundLoss<TLoss> bound)
         where TLoss : struct, Segmentation.IOverlapLoss;
+
+    internal abstract DeviceRun Embedding<TLoss>(Embedding.EmbeddingBoundLoss<TLoss> bound)
+        where TLoss : struct, Embedding.IEmbeddingLoss, Embedding.IOpenCLEmbeddingLoss;
 }
 
 /// <summary>
@@ -60,7 +63,7 @@ internal abstract class DeviceRun : IDisposable
     public abstract void Run(LossMode mode);
 
     /// <summary>Copies the unreduced losses (when <paramref name="loss"/> is not empty) and the gradients from the device.</summary>
-    public abstract void Fetch(float[] loss, float[] gradient, float[]? secondGradient);
+    public abstract void Fetch(float[] loss, float[] gradient, float[]? secondGradient, float[]? thirdGradient);
 
     /// <summary>Fills the device's output and gradient memory with <paramref name="value"/>.</summary>
     public abstract void Poison(float value);

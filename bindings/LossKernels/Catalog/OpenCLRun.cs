@@ -61,7 +61,7 @@ internal abstract class OpenCLRun : DeviceRun
     /// <summary>A loss's further input; else null.</summary>
     public DeviceBuffer<float>? Extra { get; }
 
-    public override void Fetch(float[] loss, float[] gradient, float[]? targetGradient)
+    public override void Fetch(float[] loss, float[] gradient, float[]? targetGradient, float[]? thirdGradient)
     {
         if (loss.Length > 0)
             Output!.Download(loss);

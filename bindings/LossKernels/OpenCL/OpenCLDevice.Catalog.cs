@@ -35,5 +35,7 @@ public sealed partial class OpenCLDevice
 
     internal override DeviceRun Overlap<TLoss>(Segmentation.OverlapBoundLoss<TLoss> bound) => new Segmentation.OpenCLOverlapRun<TLoss>(bound, this);
 
+    internal override DeviceRun Embedding<TLoss>(Embedding.EmbeddingBoundLoss<TLoss> bound) => new Embedding.OpenCLEmbeddingRun<TLoss>(bound, this);
+
     internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new OpenCLPosWeightRun(bound, this);
 }

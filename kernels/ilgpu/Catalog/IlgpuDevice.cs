@@ -57,4 +57,6 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
     internal override DeviceRun Lovasz(LovaszBoundLoss bound) => new IlgpuLovaszRun(bound, this);
 
     internal override DeviceRun Overlap<TLoss>(OverlapBoundLoss<TLoss> bound) => new IlgpuOverlapRun<TLoss>(bound, this);
+
+    internal override DeviceRun Embedding<TLoss>(Embedding.EmbeddingBoundLoss<TLoss> bound) => new IlgpuEmbeddingRun<TLoss>(bound, this);
 }

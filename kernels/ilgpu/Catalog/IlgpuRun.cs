@@ -66,7 +66,7 @@ internal abstract class IlgpuRun : DeviceRun
     /// <summary>A loss's further input; else default.</summary>
     public ArrayView<float> Extra { get; }
 
-    public override void Fetch(float[] loss, float[] gradient, float[]? targetGradient)
+    public override void Fetch(float[] loss, float[] gradient, float[]? targetGradient, float[]? thirdGradient)
     {
         Stream.Synchronize();
         if (loss.Length > 0)
@@ -99,7 +99,8 @@ internal abstract class IlgpuRun : DeviceRun
     /// <summary>Waits for the run's stream: a catalog run returns with its results in place.</summary>
     protected void Finish() => Stream.Synchronize();
 
-    private ArrayView<T> Upload<T>(T[] data)
+    /// <summary>A buffer of the run's holding <paramref name="data"/>, released with the run.</summary>
+    protected ArrayView<T> Upload<T>(T[] data)
         where T : unmanaged
     {
         ArrayView<T> view = Allocate<T>(data.Length);
@@ -108,7 +109,8 @@ internal abstract class IlgpuRun : DeviceRun
         return view;
     }
 
-    private ArrayView<T> Allocate<T>(int length)
+    /// <summary>A buffer of the run's of <paramref name="length"/> elements, released with the run.</summary>
+    protected ArrayView<T> Allocate<T>(int length)
         where T : unmanaged
     {
         // A zero-length buffer still gives a valid (empty) view, as an engine's empty tensor would.

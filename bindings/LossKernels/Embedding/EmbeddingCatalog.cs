@@ -1,0 +1,74 @@
+using LossKernels.Catalog;
+
+namespace LossKernels.Embedding;
+
+/// <summary>The catalog rows of the embedding losses.</summary>
+internal static class EmbeddingCatalog
+{
+    /// <summary>Rows of this many elements in the samples (the quick report's triplet runs B = 65,536 rows of it in full).</summary>
+    private const int SampleDim = 256;
+
+    public static readonly LossDefinition[] Rows =
+    [
+        Row("triplet_margin_loss", "max(0, margin + ‖a − p + eps‖_p − ‖a − n + eps‖_p) per row of [B, D]", "F.triplet_margin_loss",
+            p => new TripletMarginLoss(p.Float("margin", 1f), p.Int32("p", 2), p.Float("eps", 1e-6f), p.Bool("swap", false)), EmbeddingNames.Triplet, false,
+            1 << 24, ["margin", "p", "eps", "swap"]),
+        Row("contrastive_loss", "y·d² + (1 − y)·max(0, margin − d)², d = ‖x1 − x2 + eps‖₂, per row of [B, D]", "Hadsell et al. 2006 (formula in PyTorch)",
+            p => new ContrastiveLoss(p.Float("margin", 1f), p.Float("eps", 1e-6f)), EmbeddingNames.Contrastive, false, 1 << 24, ["margin", "eps"]),
+        Row("cosine_embedding_loss", "1 − cos (y = 1) | max(0, cos − margin) (y = −1) per row of [B, D]", "F.cosine_embedding_loss",
+            p => new CosineEmbeddingLoss(p.Float("margin", 0f)), EmbeddingNames.Pair, false, 1 << 24, ["margin"]),
+        Row("margin_ranking_loss", "max(0, −y·(x1 − x2) + margin)", "F.margin_ranking_loss",
+            p => new MarginRankingLoss(p.Float("margin", 0f)), EmbeddingNames.Pair, true, 1 << 24, ["margin"]),
+    ];
+
+    private static LossDefinition Row<TLoss>(string name, string formula, string equivalent, Func<LossParameters, TLoss> create, EmbeddingNames names,
+        bool rowsOfOne, int reportSize, string[] parameters)
+        where TLoss : struct, IEmbeddingLoss, IOpenCLEmbeddingLoss
+    {
+        TLoss probe = default;
+        string[] inputs = probe.Inputs == 3 ? [names.X0, names.X1, names.X2] : [names.X0, names.X1, names.Label];
+        return new LossDefinition(name, "embedding", formula, equivalent, inputs, [], [.. parameters, "reduction"], reportSize,
+            (p, tensors, upstream, device) => new EmbeddingBoundLoss<TLoss>(create(p), names, rowsOfOne, p, tensors, upstream, device),
+            (length, seed) => Sample(length, seed, inputs, probe.Labelled, rowsOfOne, name == "cosine_embedding_loss" || name == "margin_ranking_loss"));
+    }
+
+    /// <summary>
+    /// Inputs in [−1, 1) of <paramref name="length"/> elements (rows of up to <see cref="SampleDim"/>), the second and third near the first so
+    /// that every hinge is met on both sides; labels alternate 1, 0 (or 1, −1 for <paramref name="signed"/> targets).
+    /// </summary>
+    private static Dictionary<string, LossTensor> Sample(int length, int seed, string[] names, bool labelled, bool rowsOfOne, bool signed)
+    {
+        int dim = rowsOfOne ? 1 : Math.Max(1, Math.Min(SampleDim, length));
+        int rows = length / dim;
+        var random = new Random(seed);
+        var first = new float[rows * dim];
+        for (int i = 0; i < first.Length; i++)
+            first[i] = (float)(random.NextDouble() * 2 - 1);
+        int[] shape = rowsOfOne ? [rows] : [rows, dim];
+        var sample = new Dictionary<string, LossTensor> { [names[0]] = LossTensor.FromFloats(first, shape) };
+        int others = labelled ? 1 : 2;
+        for (int k = 1; k <= others; k++)
+        {
+            // Rows at a spread of distances from the first: some pairs inside the margin, some outside.
+            var other = new float[first.Length];
+            for (int r = 0; r < rows; r++)
+            {
+                float spread = (float)(random.NextDouble() * (rowsOfOne ? 2 : 0.15));
+                for (int j = 0; j < dim; j++)
+                    other[r * dim + j] = first[r * dim + j] + spread * (float)(random.NextDouble() * 2 - 1);
+            }
+
+            sample[names[k]] = LossTensor.FromFloats(other, shape);
+        }
+
+        if (labelled)
+        {
+            var label = new float[rows];
+            for (int r = 0; r < rows; r++)
+                label[r] = r % 2 == 0 ? 1f : signed ? -1f : 0f;
+            sample[names[2]] = LossTensor.FromFloats(label, rows);
+        }
+
+        return sample;
+    }
+}

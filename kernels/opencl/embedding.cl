@@ -1,0 +1,195 @@
+/* The embedding losses (bindings/LossKernels/Embedding): rows of two or three [B, D] inputs, each row seen through three sums
+ * over its D elements. Each loss mirrors its C# struct: embedding_terms is IEmbeddingLoss.Terms, embedding_row is Row,
+ * embedding_gradient is Gradient; the kind is one of the EMBEDDING_* values below (EmbeddingKind on the host). */
+
+#define EMBEDDING_TRIPLET 0
+#define EMBEDDING_CONTRASTIVE 1
+#define EMBEDDING_COSINE 2
+#define EMBEDDING_RANKING 3
+
+/* PyTorch's cosine_embedding_loss epsilon under the square root's factors. */
+#define COSINE_EPSILON 1e-12f
+
+typedef struct
+{
+    int kind;
+    int p;
+    int swap;
+    float margin;
+    float eps;
+} embedding_loss;
+
+/* max(0, z) as clamp_min (NaN stays NaN); its gradient passes where z >= 0. */
+inline float embedding_hinge(float z) { return z < 0.0f ? 0.0f : z; }
+inline float embedding_passes(float z) { return z >= 0.0f ? 1.0f : 0.0f; }
+/* 1/d, and 0 at d = 0 (a norm's gradient there). */
+inline float embedding_inverse(float d) { return d == 0.0f ? 0.0f : 1.0f / d; }
+inline float embedding_sign(float u) { return u > 0.0f ? 1.0f : u < 0.0f ? -1.0f : 0.0f; }
+inline float triplet_power(int p, float u) { return p == 2 ? u * u : fabs(u); }
+inline float triplet_distance(int p, float sum) { return p == 2 ? sqrt(sum) : sum; }
+inline float triplet_inverse(int p, float d) { return p == 2 ? embedding_inverse(d) : 1.0f; }
+inline float triplet_slope(int p, float u) { return p == 2 ? u : embedding_sign(u); }
+
+inline void embedding_terms(const embedding_loss* l, float a, float b, float c, float* s0, float* s1, float* s2)
+{
+    switch (l->kind)
+    {
+    case EMBEDDING_TRIPLET:
+        *s0 = triplet_power(l->p, a - b + l->eps);
+        *s1 = triplet_power(l->p, a - c + l->eps);
+        *s2 = l->swap ? triplet_power(l->p, b - c + l->eps) : 0.0f;
+        break;
+    case EMBEDDING_CONTRASTIVE:
+    {
+        float u = a - b + l->eps;
+        *s0 = u * u;
+        *s1 = *s2 = 0.0f;
+        break;
+    }
+    case EMBEDDING_COSINE:
+        *s0 = a * b;
+        *s1 = a * a;
+        *s2 = b * b;
+        break;
+    default:
+        *s0 = a - b;
+        *s1 = *s2 = 0.0f;
+        break;
+    }
+}
+
+inline float embedding_row(const embedding_loss* l, float s0, float s1, float s2, float label, float scale, float* c0, float* c1, float* c2)
+{
+    switch (l->kind)
+    {
+    case EMBEDDING_TRIPLET:
+    {
+        float positive = triplet_distance(l->p, s0), anchor_negative = triplet_distance(l->p, s1);
+        float negative = anchor_negative, anchor_share = 1.0f, swap_share = 0.0f, swap_distance = 0.0f;
+        if (l->swap)
+        {
+            swap_distance = triplet_distance(l->p, s2);
+            int anchor_less = anchor_negative < swap_distance, swap_less = swap_distance < anchor_negative;
+            negative = swap_less || isnan(swap_distance) ? swap_distance : anchor_negative;
+            anchor_share = anchor_less ? 1.0f : swap_less ? 0.0f : 0.5f;
+            swap_share = 1.0f - anchor_share;
+        }
+        float z = l->margin + positive - negative;
+        float k = embedding_passes(z) * scale;
+        *c0 = k * triplet_inverse(l->p, positive);
+        *c1 = -(k * anchor_share * triplet_inverse(l->p, anchor_negative));
+        *c2 = l->swap ? -(k * swap_share * triplet_inverse(l->p, swap_distance)) : 0.0f;
+        return embedding_hinge(z);
+    }
+    case EMBEDDING_CONTRASTIVE:
+    {
+        float d = sqrt(s0), dissimilar = 1.0f - label;
+        float hinge = embedding_hinge(l->margin - d);
+        float slope = 2.0f * (label * d - dissimilar * hinge);
+        *c0 = slope * scale * embedding_inverse(d);
+        *c1 = *c2 = 0.0f;
+        return label * (d * d) + dissimilar * (hinge * hinge);
+    }
+    case EMBEDDING_COSINE:
+    {
+        float square1 = s1 + COSINE_EPSILON, square2 = s2 + COSINE_EPSILON;
+        float denominator = sqrt(square1 * square2);
+        float cosine = s0 / denominator;
+        int similar = label == 1.0f, dissimilar = label == -1.0f;
+        float z = cosine - l->margin;
+        float k = similar ? -scale : dissimilar && z >= 0.0f ? scale : 0.0f;
+        *c0 = k / denominator;
+        *c1 = -(k * cosine / square1);
+        *c2 = -(k * cosine / square2);
+        return similar ? 1.0f - cosine : dissimilar ? embedding_hinge(z) : 0.0f;
+    }
+    default:
+    {
+        float z = -(label * s0) + l->margin;
+        *c0 = -(label * (embedding_passes(z) * scale));
+        *c1 = *c2 = 0.0f;
+        return embedding_hinge(z);
+    }
+    }
+}
+
+inline void embedding_gradient(const embedding_loss* l, float a, float b, float c, float c0, float c1, float c2, float* g0, float* g1, float* g2)
+{
+    switch (l->kind)
+    {
+    case EMBEDDING_TRIPLET:
+    {
+        float a0 = c0 * triplet_slope(l->p, a - b + l->eps), a1 = c1 * triplet_slope(l->p, a - c + l->eps);
+        *g0 = a0 + a1;
+        *g1 = -a0;
+        *g2 = -a1;
+        if (l->swap)
+        {
+            float a2 = c2 * triplet_slope(l->p, b - c + l->eps);
+            *g1 += a2;
+            *g2 -= a2;
+        }
+        break;
+    }
+    case EMBEDDING_CONTRASTIVE:
+        *g0 = c0 * (a - b + l->eps);
+        *g1 = -*g0;
+        *g2 = 0.0f;
+        break;
+    case EMBEDDING_COSINE:
+        *g0 = fma(c0, b, c1 * a);
+        *g1 = fma(c0, a, c2 * b);
+        *g2 = 0.0f;
+        break;
+    default:
+        *g0 = c0;
+        *g1 = -c0;
+        *g2 = 0.0f;
+        break;
+    }
+}
+
+/* A work-item per row: the row's sums in acc_t, its loss and coefficients, then its gradients (each element read before its
+ * gradient is written, so a gradient may be its input). x2 is null for two-input losses; the labels are float or long (one
+ * of them given, or neither); the row's loss goes to row_losses for the host's ordered sum. */
+kernel void embedding_rows(global const float* x0, global const float* x1, global const float* x2, global const float* float_labels,
+    global const long* long_labels, global const float* upstream, global float* output, global float* g0, global float* g1, global float* g2,
+    int rows, int dim, int kind, int p, int swap, float margin, float eps, float gradient_scale, global acc_t* row_losses)
+{
+    size_t r = get_global_id(0);
+    if (r >= (size_t)rows)
+        return;
+    embedding_loss l = { kind, p, swap, margin, eps };
+    size_t offset = r * (size_t)dim;
+    global const float* a = x0 + offset;
+    global const float* b = x1 + offset;
+    global const float* c = (x2 ? x2 : x0) + offset;
+    acc_t sum0 = 0, sum1 = 0, sum2 = 0;
+    for (int j = 0; j < dim; j++)
+    {
+        float s0, s1, s2;
+        embedding_terms(&l, a[j], b[j], c[j], &s0, &s1, &s2);
+        sum0 += s0;
+        sum1 += s1;
+        sum2 += s2;
+    }
+    float label = float_labels ? float_labels[r] : long_labels ? (float)long_labels[r] : 0.0f;
+    float scale = gradient_scale * (upstream ? upstream[r] : 1.0f);
+    float c0, c1, c2;
+    float loss = embedding_row(&l, (float)sum0, (float)sum1, (float)sum2, label, scale, &c0, &c1, &c2);
+    if (g0)
+    {
+        for (int j = 0; j < dim; j++)
+        {
+            float d0, d1, d2;
+            embedding_gradient(&l, a[j], b[j], c[j], c0, c1, c2, &d0, &d1, &d2);
+            g0[offset + j] = d0;
+            g1[offset + j] = d1;
+            if (x2)
+                g2[offset + j] = d2;
+        }
+    }
+    if (output)
+        output[r] = loss;
+    row_losses[r] = loss;
+}
