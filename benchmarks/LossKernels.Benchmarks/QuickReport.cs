@@ -160,9 +160,12 @@ internal static class QuickReport
         float[] input = inputs[definition.Inputs[0]].RequireFloats(definition.Inputs[0]);
         LossTensor targetTensor = inputs[definition.Inputs[1]];
         double[] targetValues = targetTensor.Floats is float[] floats ? ToDouble(floats) : Array.ConvertAll(targetTensor.RequireIntegers(definition.Inputs[1]), v => (double)v);
-        ReferenceResult reference = definition.Family == "segmentation"
-            ? ReferenceSegmentationLosses.Compute(definition.Name, parameters, inputs["input"], targetTensor, inputs.GetValueOrDefault("pixel_weight"))
-            : ReferenceLosses.Compute(definition.Name, parameters, ToDouble(input), targetValues, null, null);
+        ReferenceResult reference = definition.Family switch
+        {
+            "segmentation" => ReferenceSegmentationLosses.Compute(definition.Name, parameters, inputs["input"], targetTensor, inputs.GetValueOrDefault("pixel_weight")),
+            "embedding" => ReferenceEmbeddingLosses.Compute(definition.Name, parameters, inputs) is var embedding ? new ReferenceResult(embedding.Loss, embedding.Gradients[0]) : null!,
+            _ => ReferenceLosses.Compute(definition.Name, parameters, ToDouble(input), targetValues, null, null),
+        };
 
         var deviceBounds = devices.Select(d => definition.Bind(new LossParameters(parameters), inputs, null, d.Device)).ToList();
         var runners = new List<IReportRunner> { new CatalogRunner(bound) };

@@ -149,47 +149,55 @@ inline void embedding_gradient(const embedding_loss* l, float a, float b, float 
     }
 }
 
-/* A work-item per row: the row's sums in acc_t, its loss and coefficients, then its gradients (each element read before its
+/* A work-item per rows_per_item consecutive rows (one row when rows are long; many when they are short, so that the host adds
+ * few partials): per row its sums in acc_t, its loss and coefficients, then its gradients (each element read before its
  * gradient is written, so a gradient may be its input). x2 is null for two-input losses; the labels are float or long (one
- * of them given, or neither); the row's loss goes to row_losses for the host's ordered sum. */
+ * of them given, or neither); the item's rows' losses, added in row order, go to item_losses for the host's ordered sum. */
 kernel void embedding_rows(global const float* x0, global const float* x1, global const float* x2, global const float* float_labels,
     global const long* long_labels, global const float* upstream, global float* output, global float* g0, global float* g1, global float* g2,
-    int rows, int dim, int kind, int p, int swap, float margin, float eps, float gradient_scale, global acc_t* row_losses)
+    int rows, int dim, int rows_per_item, int kind, int p, int swap, float margin, float eps, float gradient_scale, global acc_t* item_losses)
 {
-    size_t r = get_global_id(0);
-    if (r >= (size_t)rows)
+    size_t item = get_global_id(0);
+    size_t first = item * (size_t)rows_per_item;
+    if (first >= (size_t)rows)
         return;
+    size_t end = min(first + (size_t)rows_per_item, (size_t)rows);
     embedding_loss l = { kind, p, swap, margin, eps };
-    size_t offset = r * (size_t)dim;
-    global const float* a = x0 + offset;
-    global const float* b = x1 + offset;
-    global const float* c = (x2 ? x2 : x0) + offset;
-    acc_t sum0 = 0, sum1 = 0, sum2 = 0;
-    for (int j = 0; j < dim; j++)
+    acc_t total = 0;
+    for (size_t r = first; r < end; r++)
     {
-        float s0, s1, s2;
-        embedding_terms(&l, a[j], b[j], c[j], &s0, &s1, &s2);
-        sum0 += s0;
-        sum1 += s1;
-        sum2 += s2;
-    }
-    float label = float_labels ? float_labels[r] : long_labels ? (float)long_labels[r] : 0.0f;
-    float scale = gradient_scale * (upstream ? upstream[r] : 1.0f);
-    float c0, c1, c2;
-    float loss = embedding_row(&l, (float)sum0, (float)sum1, (float)sum2, label, scale, &c0, &c1, &c2);
-    if (g0)
-    {
+        size_t offset = r * (size_t)dim;
+        global const float* a = x0 + offset;
+        global const float* b = x1 + offset;
+        global const float* c = (x2 ? x2 : x0) + offset;
+        acc_t sum0 = 0, sum1 = 0, sum2 = 0;
         for (int j = 0; j < dim; j++)
         {
-            float d0, d1, d2;
-            embedding_gradient(&l, a[j], b[j], c[j], c0, c1, c2, &d0, &d1, &d2);
-            g0[offset + j] = d0;
-            g1[offset + j] = d1;
-            if (x2)
-                g2[offset + j] = d2;
+            float s0, s1, s2;
+            embedding_terms(&l, a[j], b[j], c[j], &s0, &s1, &s2);
+            sum0 += s0;
+            sum1 += s1;
+            sum2 += s2;
         }
+        float label = float_labels ? float_labels[r] : long_labels ? (float)long_labels[r] : 0.0f;
+        float scale = gradient_scale * (upstream ? upstream[r] : 1.0f);
+        float c0, c1, c2;
+        float loss = embedding_row(&l, (float)sum0, (float)sum1, (float)sum2, label, scale, &c0, &c1, &c2);
+        if (g0)
+        {
+            for (int j = 0; j < dim; j++)
+            {
+                float d0, d1, d2;
+                embedding_gradient(&l, a[j], b[j], c[j], c0, c1, c2, &d0, &d1, &d2);
+                g0[offset + j] = d0;
+                g1[offset + j] = d1;
+                if (x2)
+                    g2[offset + j] = d2;
+            }
+        }
+        if (output)
+            output[r] = loss;
+        total += loss;
     }
-    if (output)
-        output[r] = loss;
-    row_losses[r] = loss;
+    item_losses[item] = total;
 }

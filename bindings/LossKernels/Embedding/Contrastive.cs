@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LossKernels.OpenCL;
 
 namespace LossKernels.Embedding;
@@ -105,7 +106,7 @@ public readonly struct ContrastiveLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
         where TLabel : unmanaged =>
         EmbeddingLoss.Run(this, EmbeddingNames.Contrastive, 0, input1, input2, default, label, default, input1Grad, input2Grad, default, default, reduction, upstream, true);
 
-    /// <summary>Fused forward+backward (or forward alone when <paramref name="input1Grad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row).</summary>
+    /// <summary>Fused forward+backward (or forward alone when <paramref name="input1Grad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row, or per run of short rows).</summary>
     /// <param name="input1">The first input on the device, B rows of D.</param>
     /// <param name="input2">The second input on the same device.</param>
     /// <param name="label">B labels on the same device: float or long.</param>
@@ -135,6 +136,7 @@ public readonly struct ContrastiveLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
 
     /// <summary>u² per element of u = x1 − x2 + eps.</summary>
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Terms<TVec, TMath>(TVec x0, TVec x1, TVec x2, out TVec s0, out TVec s1, out TVec s2)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
@@ -146,6 +148,7 @@ public readonly struct ContrastiveLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
 
     /// <summary>d = √s0; the loss; c0 = (∂ℓ/∂d)/d, the other two 0.</summary>
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Row<TVec, TMath>(TVec s0, TVec s1, TVec s2, TVec label, TVec scale, out TVec c0, out TVec c1, out TVec c2)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
@@ -160,6 +163,7 @@ public readonly struct ContrastiveLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
 
     /// <summary>∂x1 = c0·u, ∂x2 = −c0·u.</summary>
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Gradient<TVec, TMath>(TVec x0, TVec x1, TVec x2, TVec c0, TVec c1, TVec c2, out TVec g0, out TVec g1, out TVec g2)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>

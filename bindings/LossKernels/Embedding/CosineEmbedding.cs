@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LossKernels.OpenCL;
 
 namespace LossKernels.Embedding;
@@ -101,7 +102,7 @@ public readonly struct CosineEmbeddingLoss : IEmbeddingLoss, IOpenCLEmbeddingLos
         where TLabel : unmanaged =>
         EmbeddingLoss.Run(this, EmbeddingNames.Pair, 0, input1, input2, default, target, default, input1Grad, input2Grad, default, default, reduction, upstream, true);
 
-    /// <summary>Fused forward+backward (or forward alone when <paramref name="input1Grad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row).</summary>
+    /// <summary>Fused forward+backward (or forward alone when <paramref name="input1Grad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row, or per run of short rows).</summary>
     /// <param name="input1">The first input on the device, B rows of D.</param>
     /// <param name="input2">The second input on the same device.</param>
     /// <param name="target">B labels on the same device: float or long.</param>
@@ -131,6 +132,7 @@ public readonly struct CosineEmbeddingLoss : IEmbeddingLoss, IOpenCLEmbeddingLos
 
     /// <summary>x1·x2, x1² and x2² per element.</summary>
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Terms<TVec, TMath>(TVec x0, TVec x1, TVec x2, out TVec s0, out TVec s1, out TVec s2)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
@@ -142,6 +144,7 @@ public readonly struct CosineEmbeddingLoss : IEmbeddingLoss, IOpenCLEmbeddingLos
 
     /// <summary>The cosine and the loss by target; with k = ∂ℓ/∂cos: c0 = k/den, c1 = −k·cos/m1, c2 = −k·cos/m2.</summary>
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Row<TVec, TMath>(TVec s0, TVec s1, TVec s2, TVec label, TVec scale, out TVec c0, out TVec c1, out TVec c2)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
@@ -162,6 +165,7 @@ public readonly struct CosineEmbeddingLoss : IEmbeddingLoss, IOpenCLEmbeddingLos
 
     /// <summary>∂x1 = c0·x2 + c1·x1, ∂x2 = c0·x1 + c2·x2.</summary>
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Gradient<TVec, TMath>(TVec x0, TVec x1, TVec x2, TVec c0, TVec c1, TVec c2, out TVec g0, out TVec g1, out TVec g2)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>

@@ -78,6 +78,8 @@ internal static unsafe class EmbeddingDriver
             where TMath : struct, IVectorMath<TVec>
         {
             int dim = data.Dim, count = TMath.Count, remainder = dim % count, tail = dim - count;
+            TLoss localLoss = loss;
+            float* g0 = data.G0, g1 = data.G1, g2 = localLoss.Inputs == 3 ? data.G2 : null;
             double total = 0d;
             for (nint r = start; r < start + length; r++)
             {
@@ -116,9 +118,9 @@ internal static unsafe class EmbeddingDriver
                     continue;
                 TVec k0 = TMath.Create(c0), k1 = TMath.Create(c1), k2 = TMath.Create(c2);
                 for (int j = 0; j <= dim - count; j += count)
-                    StoreGradient<TVec, TMath>(TMath.Load(ref a[j]), TMath.Load(ref b[j]), TMath.Load(ref c[j]), k0, k1, k2, offset + j);
+                    StoreGradient<TVec, TMath>(localLoss, g0, g1, g2, TMath.Load(ref a[j]), TMath.Load(ref b[j]), TMath.Load(ref c[j]), k0, k1, k2, offset + j);
                 if (remainder != 0)
-                    StoreGradient<TVec, TMath>(tailA, tailB, tailC, k0, k1, k2, offset + tail);
+                    StoreGradient<TVec, TMath>(localLoss, g0, g1, g2, tailA, tailB, tailC, k0, k1, k2, offset + tail);
             }
 
             return total;
@@ -133,41 +135,53 @@ internal static unsafe class EmbeddingDriver
             int count = TMath.Count;
             int remainder = (int)(length % count);
             nint tail = start + length - count;
+            EmbeddingRows rows = data;
             // The tail's inputs are read before the sweep writes: a gradient may be its input.
-            TVec tailA = TMath.Load(ref data.X0[tail]), tailB = TMath.Load(ref data.X1[tail]), tailC = TMath.Load(ref data.X2[tail]);
-            float* labels = stackalloc float[count];
-            float* scales = stackalloc float[count];
+            TVec tailA = TMath.Load(ref rows.X0[tail]), tailB = TMath.Load(ref rows.X1[tail]), tailC = TMath.Load(ref rows.X2[tail]);
+            float* converted = stackalloc float[count];
             double total = 0d;
             for (nint r = start; r <= start + length - count; r += count)
-                total += Column<TVec, TMath>(TMath.Load(ref data.X0[r]), TMath.Load(ref data.X1[r]), TMath.Load(ref data.X2[r]), r, 0, labels, scales);
+                total += Column<TVec, TMath>(loss, rows, TMath.Load(ref rows.X0[r]), TMath.Load(ref rows.X1[r]), TMath.Load(ref rows.X2[r]), r, 0, converted);
             if (remainder != 0)
-                total += Column<TVec, TMath>(tailA, tailB, tailC, tail, count - remainder, labels, scales);
+                total += Column<TVec, TMath>(loss, rows, tailA, tailB, tailC, tail, count - remainder, converted);
             return total;
         }
 
-        /// <summary>Rows [r, r + Count) of one element; their losses from lane <paramref name="from"/> on are returned (the earlier lanes were counted already).</summary>
+        /// <summary>
+        /// Rows [r, r + Count) of one element; their losses from lane <paramref name="from"/> on are returned (the earlier lanes were
+        /// counted already). Static over copies, as <see cref="StoreGradient{TVec, TMath}"/>; int64 labels are converted through
+        /// <paramref name="converted"/>.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private double Column<TVec, TMath>(TVec a, TVec b, TVec c, nint r, int from, float* labels, float* scales)
+        private static double Column<TVec, TMath>(TLoss loss, EmbeddingRows rows, TVec a, TVec b, TVec c, nint r, int from, float* converted)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
             int count = TMath.Count;
-            for (int lane = 0; lane < count; lane++)
+            TVec label;
+            if (rows.Labels != null)
             {
-                labels[lane] = data.Label(r + lane);
-                scales[lane] = data.RowScale(r + lane);
+                label = TMath.Load(ref rows.Labels[r]);
+            }
+            else
+            {
+                for (int lane = 0; lane < count; lane++)
+                    converted[lane] = rows.Label(r + lane);
+                label = TMath.Load(ref converted[0]);
             }
 
+            TVec scale = rows.Upstream != null ? TMath.Multiply(TMath.Load(ref rows.Upstream[r]), TMath.Create(rows.Scale)) : TMath.Create(rows.Scale);
             loss.Terms<TVec, TMath>(a, b, c, out TVec s0, out TVec s1, out TVec s2);
-            TVec rowLoss = loss.Row<TVec, TMath>(s0, s1, s2, TMath.Load(ref labels[0]), TMath.Load(ref scales[0]), out TVec c0, out TVec c1, out TVec c2);
-            if (data.Output != null)
-                TMath.Store(rowLoss, ref data.Output[r]);
-            if (data.Gradient)
-                StoreGradient<TVec, TMath>(a, b, c, c0, c1, c2, r);
+            TVec rowLoss = loss.Row<TVec, TMath>(s0, s1, s2, label, scale, out TVec c0, out TVec c1, out TVec c2);
+            if (rows.Output != null)
+                TMath.Store(rowLoss, ref rows.Output[r]);
+            if (rows.Gradient)
+                StoreGradient<TVec, TMath>(loss, rows.G0, rows.G1, loss.Inputs == 3 ? rows.G2 : null, a, b, c, c0, c1, c2, r);
             return TMath.Sum(TMath.KeepLanes(rowLoss, from, count));
         }
 
         /// <summary>Fewer elements per row (or fewer rows of one element) than a Vector128 holds: each row padded with zeros on the stack, the padding's terms dropped.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private double Padded(nint start, nint length)
         {
             int dim = data.Dim;
@@ -204,6 +218,7 @@ internal static unsafe class EmbeddingDriver
         }
 
         /// <summary>Row <paramref name="r"/>'s loss (written to the output when there is one) and coefficients from its sums, through the lanes' math on one lane.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private float RowOf(nint r, double sum0, double sum1, double sum2, out float c0, out float c1, out float c2)
         {
             Vector128<float> rowLoss = loss.Row<Vector128<float>, Width128>(Vector128.Create((float)sum0), Vector128.Create((float)sum1), Vector128.Create((float)sum2),
@@ -217,16 +232,20 @@ internal static unsafe class EmbeddingDriver
             return value;
         }
 
+        /// <summary>
+        /// The gradients at <paramref name="offset"/>. Static, over copies in locals: stores through the gradient pointers could
+        /// alias this struct's fields, which the JIT would then reload after every store.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void StoreGradient<TVec, TMath>(TVec a, TVec b, TVec c, TVec k0, TVec k1, TVec k2, nint offset)
+        private static void StoreGradient<TVec, TMath>(in TLoss loss, float* g0, float* g1, float* g2, TVec a, TVec b, TVec c, TVec k0, TVec k1, TVec k2, nint offset)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
-            loss.Gradient<TVec, TMath>(a, b, c, k0, k1, k2, out TVec g0, out TVec g1, out TVec g2);
-            TMath.Store(g0, ref data.G0[offset]);
-            TMath.Store(g1, ref data.G1[offset]);
-            if (loss.Inputs == 3)
-                TMath.Store(g2, ref data.G2[offset]);
+            loss.Gradient<TVec, TMath>(a, b, c, k0, k1, k2, out TVec d0, out TVec d1, out TVec d2);
+            TMath.Store(d0, ref g0[offset]);
+            TMath.Store(d1, ref g1[offset]);
+            if (g2 != null)
+                TMath.Store(d2, ref g2[offset]);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

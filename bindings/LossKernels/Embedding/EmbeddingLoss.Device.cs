@@ -18,10 +18,13 @@ internal interface IOpenCLEmbeddingLoss
 internal readonly record struct EmbeddingBuffers(DeviceBuffer<float> X0, DeviceBuffer<float> X1, DeviceBuffer<float>? X2, DeviceBuffer<float>? Output,
     DeviceBuffer<float>? G0, DeviceBuffer<float>? G1, DeviceBuffer<float>? G2, DeviceBuffer<float>? Upstream);
 
-/// <summary>The OpenCL entry points' checks and launch of every embedding loss (<c>kernels/opencl/embedding.cl</c>: a work-item per row).</summary>
+/// <summary>The OpenCL entry points' checks and launch of every embedding loss (<c>kernels/opencl/embedding.cl</c>: a work-item per row, or per run of short rows).</summary>
 internal static unsafe class EmbeddingDeviceLoss
 {
     private static readonly string[] Names = ["embedding_rows"];
+
+    /// <summary>Elements a work-item takes about: rows shorter than this go several to an item.</summary>
+    private const int ItemElements = 256;
 
     /// <summary>Checks a device call and runs it; returns the reduced loss (0 for <see cref="Reduction.None"/>).</summary>
     public static float Run<TLoss, TLabel>(in TLoss loss, in EmbeddingNames names, int dim, DeviceBuffer<float> x0, DeviceBuffer<float> x1, DeviceBuffer<float>? x2,
@@ -65,10 +68,13 @@ internal static unsafe class EmbeddingDeviceLoss
         if (rows == 0)
             return unreduced ? 0f : (float)(0d / divisor);
         EmbeddingKernelArguments arguments = loss.KernelArguments;
+        // Short rows go many to a work-item (a function of the shape alone), so that the host adds few partials.
+        int rowsPerItem = Math.Max(1, ItemElements / Math.Max(1, dim));
+        int items = (int)(((long)rows + rowsPerItem - 1) / rowsPerItem);
         lock (device.Gate)
         {
             device.ThrowIfDisposed();
-            nint partials = device.Partials(rows);
+            nint partials = device.Partials(items);
             nint kernel = device.Kernels(new ProgramKey("embedding", null, OpenCLReductionVariant.Auto), Names).Kernel(0);
             uint argument = 0;
             KernelSet.SetBuffer(kernel, argument++, x0.Handle);
@@ -83,6 +89,7 @@ internal static unsafe class EmbeddingDeviceLoss
             KernelSet.SetBuffer(kernel, argument++, buffers.G2?.Handle ?? 0);
             KernelSet.SetValue(kernel, argument++, rows);
             KernelSet.SetValue(kernel, argument++, dim);
+            KernelSet.SetValue(kernel, argument++, rowsPerItem);
             KernelSet.SetValue(kernel, argument++, arguments.Kind);
             KernelSet.SetValue(kernel, argument++, arguments.P);
             KernelSet.SetValue(kernel, argument++, arguments.Swap ? 1 : 0);
@@ -92,9 +99,9 @@ internal static unsafe class EmbeddingDeviceLoss
             KernelSet.SetBuffer(kernel, argument, partials);
             const int Group = 64;
             nuint local = Group;
-            nuint global = ((nuint)rows + Group - 1) / Group * Group;
+            nuint global = ((nuint)items + Group - 1) / Group * Group;
             OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
-            return unreduced ? 0f : (float)(device.SumPartials(rows) / divisor);
+            return unreduced ? 0f : (float)(device.SumPartials(items) / divisor);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LossKernels.OpenCL;
 
 namespace LossKernels.Embedding;
@@ -102,7 +103,7 @@ public readonly struct MarginRankingLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
         => EmbeddingLoss.Run(this, EmbeddingNames.Pair, 1, input1, input2, default, target, output, input1Grad, input2Grad, default, upstream, reduction,
             upstreamScalar, gradient);
 
-    /// <summary>Fused forward+backward (or forward alone when <paramref name="input1Grad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row).</summary>
+    /// <summary>Fused forward+backward (or forward alone when <paramref name="input1Grad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row, or per run of short rows).</summary>
     /// <param name="input1">The first input on the device: N scores.</param>
     /// <param name="input2">The second input on the same device.</param>
     /// <param name="target">N labels on the same device: float or long.</param>
@@ -132,6 +133,7 @@ public readonly struct MarginRankingLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
 
     /// <summary>x1 − x2.</summary>
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Terms<TVec, TMath>(TVec x0, TVec x1, TVec x2, out TVec s0, out TVec s1, out TVec s2)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
@@ -142,6 +144,7 @@ public readonly struct MarginRankingLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
 
     /// <summary>The hinge of −y·(x1 − x2) + margin; c0 = −y where it passes the gradient.</summary>
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Row<TVec, TMath>(TVec s0, TVec s1, TVec s2, TVec label, TVec scale, out TVec c0, out TVec c1, out TVec c2)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
@@ -155,6 +158,7 @@ public readonly struct MarginRankingLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
 
     /// <summary>∂x1 = c0, ∂x2 = −c0.</summary>
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Gradient<TVec, TMath>(TVec x0, TVec x1, TVec x2, TVec c0, TVec c1, TVec c2, out TVec g0, out TVec g1, out TVec g2)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>

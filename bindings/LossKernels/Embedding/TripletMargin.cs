@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LossKernels.OpenCL;
 
 namespace LossKernels.Embedding;
@@ -130,7 +131,7 @@ public readonly struct TripletMarginLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
         EmbeddingLoss.Run<TripletMarginLoss, float>(this, EmbeddingNames.Triplet, dim, anchor, positive, negative, default, output, anchorGrad, positiveGrad,
             negativeGrad, upstream, reduction, upstreamScalar, gradient);
 
-    /// <summary>Fused forward+backward (or forward alone when <paramref name="anchorGrad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row).</summary>
+    /// <summary>Fused forward+backward (or forward alone when <paramref name="anchorGrad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row, or per run of short rows).</summary>
     /// <param name="anchor">B·D floats on the device.</param>
     /// <param name="positive">B·D floats on the same device.</param>
     /// <param name="negative">B·D floats on the same device.</param>
@@ -164,6 +165,7 @@ public readonly struct TripletMarginLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
 
     /// <summary>|u|^p per element of u = a − p + eps, a − n + eps and (with swap) p − n + eps.</summary>
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Terms<TVec, TMath>(TVec x0, TVec x1, TVec x2, out TVec s0, out TVec s1, out TVec s2)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
@@ -175,6 +177,7 @@ public readonly struct TripletMarginLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
 
     /// <summary>The hinge on the distances; coefficients ∂ℓ/∂d(a,p)/d, ∂ℓ/∂d(a,n)/d and ∂ℓ/∂d(p,n)/d (p = 2; without the /d for p = 1).</summary>
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Row<TVec, TMath>(TVec s0, TVec s1, TVec s2, TVec label, TVec scale, out TVec c0, out TVec c1, out TVec c2)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
@@ -201,6 +204,7 @@ public readonly struct TripletMarginLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
 
     /// <summary>With v = u (p = 2) or sign(u) (p = 1): ∂a = c0·v_ap + c1·v_an, ∂p = −c0·v_ap + c2·v_pn, ∂n = −c1·v_an − c2·v_pn.</summary>
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Gradient<TVec, TMath>(TVec x0, TVec x1, TVec x2, TVec c0, TVec c1, TVec c2, out TVec g0, out TVec g1, out TVec g2)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
@@ -218,22 +222,26 @@ public readonly struct TripletMarginLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
         g2 = TMath.Subtract(g2, a2);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private TVec Power<TVec, TMath>(TVec u)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec> =>
         P == 2 ? TMath.Multiply(u, u) : TMath.Abs(u);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private TVec Distance<TVec, TMath>(TVec sum)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec> =>
         P == 2 ? TMath.Sqrt(sum) : sum;
 
     /// <summary>1/d for p = 2 (0 at d = 0, PyTorch's norm gradient there); 1 for p = 1, whose slope is sign(u).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private TVec Inverse<TVec, TMath>(TVec distance)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec> =>
         P == 2 ? EmbeddingMath.InverseOrZero<TVec, TMath>(distance) : TMath.Create(1f);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private TVec Slope<TVec, TMath>(TVec u)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec> =>
