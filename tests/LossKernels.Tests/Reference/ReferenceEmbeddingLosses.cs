@@ -2,8 +2,11 @@ using LossKernels.Catalog;
 
 namespace LossKernels.Tests.Reference;
 
-/// <summary>The float64 result of an embedding loss: the loss (a scalar, or one value per row) and the gradient of each float input.</summary>
-public sealed record ReferenceEmbeddingResult(double[] Loss, double[][] Gradients);
+/// <summary>
+/// The float64 result of an embedding loss: the loss (a scalar, or one value per row) and the gradient of each float input, each with
+/// the sum of the magnitudes of the terms it is computed from (the scale a float32 rounding error is relative to).
+/// </summary>
+public sealed record ReferenceEmbeddingResult(double[] Loss, double[][] Gradients, double[] LossScale, double[][] GradientScales);
 
 /// <summary>
 /// The embedding losses in float64, written plainly from PyTorch's formulas (triplet_margin_loss, cosine_embedding_loss,
@@ -27,27 +30,40 @@ public static class ReferenceEmbeddingLosses
         double[] label = triplet ? new double[rows]
             : inputs[loss == "contrastive_loss" ? "label" : "target"] is { } t ? (t.Floats is float[] f ? Array.ConvertAll(f, v => (double)v) : Array.ConvertAll(t.Integers!, v => (double)v)) : [];
         var values = new double[rows];
+        var valueScales = new double[rows];
         double[][] gradients = names.Select(_ => new double[x[0].Length]).ToArray();
+        double[][] scales = names.Select(_ => new double[x[0].Length]).ToArray();
+        var result = new Result(gradients, scales);
         double divisor = reduction == "mean" ? rows : 1d;
         for (int row = 0; row < rows; row++)
         {
             double scale = (reduction == "none" ? upstream?[row] ?? 1d : (upstream?[0] ?? 1d) / divisor);
-            values[row] = loss switch
+            (values[row], valueScales[row]) = loss switch
             {
-                "triplet_margin_loss" => Triplet(x, gradients, row, dim, Param("margin", 1), (int)Param("p", 2), Param("eps", 1e-6),
+                "triplet_margin_loss" => Triplet(x, result, row, dim, Param("margin", 1), (int)Param("p", 2), Param("eps", 1e-6),
                     parameters.TryGetValue("swap", out object? sw) && sw is true, scale),
-                "contrastive_loss" => Contrastive(x, gradients, row, dim, label[row], Param("margin", 1), Param("eps", 1e-6), scale),
-                "cosine_embedding_loss" => Cosine(x, gradients, row, dim, label[row], Param("margin", 0), scale),
-                "margin_ranking_loss" => Ranking(x, gradients, row, label[row], Param("margin", 0), scale),
+                "contrastive_loss" => Contrastive(x, result, row, dim, label[row], Param("margin", 1), Param("eps", 1e-6), scale),
+                "cosine_embedding_loss" => Cosine(x, result, row, dim, label[row], Param("margin", 0), scale),
+                "margin_ranking_loss" => Ranking(x, result, row, label[row], Param("margin", 0), scale),
                 _ => throw new ArgumentException($"No embedding reference for '{loss}'.", nameof(loss)),
             };
         }
 
-        double[] result = reduction == "none" ? values : [values.Sum() / divisor];
-        return new ReferenceEmbeddingResult(result, gradients);
+        bool unreduced = reduction == "none";
+        return new ReferenceEmbeddingResult(unreduced ? values : [values.Sum() / divisor], gradients, unreduced ? valueScales : [valueScales.Sum() / divisor], scales);
     }
 
-    private static double Triplet(double[][] x, double[][] g, int row, int dim, double margin, int p, double eps, bool swap, double scale)
+    /// <summary>The gradients being added up, and beside each the sum of the magnitudes of its terms.</summary>
+    private sealed record Result(double[][] Gradients, double[][] Scales)
+    {
+        public void Add(int input, int i, double term)
+        {
+            Gradients[input][i] += term;
+            Scales[input][i] += Math.Abs(term);
+        }
+    }
+
+    private static (double Value, double Scale) Triplet(double[][] x, Result g, int row, int dim, double margin, int p, double eps, bool swap, double scale)
     {
         (double ap, double[] uap) = Distance(x[0], x[1], row, dim, p, eps);
         (double an, double[] uan) = Distance(x[0], x[2], row, dim, p, eps);
@@ -65,12 +81,15 @@ public static class ReferenceEmbeddingLosses
         {
             int i = row * dim + j;
             double dap = k * uap[j], dan = -k * shareAn * uan[j], dpn = -k * sharePn * upn[j];
-            g[0][i] += dap + dan;
-            g[1][i] += -dap + dpn;
-            g[2][i] += -dan - dpn;
+            g.Add(0, i, dap);
+            g.Add(0, i, dan);
+            g.Add(1, i, -dap);
+            g.Add(1, i, dpn);
+            g.Add(2, i, -dan);
+            g.Add(2, i, -dpn);
         }
 
-        return Math.Max(z, 0);
+        return (Math.Max(z, 0), Math.Abs(margin) + ap + negative);
     }
 
     /// <summary>‖x − y + eps‖_p of a row and its gradient with respect to x (u/d, 0 at d = 0; sign(u) for p = 1).</summary>
@@ -90,21 +109,24 @@ public static class ReferenceEmbeddingLosses
         return (d, u);
     }
 
-    private static double Contrastive(double[][] x, double[][] g, int row, int dim, double y, double margin, double eps, double scale)
+    private static (double Value, double Scale) Contrastive(double[][] x, Result g, int row, int dim, double y, double margin, double eps, double scale)
     {
         (double d, double[] slope) = Distance(x[0], x[1], row, dim, 2, eps);
         double hinge = Math.Max(margin - d, 0);
-        double dd = (2 * y * d - 2 * (1 - y) * hinge) * scale;
+        double similar = 2 * y * d * scale, dissimilar = -2 * (1 - y) * hinge * scale;
         for (int j = 0; j < dim; j++)
         {
-            g[0][row * dim + j] += dd * slope[j];
-            g[1][row * dim + j] -= dd * slope[j];
+            g.Add(0, row * dim + j, similar * slope[j]);
+            g.Add(0, row * dim + j, dissimilar * slope[j]);
+            g.Add(1, row * dim + j, -similar * slope[j]);
+            g.Add(1, row * dim + j, -dissimilar * slope[j]);
         }
 
-        return y * d * d + (1 - y) * hinge * hinge;
+        double reach = Math.Abs(margin) + d;
+        return (y * d * d + (1 - y) * hinge * hinge, Math.Abs(y) * d * d + Math.Abs(1 - y) * reach * reach);
     }
 
-    private static double Cosine(double[][] x, double[][] g, int row, int dim, double y, double margin, double scale)
+    private static (double Value, double Scale) Cosine(double[][] x, Result g, int row, int dim, double y, double margin, double scale)
     {
         const double Epsilon = 1e-12;
         double dot = 0, m1 = Epsilon, m2 = Epsilon;
@@ -121,19 +143,21 @@ public static class ReferenceEmbeddingLosses
         for (int j = 0; j < dim; j++)
         {
             double a = x[0][row * dim + j], b = x[1][row * dim + j];
-            g[0][row * dim + j] += k * (b / denominator - cos * a / m1);
-            g[1][row * dim + j] += k * (a / denominator - cos * b / m2);
+            g.Add(0, row * dim + j, k * b / denominator);
+            g.Add(0, row * dim + j, -k * cos * a / m1);
+            g.Add(1, row * dim + j, k * a / denominator);
+            g.Add(1, row * dim + j, -k * cos * b / m2);
         }
 
-        return y == 1 ? 1 - cos : y == -1 ? Math.Max(cos - margin, 0) : 0;
+        return (y == 1 ? 1 - cos : y == -1 ? Math.Max(cos - margin, 0) : 0, 1 + Math.Abs(cos) + Math.Abs(margin));
     }
 
-    private static double Ranking(double[][] x, double[][] g, int row, double y, double margin, double scale)
+    private static (double Value, double Scale) Ranking(double[][] x, Result g, int row, double y, double margin, double scale)
     {
         double z = -y * (x[0][row] - x[1][row]) + margin;
         double k = z >= 0 ? scale : 0;
-        g[0][row] += -y * k;
-        g[1][row] += y * k;
-        return Math.Max(z, 0);
+        g.Add(0, row, -y * k);
+        g.Add(1, row, y * k);
+        return (Math.Max(z, 0), Math.Abs(y) * (Math.Abs(x[0][row]) + Math.Abs(x[1][row])) + Math.Abs(margin));
     }
 }
