@@ -98,6 +98,12 @@ internal static class KernelCheck
             yield return (new() { ["reduction"] = "none", ["target_grad"] = true }, true);
         }
 
+        if (definition.Name == "triplet_margin_loss")
+        {
+            yield return (new() { ["reduction"] = "mean", ["swap"] = true }, true);
+            yield return (new() { ["reduction"] = "none", ["p"] = 1L, ["swap"] = true, ["eps"] = 0.0 }, true);
+        }
+
         if (definition.Name == "pixel_weighted_cross_entropy")
             yield return (new() { ["reduction"] = "mean", ["ignore_index"] = 3L }, true);
         if (definition.Parameters.Contains("avg_factor"))
@@ -116,6 +122,18 @@ internal static class KernelCheck
         {
             SegmentationInputs(inputs, parameters, weighted, n);
             upstream = weighted ? LossTensor.FromFloats([0.75f]) : null;
+        }
+        else if (weighted && definition.Family == "embedding")
+        {
+            // No weights here: an upstream per row (or a scalar), and int64 labels in place of float ones.
+            LossTensor first = inputs[definition.Inputs[0]];
+            int losses = definition.Name == "margin_ranking_loss" ? first.Length : first.Shape[0];
+            upstream = parameters["reduction"] as string == "none"
+                ? LossTensor.FromFloats(Enumerable.Range(0, losses).Select(i => 0.25f * (i % 7) - 0.5f).ToArray(), losses)
+                : LossTensor.FromFloats([0.75f]);
+            string label = definition.Inputs[2];
+            if (label is "label" or "target" && inputs[label].Floats is float[] values)
+                inputs[label] = LossTensor.FromIntegers(Array.ConvertAll(values, v => (long)v), values.Length);
         }
         else if (weighted)
         {
