@@ -60,76 +60,106 @@ public readonly struct ContrastiveLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
     /// <summary>Fused forward+backward, reduced: returns L and writes both gradients of upstream·L.</summary>
     /// <param name="input1">B rows of D.</param>
     /// <param name="input2">B rows of D.</param>
-    /// <param name="label">B labels, float or long (1 similar, 0 dissimilar).</param>
+    /// <param name="label">B labels, float (1 similar, 0 dissimilar).</param>
     /// <param name="input1Grad">Receives B·D elements; may be <paramref name="input1"/> itself.</param>
     /// <param name="input2Grad">Receives B·D elements; may be <paramref name="input2"/> itself.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> (over B) or <see cref="Reduction.Sum"/>.</param>
     /// <param name="upstream">∂objective/∂L.</param>
-    public float ForwardBackward<TLabel>(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<TLabel> label, Span<float> input1Grad,
-        Span<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f)
-        where TLabel : unmanaged =>
+    public float ForwardBackward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<float> label, Span<float> input1Grad,
+        Span<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f) =>
+        EmbeddingLoss.Run(this, EmbeddingNames.Contrastive, 0, input1, input2, default, label, default, input1Grad, input2Grad, default, default, reduction, upstream, true);
+
+    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Reduction, float)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public float ForwardBackward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<long> label, Span<float> input1Grad,
+        Span<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f) =>
         EmbeddingLoss.Run(this, EmbeddingNames.Contrastive, 0, input1, input2, default, label, default, input1Grad, input2Grad, default, default, reduction, upstream, true);
 
     /// <summary>Forward only, reduced.</summary>
     /// <param name="input1">B rows of D.</param>
     /// <param name="input2">B rows of D.</param>
-    /// <param name="label">B labels, float or long.</param>
+    /// <param name="label">B labels, float.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> (over B) or <see cref="Reduction.Sum"/>.</param>
-    public float Forward<TLabel>(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<TLabel> label, Reduction reduction = Reduction.Mean)
-        where TLabel : unmanaged =>
+    public float Forward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<float> label, Reduction reduction = Reduction.Mean) =>
+        EmbeddingLoss.Run(this, EmbeddingNames.Contrastive, 0, input1, input2, default, label, default, default, default, default, default, reduction, 1f, false);
+
+    /// <inheritdoc cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Reduction)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public float Forward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<long> label, Reduction reduction = Reduction.Mean) =>
         EmbeddingLoss.Run(this, EmbeddingNames.Contrastive, 0, input1, input2, default, label, default, default, default, default, default, reduction, 1f, false);
 
     /// <summary>Unreduced: B pair losses, and both gradients when <paramref name="input1Grad"/> is not empty.</summary>
     /// <param name="input1">B rows of D.</param>
     /// <param name="input2">B rows of D.</param>
-    /// <param name="label">B labels, float or long.</param>
+    /// <param name="label">B labels, float.</param>
     /// <param name="output">Receives B losses.</param>
     /// <param name="input1Grad">Receives B·D elements, or empty for the losses alone.</param>
     /// <param name="input2Grad">Receives B·D elements.</param>
     /// <param name="upstream">B upstream gradients, or empty for ones.</param>
-    public void ForwardBackward<TLabel>(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<TLabel> label, Span<float> output,
-        Span<float> input1Grad, Span<float> input2Grad, ReadOnlySpan<float> upstream = default)
-        where TLabel : unmanaged =>
+    public void ForwardBackward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<float> label, Span<float> output,
+        Span<float> input1Grad, Span<float> input2Grad, ReadOnlySpan<float> upstream = default) =>
+        EmbeddingLoss.Run(this, EmbeddingNames.Contrastive, 0, input1, input2, default, label, output, input1Grad, input2Grad, default, upstream, Reduction.None, 1f,
+            !input1Grad.IsEmpty);
+
+    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{float})"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public void ForwardBackward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<long> label, Span<float> output,
+        Span<float> input1Grad, Span<float> input2Grad, ReadOnlySpan<float> upstream = default) =>
         EmbeddingLoss.Run(this, EmbeddingNames.Contrastive, 0, input1, input2, default, label, output, input1Grad, input2Grad, default, upstream, Reduction.None, 1f,
             !input1Grad.IsEmpty);
 
     /// <summary>Backward only, reduced.</summary>
     /// <param name="input1">B rows of D.</param>
     /// <param name="input2">B rows of D.</param>
-    /// <param name="label">B labels, float or long.</param>
+    /// <param name="label">B labels, float.</param>
     /// <param name="upstream">∂objective/∂L.</param>
     /// <param name="input1Grad">Receives B·D elements.</param>
     /// <param name="input2Grad">Receives B·D elements.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> (over B) or <see cref="Reduction.Sum"/>.</param>
-    public void Backward<TLabel>(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<TLabel> label, float upstream, Span<float> input1Grad,
-        Span<float> input2Grad, Reduction reduction = Reduction.Mean)
-        where TLabel : unmanaged =>
+    public void Backward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<float> label, float upstream, Span<float> input1Grad,
+        Span<float> input2Grad, Reduction reduction = Reduction.Mean) =>
+        EmbeddingLoss.Run(this, EmbeddingNames.Contrastive, 0, input1, input2, default, label, default, input1Grad, input2Grad, default, default, reduction, upstream, true);
+
+    /// <inheritdoc cref="Backward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, float, Span{float}, Span{float}, Reduction)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public void Backward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<long> label, float upstream, Span<float> input1Grad,
+        Span<float> input2Grad, Reduction reduction = Reduction.Mean) =>
         EmbeddingLoss.Run(this, EmbeddingNames.Contrastive, 0, input1, input2, default, label, default, input1Grad, input2Grad, default, default, reduction, upstream, true);
 
     /// <summary>Fused forward+backward (or forward alone when <paramref name="input1Grad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row, or per run of short rows).</summary>
     /// <param name="input1">The first input on the device, B rows of D.</param>
     /// <param name="input2">The second input on the same device.</param>
-    /// <param name="label">B labels on the same device: float or long.</param>
+    /// <param name="label">B labels on the same device: float.</param>
     /// <param name="input1Grad">Receives the first input's gradient, or null for the loss alone; may be <paramref name="input1"/> itself.</param>
     /// <param name="input2Grad">Receives the second input's gradient (null only with <paramref name="input1Grad"/>).</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <param name="upstream">∂objective/∂L.</param>
-    public float ForwardBackward<TLabel>(DeviceBuffer<float> input1, DeviceBuffer<float> input2, DeviceBuffer<TLabel> label, DeviceBuffer<float>? input1Grad,
-        DeviceBuffer<float>? input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f)
-        where TLabel : unmanaged =>
+    public float ForwardBackward(DeviceBuffer<float> input1, DeviceBuffer<float> input2, DeviceBuffer<float> label, DeviceBuffer<float>? input1Grad,
+        DeviceBuffer<float>? input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f) =>
+        EmbeddingDeviceLoss.Run(this, EmbeddingNames.Contrastive, 0, input1, input2, null, label, null, input1Grad, input2Grad, null, null, reduction, upstream);
+
+    /// <inheritdoc cref="ForwardBackward(DeviceBuffer{float}, DeviceBuffer{float}, DeviceBuffer{float}, DeviceBuffer{float}?, DeviceBuffer{float}?, Reduction, float)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public float ForwardBackward(DeviceBuffer<float> input1, DeviceBuffer<float> input2, DeviceBuffer<long> label, DeviceBuffer<float>? input1Grad,
+        DeviceBuffer<float>? input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f) =>
         EmbeddingDeviceLoss.Run(this, EmbeddingNames.Contrastive, 0, input1, input2, null, label, null, input1Grad, input2Grad, null, null, reduction, upstream);
 
     /// <summary>Unreduced on an OpenCL device: B losses, and both gradients when <paramref name="input1Grad"/> is given.</summary>
     /// <param name="input1">The first input on the device, B rows of D.</param>
     /// <param name="input2">The second input on the same device.</param>
-    /// <param name="label">B labels on the same device: float or long.</param>
+    /// <param name="label">B labels on the same device: float.</param>
     /// <param name="output">Receives B losses.</param>
     /// <param name="input1Grad">Receives the first input's gradient, or null.</param>
     /// <param name="input2Grad">Receives the second input's gradient (null only with <paramref name="input1Grad"/>).</param>
     /// <param name="upstream">B upstream gradients, or null for ones.</param>
-    public void ForwardBackward<TLabel>(DeviceBuffer<float> input1, DeviceBuffer<float> input2, DeviceBuffer<TLabel> label, DeviceBuffer<float> output,
-        DeviceBuffer<float>? input1Grad, DeviceBuffer<float>? input2Grad, DeviceBuffer<float>? upstream = null)
-        where TLabel : unmanaged =>
+    public void ForwardBackward(DeviceBuffer<float> input1, DeviceBuffer<float> input2, DeviceBuffer<float> label, DeviceBuffer<float> output,
+        DeviceBuffer<float>? input1Grad, DeviceBuffer<float>? input2Grad, DeviceBuffer<float>? upstream = null) =>
+        EmbeddingDeviceLoss.Run(this, EmbeddingNames.Contrastive, 0, input1, input2, null, label, output, input1Grad, input2Grad, null, upstream, Reduction.None, 1f);
+
+    /// <inheritdoc cref="ForwardBackward(DeviceBuffer{float}, DeviceBuffer{float}, DeviceBuffer{float}, DeviceBuffer{float}, DeviceBuffer{float}?, DeviceBuffer{float}?, DeviceBuffer{float}?)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public void ForwardBackward(DeviceBuffer<float> input1, DeviceBuffer<float> input2, DeviceBuffer<long> label, DeviceBuffer<float> output,
+        DeviceBuffer<float>? input1Grad, DeviceBuffer<float>? input2Grad, DeviceBuffer<float>? upstream = null) =>
         EmbeddingDeviceLoss.Run(this, EmbeddingNames.Contrastive, 0, input1, input2, null, label, output, input1Grad, input2Grad, null, upstream, Reduction.None, 1f);
 
     EmbeddingKernelArguments IOpenCLEmbeddingLoss.KernelArguments => new(EmbeddingKernelArguments.Contrastive, 0, false, Margin, Eps);

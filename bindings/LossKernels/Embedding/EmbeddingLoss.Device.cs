@@ -43,7 +43,6 @@ internal static unsafe class EmbeddingDeviceLoss
             ArgumentNullException.ThrowIfNull(x2, names.X2);
         if (loss.Labelled)
             ArgumentNullException.ThrowIfNull(labels, names.Label);
-        EmbeddingLoss.CheckLabelType<TLabel>(names.Label);
         if (!EmbeddingLoss.ReductionValid(reduction))
             ThrowHelper.Argument(nameof(reduction), $"Unknown reduction {reduction}.");
         int rows = EmbeddingLoss.Rows(loss, names, ref dim, x0.Length, labels?.Length ?? 0);

@@ -22,7 +22,6 @@ internal static unsafe class EmbeddingLoss
     {
         loss.Validate();
         int rows = Rows(loss, names, ref dim, x0.Length, labels.Length);
-        CheckLabelType<TLabel>(names.Label);
         ThrowHelper.IfLengthDiffers(x0.Length, x1.Length, names.X1);
         if (loss.Inputs == 3)
             ThrowHelper.IfLengthDiffers(x0.Length, x2.Length, names.X2);
@@ -109,14 +108,6 @@ internal static unsafe class EmbeddingLoss
         if (length % dim != 0)
             ThrowHelper.Argument(names.X0, $"{names.X0} holds {length} values, not a whole number of rows of {dim}.");
         return (int)(length / dim);
-    }
-
-    /// <summary>Labels are float32 or int64, as PyTorch takes them.</summary>
-    public static void CheckLabelType<TLabel>(string name)
-        where TLabel : unmanaged
-    {
-        if (typeof(TLabel) != typeof(float) && typeof(TLabel) != typeof(long))
-            ThrowHelper.Argument(name, $"Labels are float or long, not {typeof(TLabel).Name}.");
     }
 
     public static bool ReductionValid(Reduction reduction) => reduction is Reduction.None or Reduction.Mean or Reduction.Sum;

@@ -52,49 +52,68 @@ public readonly struct MarginRankingLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
     /// <summary>Fused forward+backward, reduced: returns L and writes both gradients of upstream·L.</summary>
     /// <param name="input1">N scores.</param>
     /// <param name="input2">N scores.</param>
-    /// <param name="target">N targets (±1), float or long.</param>
+    /// <param name="target">N targets (±1), float.</param>
     /// <param name="input1Grad">Receives N elements; may be <paramref name="input1"/> itself.</param>
     /// <param name="input2Grad">Receives N elements; may be <paramref name="input2"/> itself.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <param name="upstream">∂objective/∂L.</param>
-    public float ForwardBackward<TLabel>(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<TLabel> target, Span<float> input1Grad,
-        Span<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f)
-        where TLabel : unmanaged =>
+    public float ForwardBackward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<float> target, Span<float> input1Grad,
+        Span<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f) =>
+        Run(input1, input2, target, default, input1Grad, input2Grad, default, reduction, upstream, true);
+
+    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Reduction, float)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public float ForwardBackward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<long> target, Span<float> input1Grad,
+        Span<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f) =>
         Run(input1, input2, target, default, input1Grad, input2Grad, default, reduction, upstream, true);
 
     /// <summary>Forward only, reduced.</summary>
     /// <param name="input1">N scores.</param>
     /// <param name="input2">N scores.</param>
-    /// <param name="target">N targets (±1), float or long.</param>
+    /// <param name="target">N targets (±1), float.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
-    public float Forward<TLabel>(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<TLabel> target, Reduction reduction = Reduction.Mean)
-        where TLabel : unmanaged =>
+    public float Forward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<float> target, Reduction reduction = Reduction.Mean) =>
+        Run(input1, input2, target, default, default, default, default, reduction, 1f, false);
+
+    /// <inheritdoc cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Reduction)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public float Forward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<long> target, Reduction reduction = Reduction.Mean) =>
         Run(input1, input2, target, default, default, default, default, reduction, 1f, false);
 
     /// <summary>Unreduced: N losses, and both gradients when <paramref name="input1Grad"/> is not empty.</summary>
     /// <param name="input1">N scores.</param>
     /// <param name="input2">N scores.</param>
-    /// <param name="target">N targets (±1), float or long.</param>
+    /// <param name="target">N targets (±1), float.</param>
     /// <param name="output">Receives N losses.</param>
     /// <param name="input1Grad">Receives N elements, or empty for the losses alone.</param>
     /// <param name="input2Grad">Receives N elements.</param>
     /// <param name="upstream">N upstream gradients, or empty for ones.</param>
-    public void ForwardBackward<TLabel>(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<TLabel> target, Span<float> output,
-        Span<float> input1Grad, Span<float> input2Grad, ReadOnlySpan<float> upstream = default)
-        where TLabel : unmanaged =>
+    public void ForwardBackward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<float> target, Span<float> output,
+        Span<float> input1Grad, Span<float> input2Grad, ReadOnlySpan<float> upstream = default) =>
+        Run(input1, input2, target, output, input1Grad, input2Grad, upstream, Reduction.None, 1f, !input1Grad.IsEmpty);
+
+    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{float})"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public void ForwardBackward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<long> target, Span<float> output,
+        Span<float> input1Grad, Span<float> input2Grad, ReadOnlySpan<float> upstream = default) =>
         Run(input1, input2, target, output, input1Grad, input2Grad, upstream, Reduction.None, 1f, !input1Grad.IsEmpty);
 
     /// <summary>Backward only, reduced.</summary>
     /// <param name="input1">N scores.</param>
     /// <param name="input2">N scores.</param>
-    /// <param name="target">N targets (±1), float or long.</param>
+    /// <param name="target">N targets (±1), float.</param>
     /// <param name="upstream">∂objective/∂L.</param>
     /// <param name="input1Grad">Receives N elements.</param>
     /// <param name="input2Grad">Receives N elements.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
-    public void Backward<TLabel>(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<TLabel> target, float upstream, Span<float> input1Grad,
-        Span<float> input2Grad, Reduction reduction = Reduction.Mean)
-        where TLabel : unmanaged =>
+    public void Backward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<float> target, float upstream, Span<float> input1Grad,
+        Span<float> input2Grad, Reduction reduction = Reduction.Mean) =>
+        Run(input1, input2, target, default, input1Grad, input2Grad, default, reduction, upstream, true);
+
+    /// <inheritdoc cref="Backward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, float, Span{float}, Span{float}, Reduction)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public void Backward(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<long> target, float upstream, Span<float> input1Grad,
+        Span<float> input2Grad, Reduction reduction = Reduction.Mean) =>
         Run(input1, input2, target, default, input1Grad, input2Grad, default, reduction, upstream, true);
 
     private float Run<TLabel>(ReadOnlySpan<float> input1, ReadOnlySpan<float> input2, ReadOnlySpan<TLabel> target, Span<float> output, Span<float> input1Grad,
@@ -106,27 +125,37 @@ public readonly struct MarginRankingLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
     /// <summary>Fused forward+backward (or forward alone when <paramref name="input1Grad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row, or per run of short rows).</summary>
     /// <param name="input1">The first input on the device: N scores.</param>
     /// <param name="input2">The second input on the same device.</param>
-    /// <param name="target">N labels on the same device: float or long.</param>
+    /// <param name="target">N labels on the same device: float.</param>
     /// <param name="input1Grad">Receives the first input's gradient, or null for the loss alone; may be <paramref name="input1"/> itself.</param>
     /// <param name="input2Grad">Receives the second input's gradient (null only with <paramref name="input1Grad"/>).</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <param name="upstream">∂objective/∂L.</param>
-    public float ForwardBackward<TLabel>(DeviceBuffer<float> input1, DeviceBuffer<float> input2, DeviceBuffer<TLabel> target, DeviceBuffer<float>? input1Grad,
-        DeviceBuffer<float>? input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f)
-        where TLabel : unmanaged =>
+    public float ForwardBackward(DeviceBuffer<float> input1, DeviceBuffer<float> input2, DeviceBuffer<float> target, DeviceBuffer<float>? input1Grad,
+        DeviceBuffer<float>? input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f) =>
+        EmbeddingDeviceLoss.Run(this, EmbeddingNames.Pair, 1, input1, input2, null, target, null, input1Grad, input2Grad, null, null, reduction, upstream);
+
+    /// <inheritdoc cref="ForwardBackward(DeviceBuffer{float}, DeviceBuffer{float}, DeviceBuffer{float}, DeviceBuffer{float}?, DeviceBuffer{float}?, Reduction, float)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public float ForwardBackward(DeviceBuffer<float> input1, DeviceBuffer<float> input2, DeviceBuffer<long> target, DeviceBuffer<float>? input1Grad,
+        DeviceBuffer<float>? input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f) =>
         EmbeddingDeviceLoss.Run(this, EmbeddingNames.Pair, 1, input1, input2, null, target, null, input1Grad, input2Grad, null, null, reduction, upstream);
 
     /// <summary>Unreduced on an OpenCL device: N losses, and both gradients when <paramref name="input1Grad"/> is given.</summary>
     /// <param name="input1">The first input on the device: N scores.</param>
     /// <param name="input2">The second input on the same device.</param>
-    /// <param name="target">N labels on the same device: float or long.</param>
+    /// <param name="target">N labels on the same device: float.</param>
     /// <param name="output">Receives N losses.</param>
     /// <param name="input1Grad">Receives the first input's gradient, or null.</param>
     /// <param name="input2Grad">Receives the second input's gradient (null only with <paramref name="input1Grad"/>).</param>
     /// <param name="upstream">N upstream gradients, or null for ones.</param>
-    public void ForwardBackward<TLabel>(DeviceBuffer<float> input1, DeviceBuffer<float> input2, DeviceBuffer<TLabel> target, DeviceBuffer<float> output,
-        DeviceBuffer<float>? input1Grad, DeviceBuffer<float>? input2Grad, DeviceBuffer<float>? upstream = null)
-        where TLabel : unmanaged =>
+    public void ForwardBackward(DeviceBuffer<float> input1, DeviceBuffer<float> input2, DeviceBuffer<float> target, DeviceBuffer<float> output,
+        DeviceBuffer<float>? input1Grad, DeviceBuffer<float>? input2Grad, DeviceBuffer<float>? upstream = null) =>
+        EmbeddingDeviceLoss.Run(this, EmbeddingNames.Pair, 1, input1, input2, null, target, output, input1Grad, input2Grad, null, upstream, Reduction.None, 1f);
+
+    /// <inheritdoc cref="ForwardBackward(DeviceBuffer{float}, DeviceBuffer{float}, DeviceBuffer{float}, DeviceBuffer{float}, DeviceBuffer{float}?, DeviceBuffer{float}?, DeviceBuffer{float}?)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public void ForwardBackward(DeviceBuffer<float> input1, DeviceBuffer<float> input2, DeviceBuffer<long> target, DeviceBuffer<float> output,
+        DeviceBuffer<float>? input1Grad, DeviceBuffer<float>? input2Grad, DeviceBuffer<float>? upstream = null) =>
         EmbeddingDeviceLoss.Run(this, EmbeddingNames.Pair, 1, input1, input2, null, target, output, input1Grad, input2Grad, null, upstream, Reduction.None, 1f);
 
     EmbeddingKernelArguments IOpenCLEmbeddingLoss.KernelArguments => new(EmbeddingKernelArguments.Ranking, 0, false, Margin, 0f);

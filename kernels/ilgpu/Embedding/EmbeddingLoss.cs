@@ -54,93 +54,123 @@ public static class IlgpuEmbeddingLoss
     /// <param name="loss">The loss and its hyperparameters.</param>
     /// <param name="input1">B·D floats.</param>
     /// <param name="input2">B·D floats.</param>
-    /// <param name="label">B labels, float or long.</param>
+    /// <param name="label">B labels, float.</param>
     /// <param name="input1Grad">Receives B·D elements, or default; may be <paramref name="input1"/> itself.</param>
     /// <param name="input2Grad">Receives B·D elements (default only with <paramref name="input1Grad"/>).</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> (over B) or <see cref="Reduction.Sum"/>.</param>
     /// <param name="upstream">∂objective/∂L.</param>
     /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
     /// <returns>The reduced loss.</returns>
-    public static float ForwardBackward<TLabel>(this ContrastiveLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<TLabel> label,
-        ArrayView<float> input1Grad, ArrayView<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f, AcceleratorStream? stream = null)
-        where TLabel : unmanaged =>
+    public static float ForwardBackward(this ContrastiveLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<float> label,
+        ArrayView<float> input1Grad, ArrayView<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f, AcceleratorStream? stream = null) =>
+        Run(loss, EmbeddingNames.Contrastive, 0, input1, input2, default, label, default, input1Grad, input2Grad, default, default, reduction, upstream, stream);
+
+    /// <inheritdoc cref="ForwardBackward(ContrastiveLoss, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, Reduction, float, AcceleratorStream?)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public static float ForwardBackward(this ContrastiveLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<long> label,
+        ArrayView<float> input1Grad, ArrayView<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f, AcceleratorStream? stream = null) =>
         Run(loss, EmbeddingNames.Contrastive, 0, input1, input2, default, label, default, input1Grad, input2Grad, default, default, reduction, upstream, stream);
 
     /// <summary>Unreduced: B pair losses, and both gradients when <paramref name="input1Grad"/> is given.</summary>
     /// <param name="loss">The loss and its hyperparameters.</param>
     /// <param name="input1">B·D floats.</param>
     /// <param name="input2">B·D floats.</param>
-    /// <param name="label">B labels, float or long.</param>
+    /// <param name="label">B labels, float.</param>
     /// <param name="output">Receives B losses.</param>
     /// <param name="input1Grad">Receives B·D elements, or default.</param>
     /// <param name="input2Grad">Receives B·D elements (default only with <paramref name="input1Grad"/>).</param>
     /// <param name="upstream">B upstream gradients, or default for ones.</param>
     /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
-    public static void ForwardBackward<TLabel>(this ContrastiveLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<TLabel> label,
-        ArrayView<float> output, ArrayView<float> input1Grad, ArrayView<float> input2Grad, ArrayView<float> upstream = default, AcceleratorStream? stream = null)
-        where TLabel : unmanaged =>
+    public static void ForwardBackward(this ContrastiveLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<float> label,
+        ArrayView<float> output, ArrayView<float> input1Grad, ArrayView<float> input2Grad, ArrayView<float> upstream = default, AcceleratorStream? stream = null) =>
+        Run(loss, EmbeddingNames.Contrastive, 0, input1, input2, default, label, output, input1Grad, input2Grad, default, upstream, Reduction.None, 1f, stream);
+
+    /// <inheritdoc cref="ForwardBackward(ContrastiveLoss, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public static void ForwardBackward(this ContrastiveLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<long> label,
+        ArrayView<float> output, ArrayView<float> input1Grad, ArrayView<float> input2Grad, ArrayView<float> upstream = default, AcceleratorStream? stream = null) =>
         Run(loss, EmbeddingNames.Contrastive, 0, input1, input2, default, label, output, input1Grad, input2Grad, default, upstream, Reduction.None, 1f, stream);
 
     /// <summary>Fused forward+backward (or forward alone when <paramref name="input1Grad"/> is default), reduced.</summary>
     /// <param name="loss">The loss and its hyperparameters.</param>
     /// <param name="input1">B·D floats.</param>
     /// <param name="input2">B·D floats.</param>
-    /// <param name="target">B targets ±1, float or long.</param>
+    /// <param name="target">B targets ±1, float.</param>
     /// <param name="input1Grad">Receives B·D elements, or default; may be <paramref name="input1"/> itself.</param>
     /// <param name="input2Grad">Receives B·D elements (default only with <paramref name="input1Grad"/>).</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> (over B) or <see cref="Reduction.Sum"/>.</param>
     /// <param name="upstream">∂objective/∂L.</param>
     /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
     /// <returns>The reduced loss.</returns>
-    public static float ForwardBackward<TLabel>(this CosineEmbeddingLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<TLabel> target,
-        ArrayView<float> input1Grad, ArrayView<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f, AcceleratorStream? stream = null)
-        where TLabel : unmanaged =>
+    public static float ForwardBackward(this CosineEmbeddingLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<float> target,
+        ArrayView<float> input1Grad, ArrayView<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f, AcceleratorStream? stream = null) =>
+        Run(loss, EmbeddingNames.Pair, 0, input1, input2, default, target, default, input1Grad, input2Grad, default, default, reduction, upstream, stream);
+
+    /// <inheritdoc cref="ForwardBackward(CosineEmbeddingLoss, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, Reduction, float, AcceleratorStream?)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public static float ForwardBackward(this CosineEmbeddingLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<long> target,
+        ArrayView<float> input1Grad, ArrayView<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f, AcceleratorStream? stream = null) =>
         Run(loss, EmbeddingNames.Pair, 0, input1, input2, default, target, default, input1Grad, input2Grad, default, default, reduction, upstream, stream);
 
     /// <summary>Unreduced: B pair losses, and both gradients when <paramref name="input1Grad"/> is given.</summary>
     /// <param name="loss">The loss and its hyperparameters.</param>
     /// <param name="input1">B·D floats.</param>
     /// <param name="input2">B·D floats.</param>
-    /// <param name="target">B targets ±1, float or long.</param>
+    /// <param name="target">B targets ±1, float.</param>
     /// <param name="output">Receives B losses.</param>
     /// <param name="input1Grad">Receives B·D elements, or default.</param>
     /// <param name="input2Grad">Receives B·D elements (default only with <paramref name="input1Grad"/>).</param>
     /// <param name="upstream">B upstream gradients, or default for ones.</param>
     /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
-    public static void ForwardBackward<TLabel>(this CosineEmbeddingLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<TLabel> target,
-        ArrayView<float> output, ArrayView<float> input1Grad, ArrayView<float> input2Grad, ArrayView<float> upstream = default, AcceleratorStream? stream = null)
-        where TLabel : unmanaged =>
+    public static void ForwardBackward(this CosineEmbeddingLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<float> target,
+        ArrayView<float> output, ArrayView<float> input1Grad, ArrayView<float> input2Grad, ArrayView<float> upstream = default, AcceleratorStream? stream = null) =>
+        Run(loss, EmbeddingNames.Pair, 0, input1, input2, default, target, output, input1Grad, input2Grad, default, upstream, Reduction.None, 1f, stream);
+
+    /// <inheritdoc cref="ForwardBackward(CosineEmbeddingLoss, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public static void ForwardBackward(this CosineEmbeddingLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<long> target,
+        ArrayView<float> output, ArrayView<float> input1Grad, ArrayView<float> input2Grad, ArrayView<float> upstream = default, AcceleratorStream? stream = null) =>
         Run(loss, EmbeddingNames.Pair, 0, input1, input2, default, target, output, input1Grad, input2Grad, default, upstream, Reduction.None, 1f, stream);
 
     /// <summary>Fused forward+backward (or forward alone when <paramref name="input1Grad"/> is default), reduced.</summary>
     /// <param name="loss">The loss and its hyperparameters.</param>
     /// <param name="input1">N scores.</param>
     /// <param name="input2">N scores.</param>
-    /// <param name="target">N targets ±1, float or long.</param>
+    /// <param name="target">N targets ±1, float.</param>
     /// <param name="input1Grad">Receives N elements, or default; may be <paramref name="input1"/> itself.</param>
     /// <param name="input2Grad">Receives N elements (default only with <paramref name="input1Grad"/>).</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <param name="upstream">∂objective/∂L.</param>
     /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
     /// <returns>The reduced loss.</returns>
-    public static float ForwardBackward<TLabel>(this MarginRankingLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<TLabel> target,
-        ArrayView<float> input1Grad, ArrayView<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f, AcceleratorStream? stream = null)
-        where TLabel : unmanaged =>
+    public static float ForwardBackward(this MarginRankingLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<float> target,
+        ArrayView<float> input1Grad, ArrayView<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f, AcceleratorStream? stream = null) =>
+        Run(loss, EmbeddingNames.Pair, 1, input1, input2, default, target, default, input1Grad, input2Grad, default, default, reduction, upstream, stream);
+
+    /// <inheritdoc cref="ForwardBackward(MarginRankingLoss, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, Reduction, float, AcceleratorStream?)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public static float ForwardBackward(this MarginRankingLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<long> target,
+        ArrayView<float> input1Grad, ArrayView<float> input2Grad, Reduction reduction = Reduction.Mean, float upstream = 1f, AcceleratorStream? stream = null) =>
         Run(loss, EmbeddingNames.Pair, 1, input1, input2, default, target, default, input1Grad, input2Grad, default, default, reduction, upstream, stream);
 
     /// <summary>Unreduced: N losses, and both gradients when <paramref name="input1Grad"/> is given.</summary>
     /// <param name="loss">The loss and its hyperparameters.</param>
     /// <param name="input1">N scores.</param>
     /// <param name="input2">N scores.</param>
-    /// <param name="target">N targets ±1, float or long.</param>
+    /// <param name="target">N targets ±1, float.</param>
     /// <param name="output">Receives N losses.</param>
     /// <param name="input1Grad">Receives N elements, or default.</param>
     /// <param name="input2Grad">Receives N elements (default only with <paramref name="input1Grad"/>).</param>
     /// <param name="upstream">N upstream gradients, or default for ones.</param>
     /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
-    public static void ForwardBackward<TLabel>(this MarginRankingLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<TLabel> target,
-        ArrayView<float> output, ArrayView<float> input1Grad, ArrayView<float> input2Grad, ArrayView<float> upstream = default, AcceleratorStream? stream = null)
-        where TLabel : unmanaged =>
+    public static void ForwardBackward(this MarginRankingLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<float> target,
+        ArrayView<float> output, ArrayView<float> input1Grad, ArrayView<float> input2Grad, ArrayView<float> upstream = default, AcceleratorStream? stream = null) =>
+        Run(loss, EmbeddingNames.Pair, 1, input1, input2, default, target, output, input1Grad, input2Grad, default, upstream, Reduction.None, 1f, stream);
+
+    /// <inheritdoc cref="ForwardBackward(MarginRankingLoss, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/>
+    /// <remarks>The same with int64 labels (PyTorch takes either).</remarks>
+    public static void ForwardBackward(this MarginRankingLoss loss, ArrayView<float> input1, ArrayView<float> input2, ArrayView<long> target,
+        ArrayView<float> output, ArrayView<float> input1Grad, ArrayView<float> input2Grad, ArrayView<float> upstream = default, AcceleratorStream? stream = null) =>
         Run(loss, EmbeddingNames.Pair, 1, input1, input2, default, target, output, input1Grad, input2Grad, default, upstream, Reduction.None, 1f, stream);
 
     internal static float Run<TLoss, TLabel>(TLoss loss, in EmbeddingNames names, int dim, ArrayView<float> x0, ArrayView<float> x1, ArrayView<float> x2,
@@ -152,7 +182,6 @@ public static class IlgpuEmbeddingLoss
         loss.Validate();
         Accelerator accelerator = ViewChecks.AcceleratorOf(x0, names.X0);
         bool three = loss.Inputs == 3;
-        EmbeddingLoss.CheckLabelType<TLabel>(names.Label);
         if (!EmbeddingLoss.ReductionValid(reduction))
             ThrowHelper.Argument(nameof(reduction), $"Unknown reduction {reduction}.");
         if (loss.Labelled && !ViewChecks.IsPresent(labels))
