@@ -20,7 +20,7 @@ public class ILGPUPtxTests
 {
     private static readonly Assembly Kernels = typeof(IlgpuMath).Assembly;
 
-    /// <summary>(name, kernel method) for every instantiation: the item kernel over each pass (each loss, and each target side, for the generic ones), the row kernel over each row pass, GHM-C's histogram, the overlap losses' sums, the Lovász sort's scan.</summary>
+    /// <summary>(name, kernel method) for every instantiation: the item kernel over each pass (each loss, and each target side, for the generic ones), the row kernel over each row pass (each embedding loss with float and int64 labels), GHM-C's histogram, the overlap losses' sums, the Lovász sort's scan.</summary>
     public static IEnumerable<TestCaseData> KernelMethods()
     {
         Type[] core = typeof(IElementwiseLoss).Assembly.GetTypes();
@@ -32,7 +32,11 @@ public class ILGPUPtxTests
         Type[] boxLosses = [.. core.Where(t => t.IsValueType && t.IsPublic && typeof(IBoxLoss).IsAssignableFrom(t))];
         Type itemPass = Kernels.GetType("LossKernels.ILGPU.IItemPass")!;
         Type rowPass = Kernels.GetType("LossKernels.ILGPU.IRowPass")!;
-        Type[] rowPasses = [.. ilgpu.Where(t => t.IsValueType && !t.IsGenericTypeDefinition && rowPass.IsAssignableFrom(t))];
+        Type[] embeddingLosses = [.. core.Where(t => t.IsValueType && t.IsPublic && typeof(LossKernels.Embedding.IEmbeddingLoss).IsAssignableFrom(t))];
+        Type[] labelViews = [Kernels.GetType("LossKernels.ILGPU.FloatLabels")!, Kernels.GetType("LossKernels.ILGPU.LongLabels")!];
+        Type embeddingRows = Kernels.GetType("LossKernels.ILGPU.EmbeddingRows`2")!;
+        Type[] rowPasses = [.. ilgpu.Where(t => t.IsValueType && !t.IsGenericTypeDefinition && rowPass.IsAssignableFrom(t)),
+            .. from loss in embeddingLosses from labels in labelViews select embeddingRows.MakeGenericType(loss, labels)];
         MethodInfo itemKernel = Kernel("LossKernels.ILGPU.ItemKernel", "Run");
         MethodInfo rowKernel = Kernel("LossKernels.ILGPU.RowKernel", "RunRows");
 
