@@ -1,4 +1,4 @@
-"""The timing both peer scripts use: the median of repeated runs after two warm-up runs, in milliseconds."""
+"""What the peer scripts share: the median of repeated runs after two warm-up runs, in milliseconds, and the arguments that compare with the quick report."""
 import statistics
 import time
 
@@ -12,3 +12,21 @@ def median_ms(fn, repeats):
         fn()
         times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
+
+
+def add_comparison_arguments(parser, repeats=5):
+    """--repeats, --ours (a quick-report JSON) and --threads, as the peer scripts that compare with the quick report take them."""
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--ours", help="quick-report JSON (--json) to compare with: fused rows of backend 'simd'")
+    parser.add_argument("--threads", type=int, help="torch's intra-op threads (default: torch's own default)")
+
+
+def apply_comparison_arguments(args, torch):
+    """Sets torch's threads when asked; returns the quick report's fused simd rows as {loss: (ms, n)} (empty without --ours)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if not args.ours:
+        return {}
+    import json
+    with open(args.ours) as f:
+        return {r["loss"]: (r["ms"], r["n"]) for r in json.load(f) if r["backend"] == "simd" and r["mode"] == "fused"}

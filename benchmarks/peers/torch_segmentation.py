@@ -14,13 +14,12 @@ gradient; the median of repeated runs after warm-up, with torch's default intra-
 """
 import argparse
 import importlib.util
-import json
 import os
 
 import torch
 import torch.nn.functional as F
 
-from timing import median_ms
+from timing import add_comparison_arguments, apply_comparison_arguments, median_ms
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "golden", "generate.py")
 spec = importlib.util.spec_from_file_location("generate", GOLDEN)
@@ -38,17 +37,10 @@ def pixel_weighted(x, t, w):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--binary", action="store_true", help="also time [2, 1, 1024, 1024] in binary mode")
-    parser.add_argument("--ours", help="quick-report JSON (--json) to compare with: fused rows of backend 'simd'")
-    parser.add_argument("--threads", type=int, help="torch's intra-op threads (default: torch's own default)")
+    add_comparison_arguments(parser)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    ours = {}
-    if args.ours:
-        with open(args.ours) as f:
-            ours = {r["loss"]: (r["ms"], r["n"]) for r in json.load(f) if r["backend"] == "simd" and r["mode"] == "fused"}
+    ours = apply_comparison_arguments(args, torch)
 
     g = torch.Generator().manual_seed(1)
     shapes = [("multiclass", (args.images, 21, 256, 256))] + ([("binary", (2, 1, 1024, 1024))] if args.binary else [])

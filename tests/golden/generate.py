@@ -525,8 +525,8 @@ def classification_cases(rng):
     assert torch.allclose(balanced_bce(x, t, {"alpha": 0.3}), tvops.sigmoid_focal_loss(x, t, alpha=0.3, gamma=0.0, reduction="none"), rtol=1e-12, atol=1e-15)
 
 
-def write_case(name, loss, params, inputs, upstream, value, x64, source):
-    """Writes one case whose expected values are value (the loss) and x64.grad (grad.input), at rtol 1e-5 / atol 1e-6."""
+def write_expected(name, loss, params, inputs, upstream, expected, source, tolerance=None):
+    """Writes one case with the expected tensors given (loss and grad.*), at rtol 1e-5 / atol 1e-6 unless told."""
     write({
         "format": "losskernels-golden/1",
         "name": name,
@@ -534,10 +534,16 @@ def write_case(name, loss, params, inputs, upstream, value, x64, source):
         "params": params,
         "inputs": inputs,
         "upstream": None if upstream is None else tensor(upstream, "float32"),
-        "expected": {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")},
-        "tolerance": {"rtol": 1e-5, "atol": 1e-6},
+        "expected": expected,
+        "tolerance": tolerance or {"rtol": 1e-5, "atol": 1e-6},
         "source": source,
     })
+
+
+def write_case(name, loss, params, inputs, upstream, value, x64, source):
+    """Writes one case whose expected values are value (the loss) and x64.grad (grad.input)."""
+    write_expected(name, loss, params, inputs, upstream,
+                   {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")}, source)
 
 
 def cross_entropy_case(params, x, t, tag, weight=None, upstream=None, target_dtype="int64"):
@@ -1189,17 +1195,7 @@ def embedding_case(name, loss, params, floats, label, fn, source, upstream=None,
     expected = {"loss": tensor(value.detach().numpy(), "float64")}
     for k, leaf in leaves.items():
         expected["grad." + k] = tensor(leaf.grad.numpy(), "float64")
-    write({
-        "format": "losskernels-golden/1",
-        "name": name,
-        "loss": loss,
-        "params": params,
-        "inputs": inputs,
-        "upstream": None if upstream is None else tensor(upstream, "float32"),
-        "expected": expected,
-        "tolerance": tolerance or {"rtol": 1e-5, "atol": 1e-6},
-        "source": source,
-    })
+    write_expected(name, loss, params, inputs, upstream, expected, source, tolerance)
 
 
 def contrastive_formula(x1, x2, y, margin, eps):

@@ -35,6 +35,13 @@ internal static class ThrowHelper
             OutOfRange(paramName, value, "finite and >= 0");
     }
 
+    /// <summary>Throws unless <paramref name="value"/> is finite.</summary>
+    public static void IfNotFinite(float value, string paramName)
+    {
+        if (!float.IsFinite(value))
+            OutOfRange(paramName, value, "finite");
+    }
+
     /// <summary>Throws unless <paramref name="value"/> lies in [<paramref name="low"/>, <paramref name="high"/>].</summary>
     public static void IfOutside(float value, float low, float high, string paramName)
     {

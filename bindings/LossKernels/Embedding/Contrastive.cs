@@ -51,10 +51,8 @@ public readonly struct ContrastiveLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
 
     private static void Check(float margin, float eps, string marginName, string epsName)
     {
-        if (!float.IsFinite(margin))
-            ThrowHelper.OutOfRange(marginName, margin, "finite");
-        if (!float.IsFinite(eps))
-            ThrowHelper.OutOfRange(epsName, eps, "finite");
+        ThrowHelper.IfNotFinite(margin, marginName);
+        ThrowHelper.IfNotFinite(eps, epsName);
     }
 
     /// <summary>Fused forward+backward, reduced: returns L and writes both gradients of upstream·L.</summary>

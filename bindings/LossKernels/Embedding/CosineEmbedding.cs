@@ -31,7 +31,7 @@ public readonly struct CosineEmbeddingLoss : IEmbeddingLoss, IOpenCLEmbeddingLos
     /// <exception cref="ArgumentOutOfRangeException">margin is not finite.</exception>
     public CosineEmbeddingLoss(float margin)
     {
-        Check(margin, nameof(margin));
+        ThrowHelper.IfNotFinite(margin, nameof(margin));
         Margin = margin;
     }
 
@@ -45,13 +45,7 @@ public readonly struct CosineEmbeddingLoss : IEmbeddingLoss, IOpenCLEmbeddingLos
     public bool Labelled => true;
 
     /// <summary>Throws when the margin is not finite.</summary>
-    public void Validate() => Check(Margin, nameof(Margin));
-
-    private static void Check(float margin, string name)
-    {
-        if (!float.IsFinite(margin))
-            ThrowHelper.OutOfRange(name, margin, "finite");
-    }
+    public void Validate() => ThrowHelper.IfNotFinite(Margin, nameof(Margin));
 
     /// <summary>Fused forward+backward, reduced: returns L and writes both gradients of upstream·L.</summary>
     /// <param name="input1">B rows of D.</param>

@@ -27,7 +27,7 @@ public readonly struct MarginRankingLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
     /// <exception cref="ArgumentOutOfRangeException">margin is not finite.</exception>
     public MarginRankingLoss(float margin)
     {
-        Check(margin, nameof(margin));
+        ThrowHelper.IfNotFinite(margin, nameof(margin));
         Margin = margin;
     }
 
@@ -41,13 +41,7 @@ public readonly struct MarginRankingLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
     public bool Labelled => true;
 
     /// <summary>Throws when the margin is not finite.</summary>
-    public void Validate() => Check(Margin, nameof(Margin));
-
-    private static void Check(float margin, string name)
-    {
-        if (!float.IsFinite(margin))
-            ThrowHelper.OutOfRange(name, margin, "finite");
-    }
+    public void Validate() => ThrowHelper.IfNotFinite(Margin, nameof(Margin));
 
     /// <summary>Fused forward+backward, reduced: returns L and writes both gradients of upstream·L.</summary>
     /// <param name="input1">N scores.</param>

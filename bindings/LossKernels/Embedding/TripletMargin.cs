@@ -67,12 +67,10 @@ public readonly struct TripletMarginLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
 
     private static void Check(float margin, int p, float eps, string marginName, string pName, string epsName)
     {
-        if (!float.IsFinite(margin))
-            ThrowHelper.OutOfRange(marginName, margin, "finite");
+        ThrowHelper.IfNotFinite(margin, marginName);
         if (p is not (1 or 2))
             ThrowHelper.OutOfRange(pName, p, "1 or 2");
-        if (!float.IsFinite(eps))
-            ThrowHelper.OutOfRange(epsName, eps, "finite");
+        ThrowHelper.IfNotFinite(eps, epsName);
     }
 
     /// <summary>Fused forward+backward, reduced: returns L and writes the three gradients of upstream·L.</summary>
