@@ -28,3 +28,27 @@ inline void record_fault(volatile global int* first_fault, int position)
 /* step(x) is ½ + ½·sign(x): 1 or 0 for x ≠ 0, and at x = 0 the product is 0 either way (sign suits float and its vectors alike). */
 #define logits_cross_entropy(x, t, tail) fma((x), 0.5f + 0.5f * sign(x) - (t), (tail))
 
+/* The group's values of scratch[0..L) added (or max'ed) in work-item order; every work-item gets the result. */
+inline float group_max(local float* scratch, float value)
+{
+    size_t lid = get_local_id(0), size = get_local_size(0);
+    scratch[lid] = value;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float result = scratch[0];
+    for (size_t i = 1; i < size; i++)
+        result = isnan(scratch[i]) || scratch[i] > result ? scratch[i] : result;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return result;
+}
+
+inline acc_t group_sum(local acc_t* scratch, acc_t value)
+{
+    size_t lid = get_local_id(0), size = get_local_size(0);
+    scratch[lid] = value;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    acc_t result = 0;
+    for (size_t i = 0; i < size; i++)
+        result += scratch[i];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return result;
+}

@@ -38,31 +38,6 @@ kernel void check_distribution_labels(global const float* label, int rows, int c
         record_fault(first_fault, (int)r);
 }
 
-/* The group's values of scratch[0..L) added (or max'ed) in work-item order; every work-item gets the result. */
-inline float group_max(local float* scratch, float value)
-{
-    size_t lid = get_local_id(0), size = get_local_size(0);
-    scratch[lid] = value;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    float result = scratch[0];
-    for (size_t i = 1; i < size; i++)
-        result = isnan(scratch[i]) || scratch[i] > result ? scratch[i] : result;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return result;
-}
-
-inline acc_t group_sum(local acc_t* scratch, acc_t value)
-{
-    size_t lid = get_local_id(0), size = get_local_size(0);
-    scratch[lid] = value;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    acc_t result = 0;
-    for (size_t i = 0; i < size; i++)
-        result += scratch[i];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return result;
-}
-
 /* a_c, the target's share of class c: (ε/C)·w_c for a hard target (its own (1 − ε)·w_y is added at y alone), and
  * w_c·((1 − ε)·t_c + ε/C) for soft targets t. */
 inline float class_share(global const float* class_weight, global const float* soft, size_t c, size_t stride, float smoothing, float uniform)

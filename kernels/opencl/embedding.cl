@@ -149,13 +149,59 @@ inline void embedding_gradient(const embedding_loss* l, float a, float b, float 
     }
 }
 
+/* The row sums of row r over the elements first, first + step, … (one work-item's share). */
+inline void embedding_sums(const embedding_loss* l, global const float* a, global const float* b, global const float* c, int dim, size_t first, size_t step,
+    acc_t* sum0, acc_t* sum1, acc_t* sum2)
+{
+    *sum0 = *sum1 = *sum2 = 0;
+    for (size_t j = first; j < (size_t)dim; j += step)
+    {
+        float s0, s1, s2;
+        embedding_terms(l, a[j], b[j], c[j], &s0, &s1, &s2);
+        *sum0 += s0;
+        *sum1 += s1;
+        *sum2 += s2;
+    }
+}
+
+/* Row r from its sums: the loss and coefficients, then the gradients at the elements first, first + step, … (each element read
+ * before its gradient is written, so a gradient may be its input); the row's first work-item writes the output. */
+inline float embedding_finish(const embedding_loss* l, global const float* a, global const float* b, global const float* c, global const float* float_labels,
+    global const long* long_labels, global const float* upstream, global float* output, global float* g0, global float* g1, global float* g2, int three,
+    size_t r, int dim, size_t first, size_t step, float gradient_scale, acc_t sum0, acc_t sum1, acc_t sum2)
+{
+    size_t offset = r * (size_t)dim;
+    float label = float_labels ? float_labels[r] : long_labels ? (float)long_labels[r] : 0.0f;
+    float scale = gradient_scale * (upstream ? upstream[r] : 1.0f);
+    float c0, c1, c2;
+    float loss = embedding_row(l, (float)sum0, (float)sum1, (float)sum2, label, scale, &c0, &c1, &c2);
+    if (g0)
+    {
+        for (size_t j = first; j < (size_t)dim; j += step)
+        {
+            float d0, d1, d2;
+            embedding_gradient(l, a[j], b[j], c[j], c0, c1, c2, &d0, &d1, &d2);
+            g0[offset + j] = d0;
+            g1[offset + j] = d1;
+            if (three)
+                g2[offset + j] = d2;
+        }
+    }
+    if (output && first == 0)
+        output[r] = loss;
+    return loss;
+}
+
+#define EMBEDDING_ARGS global const float* x0, global const float* x1, global const float* x2, global const float* float_labels, \
+    global const long* long_labels, global const float* upstream, global float* output, global float* g0, global float* g1, global float* g2, \
+    int rows, int dim
+
 /* A work-item per rows_per_item consecutive rows (one row when rows are long; many when they are short, so that the host adds
- * few partials): per row its sums in acc_t, its loss and coefficients, then its gradients (each element read before its
- * gradient is written, so a gradient may be its input). x2 is null for two-input losses; the labels are float or long (one
- * of them given, or neither); the item's rows' losses, added in row order, go to item_losses for the host's ordered sum. */
-kernel void embedding_rows(global const float* x0, global const float* x1, global const float* x2, global const float* float_labels,
-    global const long* long_labels, global const float* upstream, global float* output, global float* g0, global float* g1, global float* g2,
-    int rows, int dim, int rows_per_item, int kind, int p, int swap, float margin, float eps, float gradient_scale, global acc_t* item_losses)
+ * few partials), for devices that run work-items as loop iterations (the ChunkPerWorkItem variant: PoCL). x2 is null for
+ * two-input losses; the labels are float or long (one of them given, or neither); the item's rows' losses, added in row order,
+ * go to item_losses for the host's ordered sum. */
+kernel void embedding_rows(EMBEDDING_ARGS, int rows_per_item, int kind, int p, int swap, float margin, float eps, float gradient_scale,
+    global acc_t* item_losses)
 {
     size_t item = get_global_id(0);
     size_t first = item * (size_t)rows_per_item;
@@ -167,37 +213,34 @@ kernel void embedding_rows(global const float* x0, global const float* x1, globa
     for (size_t r = first; r < end; r++)
     {
         size_t offset = r * (size_t)dim;
-        global const float* a = x0 + offset;
-        global const float* b = x1 + offset;
         global const float* c = (x2 ? x2 : x0) + offset;
-        acc_t sum0 = 0, sum1 = 0, sum2 = 0;
-        for (int j = 0; j < dim; j++)
-        {
-            float s0, s1, s2;
-            embedding_terms(&l, a[j], b[j], c[j], &s0, &s1, &s2);
-            sum0 += s0;
-            sum1 += s1;
-            sum2 += s2;
-        }
-        float label = float_labels ? float_labels[r] : long_labels ? (float)long_labels[r] : 0.0f;
-        float scale = gradient_scale * (upstream ? upstream[r] : 1.0f);
-        float c0, c1, c2;
-        float loss = embedding_row(&l, (float)sum0, (float)sum1, (float)sum2, label, scale, &c0, &c1, &c2);
-        if (g0)
-        {
-            for (int j = 0; j < dim; j++)
-            {
-                float d0, d1, d2;
-                embedding_gradient(&l, a[j], b[j], c[j], c0, c1, c2, &d0, &d1, &d2);
-                g0[offset + j] = d0;
-                g1[offset + j] = d1;
-                if (x2)
-                    g2[offset + j] = d2;
-            }
-        }
-        if (output)
-            output[r] = loss;
-        total += loss;
+        acc_t sum0, sum1, sum2;
+        embedding_sums(&l, x0 + offset, x1 + offset, c, dim, 0, 1, &sum0, &sum1, &sum2);
+        total += embedding_finish(&l, x0 + offset, x1 + offset, c, float_labels, long_labels, upstream, output, g0, g1, g2, x2 != 0, r, dim, 0, 1,
+            gradient_scale, sum0, sum1, sum2);
     }
     item_losses[item] = total;
+}
+
+#define EMBEDDING_GROUP 256
+
+/* A work-group per row (the WorkGroupTree variant: GPUs, where a row's elements are read by neighbouring work-items together):
+ * each work-item's share of the sums, added over the group in work-item order, then its share of the gradients. */
+kernel void embedding_row_groups(EMBEDDING_ARGS, int kind, int p, int swap, float margin, float eps, float gradient_scale, global acc_t* row_losses)
+{
+    local acc_t scratch[EMBEDDING_GROUP];
+    size_t r = get_group_id(0), lid = get_local_id(0), size = get_local_size(0);
+    embedding_loss l = { kind, p, swap, margin, eps };
+    size_t offset = r * (size_t)dim;
+    global const float* c = (x2 ? x2 : x0) + offset;
+    acc_t sum0, sum1, sum2;
+    embedding_sums(&l, x0 + offset, x1 + offset, c, dim, lid, size, &sum0, &sum1, &sum2);
+    /* The sums' barriers also order every read of the row before any gradient write. */
+    sum0 = group_sum(scratch, sum0);
+    sum1 = group_sum(scratch, sum1);
+    sum2 = group_sum(scratch, sum2);
+    float loss = embedding_finish(&l, x0 + offset, x1 + offset, c, float_labels, long_labels, upstream, output, g0, g1, g2, x2 != 0, r, dim, lid, size,
+        gradient_scale, sum0, sum1, sum2);
+    if (lid == 0)
+        row_losses[r] = loss;
 }

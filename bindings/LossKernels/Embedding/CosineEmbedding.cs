@@ -116,7 +116,7 @@ public readonly struct CosineEmbeddingLoss : IEmbeddingLoss, IOpenCLEmbeddingLos
         Span<float> input2Grad, Reduction reduction = Reduction.Mean) =>
         EmbeddingLoss.Run(this, EmbeddingNames.Pair, 0, input1, input2, default, target, default, input1Grad, input2Grad, default, default, reduction, upstream, true);
 
-    /// <summary>Fused forward+backward (or forward alone when <paramref name="input1Grad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row, or per run of short rows).</summary>
+    /// <summary>Fused forward+backward (or forward alone when <paramref name="input1Grad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row or run of short rows; a work-group per long row on GPUs).</summary>
     /// <param name="input1">The first input on the device, B rows of D.</param>
     /// <param name="input2">The second input on the same device.</param>
     /// <param name="target">B labels on the same device: float.</param>

@@ -18,10 +18,18 @@ internal interface IOpenCLEmbeddingLoss
 internal readonly record struct EmbeddingBuffers(DeviceBuffer<float> X0, DeviceBuffer<float> X1, DeviceBuffer<float>? X2, DeviceBuffer<float>? Output,
     DeviceBuffer<float>? G0, DeviceBuffer<float>? G1, DeviceBuffer<float>? G2, DeviceBuffer<float>? Upstream);
 
-/// <summary>The OpenCL entry points' checks and launch of every embedding loss (<c>kernels/opencl/embedding.cl</c>: a work-item per row, or per run of short rows).</summary>
+/// <summary>The OpenCL entry points' checks and launch of every embedding loss (<c>kernels/opencl/embedding.cl</c>: a work-item per row or run of short rows, or on devices that reduce in work-group trees a work-group per long row).</summary>
 internal static unsafe class EmbeddingDeviceLoss
 {
-    private static readonly string[] Names = ["embedding_rows"];
+    private static readonly string[] Names = ["embedding_rows", "embedding_row_groups"];
+
+    private const int ItemKernel = 0, GroupKernel = 1;
+
+    /// <summary>Rows of this many elements or more get a work-group each on devices that reduce in work-group trees (GPUs).</summary>
+    private const int GroupRowElements = 64;
+
+    /// <summary>The largest work-group of the row-group kernel (<c>EMBEDDING_GROUP</c>).</summary>
+    private const int RowGroup = 256;
 
     /// <summary>Elements a work-item takes about: rows shorter than this go several to an item.</summary>
     private const int ItemElements = 256;
@@ -67,14 +75,16 @@ internal static unsafe class EmbeddingDeviceLoss
         if (rows == 0)
             return unreduced ? 0f : (float)(0d / divisor);
         EmbeddingKernelArguments arguments = loss.KernelArguments;
+        bool groups = device.ResolvedVariant == OpenCLReductionVariant.WorkGroupTree && dim >= GroupRowElements;
         // Short rows go many to a work-item (a function of the shape alone), so that the host adds few partials.
-        int rowsPerItem = Math.Max(1, ItemElements / Math.Max(1, dim));
+        int rowsPerItem = groups ? 1 : Math.Max(1, ItemElements / Math.Max(1, dim));
         int items = (int)(((long)rows + rowsPerItem - 1) / rowsPerItem);
         lock (device.Gate)
         {
             device.ThrowIfDisposed();
             nint partials = device.Partials(items);
-            nint kernel = device.Kernels(new ProgramKey("embedding", null, OpenCLReductionVariant.Auto), Names).Kernel(0);
+            KernelSet kernels = device.Kernels(new ProgramKey("embedding", null, OpenCLReductionVariant.Auto), Names);
+            nint kernel = kernels.Kernel(groups ? GroupKernel : ItemKernel);
             uint argument = 0;
             KernelSet.SetBuffer(kernel, argument++, x0.Handle);
             KernelSet.SetBuffer(kernel, argument++, x1.Handle);
@@ -88,7 +98,8 @@ internal static unsafe class EmbeddingDeviceLoss
             KernelSet.SetBuffer(kernel, argument++, buffers.G2?.Handle ?? 0);
             KernelSet.SetValue(kernel, argument++, rows);
             KernelSet.SetValue(kernel, argument++, dim);
-            KernelSet.SetValue(kernel, argument++, rowsPerItem);
+            if (!groups)
+                KernelSet.SetValue(kernel, argument++, rowsPerItem);
             KernelSet.SetValue(kernel, argument++, arguments.Kind);
             KernelSet.SetValue(kernel, argument++, arguments.P);
             KernelSet.SetValue(kernel, argument++, arguments.Swap ? 1 : 0);
@@ -97,11 +108,20 @@ internal static unsafe class EmbeddingDeviceLoss
             KernelSet.SetValue(kernel, argument++, (float)(upstreamScalar / divisor));
             KernelSet.SetBuffer(kernel, argument, partials);
             const int Group = 64;
-            nuint local = Group;
-            nuint global = ((nuint)items + Group - 1) / Group * Group;
+            nuint local = groups ? GroupSize(dim, kernels.MaxWorkGroupSize(GroupKernel)) : Group;
+            nuint global = groups ? (nuint)rows * local : ((nuint)items + Group - 1) / Group * Group;
             OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
             return unreduced ? 0f : (float)(device.SumPartials(items) / divisor);
         }
+    }
+
+    /// <summary>A power of two up to a quarter of the row, <see cref="RowGroup"/> and the device's limit for the kernel.</summary>
+    private static nuint GroupSize(int dim, int limit)
+    {
+        int size = 1;
+        while (size < RowGroup && size * 4 < dim && size * 2 <= limit)
+            size *= 2;
+        return (nuint)size;
     }
 
     /// <summary>Gradients: all of the loss's or none, on the device, long enough, and not the same buffer as another result, a label or the upstream (an input is allowed: in place).</summary>

@@ -116,7 +116,7 @@ public readonly struct MarginRankingLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
         => EmbeddingLoss.Run(this, EmbeddingNames.Pair, 1, input1, input2, default, target, output, input1Grad, input2Grad, default, upstream, reduction,
             upstreamScalar, gradient);
 
-    /// <summary>Fused forward+backward (or forward alone when <paramref name="input1Grad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row, or per run of short rows).</summary>
+    /// <summary>Fused forward+backward (or forward alone when <paramref name="input1Grad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row or run of short rows; a work-group per long row on GPUs).</summary>
     /// <param name="input1">The first input on the device: N scores.</param>
     /// <param name="input2">The second input on the same device.</param>
     /// <param name="target">N labels on the same device: float.</param>

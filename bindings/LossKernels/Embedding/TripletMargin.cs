@@ -129,7 +129,7 @@ public readonly struct TripletMarginLoss : IEmbeddingLoss, IOpenCLEmbeddingLoss
         EmbeddingLoss.Run<TripletMarginLoss, float>(this, EmbeddingNames.Triplet, dim, anchor, positive, negative, default, output, anchorGrad, positiveGrad,
             negativeGrad, upstream, reduction, upstreamScalar, gradient);
 
-    /// <summary>Fused forward+backward (or forward alone when <paramref name="anchorGrad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row, or per run of short rows).</summary>
+    /// <summary>Fused forward+backward (or forward alone when <paramref name="anchorGrad"/> is null), reduced, on an OpenCL device (<c>kernels/opencl/embedding.cl</c>: a work-item per row or run of short rows; a work-group per long row on GPUs).</summary>
     /// <param name="anchor">B·D floats on the device.</param>
     /// <param name="positive">B·D floats on the same device.</param>
     /// <param name="negative">B·D floats on the same device.</param>

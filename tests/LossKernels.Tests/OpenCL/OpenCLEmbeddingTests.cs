@@ -10,12 +10,19 @@ namespace LossKernels.Tests.OpenCL;
 [NonParallelizable]
 public class OpenCLEmbeddingTests
 {
-    private static readonly (int Rows, int Dim)[] Shapes = [(0, 5), (1, 1), (3, 2), (7, 17), (5, 64), (9, 65), (2, 257), (300, 3), (1031, 1)];
+    private static readonly (int Rows, int Dim)[] Shapes = [(0, 5), (1, 1), (3, 2), (7, 17), (5, 63), (5, 64), (9, 65), (2, 257), (3, 1100), (300, 3), (1031, 1)];
 
-    [TestCaseSource(typeof(EmbeddingTests), nameof(EmbeddingTests.LossesAndReductions))]
-    public void MatchesTheReference(string loss, string reduction)
+    public static IEnumerable<TestCaseData> LossesReductionsAndVariants() =>
+        from variant in OpenCLTestDevice.Variants
+        from loss in EmbeddingTests.Losses
+        from reduction in (string[])["none", "mean", "sum"]
+        select new TestCaseData(loss, reduction, variant);
+
+    /// <summary>Both kernels: a work-item per row or run of rows (ChunkPerWorkItem), a work-group per row of 64 elements or more (WorkGroupTree).</summary>
+    [TestCaseSource(nameof(LossesReductionsAndVariants))]
+    public void MatchesTheReference(string loss, string reduction, OpenCLReductionVariant variant)
     {
-        OpenCLDevice device = OpenCLTestDevice.Get();
+        OpenCLDevice device = OpenCLTestDevice.Get(variant);
         foreach ((int rows, int dim) in loss == "margin_ranking_loss" ? Shapes.Select(s => (s.Rows * s.Dim, 1)).ToArray() : Shapes)
         {
             foreach (bool longLabels in (bool[])[false, true])
@@ -25,16 +32,16 @@ public class OpenCLEmbeddingTests
                     parameters["swap"] = true;
                 Dictionary<string, LossTensor> inputs = EmbeddingTests.Problem(loss, rows, dim, seed: rows + dim, longLabels);
                 double[] upstream = reduction == "none" ? Enumerable.Range(0, rows).Select(i => 0.5 - (i % 3)).ToArray() : [1.5];
-                EmbeddingTests.AssertMatches($"opencl {loss} {reduction} {rows}x{dim} long labels {longLabels}", loss, parameters, inputs, upstream, device);
+                EmbeddingTests.AssertMatches($"opencl {variant} {loss} {reduction} {rows}x{dim} long labels {longLabels}", loss, parameters, inputs, upstream, device);
             }
         }
     }
 
     /// <summary>The buffer overloads give the span overloads' values (the device sums in double per row, the CPU in float vectors: close, not bitwise), in place too.</summary>
-    [Test]
-    public void EntryPointsMatchTheCpu()
+    [TestCaseSource(typeof(OpenCLTestDevice), nameof(OpenCLTestDevice.Variants))]
+    public void EntryPointsMatchTheCpu(OpenCLReductionVariant variant)
     {
-        OpenCLDevice device = OpenCLTestDevice.Get();
+        OpenCLDevice device = OpenCLTestDevice.Get(variant);
         const int Rows = 19, Dim = 23;
         Dictionary<string, LossTensor> t = EmbeddingTests.Problem("triplet_margin_loss", Rows, Dim, seed: 3);
         float[] a = t["anchor"].Floats!, p = t["positive"].Floats!, n = t["negative"].Floats!;
