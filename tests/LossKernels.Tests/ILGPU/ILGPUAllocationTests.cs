@@ -2,6 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using LossKernels.Box;
 using LossKernels.Classification;
+using LossKernels.Embedding;
 using LossKernels.ILGPU;
 using LossKernels.Regression;
 using LossKernels.Tests.Classification;
@@ -47,6 +48,10 @@ public class ILGPUAllocationTests
             new CrossEntropyLoss().ForwardBackward(l.View, y.View, o.View.SubView(0, 40), lg.View);
             IlgpuSoftmax.Forward(l.View, 100, lg.View);
             ghmc.ForwardBackward(x.View, t.View, g.View, accumulatedCounts: state);
+            new TripletMarginLoss(0.5f, swap: true).ForwardBackward(x.View.SubView(0, 4000), t.View.SubView(0, 4000), w.View.SubView(0, 4000), 80,
+                g.View.SubView(0, 4000), lg.View.SubView(0, 4000), o.View.SubView(0, 4000));
+            new ContrastiveLoss().ForwardBackward(x.View.SubView(0, 4000), t.View.SubView(0, 4000), y.View, o.View.SubView(0, 40), g.View.SubView(0, 4000),
+                lg.View.SubView(0, 4000));
             accelerator.Synchronize();
         }
 
@@ -64,7 +69,7 @@ public class ILGPUAllocationTests
         }
 
         double launchesPerRound = (double)(losses.Launches - launches) / perRound.Length;
-        TestContext.Out.WriteLine($"{accelerator.AcceleratorType}: {perRound[0]} bytes for {launchesPerRound} launches per round of 9 calls");
+        TestContext.Out.WriteLine($"{accelerator.AcceleratorType}: {perRound[0]} bytes for {launchesPerRound} launches per round of 11 calls");
         Assert.That(perRound.Distinct().Count(), Is.EqualTo(1), $"allocations grow from call to call: {string.Join(", ", perRound)}");
         double bound = accelerator.AcceleratorType == AcceleratorType.Cuda ? 0 : CpuTaskBytesPerLaunch * launchesPerRound;
         Assert.That(perRound[0], Is.LessThanOrEqualTo(bound), $"{perRound[0]} bytes for {launchesPerRound} launches on {accelerator.AcceleratorType}");
