@@ -244,3 +244,239 @@ kernel void embedding_row_groups(EMBEDDING_ARGS, int kind, int p, int swap, floa
     if (lid == 0)
         row_losses[r] = loss;
 }
+
+/* Triplet mining (TripletMiningLoss): the C# passes of TripletMiningDriver, with the anchor's mining mirroring TripletMiningMath.
+ * The Gram entries are fused multiply-add chains over k in index order, as the CPU's SYRK computes them, so both compute the same
+ * entry, identical rows give identical distances, and ties go to the lowest index alike. */
+#define MINING_HARD 0
+#define MINING_SEMIHARD 1
+#define DISTANCE_EUCLIDEAN 0
+#define DISTANCE_SQUARED 1
+#define DISTANCE_COSINE 2
+#define NORMALIZE_EPS 1e-12f
+
+inline float mining_distance(float square_a, float square_j, float gram, int distance)
+{
+    if (distance == DISTANCE_COSINE)
+        return 1.0f - gram;
+    float square = square_a + square_j - 2.0f * gram;
+    square = square < 0.0f ? 0.0f : square;
+    return distance == DISTANCE_SQUARED ? square : sqrt(square);
+}
+
+inline float mining_slope(float d, int distance)
+{
+    return distance == DISTANCE_EUCLIDEAN ? (d > 0.0f ? 1.0f / d : 0.0f) : distance == DISTANCE_SQUARED ? 2.0f : 1.0f;
+}
+
+inline float mining_triplet(float h, int soft, float* slope)
+{
+    if (!soft)
+    {
+        *slope = h > 0.0f ? 1.0f : 0.0f;
+        return h < 0.0f ? 0.0f : h;
+    }
+    float e = exp(-fabs(h));
+    *slope = (h > 0.0f ? 1.0f : e) / (1.0f + e);
+    return (h > 0.0f ? h : 0.0f) + log1p(e);
+}
+
+inline float mining_add(global float* coefficients, int p, float dp, int n, float dn, float margin, int soft, int distance)
+{
+    float slope;
+    float loss = mining_triplet(dp - dn + margin, soft, &slope);
+    if (coefficients && slope != 0.0f)
+    {
+        coefficients[p] += slope * mining_slope(dp, distance);
+        coefficients[n] += -slope * mining_slope(dn, distance);
+    }
+    return loss;
+}
+
+/* Per row: e = x, or x / max(‖x‖, eps) with ‖x‖ kept; and Σ e², the Gram's diagonal. */
+kernel void triplet_prepare(global const float* x, global float* e, global float* norms, global float* squares, int rows, int dim, int normalize)
+{
+    size_t i = get_global_id(0);
+    if (i >= (size_t)rows)
+        return;
+    global const float* row = x + i * (size_t)dim;
+    global float* out = e + i * (size_t)dim;
+    float scale = 1.0f;
+    if (normalize)
+    {
+        float sum = 0.0f;
+        for (int k = 0; k < dim; k++)
+            sum = fma(row[k], row[k], sum);
+        float norm = sqrt(sum);
+        norms[i] = norm;
+        scale = 1.0f / fmax(norm, NORMALIZE_EPS);
+    }
+    float square = 0.0f;
+    for (int k = 0; k < dim; k++)
+    {
+        float v = normalize ? row[k] * scale : row[k];
+        out[k] = v;
+        square = fma(v, v, square);
+    }
+    squares[i] = square;
+}
+
+/* Entry (i, j) of the distance matrix, item (j, i). */
+kernel void triplet_distances(global const float* e, global const float* squares, global float* distances, int rows, int dim, int distance)
+{
+    size_t j = get_global_id(0), i = get_global_id(1);
+    if (i >= (size_t)rows || j >= (size_t)rows)
+        return;
+    global const float* a = e + i * (size_t)dim;
+    global const float* b = e + j * (size_t)dim;
+    float gram = 0.0f;
+    for (int k = 0; k < dim; k++)
+        gram = fma(a[k], b[k], gram);
+    distances[i * (size_t)rows + j] = mining_distance(squares[i], squares[j], gram, distance);
+}
+
+/* An anchor per work-item: its triplets' Σ ℓ (to losses), their count, and with a gradient its row of coefficients (zeroed first). */
+kernel void triplet_mine(global const float* distances, global const long* labels, global float* coefficients, global acc_t* losses, global int* counts,
+    int rows, int mining, float margin, int soft, int distance)
+{
+    size_t anchor = get_global_id(0);
+    if (anchor >= (size_t)rows)
+        return;
+    global const float* d = distances + anchor * (size_t)rows;
+    global float* c = coefficients ? coefficients + anchor * (size_t)rows : 0;
+    if (c)
+        for (int j = 0; j < rows; j++)
+            c[j] = 0.0f;
+    long label = labels[anchor];
+    acc_t total = 0;
+    int count = 0;
+    if (mining == MINING_HARD)
+    {
+        int positive = -1, negative = -1;
+        float far = 0.0f, near = 0.0f;
+        for (int j = 0; j < rows; j++)
+        {
+            if (j == (int)anchor)
+                continue;
+            float dj = d[j];
+            if (labels[j] == label)
+            {
+                if (positive < 0 || dj > far)
+                {
+                    positive = j;
+                    far = dj;
+                }
+            }
+            else if (negative < 0 || dj < near)
+            {
+                negative = j;
+                near = dj;
+            }
+        }
+        if (positive >= 0 && negative >= 0)
+        {
+            total = mining_add(c, positive, far, negative, near, margin, soft, distance);
+            count = 1;
+        }
+    }
+    else
+    {
+        for (int p = 0; p < rows; p++)
+        {
+            if (p == (int)anchor || labels[p] != label)
+                continue;
+            float dp = d[p];
+            if (mining == MINING_SEMIHARD)
+            {
+                int closest = -1, farthest = -1;
+                float closest_d = 0.0f, farthest_d = 0.0f;
+                for (int n = 0; n < rows; n++)
+                {
+                    if (labels[n] == label)
+                        continue;
+                    float dn = d[n];
+                    if (dn > dp && (closest < 0 || dn < closest_d))
+                    {
+                        closest = n;
+                        closest_d = dn;
+                    }
+                    if (farthest < 0 || dn > farthest_d)
+                    {
+                        farthest = n;
+                        farthest_d = dn;
+                    }
+                }
+                if (farthest < 0)
+                    continue;
+                total += closest >= 0 ? mining_add(c, p, dp, closest, closest_d, margin, soft, distance)
+                                      : mining_add(c, p, dp, farthest, farthest_d, margin, soft, distance);
+                count++;
+                continue;
+            }
+            for (int n = 0; n < rows; n++)
+            {
+                if (labels[n] == label)
+                    continue;
+                float dn = d[n];
+                float h = dp - dn + margin;
+                if (!soft && !(h > 0.0f))
+                    continue;
+                total += mining_add(c, p, dp, n, dn, margin, soft, distance);
+                count++;
+            }
+        }
+    }
+    losses[anchor] = total;
+    counts[anchor] = count;
+}
+
+/* W_ij = W_ji = M_ij + M_ji, item (j, i) for j < i. */
+kernel void triplet_symmetrize(global float* coefficients, int rows)
+{
+    size_t j = get_global_id(0), i = get_global_id(1);
+    if (i >= (size_t)rows || j >= i)
+        return;
+    float w = coefficients[i * (size_t)rows + j] + coefficients[j * (size_t)rows + i];
+    coefficients[i * (size_t)rows + j] = w;
+    coefficients[j * (size_t)rows + i] = w;
+}
+
+/* Per row i: Σ_j W_ij·e_j over the nonzero W_ij (accumulated in the gradient row), then scale·(Σ_j W_ij·e_i − Σ_j W_ij·e_j) (or
+ * −scale·Σ_j W_ij·e_j for the cosine), chained through e = x / max(‖x‖, eps). */
+kernel void triplet_gradient(global const float* e, global const float* norms, global const float* coefficients, global float* gradient, int rows, int dim,
+    float scale, int cosine, int normalize)
+{
+    size_t i = get_global_id(0);
+    if (i >= (size_t)rows)
+        return;
+    global float* g = gradient + i * (size_t)dim;
+    global const float* own = e + i * (size_t)dim;
+    global const float* w = coefficients + i * (size_t)rows;
+    for (int k = 0; k < dim; k++)
+        g[k] = 0.0f;
+    float weight = 0.0f;
+    for (int j = 0; j < rows; j++)
+    {
+        float c = w[j];
+        if (c == 0.0f)
+            continue;
+        weight += c;
+        global const float* other = e + (size_t)j * (size_t)dim;
+        for (int k = 0; k < dim; k++)
+            g[k] = fma(other[k], c, g[k]);
+    }
+    float own_scale = weight * scale, along = 0.0f;
+    for (int k = 0; k < dim; k++)
+    {
+        float a = g[k] * -scale;
+        float v = cosine ? a : own[k] * own_scale + a;
+        g[k] = v;
+        along = fma(own[k], v, along);
+    }
+    if (!normalize)
+        return;
+    float norm = norms[i];
+    float inverse = 1.0f / (norm > NORMALIZE_EPS ? norm : NORMALIZE_EPS);
+    for (int k = 0; k < dim; k++)
+        g[k] = (norm > NORMALIZE_EPS ? own[k] * -along + g[k] : g[k]) * inverse;
+}

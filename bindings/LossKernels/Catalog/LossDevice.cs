@@ -51,6 +51,8 @@ public abstract class LossDevice
 
     internal abstract DeviceRun Embedding<TLoss>(Embedding.EmbeddingBoundLoss<TLoss> bound)
         where TLoss : struct, Embedding.IEmbeddingLoss, Embedding.IOpenCLEmbeddingLoss;
+
+    internal abstract DeviceRun TripletMining(Embedding.TripletMiningBoundLoss bound);
 }
 
 /// <summary>

@@ -19,7 +19,62 @@ internal static class EmbeddingCatalog
             p => new CosineEmbeddingLoss(p.Float("margin", 0f)), EmbeddingNames.Pair, false, 1 << 24, ["margin"]),
         Row("margin_ranking_loss", "max(0, −y·(x1 − x2) + margin)", "F.margin_ranking_loss",
             p => new MarginRankingLoss(p.Float("margin", 0f)), EmbeddingNames.Pair, true, 1 << 24, ["margin"]),
+        new LossDefinition("triplet_mining_loss", "embedding", "mean over mined (a, p, n) of max(0, d_ap − d_an + margin) on a labelled [B, D] batch",
+            "batch-hard / FaceNet semihard / all triplets (formula in PyTorch)", ["embeddings", "labels"], [],
+            ["mining", "margin", "distance", "soft_margin", "normalize", "reduction"], MiningBatch * MiningDim,
+            (p, inputs, upstream, device) => new TripletMiningBoundLoss(Mining(p), p, inputs, upstream, device), MiningSample),
     ];
+
+    /// <summary>The quick report's full triplet-mining batch: B = 4,096 rows of D = 512 (the size).</summary>
+    private const int MiningBatch = 4096, MiningDim = 512;
+
+    /// <summary><c>mining</c> ("hard", "semihard", "all"), <c>margin</c> (0.2), <c>distance</c> ("euclidean", "squared", "cosine"), <c>soft_margin</c>, <c>normalize</c>.</summary>
+    private static TripletMiningLoss Mining(LossParameters p)
+    {
+        TripletMining mining = p.String("mining", "hard") switch
+        {
+            "hard" => TripletMining.Hard,
+            "semihard" => TripletMining.SemiHard,
+            "all" => TripletMining.All,
+            var other => throw new ArgumentException($"Parameter 'mining' must be 'hard', 'semihard' or 'all', got '{other}'.", "mining"),
+        };
+        TripletDistance distance = p.String("distance", "euclidean") switch
+        {
+            "euclidean" => TripletDistance.Euclidean,
+            "squared" => TripletDistance.Squared,
+            "cosine" => TripletDistance.Cosine,
+            var other => throw new ArgumentException($"Parameter 'distance' must be 'euclidean', 'squared' or 'cosine', got '{other}'.", "distance"),
+        };
+        return new TripletMiningLoss(mining, p.Float("margin", 0.2f), distance, p.Bool("soft_margin", false), p.Bool("normalize", false));
+    }
+
+    /// <summary>
+    /// A P×K batch of <paramref name="length"/> elements (rows of up to <see cref="MiningDim"/>): K = 4 rows per identity, each a shared
+    /// centre in [−1, 1) plus noise, so that positives are near but not always nearest.
+    /// </summary>
+    private static Dictionary<string, LossTensor> MiningSample(int length, int seed)
+    {
+        int dim = Math.Max(1, Math.Min(MiningDim, length / 8));
+        int rows = length / dim;
+        var random = new Random(seed);
+        var x = new float[rows * dim];
+        var labels = new long[rows];
+        var centre = new float[dim];
+        for (int r = 0; r < rows; r++)
+        {
+            labels[r] = r / 4;
+            if (r % 4 == 0)
+            {
+                for (int j = 0; j < dim; j++)
+                    centre[j] = (float)(random.NextDouble() * 2 - 1);
+            }
+
+            for (int j = 0; j < dim; j++)
+                x[r * dim + j] = centre[j] + (float)(random.NextDouble() * 2 - 1);
+        }
+
+        return new() { ["embeddings"] = LossTensor.FromFloats(x, rows, dim), ["labels"] = LossTensor.FromIntegers(labels, rows) };
+    }
 
     private static LossDefinition Row<TLoss>(string name, string formula, string equivalent, Func<LossParameters, TLoss> create, EmbeddingNames names,
         bool rowsOfOne, int reportSize, string[] parameters)

@@ -21,7 +21,12 @@ internal readonly record struct EmbeddingBuffers(DeviceBuffer<float> X0, DeviceB
 /// <summary>The OpenCL entry points' checks and launch of every embedding loss (<c>kernels/opencl/embedding.cl</c>: a work-item per row or run of short rows, or on devices that reduce in work-group trees a work-group per long row).</summary>
 internal static unsafe class EmbeddingDeviceLoss
 {
-    private static readonly string[] Names = ["embedding_rows", "embedding_row_groups"];
+    /// <summary>The kernels of <c>embedding.cl</c>: the row losses' two, then triplet mining's passes (<see cref="TripletMiningDeviceLoss"/>).</summary>
+    internal static readonly string[] Names =
+        ["embedding_rows", "embedding_row_groups", "triplet_prepare", "triplet_distances", "triplet_mine", "triplet_symmetrize", "triplet_gradient"];
+
+    /// <summary>The program of <c>embedding.cl</c>.</summary>
+    internal static readonly ProgramKey Program = new("embedding", null, OpenCLReductionVariant.Auto);
 
     private const int ItemKernel = 0, GroupKernel = 1;
 
@@ -83,7 +88,7 @@ internal static unsafe class EmbeddingDeviceLoss
         {
             device.ThrowIfDisposed();
             nint partials = device.Partials(items);
-            KernelSet kernels = device.Kernels(new ProgramKey("embedding", null, OpenCLReductionVariant.Auto), Names);
+            KernelSet kernels = device.Kernels(Program, Names);
             nint kernel = kernels.Kernel(groups ? GroupKernel : ItemKernel);
             uint argument = 0;
             KernelSet.SetBuffer(kernel, argument++, x0.Handle);

@@ -57,7 +57,7 @@ public readonly record struct TripletMiningResult(float Loss, long Triplets);
 /// semihard and all (P positives per anchor), and a gradient pass over the nonzero coefficients. It needs B² floats of scratch
 /// (pooled), so B is at most 46,340. Every result is the same bits for any thread count.</para>
 /// </remarks>
-public readonly struct TripletMiningLoss
+public readonly partial struct TripletMiningLoss
 {
     /// <summary>The batch-hard defaults: hard mining, margin 0.2, euclidean distance, hinge, no normalization.</summary>
     public TripletMiningLoss()

@@ -37,5 +37,7 @@ public sealed partial class OpenCLDevice
 
     internal override DeviceRun Embedding<TLoss>(Embedding.EmbeddingBoundLoss<TLoss> bound) => new Embedding.OpenCLEmbeddingRun<TLoss>(bound, this);
 
+    internal override DeviceRun TripletMining(Embedding.TripletMiningBoundLoss bound) => new Embedding.OpenCLTripletMiningRun(bound, this);
+
     internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new OpenCLPosWeightRun(bound, this);
 }

@@ -59,4 +59,6 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
     internal override DeviceRun Overlap<TLoss>(OverlapBoundLoss<TLoss> bound) => new IlgpuOverlapRun<TLoss>(bound, this);
 
     internal override DeviceRun Embedding<TLoss>(Embedding.EmbeddingBoundLoss<TLoss> bound) => new IlgpuEmbeddingRun<TLoss>(bound, this);
+
+    internal override DeviceRun TripletMining(Embedding.TripletMiningBoundLoss bound) => new IlgpuTripletMiningRun(bound, this);
 }

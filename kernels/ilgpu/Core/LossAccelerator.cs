@@ -32,7 +32,7 @@ internal sealed class LossAccelerator
     private PageLockedArray1D<int> hostCounts;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> table;
     private readonly PageLockedArray1D<float> hostTable;
-    /// <summary>Scratch buffers per accelerator: the Lovász losses use seven (statistics, ∂L/∂p, two key and two payload buffers, the counts).</summary>
+    /// <summary>Scratch buffers per accelerator: the Lovász losses use seven (statistics, ∂L/∂p, two key and two payload buffers, the counts), triplet mining five (rows, norms, distances, coefficients, squares).</summary>
     internal const int ScratchSlots = 7;
 
     private readonly MemoryBuffer1D<float, Stride1D.Dense>?[] scratch = new MemoryBuffer1D<float, Stride1D.Dense>?[ScratchSlots];

@@ -66,31 +66,52 @@ public class TripletMiningTests
         var loss = new TripletMiningLoss(mining, margin: 0.3f, distance, soft, normalize);
         foreach ((int rows, int dim, int classes) in Shapes)
         {
-            bool continuous = loss.Normalize || distance == TripletDistance.Cosine;
-            (float[] x, long[] labels) = Problem(rows, dim, classes, seed: rows * 31 + dim, continuous);
-            // Continuous rows for the hinge over every triplet: the first seed whose triplets all stay clear of the hinge's kink.
-            for (int seed = rows * 31 + dim + 1; continuous && mining == TripletMining.All && !soft && ReferenceTripletMining.SmallestHinge(loss, x, labels, dim) < 1e-5; seed++)
-                (x, labels) = Problem(rows, dim, classes, seed, continuous);
+            (float[] x, long[] labels) = ConditionedProblem(loss, rows, dim, classes);
             foreach (Reduction reduction in (Reduction[])[Reduction.Mean, Reduction.Sum])
-                Compare(loss, x, labels, dim, reduction, upstream: reduction == Reduction.Sum ? 0.75f : 1f, $"B={rows} D={dim} {reduction}");
+            {
+                float upstream = reduction == Reduction.Sum ? 0.75f : 1f;
+                var gradient = new float[x.Length];
+                TripletMiningResult result = AssertMatchesReference($"B={rows} D={dim} {reduction}", loss, x, labels, dim, reduction, upstream,
+                    () => (loss.ForwardBackward(x, labels, dim, gradient, reduction, upstream), gradient), () => loss.Forward(x, labels, dim, reduction));
+                var backward = new float[x.Length];
+                loss.Backward(x, labels, dim, upstream, backward, reduction);
+                Assert.That(Numerics.BitEqual(backward, gradient), $"B={rows} D={dim} {reduction}: backward");
+            }
         }
     }
 
-    /// <summary>Compares the fused call, the forward and the backward with the reference.</summary>
-    private static void Compare(TripletMiningLoss loss, float[] x, long[] labels, int dim, Reduction reduction, float upstream, string what)
+    /// <summary>
+    /// A <see cref="Problem"/> for <paramref name="loss"/>: continuous values where rows are normalized, and for the hinge over every
+    /// triplet the first seed whose triplets all stay clear of the hinge's kink (where float and double could count differently).
+    /// </summary>
+    public static (float[] X, long[] Labels) ConditionedProblem(TripletMiningLoss loss, int rows, int dim, int classes)
+    {
+        bool continuous = loss.Normalize || loss.Distance == TripletDistance.Cosine;
+        int seed = rows * 31 + dim;
+        (float[] x, long[] labels) = Problem(rows, dim, classes, seed, continuous);
+        while (continuous && loss.Mining == TripletMining.All && !loss.SoftMargin && ReferenceTripletMining.SmallestHinge(loss, x, labels, dim) < 1e-5)
+            (x, labels) = Problem(rows, dim, classes, ++seed, continuous);
+        return (x, labels);
+    }
+
+    /// <summary>
+    /// Runs a backend's fused call and forward call and compares them with the reference: the same triplet count, the loss within 1e-5,
+    /// the gradient within 1e-4 (scaled by its largest element), the forward's result the fused call's.
+    /// </summary>
+    public static TripletMiningResult AssertMatchesReference(string what, TripletMiningLoss loss, float[] x, long[] labels, int dim, Reduction reduction,
+        float upstream, Func<(TripletMiningResult Result, float[] Gradient)> fused, Func<TripletMiningResult> forward)
     {
         var expected = ReferenceTripletMining.Evaluate(loss, x, labels, dim, reduction, upstream);
-        var gradient = new float[x.Length];
-        TripletMiningResult result = loss.ForwardBackward(x, labels, dim, gradient, reduction, upstream);
+        (TripletMiningResult result, float[] gradient) = fused();
         Assert.That(result.Triplets, Is.EqualTo(expected.Count), $"{what}: triplets");
         Numerics.AssertClose($"{what}: loss", result.Loss, expected.Loss, 1e-5, 1e-6);
         // The gradient's scale is set by its largest element: rows far apart sum differences of many triplets.
         double largest = expected.Gradient.Length == 0 ? 0 : expected.Gradient.Max(Math.Abs);
         Numerics.AssertClose($"{what}: gradient", gradient, expected.Gradient, 1e-4, 1e-5 * Math.Max(1, largest));
-        Assert.That(loss.Forward(x, labels, dim, reduction), Is.EqualTo(result), $"{what}: forward");
-        var backward = new float[x.Length];
-        loss.Backward(x, labels, dim, upstream, backward, reduction);
-        Assert.That(Numerics.BitEqual(backward, gradient), $"{what}: backward");
+        TripletMiningResult alone = forward();
+        Assert.That(alone.Triplets, Is.EqualTo(result.Triplets), $"{what}: forward's triplets");
+        Assert.That(alone.Loss, Is.EqualTo(result.Loss), $"{what}: forward's loss");
+        return result;
     }
 
     /// <summary>Random (not quantized) rows: the reference's gradient against its own central differences, and the kernel against it.</summary>
