@@ -80,13 +80,13 @@ internal static class KernelCheck
             yield break;
         }
 
-        if (!definition.Parameters.Contains("reduction"))
+        if (definition.Reductions.Count == 0)
         {
             yield return ([], false);
             yield break;
         }
 
-        foreach (string reduction in new[] { "none", "mean", "sum" })
+        foreach (string reduction in definition.Reductions)
         {
             yield return (new() { ["reduction"] = reduction }, false);
             yield return (new() { ["reduction"] = reduction }, true);
@@ -102,6 +102,14 @@ internal static class KernelCheck
         {
             yield return (new() { ["reduction"] = "mean", ["swap"] = true }, true);
             yield return (new() { ["reduction"] = "none", ["p"] = 1L, ["swap"] = true, ["eps"] = 0.0 }, true);
+        }
+
+        if (definition.Name == "triplet_mining_loss")
+        {
+            yield return (new() { ["reduction"] = "mean", ["mining"] = "semihard", ["distance"] = "squared" }, true);
+            yield return (new() { ["reduction"] = "sum", ["mining"] = "all", ["soft_margin"] = true }, false);
+            yield return (new() { ["reduction"] = "mean", ["mining"] = "hard", ["distance"] = "cosine", ["normalize"] = true }, true);
+            yield return (new() { ["reduction"] = "mean", ["mining"] = "semihard", ["normalize"] = true, ["margin"] = 1.0 }, false);
         }
 
         if (definition.Name == "pixel_weighted_cross_entropy")
@@ -131,7 +139,7 @@ internal static class KernelCheck
             upstream = parameters["reduction"] as string == "none"
                 ? LossTensor.FromFloats(Enumerable.Range(0, losses).Select(i => 0.25f * (i % 7) - 0.5f).ToArray(), losses)
                 : LossTensor.FromFloats([0.75f]);
-            string label = definition.Inputs[2];
+            string label = definition.Inputs[^1];
             if (label is "label" or "target" && inputs[label].Floats is float[] values)
                 inputs[label] = LossTensor.FromIntegers(Array.ConvertAll(values, v => (long)v), values.Length);
         }

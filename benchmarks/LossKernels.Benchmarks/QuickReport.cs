@@ -102,13 +102,15 @@ internal static class QuickReport
         return 0;
     }
 
-    /// <summary>The most bytes a run of <paramref name="definition"/> moves at <paramref name="n"/> items, scaled from a small binding, so the copy buffers fit every loss.</summary>
+    /// <summary>
+    /// The most bytes a run of <paramref name="definition"/> moves at <paramref name="n"/> items, so the copy buffers fit every loss: bound at
+    /// <paramref name="n"/> itself, since what some losses move is not linear in n (triplet mining's B² distances).
+    /// </summary>
     private static long LargestBytesMoved(LossDefinition definition, int n)
     {
-        const int Probe = 64;
-        LossParameters unreduced = definition.Parameters.Contains("reduction") ? new([new("reduction", "none")]) : LossParameters.Empty;
-        using BoundLoss probe = definition.Bind(unreduced, definition.SampleInputs(Probe, seed: 1));
-        return Modes.Max(probe.BytesMoved) / Probe * n;
+        LossParameters parameters = definition.Reductions.Count > 0 ? new([new("reduction", definition.Reductions[0])]) : LossParameters.Empty;
+        using BoundLoss probe = definition.Bind(parameters, definition.SampleInputs(n, seed: 1));
+        return Modes.Max(probe.BytesMoved);
     }
 
     /// <summary>The device <see cref="OpenCLDevice.Select()"/> picks, with <c>--opencl-variant</c> applied, or null (the report or golden run then has no opencl backend and says why).</summary>

@@ -15,7 +15,7 @@ public sealed class LossDefinition
     internal LossDefinition(string name, string family, string formula, string equivalent, string[] inputs, string[] optionalInputs,
         string[] parameters, int reportSize,
         Func<LossParameters, IReadOnlyDictionary<string, LossTensor>, LossTensor?, LossDevice?, BoundLoss> bind,
-        Func<int, int, Dictionary<string, LossTensor>> sample)
+        Func<int, int, Dictionary<string, LossTensor>> sample, string[]? reductions = null)
     {
         Name = name;
         Family = family;
@@ -25,6 +25,7 @@ public sealed class LossDefinition
         OptionalInputs = optionalInputs;
         Parameters = parameters;
         ReportSize = reportSize;
+        Reductions = reductions ?? (parameters.Contains("reduction") ? ["none", "mean", "sum"] : []);
         this.bind = bind;
         this.sample = sample;
     }
@@ -49,6 +50,13 @@ public sealed class LossDefinition
 
     /// <summary>The parameter names the loss accepts.</summary>
     public IReadOnlyList<string> Parameters { get; }
+
+    /// <summary>
+    /// The values <c>reduction</c> takes, the unreduced one first where there is one (<c>none</c>, <c>mean</c>, <c>sum</c>, and <c>batchmean</c>
+    /// for <c>kl_div</c>; <c>mean</c> and <c>sum</c> for <c>triplet_mining_loss</c>, whose mined triplets have no fixed shape); empty when the
+    /// loss has no <c>reduction</c> parameter.
+    /// </summary>
+    public IReadOnlyList<string> Reductions { get; }
 
     /// <summary>The element count the quick report runs it at.</summary>
     public int ReportSize { get; }
@@ -104,7 +112,8 @@ public sealed class LossDefinition
         Func<LossParameters, TLoss> create, Func<int, int, Dictionary<string, LossTensor>> sample, string[] parameters, bool acceptsBatchMean = false)
         where TLoss : struct, IElementwiseLoss =>
         new(name, family, formula, equivalent, ["input", "target"], ["weight"], [.. parameters, "reduction", "avg_factor"], reportSize,
-            (p, inputs, upstream, device) => new ElementwiseBoundLoss<TLoss>(create(p), p, inputs, upstream, device, acceptsBatchMean), sample);
+            (p, inputs, upstream, device) => new ElementwiseBoundLoss<TLoss>(create(p), p, inputs, upstream, device, acceptsBatchMean), sample,
+            acceptsBatchMean ? ["none", "mean", "sum", "batchmean"] : null);
 
     /// <summary>
     /// <see cref="Elementwise{TLoss}"/> for a loss differentiable in its target too: the row also takes <c>target_grad</c>
@@ -115,7 +124,8 @@ public sealed class LossDefinition
         Func<LossParameters, TLoss> create, Func<int, int, Dictionary<string, LossTensor>> sample, string[] parameters, bool acceptsBatchMean = false)
         where TLoss : struct, IElementwiseTargetLoss =>
         new(name, family, formula, equivalent, ["input", "target"], ["weight"], [.. parameters, "reduction", "avg_factor", "target_grad"], reportSize,
-            (p, inputs, upstream, device) => new ElementwiseTargetBoundLoss<TLoss>(create(p), p, inputs, upstream, device, acceptsBatchMean), sample);
+            (p, inputs, upstream, device) => new ElementwiseTargetBoundLoss<TLoss>(create(p), p, inputs, upstream, device, acceptsBatchMean), sample,
+            acceptsBatchMean ? ["none", "mean", "sum", "batchmean"] : null);
 
     /// <summary>Sample inputs of <paramref name="length"/> elements in the ranges where every branch of the loss is exercised; the same for the same seed.</summary>
     public Dictionary<string, LossTensor> SampleInputs(int length, int seed) => sample(length, seed);

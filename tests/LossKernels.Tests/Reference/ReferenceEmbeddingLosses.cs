@@ -21,6 +21,8 @@ public static class ReferenceEmbeddingLosses
     {
         double Param(string name, double fallback) => parameters.TryGetValue(name, out object? v) && v is not null ? Convert.ToDouble(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
         string reduction = parameters.TryGetValue("reduction", out object? r) && r is string s ? s : "mean";
+        if (loss == "triplet_mining_loss")
+            return Mining(parameters, inputs, reduction, upstream?[0] ?? 1d, Param);
         bool triplet = loss == "triplet_margin_loss";
         string[] names = triplet ? ["anchor", "positive", "negative"] : ["input1", "input2"];
         double[][] x = names.Select(name => Array.ConvertAll(inputs[name].RequireFloats(name), v => (double)v)).ToArray();
@@ -51,6 +53,22 @@ public static class ReferenceEmbeddingLosses
 
         bool unreduced = reduction == "none";
         return new ReferenceEmbeddingResult(unreduced ? values : [values.Sum() / divisor], gradients, unreduced ? valueScales : [valueScales.Sum() / divisor], scales);
+    }
+
+    /// <summary><see cref="ReferenceTripletMining"/> on the catalog's <c>embeddings</c> and <c>labels</c>; each scale is the value's own magnitude.</summary>
+    private static ReferenceEmbeddingResult Mining(IReadOnlyDictionary<string, object?> parameters, IReadOnlyDictionary<string, LossTensor> inputs,
+        string reduction, double upstream, Func<string, double, double> param)
+    {
+        string Text(string name, string fallback) => parameters.TryGetValue(name, out object? v) && v is string text ? text : fallback;
+        bool Flag(string name) => parameters.TryGetValue(name, out object? v) && v is true;
+        var options = new LossKernels.Embedding.TripletMiningLoss(
+            Enum.Parse<LossKernels.Embedding.TripletMining>(Text("mining", "hard"), ignoreCase: true),
+            (float)param("margin", 0.2), Enum.Parse<LossKernels.Embedding.TripletDistance>(Text("distance", "euclidean"), ignoreCase: true),
+            Flag("soft_margin"), Flag("normalize"));
+        LossTensor embeddings = inputs["embeddings"];
+        (double value, _, double[] gradient, _) = ReferenceTripletMining.Evaluate(options, embeddings.RequireFloats("embeddings"),
+            inputs["labels"].RequireIntegers("labels"), embeddings.Shape[1], reduction == "sum" ? Reduction.Sum : Reduction.Mean, upstream);
+        return new ReferenceEmbeddingResult([value], [gradient], [Math.Abs(value)], [Array.ConvertAll(gradient, Math.Abs)]);
     }
 
     /// <summary>The gradients being added up, and beside each the sum of the magnitudes of its terms.</summary>
