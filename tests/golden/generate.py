@@ -1308,6 +1308,103 @@ def embedding_cases(rng):
          lambda a, b, y: F.margin_ranking_loss(a, b, y, margin=0.1, reduction="none"), ranking_source)
 
 
+def mining_distances(e, distance):
+    """Every pairwise distance of the rows e (torch float64): euclidean with a zero gradient at d = 0 (where sqrt's is infinite),
+    squared, or 1 − e_i·e_j on rows already normalized (cosine)."""
+    if distance == "cosine":
+        return 1 - e @ e.T
+    sq = (e[:, None, :] - e[None, :, :]).pow(2).sum(-1)
+    if distance == "squared":
+        return sq
+    positive = sq > 0
+    return torch.where(positive, torch.where(positive, sq, torch.ones_like(sq)).sqrt(), torch.zeros_like(sq))
+
+
+def mined_triplets(d, labels, mining, margin, soft):
+    """The triplets (a, p, n) mined from the float64 distances d (numpy) by brute force, ties to the lowest index (argmax/argmin
+    return the first): hard — per anchor the farthest positive and the closest negative; semihard — per anchor and positive the
+    closest negative farther than the positive, else the farthest negative (TensorFlow Addons); all — every valid triplet with
+    d_ap − d_an + margin > 0 (every one with a soft margin)."""
+    triplets = []
+    for a in range(len(labels)):
+        positives = [j for j in range(len(labels)) if j != a and labels[j] == labels[a]]
+        negatives = [j for j in range(len(labels)) if labels[j] != labels[a]]
+        if not positives or not negatives:
+            continue
+        if mining == "hard":
+            triplets.append((a, positives[int(np.argmax(d[a, positives]))], negatives[int(np.argmin(d[a, negatives]))]))
+            continue
+        for p in positives:
+            if mining == "semihard":
+                farther = [n for n in negatives if d[a, n] > d[a, p]]
+                n = farther[int(np.argmin(d[a, farther]))] if farther else negatives[int(np.argmax(d[a, negatives]))]
+                triplets.append((a, p, n))
+            else:
+                triplets.extend((a, p, n) for n in negatives if soft or d[a, p] - d[a, n] + margin > 0)
+    return triplets
+
+
+def triplet_mining_loss(x, labels, mining="hard", margin=0.2, distance="euclidean", soft_margin=False, normalize=False, reduction="mean"):
+    """Triplet loss with online mining in torch float64: rows normalized as F.normalize where asked (always for cosine), distances from
+    the rows' differences, triplets mined by brute force (constants, as in every autograd implementation), ℓ = relu(h) or softplus(h)
+    with h = d_ap − d_an + margin, the mean over the mined count (0 when there is none)."""
+    e = F.normalize(x, dim=1, eps=1e-12) if normalize or distance == "cosine" else x
+    d = mining_distances(e, distance)
+    triplets = mined_triplets(d.detach().numpy(), labels.numpy(), mining, margin, soft_margin)
+    if not triplets:
+        return (x * 0).sum()
+    a, p, n = (torch.tensor(index) for index in zip(*triplets))
+    h = d[a, p] - d[a, n] + margin
+    values = F.softplus(h) if soft_margin else F.relu(h)
+    return values.sum() / len(triplets) if reduction == "mean" else values.sum()
+
+
+def triplet_mining_cases(rng):
+    """triplet_mining_loss (issue 15): P×K batches of every mining, distance, soft margin and normalization, D from 1 to past a
+    vector, both reductions, a scalar upstream, and the edges (a class of one, one label only, identical rows of a class, ties).
+    The kernels take their distances from a float32 Gram matrix (as torch.cdist's matrix-multiply path), so the tolerance is
+    rtol 1e-4 / atol 1e-5; every batch keeps its distances and hinges apart by more than that error so both mine the same."""
+    source = f"torch {torch.__version__}: triplet loss with brute-force mining (batch-hard recipe; semihard as TensorFlow Addons), float64"
+    tolerance = {"rtol": 1e-4, "atol": 1e-5}
+
+    def case(tag, params, x, labels, reduction="mean", upstream=None):
+        b, d = x.shape
+        fn = lambda leaves, y: triplet_mining_loss(leaves["embeddings"], y, reduction=reduction, **params)
+        embedding_case(f"triplet_mining_loss/{tag}/{reduction}/{b}x{d}", "triplet_mining_loss", {**params, "reduction": reduction},
+                       {"embeddings": x}, ("labels", labels), fn, source, upstream, tolerance)
+
+    def batch(identities, per_identity, d, noise):
+        centres = rng.uniform(-1, 1, (identities, d))
+        x = np.repeat(centres, per_identity, axis=0) + rng.uniform(-noise, noise, (identities * per_identity, d))
+        labels = np.repeat(rng.choice(np.arange(-50, 50), identities, replace=False), per_identity).astype(np.int64)
+        order = rng.permutation(len(labels))
+        return x[order].astype(np.float32), labels[order]
+
+    for mining in ("hard", "semihard", "all"):
+        for distance in ("euclidean", "squared", "cosine"):
+            for soft_margin, normalize in ((False, False), (True, False), (False, True)):
+                params = {"mining": mining, "distance": distance, "soft_margin": soft_margin, "normalize": normalize,
+                          "margin": 0.1 if distance == "cosine" else 0.5}
+                tag = f"{mining}_{distance}" + ("_soft" if soft_margin else "") + ("_normalize" if normalize else "")
+                # Cosine rows of one element are ±1 after normalizing: every distance 0 or 2 in float64, within rounding of them in
+                # float32, so semihard's strict d_an > d_ap would be decided by rounding; its smallest D is 2.
+                for identities, per_identity, d in ((3, 2, 2 if distance == "cosine" else 1), (4, 3, 17), (5, 4, 40)):
+                    x, labels = batch(identities, per_identity, d, 1.5)
+                    case(tag, params, x, labels)
+                case(tag, params, *batch(4, 3, 9, 1.5), reduction="sum", upstream=np.array([0.75], dtype=np.float32))
+    # A class of one (its anchor mines nothing), one label only (no triplet: loss and gradient 0), identical rows within each class
+    # (d_ap = 0, where the euclidean gradient is 0), and equal distances (ties go to the lowest index).
+    x, labels = batch(3, 3, 6, 1.0)
+    labels[0] = 99
+    case("single_member", {"mining": "hard"}, x, labels)
+    case("one_label", {"mining": "all"}, x, np.zeros(len(labels), dtype=np.int64))
+    same = np.repeat(rng.uniform(-1, 1, (3, 5)), 3, axis=0).astype(np.float32)
+    for mining in ("hard", "semihard", "all"):
+        case(f"identical_{mining}", {"mining": mining, "margin": 0.5}, same, np.repeat(np.arange(3), 3).astype(np.int64))
+    grid = np.array([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1], [2, 0]], dtype=np.float32)
+    case("ties", {"mining": "hard", "margin": 1.0}, grid, np.array([0, 0, 0, 1, 1, 1], dtype=np.int64))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):
@@ -1367,6 +1464,7 @@ def main():
     lovasz_cases(np.random.default_rng(20261203))
     target_gradient_cases(np.random.default_rng(20261204))
     embedding_cases(np.random.default_rng(20261205))
+    triplet_mining_cases(np.random.default_rng(20261206))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 
