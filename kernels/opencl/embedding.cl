@@ -294,7 +294,8 @@ inline float mining_add(global float* coefficients, int p, float dp, int n, floa
 }
 
 /* Per row: e = x, or x / max(‖x‖, eps) with ‖x‖ kept; and Σ e², the Gram's diagonal. */
-kernel void triplet_prepare(global const float* x, global float* e, global float* norms, global float* squares, int rows, int dim, int normalize)
+/* The rows e (normalized when asked) and one buffer of row statistics: squares[i] = ‖e_i‖² at i, norms[i] = ‖x_i‖ at rows + i. */
+kernel void triplet_prepare(global const float* x, global float* e, global float* squares, int rows, int dim, int normalize)
 {
     size_t i = get_global_id(0);
     if (i >= (size_t)rows)
@@ -308,7 +309,7 @@ kernel void triplet_prepare(global const float* x, global float* e, global float
         for (int k = 0; k < dim; k++)
             sum = fma(row[k], row[k], sum);
         float norm = sqrt(sum);
-        norms[i] = norm;
+        squares[rows + i] = norm;
         scale = 1.0f / fmax(norm, NORMALIZE_EPS);
     }
     float square = 0.0f;
@@ -443,7 +444,7 @@ kernel void triplet_symmetrize(global float* coefficients, int rows)
 
 /* Per row i: Σ_j W_ij·e_j over the nonzero W_ij (accumulated in the gradient row), then scale·(Σ_j W_ij·e_i − Σ_j W_ij·e_j) (or
  * −scale·Σ_j W_ij·e_j for the cosine), chained through e = x / max(‖x‖, eps). */
-kernel void triplet_gradient(global const float* e, global const float* norms, global const float* coefficients, global float* gradient, int rows, int dim,
+kernel void triplet_gradient(global const float* e, global const float* squares, global const float* coefficients, global float* gradient, int rows, int dim,
     float scale, int cosine, int normalize)
 {
     size_t i = get_global_id(0);
@@ -475,7 +476,7 @@ kernel void triplet_gradient(global const float* e, global const float* norms, g
     }
     if (!normalize)
         return;
-    float norm = norms[i];
+    float norm = squares[rows + i];
     float inverse = 1.0f / (norm > NORMALIZE_EPS ? norm : NORMALIZE_EPS);
     for (int k = 0; k < dim; k++)
         g[k] = (norm > NORMALIZE_EPS ? own[k] * -along + g[k] : g[k]) * inverse;

@@ -44,7 +44,7 @@ public readonly partial struct TripletMiningLoss
 /// <summary>
 /// <see cref="TripletMiningLoss"/> on OpenCL: the CPU driver's passes as kernels (rows prepared, every distance, an anchor per work-item
 /// mining into its row of the coefficient matrix, the matrix made symmetric, a row per work-item for the gradient) on the device's
-/// scratch slots 0 (E), 1 (norms), 4 (squares), 2 (distances) and 3 (coefficients); per-anchor losses and counts added on the host in
+/// scratch slots 0 (E), 4 (squares and norms), 2 (distances) and 3 (coefficients); per-anchor losses and counts added on the host in
 /// anchor order.
 /// </summary>
 internal static unsafe class TripletMiningDeviceLoss
@@ -81,8 +81,9 @@ internal static unsafe class TripletMiningDeviceLoss
             device.ThrowIfDisposed();
             KernelSet kernels = device.Kernels(EmbeddingDeviceLoss.Program, EmbeddingDeviceLoss.Names);
             nint e = device.Scratch(0, (long)embeddings.Length * sizeof(float));
-            nint norms = device.Scratch(1, (long)rows * sizeof(float));
-            nint squares = device.Scratch(4, (long)rows * sizeof(float));
+            // ‖e_i‖² then ‖x_i‖ in one buffer; not slot 1: Oclgrind flags a kernel's reads of values an earlier kernel of the same
+            // call wrote into a slot that a host write (the overlap losses' table) filled before, although they read back right.
+            nint squares = device.Scratch(4, 2L * rows * sizeof(float));
             nint distances = device.Scratch(2, matrix);
             nint coefficients = gradient is null ? 0 : device.Scratch(3, matrix);
             nint partials = device.Partials(rows);
@@ -90,8 +91,8 @@ internal static unsafe class TripletMiningDeviceLoss
             {
                 bool normalized = loss.Normalized;
                 nint kernel = kernels.Kernel(Prepare);
-                Arguments(kernel, embeddings.Handle, e, norms, squares);
-                Values(kernel, 4, rows, dim, normalized ? 1 : 0);
+                Arguments(kernel, embeddings.Handle, e, squares);
+                Values(kernel, 3, rows, dim, normalized ? 1 : 0);
                 LaunchRows(device, kernel, rows);
 
                 kernel = kernels.Kernel(Distances);
@@ -124,7 +125,7 @@ internal static unsafe class TripletMiningDeviceLoss
                 LaunchMatrix(device, kernel, rows);
 
                 kernel = kernels.Kernel(GradientKernel);
-                Arguments(kernel, e, norms, coefficients, gradient.Handle);
+                Arguments(kernel, e, squares, coefficients, gradient.Handle);
                 Values(kernel, 4, rows, dim);
                 // No triplet: every coefficient is 0, and a scale of 0 keeps the gradient a zero.
                 KernelSet.SetValue(kernel, 6, count == 0 ? 0f : (float)(mean ? upstream / (double)count : upstream));
