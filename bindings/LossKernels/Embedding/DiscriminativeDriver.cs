@@ -95,26 +95,32 @@ internal static unsafe class DiscriminativeDriver
             float scale = reduction == Reduction.Mean ? (float)(upstream / (double)images) : upstream;
             var instanceKernel = new InstanceKernel(loss, rows, means, spread, coefficients, terms, channels, scale, gradient != null);
             ChunkedRun.Run(instanceKernel, instances, instances >= 256 ? 0 : int.MaxValue, chunkLength: 16);
-            double variance = 0d, distance = 0d, regularizer = 0d;
-            for (int g = 0; g < instances; g++)
-            {
-                variance += terms[3 * g];
-                distance += terms[3 * g + 1];
-                regularizer += terms[3 * g + 2];
-            }
-
-            if (reduction == Reduction.Mean)
-            {
-                variance /= images;
-                distance /= images;
-                regularizer /= images;
-            }
-
             if (gradient != null)
                 ChunkedRun.Run(new GradientKernel(x, gradient, pixelInstance, pull, means, coefficients, channels, pixels), (int)elements, threshold);
-            return new DiscriminativeLossResult((float)(loss.Alpha * variance + loss.Beta * distance + loss.Gamma * regularizer), (float)variance,
-                (float)distance, (float)regularizer);
+            return Reduce(loss, new ReadOnlySpan<float>(terms, 3 * instances), images, reduction);
         }
+    }
+
+    /// <summary>The instances' terms (three per instance) added in instance order, over N for the mean, and the loss from them.</summary>
+    internal static DiscriminativeLossResult Reduce(in DiscriminativeLoss loss, ReadOnlySpan<float> terms, int images, Reduction reduction)
+    {
+        double variance = 0d, distance = 0d, regularizer = 0d;
+        for (int t = 0; t < terms.Length; t += 3)
+        {
+            variance += terms[t];
+            distance += terms[t + 1];
+            regularizer += terms[t + 2];
+        }
+
+        if (reduction == Reduction.Mean)
+        {
+            variance /= images;
+            distance /= images;
+            regularizer /= images;
+        }
+
+        return new DiscriminativeLossResult((float)(loss.Alpha * variance + loss.Beta * distance + loss.Gamma * regularizer), (float)variance,
+            (float)distance, (float)regularizer);
     }
 
     /// <summary>
