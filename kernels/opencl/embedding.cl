@@ -481,3 +481,204 @@ kernel void triplet_gradient(global const float* e, global const float* squares,
     for (int k = 0; k < dim; k++)
         g[k] = (norm > NORMALIZE_EPS ? own[k] * -along + g[k] : g[k]) * inverse;
 }
+
+/* The discriminative loss (DiscriminativeLoss, DiscriminativeDriver): the host maps ids to instances and uploads one int table
+ * (each pixel's instance or -1 from 0, the pixels grouped by instance from order_at, seven ints per instance from instances_at,
+ * three per piece from pieces_at; InstanceMap). discriminative_pull and discriminative_push are DiscriminativeMath's Pull and Push,
+ * discriminative_instances its Instance. */
+#define INSTANCE_STRIDE 7
+#define INSTANCE_COUNT 1
+#define INSTANCE_FIRST_PIECE 2
+#define INSTANCE_PIECES 3
+#define INSTANCE_IMAGE 4
+#define INSTANCE_IMAGE_FIRST 5
+#define INSTANCE_IMAGE_COUNT 6
+#define PIECE_STRIDE 3
+
+inline float discriminative_pull(float squared, float delta_v, float* scale)
+{
+    float distance = sqrt(squared);
+    float hinge = distance - delta_v;
+    if (hinge <= 0.0f)
+    {
+        *scale = 0.0f;
+        return 0.0f;
+    }
+    *scale = 2.0f * hinge / distance;
+    return hinge * hinge;
+}
+
+inline float discriminative_push(float squared, float two_delta_d, float* coefficient)
+{
+    float distance = sqrt(squared);
+    float hinge = two_delta_d - distance;
+    if (hinge <= 0.0f)
+    {
+        *coefficient = 0.0f;
+        return 0.0f;
+    }
+    *coefficient = distance > 0.0f ? -4.0f * hinge / distance : 0.0f;
+    return hinge * hinge;
+}
+
+/* Piece p, entry e (from first) per work-item: the sum over the piece's pixels, in pixel order, of x (spread 0), or of the pull
+ * factor times (x - mu) and at e = E of h^2 (spread 1). */
+kernel void discriminative_pieces(global const float* x, global const int* tables, int order_at, int instances_at, int pieces_at,
+    global const float* pulls, global const float* means, global float* sums, int pieces, int channels, int pixels, int spread, int first)
+{
+    size_t index = get_global_id(0);
+    int stride = channels + 1;
+    if (index >= (size_t)pieces * (size_t)stride)
+        return;
+    int p = (int)(index / (size_t)stride), e = (int)(index - (size_t)p * (size_t)stride);
+    if (e < first || (!spread && e == channels))
+        return;
+    global const int* order = tables + order_at;
+    global const int* piece = tables + pieces_at + p * PIECE_STRIDE;
+    int begin = piece[0], end = piece[1], instance = piece[2];
+    size_t image = (size_t)tables[instances_at + instance * INSTANCE_STRIDE + INSTANCE_IMAGE];
+    global const float* pull = pulls + 2 * image * (size_t)pixels;
+    float sum = 0.0f;
+    if (e == channels)
+    {
+        for (int k = begin; k < end; k++)
+            sum += pull[2 * order[k]];
+    }
+    else
+    {
+        global const float* channel = x + (image * (size_t)channels + (size_t)e) * (size_t)pixels;
+        if (!spread)
+        {
+            for (int k = begin; k < end; k++)
+                sum += channel[order[k]];
+        }
+        else
+        {
+            float mean = means[(size_t)instance * (size_t)channels + (size_t)e];
+            for (int k = begin; k < end; k++)
+                sum += pull[2 * order[k] + 1] * (channel[order[k]] - mean);
+        }
+    }
+    sums[index] = sum;
+}
+
+/* Instance g, entry e per work-item: its pieces' sums added in piece order, into the means (over the count) or the spread. */
+kernel void discriminative_gather(global const int* tables, int instances_at, global const float* sums, global float* destination, int instances,
+    int channels, int spread)
+{
+    size_t index = get_global_id(0);
+    int width = spread ? channels + 1 : channels;
+    if (index >= (size_t)instances * (size_t)width)
+        return;
+    int g = (int)(index / (size_t)width), e = (int)(index - (size_t)g * (size_t)width);
+    global const int* row = tables + instances_at + g * INSTANCE_STRIDE;
+    int first = row[INSTANCE_FIRST_PIECE], count = row[INSTANCE_PIECES];
+    float sum = 0.0f;
+    for (int p = first; p < first + count; p++)
+        sum += sums[(size_t)p * (size_t)(channels + 1) + (size_t)e];
+    destination[index] = spread ? sum : sum / (float)row[INSTANCE_COUNT];
+}
+
+/* A pixel per work-item: for one not ignored, its squared distance to its mean and its pull (h^2, then the factor of v_i). */
+kernel void discriminative_pulls(global const float* x, global const int* tables, global const float* means, global float* pulls, int total, int channels,
+    int pixels, float delta_v)
+{
+    size_t q = get_global_id(0);
+    if (q >= (size_t)total)
+        return;
+    int instance = tables[q];
+    if (instance < 0)
+        return;
+    size_t image = q / (size_t)pixels, i = q - image * (size_t)pixels;
+    float squared = 0.0f;
+    for (int e = 0; e < channels; e++)
+    {
+        float difference = x[(image * (size_t)channels + (size_t)e) * (size_t)pixels + i] - means[(size_t)instance * (size_t)channels + (size_t)e];
+        squared = fma(difference, difference, squared);
+    }
+    float factor;
+    pulls[2 * q] = discriminative_pull(squared, delta_v, &factor);
+    pulls[2 * q + 1] = factor;
+}
+
+/* An instance per work-item: its shares of its image's three terms (to terms) and, with a gradient, its coefficients times scale
+ * (K_c at e < E, the pixel factor at e = E). */
+kernel void discriminative_instances(global const int* tables, int instances_at, global const float* means, global const float* spread,
+    global float* coefficients, global acc_t* terms, int instances, int channels, float delta_v, float two_delta_d, float alpha, float beta, float gamma,
+    float scale, int gradient)
+{
+    size_t g = get_global_id(0);
+    if (g >= (size_t)instances)
+        return;
+    global const int* row = tables + instances_at + g * INSTANCE_STRIDE;
+    int first = row[INSTANCE_IMAGE_FIRST], clusters = row[INSTANCE_IMAGE_COUNT];
+    float count = (float)row[INSTANCE_COUNT];
+    int stride = channels + 1;
+    global const float* mean = means + g * (size_t)channels;
+    global float* coefficient = coefficients + g * (size_t)stride;
+    float per_instance = 1.0f / (float)clusters;
+    float variance = spread[g * (size_t)stride + (size_t)channels] / count * per_instance;
+    float squared_norm = 0.0f;
+    for (int e = 0; e < channels; e++)
+    {
+        squared_norm += mean[e] * mean[e];
+        if (gradient)
+            coefficient[e] = 0.0f;
+    }
+    float norm = sqrt(squared_norm);
+    float push = 0.0f;
+    for (int b = first; b < first + clusters; b++)
+    {
+        if (b == (int)g)
+            continue;
+        global const float* other = means + (size_t)b * (size_t)channels;
+        float squared = 0.0f;
+        for (int e = 0; e < channels; e++)
+        {
+            float difference = mean[e] - other[e];
+            squared += difference * difference;
+        }
+        float c;
+        push += discriminative_push(squared, two_delta_d, &c);
+        if (!gradient || c == 0.0f)
+            continue;
+        for (int e = 0; e < channels; e++)
+            coefficient[e] = coefficient[e] + c * (mean[e] - other[e]);
+    }
+    float pairs = clusters > 1 ? 1.0f / ((float)clusters * (float)(clusters - 1)) : 0.0f;
+    terms[3 * g] = variance;
+    terms[3 * g + 1] = push * pairs;
+    terms[3 * g + 2] = norm * per_instance;
+    if (!gradient)
+        return;
+    float towards_norm = norm > 0.0f ? gamma * per_instance / norm : 0.0f;
+    float pixel_factor = alpha * per_instance / count;
+    for (int e = 0; e < channels; e++)
+    {
+        float through_mean = beta * pairs * coefficient[e] + towards_norm * mean[e];
+        coefficient[e] = scale * (through_mean - pixel_factor * spread[g * (size_t)stride + (size_t)e]) / count;
+    }
+    coefficient[channels] = scale * pixel_factor;
+}
+
+/* An element per work-item: the pixel factor times v_i plus K_c, 0 for an ignored pixel. */
+kernel void discriminative_gradient(global const float* x, global const int* tables, global const float* pulls, global const float* means,
+    global const float* coefficients, global float* gradient, int elements, int channels, int pixels)
+{
+    size_t q = get_global_id(0);
+    if (q >= (size_t)elements)
+        return;
+    size_t row = q / (size_t)pixels, i = q - row * (size_t)pixels;
+    size_t image = row / (size_t)channels;
+    int e = (int)(row - image * (size_t)channels);
+    size_t pixel = image * (size_t)pixels + i;
+    int instance = tables[pixel];
+    if (instance < 0)
+    {
+        gradient[q] = 0.0f;
+        return;
+    }
+    global const float* coefficient = coefficients + (size_t)instance * (size_t)(channels + 1);
+    float difference = x[q] - means[(size_t)instance * (size_t)channels + (size_t)e];
+    gradient[q] = fma(coefficient[channels] * pulls[2 * pixel + 1], difference, coefficient[e]);
+}

@@ -102,14 +102,15 @@ internal static unsafe class DiscriminativeDriver
     }
 
     /// <summary>The instances' terms (three per instance) added in instance order, over N for the mean, and the loss from them.</summary>
-    internal static DiscriminativeLossResult Reduce(in DiscriminativeLoss loss, ReadOnlySpan<float> terms, int images, Reduction reduction)
+    internal static DiscriminativeLossResult Reduce<T>(in DiscriminativeLoss loss, ReadOnlySpan<T> terms, int images, Reduction reduction)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         double variance = 0d, distance = 0d, regularizer = 0d;
         for (int t = 0; t < terms.Length; t += 3)
         {
-            variance += terms[t];
-            distance += terms[t + 1];
-            regularizer += terms[t + 2];
+            variance += double.CreateTruncating(terms[t]);
+            distance += double.CreateTruncating(terms[t + 1]);
+            regularizer += double.CreateTruncating(terms[t + 2]);
         }
 
         if (reduction == Reduction.Mean)

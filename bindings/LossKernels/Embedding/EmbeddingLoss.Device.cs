@@ -21,9 +21,10 @@ internal readonly record struct EmbeddingBuffers(DeviceBuffer<float> X0, DeviceB
 /// <summary>The OpenCL entry points' checks and launch of every embedding loss (<c>kernels/opencl/embedding.cl</c>: a work-item per row or run of short rows, or on devices that reduce in work-group trees a work-group per long row).</summary>
 internal static unsafe class EmbeddingDeviceLoss
 {
-    /// <summary>The kernels of <c>embedding.cl</c>: the row losses' two, then triplet mining's passes (<see cref="TripletMiningDeviceLoss"/>).</summary>
+    /// <summary>The kernels of <c>embedding.cl</c>: the row losses' two, triplet mining's passes (<see cref="TripletMiningDeviceLoss"/>), then the discriminative loss's (<see cref="DiscriminativeDeviceLoss"/>).</summary>
     internal static readonly string[] Names =
-        ["embedding_rows", "embedding_row_groups", "triplet_prepare", "triplet_distances", "triplet_mine", "triplet_symmetrize", "triplet_gradient"];
+        ["embedding_rows", "embedding_row_groups", "triplet_prepare", "triplet_distances", "triplet_mine", "triplet_symmetrize", "triplet_gradient",
+            "discriminative_pieces", "discriminative_gather", "discriminative_pulls", "discriminative_instances", "discriminative_gradient"];
 
     /// <summary>The program of <c>embedding.cl</c>.</summary>
     internal static readonly ProgramKey Program = new("embedding", null, OpenCLReductionVariant.Auto);

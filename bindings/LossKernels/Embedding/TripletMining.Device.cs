@@ -138,19 +138,22 @@ internal static unsafe class TripletMiningDeviceLoss
         }
     }
 
-    private static void Arguments(nint kernel, params ReadOnlySpan<nint> buffers)
+    /// <summary>Sets buffer arguments 0, 1, … of <paramref name="kernel"/>.</summary>
+    internal static void Arguments(nint kernel, params ReadOnlySpan<nint> buffers)
     {
         for (int i = 0; i < buffers.Length; i++)
             KernelSet.SetBuffer(kernel, (uint)i, buffers[i]);
     }
 
-    private static void Values(nint kernel, uint first, params ReadOnlySpan<int> values)
+    /// <summary>Sets int arguments from <paramref name="first"/> on.</summary>
+    internal static void Values(nint kernel, uint first, params ReadOnlySpan<int> values)
     {
         for (int i = 0; i < values.Length; i++)
             KernelSet.SetValue(kernel, first + (uint)i, values[i]);
     }
 
-    private static void LaunchRows(OpenCLDevice device, nint kernel, int rows)
+    /// <summary>Launches <paramref name="rows"/> work-items (rounded up to whole groups of 64: kernels check their index).</summary>
+    internal static void LaunchRows(OpenCLDevice device, nint kernel, int rows)
     {
         nuint local = RowGroup, global = ((nuint)rows + RowGroup - 1) / RowGroup * RowGroup;
         OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
