@@ -112,6 +112,12 @@ internal static class KernelCheck
             yield return (new() { ["reduction"] = "mean", ["mining"] = "semihard", ["normalize"] = true, ["margin"] = 1.0 }, false);
         }
 
+        if (definition.Name == "discriminative_loss")
+        {
+            yield return (new() { ["reduction"] = "mean", ["ignore_label"] = null }, true);
+            yield return (new() { ["reduction"] = "sum", ["delta_v"] = 0.0, ["delta_d"] = 0.3, ["gamma"] = 0.1, ["ignore_label"] = 14L }, false);
+        }
+
         if (definition.Name == "pixel_weighted_cross_entropy")
             yield return (new() { ["reduction"] = "mean", ["ignore_index"] = 3L }, true);
         if (definition.Parameters.Contains("avg_factor"))

@@ -1405,6 +1405,85 @@ def triplet_mining_cases(rng):
     case("ties", {"mining": "hard", "margin": 1.0}, grid, np.array([0, 0, 0, 1, 1, 1], dtype=np.int64))
 
 
+def discriminative_loss(x, labels, delta_v=0.5, delta_d=1.5, alpha=1.0, beta=1.0, gamma=0.001, ignore_label=0, reduction="mean"):
+    """De Brabandere et al. 2017 per image over its sorted distinct ids (ignore_label left out), x [N, E, d...], labels [N, d...]."""
+    n, e = x.shape[0], x.shape[1]
+    flat, ids_flat = x.reshape(n, e, -1), labels.reshape(n, -1)
+    total = (x * 0).sum()  # a zero on the graph: images without instances give a zero gradient
+    for image in range(n):
+        ids = torch.unique(ids_flat[image])
+        if ignore_label is not None:
+            ids = ids[ids != ignore_label]
+        c = len(ids)
+        if c == 0:
+            continue
+        means, pulls = [], []
+        for i in ids:
+            members = flat[image][:, ids_flat[image] == i]
+            mean = members.mean(dim=1)
+            means.append(mean)
+            pulls.append(((members - mean[:, None]).norm(dim=0) - delta_v).clamp(min=0).pow(2).mean())
+        means = torch.stack(means)
+        variance = torch.stack(pulls).mean()
+        distance = x.new_zeros(())
+        if c > 1:
+            gaps = (means[:, None, :] - means[None, :, :]).norm(dim=2)
+            distance = (2 * delta_d - gaps[~torch.eye(c, dtype=torch.bool)]).clamp(min=0).pow(2).mean()
+        total = total + alpha * variance + beta * distance + gamma * means.norm(dim=1).mean()
+    return total / n if reduction == "mean" else total
+
+
+def discriminative_cases(rng):
+    """discriminative_loss (issue 15): [N, E, d...] embeddings of instances with ids that are not contiguous, 3-d and 4-d, every
+    option, both reductions, a scalar upstream, and the edges (identical embeddings, every pixel ignored, an image without
+    instances, one instance, a pixel per instance, +-1e4). The kernels' means are float32 sums over up to thousands of pixels, whose
+    rounding the pull's sum over an instance amplifies: rtol 1e-4 / atol 1e-6 (near 1e4, where float32 keeps differences to 1e-3: rtol 5e-3 / atol 1e-4)."""
+    source = f"torch {torch.__version__}: the paper's three terms per image over torch.unique ids, float64"
+    tolerance = {"rtol": 1e-4, "atol": 1e-6}
+    ids = np.array([0, 7, 1000, -3, 42, 5, 999999999999, 11], dtype=np.int64)
+
+    def case(tag, params, x, labels, reduction="mean", upstream=None, tol=tolerance):
+        shape = "x".join(str(v) for v in x.shape)
+        fn = lambda leaves, y: discriminative_loss(leaves["embeddings"], y, reduction=reduction, **params)
+        embedding_case(f"discriminative_loss/{tag}/{reduction}/{shape}", "discriminative_loss", {**params, "reduction": reduction},
+                       {"embeddings": x}, ("labels", labels), fn, source, upstream, tol)
+
+    def problem(n, e, spatial, instances, run=6):
+        centres = rng.uniform(-1.2, 1.2, (len(ids), e))
+        s = int(np.prod(spatial))
+        which = np.empty((n, s), dtype=np.int64)
+        for image in range(n):
+            current = rng.integers(instances)
+            for i in range(s):
+                if rng.integers(run) == 0:
+                    current = rng.integers(instances)
+                which[image, i] = current
+        x = centres[which].transpose(0, 2, 1) + rng.uniform(-0.6, 0.6, (n, e, s))
+        return x.reshape((n, e) + spatial).astype(np.float32), ids[which].reshape((n,) + spatial)
+
+    variants = {
+        "defaults": {},
+        "every_pixel": {"delta_v": 0.3, "delta_d": 1.0, "alpha": 0.7, "beta": 1.3, "gamma": 0.05, "ignore_label": None},
+        "deltav0_ignore42": {"delta_v": 0.0, "delta_d": 0.4, "alpha": 2.0, "beta": 0.5, "gamma": 0.0, "ignore_label": 42},
+    }
+    for tag, params in variants.items():
+        for n, e, spatial, instances in ((1, 1, (1,), 1), (2, 3, (17,), 3), (3, 16, (5, 7), 5), (2, 5, (9, 29), 8), (1, 2, (2100,), 3)):
+            case(tag, params, *problem(n, e, spatial, instances))
+        case(tag, params, *problem(2, 4, (6, 6), 4), reduction="sum", upstream=np.array([0.75], dtype=np.float32))
+    same = np.full((2, 3, 10), 0.5, dtype=np.float32)
+    ids_same = np.array([[1, 1, 2, 2, 3, 3, 0, 0, 7, 7], [1, 1, 1, 1, 1, 9, 9, 9, 9, 9]], dtype=np.int64)
+    case("identical", {}, same, ids_same)
+    x, labels = problem(2, 3, (10,), 4)
+    case("all_ignored", {}, x, np.zeros_like(labels))
+    labels[1] = 0
+    case("second_image_empty", {}, x, labels)
+    x, _ = problem(1, 4, (50,), 1)
+    case("one_instance", {}, x, np.full((1, 50), 3, dtype=np.int64))
+    case("pixel_per_instance", {}, x, (np.arange(1, 51, dtype=np.int64) * 37).reshape(1, 50))
+    large = x + np.where(np.arange(x.size).reshape(x.shape) % 3 == 0, 1e4, -1e4).astype(np.float32)
+    case("large", {}, large, (np.arange(50, dtype=np.int64) % 3 + 1).reshape(1, 50), tol={"rtol": 5e-3, "atol": 1e-4})
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):
@@ -1465,6 +1544,7 @@ def main():
     target_gradient_cases(np.random.default_rng(20261204))
     embedding_cases(np.random.default_rng(20261205))
     triplet_mining_cases(np.random.default_rng(20261206))
+    discriminative_cases(np.random.default_rng(20261207))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

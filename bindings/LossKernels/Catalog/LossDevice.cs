@@ -53,6 +53,8 @@ public abstract class LossDevice
         where TLoss : struct, Embedding.IEmbeddingLoss, Embedding.IOpenCLEmbeddingLoss;
 
     internal abstract DeviceRun TripletMining(Embedding.TripletMiningBoundLoss bound);
+
+    internal abstract DeviceRun Discriminative(Embedding.DiscriminativeBoundLoss bound);
 }
 
 /// <summary>

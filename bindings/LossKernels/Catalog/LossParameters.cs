@@ -62,6 +62,13 @@ public sealed class LossParameters
         };
     }
 
+    /// <summary>Whether <paramref name="name"/> is given, null included (an <c>ignore_label</c> whose null means "none" where its absence means a default).</summary>
+    public bool Has(string name)
+    {
+        used.Add(name);
+        return values.ContainsKey(name);
+    }
+
     /// <summary>The integer <paramref name="name"/> (a count or an exponent such as <c>bins</c> or <c>p</c>), or <paramref name="defaultValue"/> when absent.</summary>
     /// <exception cref="ArgumentException">The value is not a whole number.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The value does not fit in an int (it is never truncated).</exception>

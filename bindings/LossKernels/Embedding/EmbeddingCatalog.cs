@@ -24,7 +24,49 @@ internal static class EmbeddingCatalog
             ["mining", "margin", "distance", "soft_margin", "normalize", "reduction"], MiningBatch * MiningDim,
             (p, inputs, upstream, device) => new TripletMiningBoundLoss(Mining(p), p, inputs, upstream, device), MiningSample,
             ["mean", "sum"]),
+        new LossDefinition("discriminative_loss", "embedding",
+            "α·mean_c mean_{i∈c} max(0, ‖μ_c − x_i‖ − δv)² + β·mean_{a≠b} max(0, 2δd − ‖μ_a − μ_b‖)² + γ·mean_c ‖μ_c‖ per image of [N, E, d…]",
+            "De Brabandere et al. 2017 (formula in PyTorch)", ["embeddings", "labels"], [],
+            ["delta_v", "delta_d", "alpha", "beta", "gamma", "ignore_label", "reduction"], 4 * 16 * 512 * 512,
+            (p, inputs, upstream, device) => new DiscriminativeBoundLoss(Discriminative(p), p, inputs, upstream, device), InstanceSample, ["mean", "sum"]),
     ];
+
+    /// <summary><c>delta_v</c> (0.5), <c>delta_d</c> (1.5), <c>alpha</c>, <c>beta</c> (1), <c>gamma</c> (0.001), <c>ignore_label</c> (0; null for none).</summary>
+    private static DiscriminativeLoss Discriminative(LossParameters p) =>
+        new(p.Float("delta_v", 0.5f), p.Float("delta_d", 1.5f), p.Float("alpha", 1f), p.Float("beta", 1f), p.Float("gamma", 0.001f),
+            p.Has("ignore_label") ? p.OptionalInteger("ignore_label") : 0);
+
+    /// <summary>
+    /// Two to four images of 16 channels (fewer when <paramref name="length"/> is small) whose pixels fall in runs of eight instances and a
+    /// background (id 0): each instance's embedding is a centre in [−1, 1) plus noise in [−0.6, 0.6), so that some pixels are pulled
+    /// and some means pushed.
+    /// </summary>
+    private static Dictionary<string, LossTensor> InstanceSample(int length, int seed)
+    {
+        int channels = Math.Max(1, Math.Min(16, length / 8));
+        int images = Math.Max(1, Math.Min(4, length / (channels * 64)));
+        int pixels = Math.Max(1, length / (images * channels));
+        var random = new Random(seed);
+        var centres = new float[9 * channels];
+        for (int i = 0; i < centres.Length; i++)
+            centres[i] = (float)(random.NextDouble() * 2 - 1);
+        var labels = new long[images * pixels];
+        var x = new float[images * channels * pixels];
+        for (int n = 0; n < images; n++)
+        {
+            int id = 0;
+            for (int i = 0; i < pixels; i++)
+            {
+                if (random.Next(64) == 0)
+                    id = random.Next(9);
+                labels[n * pixels + i] = id * 7;
+                for (int e = 0; e < channels; e++)
+                    x[(n * channels + e) * pixels + i] = centres[id * channels + e] + (float)(random.NextDouble() * 1.2 - 0.6);
+            }
+        }
+
+        return new() { ["embeddings"] = LossTensor.FromFloats(x, images, channels, pixels), ["labels"] = LossTensor.FromIntegers(labels, images, pixels) };
+    }
 
     /// <summary>The quick report's full triplet-mining batch: B = 4,096 rows of D = 512 (the size).</summary>
     private const int MiningBatch = 4096, MiningDim = 512;

@@ -39,5 +39,7 @@ public sealed partial class OpenCLDevice
 
     internal override DeviceRun TripletMining(Embedding.TripletMiningBoundLoss bound) => new Embedding.OpenCLTripletMiningRun(bound, this);
 
+    internal override DeviceRun Discriminative(Embedding.DiscriminativeBoundLoss bound) => new Embedding.OpenCLDiscriminativeRun(bound, this);
+
     internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new OpenCLPosWeightRun(bound, this);
 }

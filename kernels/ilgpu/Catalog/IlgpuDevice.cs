@@ -61,4 +61,6 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
     internal override DeviceRun Embedding<TLoss>(Embedding.EmbeddingBoundLoss<TLoss> bound) => new IlgpuEmbeddingRun<TLoss>(bound, this);
 
     internal override DeviceRun TripletMining(Embedding.TripletMiningBoundLoss bound) => new IlgpuTripletMiningRun(bound, this);
+
+    internal override DeviceRun Discriminative(Embedding.DiscriminativeBoundLoss bound) => new IlgpuDiscriminativeRun(bound, this);
 }

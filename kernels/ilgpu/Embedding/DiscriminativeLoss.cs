@@ -350,3 +350,24 @@ internal readonly struct DiscriminativeGradientPass(DiscriminativeViews views, A
         return 0f;
     }
 }
+
+/// <summary><see cref="DiscriminativeLoss"/> bound for the catalog, on an ILGPU accelerator.</summary>
+internal sealed class IlgpuDiscriminativeRun(DiscriminativeBoundLoss bound, IlgpuDevice device)
+    : IlgpuRun(device, bound.embeddings, [], [], [], null, classes: bound.labels)
+{
+    public override void Run(LossMode mode)
+    {
+        switch (mode)
+        {
+            case LossMode.Forward:
+                bound.Store(bound.loss.Forward(Input, Classes, bound.images, bound.channels, bound.reduction, Stream));
+                break;
+            case LossMode.Fused:
+                bound.Store(bound.loss.ForwardBackward(Input, Classes, bound.images, bound.channels, Gradient, bound.reduction, bound.upstream, Stream));
+                break;
+            default:
+                bound.loss.Backward(Input, Classes, bound.images, bound.channels, bound.upstream, Gradient, bound.reduction, Stream);
+                break;
+        }
+    }
+}

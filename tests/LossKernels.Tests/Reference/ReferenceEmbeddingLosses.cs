@@ -23,6 +23,8 @@ public static class ReferenceEmbeddingLosses
         string reduction = parameters.TryGetValue("reduction", out object? r) && r is string s ? s : "mean";
         if (loss == "triplet_mining_loss")
             return Mining(parameters, inputs, reduction, upstream?[0] ?? 1d, Param);
+        if (loss == "discriminative_loss")
+            return Discriminative(parameters, inputs, reduction, upstream?[0] ?? 1d, Param);
         bool triplet = loss == "triplet_margin_loss";
         string[] names = triplet ? ["anchor", "positive", "negative"] : ["input1", "input2"];
         double[][] x = names.Select(name => Array.ConvertAll(inputs[name].RequireFloats(name), v => (double)v)).ToArray();
@@ -69,6 +71,19 @@ public static class ReferenceEmbeddingLosses
         (double value, _, double[] gradient, _) = ReferenceTripletMining.Evaluate(options, embeddings.RequireFloats("embeddings"),
             inputs["labels"].RequireIntegers("labels"), embeddings.Shape[1], reduction == "sum" ? Reduction.Sum : Reduction.Mean, upstream);
         return new ReferenceEmbeddingResult([value], [gradient], [Math.Abs(value)], [Array.ConvertAll(gradient, Math.Abs)]);
+    }
+
+    /// <summary><see cref="ReferenceDiscriminative"/> on the catalog's <c>embeddings</c> [N, E, d…] and <c>labels</c>; each scale is the value's own magnitude.</summary>
+    private static ReferenceEmbeddingResult Discriminative(IReadOnlyDictionary<string, object?> parameters, IReadOnlyDictionary<string, LossTensor> inputs,
+        string reduction, double upstream, Func<string, double, double> param)
+    {
+        long? ignore = parameters.TryGetValue("ignore_label", out object? id) ? (id is null ? null : Convert.ToInt64(id, System.Globalization.CultureInfo.InvariantCulture)) : 0;
+        var options = new LossKernels.Embedding.DiscriminativeLoss((float)param("delta_v", 0.5), (float)param("delta_d", 1.5), (float)param("alpha", 1),
+            (float)param("beta", 1), (float)param("gamma", 0.001), ignore);
+        LossTensor embeddings = inputs["embeddings"];
+        ReferenceDiscriminative.Result result = ReferenceDiscriminative.Evaluate(options, embeddings.RequireFloats("embeddings"),
+            inputs["labels"].RequireIntegers("labels"), embeddings.Shape[0], embeddings.Shape[1], reduction == "sum" ? Reduction.Sum : Reduction.Mean, upstream);
+        return new ReferenceEmbeddingResult([result.Loss], [result.Gradient], [Math.Abs(result.Loss)], [Array.ConvertAll(result.Gradient, Math.Abs)]);
     }
 
     /// <summary>The gradients being added up, and beside each the sum of the magnitudes of its terms.</summary>
