@@ -119,6 +119,14 @@ internal static unsafe class TripletMiningDeviceLoss
                 if (gradient is null)
                     return result;
 
+                if (count == 0)
+                {
+                    // No triplet: the gradient is 0, as the CPU writes it (a zero scale would turn infinite embeddings into NaN).
+                    device.Zero(gradient.Handle, embeddings.Length);
+                    device.Finish();
+                    return result;
+                }
+
                 kernel = kernels.Kernel(Symmetrize);
                 Arguments(kernel, coefficients);
                 KernelSet.SetValue(kernel, 1, rows);
@@ -127,8 +135,7 @@ internal static unsafe class TripletMiningDeviceLoss
                 kernel = kernels.Kernel(GradientKernel);
                 Arguments(kernel, e, squares, coefficients, gradient.Handle);
                 Values(kernel, 4, rows, dim);
-                // No triplet: every coefficient is 0, and a scale of 0 keeps the gradient a zero.
-                KernelSet.SetValue(kernel, 6, count == 0 ? 0f : (float)(mean ? upstream / (double)count : upstream));
+                KernelSet.SetValue(kernel, 6, (float)(mean ? upstream / (double)count : upstream));
                 KernelSet.SetValue(kernel, 7, loss.Distance == TripletDistance.Cosine ? 1 : 0);
                 KernelSet.SetValue(kernel, 8, normalized ? 1 : 0);
                 LaunchRows(device, kernel, rows);

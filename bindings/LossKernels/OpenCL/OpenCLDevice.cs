@@ -353,6 +353,15 @@ public sealed unsafe partial class OpenCLDevice : LossDevice, IDisposable
         return scratch[slot]!.DangerousGetHandle();
     }
 
+    /// <summary>Queues zeros into the first <paramref name="floats"/> floats of <paramref name="buffer"/> (OpenCL 1.2's fill). Call under <see cref="Gate"/>.</summary>
+    internal void Zero(nint buffer, int floats)
+    {
+        if (floats == 0)
+            return;
+        float zero = 0f;
+        OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueFillBuffer(Queue, buffer, &zero, sizeof(float), 0, (nuint)floats * sizeof(float), 0, null, null), "clEnqueueFillBuffer");
+    }
+
     /// <summary>Copies <paramref name="values"/> into scratch <paramref name="slot"/> (a blocking write) and returns its handle. Call under <see cref="Gate"/>.</summary>
     internal nint UploadScratch(int slot, ReadOnlySpan<float> values)
     {

@@ -97,6 +97,10 @@ internal static unsafe partial class OpenCLNative
     public static partial int clGetMemObjectInfo(nint memory, uint name, nuint size, void* value, nuint* sizeReturned);
 
     [LibraryImport(Library)]
+    public static partial int clEnqueueFillBuffer(nint queue, nint buffer, void* pattern, nuint patternSize, nuint offset, nuint size,
+        uint waitCount, nint* waitList, nint* completion);
+
+    [LibraryImport(Library)]
     public static partial int clEnqueueWriteBuffer(nint queue, nint buffer, uint blocking, nuint offset, nuint size, void* source,
         uint waitCount, nint* waitList, nint* completion);
 

@@ -88,9 +88,16 @@ public static class IlgpuTripletMiningLoss
             var result = new TripletMiningResult(count == 0 ? 0f : (float)(mean ? total / count : total), count);
             if (!wantGradient)
                 return result;
+            if (count == 0)
+            {
+                // No triplet: the gradient is 0, as the CPU writes it (a zero scale would turn infinite embeddings into NaN).
+                gradient.SubView(0, embeddings.Length).MemSetToZero(queue);
+                queue.Synchronize();
+                return result;
+            }
+
             ItemKernel.Launch(new SymmetrizePass(mining), accelerator, queue);
-            // No triplet: every coefficient is 0, and a scale of 0 keeps the gradient a zero.
-            float scale = count == 0 ? 0f : (float)(mean ? upstream / (double)count : upstream);
+            float scale = (float)(mean ? upstream / (double)count : upstream);
             ItemKernel.Launch(new GradientPass(mining, gradient, scale), accelerator, queue);
             queue.Synchronize();
             return result;

@@ -48,6 +48,19 @@ public class ILGPUTripletMiningTests
         Numerics.AssertClose("backward", backward.GetAsArray1D(), Numerics.ToDouble(expected), 1e-4, 1e-6);
     }
 
+    /// <summary>No triplet (one label): the gradient is zeros as on the CPU, infinite embeddings included (the fuzzer's find).</summary>
+    [Test]
+    public void NoTripletGivesAZeroGradient()
+    {
+        Accelerator accelerator = IlgpuTestAccelerator.Get();
+        using var embeddings = accelerator.Upload(new[] { float.PositiveInfinity, float.NegativeInfinity, 0.5f });
+        using var gradient = accelerator.Upload(new[] { 7f, 7f, 7f });
+        using var labels = accelerator.Upload(new long[] { 4, 4, 4 });
+        TripletMiningResult result = new TripletMiningLoss().ForwardBackward(embeddings.View, labels.View, 1, gradient.View);
+        Assert.That(result, Is.EqualTo(new TripletMiningResult(0f, 0)));
+        Assert.That(gradient.GetAsArray1D(), Is.All.Zero);
+    }
+
     [Test]
     public void BadArgumentsThrow()
     {

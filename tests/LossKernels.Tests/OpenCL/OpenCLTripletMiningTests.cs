@@ -46,6 +46,18 @@ public class OpenCLTripletMiningTests
         Numerics.AssertClose("backward", backward.ToArray(), Numerics.ToDouble(expected), 1e-4, 1e-6);
     }
 
+    /// <summary>No triplet (one label): the gradient is zeros as on the CPU, infinite embeddings included (the fuzzer's find).</summary>
+    [Test]
+    public void NoTripletGivesAZeroGradient()
+    {
+        OpenCLDevice device = OpenCLTestDevice.Get();
+        using DeviceBuffer<float> embeddings = device.Upload(new[] { float.PositiveInfinity, float.NegativeInfinity, 0.5f }), gradient = device.Upload(new[] { 7f, 7f, 7f });
+        using DeviceBuffer<long> labels = device.Upload(new long[] { 4, 4, 4 });
+        TripletMiningResult result = new TripletMiningLoss().ForwardBackward(embeddings, labels, 1, gradient);
+        Assert.That(result, Is.EqualTo(new TripletMiningResult(0f, 0)));
+        Assert.That(gradient.ToArray(), Is.All.Zero);
+    }
+
     [Test]
     public void BadArgumentsThrowWritingNothing()
     {
