@@ -165,18 +165,12 @@ internal static unsafe class DiscriminativeDeviceLoss
     /// <summary>The map's four int arrays as one table in scratch slot 1 (the pixels' instances first), with where the other three start.</summary>
     private static nint Upload(OpenCLDevice device, in InstanceMap map, int pixelCount, out int orderAt, out int instancesAt, out int piecesAt)
     {
-        int instanceInts = map.InstanceTotal * InstanceMap.InstanceStride, pieceInts = map.PieceTotal * InstanceMap.PieceStride;
-        orderAt = pixelCount;
-        instancesAt = orderAt + map.Positions;
-        piecesAt = instancesAt + instanceInts;
-        int total = piecesAt + pieceInts;
+        (orderAt, instancesAt, piecesAt) = map.PackedOffsets(pixelCount);
+        int total = map.PackedLength(pixelCount);
         int[] packed = ArrayPool<int>.Shared.Rent(total);
         try
         {
-            map.PixelInstance.AsSpan(0, pixelCount).CopyTo(packed);
-            map.Order.AsSpan(0, map.Positions).CopyTo(packed.AsSpan(orderAt));
-            map.Instances.AsSpan(0, instanceInts).CopyTo(packed.AsSpan(instancesAt));
-            map.Pieces.AsSpan(0, pieceInts).CopyTo(packed.AsSpan(piecesAt));
+            map.Pack(pixelCount, packed);
             return device.UploadScratch(1, MemoryMarshal.Cast<int, float>(packed.AsSpan(0, total)));
         }
         finally

@@ -34,10 +34,10 @@ internal static unsafe class DiscriminativeDriver
         try
         {
             fixed (float* x = embeddings, g = gradient, pull = pulls, table = instanceScratch)
-            fixed (int* pixelInstance = map.PixelInstance, order = map.Order, rows = map.Instances, pieces = map.Pieces)
+            fixed (int* pixelInstance = map.PixelInstance, order = map.Order, rows = map.Instances, pieces = map.Pieces, tasks = map.TaskOrder)
             fixed (double* sums = pieceSums)
             {
-                var views = new Views(x, pixelInstance, order, rows, pieces, sums, pull, table, instances, images, channels, pixels);
+                var views = new Views(x, pixelInstance, order, rows, pieces, tasks, sums, pull, table, instances, images, channels, pixels);
                 return views.Run(loss, gradientWanted ? g : null, reduction, upstream, map.PieceTotal);
             }
         }
@@ -76,8 +76,8 @@ internal static unsafe class DiscriminativeDriver
     }
 
     /// <summary>The call's pointers and the passes over them.</summary>
-    private readonly struct Views(float* x, int* pixelInstance, int* order, int* rows, int* pieces, double* sums, float* pull, float* table, int instances,
-        int images, int channels, int pixels)
+    private readonly struct Views(float* x, int* pixelInstance, int* order, int* rows, int* pieces, int* tasks, double* sums, float* pull, float* table,
+        int instances, int images, int channels, int pixels)
     {
         public DiscriminativeLossResult Run(in DiscriminativeLoss loss, float* gradient, Reduction reduction, float upstream, int pieceCount)
         {
@@ -86,17 +86,18 @@ internal static unsafe class DiscriminativeDriver
             float* terms = coefficients + (nint)instances * stride;
             long elements = (long)images * channels * pixels;
             int threshold = elements >= 1 << 16 ? 0 : int.MaxValue;
-            var pieceSums = new PieceKernel(x, order, rows, pieces, sums, pull, means, channels, pixels);
+            int blocks = images * ((pixels + InstanceMap.PieceLength - 1) / InstanceMap.PieceLength);
+            var pieceSums = new PieceKernel(x, order, rows, pieces, tasks, sums, pull, means, channels, pixels);
             ChunkedRun.Run(pieceSums with { Spread = false }, pieceCount, threshold, chunkLength: 1);
             ChunkedRun.Run(new GatherKernel(rows, sums, means, channels, channels, divide: true), instances, threshold, chunkLength: 64);
-            ChunkedRun.Run(new PullKernel(loss.DeltaV, x, pixelInstance, means, pull, channels, pixels), images * pixels, threshold);
+            ChunkedRun.Run(new PullKernel(loss.DeltaV, x, pixelInstance, means, pull, channels, pixels), blocks, threshold, chunkLength: 1);
             ChunkedRun.Run(pieceSums with { Spread = true, First = gradient == null ? channels : 0 }, pieceCount, threshold, chunkLength: 1);
             ChunkedRun.Run(new GatherKernel(rows, sums, spread, stride, stride, divide: false), instances, threshold, chunkLength: 64);
             float scale = reduction == Reduction.Mean ? (float)(upstream / (double)images) : upstream;
             var instanceKernel = new InstanceKernel(loss, rows, means, spread, coefficients, terms, channels, scale, gradient != null);
             ChunkedRun.Run(instanceKernel, instances, instances >= 256 ? 0 : int.MaxValue, chunkLength: 16);
             if (gradient != null)
-                ChunkedRun.Run(new GradientKernel(x, gradient, pixelInstance, pull, means, coefficients, channels, pixels), (int)elements, threshold);
+                ChunkedRun.Run(new GradientKernel(x, gradient, pixelInstance, pull, means, coefficients, channels, pixels), blocks, threshold, chunkLength: 1);
             return Reduce(loss, new ReadOnlySpan<float>(terms, 3 * instances), images, reduction);
         }
     }
@@ -125,10 +126,12 @@ internal static unsafe class DiscriminativeDriver
     }
 
     /// <summary>
-    /// Per piece, channel by channel from <see cref="First"/>: the sum over its pixels of x (the means' pass), or of v's factor times
-    /// (x − μ) and at e = E of h² (<see cref="Spread"/>), in double and pixel order, into the piece's row of partial sums.
+    /// Per piece, in <see cref="InstanceMap.TaskOrder"/> (block by block: a block's embeddings stay in cache for all its instances),
+    /// channel by channel from <see cref="First"/>: the sum over its pixels of x (the means' pass), or of v's factor times (x − μ) and
+    /// at e = E of h² (<see cref="Spread"/>), in double and pixel order, into the piece's row of partial sums.
     /// </summary>
-    private readonly struct PieceKernel(float* x, int* order, int* rows, int* pieces, double* sums, float* pull, float* means, int channels, int pixels) : IRangeKernel
+    private readonly struct PieceKernel(float* x, int* order, int* rows, int* pieces, int* tasks, double* sums, float* pull, float* means, int channels,
+        int pixels) : IRangeKernel
     {
         public bool Spread { get; init; }
 
@@ -137,8 +140,9 @@ internal static unsafe class DiscriminativeDriver
         public double RunRange(nint start, nint length)
         {
             int stride = channels + 1;
-            for (nint p = start; p < start + length; p++)
+            for (nint t = start; t < start + length; t++)
             {
+                nint p = tasks[t];
                 int* piece = pieces + p * InstanceMap.PieceStride;
                 int begin = piece[0], end = piece[1], instance = piece[2];
                 nint image = rows[instance * InstanceMap.InstanceStride + InstanceMap.Image];
@@ -147,34 +151,62 @@ internal static unsafe class DiscriminativeDriver
                 int last = Spread ? channels : channels - 1;
                 for (int e = First; e <= last; e++)
                 {
-                    double sum = 0d;
-                    if (e == channels)
-                    {
-                        for (int k = begin; k < end; k++)
-                            sum += pixelPull[2 * order[k]];
-                    }
-                    else
-                    {
-                        float* channel = x + (image * channels + e) * pixels;
-                        if (!Spread)
-                        {
-                            for (int k = begin; k < end; k++)
-                                sum += channel[order[k]];
-                        }
-                        else
-                        {
-                            float mean = means[(nint)instance * channels + e];
-                            for (int k = begin; k < end; k++)
-                                sum += pixelPull[2 * order[k] + 1] * (channel[order[k]] - mean);
-                        }
-                    }
-
+                    float* channel = x + (image * channels + Math.Min(e, channels - 1)) * pixels;
+                    double sum = e == channels ? Sum(new SquaredPull(pixelPull), order, begin, end)
+                        : !Spread ? Sum(new Embedding(channel), order, begin, end)
+                        : Sum(new Spread(pixelPull, channel, means[(nint)instance * channels + e]), order, begin, end);
                     row[e] = sum;
                 }
             }
 
             return 0d;
         }
+    }
+
+    /// <summary>A value per pixel that a piece sums.</summary>
+    private interface IPixelTerm
+    {
+        double Value(int pixel);
+    }
+
+    /// <summary>h² of a pixel.</summary>
+    private readonly struct SquaredPull(float* pull) : IPixelTerm
+    {
+        public double Value(int pixel) => pull[2 * pixel];
+    }
+
+    /// <summary>x of a pixel in one channel.</summary>
+    private readonly struct Embedding(float* channel) : IPixelTerm
+    {
+        public double Value(int pixel) => channel[pixel];
+    }
+
+    /// <summary>v's factor times (x − μ) in one channel.</summary>
+    private readonly struct Spread(float* pull, float* channel, float mean) : IPixelTerm
+    {
+        public double Value(int pixel) => pull[2 * pixel + 1] * (channel[pixel] - mean);
+    }
+
+    /// <summary>
+    /// Σ over positions begin … end − 1 of the term at each position's pixel, in four double accumulators (position k into k mod 4, so
+    /// that the adds do not wait on one another) added pairwise at the end: an order fixed by the positions alone.
+    /// </summary>
+    private static double Sum<TTerm>(TTerm term, int* order, int begin, int end)
+        where TTerm : struct, IPixelTerm
+    {
+        double s0 = 0d, s1 = 0d, s2 = 0d, s3 = 0d;
+        int k = begin;
+        for (; k <= end - 4; k += 4)
+        {
+            s0 += term.Value(order[k]);
+            s1 += term.Value(order[k + 1]);
+            s2 += term.Value(order[k + 2]);
+            s3 += term.Value(order[k + 3]);
+        }
+
+        for (; k < end; k++)
+            s0 += term.Value(order[k]);
+        return (s0 + s1) + (s2 + s3);
     }
 
     /// <summary>Per instance: its pieces' partial sums added in piece order, over the count for the means.</summary>
@@ -200,32 +232,53 @@ internal static unsafe class DiscriminativeDriver
         }
     }
 
-    /// <summary>Per pixel not ignored: the squared distance to its mean (a fused chain over the channels) and its pull: h², then v's factor.</summary>
+    /// <summary>
+    /// Per block of <see cref="InstanceMap.PieceLength"/> pixels of an image: each pixel's squared distance to its mean, a fused chain
+    /// over the channels (accumulated channel by channel, so that each channel's row is read in order), then its pull: h², then v's factor.
+    /// </summary>
     private readonly struct PullKernel(float deltaV, float* x, int* pixelInstance, float* means, float* pull, int channels, int pixels) : IRangeKernel
     {
         public double RunRange(nint start, nint length)
         {
-            for (nint q = start; q < start + length; q++)
+            float* squared = stackalloc float[InstanceMap.PieceLength];
+            for (nint block = start; block < start + length; block++)
             {
-                int instance = pixelInstance[q];
-                if (instance < 0)
-                    continue;
-                nint image = q / pixels, i = q - image * pixels;
-                float* pixel = x + image * channels * pixels + i;
-                float* mean = means + (nint)instance * channels;
-                float squared = 0f;
+                (nint image, int first, int count) = Block(block, pixels);
+                int* instance = pixelInstance + image * pixels + first;
+                new Span<float>(squared, count).Clear();
                 for (int e = 0; e < channels; e++)
                 {
-                    float difference = pixel[(nint)e * pixels] - mean[e];
-                    squared = MathF.FusedMultiplyAdd(difference, difference, squared);
+                    float* row = x + (image * channels + e) * pixels + first;
+                    for (int k = 0; k < count; k++)
+                    {
+                        if (instance[k] < 0)
+                            continue;
+                        float difference = row[k] - means[(nint)instance[k] * channels + e];
+                        squared[k] = MathF.FusedMultiplyAdd(difference, difference, squared[k]);
+                    }
                 }
 
-                pull[2 * q] = DiscriminativeMath.Pull(squared, deltaV, out float factor);
-                pull[2 * q + 1] = factor;
+                float* destination = pull + 2 * (image * pixels + first);
+                for (int k = 0; k < count; k++)
+                {
+                    if (instance[k] < 0)
+                        continue;
+                    destination[2 * k] = DiscriminativeMath.Pull(squared[k], deltaV, out float factor);
+                    destination[2 * k + 1] = factor;
+                }
             }
 
             return 0d;
         }
+    }
+
+    /// <summary>Block <paramref name="block"/> of the images' blocks: its image, first pixel and pixel count.</summary>
+    private static (nint Image, int First, int Count) Block(nint block, int pixels)
+    {
+        int perImage = (pixels + InstanceMap.PieceLength - 1) / InstanceMap.PieceLength;
+        nint image = block / perImage;
+        int first = (int)(block - image * perImage) * InstanceMap.PieceLength;
+        return (image, first, Math.Min(InstanceMap.PieceLength, pixels - first));
     }
 
     /// <summary>Per instance: <see cref="DiscriminativeMath.Instance"/>, its three terms kept for the in-order sum.</summary>
@@ -261,35 +314,38 @@ internal static unsafe class DiscriminativeDriver
         public void SetCoefficient(int instance, int channel, float value) => coefficients[(nint)instance * (channels + 1) + channel] = value;
     }
 
-    /// <summary>Per element: the pixel factor times v_i plus K_c, 0 for ignored pixels; each element read and written once (in place works).</summary>
+    /// <summary>
+    /// Per block of an image's pixels, channel by channel: the pixel factor times v_i plus K_c, 0 for ignored pixels; each element read
+    /// and written once (in place works), the block's instances and pulls kept in cache across the channels.
+    /// </summary>
     private readonly struct GradientKernel(float* x, float* gradient, int* pixelInstance, float* pull, float* means, float* coefficients, int channels, int pixels)
         : IRangeKernel
     {
         public double RunRange(nint start, nint length)
         {
             int stride = channels + 1;
-            nint row = start / pixels, i = start - row * pixels;
-            for (nint q = start; q < start + length; q++)
+            for (nint block = start; block < start + length; block++)
             {
-                nint image = row / channels;
-                int e = (int)(row - image * channels);
-                nint pixel = image * pixels + i;
-                int instance = pixelInstance[pixel];
-                if (instance < 0)
+                (nint image, int first, int count) = Block(block, pixels);
+                int* instance = pixelInstance + image * pixels + first;
+                float* factors = pull + 2 * (image * pixels + first);
+                for (int e = 0; e < channels; e++)
                 {
-                    gradient[q] = 0f;
-                }
-                else
-                {
-                    float* coefficient = coefficients + (nint)instance * stride;
-                    float difference = x[q] - means[(nint)instance * channels + e];
-                    gradient[q] = MathF.FusedMultiplyAdd(coefficient[channels] * pull[2 * pixel + 1], difference, coefficient[e]);
-                }
+                    nint offset = (image * channels + e) * pixels + first;
+                    float* row = x + offset, destination = gradient + offset;
+                    for (int k = 0; k < count; k++)
+                    {
+                        int g = instance[k];
+                        if (g < 0)
+                        {
+                            destination[k] = 0f;
+                            continue;
+                        }
 
-                if (++i == pixels)
-                {
-                    i = 0;
-                    row++;
+                        float* coefficient = coefficients + (nint)g * stride;
+                        float difference = row[k] - means[(nint)g * channels + e];
+                        destination[k] = MathF.FusedMultiplyAdd(coefficient[channels] * factors[2 * k + 1], difference, coefficient[e]);
+                    }
                 }
             }
 

@@ -6,12 +6,14 @@ namespace LossKernels.Embedding;
 /// The instances of a <see cref="DiscriminativeLoss"/> call, built on the host for every backend from the ids: per image the distinct
 /// ids not ignored, numbered in ascending order of id (so the numbering depends on the ids alone) and offset by the instances of the
 /// images before; per pixel its instance (−1 when ignored); the pixels in a stable counting sort by instance (<see cref="Order"/>:
-/// each instance's pixels, in pixel order); and the instances cut into pieces of at most <see cref="PieceLength"/> pixels, the
-/// fixed units whose sums are added in order. Every array is pooled; <see cref="Return"/> gives them back.
+/// each instance's pixels, in pixel order); and the instances cut into pieces, an instance's pixels within one block of
+/// <see cref="PieceLength"/> pixels of its image: the fixed units whose sums are added in order (<see cref="Pieces"/>, instance by
+/// instance), which the CPU visits block by block (<see cref="TaskOrder"/>) so that a block's embeddings are read from memory once for
+/// all the instances in it. Every array is pooled; <see cref="Return"/> gives them back.
 /// </summary>
 internal unsafe struct InstanceMap
 {
-    /// <summary>Pixels per piece: the sums' fixed unit of work.</summary>
+    /// <summary>Pixels per block: a piece is an instance's pixels within one block.</summary>
     public const int PieceLength = 2048;
 
     /// <summary>Ints per instance: <see cref="Start"/>, <see cref="Count"/>, <see cref="FirstPiece"/>, <see cref="PieceCount"/>, <see cref="Image"/>, <see cref="ImageFirst"/>, <see cref="ImageInstances"/>.</summary>
@@ -32,8 +34,11 @@ internal unsafe struct InstanceMap
     /// <summary><see cref="InstanceStride"/> ints per instance.</summary>
     public int[] Instances;
 
-    /// <summary><see cref="PieceStride"/> ints per piece.</summary>
+    /// <summary><see cref="PieceStride"/> ints per piece, instance by instance and each instance's in block order.</summary>
     public int[] Pieces;
+
+    /// <summary>The pieces image by image and block by block: the order the CPU runs them in.</summary>
+    public int[] TaskOrder;
 
     /// <summary>The instances of the call (all images), the pieces, and the pixels not ignored.</summary>
     public int InstanceTotal, PieceTotal, Positions;
@@ -43,23 +48,32 @@ internal unsafe struct InstanceMap
     {
         var map = new InstanceMap { PixelInstance = ArrayPool<int>.Shared.Rent(Math.Max(labels.Length, 1)) };
         int[] local = ArrayPool<int>.Shared.Rent(Math.Max(labels.Length, 1));
+        int[] lastBlocks = ArrayPool<int>.Shared.Rent(Math.Max(labels.Length, 1));
         int[] perImage = ArrayPool<int>.Shared.Rent(Math.Max(images, 1));
         try
         {
             fixed (long* ids = labels)
-            fixed (int* pixelInstance = map.PixelInstance, counts = local, instancesOf = perImage)
+            fixed (int* pixelInstance = map.PixelInstance, counts = local, last = lastBlocks, instancesOf = perImage)
             {
-                bool parallel = labels.Length >= 1 << 16;
+                int threshold = labels.Length >= 1 << 16 ? 0 : int.MaxValue;
                 var number = new NumberKernel(loss, ids, pixelInstance, counts, instancesOf, pixels);
-                ChunkedRun.Run(number, images, parallel ? 0 : int.MaxValue, chunkLength: 1);
+                ChunkedRun.Run(number, images, threshold, chunkLength: 1);
                 map.Lay(counts, instancesOf, images, pixels);
                 fixed (int* order = map.Order, instances = map.Instances)
-                    ChunkedRun.Run(new PlaceKernel(pixelInstance, order, instances, counts, instancesOf, pixels), images, parallel ? 0 : int.MaxValue, chunkLength: 1);
+                {
+                    ChunkedRun.Run(new PlaceKernel(pixelInstance, order, instances, counts, last, instancesOf, pixels), images, threshold, chunkLength: 1);
+                    map.LayPieces();
+                    fixed (int* pieces = map.Pieces)
+                        ChunkedRun.Run(new PieceKernel(order, instances, pieces), map.InstanceTotal, threshold, chunkLength: 16);
+                }
+
+                map.OrderTasks(images, pixels, counts);
             }
         }
         finally
         {
             ArrayPool<int>.Shared.Return(perImage);
+            ArrayPool<int>.Shared.Return(lastBlocks);
             ArrayPool<int>.Shared.Return(local);
         }
 
@@ -69,34 +83,22 @@ internal unsafe struct InstanceMap
     /// <summary>Gives the arrays back to the pool.</summary>
     public readonly void Return()
     {
+        ArrayPool<int>.Shared.Return(TaskOrder);
         ArrayPool<int>.Shared.Return(Pieces);
         ArrayPool<int>.Shared.Return(Instances);
         ArrayPool<int>.Shared.Return(Order);
         ArrayPool<int>.Shared.Return(PixelInstance);
     }
 
-    /// <summary>The instance and piece rows from the per-image counts (<paramref name="counts"/> at n·S + r for image n's r-th instance).</summary>
+    /// <summary>The instance rows from the per-image counts (<paramref name="counts"/> at n·S + r for image n's r-th instance); pieces come later.</summary>
     private void Lay(int* counts, int* instancesOf, int images, int pixels)
     {
-        int total = 0, pieces = 0, positions = 0;
+        int total = 0, positions = 0;
         for (int n = 0; n < images; n++)
-        {
             total += instancesOf[n];
-            for (int r = 0; r < instancesOf[n]; r++)
-            {
-                int count = counts[(nint)n * pixels + r];
-                positions += count;
-                pieces += (count + PieceLength - 1) / PieceLength;
-            }
-        }
-
         InstanceTotal = total;
-        PieceTotal = pieces;
-        Positions = positions;
-        Order = ArrayPool<int>.Shared.Rent(Math.Max(positions, 1));
         Instances = ArrayPool<int>.Shared.Rent(Math.Max(total * InstanceStride, 1));
-        Pieces = ArrayPool<int>.Shared.Rent(Math.Max(pieces * PieceStride, 1));
-        int g = 0, piece = 0, start = 0;
+        int g = 0;
         for (int n = 0; n < images; n++)
         {
             int first = g;
@@ -104,23 +106,83 @@ internal unsafe struct InstanceMap
             {
                 int count = counts[(nint)n * pixels + r];
                 int row = g * InstanceStride;
-                Instances[row + Start] = start;
+                Instances[row + Start] = positions;
                 Instances[row + Count] = count;
-                Instances[row + FirstPiece] = piece;
-                Instances[row + PieceCount] = (count + PieceLength - 1) / PieceLength;
+                Instances[row + PieceCount] = 0;
                 Instances[row + Image] = n;
                 Instances[row + ImageFirst] = first;
                 Instances[row + ImageInstances] = instancesOf[n];
-                for (int p = start; p < start + count; p += PieceLength, piece++)
-                {
-                    Pieces[piece * PieceStride] = p;
-                    Pieces[piece * PieceStride + 1] = Math.Min(p + PieceLength, start + count);
-                    Pieces[piece * PieceStride + 2] = g;
-                }
-
-                start += count;
+                positions += count;
             }
         }
+
+        Positions = positions;
+        Order = ArrayPool<int>.Shared.Rent(Math.Max(positions, 1));
+    }
+
+    /// <summary>Each instance's first piece from the piece counts <see cref="PlaceKernel"/> made; the piece arrays rented.</summary>
+    private void LayPieces()
+    {
+        int piece = 0;
+        for (int g = 0; g < InstanceTotal; g++)
+        {
+            Instances[g * InstanceStride + FirstPiece] = piece;
+            piece += Instances[g * InstanceStride + PieceCount];
+        }
+
+        PieceTotal = piece;
+        Pieces = ArrayPool<int>.Shared.Rent(Math.Max(piece * PieceStride, 1));
+        TaskOrder = ArrayPool<int>.Shared.Rent(Math.Max(piece, 1));
+    }
+
+    /// <summary>
+    /// <see cref="TaskOrder"/>: per image, its pieces (a contiguous run, its instances being) in a stable counting sort by block, with
+    /// <paramref name="scratch"/> (at n·S) for the per-block counts.
+    /// </summary>
+    private readonly void OrderTasks(int images, int pixels, int* scratch)
+    {
+        int blocks = (pixels + PieceLength - 1) / PieceLength;
+        int g = 0;
+        for (int n = 0; n < images; n++)
+        {
+            if (g == InstanceTotal || Instances[g * InstanceStride + Image] != n)
+                continue;
+            int clusters = Instances[g * InstanceStride + ImageInstances];
+            int first = Instances[g * InstanceStride + FirstPiece];
+            int last = g + clusters - 1;
+            int end = Instances[last * InstanceStride + FirstPiece] + Instances[last * InstanceStride + PieceCount];
+            int* cursor = scratch + (nint)n * pixels;
+            new Span<int>(cursor, blocks).Clear();
+            for (int p = first; p < end; p++)
+                cursor[Order[Pieces[p * PieceStride]] / PieceLength]++;
+            for (int b = 0, sum = first; b < blocks; b++)
+            {
+                int count = cursor[b];
+                cursor[b] = sum;
+                sum += count;
+            }
+
+            for (int p = first; p < end; p++)
+                TaskOrder[cursor[Order[Pieces[p * PieceStride]] / PieceLength]++] = p;
+            g += clusters;
+        }
+    }
+
+    /// <summary>The length of <see cref="Pack"/>'s table: the pixels' instances, then <see cref="Order"/>, the instance rows and the pieces.</summary>
+    public readonly int PackedLength(int pixelCount) => pixelCount + Positions + InstanceTotal * InstanceStride + PieceTotal * PieceStride;
+
+    /// <summary>Where <see cref="Order"/>, the instance rows and the pieces start in <see cref="Pack"/>'s table.</summary>
+    public readonly (int Order, int Instances, int Pieces) PackedOffsets(int pixelCount) =>
+        (pixelCount, pixelCount + Positions, pixelCount + Positions + InstanceTotal * InstanceStride);
+
+    /// <summary>The four int arrays one after another into <paramref name="table"/> (<see cref="PackedLength"/> ints): what a device uploads in one copy.</summary>
+    public readonly void Pack(int pixelCount, Span<int> table)
+    {
+        (int order, int instances, int pieces) = PackedOffsets(pixelCount);
+        PixelInstance.AsSpan(0, pixelCount).CopyTo(table);
+        Order.AsSpan(0, Positions).CopyTo(table[order..]);
+        Instances.AsSpan(0, InstanceTotal * InstanceStride).CopyTo(table[instances..]);
+        Pieces.AsSpan(0, PieceTotal * PieceStride).CopyTo(table[pieces..]);
     }
 
     /// <summary>
@@ -249,8 +311,11 @@ internal unsafe struct InstanceMap
         }
     }
 
-    /// <summary>Per image: each pixel's instance made global, and its position appended to its instance's run of <see cref="Order"/>.</summary>
-    private readonly struct PlaceKernel(int* pixelInstance, int* order, int* instances, int* counts, int* instancesOf, int pixels) : IRangeKernel
+    /// <summary>
+    /// Per image: each pixel's instance made global, its position appended to its instance's run of <see cref="Order"/>, and each
+    /// instance's pieces counted (the blocks it appears in, <paramref name="lastBlocks"/> at n·S keeping the last).
+    /// </summary>
+    private readonly struct PlaceKernel(int* pixelInstance, int* order, int* instances, int* counts, int* lastBlocks, int* instancesOf, int pixels) : IRangeKernel
     {
         public double RunRange(nint start, nint length)
         {
@@ -259,9 +324,13 @@ internal unsafe struct InstanceMap
                 int first = 0;
                 for (nint m = 0; m < n; m++)
                     first += instancesOf[m];
-                int* cursor = counts + n * pixels;
+                int* cursor = counts + n * pixels, last = lastBlocks + n * pixels;
                 for (int r = 0; r < instancesOf[n]; r++)
+                {
                     cursor[r] = instances[(first + r) * InstanceStride + Start];
+                    last[r] = -1;
+                }
+
                 int* instance = pixelInstance + n * pixels;
                 for (int i = 0; i < pixels; i++)
                 {
@@ -270,6 +339,39 @@ internal unsafe struct InstanceMap
                         continue;
                     instance[i] = first + r;
                     order[cursor[r]++] = i;
+                    int block = i / PieceLength;
+                    if (last[r] != block)
+                    {
+                        last[r] = block;
+                        instances[(first + r) * InstanceStride + PieceCount]++;
+                    }
+                }
+            }
+
+            return 0d;
+        }
+    }
+
+    /// <summary>Per instance: its positions cut where the block changes, written as its pieces from its first.</summary>
+    private readonly struct PieceKernel(int* order, int* instances, int* pieces) : IRangeKernel
+    {
+        public double RunRange(nint start, nint length)
+        {
+            for (nint g = start; g < start + length; g++)
+            {
+                int* row = instances + g * InstanceStride;
+                int begin = row[Start], end = begin + row[Count];
+                int* piece = pieces + (nint)row[FirstPiece] * PieceStride;
+                for (int k = begin; k < end;)
+                {
+                    int block = order[k] / PieceLength, next = k + 1;
+                    while (next < end && order[next] / PieceLength == block)
+                        next++;
+                    piece[0] = k;
+                    piece[1] = next;
+                    piece[2] = (int)g;
+                    piece += PieceStride;
+                    k = next;
                 }
             }
 

@@ -126,18 +126,15 @@ public static class IlgpuDiscriminativeLoss
     /// <summary>The map's four int arrays in one upload (one host copy in flight), as views of scratch slot 0.</summary>
     private static ArrayView<int> Upload(LossAccelerator state, AcceleratorStream queue, in InstanceMap map, int pixelCount, out DiscriminativeTables offsets)
     {
-        int instanceInts = map.InstanceTotal * InstanceMap.InstanceStride, pieceInts = map.PieceTotal * InstanceMap.PieceStride;
-        offsets = new DiscriminativeTables(pixelCount, pixelCount + map.Positions, pixelCount + map.Positions + instanceInts);
+        (int order, int instances, int pieces) = map.PackedOffsets(pixelCount);
+        offsets = new DiscriminativeTables(order, instances, pieces);
         // Padding after the last array, so that an empty one is still a view inside the upload.
-        int total = offsets.Pieces + pieceInts + 1;
+        int total = map.PackedLength(pixelCount) + 1;
         int[] packed = ArrayPool<int>.Shared.Rent(total);
-        packed[total - 1] = 0;
         try
         {
-            map.PixelInstance.AsSpan(0, pixelCount).CopyTo(packed);
-            map.Order.AsSpan(0, map.Positions).CopyTo(packed.AsSpan(offsets.Order));
-            map.Instances.AsSpan(0, instanceInts).CopyTo(packed.AsSpan(offsets.Instances));
-            map.Pieces.AsSpan(0, pieceInts).CopyTo(packed.AsSpan(offsets.Pieces));
+            map.Pack(pixelCount, packed);
+            packed[total - 1] = 0;
             return state.UploadScratch(0, queue, MemoryMarshal.Cast<int, float>(packed.AsSpan(0, total))).Cast<int>();
         }
         finally
