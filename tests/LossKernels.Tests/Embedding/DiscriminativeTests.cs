@@ -156,6 +156,20 @@ public class DiscriminativeTests
         Assert.That(loss.ForwardBackward([], [], 3, 4, []), Is.EqualTo(default(DiscriminativeLossResult)));
     }
 
+    /// <summary>Thousands of instances per image (the id table grows several times; the push is C² pairs), ids spread over the int64 range.</summary>
+    [Test]
+    public void ManyInstances()
+    {
+        var random = new Random(12);
+        const int pixels = 3001;
+        long[] labels = Enumerable.Range(0, 2 * pixels).Select(i => i % 5 == 0 ? 0L : (long)(random.NextInt64(-1L << 60, 1L << 60) / 4096 * 4096 + i % 1700)).ToArray();
+        for (int i = 1; i < labels.Length; i += 7)
+            labels[i] = labels[i - 1];
+        float[] x = Enumerable.Range(0, 2 * 3 * pixels).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        var loss = new DiscriminativeLoss(0.1f, 0.05f);
+        AssertEdge("many instances", loss, x, labels, 2, 3);
+    }
+
     private static void AssertEdge(string what, DiscriminativeLoss loss, float[] x, long[] labels, int images, int channels, double rtol = 1e-5) =>
         AssertMatchesReference(what, loss, x, labels, images, channels, Reduction.Mean, 1f,
             () =>
