@@ -30,3 +30,13 @@ def apply_comparison_arguments(args, torch):
     import json
     with open(args.ours) as f:
         return {r["loss"]: (r["ms"], r["n"]) for r in json.load(f) if r["backend"] == "simd" and r["mode"] == "fused"}
+
+
+def print_comparison(loss, torch_ms, ours, numel):
+    """One row: torch's time, ours from the quick report (only when it ran the same number of elements) and the ratio."""
+    mine, n = ours.get(loss, (None, None))
+    if n is not None and n != numel:
+        mine = None
+    ratio = torch_ms / mine if mine else float("nan")
+    print(f"{'loss':24s} {'torch ms':>10s} {'ours ms':>9s} {'x':>7s}")
+    print(f"{loss:24s} {torch_ms:10.1f} {mine if mine else float('nan'):9.2f} {ratio:6.1f}x")

@@ -15,7 +15,7 @@ import argparse
 
 import torch
 
-from timing import add_comparison_arguments, apply_comparison_arguments, median_ms
+from timing import add_comparison_arguments, apply_comparison_arguments, median_ms, print_comparison
 
 
 def discriminative(x, labels, delta_v=0.5, delta_d=1.5, alpha=1.0, beta=1.0, gamma=0.001, ignore=0):
@@ -76,12 +76,7 @@ def main():
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, discriminative loss forward+backward through autograd, float32, [{n}, {e}, {s}]")
     torch_ms = median_ms(step, args.repeats)
-    mine, count = ours.get("discriminative_loss", (None, None))
-    if count is not None and count != x.numel():
-        mine = None
-    ratio = torch_ms / mine if mine else float("nan")
-    print(f"{'loss':24s} {'torch ms':>10s} {'ours ms':>9s} {'x':>7s}")
-    print(f"{'discriminative_loss':24s} {torch_ms:10.1f} {mine if mine else float('nan'):9.2f} {ratio:6.1f}x")
+    print_comparison("discriminative_loss", torch_ms, ours, x.numel())
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from timing import add_comparison_arguments, apply_comparison_arguments, median_ms
+from timing import add_comparison_arguments, apply_comparison_arguments, median_ms, print_comparison
 
 
 def batch_hard(x, labels, margin):
@@ -47,12 +47,7 @@ def main():
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch-hard forward+backward through autograd, float32, B={b}, D={d}")
     torch_ms = median_ms(step, args.repeats)
-    mine, n = ours.get("triplet_mining_loss", (None, None))
-    if n is not None and n != x.numel():
-        mine = None
-    ratio = torch_ms / mine if mine else float("nan")
-    print(f"{'loss':24s} {'torch ms':>10s} {'ours ms':>9s} {'x':>7s}")
-    print(f"{'triplet_mining_loss':24s} {torch_ms:10.1f} {mine if mine else float('nan'):9.2f} {ratio:6.1f}x")
+    print_comparison("triplet_mining_loss", torch_ms, ours, x.numel())
 
 
 if __name__ == "__main__":

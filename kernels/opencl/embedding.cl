@@ -484,8 +484,8 @@ kernel void triplet_gradient(global const float* e, global const float* squares,
 
 /* The discriminative loss (DiscriminativeLoss, DiscriminativeDriver): the host maps ids to instances and uploads one int table
  * (each pixel's instance or -1 from 0, the pixels grouped by instance from order_at, seven ints per instance from instances_at,
- * three per piece from pieces_at; InstanceMap). discriminative_pull and discriminative_push are DiscriminativeMath's Pull and Push,
- * discriminative_instances its Instance. */
+ * three per piece from pieces_at; InstanceMap). discriminative_hinge, discriminative_pull and discriminative_push are
+ * DiscriminativeMath's SquaredHinge, Pull and Push, discriminative_instances its Instance. */
 #define INSTANCE_STRIDE 7
 #define INSTANCE_COUNT 1
 #define INSTANCE_FIRST_PIECE 2
@@ -495,30 +495,28 @@ kernel void triplet_gradient(global const float* e, global const float* squares,
 #define INSTANCE_IMAGE_COUNT 6
 #define PIECE_STRIDE 3
 
-inline float discriminative_pull(float squared, float delta_v, float* scale)
+/* h^2 for h = max(0, sign*(d - offset)), and dh^2/dd over d = 2*sign*h/d (0 where h or d is 0). */
+inline float discriminative_hinge(float squared, float offset, float sign, float* slope)
 {
     float distance = sqrt(squared);
-    float hinge = distance - delta_v;
+    float hinge = sign * (distance - offset);
     if (hinge <= 0.0f)
     {
-        *scale = 0.0f;
+        *slope = 0.0f;
         return 0.0f;
     }
-    *scale = 2.0f * hinge / distance;
+    *slope = distance > 0.0f ? 2.0f * sign * hinge / distance : 0.0f;
     return hinge * hinge;
 }
 
+inline float discriminative_pull(float squared, float delta_v, float* scale) { return discriminative_hinge(squared, delta_v, 1.0f, scale); }
+
 inline float discriminative_push(float squared, float two_delta_d, float* coefficient)
 {
-    float distance = sqrt(squared);
-    float hinge = two_delta_d - distance;
-    if (hinge <= 0.0f)
-    {
-        *coefficient = 0.0f;
-        return 0.0f;
-    }
-    *coefficient = distance > 0.0f ? -4.0f * hinge / distance : 0.0f;
-    return hinge * hinge;
+    float slope;
+    float value = discriminative_hinge(squared, two_delta_d, -1.0f, &slope);
+    *coefficient = 2.0f * slope;
+    return value;
 }
 
 /* Piece p, entry e (from first) per work-item: the sum over the piece's pixels, in pixel order, of x (spread 0), or of the pull

@@ -36,19 +36,7 @@ internal static class DiscriminativeMath
     /// <paramref name="scale"/> = 2h/d, the factor of (x_i − μ_c) in v_i (0 where h = 0; NaN stays NaN).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Pull(float squaredDistance, float deltaV, out float scale)
-    {
-        float distance = MathF.Sqrt(squaredDistance);
-        float hinge = distance - deltaV;
-        if (hinge <= 0f)
-        {
-            scale = 0f;
-            return 0f;
-        }
-
-        scale = 2f * hinge / distance;
-        return hinge * hinge;
-    }
+    public static float Pull(float squaredDistance, float deltaV, out float scale) => SquaredHinge(squaredDistance, deltaV, 1f, out scale);
 
     /// <summary>
     /// Two means at squared distance <paramref name="squaredDistance"/>: returns k² with k = max(0, 2δd − D), and sets
@@ -57,15 +45,24 @@ internal static class DiscriminativeMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Push(float squaredDistance, float twoDeltaD, out float coefficient)
     {
+        float squared = SquaredHinge(squaredDistance, twoDeltaD, -1f, out float slope);
+        coefficient = 2f * slope;
+        return squared;
+    }
+
+    /// <summary>h² for h = max(0, sign·(d − offset)), d = √<paramref name="squaredDistance"/>, and ∂h²/∂d over d = 2·sign·h/d (0 where h or d is 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float SquaredHinge(float squaredDistance, float offset, float sign, out float slope)
+    {
         float distance = MathF.Sqrt(squaredDistance);
-        float hinge = twoDeltaD - distance;
+        float hinge = sign * (distance - offset);
         if (hinge <= 0f)
         {
-            coefficient = 0f;
+            slope = 0f;
             return 0f;
         }
 
-        coefficient = distance > 0f ? -4f * hinge / distance : 0f;
+        slope = distance > 0f ? 2f * sign * hinge / distance : 0f;
         return hinge * hinge;
     }
 
