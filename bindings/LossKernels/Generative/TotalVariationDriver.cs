@@ -1,0 +1,254 @@
+using System.Buffers;
+using System.Runtime.Intrinsics;
+
+namespace LossKernels.Generative;
+
+/// <summary>The [N, C, H, W] shape of a total variation call.</summary>
+internal readonly record struct TotalVariationShape(int Images, int Channels, int Height, int Width)
+{
+    /// <summary>N·C·H·W.</summary>
+    public long Elements => (long)Images * Channels * Height * Width;
+
+    /// <summary>C·H·W, the elements of an image.</summary>
+    public long ImageLength => (long)Channels * Height * Width;
+}
+
+/// <summary>
+/// <see cref="TotalVariationLoss"/> on the CPU: every [H, W] plane in bands of <see cref="BandRows"/> rows (the chunks), each row's
+/// differences in vectors with <see cref="TotalVariationMath"/> into the row's slopes A and B (pooled rows), the gradient of row i
+/// from A of row i and B of rows i and i − 1 (a band recomputes the B of the row above it); each band's sum in its own partial,
+/// added per image in band order. The gradient never overlaps the input: bands on other threads read the rows around theirs.
+/// </summary>
+internal static unsafe class TotalVariationDriver
+{
+    /// <summary>Rows per band: the unit of work and of the partial sums.</summary>
+    internal const int BandRows = 64;
+
+    public static float Run(in TotalVariationLoss loss, ReadOnlySpan<float> input, TotalVariationShape shape, Span<float> output, Span<float> gradient,
+        ReadOnlySpan<float> upstream, float upstreamScalar, Reduction reduction, bool gradientWanted, bool outputWanted)
+    {
+        Check(loss, input.Length, shape);
+        bool unreduced = reduction == Reduction.None;
+        if (gradientWanted)
+        {
+            ThrowHelper.IfTooShort(input.Length, gradient.Length, "inputGrad");
+            gradient = gradient.Slice(0, input.Length);
+            // The gradient of a pixel reads its neighbours' values: no overlap, not even in place.
+            ThrowHelper.IfOverlaps(input, gradient, "inputGrad", "input");
+        }
+
+        if (unreduced)
+        {
+            if (outputWanted)
+            {
+                ThrowHelper.IfTooShort(shape.Images, output.Length, nameof(output));
+                output = output.Slice(0, shape.Images);
+                ThrowHelper.IfOverlaps(input, output, nameof(output), "input");
+                ThrowHelper.IfOverlaps(gradient, output, nameof(output), "inputGrad");
+            }
+
+            if (gradientWanted)
+            {
+                ThrowHelper.IfLengthDiffers(shape.Images, upstream.Length, nameof(upstream));
+                ThrowHelper.IfOverlaps(upstream, gradient, "inputGrad", nameof(upstream));
+            }
+        }
+
+        if (shape.Images == 0)
+            return reduction == Reduction.Mean ? float.NaN : 0f;
+        int bands = (shape.Height + BandRows - 1) / BandRows;
+        int tasks = shape.Images * shape.Channels * bands;
+        double[] partials = ArrayPool<double>.Shared.Rent(Math.Max(tasks, 1));
+        float[] scales = ArrayPool<float>.Shared.Rent(shape.Images);
+        try
+        {
+            for (int n = 0; n < shape.Images; n++)
+                scales[n] = unreduced ? (gradientWanted ? upstream[n] : 0f) : reduction == Reduction.Mean ? (float)(upstreamScalar / (double)shape.Images) : upstreamScalar;
+            fixed (float* x = input, g = gradient, scale = scales)
+            fixed (double* partial = partials)
+            {
+                var kernel = new BandKernel(loss, x, gradientWanted ? g : null, scale, partial, shape, bands);
+                ChunkedRun.Run(kernel, tasks, shape.Elements >= 1 << 16 ? 0 : int.MaxValue, chunkLength: 1);
+            }
+
+            double total = 0d;
+            int perImage = shape.Channels * bands;
+            for (int n = 0; n < shape.Images; n++)
+            {
+                double image = 0d;
+                for (int t = n * perImage; t < (n + 1) * perImage; t++)
+                    image += partials[t];
+                if (outputWanted)
+                    output[n] = (float)image;
+                total += image;
+            }
+
+            return unreduced ? 0f : (float)(reduction == Reduction.Mean ? total / shape.Images : total);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scales);
+            ArrayPool<double>.Shared.Return(partials);
+        }
+    }
+
+    /// <summary>Checks the options and that the input holds N·C·H·W values.</summary>
+    internal static void Check(in TotalVariationLoss loss, long length, TotalVariationShape shape)
+    {
+        loss.Validate();
+        if (shape.Images < 0)
+            ThrowHelper.OutOfRange("images", shape.Images, ">= 0");
+        if (shape.Channels < 0)
+            ThrowHelper.OutOfRange("channels", shape.Channels, ">= 0");
+        if (shape.Height < 0)
+            ThrowHelper.OutOfRange("height", shape.Height, ">= 0");
+        if (shape.Width < 0)
+            ThrowHelper.OutOfRange("width", shape.Width, ">= 0");
+        ThrowHelper.IfLengthDiffers(shape.Elements, length, "input");
+    }
+
+    /// <summary>Task t: band t mod bands of plane t / bands; returns the band's sum, writes its rows' gradient.</summary>
+    private readonly struct BandKernel(TotalVariationLoss loss, float* x, float* gradient, float* scales, double* partials, TotalVariationShape shape, int bands)
+        : IRangeKernel
+    {
+        public double RunRange(nint start, nint length)
+        {
+            int width = shape.Width;
+            // Three rows of slopes, each with a zero before it (A at j − 1 for j = 0).
+            float[] rented = ArrayPool<float>.Shared.Rent(3 * (width + 1));
+            try
+            {
+                fixed (float* rows = rented)
+                {
+                    for (nint t = start; t < start + length; t++)
+                        partials[t] = Band(t, rows);
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(rented);
+            }
+
+            return 0d;
+        }
+
+        private double Band(nint task, float* rows)
+        {
+            int width = shape.Width, height = shape.Height;
+            nint plane = task / bands;
+            int first = (int)(task - plane * bands) * BandRows, end = Math.Min(first + BandRows, height);
+            float* p = x + plane * height * width;
+            float scale = scales[plane / shape.Channels];
+            float* a = rows + 1, b = rows + width + 2, above = rows + 2 * width + 3;
+            a[-1] = 0f;
+            new Span<float>(above, width).Clear();
+            if (gradient != null && first > 0)
+                Row(p, first - 1, a, above);
+            double sum = 0d;
+            for (int i = first; i < end; i++)
+            {
+                sum += Row(p, i, a, b);
+                if (gradient == null)
+                    continue;
+                Combine(a, b, above, gradient + plane * height * width + (nint)i * width, width, scale);
+                float* swap = b;
+                b = above;
+                above = swap;
+            }
+
+            return sum;
+        }
+
+        /// <summary>Row i's slopes into <paramref name="a"/> and <paramref name="b"/> (0 where undefined); returns the row's sum of terms.</summary>
+        private double Row(float* plane, int i, float* a, float* b)
+        {
+            if (Vector512.IsHardwareAccelerated)
+                return Row<Vector512<float>, Width512>(plane, i, a, b);
+            if (Vector256.IsHardwareAccelerated)
+                return Row<Vector256<float>, Width256>(plane, i, a, b);
+            return Row<Vector128<float>, Width128>(plane, i, a, b);
+        }
+
+        private double Row<TVec, TMath>(float* plane, int i, float* a, float* b)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            int width = shape.Width, count = TMath.Count;
+            float* row = plane + (nint)i * width;
+            float* below = i + 1 < shape.Height ? row + width : null;
+            bool anisotropic = loss.Norm == TotalVariationNorm.Anisotropic;
+            if (!anisotropic && below == null)
+            {
+                new Span<float>(a, width).Clear();
+                new Span<float>(b, width).Clear();
+                return 0d;
+            }
+
+            TVec sum = TMath.Create(0f);
+            float* pad = stackalloc float[3 * count];
+            for (int j = 0; j < width; j += count)
+            {
+                int used = Math.Min(count, width - j);
+                // Lanes with a horizontal difference: j + lane < W − 1.
+                int horizontal = Math.Clamp(width - 1 - j, 0, used);
+                float* here = row + j, right = row + j + 1, down = below == null ? null : below + j;
+                if (used < count || horizontal < count)
+                {
+                    // The last vector (and the one whose right neighbour is past the row): zero-padded copies.
+                    for (int lane = 0; lane < count; lane++)
+                    {
+                        pad[lane] = lane < used ? here[lane] : 0f;
+                        pad[count + lane] = lane < horizontal ? right[lane] : pad[lane];
+                        pad[2 * count + lane] = lane < used && down != null ? down[lane] : pad[lane];
+                    }
+
+                    here = pad;
+                    right = pad + count;
+                    down = down == null ? null : pad + 2 * count;
+                }
+
+                TVec centre = TMath.Load(ref here[0]);
+                TVec dx = TMath.Subtract(TMath.Load(ref right[0]), centre);
+                TVec dy = down == null ? TMath.Create(0f) : TMath.Subtract(TMath.Load(ref down[0]), centre);
+                TVec slopeX, slopeY, value;
+                if (anisotropic)
+                {
+                    TVec h = TMath.KeepLanes(TotalVariationMath.Absolute<TVec, TMath>(dx, out slopeX), 0, horizontal);
+                    slopeX = TMath.KeepLanes(slopeX, 0, horizontal);
+                    TVec v = TotalVariationMath.Absolute<TVec, TMath>(dy, out slopeY);
+                    value = TMath.Add(h, TMath.KeepLanes(v, 0, down == null ? 0 : used));
+                    slopeY = TMath.KeepLanes(slopeY, 0, down == null ? 0 : used);
+                }
+                else
+                {
+                    value = TMath.KeepLanes(TotalVariationMath.Joint<TVec, TMath>(dx, dy, loss.Norm == TotalVariationNorm.Isotropic, loss.JointEps, loss.HalfExponent,
+                        out slopeX, out slopeY), 0, horizontal);
+                    slopeX = TMath.KeepLanes(slopeX, 0, horizontal);
+                    slopeY = TMath.KeepLanes(slopeY, 0, horizontal);
+                }
+
+                sum = TMath.Add(sum, value);
+                if (used == count)
+                {
+                    TMath.Store(slopeX, ref a[j]);
+                    TMath.Store(slopeY, ref b[j]);
+                    continue;
+                }
+
+                TMath.Store(slopeX, ref pad[0]);
+                TMath.Store(slopeY, ref pad[count]);
+                new Span<float>(pad, used).CopyTo(new Span<float>(a + j, used));
+                new Span<float>(pad + count, used).CopyTo(new Span<float>(b + j, used));
+            }
+
+            return TMath.Sum(sum);
+        }
+
+        /// <summary>g[j] = scale·(A[j − 1] + B_above[j] − A[j] − B[j]).</summary>
+        private static void Combine(float* a, float* b, float* above, float* gradient, int width, float scale)
+        {
+            for (int j = 0; j < width; j++)
+                gradient[j] = scale * (a[j - 1] + above[j] - a[j] - b[j]);
+        }
+    }
+}
