@@ -152,6 +152,10 @@ internal static class QuickReport
         return accelerator;
     }
 
+    /// <summary>A target's values as doubles, float or integer.</summary>
+    private static double[] TargetValues(LossTensor target, string name) =>
+        target.Floats is float[] floats ? ToDouble(floats) : Array.ConvertAll(target.RequireIntegers(name), v => (double)v);
+
     private static IEnumerable<ReportRow> Measure(LossDefinition definition, int n, CopyRoofline copy, List<IReportDevice> devices, ProgressTask task)
     {
         Dictionary<string, LossTensor> inputs = definition.SampleInputs(n, seed: 1);
@@ -160,13 +164,14 @@ internal static class QuickReport
             parameters["reduction"] = "mean";
         BoundLoss bound = definition.Bind(new LossParameters(parameters), inputs);
         float[] input = inputs[definition.Inputs[0]].RequireFloats(definition.Inputs[0]);
-        LossTensor targetTensor = inputs[definition.Inputs[1]];
-        double[] targetValues = targetTensor.Floats is float[] floats ? ToDouble(floats) : Array.ConvertAll(targetTensor.RequireIntegers(definition.Inputs[1]), v => (double)v);
+        // A loss of one input (total variation) has no target.
+        LossTensor? targetTensor = definition.Inputs.Count > 1 ? inputs[definition.Inputs[1]] : null;
         ReferenceResult reference = definition.Family switch
         {
-            "segmentation" => ReferenceSegmentationLosses.Compute(definition.Name, parameters, inputs["input"], targetTensor, inputs.GetValueOrDefault("pixel_weight")),
+            "segmentation" => ReferenceSegmentationLosses.Compute(definition.Name, parameters, inputs["input"], targetTensor!, inputs.GetValueOrDefault("pixel_weight")),
             "embedding" => ReferenceEmbeddingLosses.Compute(definition.Name, parameters, inputs) is var embedding ? new ReferenceResult(embedding.Loss, embedding.Gradients[0]) : null!,
-            _ => ReferenceLosses.Compute(definition.Name, parameters, ToDouble(input), targetValues, null, null),
+            "generative" => ReferenceGenerativeLosses.Compute(definition.Name, parameters, inputs),
+            _ => ReferenceLosses.Compute(definition.Name, parameters, ToDouble(input), TargetValues(targetTensor!, definition.Inputs[1]), null, null),
         };
 
         var deviceBounds = devices.Select(d => definition.Bind(new LossParameters(parameters), inputs, null, d.Device)).ToList();
@@ -174,7 +179,7 @@ internal static class QuickReport
         runners.AddRange(deviceBounds.Select(b => new CatalogRunner(b)));
         if (definition.Family == "regression")
         {
-            float[] target = targetTensor.RequireFloats(definition.Inputs[1]);
+            float[] target = targetTensor!.RequireFloats(definition.Inputs[1]);
             runners.Add(new TensorPrimitivesRegression(definition.Name, input, target));
             runners.Add(new ScalarRegression(definition.Name, input, target));
         }

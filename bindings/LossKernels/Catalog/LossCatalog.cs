@@ -11,7 +11,7 @@ namespace LossKernels.Catalog;
 /// </summary>
 public static class LossCatalog
 {
-    private static readonly LossDefinition[] Definitions = [.. RegressionCatalog.Rows, .. ClassificationCatalog.Rows, .. BoxCatalog.Rows, .. Segmentation.SegmentationCatalog.Rows, .. Embedding.EmbeddingCatalog.Rows];
+    private static readonly LossDefinition[] Definitions = [.. RegressionCatalog.Rows, .. ClassificationCatalog.Rows, .. BoxCatalog.Rows, .. Segmentation.SegmentationCatalog.Rows, .. Embedding.EmbeddingCatalog.Rows, .. Generative.GenerativeCatalog.Rows];
 
     /// <summary>Every loss, in catalog order.</summary>
     public static IReadOnlyList<LossDefinition> All => Definitions;

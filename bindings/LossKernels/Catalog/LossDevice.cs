@@ -55,6 +55,8 @@ public abstract class LossDevice
     internal abstract DeviceRun TripletMining(Embedding.TripletMiningBoundLoss bound);
 
     internal abstract DeviceRun Discriminative(Embedding.DiscriminativeBoundLoss bound);
+
+    internal abstract DeviceRun TotalVariation(Generative.TotalVariationBoundLoss bound);
 }
 
 /// <summary>

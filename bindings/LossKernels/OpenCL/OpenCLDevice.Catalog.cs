@@ -41,5 +41,7 @@ public sealed partial class OpenCLDevice
 
     internal override DeviceRun Discriminative(Embedding.DiscriminativeBoundLoss bound) => new Embedding.OpenCLDiscriminativeRun(bound, this);
 
+    internal override DeviceRun TotalVariation(Generative.TotalVariationBoundLoss bound) => new Generative.OpenCLTotalVariationRun(bound, this);
+
     internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new OpenCLPosWeightRun(bound, this);
 }

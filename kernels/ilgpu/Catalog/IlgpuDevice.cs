@@ -63,4 +63,6 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
     internal override DeviceRun TripletMining(Embedding.TripletMiningBoundLoss bound) => new IlgpuTripletMiningRun(bound, this);
 
     internal override DeviceRun Discriminative(Embedding.DiscriminativeBoundLoss bound) => new IlgpuDiscriminativeRun(bound, this);
+
+    internal override DeviceRun TotalVariation(Generative.TotalVariationBoundLoss bound) => new IlgpuTotalVariationRun(bound, this);
 }

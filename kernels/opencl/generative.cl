@@ -1,0 +1,86 @@
+/* The feature-space and generative losses (bindings/LossKernels/Generative). Total variation mirrors TotalVariationMath:
+ * tv_absolute is Absolute, tv_joint is Joint; total_variation is IlgpuTotalVariationLoss's TotalVariationPass. */
+
+/* |d| and its slope sign(d) (0 at 0; NaN stays NaN). */
+inline float tv_absolute(float d, float* slope)
+{
+    *slope = isnan(d) ? d : (d > 0.0f ? 1.0f : d < 0.0f ? -1.0f : 0.0f);
+    return fabs(d);
+}
+
+/* sqrt(s) (isotropic) or s^half_exponent for s = dx^2 + dy^2 + eps, with slopes 2*half_exponent*term/s*(dx, dy), 0 where s = 0. */
+inline float tv_joint(float dx, float dy, int isotropic, float eps, float half_exponent, float* a, float* b)
+{
+    float s = fma(dx, dx, fma(dy, dy, eps));
+    float term = isotropic ? sqrt(s) : (s > 0.0f ? exp(half_exponent * log(s)) : 0.0f);
+    term = isnan(s) ? s : term;
+    float factor = isnan(s) ? s : (s > 0.0f ? 2.0f * half_exponent * term / s : 0.0f);
+    *a = factor * dx;
+    *b = factor * dy;
+    return term;
+}
+
+/* The terms at (i, j) of the plane at p: their sum, and the slopes there (0 where not defined). */
+inline float tv_terms(global const float* x, size_t p, int i, int j, int height, int width, int anisotropic, int isotropic, float eps,
+    float half_exponent, float* a, float* b)
+{
+    size_t at = p + (size_t)i * (size_t)width + (size_t)j;
+    int right = j + 1 < width, down = i + 1 < height;
+    float centre = x[at];
+    float dx = right ? x[at + 1] - centre : 0.0f, dy = down ? x[at + (size_t)width] - centre : 0.0f;
+    if (anisotropic)
+    {
+        float h = tv_absolute(dx, a), v = tv_absolute(dy, b);
+        *a = right ? *a : 0.0f;
+        *b = down ? *b : 0.0f;
+        return (right ? h : 0.0f) + (down ? v : 0.0f);
+    }
+    if (!right || !down)
+    {
+        *a = 0.0f;
+        *b = 0.0f;
+        return 0.0f;
+    }
+    return tv_joint(dx, dy, isotropic, eps, half_exponent, a, b);
+}
+
+/* Work-items per group of total_variation (the host launches it so). */
+#define TV_GROUP 64
+
+/* Elements first .. first + length - 1 of [N, C, H, W], one per work-item: its own terms into the group's partial, and with a gradient
+ * A[i, j-1] + B[i-1, j] - A[i, j] - B[i, j] times its image's scale (upstream[n] when that buffer is given, else scale). */
+kernel void total_variation(global const float* x, global float* gradient, global const float* upstream, float scale, long first, long length,
+    int channels, int height, int width, int anisotropic, int isotropic, float eps, float half_exponent, global acc_t* partials)
+{
+    local acc_t scratch[TV_GROUP];
+    size_t k = get_global_id(0);
+    float value = 0.0f;
+    if (k < (size_t)length)
+    {
+        size_t q = (size_t)first + k, plane_length = (size_t)height * (size_t)width;
+        size_t plane = q / plane_length, r = q - plane * plane_length;
+        int i = (int)(r / (size_t)width), j = (int)(r - (size_t)i * (size_t)width);
+        size_t p = plane * plane_length;
+        float a, b;
+        value = tv_terms(x, p, i, j, height, width, anisotropic, isotropic, eps, half_exponent, &a, &b);
+        if (gradient)
+        {
+            float left = 0.0f, up = 0.0f, unused;
+            if (j > 0)
+                tv_terms(x, p, i, j - 1, height, width, anisotropic, isotropic, eps, half_exponent, &left, &unused);
+            if (i > 0)
+                tv_terms(x, p, i - 1, j, height, width, anisotropic, isotropic, eps, half_exponent, &unused, &up);
+            float factor = upstream ? upstream[plane / (size_t)channels] : scale;
+            gradient[q] = factor * (left + up - a - b);
+        }
+    }
+    /* The group's values added in work-item order by its first item. */
+    scratch[get_local_id(0)] = value;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (get_local_id(0) != 0)
+        return;
+    acc_t sum = 0;
+    for (int item = 0; item < TV_GROUP; item++)
+        sum += scratch[item];
+    partials[get_group_id(0)] = sum;
+}

@@ -1,0 +1,34 @@
+using LossKernels.Catalog;
+using LossKernels.Generative;
+
+namespace LossKernels.Tests.Reference;
+
+/// <summary>The feature-space and generative losses in float64 on their catalog inputs: the value (a scalar, or one per image) and the input's gradient.</summary>
+public static class ReferenceGenerativeLosses
+{
+    /// <summary>The catalog loss <paramref name="loss"/>; the upstream is a scalar (reduced) or one per image (none), null for 1.</summary>
+    public static ReferenceResult Compute(string loss, IReadOnlyDictionary<string, object?> parameters, IReadOnlyDictionary<string, LossTensor> inputs,
+        double[]? upstream = null)
+    {
+        if (loss != "total_variation_loss")
+            throw new ArgumentException($"No generative reference for '{loss}'.", nameof(loss));
+        string Text(string name, string fallback) => parameters.TryGetValue(name, out object? v) && v is string text ? text : fallback;
+        double Number(string name, double fallback) =>
+            parameters.TryGetValue(name, out object? v) && v is not null ? Convert.ToDouble(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+        var options = new TotalVariationLoss(Enum.Parse<TotalVariationNorm>(Text("norm", "anisotropic"), ignoreCase: true), (float)Number("eps", 1e-8),
+            (float)Number("beta", 2));
+        LossTensor x = inputs["input"];
+        int[] shape = x.Shape.Length == 3 ? [1, .. x.Shape] : x.Shape;
+        string reduction = Text("reduction", "mean");
+        int images = shape[0];
+        Func<int, double> scale = reduction switch
+        {
+            "none" => n => upstream?[n] ?? 1d,
+            "sum" => _ => upstream?[0] ?? 1d,
+            _ => _ => (upstream?[0] ?? 1d) / images,
+        };
+        (double[] values, double[] gradient) = ReferenceTotalVariation.Evaluate(options, x.RequireFloats("input"), images, shape[1], shape[2], shape[3], scale);
+        double[] value = reduction == "none" ? (x.Shape.Length == 3 ? [values[0]] : values) : [reduction == "sum" ? values.Sum() : values.Average()];
+        return new ReferenceResult(value, gradient);
+    }
+}
