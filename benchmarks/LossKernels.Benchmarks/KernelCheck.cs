@@ -112,6 +112,12 @@ internal static class KernelCheck
             yield return (new() { ["reduction"] = "mean", ["mining"] = "semihard", ["normalize"] = true, ["margin"] = 1.0 }, false);
         }
 
+        if (definition.Name == "total_variation_loss")
+        {
+            yield return (new() { ["reduction"] = "none", ["norm"] = "isotropic" }, true);
+            yield return (new() { ["reduction"] = "mean", ["norm"] = "beta", ["beta"] = 1.5 }, true);
+        }
+
         if (definition.Name == "discriminative_loss")
         {
             yield return (new() { ["reduction"] = "mean", ["ignore_label"] = null }, true);
@@ -148,6 +154,14 @@ internal static class KernelCheck
             string label = definition.Inputs[^1];
             if (label is "label" or "target" && inputs[label].Floats is float[] values)
                 inputs[label] = LossTensor.FromIntegers(Array.ConvertAll(values, v => (long)v), values.Length);
+        }
+        else if (weighted && definition.Family == "generative")
+        {
+            // One input and no weights: an upstream per image (none) or a scalar.
+            int images = inputs["input"].Shape[0];
+            upstream = parameters["reduction"] as string == "none"
+                ? LossTensor.FromFloats(Enumerable.Range(0, images).Select(i => 0.5f + i).ToArray(), images)
+                : LossTensor.FromFloats([0.75f]);
         }
         else if (weighted)
         {

@@ -1484,6 +1484,60 @@ def discriminative_cases(rng):
     case("large", {}, large, (np.arange(50, dtype=np.int64) % 3 + 1).reshape(1, 50), tol={"rtol": 5e-3, "atol": 1e-4})
 
 
+def total_variation(x, norm="anisotropic", eps=1e-8, beta=2.0, reduction="mean"):
+    """Per image of [N, C, H, W] (or one [C, H, W] image): kornia's TotalVariation (anisotropic), or the isotropic and beta norms
+    over the pixels with both differences."""
+    image = x if x.dim() == 4 else x[None]
+    if norm == "anisotropic":
+        values = (image[..., 1:, :] - image[..., :-1, :]).abs().sum(dim=(1, 2, 3)) + (image[..., :, 1:] - image[..., :, :-1]).abs().sum(dim=(1, 2, 3))
+    else:
+        dx = image[..., :-1, 1:] - image[..., :-1, :-1]
+        dy = image[..., 1:, :-1] - image[..., :-1, :-1]
+        s = dx * dx + dy * dy + (eps if norm == "isotropic" else 0.0)
+        power = 0.5 if norm == "isotropic" else beta / 2
+        # s^power with the gradient 0 where s = 0 (pow's is inf or NaN there for power < 1).
+        safe = torch.where(s > 0, s, torch.ones_like(s))
+        values = torch.where(s > 0, safe.pow(power), torch.zeros_like(s)).sum(dim=(1, 2, 3))
+    if x.dim() == 3 and reduction == "none":
+        return values[0]
+    return values if reduction == "none" else values.sum() if reduction == "sum" else values.mean()
+
+
+def total_variation_cases(rng):
+    """total_variation_loss (issue 16 item 5): every norm and reduction, H or W = 1, a [C, H, W] image, a constant image, values on a
+    grid of 1/16 with equal neighbours (|.|'s subgradient 0 at 0, as torch.abs), and +-1e4."""
+    source = f"torch {torch.__version__}: kornia's TotalVariation (per image) and the isotropic and beta norms, float64"
+
+    def case(tag, params, x, reduction, upstream=None, tolerance=None):
+        x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+        value = total_variation(x64, reduction=reduction, **params)
+        if upstream is None:
+            value.sum().backward()
+        else:
+            (value * torch.tensor(np.asarray(upstream).astype(np.float64))).sum().backward()
+        shape = "x".join(str(v) for v in x.shape)
+        write_expected(f"total_variation_loss/{tag}/{reduction}/{shape}", "total_variation_loss", {**params, "reduction": reduction},
+                       {"input": tensor(x, "float32")}, upstream, {"loss": tensor(value.detach().numpy(), "float64"),
+                       "grad.input": tensor(x64.grad.numpy(), "float64")}, source, tolerance)
+
+    def grid(shape):
+        return np.where(rng.integers(0, 4, shape) == 0, 0.5, rng.integers(-48, 49, shape) / 16).astype(np.float32)
+
+    variants = {"anisotropic": {}, "isotropic": {"norm": "isotropic"}, "isotropic_eps": {"norm": "isotropic", "eps": 0.01},
+                "beta2": {"norm": "beta", "beta": 2.0}, "beta1.5": {"norm": "beta", "beta": 1.5}}
+    for tag, params in variants.items():
+        for shape in ((1, 1, 1, 1), (2, 1, 9, 1), (1, 2, 1, 7), (2, 3, 5, 17), (1, 2, 66, 35)):
+            case(tag, params, grid(shape), "mean")
+        x = grid((3, 2, 6, 9))
+        case(tag, params, x, "sum")
+        case(tag, params, x, "none", upstream=np.array([0.5, -1.0, 2.0], dtype=np.float32))
+        case(tag, params, grid((2, 4, 5)), "none")
+        case(tag + "_constant", params, np.full((2, 2, 4, 4), 0.25, dtype=np.float32), "mean")
+        # The beta norm's float32 power is exp(p*ln s): ln s near 20 scales its rounding to about 1e-5 of the value.
+        large = (grid((1, 3, 5, 6)) * 4e3).astype(np.float32)
+        case(tag + "_large", params, large, "mean", tolerance={"rtol": 1e-4, "atol": 1e-6} if params.get("norm") == "beta" else None)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):
@@ -1545,6 +1599,7 @@ def main():
     embedding_cases(np.random.default_rng(20261205))
     triplet_mining_cases(np.random.default_rng(20261206))
     discriminative_cases(np.random.default_rng(20261207))
+    total_variation_cases(np.random.default_rng(20261208))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

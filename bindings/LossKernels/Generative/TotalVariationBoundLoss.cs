@@ -88,6 +88,9 @@ internal sealed class OpenCLTotalVariationRun(TotalVariationBoundLoss bound, Ope
         {
             loss.Unreduced(Input, bound.images, bound.channels, bound.height, bound.width, mode == LossMode.Backward ? null : Output, gradient,
                 gradient is null ? null : Upstream);
+            // A [C, H, W] input's one value is a scalar, which the catalog keeps on the host.
+            if (bound.LossShape.Length == 0 && mode != LossMode.Backward)
+                Output!.Download(bound.Loss.AsSpan(0, 1));
             return;
         }
 

@@ -209,6 +209,9 @@ internal sealed class IlgpuTotalVariationRun(TotalVariationBoundLoss bound, Ilgp
         {
             loss.Unreduced(Input, bound.images, bound.channels, bound.height, bound.width, mode == LossMode.Backward ? default : Output, gradient,
                 gradient.IsValid ? Upstream : default, Stream);
+            // A [C, H, W] input's one value is a scalar, which the catalog keeps on the host.
+            if (bound.LossShape.Length == 0 && mode != LossMode.Backward)
+                Output.SubView(0, 1).CopyToCPU(Stream, bound.Loss.AsSpan(0, 1));
             return;
         }
 
