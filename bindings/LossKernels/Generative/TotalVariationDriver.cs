@@ -134,6 +134,17 @@ internal static unsafe class TotalVariationDriver
 
         private double Band(nint task, float* rows)
         {
+            if (Vector512.IsHardwareAccelerated)
+                return Band<Vector512<float>, Width512>(task, rows);
+            if (Vector256.IsHardwareAccelerated)
+                return Band<Vector256<float>, Width256>(task, rows);
+            return Band<Vector128<float>, Width128>(task, rows);
+        }
+
+        private double Band<TVec, TMath>(nint task, float* rows)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
             int width = shape.Width, height = shape.Height;
             nint plane = task / bands;
             int first = (int)(task - plane * bands) * BandRows, end = Math.Min(first + BandRows, height);
@@ -142,15 +153,17 @@ internal static unsafe class TotalVariationDriver
             float* a = rows + 1, b = rows + width + 2, above = rows + 2 * width + 3;
             a[-1] = 0f;
             new Span<float>(above, width).Clear();
-            if (gradient != null && first > 0)
-                Row(p, first - 1, a, above);
+            float* pad = stackalloc float[3 * TMath.Count];
+            bool slopes = gradient != null;
+            if (slopes && first > 0)
+                Row<TVec, TMath>(p, first - 1, a, above, pad, slopes);
             double sum = 0d;
             for (int i = first; i < end; i++)
             {
-                sum += Row(p, i, a, b);
-                if (gradient == null)
+                sum += Row<TVec, TMath>(p, i, a, b, pad, slopes);
+                if (!slopes)
                     continue;
-                Combine(a, b, above, gradient + plane * height * width + (nint)i * width, width, scale);
+                Combine<TVec, TMath>(a, b, above, gradient + plane * height * width + (nint)i * width, width, scale);
                 float* swap = b;
                 b = above;
                 above = swap;
@@ -159,17 +172,8 @@ internal static unsafe class TotalVariationDriver
             return sum;
         }
 
-        /// <summary>Row i's slopes into <paramref name="a"/> and <paramref name="b"/> (0 where undefined); returns the row's sum of terms.</summary>
-        private double Row(float* plane, int i, float* a, float* b)
-        {
-            if (Vector512.IsHardwareAccelerated)
-                return Row<Vector512<float>, Width512>(plane, i, a, b);
-            if (Vector256.IsHardwareAccelerated)
-                return Row<Vector256<float>, Width256>(plane, i, a, b);
-            return Row<Vector128<float>, Width128>(plane, i, a, b);
-        }
-
-        private double Row<TVec, TMath>(float* plane, int i, float* a, float* b)
+        /// <summary>Row i's sum of terms, and with <paramref name="slopes"/> its slopes into <paramref name="a"/> and <paramref name="b"/> (0 where undefined).</summary>
+        private double Row<TVec, TMath>(float* plane, int i, float* a, float* b, float* pad, bool slopes)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
@@ -179,14 +183,47 @@ internal static unsafe class TotalVariationDriver
             bool anisotropic = loss.Norm == TotalVariationNorm.Anisotropic;
             if (!anisotropic && below == null)
             {
-                new Span<float>(a, width).Clear();
-                new Span<float>(b, width).Clear();
+                if (slopes)
+                {
+                    new Span<float>(a, width).Clear();
+                    new Span<float>(b, width).Clear();
+                }
+
                 return 0d;
             }
 
             TVec sum = TMath.Create(0f);
-            float* pad = stackalloc float[3 * count];
-            for (int j = 0; j < width; j += count)
+            int j = 0;
+            if (below != null)
+            {
+                // Interior vectors (both differences in every lane): no masks, no copies.
+                bool isotropic = loss.Norm == TotalVariationNorm.Isotropic;
+                for (; j <= width - 1 - count; j += count)
+                {
+                    TVec centre = TMath.Load(ref row[j]);
+                    TVec dx = TMath.Subtract(TMath.Load(ref row[j + 1]), centre), dy = TMath.Subtract(TMath.Load(ref below[j]), centre);
+                    TVec slopeX, slopeY;
+                    if (anisotropic)
+                    {
+                        sum = TMath.Add(sum, TMath.Add(TMath.Abs(dx), TMath.Abs(dy)));
+                        if (!slopes)
+                            continue;
+                        TotalVariationMath.Absolute<TVec, TMath>(dx, out slopeX);
+                        TotalVariationMath.Absolute<TVec, TMath>(dy, out slopeY);
+                    }
+                    else
+                    {
+                        sum = TMath.Add(sum, TotalVariationMath.Joint<TVec, TMath>(dx, dy, isotropic, loss.JointEps, loss.HalfExponent, out slopeX, out slopeY));
+                        if (!slopes)
+                            continue;
+                    }
+
+                    TMath.Store(slopeX, ref a[j]);
+                    TMath.Store(slopeY, ref b[j]);
+                }
+            }
+
+            for (; j < width; j += count)
             {
                 int used = Math.Min(count, width - j);
                 // Lanes with a horizontal difference: j + lane < W − 1.
@@ -228,6 +265,8 @@ internal static unsafe class TotalVariationDriver
                 }
 
                 sum = TMath.Add(sum, value);
+                if (!slopes)
+                    continue;
                 if (used == count)
                 {
                     TMath.Store(slopeX, ref a[j]);
@@ -244,10 +283,20 @@ internal static unsafe class TotalVariationDriver
             return TMath.Sum(sum);
         }
 
-        /// <summary>g[j] = scale·(A[j − 1] + B_above[j] − A[j] − B[j]).</summary>
-        private static void Combine(float* a, float* b, float* above, float* gradient, int width, float scale)
+        /// <summary>g[j] = scale·(A[j − 1] + B_above[j] − A[j] − B[j]), in vectors and a scalar tail of the same operations.</summary>
+        private static void Combine<TVec, TMath>(float* a, float* b, float* above, float* gradient, int width, float scale)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
         {
-            for (int j = 0; j < width; j++)
+            int j = 0;
+            TVec factor = TMath.Create(scale);
+            for (; j <= width - TMath.Count; j += TMath.Count)
+            {
+                TVec inflow = TMath.Add(TMath.Load(ref a[j - 1]), TMath.Load(ref above[j]));
+                TMath.Store(TMath.Multiply(factor, TMath.Subtract(TMath.Subtract(inflow, TMath.Load(ref a[j])), TMath.Load(ref b[j]))), ref gradient[j]);
+            }
+
+            for (; j < width; j++)
                 gradient[j] = scale * (a[j - 1] + above[j] - a[j] - b[j]);
         }
     }
