@@ -47,20 +47,18 @@ inline float tv_terms(global const float* x, size_t p, int i, int j, int height,
 /* Work-items per group of total_variation (the host launches it so). */
 #define TV_GROUP 64
 
-/* Elements first .. first + length - 1 of [N, C, H, W], one per work-item: its own terms into the group's partial, and with a gradient
- * A[i, j-1] + B[i-1, j] - A[i, j] - B[i, j] times its image's scale (upstream[n] when that buffer is given, else scale). */
-kernel void total_variation(global const float* x, global float* gradient, global const float* upstream, float scale, long first, long length,
+/* Planes first_plane .. first_plane + get_global_size(2) - 1 of [N, C, H, W], work-item (j, i, plane) per pixel (no divisions: the
+ * range is 3-d, rounded up in j to whole groups): its own terms into its group's partial, and with a gradient A[i, j-1] + B[i-1, j]
+ * - A[i, j] - B[i, j] times its image's scale (upstream[n] when that buffer is given, else scale). */
+kernel void total_variation(global const float* x, global float* gradient, global const float* upstream, float scale, int first_plane,
     int channels, int height, int width, int anisotropic, int isotropic, float eps, float half_exponent, global acc_t* partials)
 {
     local acc_t scratch[TV_GROUP];
-    size_t k = get_global_id(0);
+    int j = (int)get_global_id(0), i = (int)get_global_id(1), plane = first_plane + (int)get_global_id(2);
     float value = 0.0f;
-    if (k < (size_t)length)
+    if (j < width)
     {
-        size_t q = (size_t)first + k, plane_length = (size_t)height * (size_t)width;
-        size_t plane = q / plane_length, r = q - plane * plane_length;
-        int i = (int)(r / (size_t)width), j = (int)(r - (size_t)i * (size_t)width);
-        size_t p = plane * plane_length;
+        size_t p = (size_t)plane * (size_t)height * (size_t)width;
         float a, b;
         value = tv_terms(x, p, i, j, height, width, anisotropic, isotropic, eps, half_exponent, &a, &b);
         if (gradient)
@@ -70,8 +68,8 @@ kernel void total_variation(global const float* x, global float* gradient, globa
                 tv_terms(x, p, i, j - 1, height, width, anisotropic, isotropic, eps, half_exponent, &left, &unused);
             if (i > 0)
                 tv_terms(x, p, i - 1, j, height, width, anisotropic, isotropic, eps, half_exponent, &unused, &up);
-            float factor = upstream ? upstream[plane / (size_t)channels] : scale;
-            gradient[q] = factor * (left + up - a - b);
+            float factor = upstream ? upstream[plane / channels] : scale;
+            gradient[p + (size_t)i * (size_t)width + (size_t)j] = factor * (left + up - a - b);
         }
     }
     /* The group's values added in work-item order by its first item. */
@@ -82,5 +80,5 @@ kernel void total_variation(global const float* x, global float* gradient, globa
     acc_t sum = 0;
     for (int item = 0; item < TV_GROUP; item++)
         sum += scratch[item];
-    partials[get_group_id(0)] = sum;
+    partials[get_group_id(0) + get_num_groups(0) * (get_group_id(1) + get_num_groups(1) * get_group_id(2))] = sum;
 }

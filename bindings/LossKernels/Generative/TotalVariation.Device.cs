@@ -58,9 +58,9 @@ public readonly partial struct TotalVariationLoss
 }
 
 /// <summary>
-/// <see cref="TotalVariationLoss"/> on OpenCL: <c>total_variation</c>, an element per work-item (its own terms, and the slopes of its left
-/// and upper neighbours' terms for its gradient), the values added per group of 64 in item order and the groups on the host in order;
-/// a launch per image for the unreduced values.
+/// <see cref="TotalVariationLoss"/> on OpenCL: <c>total_variation</c>, a work-item per pixel over a 3-d range (column, row, plane: no
+/// index divisions), its own terms and the slopes of its left and upper neighbours' terms for its gradient; the values added per group
+/// of 64 in item order and the groups on the host in order; a launch per image for the unreduced values.
 /// </summary>
 internal static unsafe class TotalVariationDeviceLoss
 {
@@ -109,7 +109,7 @@ internal static unsafe class TotalVariationDeviceLoss
             KernelSet.SetBuffer(kernel, argument++, gradient?.Handle ?? 0);
             KernelSet.SetBuffer(kernel, argument++, unreduced ? upstream?.Handle ?? 0 : 0);
             KernelSet.SetValue(kernel, argument++, reduction == Reduction.Mean ? (float)(upstreamScalar / (double)shape.Images) : upstreamScalar);
-            argument += 2;
+            argument++;
             KernelSet.SetValue(kernel, argument++, shape.Channels);
             KernelSet.SetValue(kernel, argument++, shape.Height);
             KernelSet.SetValue(kernel, argument++, shape.Width);
@@ -117,9 +117,15 @@ internal static unsafe class TotalVariationDeviceLoss
             KernelSet.SetValue(kernel, argument++, loss.Norm == TotalVariationNorm.Isotropic ? 1 : 0);
             KernelSet.SetValue(kernel, argument++, loss.JointEps);
             KernelSet.SetValue(kernel, argument++, loss.HalfExponent);
+            if (shape.Elements == 0)
+            {
+                output?.Upload(new float[shape.Images]);
+                return 0f;
+            }
+
             if (!unreduced)
             {
-                double total = Launch(device, kernel, 0, shape.Elements);
+                double total = Launch(device, kernel, 0, shape.Images * shape.Channels, shape);
                 device.Finish();
                 return (float)(reduction == Reduction.Mean ? total / shape.Images : total);
             }
@@ -127,7 +133,7 @@ internal static unsafe class TotalVariationDeviceLoss
             Span<float> value = stackalloc float[1];
             for (int n = 0; n < shape.Images; n++)
             {
-                value[0] = (float)Launch(device, kernel, n * shape.ImageLength, shape.ImageLength);
+                value[0] = (float)Launch(device, kernel, n * shape.Channels, shape.Channels, shape);
                 output?.Upload(value, n);
             }
 
@@ -136,15 +142,16 @@ internal static unsafe class TotalVariationDeviceLoss
         }
     }
 
-    /// <summary>Elements first … first + length − 1 (at least one group), its partials added in order.</summary>
-    private static double Launch(OpenCLDevice device, nint kernel, long first, long length)
+    /// <summary>Planes first … first + planes − 1, a work-item per pixel in groups of 64 along the rows; its partials added in order.</summary>
+    private static double Launch(OpenCLDevice device, nint kernel, int first, int planes, TotalVariationShape shape)
     {
-        int groups = (int)Math.Max((length + Group - 1) / Group, 1);
+        nuint across = ((nuint)shape.Width + Group - 1) / Group;
+        int groups = checked((int)across * shape.Height * planes);
         KernelSet.SetValue(kernel, 4, first);
-        KernelSet.SetValue(kernel, 5, length);
-        KernelSet.SetBuffer(kernel, 13, device.Partials(groups));
-        nuint local = Group, global = (nuint)groups * Group;
-        OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
+        KernelSet.SetBuffer(kernel, 12, device.Partials(groups));
+        nuint* global = stackalloc nuint[3] { across * Group, (nuint)shape.Height, (nuint)planes };
+        nuint* local = stackalloc nuint[3] { Group, 1, 1 };
+        OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 3, null, global, local, 0, null, null), "clEnqueueNDRangeKernel");
         return device.SumPartials(groups);
     }
 }
