@@ -27,7 +27,7 @@ public readonly record struct DiscriminativeLossResult(float Loss, float Varianc
 /// by N, images without instances included (their loss is 0); ids are any int64 values (0, 7, 1000 are three instances), not
 /// 1…C; the distance term's mean is over ordered pairs, which equals the mean over unordered ones.</para>
 /// <para>The work: a map of ids to instances on the host (a hash per image, ids in ascending order, a stable counting sort of the
-/// pixels by instance), instance sums over fixed pieces of 2,048 pixels added in piece order (so every thread count gives the same
+/// pixels by instance), instance sums over fixed pieces (an instance's pixels within a block of 2,048) added in piece order (so every thread count gives the same
 /// bits), a pass per pixel for the distances to the means, a pass per instance over the other instances of its image (C²·E work),
 /// and a pass per element for the gradient. Only <see cref="Reduction.Mean"/> and <see cref="Reduction.Sum"/>: for per-image losses
 /// call once per image.</para>

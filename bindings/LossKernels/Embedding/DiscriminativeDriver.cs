@@ -4,7 +4,7 @@ namespace LossKernels.Embedding;
 
 /// <summary>
 /// <see cref="DiscriminativeLoss"/> on the CPU, in passes over pooled scratch: the <see cref="InstanceMap"/>; per piece the sums of its
-/// pixels' embeddings (double, in pixel order), added per instance in piece order into the means; per pixel its pull (h² and the
+/// pixels' embeddings (four double accumulators in a fixed order), added per instance in piece order into the means; per pixel its pull (h² and the
 /// factor of v_i); per piece the sums V_c and Σ h², added per instance likewise; per instance <see cref="DiscriminativeMath.Instance"/>;
 /// per element the gradient. Every sum has a fixed order that depends on the shape and the ids alone: the same bits for any thread count.
 /// </summary>
@@ -128,7 +128,7 @@ internal static unsafe class DiscriminativeDriver
     /// <summary>
     /// Per piece, in <see cref="InstanceMap.TaskOrder"/> (block by block: a block's embeddings stay in cache for all its instances),
     /// channel by channel from <see cref="First"/>: the sum over its pixels of x (the means' pass), or of v's factor times (x − μ) and
-    /// at e = E of h² (<see cref="Spread"/>), in double and pixel order, into the piece's row of partial sums.
+    /// at e = E of h² (<see cref="Spread"/>), in double (four accumulators in a fixed order), into the piece's row of partial sums.
     /// </summary>
     private readonly struct PieceKernel(float* x, int* order, int* rows, int* pieces, int* tasks, double* sums, float* pull, float* means, int channels,
         int pixels) : IRangeKernel
