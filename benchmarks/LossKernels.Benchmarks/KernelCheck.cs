@@ -118,6 +118,16 @@ internal static class KernelCheck
             yield return (new() { ["reduction"] = "mean", ["norm"] = "beta", ["beta"] = 1.5 }, true);
         }
 
+        if (definition.Name == "gan_loss")
+        {
+            // Every element form: lsgan's square, wgan's line, wgan_softplus's softplus, the discriminator's hinge, the minimax generator.
+            yield return (new() { ["reduction"] = "none", ["gan_type"] = "lsgan", ["is_disc"] = true, ["real_label_val"] = 0.9 }, true);
+            yield return (new() { ["reduction"] = "mean", ["gan_type"] = "wgan", ["target_is_real"] = false, ["loss_weight"] = 0.1 }, true);
+            yield return (new() { ["reduction"] = "sum", ["gan_type"] = "wgan_softplus" }, true);
+            yield return (new() { ["reduction"] = "none", ["gan_type"] = "hinge", ["is_disc"] = true, ["target_is_real"] = false }, true);
+            yield return (new() { ["reduction"] = "mean", ["gan_type"] = "minimax", ["loss_weight"] = 2.0 }, true);
+        }
+
         if (definition.Name == "discriminative_loss")
         {
             yield return (new() { ["reduction"] = "mean", ["ignore_label"] = null }, true);

@@ -8,18 +8,6 @@ inline vfloat floor_at(vfloat a, float f)
     return select(a, (vfloat)(f), a < f);
 }
 
-/* ln(1 + e^−|x|), the shared tail of softplus(±x); *positive = σ(x), *negative = σ(−x), from one exp. */
-inline vfloat sigmoids(vfloat x, vfloat* positive, vfloat* negative)
-{
-    vfloat e = exp(-fabs(x));
-    vfloat large = 1.0f / (1.0f + e);
-    vfloat small = e * large;
-    vint nonnegative = x > 0.0f;
-    *positive = select(small, large, nonnegative);
-    *negative = select(large, small, nonnegative);
-    return log1p(e);
-}
-
 /* The binary cross entropy with logits x·(step(x) − t) + ln(1 + e^−|x|). */
 inline vfloat sigmoid_cross_entropy(vfloat x, vfloat t, vfloat* positive, vfloat* negative)
 {

@@ -47,6 +47,19 @@ inline vfloat sign_or_nan(vfloat d)
     return select(s, d, isnan(d));
 }
 
+/* ln(1 + e^−|x|), the shared tail of softplus(±x); *positive = σ(x), *negative = σ(−x), from one exp
+ * (the classification and generative families share it). */
+inline vfloat sigmoids(vfloat x, vfloat* positive, vfloat* negative)
+{
+    vfloat e = exp(-fabs(x));
+    vfloat large = 1.0f / (1.0f + e);
+    vfloat small = e * large;
+    vint nonnegative = x > 0.0f;
+    *positive = select(small, large, nonnegative);
+    *negative = select(large, small, nonnegative);
+    return log1p(e);
+}
+
 /* The lanes added pairwise, s0 + s8, …, down to one float: a fixed order on every device. The lanes
  * go through a volatile private array because LLVM otherwise turns the adds into vector shuffles
  * with undefined mask lanes, on which Oclgrind 21.10's uninitialized-value checker crashes; it runs

@@ -1,5 +1,54 @@
-/* The feature-space and generative losses (bindings/LossKernels/Generative). Total variation mirrors TotalVariationMath:
- * tv_absolute is Absolute, tv_joint is Joint; total_variation is IlgpuTotalVariationLoss's TotalVariationPass. */
+/* The feature-space and generative losses (bindings/LossKernels/Generative). Built two ways: as an elementwise program
+ * (elementwise.h first, -D LOSS=gan_loss), where only the GAN loss's element math is compiled, and on its own for total
+ * variation's kernel. gan_loss mirrors GanTerms; tv_absolute is TotalVariationMath's Absolute, tv_joint is Joint;
+ * total_variation is IlgpuTotalVariationLoss's TotalVariationPass. */
+
+#ifdef LOSS
+
+/* p = (form, y, s, c), the forms of GanForm: 0 c·BCE-with-logits(x, y), 1 c·(x − y)², 2 c·s·x, 3 c·softplus(s·x),
+ * 4 c·relu(1 + s·x); slopes σ(x) − y, 2(x − y), s, s·σ(s·x), and s where 1 + s·x > 0 or NaN (torch.relu's backward). */
+inline vfloat gan_loss(vfloat x, vfloat t, float4 p, vfloat* grad)
+{
+    int form = (int)p.x;
+    float y = p.y, s = p.z, c = p.w;
+    vfloat value, slope;
+    if (form == 0)
+    {
+        vfloat positive, negative;
+        vfloat tail = sigmoids(x, &positive, &negative);
+        value = logits_cross_entropy(x, (vfloat)(y), tail);
+        slope = positive - y;
+    }
+    else if (form == 1)
+    {
+        vfloat d = x - y;
+        value = d * d;
+        slope = d + d;
+    }
+    else if (form == 2)
+    {
+        value = s * x;
+        slope = (vfloat)(s);
+    }
+    else if (form == 3)
+    {
+        vfloat positive, negative;
+        vfloat signed_x = s * x;
+        value = nan_max(signed_x, 0.0f) + sigmoids(signed_x, &positive, &negative);
+        slope = s * positive;
+    }
+    else
+    {
+        vfloat margin = fma((vfloat)(s), x, (vfloat)(1.0f));
+        value = select(fmax(margin, 0.0f), margin, isnan(margin));
+        slope = select((vfloat)(0.0f), (vfloat)(s), (margin > 0.0f) | isnan(margin));
+    }
+    *grad = c * slope;
+    return c * value;
+}
+
+#else
+
 
 /* |d| and its slope sign(d) (0 at 0; NaN stays NaN). */
 inline float tv_absolute(float d, float* slope)
@@ -82,3 +131,5 @@ kernel void total_variation(global const float* x, global float* gradient, globa
         sum += scratch[item];
     partials[get_group_id(0) + get_num_groups(0) * (get_group_id(1) + get_num_groups(1) * get_group_id(2))] = sum;
 }
+
+#endif

@@ -1538,6 +1538,64 @@ def total_variation_cases(rng):
         case(tag + "_large", params, large, "mean", tolerance={"rtol": 1e-4, "atol": 1e-6} if params.get("norm") == "beta" else None)
 
 
+def basicsr_gan(x, gan_type="vanilla", target_is_real=True, is_disc=False, real_label_val=1.0, fake_label_val=0.0, loss_weight=1.0,
+                reduction="mean"):
+    """BasicSR's GANLoss(gan_type, real_label_val, fake_label_val, loss_weight)(x, target_is_real, is_disc) per element, in float64,
+    with a reduction (BasicSR always averages) and the saturating minimax generator loss, -BCE(x, fake label)."""
+    label = torch.full_like(x, real_label_val if target_is_real else fake_label_val)
+    if gan_type == "hinge":
+        values = torch.relu(1 + (-x if target_is_real else x)) if is_disc else -x
+    elif gan_type == "wgan":
+        values = -x if target_is_real else x
+    elif gan_type == "wgan_softplus":
+        values = F.softplus(-x) if target_is_real else F.softplus(x)
+    elif gan_type == "lsgan":
+        values = F.mse_loss(x, label, reduction="none")
+    elif gan_type == "minimax" and not is_disc:
+        values = -F.binary_cross_entropy_with_logits(x, torch.full_like(x, fake_label_val), reduction="none")
+    else:
+        values = F.binary_cross_entropy_with_logits(x, label, reduction="none")
+    value = values if reduction == "none" else values.sum() if reduction == "sum" else values.mean()
+    return value if is_disc else value * loss_weight
+
+
+def gan_cases(rng):
+    """gan_loss (issue 16 item 6): every type for the discriminator's real and fake logits and the generator's, every reduction, a
+    patch discriminator's [N, 1, H, W] map, smoothed labels, a generator weight, +-1e4 and the hinge's kinks at +-1, no elements."""
+    source = f"torch {torch.__version__}: BasicSR's GANLoss (basicsr/losses/gan_loss.py) written in PyTorch, float64"
+
+    def case(tag, params, x, upstream=None):
+        x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+        value = basicsr_gan(x64, **params)
+        up = torch.tensor(1.0, dtype=torch.float64) if upstream is None else torch.tensor(upstream.astype(np.float64))
+        (value * up).sum().backward()
+        shape = "x".join(str(v) for v in x.shape)
+        write_expected(f"gan_loss/{tag}/{params.get('reduction', 'mean')}/{shape}", "gan_loss", params, {"input": tensor(x, "float32")}, upstream,
+                       {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")}, source)
+
+    edges = np.array([0.0, 1.0, -1.0, 0.5, -0.5, 30.0, -30.0, 1e4, -1e4, 1e-6, 89.0, -89.0, 2.0], dtype=np.float32)
+    for gan_type in ("vanilla", "lsgan", "wgan", "wgan_softplus", "hinge", "minimax"):
+        for is_disc in (True, False):
+            for real in (True, False):
+                role = ("disc" if is_disc else "gen") + ("_real" if real else "_fake")
+                params = {"gan_type": gan_type, "target_is_real": real, "is_disc": is_disc}
+                if not is_disc:
+                    params["loss_weight"] = 0.05
+                case(f"{gan_type}/{role}", params, rng.uniform(-4, 4, (4, 1, 5, 5)).astype(np.float32))
+                case(f"{gan_type}/{role}", {**params, "reduction": "sum"}, rng.uniform(-4, 4, 257).astype(np.float32))
+                case(f"{gan_type}/{role}", {**params, "reduction": "none"}, rng.uniform(-4, 4, 7).astype(np.float32),
+                     upstream=rng.uniform(-1, 1, 7).astype(np.float32))
+                case(f"{gan_type}/{role}_edges", params, edges)
+        smoothed = {"gan_type": gan_type, "real_label_val": 0.9, "fake_label_val": 0.1}
+        for real in (True, False):
+            case(f"{gan_type}/smoothed_{'real' if real else 'fake'}", {**smoothed, "target_is_real": real, "is_disc": True},
+                 rng.uniform(-3, 3, 1031).astype(np.float32))
+        case(f"{gan_type}/smoothed_gen", {**smoothed, "target_is_real": True, "is_disc": False, "loss_weight": 2.5}, rng.uniform(-3, 3, 33).astype(np.float32))
+    empty = np.zeros(0, dtype=np.float32)
+    case("hinge/empty", {"gan_type": "hinge", "target_is_real": False, "is_disc": True, "reduction": "sum"}, empty)
+    case("vanilla/empty", {"gan_type": "vanilla", "target_is_real": True, "is_disc": True}, empty)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):
@@ -1600,6 +1658,7 @@ def main():
     triplet_mining_cases(np.random.default_rng(20261206))
     discriminative_cases(np.random.default_rng(20261207))
     total_variation_cases(np.random.default_rng(20261208))
+    gan_cases(np.random.default_rng(20261209))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

@@ -82,7 +82,8 @@ internal class ElementwiseBoundLoss<TLoss> : BoundLoss
     public override long BytesMoved(LossMode mode)
     {
         long n = input.Length;
-        long read = (2 + (weight.Length > 0 ? 1 : 0)) * n;
+        long streams = ReferenceEquals(target, input) ? 1 : 2;
+        long read = (streams + (weight.Length > 0 ? 1 : 0)) * n;
         bool perElement = reduction == Reduction.None;
         long floats = mode switch
         {

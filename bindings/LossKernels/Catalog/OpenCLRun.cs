@@ -11,7 +11,8 @@ internal abstract class OpenCLRun : DeviceRun
     /// <summary>Uploads the inputs and allocates the outputs.</summary>
     /// <param name="device">The device.</param>
     /// <param name="input">The first input (predictions).</param>
-    /// <param name="target">The second input, of any length (boxes, or the 4 floats per box of centerness targets).</param>
+    /// <param name="target">The second input, of any length (boxes, or the 4 floats per box of centerness targets); the input's own array for a
+    /// loss that reads one stream (the buffer is shared).</param>
     /// <param name="weight">Weights, or empty.</param>
     /// <param name="upstream">The per-loss-value upstream of an unreduced loss.</param>
     /// <param name="outputLength">The number of loss values of an unreduced loss; null for a reduced one.</param>
@@ -23,7 +24,7 @@ internal abstract class OpenCLRun : DeviceRun
     {
         Device = device;
         Input = Upload(input);
-        Target = Upload(target);
+        Target = ReferenceEquals(target, input) ? Input : Upload(target);
         Weight = weight.Length > 0 ? Upload(weight) : null;
         Upstream = outputLength is null ? null : Upload(upstream);
         Output = outputLength is int length ? device.Allocate<float>(length) : null;
@@ -84,8 +85,10 @@ internal abstract class OpenCLRun : DeviceRun
 
     public override void Dispose()
     {
-        foreach (DeviceBuffer<float>? buffer in (DeviceBuffer<float>?[])[Input, Target, Weight, Upstream, Output, Gradient, TargetGradient, Extra])
+        foreach (DeviceBuffer<float>? buffer in (DeviceBuffer<float>?[])[Input, Weight, Upstream, Output, Gradient, TargetGradient, Extra])
             buffer?.Dispose();
+        if (!ReferenceEquals(Target, Input))
+            Target.Dispose();
         Classes?.Dispose();
     }
 

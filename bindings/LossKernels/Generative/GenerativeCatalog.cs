@@ -15,7 +15,47 @@ internal static class GenerativeCatalog
             "kornia TotalVariation (per image); the isotropic and β norms in PyTorch", ["input"], [], ["norm", "eps", "beta", "reduction"],
             ReportImages * ReportChannels * ReportSide * ReportSide,
             (p, inputs, upstream, device) => new TotalVariationBoundLoss(Create(p), p, inputs, upstream, device), Sample),
+        new LossDefinition("gan_loss", "generative",
+            "c·ℓ(x): BCE with logits to the label (vanilla), (x − y)² (lsgan), ∓x (wgan), softplus(∓x) (wgan_softplus), relu(1 ∓ x) or −x (hinge), −BCE(x, y_fake) (minimax generator)",
+            "BasicSR GANLoss(gan_type, real_label_val, fake_label_val, loss_weight)(input, target_is_real, is_disc)", ["input"], [],
+            ["gan_type", "target_is_real", "is_disc", "real_label_val", "fake_label_val", "loss_weight", "reduction"], ElementwiseReportSize, BindGan, GanSample),
     ];
+
+    /// <summary>One-stream elementwise losses run at 16,777,216 elements in the quick report.</summary>
+    private const int ElementwiseReportSize = 1 << 24;
+
+    /// <summary>
+    /// <see cref="GanLoss"/>'s element math bound as an elementwise loss whose target is the input's own array (one upload, one stream
+    /// read); <c>avg_factor</c>, which the elementwise binding would read, is not a parameter of this row.
+    /// </summary>
+    private static BoundLoss BindGan(LossParameters p, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device)
+    {
+        if (p.Has("avg_factor"))
+            throw new ArgumentException("Loss 'gan_loss' has no parameter 'avg_factor'.", "avg_factor");
+        string type = p.String("gan_type", "vanilla");
+        var loss = new GanLoss(type switch
+        {
+            "vanilla" => GanType.Vanilla,
+            "lsgan" => GanType.LeastSquares,
+            "wgan" => GanType.Wasserstein,
+            "wgan_softplus" => GanType.WassersteinSoftplus,
+            "hinge" => GanType.Hinge,
+            "minimax" => GanType.Minimax,
+            _ => throw new ArgumentException($"Parameter 'gan_type' must be 'vanilla', 'lsgan', 'wgan', 'wgan_softplus', 'hinge' or 'minimax', got '{type}'.", "gan_type"),
+        }, p.Bool("target_is_real", true), p.Bool("is_disc", false), p.Float("real_label_val", 1f), p.Float("fake_label_val", 0f), p.Float("loss_weight", 1f));
+        var streams = new Dictionary<string, LossTensor> { ["input"] = inputs["input"], ["target"] = inputs["input"] };
+        return new ElementwiseBoundLoss<GanTerms>(loss.Terms(), p, streams, upstream, device);
+    }
+
+    /// <summary>Discriminator logits: most in [−6, 6], where every form's branches and the sigmoid's both halves are taken, and a few of ±30.</summary>
+    private static Dictionary<string, LossTensor> GanSample(int length, int seed)
+    {
+        var random = new Random(seed);
+        var x = new float[length];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = random.Next(64) == 0 ? (random.Next(2) == 0 ? -30f : 30f) : (float)(12 * random.NextDouble() - 6);
+        return new() { ["input"] = LossTensor.FromFloats(x, length) };
+    }
 
     /// <summary><c>norm</c> ("anisotropic", "isotropic", "beta"), <c>eps</c> (1e-8), <c>beta</c> (2).</summary>
     private static TotalVariationLoss Create(LossParameters p)

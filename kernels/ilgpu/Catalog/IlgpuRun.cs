@@ -16,7 +16,7 @@ internal abstract class IlgpuRun : DeviceRun
     /// <summary>Uploads the inputs and allocates the outputs.</summary>
     /// <param name="device">The device.</param>
     /// <param name="input">The first input (predictions).</param>
-    /// <param name="target">The second input, of any length.</param>
+    /// <param name="target">The second input, of any length; the input's own array for a loss that reads one stream (the view is shared).</param>
     /// <param name="weight">Weights, or empty.</param>
     /// <param name="upstream">The per-loss-value upstream of an unreduced loss.</param>
     /// <param name="outputLength">The number of loss values of an unreduced loss; null for a reduced one.</param>
@@ -28,7 +28,7 @@ internal abstract class IlgpuRun : DeviceRun
     {
         Device = device;
         Input = Upload(input);
-        Target = Upload(target);
+        Target = ReferenceEquals(target, input) ? Input : Upload(target);
         Weight = weight.Length > 0 ? Upload(weight) : default;
         Upstream = outputLength is null ? default : Upload(upstream);
         Output = outputLength is int length ? Allocate<float>(length) : default;

@@ -6,15 +6,36 @@ namespace LossKernels.Tests.Reference;
 /// <summary>The feature-space and generative losses in float64 on their catalog inputs: the value (a scalar, or one per image) and the input's gradient.</summary>
 public static class ReferenceGenerativeLosses
 {
-    /// <summary>The catalog loss <paramref name="loss"/>; the upstream is a scalar (reduced) or one per image (none), null for 1.</summary>
+    /// <summary>The catalog loss <paramref name="loss"/>; the upstream is a scalar (reduced) or one per loss value (none), null for 1.</summary>
     public static ReferenceResult Compute(string loss, IReadOnlyDictionary<string, object?> parameters, IReadOnlyDictionary<string, LossTensor> inputs,
         double[]? upstream = null)
     {
-        if (loss != "total_variation_loss")
-            throw new ArgumentException($"No generative reference for '{loss}'.", nameof(loss));
         string Text(string name, string fallback) => parameters.TryGetValue(name, out object? v) && v is string text ? text : fallback;
         double Number(string name, double fallback) =>
             parameters.TryGetValue(name, out object? v) && v is not null ? Convert.ToDouble(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+        bool Flag(string name, bool fallback) => parameters.TryGetValue(name, out object? v) && v is bool flag ? flag : fallback;
+        if (loss == "gan_loss")
+        {
+            GanType type = Text("gan_type", "vanilla") switch
+            {
+                "lsgan" => GanType.LeastSquares,
+                "wgan" => GanType.Wasserstein,
+                "wgan_softplus" => GanType.WassersteinSoftplus,
+                "hinge" => GanType.Hinge,
+                "minimax" => GanType.Minimax,
+                _ => GanType.Vanilla,
+            };
+            var gan = new GanLoss(type, Flag("target_is_real", true), Flag("is_disc", false), (float)Number("real_label_val", 1), (float)Number("fake_label_val", 0),
+                (float)Number("loss_weight", 1));
+            float[] logits = inputs["input"].RequireFloats("input");
+            Reduction ganReduction = Enum.Parse<Reduction>(Text("reduction", "mean"), ignoreCase: true);
+            double[] up = upstream ?? (ganReduction == Reduction.None ? Enumerable.Repeat(1d, logits.Length).ToArray() : [1d]);
+            (double[] ganValues, double[] ganGradient) = ReferenceGan.Evaluate(gan, logits, ganReduction, up);
+            return new ReferenceResult(ganValues, ganGradient);
+        }
+
+        if (loss != "total_variation_loss")
+            throw new ArgumentException($"No generative reference for '{loss}'.", nameof(loss));
         var options = new TotalVariationLoss(Enum.Parse<TotalVariationNorm>(Text("norm", "anisotropic"), ignoreCase: true), (float)Number("eps", 1e-8),
             (float)Number("beta", 2));
         LossTensor x = inputs["input"];
