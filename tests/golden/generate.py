@@ -1596,6 +1596,54 @@ def gan_cases(rng):
     case("vanilla/empty", {"gan_type": "vanilla", "target_is_real": True, "is_disc": True}, empty)
 
 
+def cycle_gan_terms(rec_a, real_a, rec_b, real_b, idt_a=None, idt_b=None, lambda_a=10.0, lambda_b=10.0, lambda_identity=0.5):
+    """CycleGAN's backward_G cycle and identity terms (criterionCycle = criterionIdt = L1Loss), in float64. idt_a is the generator into A
+    applied to real A (CycleGAN's idt_B = netG_B(real_A)), weighted by lambda_a * lambda_identity as CycleGAN weights loss_idt_B."""
+    loss = F.l1_loss(rec_a, real_a) * lambda_a + F.l1_loss(rec_b, real_b) * lambda_b
+    if idt_a is not None:
+        loss = loss + F.l1_loss(idt_a, real_a) * lambda_a * lambda_identity
+    if idt_b is not None:
+        loss = loss + F.l1_loss(idt_b, real_b) * lambda_b * lambda_identity
+    return loss
+
+
+def cycle_cases(rng):
+    """cycle_consistency_loss (issue 16 item 9): with and without identity terms, domains of different shapes, CycleGAN's and other
+    weights, lambda_identity 0, exact ties (sign 0), +-1e4, a scalar upstream."""
+    source = f"torch {torch.__version__}: CycleGAN backward_G's cycle and identity L1 terms, float64"
+
+    def near(real, scale=0.1):
+        return np.where(rng.integers(0, 8, real.shape) == 0, real, real + rng.uniform(-scale, scale, real.shape)).astype(np.float32)
+
+    def case(tag, params, shape_a, shape_b, identities=True, upstream=None, large=False):
+        a = (rng.integers(-16, 17, shape_a) / 16).astype(np.float32)
+        b = (rng.integers(-16, 17, shape_b) / 16).astype(np.float32)
+        if large:
+            a, b = (a * 1e4).astype(np.float32), (b * 1e4).astype(np.float32)
+        arrays = {"reconstruction_a": near(a, 1e3 if large else 0.1), "real_a": a, "reconstruction_b": near(b, 1e3 if large else 0.1), "real_b": b}
+        if identities:
+            arrays["identity_a"] = near(a, 1e3 if large else 0.1)
+            arrays["identity_b"] = near(b, 1e3 if large else 0.1)
+        t = {k: torch.tensor(v.astype(np.float64), requires_grad=not k.startswith("real")) for k, v in arrays.items()}
+        value = cycle_gan_terms(t["reconstruction_a"], t["real_a"], t["reconstruction_b"], t["real_b"], t.get("identity_a"), t.get("identity_b"), **params)
+        (value * (1.0 if upstream is None else float(upstream))).backward()
+        expected = {"loss": tensor(value.detach().numpy(), "float64")}
+        for k, v in t.items():
+            if v.requires_grad:
+                expected[f"grad.{k}"] = tensor(v.grad.numpy(), "float64")
+        shapes = "x".join(str(v) for v in shape_a) + "_" + "x".join(str(v) for v in shape_b)
+        write_expected(f"cycle_consistency_loss/{tag}/{shapes}", "cycle_consistency_loss", params, {k: tensor(v, "float32") for k, v in arrays.items()},
+                       None if upstream is None else np.float32(upstream), expected, source,
+                       tolerance={"rtol": 1e-5, "atol": 1e-3} if large else None)
+
+    for shape_a, shape_b in (((1, 3, 4, 4), (1, 3, 4, 4)), ((2, 3, 17, 9), (1, 1, 5, 7)), ((7,), (257,)), ((1, 3, 33, 31), (1, 3, 33, 31))):
+        case("cyclegan", {}, shape_a, shape_b)
+        case("no_identity", {}, shape_a, shape_b, identities=False)
+    case("weights", {"lambda_a": 5.0, "lambda_b": 2.5, "lambda_identity": 0.1}, (2, 3, 8, 8), (2, 3, 8, 8), upstream=0.37)
+    case("identity0", {"lambda_identity": 0.0}, (1, 3, 6, 6), (1, 3, 6, 6))
+    case("large", {}, (1, 3, 5, 5), (1, 3, 5, 5), large=True)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):
@@ -1659,6 +1707,7 @@ def main():
     discriminative_cases(np.random.default_rng(20261207))
     total_variation_cases(np.random.default_rng(20261208))
     gan_cases(np.random.default_rng(20261209))
+    cycle_cases(np.random.default_rng(20261210))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

@@ -41,6 +41,18 @@ public abstract class BoundLoss : IDisposable
         Gradients = gradients;
     }
 
+    /// <summary>A loss with gradients of their own lengths, by input name (the first is <see cref="InputGradient"/>): the cycle-consistency loss's images of two domains.</summary>
+    private protected BoundLoss(int[] lossShape, (string Name, int Length)[] gradients)
+    {
+        LossShape = lossShape;
+        Loss = new float[lossShape.Aggregate(1, (a, b) => a * b)];
+        var named = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        foreach ((string name, int length) in gradients)
+            named[name] = new float[length];
+        InputGradient = named[gradients[0].Name];
+        Gradients = named;
+    }
+
     /// <summary>The shape of the loss: empty (a scalar) when reduced, the input's shape for <c>reduction='none'</c>.</summary>
     public int[] LossShape { get; }
 

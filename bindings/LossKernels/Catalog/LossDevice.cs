@@ -57,6 +57,8 @@ public abstract class LossDevice
     internal abstract DeviceRun Discriminative(Embedding.DiscriminativeBoundLoss bound);
 
     internal abstract DeviceRun TotalVariation(Generative.TotalVariationBoundLoss bound);
+
+    internal abstract DeviceRun CycleConsistency(Generative.CycleConsistencyBoundLoss bound);
 }
 
 /// <summary>

@@ -92,7 +92,7 @@ internal abstract class OpenCLRun : DeviceRun
         Classes?.Dispose();
     }
 
-    private DeviceBuffer<float> Upload(float[] data)
+    protected DeviceBuffer<float> Upload(float[] data)
     {
         DeviceBuffer<float> buffer = Device.Allocate<float>(data.Length);
         buffer.Upload(data);

@@ -19,6 +19,13 @@ internal static class GenerativeCatalog
             "c·ℓ(x): BCE with logits to the label (vanilla), (x − y)² (lsgan), ∓x (wgan), softplus(∓x) (wgan_softplus), relu(1 ∓ x) or −x (hinge), −BCE(x, y_fake) (minimax generator)",
             "BasicSR GANLoss(gan_type, real_label_val, fake_label_val, loss_weight)(input, target_is_real, is_disc)", ["input"], [],
             ["gan_type", "target_is_real", "is_disc", "real_label_val", "fake_label_val", "loss_weight", "reduction"], ElementwiseReportSize, BindGan, GanSample),
+        new LossDefinition("cycle_consistency_loss", "generative",
+            "λ_A·mean|rec_A − A| + λ_B·mean|rec_B − B| + λ_id·(λ_A·mean|idt_A − A| + λ_B·mean|idt_B − B|)",
+            "CycleGAN backward_G's cycle and identity terms (L1Loss)", ["reconstruction_a", "real_a", "reconstruction_b", "real_b"], ["identity_a", "identity_b"],
+            ["lambda_a", "lambda_b", "lambda_identity"], ElementwiseReportSize,
+            (p, inputs, upstream, device) => new CycleConsistencyBoundLoss(
+                new CycleConsistencyLoss(p.Float("lambda_a", 10f), p.Float("lambda_b", 10f), p.Float("lambda_identity", 0.5f)), inputs, upstream, device),
+            CycleSample),
     ];
 
     /// <summary>One-stream elementwise losses run at 16,777,216 elements in the quick report.</summary>
@@ -45,6 +52,25 @@ internal static class GenerativeCatalog
         }, p.Bool("target_is_real", true), p.Bool("is_disc", false), p.Float("real_label_val", 1f), p.Float("fake_label_val", 0f), p.Float("loss_weight", 1f));
         var streams = new Dictionary<string, LossTensor> { ["input"] = inputs["input"], ["target"] = inputs["input"] };
         return new ElementwiseBoundLoss<GanTerms>(loss.Terms(), p, streams, upstream, device);
+    }
+
+    /// <summary>
+    /// The four images of a CycleGAN step with identities, a quarter of <paramref name="length"/> each (4M floats, 16 MB, apiece at the report's
+    /// 16M): images in [−1, 1] (a tanh generator's range), the generated ones near them.
+    /// </summary>
+    private static Dictionary<string, LossTensor> CycleSample(int length, int seed)
+    {
+        var random = new Random(seed);
+        int n = Math.Max(1, length / 4);
+        float[] Image() => Enumerable.Range(0, n).Select(_ => (float)(2 * random.NextDouble() - 1)).ToArray();
+        float[] Near(float[] real) => Array.ConvertAll(real, v => random.Next(16) == 0 ? v : v + (float)(0.2 * random.NextDouble() - 0.1));
+        float[] a = Image(), b = Image();
+        return new()
+        {
+            ["reconstruction_a"] = LossTensor.FromFloats(Near(a), n), ["real_a"] = LossTensor.FromFloats(a, n),
+            ["reconstruction_b"] = LossTensor.FromFloats(Near(b), n), ["real_b"] = LossTensor.FromFloats(b, n),
+            ["identity_a"] = LossTensor.FromFloats(Near(a), n), ["identity_b"] = LossTensor.FromFloats(Near(b), n),
+        };
     }
 
     /// <summary>Discriminator logits: most in [−6, 6], where every form's branches and the sigmoid's both halves are taken, and a few of ±30.</summary>

@@ -43,5 +43,7 @@ public sealed partial class OpenCLDevice
 
     internal override DeviceRun TotalVariation(Generative.TotalVariationBoundLoss bound) => new Generative.OpenCLTotalVariationRun(bound, this);
 
+    internal override DeviceRun CycleConsistency(Generative.CycleConsistencyBoundLoss bound) => new Generative.OpenCLCycleConsistencyRun(bound, this);
+
     internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new OpenCLPosWeightRun(bound, this);
 }

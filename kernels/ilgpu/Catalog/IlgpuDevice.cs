@@ -65,4 +65,6 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
     internal override DeviceRun Discriminative(Embedding.DiscriminativeBoundLoss bound) => new IlgpuDiscriminativeRun(bound, this);
 
     internal override DeviceRun TotalVariation(Generative.TotalVariationBoundLoss bound) => new IlgpuTotalVariationRun(bound, this);
+
+    internal override DeviceRun CycleConsistency(Generative.CycleConsistencyBoundLoss bound) => new IlgpuCycleConsistencyRun(bound, this);
 }

@@ -34,6 +34,15 @@ public static class ReferenceGenerativeLosses
             return new ReferenceResult(ganValues, ganGradient);
         }
 
+        if (loss == "cycle_consistency_loss")
+        {
+            var cycle = new CycleConsistencyLoss((float)Number("lambda_a", 10), (float)Number("lambda_b", 10), (float)Number("lambda_identity", 0.5));
+            float[]? Image(string name) => inputs.GetValueOrDefault(name)?.RequireFloats(name);
+            (double[] terms, double[][] gradients) = ReferenceCycleConsistency.Evaluate(cycle, Image("reconstruction_a")!, Image("real_a")!,
+                Image("reconstruction_b")!, Image("real_b")!, Image("identity_a"), Image("identity_b"), upstream?[0] ?? 1d);
+            return new ReferenceResult([terms.Sum()], gradients[0]);
+        }
+
         if (loss != "total_variation_loss")
             throw new ArgumentException($"No generative reference for '{loss}'.", nameof(loss));
         var options = new TotalVariationLoss(Enum.Parse<TotalVariationNorm>(Text("norm", "anisotropic"), ignoreCase: true), (float)Number("eps", 1e-8),
