@@ -135,6 +135,12 @@ internal static class KernelCheck
             yield return (new() { ["reduction"] = "mean", ["gan_type"] = "minimax", ["loss_weight"] = 2.0 }, true);
         }
 
+        if (definition.Name == "gradient_penalty")
+        {
+            yield return (new() { ["reduction"] = "none", ["penalty"] = "r1", ["gp_weight"] = 0.5 }, true);
+            yield return (new() { ["reduction"] = "sum", ["penalty"] = "r1" }, false);
+        }
+
         if (definition.Name == "discriminative_loss")
         {
             yield return (new() { ["reduction"] = "mean", ["ignore_label"] = null }, true);

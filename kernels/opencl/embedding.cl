@@ -1,11 +1,17 @@
-/* The embedding losses (bindings/LossKernels/Embedding): rows of two or three [B, D] inputs, each row seen through three sums
- * over its D elements. Each loss mirrors its C# struct: embedding_terms is IEmbeddingLoss.Terms, embedding_row is Row,
- * embedding_gradient is Gradient; the kind is one of the EMBEDDING_* values below (EmbeddingKind on the host). */
+/* The row losses (IEmbeddingLoss: bindings/LossKernels/Embedding, and the gradient penalty of bindings/LossKernels/Generative):
+ * rows of one, two or three [B, D] inputs, each row seen through three sums over its D elements. Each loss mirrors its C# struct:
+ * embedding_terms is IEmbeddingLoss.Terms, embedding_row is Row, embedding_gradient is Gradient; the kind is one of the
+ * EMBEDDING_* values below (EmbeddingKernelArguments on the host). A one-input loss gets its input as x1 too and no g1. */
 
 #define EMBEDDING_TRIPLET 0
 #define EMBEDDING_CONTRASTIVE 1
 #define EMBEDDING_COSINE 2
 #define EMBEDDING_RANKING 3
+#define EMBEDDING_PENALTY 4
+
+/* The gradient penalty's p: WGAN-GP's (|g| − 1)², R1's |g|²/2. */
+#define PENALTY_WGAN_GP 0
+#define PENALTY_R1 1
 
 /* PyTorch's cosine_embedding_loss epsilon under the square root's factors. */
 #define COSINE_EPSILON 1e-12f
@@ -50,6 +56,10 @@ inline void embedding_terms(const embedding_loss* l, float a, float b, float c, 
         *s0 = a * b;
         *s1 = a * a;
         *s2 = b * b;
+        break;
+    case EMBEDDING_PENALTY:
+        *s0 = a * a;
+        *s1 = *s2 = 0.0f;
         break;
     default:
         *s0 = a - b;
@@ -103,6 +113,19 @@ inline float embedding_row(const embedding_loss* l, float s0, float s1, float s2
         *c2 = -(k * cosine / square2);
         return similar ? 1.0f - cosine : dissimilar ? embedding_hinge(z) : 0.0f;
     }
+    case EMBEDDING_PENALTY:
+    {
+        /* margin carries gp_weight. WGAN-GP: w·(|g| − 1)², coefficient 2w·(|g| − 1)/|g| (0 at g = 0); R1: w/2·|g|², coefficient w. */
+        *c1 = *c2 = 0.0f;
+        if (l->p == PENALTY_R1)
+        {
+            *c0 = l->margin * scale;
+            return (0.5f * l->margin) * s0;
+        }
+        float norm = sqrt(s0), excess = norm - 1.0f;
+        *c0 = (2.0f * l->margin) * excess * embedding_inverse(norm) * scale;
+        return l->margin * (excess * excess);
+    }
     default:
     {
         float z = -(label * s0) + l->margin;
@@ -140,6 +163,10 @@ inline void embedding_gradient(const embedding_loss* l, float a, float b, float 
         *g0 = fma(c0, b, c1 * a);
         *g1 = fma(c0, a, c2 * b);
         *g2 = 0.0f;
+        break;
+    case EMBEDDING_PENALTY:
+        *g0 = c0 * a;
+        *g1 = *g2 = 0.0f;
         break;
     default:
         *g0 = c0;
@@ -182,7 +209,8 @@ inline float embedding_finish(const embedding_loss* l, global const float* a, gl
             float d0, d1, d2;
             embedding_gradient(l, a[j], b[j], c[j], c0, c1, c2, &d0, &d1, &d2);
             g0[offset + j] = d0;
-            g1[offset + j] = d1;
+            if (g1)
+                g1[offset + j] = d1;
             if (three)
                 g2[offset + j] = d2;
         }

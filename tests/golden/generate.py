@@ -1644,6 +1644,46 @@ def cycle_cases(rng):
     case("large", {}, (1, 3, 5, 5), (1, 3, 5, 5), large=True)
 
 
+def gradient_penalty(g, penalty="wgan_gp", gp_weight=10.0, reduction="mean"):
+    """WGAN-GP's ((g.norm(2, dim=1) - 1) ** 2) * gp_weight and R1's gp_weight / 2 * |g|^2 per row of [B, ...], in float64; WGAN-GP's
+    norm with the gradient 0 at a zero row (torch's norm backward is NaN there)."""
+    squares = (g.reshape(g.shape[0], -1) ** 2).sum(dim=1)
+    if penalty == "r1":
+        values = gp_weight / 2 * squares
+    else:
+        safe = torch.where(squares > 0, squares, torch.ones_like(squares))
+        norm = torch.where(squares > 0, safe.sqrt(), torch.zeros_like(squares))
+        values = gp_weight * (norm - 1) ** 2
+    return values if reduction == "none" else values.sum() if reduction == "sum" else values.mean()
+
+
+def gradient_penalty_cases(rng):
+    """gradient_penalty (issue 16 item 8): both penalties and every reduction on [B, D] and [B, C, H, W] gradients, a zero row, norms of
+    exactly 1, one row of one value, large values."""
+    source = f"torch {torch.__version__}: WGAN-GP's and R1's penalties on the critic's gradient rows, float64"
+
+    def case(tag, params, g, upstream=None):
+        g64 = torch.tensor(g.astype(np.float64), requires_grad=True)
+        value = gradient_penalty(g64, **params)
+        up = torch.tensor(1.0, dtype=torch.float64) if upstream is None else torch.tensor(upstream.astype(np.float64))
+        (value * up).sum().backward()
+        shape = "x".join(str(v) for v in g.shape)
+        write_expected(f"gradient_penalty/{tag}/{params.get('reduction', 'mean')}/{shape}", "gradient_penalty", params, {"input": tensor(g, "float32")},
+                       upstream, {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(g64.grad.numpy(), "float64")}, source)
+
+    for penalty in ("wgan_gp", "r1"):
+        for shape in ((1, 1), (4, 7), (3, 257), (2, 3, 9, 11), (5, 1031)):
+            g = (rng.uniform(-1, 1, shape) * 2 / np.sqrt(np.prod(shape[1:]))).astype(np.float32)
+            case(penalty, {"penalty": penalty}, g)
+        g = (rng.uniform(-1, 1, (6, 33)) / 3).astype(np.float32)
+        g[2] = 0
+        g[4] = 0
+        g[4, 5] = 1.0
+        case(penalty + "_zero_and_unit_rows", {"penalty": penalty, "reduction": "sum", "gp_weight": 2.5}, g)
+        case(penalty + "_zero_and_unit_rows", {"penalty": penalty, "reduction": "none"}, g, upstream=rng.uniform(-1, 1, 6).astype(np.float32))
+        case(penalty + "_large", {"penalty": penalty, "gp_weight": 0.1}, (rng.uniform(-1, 1, (3, 40)) * 1e3).astype(np.float32))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):
@@ -1708,6 +1748,7 @@ def main():
     total_variation_cases(np.random.default_rng(20261208))
     gan_cases(np.random.default_rng(20261209))
     cycle_cases(np.random.default_rng(20261210))
+    gradient_penalty_cases(np.random.default_rng(20261211))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

@@ -4,9 +4,9 @@ using LossKernels.OpenCL;
 namespace LossKernels.Embedding;
 
 /// <summary>
-/// An <see cref="IEmbeddingLoss"/> bound for the catalog: two or three float inputs of one shape ([B, D], or any shape for rows of
-/// one element) and, for a labelled loss, B labels (float32 or int64); on the CPU or a device. Fused and backward runs write a
-/// gradient per input.
+/// An <see cref="IEmbeddingLoss"/> bound for the catalog: one, two or three float inputs of one shape ([B, D], or any shape for rows of
+/// one element; a one-input loss's [B, …] is B rows of the rest) and, for a labelled loss, B labels (float32 or int64); on the CPU or a
+/// device. Fused and backward runs write a gradient per input.
 /// </summary>
 internal sealed class EmbeddingBoundLoss<TLoss> : BoundLoss
     where TLoss : struct, IEmbeddingLoss, IOpenCLEmbeddingLoss
@@ -30,15 +30,19 @@ internal sealed class EmbeddingBoundLoss<TLoss> : BoundLoss
     /// <param name="device">Null for the CPU, or the device.</param>
     public EmbeddingBoundLoss(TLoss loss, EmbeddingNames names, bool rowsOfOne, LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs,
         LossTensor? upstream, LossDevice? device)
-        : base(ShapeOfLoss(parameters, inputs[names.X0], rowsOfOne, names), inputs[names.X0].Length, names.X0, names.X1, loss.Inputs == 3 ? names.X2 : null)
+        : base(ShapeOfLoss(parameters, inputs[names.X0], rowsOfOne, loss.Inputs, names), inputs[names.X0].Length, names.X0, loss.Inputs >= 2 ? names.X1 : null,
+            loss.Inputs == 3 ? names.X2 : null)
     {
         this.loss = loss;
         this.names = names;
         reduction = parameters.Reduction();
         LossTensor first = inputs[names.X0];
-        (rows, dim) = rowsOfOne ? (first.Length, 1) : (first.Shape[0], first.Shape[1]);
+        (rows, dim) = rowsOfOne ? (first.Length, 1)
+            : loss.Inputs == 1 ? (first.Shape[0], first.Shape[0] == 0 ? 1 : first.Length / first.Shape[0])
+            : (first.Shape[0], first.Shape[1]);
         x0 = first.RequireFloats(names.X0);
-        x1 = Same(inputs, names.X1, first);
+        // A one-input loss's second stream is its input (one upload on a device).
+        x1 = loss.Inputs >= 2 ? Same(inputs, names.X1, first) : x0;
         x2 = loss.Inputs == 3 ? Same(inputs, names.X2, first) : [];
         floatLabels = [];
         if (loss.Labelled)
@@ -81,9 +85,11 @@ internal sealed class EmbeddingBoundLoss<TLoss> : BoundLoss
         return 4 * n + labels + (mode == LossMode.Forward ? 0 : 4 * n) + (reduction == Reduction.None ? 4L * rows : 0);
     }
 
-    private static int[] ShapeOfLoss(LossParameters parameters, LossTensor first, bool rowsOfOne, in EmbeddingNames names)
+    private static int[] ShapeOfLoss(LossParameters parameters, LossTensor first, bool rowsOfOne, int inputs, in EmbeddingNames names)
     {
-        if (!rowsOfOne && first.Shape.Length != 2)
+        if (inputs == 1 && first.Shape.Length == 0)
+            throw new ArgumentException($"{names.X0} must be [B, …], got a scalar.", names.X0);
+        if (!rowsOfOne && inputs > 1 && first.Shape.Length != 2)
             throw new ArgumentException($"{names.X0} must be [B, D], got [{string.Join(", ", first.Shape)}].", names.X0);
         return parameters.Reduction() != Reduction.None ? [] : rowsOfOne ? first.Shape : [first.Shape[0]];
     }
@@ -106,7 +112,7 @@ internal sealed class OpenCLEmbeddingRun<TLoss> : OpenCLRun
     private readonly DeviceBuffer<float>? thirdGradient;
 
     public OpenCLEmbeddingRun(EmbeddingBoundLoss<TLoss> bound, OpenCLDevice device)
-        : base(device, bound.x0, bound.x1, [], bound.upstreamRows, bound.reduction == Reduction.None ? bound.rows : null, targetGradient: true,
+        : base(device, bound.x0, bound.x1, [], bound.upstreamRows, bound.reduction == Reduction.None ? bound.rows : null, targetGradient: bound.loss.Inputs >= 2,
             classes: bound.longLabels, extra: bound.loss.Inputs == 3 ? bound.x2 : null)
     {
         this.bound = bound;

@@ -43,6 +43,8 @@ internal static unsafe class EmbeddingDriver
         where TLoss : struct, IEmbeddingLoss
     {
         EmbeddingRows rows = data;
+        if (rows.X1 == null)
+            rows.X1 = rows.X0;
         if (rows.X2 == null)
             rows.X2 = rows.X0;
         nint chunkRows = rows.Dim <= 1 ? ChunkElements : Math.Max(1, ChunkElements / rows.Dim);
@@ -79,7 +81,7 @@ internal static unsafe class EmbeddingDriver
         {
             int dim = data.Dim, count = TMath.Count, remainder = dim % count, tail = dim - count;
             TLoss localLoss = loss;
-            float* g0 = data.G0, g1 = data.G1, g2 = localLoss.Inputs == 3 ? data.G2 : null;
+            float* g0 = data.G0, g1 = localLoss.Inputs >= 2 ? data.G1 : null, g2 = localLoss.Inputs == 3 ? data.G2 : null;
             double total = 0d;
             for (nint r = start; r < start + length; r++)
             {
@@ -176,7 +178,7 @@ internal static unsafe class EmbeddingDriver
             if (rows.Output != null)
                 TMath.Store(rowLoss, ref rows.Output[r]);
             if (rows.Gradient)
-                StoreGradient<TVec, TMath>(loss, rows.G0, rows.G1, loss.Inputs == 3 ? rows.G2 : null, a, b, c, c0, c1, c2, r);
+                StoreGradient<TVec, TMath>(loss, rows.G0, loss.Inputs >= 2 ? rows.G1 : null, loss.Inputs == 3 ? rows.G2 : null, a, b, c, c0, c1, c2, r);
             return TMath.Sum(TMath.KeepLanes(rowLoss, from, count));
         }
 
@@ -208,7 +210,8 @@ internal static unsafe class EmbeddingDriver
                 for (int j = 0; j < dim; j++)
                 {
                     data.G0[offset + j] = g0[j];
-                    data.G1[offset + j] = g1[j];
+                    if (loss.Inputs >= 2)
+                        data.G1[offset + j] = g1[j];
                     if (loss.Inputs == 3)
                         data.G2[offset + j] = g2[j];
                 }
@@ -243,7 +246,8 @@ internal static unsafe class EmbeddingDriver
         {
             loss.Gradient<TVec, TMath>(a, b, c, k0, k1, k2, out TVec d0, out TVec d1, out TVec d2);
             TMath.Store(d0, ref g0[offset]);
-            TMath.Store(d1, ref g1[offset]);
+            if (g1 != null)
+                TMath.Store(d1, ref g1[offset]);
             if (g2 != null)
                 TMath.Store(d2, ref g2[offset]);
         }

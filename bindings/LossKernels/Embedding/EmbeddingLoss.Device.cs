@@ -5,7 +5,7 @@ namespace LossKernels.Embedding;
 /// <summary>What <c>kernels/opencl/embedding.cl</c> needs of a loss: its kind (<c>EMBEDDING_*</c>) and hyperparameters.</summary>
 internal readonly record struct EmbeddingKernelArguments(int Kind, int P, bool Swap, float Margin, float Eps)
 {
-    public const int Triplet = 0, Contrastive = 1, Cosine = 2, Ranking = 3;
+    public const int Triplet = 0, Contrastive = 1, Cosine = 2, Ranking = 3, Penalty = 4;
 }
 
 /// <summary>An embedding loss that runs on OpenCL: its kernel arguments.</summary>
@@ -49,6 +49,9 @@ internal static unsafe class EmbeddingDeviceLoss
     {
         loss.Validate();
         ArgumentNullException.ThrowIfNull(x0, names.X0);
+        // A one-input loss reads its input as every stream.
+        if (loss.Inputs == 1)
+            x1 = x0;
         ArgumentNullException.ThrowIfNull(x1, names.X1);
         x0.ThrowIfDisposed();
         OpenCLDevice device = x0.Device;
@@ -73,7 +76,8 @@ internal static unsafe class EmbeddingDeviceLoss
             DeviceChecks.Buffer(upstream, device, rows, nameof(upstream));
         }
 
-        var buffers = new EmbeddingBuffers(x0, x1, three ? x2 : null, unreduced ? output : null, g0, g0 is null ? null : g1, g0 is null || !three ? null : g2,
+        var buffers = new EmbeddingBuffers(x0, x1, three ? x2 : null, unreduced ? output : null, g0, g0 is null || loss.Inputs == 1 ? null : g1,
+            g0 is null || !three ? null : g2,
             unreduced ? upstream : null);
         CheckGradients(buffers, labels, names, n, device);
         CheckWritten(buffers.Output, "output", buffers, labels, names);
@@ -136,7 +140,9 @@ internal static unsafe class EmbeddingDeviceLoss
     {
         if (buffers.G0 is null)
             return;
-        ArgumentNullException.ThrowIfNull(buffers.G1, names.G1);
+        // A one-input loss has no second input: X1 is X0 (see Run).
+        if (!ReferenceEquals(buffers.X1, buffers.X0))
+            ArgumentNullException.ThrowIfNull(buffers.G1, names.G1);
         if (buffers.X2 is not null)
             ArgumentNullException.ThrowIfNull(buffers.G2, names.G2);
         CheckGradient(buffers.G0, names.G0, buffers, labels, names, n, device);

@@ -22,6 +22,9 @@ internal static unsafe class EmbeddingLoss
     {
         loss.Validate();
         int rows = Rows(loss, names, ref dim, x0.Length, labels.Length);
+        // A one-input loss reads its input as every stream.
+        if (loss.Inputs == 1)
+            x1 = x2 = x0;
         ThrowHelper.IfLengthDiffers(x0.Length, x1.Length, names.X1);
         if (loss.Inputs == 3)
             ThrowHelper.IfLengthDiffers(x0.Length, x2.Length, names.X2);
@@ -44,9 +47,17 @@ internal static unsafe class EmbeddingLoss
         if (gradient)
         {
             ThrowHelper.IfTooShort(n, g0.Length, names.G0);
-            ThrowHelper.IfTooShort(n, g1.Length, names.G1);
             g0 = g0.Slice(0, n);
-            g1 = g1.Slice(0, n);
+            if (loss.Inputs >= 2)
+            {
+                ThrowHelper.IfTooShort(n, g1.Length, names.G1);
+                g1 = g1.Slice(0, n);
+            }
+            else
+            {
+                g1 = default;
+            }
+
             if (loss.Inputs == 3)
             {
                 ThrowHelper.IfTooShort(n, g2.Length, names.G2);
@@ -58,7 +69,8 @@ internal static unsafe class EmbeddingLoss
             }
 
             CheckGradient(g0, names.G0, x0, x1, x2, upstream, output);
-            CheckGradient(g1, names.G1, x0, x1, x2, upstream, output);
+            if (loss.Inputs >= 2)
+                CheckGradient(g1, names.G1, x0, x1, x2, upstream, output);
             CheckGradient(g2, names.G2, x0, x1, x2, upstream, output);
             ThrowHelper.IfOverlaps(g0, g1, names.G1, names.G0);
             ThrowHelper.IfOverlaps(g0, g2, names.G2, names.G0);
@@ -72,7 +84,7 @@ internal static unsafe class EmbeddingLoss
             var data = new EmbeddingRows
             {
                 X0 = a, X1 = b, X2 = loss.Inputs == 3 ? c : null,
-                G0 = gradient ? ga : null, G1 = gradient ? gb : null, G2 = gradient ? gc : null,
+                G0 = gradient ? ga : null, G1 = gradient && loss.Inputs >= 2 ? gb : null, G2 = gradient ? gc : null,
                 Labels = typeof(TLabel) == typeof(float) ? (float*)t : null,
                 LongLabels = typeof(TLabel) == typeof(long) ? (long*)t : null,
                 Output = unreduced ? o : null, Upstream = unreduced ? u : null,

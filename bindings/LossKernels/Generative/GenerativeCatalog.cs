@@ -1,4 +1,5 @@
 using LossKernels.Catalog;
+using LossKernels.Embedding;
 
 namespace LossKernels.Generative;
 
@@ -26,7 +27,39 @@ internal static class GenerativeCatalog
             (p, inputs, upstream, device) => new CycleConsistencyBoundLoss(
                 new CycleConsistencyLoss(p.Float("lambda_a", 10f), p.Float("lambda_b", 10f), p.Float("lambda_identity", 0.5f)), inputs, upstream, device),
             CycleSample),
+        new LossDefinition("gradient_penalty", "generative", "per row b of [B, …]: w·(‖g_b‖₂ − 1)² (wgan_gp) or w/2·‖g_b‖₂² (r1)",
+            "WGAN-GP's ((g.norm(2, dim=1) − 1)²).mean()·λ; R1's γ/2·‖g‖² (StyleGAN2)", ["input"], [], ["penalty", "gp_weight", "reduction"], ElementwiseReportSize,
+            (p, inputs, upstream, device) => new EmbeddingBoundLoss<GradientPenaltyLoss>(CreatePenalty(p), GradientPenaltyLoss.Names, false, p, inputs, upstream,
+                device), PenaltySample),
     ];
+
+    /// <summary><c>penalty</c> ("wgan_gp", "r1") and <c>gp_weight</c> (10).</summary>
+    private static GradientPenaltyLoss CreatePenalty(LossParameters p)
+    {
+        GradientPenaltyKind kind = p.String("penalty", "wgan_gp") switch
+        {
+            "wgan_gp" => GradientPenaltyKind.WganGp,
+            "r1" => GradientPenaltyKind.R1,
+            var other => throw new ArgumentException($"Parameter 'penalty' must be 'wgan_gp' or 'r1', got '{other}'.", "penalty"),
+        };
+        return new GradientPenaltyLoss(kind, p.Float("gp_weight", 10f));
+    }
+
+    /// <summary>
+    /// A critic's gradients: up to 16 rows (a batch) of images' worth of values, of norms around 1 (where WGAN-GP's penalty changes sign
+    /// of slope), a zero row where there are several.
+    /// </summary>
+    private static Dictionary<string, LossTensor> PenaltySample(int length, int seed)
+    {
+        var random = new Random(seed);
+        int batch = Math.Max(1, Math.Min(16, length / 64));
+        int dim = Math.Max(1, length / batch);
+        var g = new float[batch * dim];
+        float spread = 2f / MathF.Sqrt(dim);
+        for (int i = 0; i < g.Length; i++)
+            g[i] = batch > 2 && i / dim == 1 ? 0f : (float)((2 * random.NextDouble() - 1) * spread * (0.5 + i / dim % 3 * 0.5));
+        return new() { ["input"] = LossTensor.FromFloats(g, batch, dim) };
+    }
 
     /// <summary>One-stream elementwise losses run at 16,777,216 elements in the quick report.</summary>
     private const int ElementwiseReportSize = 1 << 24;

@@ -182,6 +182,9 @@ public static class IlgpuEmbeddingLoss
         loss.Validate();
         Accelerator accelerator = ViewChecks.AcceleratorOf(x0, names.X0);
         bool three = loss.Inputs == 3;
+        // A one-input loss reads its input as every stream and writes one gradient.
+        if (loss.Inputs == 1)
+            x1 = x0;
         if (!EmbeddingLoss.ReductionValid(reduction))
             ThrowHelper.Argument(nameof(reduction), $"Unknown reduction {reduction}.");
         if (loss.Labelled && !ViewChecks.IsPresent(labels))
@@ -211,8 +214,16 @@ public static class IlgpuEmbeddingLoss
         if (gradient)
         {
             CheckGradient(g0, names.G0, accelerator, n, x0, x1, x2, upstream, output, rows);
-            CheckGradient(g1, names.G1, accelerator, n, x0, x1, x2, upstream, output, rows);
-            ViewChecks.IfOverlaps(g0, n, g1, n, names.G1, names.G0);
+            if (loss.Inputs >= 2)
+            {
+                CheckGradient(g1, names.G1, accelerator, n, x0, x1, x2, upstream, output, rows);
+                ViewChecks.IfOverlaps(g0, n, g1, n, names.G1, names.G0);
+            }
+            else
+            {
+                g1 = default;
+            }
+
             if (three)
             {
                 CheckGradient(g2, names.G2, accelerator, n, x0, x1, x2, upstream, output, rows);
@@ -286,7 +297,7 @@ internal readonly struct LongLabels(ArrayView<long> labels) : ILabelView
     public float Get(long row) => labels[row];
 }
 
-/// <summary>The views and sizes of one call (x2 is x0 for a two-input loss; absent views are default).</summary>
+/// <summary>The views and sizes of one call (x1 is x0 for a one-input loss, x2 for a one- or two-input loss; absent views are default).</summary>
 internal readonly struct EmbeddingViews(ArrayView<float> x0, ArrayView<float> x1, ArrayView<float> x2, ArrayView<float> upstream, ArrayView<float> output,
     ArrayView<float> g0, ArrayView<float> g1, ArrayView<float> g2, int rows, int dim, float gradientScale)
 {
@@ -296,6 +307,7 @@ internal readonly struct EmbeddingViews(ArrayView<float> x0, ArrayView<float> x1
     public readonly int HasUpstream = ViewChecks.IsPresent(upstream) ? 1 : 0;
     public readonly int StoreLoss = ViewChecks.IsPresent(output) ? 1 : 0;
     public readonly int StoreGradient = ViewChecks.IsPresent(g0) ? 1 : 0;
+    public readonly int StoreSecond = ViewChecks.IsPresent(g1) ? 1 : 0;
     public readonly int StoreThird = ViewChecks.IsPresent(g2) ? 1 : 0;
 }
 
@@ -351,7 +363,8 @@ internal readonly struct EmbeddingRows<TLoss, TLabels>(TLoss loss, EmbeddingView
             {
                 loss.Gradient<float, IlgpuMath>(views.X0[offset + j], views.X1[offset + j], views.X2[offset + j], c0, c1, c2, out float d0, out float d1, out float d2);
                 views.G0[offset + j] = d0;
-                views.G1[offset + j] = d1;
+                if (views.StoreSecond != 0)
+                    views.G1[offset + j] = d1;
                 if (views.StoreThird != 0)
                     views.G2[offset + j] = d2;
             }
@@ -372,7 +385,7 @@ internal sealed class IlgpuEmbeddingRun<TLoss> : IlgpuRun
     private readonly ArrayView<float> thirdGradient;
 
     public IlgpuEmbeddingRun(EmbeddingBoundLoss<TLoss> bound, IlgpuDevice device)
-        : base(device, bound.x0, bound.x1, [], bound.upstreamRows, bound.reduction == Reduction.None ? bound.rows : null, targetGradient: true,
+        : base(device, bound.x0, bound.x1, [], bound.upstreamRows, bound.reduction == Reduction.None ? bound.rows : null, targetGradient: bound.loss.Inputs >= 2,
             classes: bound.longLabels, extra: bound.loss.Inputs == 3 ? bound.x2 : null)
     {
         this.bound = bound;

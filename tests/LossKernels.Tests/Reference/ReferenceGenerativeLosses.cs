@@ -43,6 +43,22 @@ public static class ReferenceGenerativeLosses
             return new ReferenceResult([terms.Sum()], gradients[0]);
         }
 
+        if (loss == "gradient_penalty")
+        {
+            var penalty = new GradientPenaltyLoss(Text("penalty", "wgan_gp") == "r1" ? GradientPenaltyKind.R1 : GradientPenaltyKind.WganGp, (float)Number("gp_weight", 10));
+            LossTensor g = inputs["input"];
+            int batch = g.Shape[0];
+            string penaltyReduction = Text("reduction", "mean");
+            (double[] rowValues, double[] penaltyGradient) = ReferenceGradientPenalty.Evaluate(penalty, g.RequireFloats("input"), batch, penaltyReduction switch
+            {
+                "none" => b => upstream?[b] ?? 1d,
+                "sum" => _ => upstream?[0] ?? 1d,
+                _ => _ => (upstream?[0] ?? 1d) / batch,
+            });
+            double[] penaltyValue = penaltyReduction == "none" ? rowValues : [penaltyReduction == "sum" ? rowValues.Sum() : rowValues.Average()];
+            return new ReferenceResult(penaltyValue, penaltyGradient);
+        }
+
         if (loss != "total_variation_loss")
             throw new ArgumentException($"No generative reference for '{loss}'.", nameof(loss));
         var options = new TotalVariationLoss(Enum.Parse<TotalVariationNorm>(Text("norm", "anisotropic"), ignoreCase: true), (float)Number("eps", 1e-8),
