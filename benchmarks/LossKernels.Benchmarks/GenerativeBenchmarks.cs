@@ -33,3 +33,73 @@ public class GenerativeBenchmarks
     [Benchmark]
     public float Forward() => new TotalVariationLoss(Norm, beta: 1.5f).Forward(input, Images, Channels, Side, Side);
 }
+
+/// <summary>
+/// The GAN loss at 16M logits (the catalog's sample), fused and forward, for the discriminator's real logits of three types (the
+/// sigmoid's BCE, the hinge's select, softplus); allocations measured. PyTorch's time: <c>benchmarks/peers/torch_generative.py</c>.
+/// Run: <c>dotnet run -c Release --project benchmarks/LossKernels.Benchmarks -- --filter *GanBenchmarks*</c>
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 9)]
+public class GanBenchmarks
+{
+    private float[] logits = [];
+    private float[] gradient = [];
+
+    /// <summary>The adversarial objective.</summary>
+    [Params(GanType.Vanilla, GanType.Hinge, GanType.WassersteinSoftplus)]
+    public GanType Type { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        logits = Catalog.LossCatalog.Get("gan_loss").SampleInputs(1 << 24, seed: 1)["input"].RequireFloats("input");
+        gradient = new float[logits.Length];
+    }
+
+    [Benchmark(Baseline = true)]
+    public float Fused() => new GanLoss(Type, targetIsReal: true, isDiscriminator: true).ForwardBackward(logits, gradient);
+
+    [Benchmark]
+    public float Forward() => new GanLoss(Type, targetIsReal: true, isDiscriminator: true).Forward(logits);
+}
+
+/// <summary>
+/// The cycle-consistency loss with identities at the quick report's size (four images of 4M values, the catalog's sample) and the
+/// gradient penalty on 16 rows of 1M values (the catalog's sample at 16M), fused; allocations measured.
+/// Run: <c>dotnet run -c Release --project benchmarks/LossKernels.Benchmarks -- --filter *CyclePenaltyBenchmarks*</c>
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 9)]
+public class CyclePenaltyBenchmarks
+{
+    private Dictionary<string, Catalog.LossTensor> images = [];
+    private float[][] imageGradients = [];
+    private float[] critic = [];
+    private float[] criticGradient = [];
+    private int batch;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        images = Catalog.LossCatalog.Get("cycle_consistency_loss").SampleInputs(1 << 24, seed: 1);
+        int n = images["real_a"].Length;
+        imageGradients = [new float[n], new float[n], new float[n], new float[n]];
+        Catalog.LossTensor penalty = Catalog.LossCatalog.Get("gradient_penalty").SampleInputs(1 << 24, seed: 1)["input"];
+        critic = penalty.RequireFloats("input");
+        batch = penalty.Shape[0];
+        criticGradient = new float[critic.Length];
+    }
+
+    private float[] Image(string name) => images[name].RequireFloats(name);
+
+    [Benchmark]
+    public float CycleFused() => new CycleConsistencyLoss().ForwardBackward(Image("reconstruction_a"), Image("real_a"), Image("reconstruction_b"), Image("real_b"),
+        imageGradients[0], imageGradients[1], Image("identity_a"), Image("identity_b"), imageGradients[2], imageGradients[3]).Loss;
+
+    [Benchmark]
+    public float WganGpFused() => new GradientPenaltyLoss().ForwardBackward(critic, batch, criticGradient);
+
+    [Benchmark]
+    public float R1Fused() => new GradientPenaltyLoss(GradientPenaltyKind.R1).ForwardBackward(critic, batch, criticGradient);
+}

@@ -1,50 +1,55 @@
 /* The feature-space and generative losses (bindings/LossKernels/Generative). Built two ways: as an elementwise program
- * (elementwise.h first, -D LOSS=gan_loss), where only the GAN loss's element math is compiled, and on its own for total
- * variation's kernel. gan_loss mirrors GanTerms; tv_absolute is TotalVariationMath's Absolute, tv_joint is Joint;
+ * (elementwise.h first, -D LOSS=gan_<form>), where only the GAN loss's element math is compiled, and on its own for total
+ * variation's kernel. gan_* mirror GanTerms' forms; tv_absolute is TotalVariationMath's Absolute, tv_joint is Joint;
  * total_variation is IlgpuTotalVariationLoss's TotalVariationPass. */
 
 #ifdef LOSS
 
-/* p = (form, y, s, c), the forms of GanForm: 0 c·BCE-with-logits(x, y), 1 c·(x − y)², 2 c·s·x, 3 c·softplus(s·x),
- * 4 c·relu(1 + s·x); slopes σ(x) − y, 2(x − y), s, s·σ(s·x), and s where 1 + s·x > 0 or NaN (torch.relu's backward). */
-inline vfloat gan_loss(vfloat x, vfloat t, float4 p, vfloat* grad)
+/* The forms of GanTerms, p = (y, s, c): c·ℓ(x) with its slope c·dℓ/dx. Each is its own LOSS, so a program holds one form. */
+
+/* BCE with logits to y; slope (1 − y)·σ(x) − y·σ(−x), σ(x) − y without cancellation near y. */
+inline vfloat gan_cross_entropy(vfloat x, vfloat t, float4 p, vfloat* grad)
 {
-    int form = (int)p.x;
-    float y = p.y, s = p.z, c = p.w;
-    vfloat value, slope;
-    if (form == 0)
-    {
-        vfloat positive, negative;
-        vfloat tail = sigmoids(x, &positive, &negative);
-        value = logits_cross_entropy(x, (vfloat)(y), tail);
-        slope = positive - y;
-    }
-    else if (form == 1)
-    {
-        vfloat d = x - y;
-        value = d * d;
-        slope = d + d;
-    }
-    else if (form == 2)
-    {
-        value = s * x;
-        slope = (vfloat)(s);
-    }
-    else if (form == 3)
-    {
-        vfloat positive, negative;
-        vfloat signed_x = s * x;
-        value = nan_max(signed_x, 0.0f) + sigmoids(signed_x, &positive, &negative);
-        slope = s * positive;
-    }
-    else
-    {
-        vfloat margin = fma((vfloat)(s), x, (vfloat)(1.0f));
-        value = select(fmax(margin, 0.0f), margin, isnan(margin));
-        slope = select((vfloat)(0.0f), (vfloat)(s), (margin > 0.0f) | isnan(margin));
-    }
-    *grad = c * slope;
-    return c * value;
+    float y = p.x, c = p.z;
+    vfloat positive, negative;
+    vfloat tail = sigmoids(x, &positive, &negative);
+    *grad = c * ((1.0f - y) * positive - y * negative);
+    return c * logits_cross_entropy(x, (vfloat)(y), tail);
+}
+
+/* (x − y)², slope 2(x − y). */
+inline vfloat gan_squared(vfloat x, vfloat t, float4 p, vfloat* grad)
+{
+    vfloat d = x - p.x;
+    *grad = p.z * (d + d);
+    return p.z * (d * d);
+}
+
+/* s·x, slope s. */
+inline vfloat gan_linear(vfloat x, vfloat t, float4 p, vfloat* grad)
+{
+    *grad = (vfloat)(p.z * p.y);
+    return p.z * (p.y * x);
+}
+
+/* softplus(s·x), slope s·σ(s·x). */
+inline vfloat gan_softplus(vfloat x, vfloat t, float4 p, vfloat* grad)
+{
+    float s = p.y;
+    vfloat positive, negative;
+    vfloat signed_x = s * x;
+    vfloat tail = sigmoids(signed_x, &positive, &negative);
+    *grad = p.z * (s * positive);
+    return p.z * (nan_max(signed_x, 0.0f) + tail);
+}
+
+/* relu(1 + s·x), slope s where 1 + s·x > 0 or is NaN (torch.relu's backward). */
+inline vfloat gan_hinge(vfloat x, vfloat t, float4 p, vfloat* grad)
+{
+    float s = p.y;
+    vfloat margin = fma((vfloat)(s), x, (vfloat)(1.0f));
+    *grad = p.z * select((vfloat)(0.0f), (vfloat)(s), (margin > 0.0f) | isnan(margin));
+    return p.z * select(fmax(margin, 0.0f), margin, isnan(margin));
 }
 
 #else

@@ -49,7 +49,8 @@ public enum GanType
 /// (BasicSR always averages); <see cref="GanType.Minimax"/> is not in BasicSR; the smoothed labels of BasicSR's vanilla and lsgan
 /// apply here too, and the minimax generator uses the fake label (its loss is minus the discriminator's on fakes).</para>
 /// <para>The math is one elementwise pass (the SIMD driver of <see cref="ElementwiseLoss"/>, with threads and the same bits for
-/// any thread count; <c>gan_loss</c> in <c>kernels/opencl/generative.cl</c>; ILGPU through <c>IlgpuGanLoss</c>). A gradient may be
+/// any thread count; the <c>gan_*</c> form functions of <c>kernels/opencl/generative.cl</c>; ILGPU through <c>IlgpuGanLoss</c>), compiled for each
+/// element form on its own (<see cref="GanTerms{TForm}"/>). A gradient may be
 /// the input's memory itself (written in place) or disjoint from it; nothing is allocated per call.</para>
 /// </remarks>
 public readonly partial struct GanLoss
@@ -109,7 +110,7 @@ public readonly partial struct GanLoss
     /// <returns>L (NaN for the mean of no elements, as PyTorch).</returns>
     /// <exception cref="ArgumentException">inputGrad is too short or partly overlaps the input, or reduction is None (use the unreduced overload).</exception>
     public float ForwardBackward(ReadOnlySpan<float> input, Span<float> inputGrad, Reduction reduction = Reduction.Mean, float upstream = 1f) =>
-        Terms().ForwardBackward(input, input, inputGrad, reduction, upstream: upstream);
+        Dispatch<FusedReduced, float>(new(input, inputGrad, reduction, upstream));
 
     /// <summary>Fused forward+backward, unreduced: writes the n values c·ℓ(x) and ∂(Σ upstream ⊙ values)/∂input.</summary>
     /// <param name="input">The discriminator's logits, n elements.</param>
@@ -117,18 +118,18 @@ public readonly partial struct GanLoss
     /// <param name="inputGrad">Receives n floats; may be <paramref name="input"/> itself.</param>
     /// <param name="upstream">n values, or empty for ones.</param>
     public void ForwardBackward(ReadOnlySpan<float> input, Span<float> output, Span<float> inputGrad, ReadOnlySpan<float> upstream = default) =>
-        Terms().ForwardBackward(input, input, output, inputGrad, upstream);
+        Dispatch<FusedUnreduced, float>(new(input, output, inputGrad, upstream));
 
     /// <summary>Forward only, reduced.</summary>
     /// <param name="input">The discriminator's logits, n elements.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <returns>L.</returns>
-    public float Forward(ReadOnlySpan<float> input, Reduction reduction = Reduction.Mean) => Terms().Forward(input, input, reduction);
+    public float Forward(ReadOnlySpan<float> input, Reduction reduction = Reduction.Mean) => Dispatch<ForwardReduced, float>(new(input, reduction));
 
     /// <summary>Forward only, unreduced: the n values c·ℓ(x).</summary>
     /// <param name="input">The discriminator's logits, n elements.</param>
     /// <param name="output">Receives n values; may be the input's memory.</param>
-    public void Forward(ReadOnlySpan<float> input, Span<float> output) => Terms().Forward(input, input, output);
+    public void Forward(ReadOnlySpan<float> input, Span<float> output) => Dispatch<ForwardUnreduced, float>(new(input, output));
 
     /// <summary>Backward only, reduced: writes ∂(upstream·L)/∂input.</summary>
     /// <param name="input">The discriminator's logits, n elements.</param>
@@ -136,30 +137,124 @@ public readonly partial struct GanLoss
     /// <param name="inputGrad">Receives n floats; may be <paramref name="input"/> itself.</param>
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     public void Backward(ReadOnlySpan<float> input, float upstream, Span<float> inputGrad, Reduction reduction = Reduction.Mean) =>
-        Terms().Backward(input, input, upstream, inputGrad, reduction);
+        Dispatch<BackwardReduced, float>(new(input, upstream, inputGrad, reduction));
 
     /// <summary>Backward only, unreduced: writes upstream ⊙ c·∂ℓ/∂x.</summary>
     /// <param name="input">The discriminator's logits, n elements.</param>
     /// <param name="upstream">n values; may be the gradient's memory.</param>
     /// <param name="inputGrad">Receives n floats; may be <paramref name="input"/> itself.</param>
     public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> upstream, Span<float> inputGrad) =>
-        Terms().Backward(input, input, upstream, inputGrad);
+        Dispatch<BackwardUnreduced, float>(new(input, upstream, inputGrad));
 
-    /// <summary>The element form, label, sign and scale that the type and role fix.</summary>
-    internal GanTerms Terms()
+    /// <summary>Runs <paramref name="call"/> with the element math of this loss's form, as that form's own type.</summary>
+    internal TResult Dispatch<TCall, TResult>(TCall call)
+        where TCall : IGanCall<TResult>, allows ref struct
+    {
+        (GanForm form, float label, float sign, float scale) = Shape();
+        return form switch
+        {
+            GanForm.CrossEntropy => call.Run(new GanTerms<GanCrossEntropy>(label, sign, scale)),
+            GanForm.Squared => call.Run(new GanTerms<GanSquared>(label, sign, scale)),
+            GanForm.Linear => call.Run(new GanTerms<GanLinear>(label, sign, scale)),
+            GanForm.Softplus => call.Run(new GanTerms<GanSoftplus>(label, sign, scale)),
+            _ => call.Run(new GanTerms<GanHinge>(label, sign, scale)),
+        };
+    }
+
+    /// <summary>The element form, label y, sign s and scale c that the type and role fix.</summary>
+    private (GanForm Form, float Label, float Sign, float Scale) Shape()
     {
         float scale = IsDiscriminator ? 1f : LossWeight;
         float label = TargetIsReal ? RealLabel : FakeLabel;
         float sign = TargetIsReal ? -1f : 1f;
         return (Type, IsDiscriminator) switch
         {
-            (GanType.Vanilla, _) or (GanType.Minimax, true) => new GanTerms(GanForm.CrossEntropy, label, 0f, scale),
-            (GanType.Minimax, false) => new GanTerms(GanForm.CrossEntropy, FakeLabel, 0f, -scale),
-            (GanType.LeastSquares, _) => new GanTerms(GanForm.Squared, label, 0f, scale),
-            (GanType.Wasserstein, _) => new GanTerms(GanForm.Linear, 0f, sign, scale),
-            (GanType.WassersteinSoftplus, _) => new GanTerms(GanForm.Softplus, 0f, sign, scale),
-            (GanType.Hinge, true) => new GanTerms(GanForm.Hinge, 0f, sign, scale),
-            _ => new GanTerms(GanForm.Linear, 0f, -1f, scale),
+            (GanType.Vanilla, _) or (GanType.Minimax, true) => (GanForm.CrossEntropy, label, 0f, scale),
+            (GanType.Minimax, false) => (GanForm.CrossEntropy, FakeLabel, 0f, -scale),
+            (GanType.LeastSquares, _) => (GanForm.Squared, label, 0f, scale),
+            (GanType.Wasserstein, _) => (GanForm.Linear, 0f, sign, scale),
+            (GanType.WassersteinSoftplus, _) => (GanForm.Softplus, 0f, sign, scale),
+            (GanType.Hinge, true) => (GanForm.Hinge, 0f, sign, scale),
+            _ => (GanForm.Linear, 0f, -1f, scale),
         };
+    }
+
+    /// <summary>The element shapes of <see cref="GanLoss"/>: which <see cref="IGanForm"/> its math is.</summary>
+    private enum GanForm
+    {
+        CrossEntropy,
+        Squared,
+        Linear,
+        Softplus,
+        Hinge,
+    }
+
+    private readonly ref struct FusedReduced(ReadOnlySpan<float> input, Span<float> inputGrad, Reduction reduction, float upstream) : IGanCall<float>
+    {
+        private readonly ReadOnlySpan<float> input = input;
+        private readonly Span<float> inputGrad = inputGrad;
+
+        public float Run<TTerms>(TTerms terms)
+            where TTerms : struct, IElementwiseLoss => terms.ForwardBackward(input, input, inputGrad, reduction, upstream: upstream);
+    }
+
+    private readonly ref struct FusedUnreduced(ReadOnlySpan<float> input, Span<float> output, Span<float> inputGrad, ReadOnlySpan<float> upstream) : IGanCall<float>
+    {
+        private readonly ReadOnlySpan<float> input = input, upstream = upstream;
+        private readonly Span<float> output = output, inputGrad = inputGrad;
+
+        public float Run<TTerms>(TTerms terms)
+            where TTerms : struct, IElementwiseLoss
+        {
+            terms.ForwardBackward(input, input, output, inputGrad, upstream);
+            return 0f;
+        }
+    }
+
+    private readonly ref struct ForwardReduced(ReadOnlySpan<float> input, Reduction reduction) : IGanCall<float>
+    {
+        private readonly ReadOnlySpan<float> input = input;
+
+        public float Run<TTerms>(TTerms terms)
+            where TTerms : struct, IElementwiseLoss => terms.Forward(input, input, reduction);
+    }
+
+    private readonly ref struct ForwardUnreduced(ReadOnlySpan<float> input, Span<float> output) : IGanCall<float>
+    {
+        private readonly ReadOnlySpan<float> input = input;
+        private readonly Span<float> output = output;
+
+        public float Run<TTerms>(TTerms terms)
+            where TTerms : struct, IElementwiseLoss
+        {
+            terms.Forward(input, input, output);
+            return 0f;
+        }
+    }
+
+    private readonly ref struct BackwardReduced(ReadOnlySpan<float> input, float upstream, Span<float> inputGrad, Reduction reduction) : IGanCall<float>
+    {
+        private readonly ReadOnlySpan<float> input = input;
+        private readonly Span<float> inputGrad = inputGrad;
+
+        public float Run<TTerms>(TTerms terms)
+            where TTerms : struct, IElementwiseLoss
+        {
+            terms.Backward(input, input, upstream, inputGrad, reduction);
+            return 0f;
+        }
+    }
+
+    private readonly ref struct BackwardUnreduced(ReadOnlySpan<float> input, ReadOnlySpan<float> upstream, Span<float> inputGrad) : IGanCall<float>
+    {
+        private readonly ReadOnlySpan<float> input = input, upstream = upstream;
+        private readonly Span<float> inputGrad = inputGrad;
+
+        public float Run<TTerms>(TTerms terms)
+            where TTerms : struct, IElementwiseLoss
+        {
+            terms.Backward(input, input, upstream, inputGrad);
+            return 0f;
+        }
     }
 }

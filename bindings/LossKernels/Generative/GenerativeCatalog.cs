@@ -84,7 +84,15 @@ internal static class GenerativeCatalog
             _ => throw new ArgumentException($"Parameter 'gan_type' must be 'vanilla', 'lsgan', 'wgan', 'wgan_softplus', 'hinge' or 'minimax', got '{type}'.", "gan_type"),
         }, p.Bool("target_is_real", true), p.Bool("is_disc", false), p.Float("real_label_val", 1f), p.Float("fake_label_val", 0f), p.Float("loss_weight", 1f));
         var streams = new Dictionary<string, LossTensor> { ["input"] = inputs["input"], ["target"] = inputs["input"] };
-        return new ElementwiseBoundLoss<GanTerms>(loss.Terms(), p, streams, upstream, device);
+        return loss.Dispatch<GanBinding, BoundLoss>(new GanBinding(p, streams, upstream, device));
+    }
+
+    /// <summary>Binds the GAN loss's element math of its form as an elementwise loss.</summary>
+    private readonly struct GanBinding(LossParameters parameters, Dictionary<string, LossTensor> streams, LossTensor? upstream, LossDevice? device)
+        : IGanCall<BoundLoss>
+    {
+        public BoundLoss Run<TTerms>(TTerms terms)
+            where TTerms : struct, IElementwiseLoss => new ElementwiseBoundLoss<TTerms>(terms, parameters, streams, upstream, device);
     }
 
     /// <summary>

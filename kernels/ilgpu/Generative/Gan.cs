@@ -5,7 +5,7 @@ using LossKernels.Generative;
 namespace LossKernels.ILGPU;
 
 /// <summary>
-/// <see cref="GanLoss"/> on an engine's ILGPU memory: its element math (<see cref="GanTerms"/>) compiled into the elementwise
+/// <see cref="GanLoss"/> on an engine's ILGPU memory: its element math (<see cref="GanTerms{TForm}"/> of its form) compiled into the elementwise
 /// item kernel of <see cref="IlgpuElementwiseLoss"/>, the logits read as both of its streams. Each overload computes what the
 /// span overload of the same name computes; reduced calls wait for the stream, unreduced ones queue and return.
 /// </summary>
@@ -21,7 +21,7 @@ public static class IlgpuGanLoss
     /// <returns>L.</returns>
     public static float ForwardBackward(this GanLoss loss, ArrayView<float> input, ArrayView<float> inputGrad, Reduction reduction = Reduction.Mean,
         float upstream = 1f, AcceleratorStream? stream = null) =>
-        loss.Terms().ForwardBackward(input, input, inputGrad, reduction, upstream: upstream, stream: stream);
+        loss.Dispatch<FusedReduced, float>(new(input, inputGrad, reduction, upstream, stream));
 
     /// <summary>Fused forward+backward, unreduced (queued): n values and ∂(Σ upstream ⊙ values)/∂input.</summary>
     /// <param name="loss">The loss and its parameters.</param>
@@ -32,7 +32,7 @@ public static class IlgpuGanLoss
     /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
     public static void ForwardBackward(this GanLoss loss, ArrayView<float> input, ArrayView<float> output, ArrayView<float> inputGrad,
         ArrayView<float> upstream = default, AcceleratorStream? stream = null) =>
-        loss.Terms().ForwardBackward(input, input, output, inputGrad, upstream, stream: stream);
+        loss.Dispatch<FusedUnreduced, float>(new(input, output, inputGrad, upstream, stream));
 
     /// <summary>Forward only, reduced.</summary>
     /// <param name="loss">The loss and its parameters.</param>
@@ -41,7 +41,7 @@ public static class IlgpuGanLoss
     /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
     /// <returns>L.</returns>
     public static float Forward(this GanLoss loss, ArrayView<float> input, Reduction reduction = Reduction.Mean, AcceleratorStream? stream = null) =>
-        loss.Terms().Forward(input, input, reduction, stream: stream);
+        loss.Dispatch<ForwardReduced, float>(new(input, reduction, stream));
 
     /// <summary>Forward only, unreduced (queued).</summary>
     /// <param name="loss">The loss and its parameters.</param>
@@ -49,7 +49,7 @@ public static class IlgpuGanLoss
     /// <param name="output">Receives n values.</param>
     /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
     public static void Forward(this GanLoss loss, ArrayView<float> input, ArrayView<float> output, AcceleratorStream? stream = null) =>
-        loss.Terms().Forward(input, input, output, stream: stream);
+        loss.Dispatch<ForwardUnreduced, float>(new(input, output, stream));
 
     /// <summary>Backward only, reduced.</summary>
     /// <param name="loss">The loss and its parameters.</param>
@@ -60,7 +60,7 @@ public static class IlgpuGanLoss
     /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
     public static void Backward(this GanLoss loss, ArrayView<float> input, float upstream, ArrayView<float> inputGrad, Reduction reduction = Reduction.Mean,
         AcceleratorStream? stream = null) =>
-        loss.Terms().Backward(input, input, upstream, inputGrad, reduction, stream: stream);
+        loss.Dispatch<BackwardReduced, float>(new(input, upstream, inputGrad, reduction, stream));
 
     /// <summary>Backward only, unreduced (queued).</summary>
     /// <param name="loss">The loss and its parameters.</param>
@@ -70,5 +70,61 @@ public static class IlgpuGanLoss
     /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
     public static void Backward(this GanLoss loss, ArrayView<float> input, ArrayView<float> upstream, ArrayView<float> inputGrad,
         AcceleratorStream? stream = null) =>
-        loss.Terms().Backward(input, input, upstream, inputGrad, stream: stream);
+        loss.Dispatch<BackwardUnreduced, float>(new(input, upstream, inputGrad, stream));
+
+    private readonly struct FusedReduced(ArrayView<float> input, ArrayView<float> inputGrad, Reduction reduction, float upstream, AcceleratorStream? stream)
+        : IGanCall<float>
+    {
+        public float Run<TTerms>(TTerms terms)
+            where TTerms : struct, IElementwiseLoss => terms.ForwardBackward(input, input, inputGrad, reduction, upstream: upstream, stream: stream);
+    }
+
+    private readonly struct FusedUnreduced(ArrayView<float> input, ArrayView<float> output, ArrayView<float> inputGrad, ArrayView<float> upstream,
+        AcceleratorStream? stream) : IGanCall<float>
+    {
+        public float Run<TTerms>(TTerms terms)
+            where TTerms : struct, IElementwiseLoss
+        {
+            terms.ForwardBackward(input, input, output, inputGrad, upstream, stream: stream);
+            return 0f;
+        }
+    }
+
+    private readonly struct ForwardReduced(ArrayView<float> input, Reduction reduction, AcceleratorStream? stream) : IGanCall<float>
+    {
+        public float Run<TTerms>(TTerms terms)
+            where TTerms : struct, IElementwiseLoss => terms.Forward(input, input, reduction, stream: stream);
+    }
+
+    private readonly struct ForwardUnreduced(ArrayView<float> input, ArrayView<float> output, AcceleratorStream? stream) : IGanCall<float>
+    {
+        public float Run<TTerms>(TTerms terms)
+            where TTerms : struct, IElementwiseLoss
+        {
+            terms.Forward(input, input, output, stream: stream);
+            return 0f;
+        }
+    }
+
+    private readonly struct BackwardReduced(ArrayView<float> input, float upstream, ArrayView<float> inputGrad, Reduction reduction, AcceleratorStream? stream)
+        : IGanCall<float>
+    {
+        public float Run<TTerms>(TTerms terms)
+            where TTerms : struct, IElementwiseLoss
+        {
+            terms.Backward(input, input, upstream, inputGrad, reduction, stream: stream);
+            return 0f;
+        }
+    }
+
+    private readonly struct BackwardUnreduced(ArrayView<float> input, ArrayView<float> upstream, ArrayView<float> inputGrad, AcceleratorStream? stream)
+        : IGanCall<float>
+    {
+        public float Run<TTerms>(TTerms terms)
+            where TTerms : struct, IElementwiseLoss
+        {
+            terms.Backward(input, input, upstream, inputGrad, stream: stream);
+            return 0f;
+        }
+    }
 }
