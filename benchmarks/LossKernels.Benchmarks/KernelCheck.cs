@@ -80,6 +80,15 @@ internal static class KernelCheck
             yield break;
         }
 
+        if (definition.Name == "relativistic_gan_loss")
+        {
+            yield return ([], false);
+            yield return (new() { ["is_disc"] = true, ["detach_means"] = true }, false);
+            yield return (new() { ["gan_type"] = "hinge", ["is_disc"] = true, ["real_label_val"] = 0.9 }, false);
+            yield return (new() { ["gan_type"] = "lsgan", ["loss_weight"] = 0.01 }, false);
+            yield break;
+        }
+
         if (definition.Name == "cycle_consistency_loss")
         {
             yield return ([], false);

@@ -5,12 +5,14 @@
 
 #ifdef LOSS
 
-/* The forms of GanTerms, p = (y, s, c): c·ℓ(x) with its slope c·dℓ/dx. Each is its own LOSS, so a program holds one form. */
+/* The forms of GanTerms, p = (y, s, c, shift): c·ℓ(x − shift) with its slope c·dℓ/dx. Each is its own LOSS, so a program holds
+ * one form. */
 
 /* BCE with logits to y; slope (1 − y)·σ(x) − y·σ(−x), σ(x) − y without cancellation near y. */
-inline vfloat gan_cross_entropy(vfloat x, vfloat t, float4 p, vfloat* grad)
+inline vfloat gan_cross_entropy(vfloat logit, vfloat t, float4 p, vfloat* grad)
 {
     float y = p.x, c = p.z;
+    vfloat x = logit - p.w;
     vfloat positive, negative;
     vfloat tail = sigmoids(x, &positive, &negative);
     *grad = c * ((1.0f - y) * positive - y * negative);
@@ -18,36 +20,36 @@ inline vfloat gan_cross_entropy(vfloat x, vfloat t, float4 p, vfloat* grad)
 }
 
 /* (x − y)², slope 2(x − y). */
-inline vfloat gan_squared(vfloat x, vfloat t, float4 p, vfloat* grad)
+inline vfloat gan_squared(vfloat logit, vfloat t, float4 p, vfloat* grad)
 {
-    vfloat d = x - p.x;
+    vfloat d = (logit - p.w) - p.x;
     *grad = p.z * (d + d);
     return p.z * (d * d);
 }
 
 /* s·x, slope s. */
-inline vfloat gan_linear(vfloat x, vfloat t, float4 p, vfloat* grad)
+inline vfloat gan_linear(vfloat logit, vfloat t, float4 p, vfloat* grad)
 {
     *grad = (vfloat)(p.z * p.y);
-    return p.z * (p.y * x);
+    return p.z * (p.y * (logit - p.w));
 }
 
 /* softplus(s·x), slope s·σ(s·x). */
-inline vfloat gan_softplus(vfloat x, vfloat t, float4 p, vfloat* grad)
+inline vfloat gan_softplus(vfloat logit, vfloat t, float4 p, vfloat* grad)
 {
     float s = p.y;
     vfloat positive, negative;
-    vfloat signed_x = s * x;
+    vfloat signed_x = s * (logit - p.w);
     vfloat tail = sigmoids(signed_x, &positive, &negative);
     *grad = p.z * (s * positive);
     return p.z * (nan_max(signed_x, 0.0f) + tail);
 }
 
 /* relu(1 + s·x), slope s where 1 + s·x > 0 or is NaN (torch.relu's backward). */
-inline vfloat gan_hinge(vfloat x, vfloat t, float4 p, vfloat* grad)
+inline vfloat gan_hinge(vfloat logit, vfloat t, float4 p, vfloat* grad)
 {
     float s = p.y;
-    vfloat margin = fma((vfloat)(s), x, (vfloat)(1.0f));
+    vfloat margin = fma((vfloat)(s), logit - p.w, (vfloat)(1.0f));
     *grad = p.z * select((vfloat)(0.0f), (vfloat)(s), (margin > 0.0f) | isnan(margin));
     return p.z * select(fmax(margin, 0.0f), margin, isnan(margin));
 }

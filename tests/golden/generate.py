@@ -1596,6 +1596,49 @@ def gan_cases(rng):
     case("vanilla/empty", {"gan_type": "vanilla", "target_is_real": True, "is_disc": True}, empty)
 
 
+def relativistic_gan(real, fake, gan_type="vanilla", is_disc=False, real_label_val=1.0, fake_label_val=0.0, loss_weight=1.0, detach_means=False):
+    """ESRGAN's relativistic average GAN loss with BasicSR's GANLoss, in float64: the discriminator's 0.5*(gan(real - mean(fake), True) +
+    gan(fake - mean(real), False)), the generator's with True and False swapped. detach_means detaches both means (ESRGAN's discriminator
+    step); otherwise the gradient is L's own."""
+    mean_real, mean_fake = real.mean(), fake.mean()
+    if detach_means:
+        mean_real, mean_fake = mean_real.detach(), mean_fake.detach()
+    labels = {"real_label_val": real_label_val, "fake_label_val": fake_label_val, "loss_weight": loss_weight}
+    return 0.5 * (basicsr_gan(real - mean_fake, gan_type, is_disc, is_disc, **labels) + basicsr_gan(fake - mean_real, gan_type, not is_disc, is_disc, **labels))
+
+
+def relativistic_cases(rng):
+    """relativistic_gan_loss (issue 16 item 7): every type for both roles, ESRGAN's detached means, smoothed labels, a generator weight,
+    different counts of real and fake logits, +-1e4, an upstream."""
+    source = f"torch {torch.__version__}: ESRGAN's relativistic average GAN loss with BasicSR's GANLoss written in PyTorch, float64"
+
+    def case(tag, params, real, fake, upstream=None):
+        r64 = torch.tensor(real.astype(np.float64), requires_grad=True)
+        f64 = torch.tensor(fake.astype(np.float64), requires_grad=True)
+        value = relativistic_gan(r64, f64, **params)
+        (value * (1.0 if upstream is None else float(upstream))).backward()
+        shapes = "x".join(str(v) for v in real.shape) + "_" + "x".join(str(v) for v in fake.shape)
+        write_expected(f"relativistic_gan_loss/{tag}/{shapes}", "relativistic_gan_loss", params,
+                       {"real_logits": tensor(real, "float32"), "fake_logits": tensor(fake, "float32")}, None if upstream is None else np.float32(upstream),
+                       {"loss": tensor(value.detach().numpy(), "float64"), "grad.real_logits": tensor(r64.grad.numpy(), "float64"),
+                        "grad.fake_logits": tensor(f64.grad.numpy(), "float64")}, source)
+
+    for gan_type in ("vanilla", "lsgan", "wgan", "wgan_softplus", "hinge", "minimax"):
+        for is_disc in (True, False):
+            role = "disc" if is_disc else "gen"
+            params = {"gan_type": gan_type, "is_disc": is_disc}
+            if not is_disc:
+                params["loss_weight"] = 0.005
+            case(f"{gan_type}/{role}", params, rng.uniform(-1, 4, (4, 1, 5, 5)).astype(np.float32), rng.uniform(-4, 1, (4, 1, 5, 5)).astype(np.float32))
+            case(f"{gan_type}/{role}_detached", {**params, "detach_means": True}, rng.uniform(-2, 3, 257).astype(np.float32),
+                 rng.uniform(-3, 2, 33).astype(np.float32))
+    case("vanilla/smoothed", {"gan_type": "vanilla", "is_disc": True, "real_label_val": 0.9, "fake_label_val": 0.1}, rng.uniform(-3, 3, 1031).astype(np.float32),
+         rng.uniform(-3, 3, 517).astype(np.float32), upstream=0.37)
+    edges = np.array([0.0, 1.0, -1.0, 1e4, -1e4, 30.0, -30.0, 2.0], dtype=np.float32)
+    case("vanilla/edges", {"gan_type": "vanilla", "is_disc": True}, edges, edges[::-1].copy())
+    case("lsgan/one_each", {"gan_type": "lsgan", "is_disc": False}, np.array([0.5], dtype=np.float32), np.array([-0.25], dtype=np.float32))
+
+
 def cycle_gan_terms(rec_a, real_a, rec_b, real_b, idt_a=None, idt_b=None, lambda_a=10.0, lambda_b=10.0, lambda_identity=0.5):
     """CycleGAN's backward_G cycle and identity terms (criterionCycle = criterionIdt = L1Loss), in float64. idt_a is the generator into A
     applied to real A (CycleGAN's idt_B = netG_B(real_A)), weighted by lambda_a * lambda_identity as CycleGAN weights loss_idt_B."""
@@ -1748,6 +1791,7 @@ def main():
     total_variation_cases(np.random.default_rng(20261208))
     gan_cases(np.random.default_rng(20261209))
     cycle_cases(np.random.default_rng(20261210))
+    relativistic_cases(np.random.default_rng(20261212))
     gradient_penalty_cases(np.random.default_rng(20261211))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 

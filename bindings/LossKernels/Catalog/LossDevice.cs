@@ -59,6 +59,8 @@ public abstract class LossDevice
     internal abstract DeviceRun TotalVariation(Generative.TotalVariationBoundLoss bound);
 
     internal abstract DeviceRun CycleConsistency(Generative.CycleConsistencyBoundLoss bound);
+
+    internal abstract DeviceRun RelativisticGan(Generative.RelativisticGanBoundLoss bound);
 }
 
 /// <summary>

@@ -102,6 +102,12 @@ public readonly partial struct GanLoss
     /// <summary>The generator's loss weight (1).</summary>
     public float LossWeight { get; }
 
+    /// <summary>
+    /// A constant subtracted from every logit first: ℓ(x − shift). The relativistic loss (<see cref="RelativisticGanLoss"/>) judges each
+    /// logit against the mean of the other kind's; 0 for the plain loss.
+    /// </summary>
+    internal float Shift { get; init; }
+
     /// <summary>Fused forward+backward, reduced: returns L and writes ∂(upstream·L)/∂input.</summary>
     /// <param name="input">The discriminator's logits, n elements.</param>
     /// <param name="inputGrad">Receives n floats; may be <paramref name="input"/> itself.</param>
@@ -153,11 +159,11 @@ public readonly partial struct GanLoss
         (GanForm form, float label, float sign, float scale) = Shape();
         return form switch
         {
-            GanForm.CrossEntropy => call.Run(new GanTerms<GanCrossEntropy>(label, sign, scale)),
-            GanForm.Squared => call.Run(new GanTerms<GanSquared>(label, sign, scale)),
-            GanForm.Linear => call.Run(new GanTerms<GanLinear>(label, sign, scale)),
-            GanForm.Softplus => call.Run(new GanTerms<GanSoftplus>(label, sign, scale)),
-            _ => call.Run(new GanTerms<GanHinge>(label, sign, scale)),
+            GanForm.CrossEntropy => call.Run(new GanTerms<GanCrossEntropy>(label, sign, scale, Shift)),
+            GanForm.Squared => call.Run(new GanTerms<GanSquared>(label, sign, scale, Shift)),
+            GanForm.Linear => call.Run(new GanTerms<GanLinear>(label, sign, scale, Shift)),
+            GanForm.Softplus => call.Run(new GanTerms<GanSoftplus>(label, sign, scale, Shift)),
+            _ => call.Run(new GanTerms<GanHinge>(label, sign, scale, Shift)),
         };
     }
 

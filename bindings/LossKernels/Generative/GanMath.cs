@@ -111,22 +111,24 @@ internal readonly struct GanHinge : IGanForm
 /// <param name="label">y of the cross-entropy and squared forms.</param>
 /// <param name="sign">s of the linear, softplus and hinge forms (±1).</param>
 /// <param name="scale">c: the loss weight (negative for the saturating generator loss).</param>
-internal readonly struct GanTerms<TForm>(float label, float sign, float scale) : IElementwiseLoss
+/// <param name="shift">Subtracted from every logit first (the relativistic loss's mean of the other kind; else 0).</param>
+internal readonly struct GanTerms<TForm>(float label, float sign, float scale, float shift) : IElementwiseLoss
     where TForm : struct, IGanForm
 {
     private readonly float label = label;
     private readonly float sign = sign;
     private readonly float scale = scale;
+    private readonly float shift = shift;
 
     /// <summary>Nothing to check: <see cref="GanLoss"/> checked its parameters when it made these.</summary>
     public void Validate()
     {
     }
 
-    /// <summary>The form's function in <c>kernels/opencl/generative.cl</c>: p = (y, s, c).</summary>
-    public ElementwiseKernel Kernel => new("generative", default(TForm).Function, new Vector4(label, sign, scale, 0f));
+    /// <summary>The form's function in <c>kernels/opencl/generative.cl</c>: p = (y, s, c, shift).</summary>
+    public ElementwiseKernel Kernel => new("generative", default(TForm).Function, new Vector4(label, sign, scale, shift));
 
-    /// <summary>c·ℓ(x) and c·dℓ/dx; the target is not read.</summary>
+    /// <summary>c·ℓ(x − shift) and c·dℓ/dx; the target is not read.</summary>
     /// <inheritdoc cref="IElementwiseLoss.Evaluate{TVec, TMath}"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
@@ -134,7 +136,7 @@ internal readonly struct GanTerms<TForm>(float label, float sign, float scale) :
         where TMath : struct, IVectorMath<TVec>
     {
         TVec c = TMath.Create(scale);
-        TVec value = default(TForm).Evaluate<TVec, TMath>(input, label, sign, out TVec slope);
+        TVec value = default(TForm).Evaluate<TVec, TMath>(TMath.Subtract(input, TMath.Create(shift)), label, sign, out TVec slope);
         gradient = TMath.Multiply(c, slope);
         return TMath.Multiply(c, value);
     }

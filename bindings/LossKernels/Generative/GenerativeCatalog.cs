@@ -20,6 +20,13 @@ internal static class GenerativeCatalog
             "c·ℓ(x): BCE with logits to the label (vanilla), (x − y)² (lsgan), ∓x (wgan), softplus(∓x) (wgan_softplus), relu(1 ∓ x) or −x (hinge), −BCE(x, y_fake) (minimax generator)",
             "BasicSR GANLoss(gan_type, real_label_val, fake_label_val, loss_weight)(input, target_is_real, is_disc)", ["input"], [],
             ["gan_type", "target_is_real", "is_disc", "real_label_val", "fake_label_val", "loss_weight", "reduction"], ElementwiseReportSize, BindGan, GanSample),
+        new LossDefinition("relativistic_gan_loss", "generative",
+            "½·[mean ℓ(r − mean f; real) + mean ℓ(f − mean r; fake)] (discriminator; the generator's swaps real and fake), ℓ the gan_loss element",
+            "ESRGAN's relativistic average GAN loss (BasicSR ESRGANModel with GANLoss)", ["real_logits", "fake_logits"], [],
+            ["gan_type", "is_disc", "real_label_val", "fake_label_val", "loss_weight", "detach_means"], ElementwiseReportSize,
+            (p, inputs, upstream, device) => new RelativisticGanBoundLoss(new RelativisticGanLoss(GanTypeOf(p), p.Bool("is_disc", false),
+                p.Float("real_label_val", 1f), p.Float("fake_label_val", 0f), p.Float("loss_weight", 1f), p.Bool("detach_means", false)), inputs, upstream, device),
+            RelativisticSample),
         new LossDefinition("cycle_consistency_loss", "generative",
             "λ_A·mean|rec_A − A| + λ_B·mean|rec_B − B| + λ_id·(λ_A·mean|idt_A − A| + λ_B·mean|idt_B − B|)",
             "CycleGAN backward_G's cycle and identity terms (L1Loss)", ["reconstruction_a", "real_a", "reconstruction_b", "real_b"], ["identity_a", "identity_b"],
@@ -72,8 +79,17 @@ internal static class GenerativeCatalog
     {
         if (p.Has("avg_factor"))
             throw new ArgumentException("Loss 'gan_loss' has no parameter 'avg_factor'.", "avg_factor");
+        var loss = new GanLoss(GanTypeOf(p), p.Bool("target_is_real", true), p.Bool("is_disc", false), p.Float("real_label_val", 1f), p.Float("fake_label_val", 0f),
+            p.Float("loss_weight", 1f));
+        var streams = new Dictionary<string, LossTensor> { ["input"] = inputs["input"], ["target"] = inputs["input"] };
+        return loss.Dispatch<GanBinding, BoundLoss>(new GanBinding(p, streams, upstream, device));
+    }
+
+    /// <summary><c>gan_type</c> by BasicSR's names ("vanilla" by default), and "minimax".</summary>
+    private static GanType GanTypeOf(LossParameters p)
+    {
         string type = p.String("gan_type", "vanilla");
-        var loss = new GanLoss(type switch
+        return type switch
         {
             "vanilla" => GanType.Vanilla,
             "lsgan" => GanType.LeastSquares,
@@ -82,9 +98,16 @@ internal static class GenerativeCatalog
             "hinge" => GanType.Hinge,
             "minimax" => GanType.Minimax,
             _ => throw new ArgumentException($"Parameter 'gan_type' must be 'vanilla', 'lsgan', 'wgan', 'wgan_softplus', 'hinge' or 'minimax', got '{type}'.", "gan_type"),
-        }, p.Bool("target_is_real", true), p.Bool("is_disc", false), p.Float("real_label_val", 1f), p.Float("fake_label_val", 0f), p.Float("loss_weight", 1f));
-        var streams = new Dictionary<string, LossTensor> { ["input"] = inputs["input"], ["target"] = inputs["input"] };
-        return loss.Dispatch<GanBinding, BoundLoss>(new GanBinding(p, streams, upstream, device));
+        };
+    }
+
+    /// <summary>A discriminator's logits for real data (centred near 2) and for fakes (near −1), half of <paramref name="length"/> each.</summary>
+    private static Dictionary<string, LossTensor> RelativisticSample(int length, int seed)
+    {
+        var random = new Random(seed);
+        int n = Math.Max(1, length / 2);
+        float[] Logits(double centre) => Enumerable.Range(0, n).Select(_ => (float)(centre + 6 * random.NextDouble() - 3)).ToArray();
+        return new() { ["real_logits"] = LossTensor.FromFloats(Logits(2), n), ["fake_logits"] = LossTensor.FromFloats(Logits(-1), n) };
     }
 
     /// <summary>Binds the GAN loss's element math of its form as an elementwise loss.</summary>

@@ -45,5 +45,7 @@ public sealed partial class OpenCLDevice
 
     internal override DeviceRun CycleConsistency(Generative.CycleConsistencyBoundLoss bound) => new Generative.OpenCLCycleConsistencyRun(bound, this);
 
+    internal override DeviceRun RelativisticGan(Generative.RelativisticGanBoundLoss bound) => new Generative.OpenCLRelativisticGanRun(bound, this);
+
     internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new OpenCLPosWeightRun(bound, this);
 }

@@ -67,4 +67,6 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
     internal override DeviceRun TotalVariation(Generative.TotalVariationBoundLoss bound) => new IlgpuTotalVariationRun(bound, this);
 
     internal override DeviceRun CycleConsistency(Generative.CycleConsistencyBoundLoss bound) => new IlgpuCycleConsistencyRun(bound, this);
+
+    internal override DeviceRun RelativisticGan(Generative.RelativisticGanBoundLoss bound) => new IlgpuRelativisticGanRun(bound, this);
 }
