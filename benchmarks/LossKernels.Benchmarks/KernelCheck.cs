@@ -134,6 +134,9 @@ internal static class KernelCheck
             yield return (new() { ["reduction"] = "mean", ["norm"] = "beta", ["beta"] = 1.5 }, true);
         }
 
+        if (definition.Name == "feature_reconstruction_loss")
+            yield return (new() { ["reduction"] = "sum", ["p"] = 1L }, true);
+
         if (definition.Name == "gan_loss")
         {
             // Every element form: lsgan's square, wgan's line, wgan_softplus's softplus, the discriminator's hinge, the minimax generator.

@@ -1596,6 +1596,44 @@ def gan_cases(rng):
     case("vanilla/empty", {"gan_type": "vanilla", "target_is_real": True, "is_disc": True}, empty)
 
 
+def feature_reconstruction(x, t, p=2, reduction="mean"):
+    """Johnson et al.'s feature reconstruction loss per image of [N, ...]: |x - t|_p^p / (C*H*W), then the mean or sum over images, in
+    float64 (F.mse_loss or F.l1_loss per image)."""
+    d = (x - t).reshape(x.shape[0], -1)
+    values = (d * d if p == 2 else d.abs()).mean(dim=1)
+    return values.sum() if reduction == "sum" else values.mean()
+
+
+def feature_reconstruction_cases(rng):
+    """feature_reconstruction_loss (issue 16 item 1): p = 2 and 1, mean and sum, VGG-like non-negative features with ties, one image of
+    one value, zero features, +-1e4, an upstream."""
+    source = f"torch {torch.__version__}: Johnson et al.'s feature reconstruction loss (F.mse_loss / F.l1_loss per image), float64"
+
+    def case(tag, params, x, t, upstream=None, tolerance=None):
+        x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+        value = feature_reconstruction(x64, torch.tensor(t.astype(np.float64)), **params)
+        (value * (1.0 if upstream is None else float(upstream))).backward()
+        shape = "x".join(str(v) for v in x.shape)
+        write_expected(f"feature_reconstruction_loss/{tag}/{params.get('reduction', 'mean')}/{shape}", "feature_reconstruction_loss", params,
+                       {"input": tensor(x, "float32"), "target": tensor(t, "float32")}, None if upstream is None else np.float32(upstream),
+                       {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")}, source, tolerance)
+
+    def features(shape):
+        x = np.where(rng.integers(0, 3, shape) == 0, 0.0, rng.integers(0, 33, shape) / 16).astype(np.float32)
+        t = np.where(rng.integers(0, 8, shape) == 0, x, np.maximum(0, x + rng.integers(-8, 9, shape) / 16)).astype(np.float32)
+        return x, t
+
+    for p in (2, 1):
+        for reduction in ("mean", "sum"):
+            for shape in ((1, 1, 1, 1), (2, 3, 5, 7), (3, 64, 4, 4), (1, 8, 33, 31)):
+                x, t = features(shape)
+                case(f"p{p}", {"p": p, "reduction": reduction}, x, t)
+        x, t = features((2, 16, 9, 9))
+        case(f"p{p}_upstream", {"p": p, "reduction": "sum"}, x, t, upstream=0.37)
+        case(f"p{p}_zero", {"p": p}, np.zeros((2, 4, 3, 3), np.float32), np.zeros((2, 4, 3, 3), np.float32))
+        case(f"p{p}_large", {"p": p}, (features((2, 3, 4, 4))[0] * 1e4).astype(np.float32), (features((2, 3, 4, 4))[1] * 1e4).astype(np.float32))
+
+
 def relativistic_gan(real, fake, gan_type="vanilla", is_disc=False, real_label_val=1.0, fake_label_val=0.0, loss_weight=1.0, detach_means=False):
     """ESRGAN's relativistic average GAN loss with BasicSR's GANLoss, in float64: the discriminator's 0.5*(gan(real - mean(fake), True) +
     gan(fake - mean(real), False)), the generator's with True and False swapped. detach_means detaches both means (ESRGAN's discriminator
@@ -1792,6 +1830,7 @@ def main():
     gan_cases(np.random.default_rng(20261209))
     cycle_cases(np.random.default_rng(20261210))
     relativistic_cases(np.random.default_rng(20261212))
+    feature_reconstruction_cases(np.random.default_rng(20261213))
     gradient_penalty_cases(np.random.default_rng(20261211))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 

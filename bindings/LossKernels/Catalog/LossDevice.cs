@@ -61,6 +61,8 @@ public abstract class LossDevice
     internal abstract DeviceRun CycleConsistency(Generative.CycleConsistencyBoundLoss bound);
 
     internal abstract DeviceRun RelativisticGan(Generative.RelativisticGanBoundLoss bound);
+
+    internal abstract DeviceRun FeatureReconstruction(Generative.FeatureReconstructionBoundLoss bound);
 }
 
 /// <summary>

@@ -11,6 +11,11 @@ internal static class GenerativeCatalog
 
     public static readonly LossDefinition[] Rows =
     [
+        new LossDefinition("feature_reconstruction_loss", "generative", "per image of [N, …]: ‖φ(ŷ) − φ(y)‖_p^p/(C·H·W) (p = 2 or 1), the mean or sum over images",
+            "Johnson et al.'s perceptual loss: F.mse_loss (p = 2) or F.l1_loss (p = 1) on one layer's features (BasicSR PerceptualLoss)", ["input", "target"], [],
+            ["p", "reduction"], ElementwiseReportSize,
+            (p, inputs, upstream, device) => new FeatureReconstructionBoundLoss(new FeatureReconstructionLoss(p.Int32("p", 2)), p, inputs, upstream, device),
+            FeatureSample, ["mean", "sum"]),
         new LossDefinition("total_variation_loss", "generative",
             "per image of [N, C, H, W]: Σ|Δx| + Σ|Δy| (anisotropic), Σ√(Δx² + Δy² + eps) (isotropic) or Σ(Δx² + Δy²)^(β/2)",
             "kornia TotalVariation (per image); the isotropic and β norms in PyTorch", ["input"], [], ["norm", "eps", "beta", "reduction"],
@@ -83,6 +88,26 @@ internal static class GenerativeCatalog
             p.Float("loss_weight", 1f));
         var streams = new Dictionary<string, LossTensor> { ["input"] = inputs["input"], ["target"] = inputs["input"] };
         return loss.Dispatch<GanBinding, BoundLoss>(new GanBinding(p, streams, upstream, device));
+    }
+
+    /// <summary>
+    /// One layer's features of [N, C, H, W] = [4, 256, 128, 128] at the report's 16M (fewer channels and sides below): a ReLU network's
+    /// (non-negative, a third zero), the target's near them.
+    /// </summary>
+    private static Dictionary<string, LossTensor> FeatureSample(int length, int seed)
+    {
+        var random = new Random(seed);
+        int images = Math.Max(1, Math.Min(4, length / 64));
+        int perImage = Math.Max(1, length / images);
+        var x = new float[images * perImage];
+        var t = new float[x.Length];
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = random.Next(3) == 0 ? 0f : (float)(2 * random.NextDouble());
+            t[i] = random.Next(8) == 0 ? x[i] : Math.Max(0f, x[i] + (float)(random.NextDouble() - 0.5));
+        }
+
+        return new() { ["input"] = LossTensor.FromFloats(x, images, perImage), ["target"] = LossTensor.FromFloats(t, images, perImage) };
     }
 
     /// <summary><c>gan_type</c> by BasicSR's names ("vanilla" by default), and "minimax".</summary>

@@ -47,5 +47,7 @@ public sealed partial class OpenCLDevice
 
     internal override DeviceRun RelativisticGan(Generative.RelativisticGanBoundLoss bound) => new Generative.OpenCLRelativisticGanRun(bound, this);
 
+    internal override DeviceRun FeatureReconstruction(Generative.FeatureReconstructionBoundLoss bound) => new Generative.OpenCLFeatureReconstructionRun(bound, this);
+
     internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new OpenCLPosWeightRun(bound, this);
 }

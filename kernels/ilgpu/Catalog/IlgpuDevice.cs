@@ -69,4 +69,6 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
     internal override DeviceRun CycleConsistency(Generative.CycleConsistencyBoundLoss bound) => new IlgpuCycleConsistencyRun(bound, this);
 
     internal override DeviceRun RelativisticGan(Generative.RelativisticGanBoundLoss bound) => new IlgpuRelativisticGanRun(bound, this);
+
+    internal override DeviceRun FeatureReconstruction(Generative.FeatureReconstructionBoundLoss bound) => new IlgpuFeatureReconstructionRun(bound, this);
 }

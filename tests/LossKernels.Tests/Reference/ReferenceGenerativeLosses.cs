@@ -1,71 +1,38 @@
+using System.Globalization;
 using LossKernels.Catalog;
 using LossKernels.Generative;
 
 namespace LossKernels.Tests.Reference;
 
-/// <summary>The feature-space and generative losses in float64 on their catalog inputs: the value (a scalar, or one per image) and the input's gradient.</summary>
+/// <summary>
+/// The feature-space and generative losses in float64 on their catalog inputs: the value (a scalar, or one per image, row or element for
+/// <c>"none"</c>) and the first input's gradient.
+/// </summary>
 public static class ReferenceGenerativeLosses
 {
     /// <summary>The catalog loss <paramref name="loss"/>; the upstream is a scalar (reduced) or one per loss value (none), null for 1.</summary>
     public static ReferenceResult Compute(string loss, IReadOnlyDictionary<string, object?> parameters, IReadOnlyDictionary<string, LossTensor> inputs,
         double[]? upstream = null)
     {
-        string Text(string name, string fallback) => parameters.TryGetValue(name, out object? v) && v is string text ? text : fallback;
-        double Number(string name, double fallback) =>
-            parameters.TryGetValue(name, out object? v) && v is not null ? Convert.ToDouble(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
-        bool Flag(string name, bool fallback) => parameters.TryGetValue(name, out object? v) && v is bool flag ? flag : fallback;
-        if (loss == "gan_loss")
+        var p = new Parameters(parameters);
+        return loss switch
         {
-            GanType type = Text("gan_type", "vanilla") switch
-            {
-                "lsgan" => GanType.LeastSquares,
-                "wgan" => GanType.Wasserstein,
-                "wgan_softplus" => GanType.WassersteinSoftplus,
-                "hinge" => GanType.Hinge,
-                "minimax" => GanType.Minimax,
-                _ => GanType.Vanilla,
-            };
-            var gan = new GanLoss(type, Flag("target_is_real", true), Flag("is_disc", false), (float)Number("real_label_val", 1), (float)Number("fake_label_val", 0),
-                (float)Number("loss_weight", 1));
-            float[] logits = inputs["input"].RequireFloats("input");
-            Reduction ganReduction = Enum.Parse<Reduction>(Text("reduction", "mean"), ignoreCase: true);
-            double[] up = upstream ?? (ganReduction == Reduction.None ? Enumerable.Repeat(1d, logits.Length).ToArray() : [1d]);
-            (double[] ganValues, double[] ganGradient) = ReferenceGan.Evaluate(gan, logits, ganReduction, up);
-            return new ReferenceResult(ganValues, ganGradient);
-        }
+            "total_variation_loss" => TotalVariation(p, inputs["input"], upstream),
+            "gan_loss" => Gan(p, inputs["input"].RequireFloats("input"), upstream),
+            "relativistic_gan_loss" => Relativistic(p, inputs, upstream?[0] ?? 1d),
+            "cycle_consistency_loss" => Cycle(p, inputs, upstream?[0] ?? 1d),
+            "gradient_penalty" => Penalty(p, inputs["input"], upstream),
+            "feature_reconstruction_loss" => FeatureReconstruction(p, inputs["input"], inputs["target"], upstream?[0] ?? 1d),
+            _ => throw new ArgumentException($"No generative reference for '{loss}'.", nameof(loss)),
+        };
+    }
 
-        if (loss == "cycle_consistency_loss")
-        {
-            var cycle = new CycleConsistencyLoss((float)Number("lambda_a", 10), (float)Number("lambda_b", 10), (float)Number("lambda_identity", 0.5));
-            float[]? Image(string name) => inputs.GetValueOrDefault(name)?.RequireFloats(name);
-            (double[] terms, double[][] gradients) = ReferenceCycleConsistency.Evaluate(cycle, Image("reconstruction_a")!, Image("real_a")!,
-                Image("reconstruction_b")!, Image("real_b")!, Image("identity_a"), Image("identity_b"), upstream?[0] ?? 1d);
-            return new ReferenceResult([terms.Sum()], gradients[0]);
-        }
-
-        if (loss == "gradient_penalty")
-        {
-            var penalty = new GradientPenaltyLoss(Text("penalty", "wgan_gp") == "r1" ? GradientPenaltyKind.R1 : GradientPenaltyKind.WganGp, (float)Number("gp_weight", 10));
-            LossTensor g = inputs["input"];
-            int batch = g.Shape[0];
-            string penaltyReduction = Text("reduction", "mean");
-            (double[] rowValues, double[] penaltyGradient) = ReferenceGradientPenalty.Evaluate(penalty, g.RequireFloats("input"), batch, penaltyReduction switch
-            {
-                "none" => b => upstream?[b] ?? 1d,
-                "sum" => _ => upstream?[0] ?? 1d,
-                _ => _ => (upstream?[0] ?? 1d) / batch,
-            });
-            double[] penaltyValue = penaltyReduction == "none" ? rowValues : [penaltyReduction == "sum" ? rowValues.Sum() : rowValues.Average()];
-            return new ReferenceResult(penaltyValue, penaltyGradient);
-        }
-
-        if (loss != "total_variation_loss")
-            throw new ArgumentException($"No generative reference for '{loss}'.", nameof(loss));
-        var options = new TotalVariationLoss(Enum.Parse<TotalVariationNorm>(Text("norm", "anisotropic"), ignoreCase: true), (float)Number("eps", 1e-8),
-            (float)Number("beta", 2));
-        LossTensor x = inputs["input"];
+    private static ReferenceResult TotalVariation(Parameters p, LossTensor x, double[]? upstream)
+    {
+        var options = new TotalVariationLoss(Enum.Parse<TotalVariationNorm>(p.Text("norm", "anisotropic"), ignoreCase: true), (float)p.Number("eps", 1e-8),
+            (float)p.Number("beta", 2));
         int[] shape = x.Shape.Length == 3 ? [1, .. x.Shape] : x.Shape;
-        string reduction = Text("reduction", "mean");
+        string reduction = p.Text("reduction", "mean");
         int images = shape[0];
         Func<int, double> scale = reduction switch
         {
@@ -76,5 +43,86 @@ public static class ReferenceGenerativeLosses
         (double[] values, double[] gradient) = ReferenceTotalVariation.Evaluate(options, x.RequireFloats("input"), images, shape[1], shape[2], shape[3], scale);
         double[] value = reduction == "none" ? (x.Shape.Length == 3 ? [values[0]] : values) : [reduction == "sum" ? values.Sum() : values.Average()];
         return new ReferenceResult(value, gradient);
+    }
+
+    private static ReferenceResult Gan(Parameters p, float[] logits, double[]? upstream)
+    {
+        var gan = new GanLoss(p.GanType(), p.Flag("target_is_real", true), p.Flag("is_disc", false), (float)p.Number("real_label_val", 1),
+            (float)p.Number("fake_label_val", 0), (float)p.Number("loss_weight", 1));
+        Reduction reduction = Enum.Parse<Reduction>(p.Text("reduction", "mean"), ignoreCase: true);
+        double[] up = upstream ?? (reduction == Reduction.None ? Enumerable.Repeat(1d, logits.Length).ToArray() : [1d]);
+        (double[] values, double[] gradient) = ReferenceGan.Evaluate(gan, logits, reduction, up);
+        return new ReferenceResult(values, gradient);
+    }
+
+    private static ReferenceResult Relativistic(Parameters p, IReadOnlyDictionary<string, LossTensor> inputs, double upstream)
+    {
+        var loss = new RelativisticGanLoss(p.GanType(), p.Flag("is_disc", false), (float)p.Number("real_label_val", 1), (float)p.Number("fake_label_val", 0),
+            (float)p.Number("loss_weight", 1), p.Flag("detach_means", false));
+        (double real, double fake, double[] realGrad, _) = ReferenceRelativisticGan.Evaluate(loss, inputs["real_logits"].RequireFloats("real_logits"),
+            inputs["fake_logits"].RequireFloats("fake_logits"), upstream);
+        return new ReferenceResult([real + fake], realGrad);
+    }
+
+    private static ReferenceResult Cycle(Parameters p, IReadOnlyDictionary<string, LossTensor> inputs, double upstream)
+    {
+        var cycle = new CycleConsistencyLoss((float)p.Number("lambda_a", 10), (float)p.Number("lambda_b", 10), (float)p.Number("lambda_identity", 0.5));
+        float[]? Image(string name) => inputs.GetValueOrDefault(name)?.RequireFloats(name);
+        (double[] terms, double[][] gradients) = ReferenceCycleConsistency.Evaluate(cycle, Image("reconstruction_a")!, Image("real_a")!,
+            Image("reconstruction_b")!, Image("real_b")!, Image("identity_a"), Image("identity_b"), upstream);
+        return new ReferenceResult([terms.Sum()], gradients[0]);
+    }
+
+    private static ReferenceResult Penalty(Parameters p, LossTensor g, double[]? upstream)
+    {
+        var penalty = new GradientPenaltyLoss(p.Text("penalty", "wgan_gp") == "r1" ? GradientPenaltyKind.R1 : GradientPenaltyKind.WganGp, (float)p.Number("gp_weight", 10));
+        int batch = g.Shape[0];
+        string reduction = p.Text("reduction", "mean");
+        (double[] rows, double[] gradient) = ReferenceGradientPenalty.Evaluate(penalty, g.RequireFloats("input"), batch, reduction switch
+        {
+            "none" => b => upstream?[b] ?? 1d,
+            "sum" => _ => upstream?[0] ?? 1d,
+            _ => _ => (upstream?[0] ?? 1d) / batch,
+        });
+        return new ReferenceResult(reduction == "none" ? rows : [reduction == "sum" ? rows.Sum() : rows.Average()], gradient);
+    }
+
+    /// <summary>The mean over images of Σ|d|^p/(C·H·W) is the mean over all elements; the sum over images is that times N.</summary>
+    private static ReferenceResult FeatureReconstruction(Parameters p, LossTensor input, LossTensor target, double upstream)
+    {
+        float[] x = input.RequireFloats("input"), t = target.RequireFloats("target");
+        bool l1 = p.Number("p", 2) == 1;
+        double scale = (p.Text("reduction", "mean") == "sum" ? input.Shape[0] : 1d) / Math.Max(1, x.Length), total = 0;
+        var gradient = new double[x.Length];
+        for (int i = 0; i < x.Length; i++)
+        {
+            double d = (double)x[i] - t[i];
+            total += l1 ? Math.Abs(d) : d * d;
+            gradient[i] = upstream * scale * (l1 ? Math.Sign(d) : 2 * d);
+        }
+
+        return new ReferenceResult([total * scale], gradient);
+    }
+
+    /// <summary>The catalog parameters with their defaults.</summary>
+    private readonly struct Parameters(IReadOnlyDictionary<string, object?> values)
+    {
+        public string Text(string name, string fallback) => values.TryGetValue(name, out object? v) && v is string text ? text : fallback;
+
+        public double Number(string name, double fallback) =>
+            values.TryGetValue(name, out object? v) && v is not null ? Convert.ToDouble(v, CultureInfo.InvariantCulture) : fallback;
+
+        public bool Flag(string name, bool fallback) => values.TryGetValue(name, out object? v) && v is bool flag ? flag : fallback;
+
+        /// <summary><c>gan_type</c> by its catalog name.</summary>
+        public GanType GanType() => Text("gan_type", "vanilla") switch
+        {
+            "lsgan" => LossKernels.Generative.GanType.LeastSquares,
+            "wgan" => LossKernels.Generative.GanType.Wasserstein,
+            "wgan_softplus" => LossKernels.Generative.GanType.WassersteinSoftplus,
+            "hinge" => LossKernels.Generative.GanType.Hinge,
+            "minimax" => LossKernels.Generative.GanType.Minimax,
+            _ => LossKernels.Generative.GanType.Vanilla,
+        };
     }
 }
