@@ -30,8 +30,11 @@ inline vfloat gan_squared(vfloat logit, vfloat t, float4 p, vfloat* grad)
 /* s·x, slope s. */
 inline vfloat gan_linear(vfloat logit, vfloat t, float4 p, vfloat* grad)
 {
-    *grad = (vfloat)(p.z * p.y);
-    return p.z * (p.y * (logit - p.w));
+    vfloat d = logit - p.w;
+    /* c·s (s = ±1) as c·sgn(d)·(|s|·sgn(d))·s: a product the compiler keeps per lane. A gradient that is a splat of the kernel
+     * arguments alone becomes vector shuffles on which Oclgrind 21.10's uninitialized-value checker crashes. */
+    *grad = p.z * copysign((vfloat)(1.0f), d) * copysign((vfloat)(p.y), d) * p.y;
+    return p.z * (p.y * d);
 }
 
 /* softplus(s·x), slope s·σ(s·x). */
