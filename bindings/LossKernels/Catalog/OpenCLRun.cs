@@ -74,13 +74,17 @@ internal abstract class OpenCLRun : DeviceRun
     public override void Poison(float value)
     {
         foreach (DeviceBuffer<float>? buffer in (DeviceBuffer<float>?[])[Output, Gradient, TargetGradient])
-        {
-            if (buffer is null)
-                continue;
-            var filled = new float[buffer.Length];
-            Array.Fill(filled, value);
-            buffer.Upload(filled);
-        }
+            Fill(buffer, value);
+    }
+
+    /// <summary>Fills a result buffer (when there is one) with <paramref name="value"/>, for <see cref="Poison"/>.</summary>
+    protected static void Fill(DeviceBuffer<float>? buffer, float value)
+    {
+        if (buffer is null)
+            return;
+        var filled = new float[buffer.Length];
+        Array.Fill(filled, value);
+        buffer.Upload(filled);
     }
 
     public override void Dispose()

@@ -133,13 +133,7 @@ internal sealed class OpenCLCycleConsistencyRun : OpenCLRun
     {
         base.Poison(value);
         foreach (DeviceBuffer<float>? buffer in (DeviceBuffer<float>?[])[reconstructionBGrad, identityAGrad, identityBGrad])
-        {
-            if (buffer is null)
-                continue;
-            var filled = new float[buffer.Length];
-            Array.Fill(filled, value);
-            buffer.Upload(filled);
-        }
+            Fill(buffer, value);
     }
 
     public override void Dispose()

@@ -89,9 +89,7 @@ internal sealed class OpenCLRelativisticGanRun : OpenCLRun
     public override void Poison(float value)
     {
         base.Poison(value);
-        var filled = new float[fakeGrad.Length];
-        Array.Fill(filled, value);
-        fakeGrad.Upload(filled);
+        Fill(fakeGrad, value);
     }
 
     public override void Dispose()

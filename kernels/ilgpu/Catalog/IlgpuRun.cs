@@ -79,15 +79,18 @@ internal abstract class IlgpuRun : DeviceRun
     public override void Poison(float value)
     {
         foreach (ArrayView<float> view in (ArrayView<float>[])[Output, Gradient, TargetGradient])
-        {
-            if (view.Length == 0)
-                continue;
-            var filled = new float[view.Length];
-            Array.Fill(filled, value);
-            view.CopyFromCPU(filled);
-        }
-
+            Fill(view, value);
         Device.Accelerator.Synchronize();
+    }
+
+    /// <summary>Fills a result view (when it has elements) with <paramref name="value"/>, for <see cref="Poison"/>; the caller synchronizes.</summary>
+    protected static void Fill(ArrayView<float> view, float value)
+    {
+        if (view.Length == 0)
+            return;
+        var filled = new float[view.Length];
+        Array.Fill(filled, value);
+        view.CopyFromCPU(filled);
     }
 
     public override void Dispose()

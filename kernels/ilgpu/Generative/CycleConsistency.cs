@@ -211,13 +211,7 @@ internal sealed class IlgpuCycleConsistencyRun : IlgpuRun
     {
         base.Poison(value);
         foreach (ArrayView<float> view in (ArrayView<float>[])[reconstructionBGrad, identityAGrad, identityBGrad])
-        {
-            if (view.Length == 0)
-                continue;
-            var filled = new float[view.Length];
-            Array.Fill(filled, value);
-            view.CopyFromCPU(filled);
-        }
+            Fill(view, value);
 
         Device.Accelerator.Synchronize();
     }

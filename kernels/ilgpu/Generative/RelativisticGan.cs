@@ -109,9 +109,7 @@ internal sealed class IlgpuRelativisticGanRun : IlgpuRun
     public override void Poison(float value)
     {
         base.Poison(value);
-        var filled = new float[fakeGrad.Length];
-        Array.Fill(filled, value);
-        fakeGrad.CopyFromCPU(filled);
+        Fill(fakeGrad, value);
         Device.Accelerator.Synchronize();
     }
 }

@@ -7,16 +7,8 @@ namespace LossKernels.Tests.Core;
 /// <summary>Results are bitwise the same for every thread cap, and no entry point allocates.</summary>
 [TestFixture]
 [NonParallelizable]
-public class DeterminismAndAllocationTests
+public class DeterminismAndAllocationTests : ThreadCountFixture
 {
-    private int savedMaxThreads;
-
-    [SetUp]
-    public void SaveThreads() => savedMaxThreads = LossKernelsSettings.MaxThreads;
-
-    [TearDown]
-    public void RestoreThreads() => LossKernelsSettings.MaxThreads = savedMaxThreads;
-
     public static IEnumerable<TestCaseData> LossesAndReductions() => ElementwiseLossTests.LossesAndReductions();
 
     [TestCaseSource(nameof(LossesAndReductions))]

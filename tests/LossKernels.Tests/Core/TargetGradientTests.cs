@@ -11,16 +11,8 @@ namespace LossKernels.Tests.Core;
 /// reduction with weights and upstreams, in place over the target, the same bits for any thread count, no allocation, bad arguments.
 /// </summary>
 [TestFixture]
-public class TargetGradientTests
+public class TargetGradientTests : ThreadCountFixture
 {
-    private int savedMaxThreads;
-
-    [SetUp]
-    public void SaveThreads() => savedMaxThreads = LossKernelsSettings.MaxThreads;
-
-    [TearDown]
-    public void RestoreThreads() => LossKernelsSettings.MaxThreads = savedMaxThreads;
-
     /// <summary>Every catalog loss that takes <c>target_grad</c>, with a non-default hyperparameter where it has one.</summary>
     public static IEnumerable<TestCaseData> Losses()
     {

@@ -11,16 +11,8 @@ namespace LossKernels.Tests.Embedding;
 /// in place, threads, allocations and bad arguments.
 /// </summary>
 [TestFixture]
-public class DiscriminativeTests
+public class DiscriminativeTests : ThreadCountFixture
 {
-    private int savedMaxThreads;
-
-    [SetUp]
-    public void SaveThreads() => savedMaxThreads = LossKernelsSettings.MaxThreads;
-
-    [TearDown]
-    public void RestoreThreads() => LossKernelsSettings.MaxThreads = savedMaxThreads;
-
     /// <summary>Ids that are not contiguous (0 is the default background).</summary>
     private static readonly long[] Ids = [0, 7, 1000, -3, 42, 5, 999_999_999_999, 11];
 

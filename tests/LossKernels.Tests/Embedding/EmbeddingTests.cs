@@ -11,19 +11,11 @@ namespace LossKernels.Tests.Embedding;
 /// vectors), the public entry points against each other and in place, thread counts, allocations and every bad argument.
 /// </summary>
 [TestFixture]
-public class EmbeddingTests
+public class EmbeddingTests : ThreadCountFixture
 {
     public static readonly string[] Losses = ["triplet_margin_loss", "contrastive_loss", "cosine_embedding_loss", "margin_ranking_loss"];
 
     private static readonly int[] Dims = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257];
-
-    private int savedMaxThreads;
-
-    [SetUp]
-    public void SaveThreads() => savedMaxThreads = LossKernelsSettings.MaxThreads;
-
-    [TearDown]
-    public void RestoreThreads() => LossKernelsSettings.MaxThreads = savedMaxThreads;
 
     /// <summary>
     /// B rows of D (margin ranking: B·D scores) for <paramref name="loss"/>: first inputs in [−1, 1), the others at a spread of

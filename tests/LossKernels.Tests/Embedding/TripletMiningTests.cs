@@ -10,16 +10,8 @@ namespace LossKernels.Tests.Embedding;
 /// class, singletons, identical embeddings, D = 1), entry points, in place, threads, allocations and bad arguments.
 /// </summary>
 [TestFixture]
-public class TripletMiningTests
+public class TripletMiningTests : ThreadCountFixture
 {
-    private int savedMaxThreads;
-
-    [SetUp]
-    public void SaveThreads() => savedMaxThreads = LossKernelsSettings.MaxThreads;
-
-    [TearDown]
-    public void RestoreThreads() => LossKernelsSettings.MaxThreads = savedMaxThreads;
-
     /// <summary>Ids that are not contiguous, so nothing may index by label.</summary>
     private static readonly long[] Ids = [0, 7, 1000, -3, 42, 5, 999_999_999_999, 11];
 

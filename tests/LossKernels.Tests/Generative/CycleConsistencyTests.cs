@@ -9,16 +9,8 @@ namespace LossKernels.Tests.Generative;
 /// (0..257 and odd large ones), weights, ties, ±1e4, in place, thread counts, allocations and every bad argument.
 /// </summary>
 [TestFixture]
-public class CycleConsistencyTests
+public class CycleConsistencyTests : ThreadCountFixture
 {
-    private int savedMaxThreads;
-
-    [SetUp]
-    public void SaveThreads() => savedMaxThreads = LossKernelsSettings.MaxThreads;
-
-    [TearDown]
-    public void RestoreThreads() => LossKernelsSettings.MaxThreads = savedMaxThreads;
-
     public static IEnumerable<TestCaseData> Losses()
     {
         yield return new TestCaseData(new CycleConsistencyLoss()).SetArgDisplayNames("CycleGAN's 10, 10, 0.5");
@@ -128,20 +120,13 @@ public class CycleConsistencyTests
     public void ThreadCountsGiveTheSameBits()
     {
         float[][] images = Images(600_001, 400_003, 5);
-        CycleConsistencyResult? first = null;
-        float[][]? firstGradients = null;
-        foreach (int threads in (int[])[1, 2, 3])
+        AssertSameBits("cycle consistency", () =>
         {
-            LossKernelsSettings.MaxThreads = threads;
             float[][] gradients = [new float[600_001], new float[400_003], new float[600_001], new float[400_003]];
             CycleConsistencyResult result = new CycleConsistencyLoss().ForwardBackward(images[0], images[1], images[2], images[3], gradients[0], gradients[1],
                 images[4], images[5], gradients[2], gradients[3]);
-            first ??= result;
-            firstGradients ??= gradients;
-            Assert.That(result, Is.EqualTo(first), $"{threads} threads");
-            for (int k = 0; k < 4; k++)
-                Assert.That(Numerics.BitEqual(gradients[k], firstGradients[k]), $"{threads} threads, gradient {k}");
-        }
+            return (result.Loss, gradients);
+        });
     }
 
     [Test]

@@ -9,16 +9,8 @@ namespace LossKernels.Tests.Generative;
 /// allocations and bad arguments.
 /// </summary>
 [TestFixture]
-public class FeatureReconstructionTests
+public class FeatureReconstructionTests : ThreadCountFixture
 {
-    private int savedMaxThreads;
-
-    [SetUp]
-    public void SaveThreads() => savedMaxThreads = LossKernelsSettings.MaxThreads;
-
-    [TearDown]
-    public void RestoreThreads() => LossKernelsSettings.MaxThreads = savedMaxThreads;
-
     public static IEnumerable<TestCaseData> Losses()
     {
         yield return new TestCaseData(new FeatureReconstructionLoss()).SetArgDisplayNames("p 2");
@@ -133,19 +125,11 @@ public class FeatureReconstructionTests
         (float[] x, float[] t) = Features(4 * 500_001, 6);
         foreach (FeatureReconstructionLoss loss in Losses().Select(d => (FeatureReconstructionLoss)d.Arguments[0]!))
         {
-            float[]? first = null;
-            float firstLoss = 0;
-            foreach (int threads in (int[])[1, 2, 3])
+            AssertSameBits($"p {loss.P}", () =>
             {
-                LossKernelsSettings.MaxThreads = threads;
                 var gradient = new float[x.Length];
-                float value = loss.ForwardBackward(x, t, 4, gradient, Reduction.Sum);
-                first ??= gradient;
-                if (threads == 1)
-                    firstLoss = value;
-                Assert.That(value, Is.EqualTo(firstLoss), $"p {loss.P} {threads} threads");
-                Assert.That(Numerics.BitEqual(gradient, first), $"p {loss.P} {threads} threads");
-            }
+                return (loss.ForwardBackward(x, t, 4, gradient, Reduction.Sum), [gradient]);
+            });
         }
     }
 

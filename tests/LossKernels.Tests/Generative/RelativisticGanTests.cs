@@ -10,16 +10,8 @@ namespace LossKernels.Tests.Generative;
 /// allocations and bad arguments.
 /// </summary>
 [TestFixture]
-public class RelativisticGanTests
+public class RelativisticGanTests : ThreadCountFixture
 {
-    private int savedMaxThreads;
-
-    [SetUp]
-    public void SaveThreads() => savedMaxThreads = LossKernelsSettings.MaxThreads;
-
-    [TearDown]
-    public void RestoreThreads() => LossKernelsSettings.MaxThreads = savedMaxThreads;
-
     public static IEnumerable<TestCaseData> Losses()
     {
         foreach (GanType type in Enum.GetValues<GanType>())
@@ -121,19 +113,11 @@ public class RelativisticGanTests
     {
         (float[] r, float[] f) = Logits(1_000_003, 700_001, 5);
         var loss = new RelativisticGanLoss(GanType.Vanilla, isDiscriminator: true);
-        RelativisticGanResult? first = null;
-        float[]? firstReal = null, firstFake = null;
-        foreach (int threads in (int[])[1, 2, 3])
+        AssertSameBits("relativistic", () =>
         {
-            LossKernelsSettings.MaxThreads = threads;
             float[] realGrad = new float[r.Length], fakeGrad = new float[f.Length];
-            RelativisticGanResult result = loss.ForwardBackward(r, f, realGrad, fakeGrad);
-            first ??= result;
-            firstReal ??= realGrad;
-            firstFake ??= fakeGrad;
-            Assert.That(result, Is.EqualTo(first), $"{threads} threads");
-            Assert.That(Numerics.BitEqual(realGrad, firstReal) && Numerics.BitEqual(fakeGrad, firstFake), $"{threads} threads");
-        }
+            return (loss.ForwardBackward(r, f, realGrad, fakeGrad).Loss, [realGrad, fakeGrad]);
+        });
     }
 
     [Test]

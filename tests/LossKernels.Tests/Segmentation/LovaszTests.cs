@@ -10,16 +10,8 @@ namespace LossKernels.Tests.Segmentation;
 /// argument, the same bits for any thread count, in place, and no allocation after warm-up.
 /// </summary>
 [TestFixture]
-public class LovaszTests
+public class LovaszTests : ThreadCountFixture
 {
-    private int savedMaxThreads;
-
-    [SetUp]
-    public void SaveThreads() => savedMaxThreads = LossKernelsSettings.MaxThreads;
-
-    [TearDown]
-    public void RestoreThreads() => LossKernelsSettings.MaxThreads = savedMaxThreads;
-
     public static readonly int[] PixelCounts = [1, 2, 3, 7, 8, 9, 16, 17, 31, 64, 100, 257];
 
     /// <summary>A softmax problem: logits in [−4, 4] (or softmax probabilities), class 0 absent from image 0, some pixels ignored when asked.</summary>

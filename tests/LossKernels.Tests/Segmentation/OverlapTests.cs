@@ -11,17 +11,9 @@ namespace LossKernels.Tests.Segmentation;
 /// the same bits for any thread count, in place, and no allocation after warm-up.
 /// </summary>
 [TestFixture]
-public class OverlapTests
+public class OverlapTests : ThreadCountFixture
 {
     public static readonly string[] Losses = ["dice_loss", "tversky_loss", "focal_tversky_loss", "generalized_dice_loss"];
-
-    private int savedMaxThreads;
-
-    [SetUp]
-    public void SaveThreads() => savedMaxThreads = LossKernelsSettings.MaxThreads;
-
-    [TearDown]
-    public void RestoreThreads() => LossKernelsSettings.MaxThreads = savedMaxThreads;
 
     /// <summary>The options each loss is tested with, besides its defaults: its own hyperparameters and the shared ones.</summary>
     public static IEnumerable<Dictionary<string, object?>> Variants(string loss)
