@@ -2,11 +2,13 @@
 """PyTorch 1.13's CPU forward+backward through autograd for the generative family's losses, in float32, beside ours:
 total_variation_loss (kornia's TotalVariation: per image Σ|Δx| + Σ|Δy|, then the mean over images), gan_loss (BasicSR's GANLoss for
 the discriminator's real logits: vanilla's BCE with logits, hinge's relu(1 − x), wgan_softplus's softplus(−x), each a mean),
-cycle_consistency_loss (CycleGAN's backward_G cycle and identity L1 terms) and gradient_penalty (WGAN-GP's and R1's on the critic's
-gradient rows, as a leaf that requires grad: the penalty's own cost, not the double backward's).
+cycle_consistency_loss (CycleGAN's backward_G cycle and identity L1 terms), gradient_penalty (WGAN-GP's and R1's on the critic's
+gradient rows, as a leaf that requires grad: the penalty's own cost, not the double backward's), relativistic_gan_loss (ESRGAN's
+generator loss: vanilla BCE on r − mean(f) and f − mean(r), both logits requiring grad) and feature_reconstruction_loss
+(F.mse_loss on one layer's [4, 256, 128, 128] features).
 
 Run where Debian's python3-torch is installed (not needed by the build or the tests):
-    dotnet run -c Release --project benchmarks/LossKernels.Benchmarks -- quick --full --filter total_variation,gan_loss,cycle,penalty --no-opencl --json /tmp/ours.json
+    dotnet run -c Release --project benchmarks/LossKernels.Benchmarks -- quick --full --filter total_variation,gan_loss,cycle,penalty,feature --no-opencl --json /tmp/ours.json
     /usr/bin/python3 benchmarks/peers/torch_generative.py --ours /tmp/ours.json
 The quick report's full sizes: [4, 4, 1024, 1024] images, 16M logits, four 4M images with identities, 16 rows of 1M gradient values
 (--side 512 and --elements 4194304 for the quick report without --full). The median of repeated runs after warm-up, with torch's
@@ -86,6 +88,23 @@ def main():
     print_comparison("gradient_penalty", median_ms(wgan_gp, args.repeats), ours, critic.numel())
     r1 = timed(lambda: 10 / 2 * critic.pow(2).sum(dim=1).mean(), critic)
     print_comparison("gradient_penalty (r1)", median_ms(r1, args.repeats), ours, critic.numel())
+    del critic
+
+    half = args.elements // 2
+    real = (torch.rand(half, generator=g) * 6 - 1).requires_grad_(True)
+    fake = (torch.rand(half, generator=g) * 6 - 4).requires_grad_(True)
+
+    def relativistic():
+        return 0.5 * (F.binary_cross_entropy_with_logits(real - fake.mean(), torch.zeros_like(real))
+                      + F.binary_cross_entropy_with_logits(fake - real.mean(), torch.ones_like(fake)))
+
+    # The quick report counts the relativistic loss at its sample size, two halves of it.
+    print_comparison("relativistic_gan_loss", median_ms(timed(relativistic, real, fake), args.repeats), ours, 2 * half)
+    del real, fake
+
+    features = (torch.rand(4, args.elements // 4, generator=g) * 2).requires_grad_(True)
+    target = features.detach() + torch.rand(features.shape, generator=g) - 0.5
+    print_comparison("feature_reconstruction_loss", median_ms(timed(lambda: F.mse_loss(features, target), features), args.repeats), ours, features.numel())
 
 
 if __name__ == "__main__":
