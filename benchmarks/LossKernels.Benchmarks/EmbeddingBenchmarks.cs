@@ -38,7 +38,7 @@ public unsafe class EmbeddingBenchmarks
     public void GramLower()
     {
         fixed (float* x = embeddings, g = gram)
-            Gram.Lower(x, Rows, Dim, g);
+            Gemm.GramLower(x, Rows, Dim, g);
     }
 
     [Benchmark(Baseline = true)]

@@ -7,7 +7,7 @@ namespace LossKernels.Embedding;
 
 /// <summary>
 /// <see cref="TripletMiningLoss"/> on the CPU, in passes over pooled scratch: the rows E (copied, or normalized), the Gram matrix
-/// E·Eᵀ (<see cref="Gram.Lower"/>), its lower triangle turned into distances and mirrored, the mining of each anchor's row, which
+/// E·Eᵀ (<see cref="Gemm.GramLower"/>), its lower triangle turned into distances and mirrored, the mining of each anchor's row, which
 /// overwrites that row with the anchor's coefficients M_aj = ∂L/∂d_aj·slope, then W = M + Mᵀ, and per row the gradient
 /// Σ_j W_ij (e_i − e_j) (or −Σ_j W_ij e_j for the cosine) over the nonzero W_ij, chained through the normalization. Every pass
 /// writes its own elements, and the loss adds per-chunk partials in order: the same bits for any thread count.
@@ -83,7 +83,7 @@ internal static unsafe class TripletMiningDriver
         {
             bool big = (long)rows * dim >= 1 << 16;
             ChunkedRun.Run(new PrepareKernel(loss.Normalized, x, e, norms, dim), rows, big ? 0 : int.MaxValue, chunkLength: 64);
-            Gram.Lower(e, rows, dim, matrix);
+            Gemm.GramLower(e, rows, dim, matrix);
             for (int i = 0; i < rows; i++)
                 squares[i] = matrix[(nint)i * rows + i];
             int tiles = (rows + TileSide - 1) / TileSide;

@@ -135,29 +135,6 @@ public class TripletMiningTests : ThreadCountFixture
         Numerics.AssertClose("kernel", gradient, expected.Gradient, 1e-4, 1e-5);
     }
 
-    /// <summary>The Gram kernel's lower triangle against a double product, at every panel and tile remainder.</summary>
-    [Test]
-    public unsafe void TheGramKernelMatchesADoubleProduct()
-    {
-        var random = new Random(3);
-        foreach (int rows in (int[])[1, 2, 5, 6, 7, 13, 31, 32, 33, 64, 97])
-            foreach (int dim in (int[])[1, 3, 16, 17, 100])
-            {
-                float[] x = Enumerable.Range(0, rows * dim).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
-                var gram = new float[rows * rows];
-                fixed (float* px = x, pg = gram)
-                    Gram.Lower(px, rows, dim, pg);
-                for (int i = 0; i < rows; i++)
-                    for (int j = 0; j <= i; j++)
-                    {
-                        double sum = 0;
-                        for (int k = 0; k < dim; k++)
-                            sum += (double)x[i * dim + k] * x[j * dim + k];
-                        Numerics.AssertClose($"B={rows} D={dim} G[{i},{j}]", gram[i * rows + j], sum, 1e-5, 1e-5 * dim);
-                    }
-            }
-    }
-
     [Test]
     public void EdgeCases()
     {
