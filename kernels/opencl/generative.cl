@@ -1,7 +1,7 @@
 /* The feature-space and generative losses (bindings/LossKernels/Generative). Built two ways: as an elementwise program
  * (elementwise.h first, -D LOSS=gan_<form>), where only the GAN loss's element math is compiled, and on its own for total
- * variation's kernel. gan_* mirror GanTerms' forms; tv_absolute is TotalVariationMath's Absolute, tv_joint is Joint;
- * total_variation is IlgpuTotalVariationLoss's TotalVariationPass. */
+ * variation's and the Gram style loss's kernels. gan_* mirror GanTerms' forms; tv_absolute is TotalVariationMath's Absolute, tv_joint is
+ * Joint; total_variation is IlgpuTotalVariationLoss's TotalVariationPass; gram_style_slopes is GramStyleMath's Difference and Slope. */
 
 #ifdef LOSS
 
@@ -140,6 +140,86 @@ kernel void total_variation(global const float* x, global float* gradient, globa
     for (int item = 0; item < TV_GROUP; item++)
         sum += scratch[item];
     partials[get_group_id(0) + get_num_groups(0) * (get_group_id(1) + get_num_groups(1) * get_group_id(2))] = sum;
+}
+
+/* The side of the Gram style loss's tiles (the host launches 16×16 groups). */
+#define GRAM_TILE 16
+
+/* Work-items per group of gram_style_slopes. */
+#define GRAM_GROUP 64
+
+/* G[n, i, j] = scale·Σ_k x[n, i, k]·x[n, j, k] of [N, C, M] features, a 16×16 tile of G per group (j along dimension 0, i along 1, the
+ * image along 2): 16 k's of the tile's rows i and rows j at a time through local memory. Each entry is one fma chain in k order, the
+ * CPU SYRK's (GramStyleLoss.ComputeGram's) bits. */
+kernel void gram_matrix(global const float* x, global float* gram, int channels, int spatial, float scale)
+{
+    local float rows_i[GRAM_TILE][GRAM_TILE + 1], rows_j[GRAM_TILE][GRAM_TILE + 1];
+    int lj = (int)get_local_id(0), li = (int)get_local_id(1);
+    int j = (int)get_global_id(0), i = (int)get_global_id(1), n = (int)get_global_id(2);
+    int i0 = (int)get_group_id(1) * GRAM_TILE, j0 = (int)get_group_id(0) * GRAM_TILE;
+    global const float* image = x + (size_t)n * (size_t)channels * (size_t)spatial;
+    float sum = 0.0f;
+    for (int k0 = 0; k0 < spatial; k0 += GRAM_TILE)
+    {
+        int k = k0 + lj;
+        rows_i[li][lj] = i0 + li < channels && k < spatial ? image[(size_t)(i0 + li) * (size_t)spatial + (size_t)k] : 0.0f;
+        rows_j[li][lj] = j0 + li < channels && k < spatial ? image[(size_t)(j0 + li) * (size_t)spatial + (size_t)k] : 0.0f;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        int depth = min(GRAM_TILE, spatial - k0);
+        for (int kk = 0; kk < depth; kk++)
+            sum = fma(rows_i[li][kk], rows_j[lj][kk], sum);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (i < channels && j < channels)
+        gram[((size_t)n * (size_t)channels + (size_t)i) * (size_t)channels + (size_t)j] = sum * scale;
+}
+
+/* Entry q of the N Grams (GramStyleMath): e = G − A added squared into the group's partial, and with slopes D = factor·(G − ½(A + Aᵀ)),
+ * A the image's target Gram (per_image_target) or the one for every image. */
+kernel void gram_style_slopes(global const float* gram, global const float* target, global float* slopes, int channels, int per_image_target,
+    float factor, int entries, global acc_t* partials)
+{
+    local acc_t scratch[GRAM_GROUP];
+    int q = (int)get_global_id(0);
+    acc_t value = 0;
+    if (q < entries)
+    {
+        int square = channels * channels, n = q / square, r = q - n * square, i = r / channels, j = r - i * channels;
+        global const float* a = target + (per_image_target ? (size_t)n * (size_t)square : 0);
+        float g = gram[q], style = a[r];
+        float e = g - style;
+        value = (acc_t)e * (acc_t)e;
+        if (slopes)
+            slopes[q] = factor * (g - 0.5f * (style + a[j * channels + i]));
+    }
+    acc_t sum = group_sum(scratch, value);
+    if (get_local_id(0) == 0)
+        partials[get_group_id(0)] = sum;
+}
+
+/* gradient[n, c, m] = Σ_k D[n, c, k]·x[n, k, m], a 16×16 tile per group (m along dimension 0, c along 1, the image along 2): 16 k's of
+ * D's rows and of the features' columns at a time through local memory. Each entry is one fma chain in k order, the CPU SGEMM's bits. */
+kernel void gram_style_backward(global const float* slopes, global const float* x, global float* gradient, int channels, int spatial)
+{
+    local float d[GRAM_TILE][GRAM_TILE + 1], f[GRAM_TILE][GRAM_TILE + 1];
+    int lm = (int)get_local_id(0), lc = (int)get_local_id(1);
+    int m = (int)get_global_id(0), c = (int)get_global_id(1), n = (int)get_global_id(2);
+    int c0 = (int)get_group_id(1) * GRAM_TILE;
+    global const float* dn = slopes + (size_t)n * (size_t)channels * (size_t)channels;
+    global const float* image = x + (size_t)n * (size_t)channels * (size_t)spatial;
+    float sum = 0.0f;
+    for (int k0 = 0; k0 < channels; k0 += GRAM_TILE)
+    {
+        d[lc][lm] = c0 + lc < channels && k0 + lm < channels ? dn[(size_t)(c0 + lc) * (size_t)channels + (size_t)(k0 + lm)] : 0.0f;
+        f[lc][lm] = k0 + lc < channels && m < spatial ? image[(size_t)(k0 + lc) * (size_t)spatial + (size_t)m] : 0.0f;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        int depth = min(GRAM_TILE, channels - k0);
+        for (int kk = 0; kk < depth; kk++)
+            sum = fma(d[lc][kk], f[kk][lm], sum);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (c < channels && m < spatial)
+        gradient[(size_t)n * (size_t)channels * (size_t)spatial + (size_t)c * (size_t)spatial + (size_t)m] = sum;
 }
 
 #endif

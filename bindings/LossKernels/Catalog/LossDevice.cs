@@ -63,6 +63,8 @@ public abstract class LossDevice
     internal abstract DeviceRun RelativisticGan(Generative.RelativisticGanBoundLoss bound);
 
     internal abstract DeviceRun FeatureReconstruction(Generative.FeatureReconstructionBoundLoss bound);
+
+    internal abstract DeviceRun GramStyle(Generative.GramStyleBoundLoss bound);
 }
 
 /// <summary>

@@ -16,6 +16,11 @@ internal static class GenerativeCatalog
             ["p", "reduction"], ElementwiseReportSize,
             (p, inputs, upstream, device) => new FeatureReconstructionBoundLoss(new FeatureReconstructionLoss(p.Int32("p", 2)), p, inputs, upstream, device),
             FeatureSample, ["mean", "sum"]),
+        new LossDefinition("gram_style_loss", "generative",
+            "per image of [N, C, …]: ‖G(ŷ) − A‖²_F, G = F·Fᵀ/(C·H·W) (johnson) or ‖F·Fᵀ − A‖²_F/(4·C²·(H·W)²) (gatys), the mean or sum over images",
+            "Johnson's / Gatys's style loss: torch.bmm(F, F.transpose(1, 2)) against the style's Gram through autograd", ["input"], ["target", "target_gram"],
+            ["normalization", "reduction"], 4 * 256 * 128 * 128,
+            (p, inputs, upstream, device) => new GramStyleBoundLoss(CreateGram(p), p, inputs, upstream, device), GramSample, ["mean", "sum"]),
         new LossDefinition("total_variation_loss", "generative",
             "per image of [N, C, H, W]: Σ|Δx| + Σ|Δy| (anisotropic), Σ√(Δx² + Δy² + eps) (isotropic) or Σ(Δx² + Δy²)^(β/2)",
             "kornia TotalVariation (per image); the isotropic and β norms in PyTorch", ["input"], [], ["norm", "eps", "beta", "reduction"],
@@ -44,6 +49,32 @@ internal static class GenerativeCatalog
             (p, inputs, upstream, device) => new EmbeddingBoundLoss<GradientPenaltyLoss>(CreatePenalty(p), GradientPenaltyLoss.Names, false, p, inputs, upstream,
                 device), PenaltySample),
     ];
+
+    /// <summary><c>normalization</c>: "johnson" (the default) or "gatys".</summary>
+    private static GramStyleLoss CreateGram(LossParameters p) => new(p.String("normalization", "johnson") switch
+    {
+        "johnson" => GramNormalization.Johnson,
+        "gatys" => GramNormalization.Gatys,
+        var other => throw new ArgumentException($"Parameter 'normalization' must be 'johnson' or 'gatys', got '{other}'.", "normalization"),
+    });
+
+    /// <summary>
+    /// One layer's features [N, C, H·W] = [4, 256, 16384] at the report's 16M (a VGG relu3 layer of a 512² image, 128² by 256 channels;
+    /// fewer images and channels below), ReLU-like (non-negative, a third zero), and the Gram of one style image's features
+    /// [1, C, C], computed once as a caller keeps it.
+    /// </summary>
+    private static Dictionary<string, LossTensor> GramSample(int length, int seed)
+    {
+        var random = new Random(seed);
+        int images = Math.Max(1, Math.Min(4, length / 4096));
+        int perImage = Math.Max(1, length / images);
+        int channels = Math.Clamp((int)Math.Sqrt(perImage), 1, 256), spatial = Math.Max(1, perImage / channels);
+        float[] Features(int count) => Enumerable.Range(0, count).Select(_ => random.Next(3) == 0 ? 0f : (float)(2 * random.NextDouble())).ToArray();
+        float[] x = Features(images * channels * spatial), style = Features(channels * spatial);
+        var gram = new float[channels * channels];
+        new GramStyleLoss().ComputeGram(style, 1, channels, gram);
+        return new() { ["input"] = LossTensor.FromFloats(x, images, channels, spatial), ["target_gram"] = LossTensor.FromFloats(gram, 1, channels, channels) };
+    }
 
     /// <summary><c>penalty</c> ("wgan_gp", "r1") and <c>gp_weight</c> (10).</summary>
     private static GradientPenaltyLoss CreatePenalty(LossParameters p)

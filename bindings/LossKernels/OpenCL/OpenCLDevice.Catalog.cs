@@ -49,5 +49,7 @@ public sealed partial class OpenCLDevice
 
     internal override DeviceRun FeatureReconstruction(Generative.FeatureReconstructionBoundLoss bound) => new Generative.OpenCLFeatureReconstructionRun(bound, this);
 
+    internal override DeviceRun GramStyle(Generative.GramStyleBoundLoss bound) => new Generative.OpenCLGramStyleRun(bound, this);
+
     internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new OpenCLPosWeightRun(bound, this);
 }

@@ -71,4 +71,6 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
     internal override DeviceRun RelativisticGan(Generative.RelativisticGanBoundLoss bound) => new IlgpuRelativisticGanRun(bound, this);
 
     internal override DeviceRun FeatureReconstruction(Generative.FeatureReconstructionBoundLoss bound) => new IlgpuFeatureReconstructionRun(bound, this);
+
+    internal override DeviceRun GramStyle(Generative.GramStyleBoundLoss bound) => new IlgpuGramStyleRun(bound, this);
 }

@@ -23,6 +23,7 @@ public static class ReferenceGenerativeLosses
             "cycle_consistency_loss" => Cycle(p, inputs, upstream?[0] ?? 1d),
             "gradient_penalty" => Penalty(p, inputs["input"], upstream),
             "feature_reconstruction_loss" => FeatureReconstruction(p, inputs["input"], inputs["target"], upstream?[0] ?? 1d),
+            "gram_style_loss" => GramStyle(p, inputs, upstream?[0] ?? 1d),
             _ => throw new ArgumentException($"No generative reference for '{loss}'.", nameof(loss)),
         };
     }
@@ -102,6 +103,20 @@ public static class ReferenceGenerativeLosses
         }
 
         return new ReferenceResult([total * scale], gradient);
+    }
+
+    /// <summary>Against the style's Gram (<c>target_gram</c>) or its features (<c>target</c>, their Gram in float64 too).</summary>
+    private static ReferenceResult GramStyle(Parameters p, IReadOnlyDictionary<string, LossTensor> inputs, double upstream)
+    {
+        GramNormalization normalization = p.Text("normalization", "johnson") == "gatys" ? GramNormalization.Gatys : GramNormalization.Johnson;
+        LossTensor x = inputs["input"];
+        int images = x.Shape[0], channels = x.Shape[1];
+        float[] target = inputs.TryGetValue("target_gram", out LossTensor? gram)
+            ? gram.RequireFloats("target_gram")
+            : Array.ConvertAll(ReferenceGramStyle.Gram(normalization, inputs["target"].RequireFloats("target"), inputs["target"].Shape[0], channels), v => (float)v);
+        double scale = p.Text("reduction", "mean") == "sum" ? 1d : 1d / images;
+        (double[] losses, double[] gradient) = ReferenceGramStyle.Evaluate(normalization, x.RequireFloats("input"), target, images, channels, _ => upstream * scale);
+        return new ReferenceResult([losses.Sum() * scale], gradient);
     }
 
     /// <summary>The catalog parameters with their defaults.</summary>
