@@ -1634,6 +1634,75 @@ def feature_reconstruction_cases(rng):
         case(f"p{p}_large", {"p": p}, (features((2, 3, 4, 4))[0] * 1e4).astype(np.float32), (features((2, 3, 4, 4))[1] * 1e4).astype(np.float32))
 
 
+def gram_style(x, target_gram=None, style=None, normalization="johnson", reduction="mean"):
+    """Johnson's / Gatys's Gram style loss in float64 through autograd: G = bmm(F, F^T) per image of [N, C, ...] (over C*H*W for
+    johnson), per image ||G - A||_F^2 (over 4*C^2*(H*W)^2 for gatys), the mean or sum over images; A is target_gram ([1 or N, C, C]) or
+    the Gram of the style's features."""
+    n, c = x.shape[0], x.shape[1]
+
+    def gram(features):
+        f = features.reshape(features.shape[0], c, -1)
+        g = torch.bmm(f, f.transpose(1, 2))
+        return g / (c * f.shape[2]) if normalization == "johnson" else g
+
+    a = target_gram if target_gram is not None else gram(style)
+    spatial = x.reshape(n, c, -1).shape[2]
+    values = ((gram(x) - a) ** 2).sum(dim=(1, 2))
+    if normalization == "gatys":
+        values = values / (4.0 * c * c * spatial * spatial)
+    return values.sum() if reduction == "sum" else values.mean()
+
+
+def gram_style_cases(rng):
+    """gram_style_loss (issue 16 item 2): johnson and gatys, mean and sum, the style as its Gram ([1, C, C] or [N, C, C]) or as its
+    features (of another spatial extent), a Gram of one channel, zero features, +-1e4, a target Gram that is not symmetric, an upstream."""
+    source = f"torch {torch.__version__}: torch.bmm(F, F.transpose(1, 2)) Gram style loss (Johnson / Gatys normalization) through autograd, float64"
+
+    def case(tag, params, x, target_gram=None, style=None, upstream=None):
+        x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+        a64 = None if target_gram is None else torch.tensor(target_gram.astype(np.float64))
+        s64 = None if style is None else torch.tensor(style.astype(np.float64))
+        value = gram_style(x64, a64, s64, **params)
+        (value * (1.0 if upstream is None else float(upstream))).backward()
+        inputs = {"input": tensor(x, "float32")}
+        if target_gram is not None:
+            inputs["target_gram"] = tensor(target_gram, "float32")
+        else:
+            inputs["target"] = tensor(style, "float32")
+        shape = "x".join(str(v) for v in x.shape)
+        scale = float(np.abs(x64.grad.numpy()).max()) if x.size else 0.0
+        # G - A cancels where the two Grams are close: the float32 Gram's relative error (~sqrt(H*W) ulps) grows by their ratio.
+        tolerance = {"rtol": 1e-3, "atol": 1e-6 * scale + 1e-30}
+        write_expected(f"gram_style_loss/{tag}/{params.get('normalization', 'johnson')}/{params.get('reduction', 'mean')}/{shape}", "gram_style_loss", params,
+                       inputs, None if upstream is None else np.float32(upstream),
+                       {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")}, source, tolerance)
+
+    def features(shape):
+        return np.where(rng.integers(0, 3, shape) == 0, 0.0, rng.uniform(0, 2, shape)).astype(np.float32)
+
+    def gram_of(style, normalization):
+        f = style.reshape(style.shape[0], style.shape[1], -1).astype(np.float64)
+        g = f @ f.transpose(0, 2, 1)
+        return (g / (f.shape[1] * f.shape[2]) if normalization == "johnson" else g).astype(np.float32)
+
+    for normalization in ("johnson", "gatys"):
+        for reduction in ("mean", "sum"):
+            for shape in ((1, 1, 1, 1), (2, 3, 5, 7), (3, 8, 4, 4), (1, 33, 7, 9)):
+                x = features(shape)
+                style = features((1, shape[1], shape[2] + 1, shape[3]))
+                params = {"normalization": normalization, "reduction": reduction}
+                case("gram", params, x, target_gram=gram_of(style, normalization))
+                case("features", params, x, style=style)
+        x = features((2, 16, 6, 5))
+        case("per_image_gram_upstream", {"normalization": normalization, "reduction": "sum"}, x,
+             target_gram=gram_of(features((2, 16, 6, 5)), normalization), upstream=0.37)
+        case("zero", {"normalization": normalization}, np.zeros((2, 4, 3, 3), np.float32), target_gram=gram_of(features((1, 4, 3, 3)), normalization))
+        case("large", {"normalization": normalization}, ((features((2, 3, 4, 4)) - 1) * 1e4).astype(np.float32),
+             target_gram=gram_of(((features((1, 3, 4, 4)) - 1) * 1e4).astype(np.float32), normalization))
+        asymmetric = gram_of(features((1, 5, 4, 4)), normalization) * rng.uniform(0.5, 1.5, (1, 5, 5)).astype(np.float32)
+        case("asymmetric_target", {"normalization": normalization}, features((2, 5, 4, 4)), target_gram=asymmetric.astype(np.float32))
+
+
 def relativistic_gan(real, fake, gan_type="vanilla", is_disc=False, real_label_val=1.0, fake_label_val=0.0, loss_weight=1.0, detach_means=False):
     """ESRGAN's relativistic average GAN loss with BasicSR's GANLoss, in float64: the discriminator's 0.5*(gan(real - mean(fake), True) +
     gan(fake - mean(real), False)), the generator's with True and False swapped. detach_means detaches both means (ESRGAN's discriminator
@@ -1832,6 +1901,7 @@ def main():
     relativistic_cases(np.random.default_rng(20261212))
     feature_reconstruction_cases(np.random.default_rng(20261213))
     gradient_penalty_cases(np.random.default_rng(20261211))
+    gram_style_cases(np.random.default_rng(20261214))
     print(f"wrote {len(os.listdir(OUT))} cases to {OUT}", file=sys.stderr)
 
 

@@ -6,10 +6,10 @@ using LossKernels.Generative;
 namespace LossKernels.ILGPU;
 
 /// <summary>
-/// <see cref="GramStyleLoss"/> on an engine's ILGPU memory, as the OpenCL kernels: 16×16 tiles (4×4 on the CPU accelerator, whose groups hold 16
-/// threads) of every image's Gram with the features
-/// through shared memory (<see cref="GramTiles"/>), a pass per Gram entry with <see cref="GramStyleMath"/> (the squared differences the
-/// item kernel adds, and the backward's matrix D), and 16×16 tiles of D·F (<see cref="BackwardTiles"/>). Each Gram and gradient entry is
+/// <see cref="GramStyleLoss"/> on an engine's ILGPU memory, as the OpenCL kernels: 16×16 tiles (4×4 on the CPU accelerator, whose groups
+/// hold 16 threads) of every image's Gram with the features through shared memory (<see cref="GramTiles"/>), a pass per Gram entry with
+/// <see cref="GramStyleMath"/> (the squared differences the item kernel adds, and the backward's matrix D), and tiles of D·F
+/// (<see cref="BackwardTiles"/>). Each Gram and gradient entry is
 /// one fused multiply-add chain in index order, the CPU's SYRK's and SGEMM's bits. The Grams and D live in the accelerator's scratch.
 /// </summary>
 public static class IlgpuGramStyleLoss
