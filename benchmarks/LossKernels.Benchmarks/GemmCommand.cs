@@ -69,7 +69,7 @@ internal static unsafe class GemmCommand
     }
 
     /// <summary>The best of five runs of twenty independent FMA chains (more than latency × throughput) over the widest vectors.</summary>
-    private static double MeasurePeak()
+    internal static double MeasurePeak()
     {
         double best = 0;
         for (int r = 0; r < 5; r++)

@@ -137,6 +137,9 @@ internal static class KernelCheck
         if (definition.Name == "feature_reconstruction_loss")
             yield return (new() { ["reduction"] = "sum", ["p"] = 1L }, true);
 
+        if (definition.Name == "gram_style_loss")
+            yield return (new() { ["reduction"] = "sum", ["normalization"] = "gatys" }, true);
+
         if (definition.Name == "gan_loss")
         {
             // Every element form: lsgan's square, wgan's line, wgan_softplus's softplus, the discriminator's hinge, the minimax generator.

@@ -24,7 +24,8 @@ internal sealed record ReportRow(
     [property: JsonPropertyName("roofline_fraction")] double RooflineFraction,
     [property: JsonPropertyName("max_rel_err")] double MaxRelErr,
     [property: JsonPropertyName("memmove_fraction")] double MemmoveFraction,
-    [property: JsonPropertyName("simd_throughput_ratio"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? SimdThroughputRatio = null);
+    [property: JsonPropertyName("simd_throughput_ratio"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? SimdThroughputRatio = null,
+    [property: JsonPropertyName("gflops"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Gflops = null);
 
 /// <summary>
 /// The README's main command: every catalog loss × backend × mode at its report size, timed
@@ -225,7 +226,10 @@ internal static class QuickReport
                         LossMode.Backward => RelativeError(runner.Gradient, reference.InputGradient),
                         _ => Math.Max(RelativeError([runner.Loss], reference.Loss), RelativeError(runner.Gradient, reference.InputGradient)),
                     };
-                    rows.Add(new ReportRow(definition.Name, runner.Backend, mode.ToString().ToLowerInvariant(), n, ms, gbps, gbps / roofGbps, error, gbps / memmoveGbps, simdRatio));
+                    // A loss that is matrix products (the Gram style loss) is bounded by the FMA units, not the copy: its GFLOP/s too.
+                    double? gflops = bound is Generative.GramStyleBoundLoss gram ? gram.Flops(mode) / ms / 1e6 : null;
+                    rows.Add(new ReportRow(definition.Name, runner.Backend, mode.ToString().ToLowerInvariant(), n, ms, gbps, gbps / roofGbps, error, gbps / memmoveGbps, simdRatio,
+                        gflops));
                     task.Increment(1);
                 }
             }
@@ -324,16 +328,22 @@ internal static class QuickReport
             .AddColumn(new TableColumn("of memmove").RightAligned())
             .AddColumn(new TableColumn("max rel err").RightAligned())
             .AddColumn(new TableColumn("× simd").RightAligned());
+        bool products = rows.Any(r => r.Gflops is not null);
+        if (products)
+            table.AddColumn(new TableColumn("GFLOP/s").RightAligned());
         foreach (ReportRow row in rows)
         {
-            table.AddRow(row.Loss, row.Backend, row.Mode, row.N.ToString("N0"), row.Ms.ToString("F3"), row.Gbps.ToString("F1"),
-                row.RooflineFraction.ToString("F2"), row.MemmoveFraction.ToString("F2"), row.MaxRelErr.ToString("E1"), row.SimdThroughputRatio?.ToString("F2") ?? "");
+            string[] cells = [row.Loss, row.Backend, row.Mode, row.N.ToString("N0"), row.Ms.ToString("F3"), row.Gbps.ToString("F1"),
+                row.RooflineFraction.ToString("F2"), row.MemmoveFraction.ToString("F2"), row.MaxRelErr.ToString("E1"), row.SimdThroughputRatio?.ToString("F2") ?? ""];
+            table.AddRow(products ? [.. cells, row.Gflops?.ToString("F1") ?? ""] : cells);
         }
 
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine("GB/s counts the bytes a loss must read and write (fused elementwise: 12 per element; fused box pair: 64, both gradients); the roof is the faster of a memmove and a streaming-store copy of as many bytes on the same threads, timed in turn with each row; the column of memmove is the fraction of the memmove alone. " +
             "For device rows (opencl, ilgpu-cuda) the memmove is the device's own buffer copy, and on a CPU device the host copies count toward the roof too; × simd is the device's throughput over the CPU SIMD kernel's, timed in turn in each round. " +
             "max rel err is against the float64 reference, each element relative to itself or, if smaller, to 1/1000 of the largest element.");
+        if (products)
+            AnsiConsole.MarkupLine($"GFLOP/s counts a matrix-product loss's useful flops (gram_style_loss: the Gram's lower triangle and the backward's product); the core's FP32 peak measured now (an FMA loop) is {GemmCommand.MeasurePeak():F0} GFLOP/s, {LossKernelsSettings.MaxThreads} threads.");
     }
 
     internal static string? Option(string[] args, string name)

@@ -60,7 +60,7 @@ internal static class GenerativeCatalog
 
     /// <summary>
     /// One layer's features [N, C, H·W] = [4, 256, 16384] at the report's 16M (a VGG relu3 layer of a 512² image, 128² by 256 channels;
-    /// fewer images and channels below), ReLU-like (non-negative, a third zero), and the Gram of one style image's features
+    /// fewer images and channels below), ReLU-like (non-negative, a third zero), and the Gram of one style image's (sparser, wider) features
     /// [1, C, C], computed once as a caller keeps it.
     /// </summary>
     private static Dictionary<string, LossTensor> GramSample(int length, int seed)
@@ -69,8 +69,10 @@ internal static class GenerativeCatalog
         int images = Math.Max(1, Math.Min(4, length / 4096));
         int perImage = Math.Max(1, length / images);
         int channels = Math.Clamp((int)Math.Sqrt(perImage), 1, 256), spatial = Math.Max(1, perImage / channels);
-        float[] Features(int count) => Enumerable.Range(0, count).Select(_ => random.Next(3) == 0 ? 0f : (float)(2 * random.NextDouble())).ToArray();
-        float[] x = Features(images * channels * spatial), style = Features(channels * spatial);
+        float[] Features(int count, int zeroOneIn, double range) =>
+            Enumerable.Range(0, count).Select(_ => random.Next(zeroOneIn) == 0 ? 0f : (float)(range * random.NextDouble())).ToArray();
+        // The style's statistics differ from the prediction's (sparser, wider), as a style image's do at the start of a transfer.
+        float[] x = Features(images * channels * spatial, 3, 2), style = Features(channels * spatial, 2, 3);
         var gram = new float[channels * channels];
         new GramStyleLoss().ComputeGram(style, 1, channels, gram);
         return new() { ["input"] = LossTensor.FromFloats(x, images, channels, spatial), ["target_gram"] = LossTensor.FromFloats(gram, 1, channels, channels) };

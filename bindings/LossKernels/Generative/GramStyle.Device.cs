@@ -69,8 +69,6 @@ public readonly partial struct GramStyleLoss
 /// </summary>
 internal static unsafe class GramStyleDeviceLoss
 {
-    private static readonly string[] Names = ["gram_matrix", "gram_style_slopes", "gram_style_backward"];
-
     /// <summary>The side of a tile (the kernels' GRAM_TILE).</summary>
     private const int Tile = 16;
 
@@ -107,12 +105,12 @@ internal static unsafe class GramStyleDeviceLoss
         lock (device.Gate)
         {
             device.ThrowIfDisposed();
-            KernelSet kernels = device.Kernels(new ProgramKey("generative", null, OpenCLReductionVariant.Auto), Names);
+            KernelSet kernels = GenerativeProgram.Kernels(device);
             nint gram = device.Scratch(GramSlot, (long)entries * sizeof(float));
             nint slopes = gradient is null ? 0 : device.Scratch(SlopesSlot, (long)entries * sizeof(float));
-            LaunchGram(device, kernels.Kernel(0), input.Handle, gram, shape, scale);
+            LaunchGram(device, kernels.Kernel(GenerativeProgram.GramMatrix), input.Handle, gram, shape, scale);
 
-            nint kernel = kernels.Kernel(1);
+            nint kernel = kernels.Kernel(GenerativeProgram.GramStyleSlopes);
             int groups = (entries + Group - 1) / Group;
             uint argument = 0;
             KernelSet.SetBuffer(kernel, argument++, gram);
@@ -127,7 +125,7 @@ internal static unsafe class GramStyleDeviceLoss
 
             if (gradient is not null)
             {
-                kernel = kernels.Kernel(2);
+                kernel = kernels.Kernel(GenerativeProgram.GramStyleBackward);
                 KernelSet.SetBuffer(kernel, 0, slopes);
                 KernelSet.SetBuffer(kernel, 1, input.Handle);
                 KernelSet.SetBuffer(kernel, 2, gradient.Handle);
@@ -150,7 +148,7 @@ internal static unsafe class GramStyleDeviceLoss
         lock (device.Gate)
         {
             device.ThrowIfDisposed();
-            LaunchGram(device, device.Kernels(new ProgramKey("generative", null, OpenCLReductionVariant.Auto), Names).Kernel(0), features, gram, shape, scale);
+            LaunchGram(device, GenerativeProgram.Kernels(device).Kernel(GenerativeProgram.GramMatrix), features, gram, shape, scale);
             device.Finish();
         }
     }

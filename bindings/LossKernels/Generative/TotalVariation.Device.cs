@@ -64,8 +64,6 @@ public readonly partial struct TotalVariationLoss
 /// </summary>
 internal static unsafe class TotalVariationDeviceLoss
 {
-    private static readonly string[] Names = ["total_variation"];
-
     private const int Group = 64;
 
     public static float Run(in TotalVariationLoss loss, DeviceBuffer<float> input, TotalVariationShape shape, DeviceBuffer<float>? output,
@@ -103,7 +101,7 @@ internal static unsafe class TotalVariationDeviceLoss
         lock (device.Gate)
         {
             device.ThrowIfDisposed();
-            nint kernel = device.Kernels(new ProgramKey("generative", null, OpenCLReductionVariant.Auto), Names).Kernel(0);
+            nint kernel = GenerativeProgram.Kernels(device).Kernel(GenerativeProgram.TotalVariation);
             uint argument = 0;
             KernelSet.SetBuffer(kernel, argument++, input.Handle);
             KernelSet.SetBuffer(kernel, argument++, gradient?.Handle ?? 0);
