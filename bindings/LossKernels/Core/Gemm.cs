@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace LossKernels;
 
@@ -123,7 +124,12 @@ internal static unsafe class Gemm
                         {
                             int panelColumn = (firstPanel + i * step) * width, panelColumns = Math.Min(width, operands.N - panelColumn);
                             float* panel = pb + (nint)i * width * depth;
-                            PackB(panel, k0, depth, panelColumn, panelColumns, width);
+                            // G = X·Xᵀ's B columns are rows of X that the A slivers hold already: transposed from there (in L2), X is read
+                            // from memory once.
+                            if (operands.LowerOnly)
+                                PackTransposed(pa + (nint)(panelColumn - firstRow) * depth, depth, panel, depth, panelColumns, width);
+                            else
+                                PackB(panel, k0, depth, panelColumn, panelColumns, width);
                             for (int s = 0; s < slivers; s++)
                             {
                                 int row = firstRow + s * TileRows;
@@ -148,15 +154,7 @@ internal static unsafe class Gemm
         {
             if (operands.TransposedB)
             {
-                // B's columns are rows of the operand: read each along k.
-                for (int c = 0; c < width; c++)
-                {
-                    float* source = operands.B + (nint)(firstColumn + Math.Min(c, columns - 1)) * operands.Ldb + k0;
-                    float keep = c < columns ? 1f : 0f;
-                    for (int k = 0; k < depth; k++)
-                        panel[k * width + c] = keep * source[k];
-                }
-
+                PackTransposed(operands.B + (nint)firstColumn * operands.Ldb + k0, operands.Ldb, panel, depth, columns, width);
                 return;
             }
 
@@ -165,6 +163,55 @@ internal static unsafe class Gemm
                 var destination = new Span<float>(panel + (nint)k * width, width);
                 new ReadOnlySpan<float>(operands.B + (nint)(k0 + k) * operands.Ldb + firstColumn, columns).CopyTo(destination);
                 destination.Slice(columns).Clear();
+            }
+        }
+
+        /// <summary>
+        /// panel[k·width + c] = rows[c·stride + k] for the <paramref name="columns"/> rows given (B's columns), zeros past them: four rows at a
+        /// time, four k's read from each and transposed in registers (a scalar copy that writes each float to another cache line costs a
+        /// fifth of the SYRK); the rest one by one.
+        /// </summary>
+        private static void PackTransposed(float* rows, int stride, float* panel, int depth, int columns, int width)
+        {
+            int c = 0;
+            if (Sse.IsSupported)
+            {
+                for (; c + 4 <= columns; c += 4)
+                    Transpose4(rows + (nint)c * stride, stride, panel + c, width, depth);
+            }
+
+            for (; c < width; c++)
+            {
+                float* source = rows + (nint)Math.Min(c, columns - 1) * stride;
+                float keep = c < columns ? 1f : 0f;
+                for (int k = 0; k < depth; k++)
+                    panel[k * width + c] = keep * source[k];
+            }
+        }
+
+        /// <summary>panel[k·width + t] = rows[t·stride + k] for t &lt; 4 and k &lt; depth: 4×4 blocks through SSE's unpacks.</summary>
+        private static void Transpose4(float* rows, int stride, float* panel, int width, int depth)
+        {
+            float* r0 = rows, r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride;
+            int k = 0;
+            for (; k + 4 <= depth; k += 4)
+            {
+                Vector128<float> a = Sse.LoadVector128(r0 + k), b = Sse.LoadVector128(r1 + k), c = Sse.LoadVector128(r2 + k), d = Sse.LoadVector128(r3 + k);
+                Vector128<float> abLow = Sse.UnpackLow(a, b), cdLow = Sse.UnpackLow(c, d), abHigh = Sse.UnpackHigh(a, b), cdHigh = Sse.UnpackHigh(c, d);
+                float* to = panel + (nint)k * width;
+                Sse.Store(to, Sse.MoveLowToHigh(abLow, cdLow));
+                Sse.Store(to + width, Sse.MoveHighToLow(cdLow, abLow));
+                Sse.Store(to + 2 * width, Sse.MoveLowToHigh(abHigh, cdHigh));
+                Sse.Store(to + 3 * width, Sse.MoveHighToLow(cdHigh, abHigh));
+            }
+
+            for (; k < depth; k++)
+            {
+                float* to = panel + (nint)k * width;
+                to[0] = r0[k];
+                to[1] = r1[k];
+                to[2] = r2[k];
+                to[3] = r3[k];
             }
         }
 
