@@ -14,7 +14,8 @@ namespace LossKernels;
 /// <see cref="DepthBlock"/> k's, a chunk packs its columns of B into panels of two vectors' width (32 columns with AVX-512), k-major, and
 /// the rows of A it needs into slivers of <see cref="TileRows"/> rows (row copies), so that the micro-kernel reads both contiguously: a B
 /// panel (32 KB) stays in L1 while the A slivers stream from L2. The micro-kernel keeps a <see cref="TileRows"/> × panel register tile
-/// (twelve vector accumulators) and takes two vector loads and six broadcasts per k.</para>
+/// (twelve vector accumulators) and takes two vector loads and six broadcasts per k. Under the triangle (G = X·Xᵀ) B's columns are rows of
+/// X: each panel is transposed, 4×4 in SSE registers, from the A slivers the chunk packed already, so X is read from memory once.</para>
 /// <para>Each element of C is one fused multiply-add chain over k in index order (a later depth block starts from the tile the previous
 /// one left), whichever chunk or thread computes it: the same bits for any thread count, G_ij and G_ji alike, identical rows giving
 /// identical entries.</para>
@@ -38,11 +39,11 @@ internal static unsafe class Gemm
     /// entries just above the diagonal may be written too (the diagonal tiles'), the rest of the upper triangle is left as it was.
     /// </summary>
     public static void GramLower(float* x, int rows, int dim, float* gram) =>
-        Run(new Operands(x, dim, x, dim, transposedB: true, gram, rows, rows, rows, dim, lowerOnly: true));
+        Run(new Operands(x, dim, x, dim, gram, rows, rows, rows, dim, lowerOnly: true));
 
     /// <summary>Writes C = A·B ([m, n], row stride <paramref name="ldc"/>) for A [m, depth] (row stride <paramref name="lda"/>) and B [depth, n] (row stride <paramref name="ldb"/>).</summary>
     public static void Multiply(float* a, int lda, float* b, int ldb, float* c, int ldc, int m, int n, int depth) =>
-        Run(new Operands(a, lda, b, ldb, transposedB: false, c, ldc, m, n, depth, lowerOnly: false));
+        Run(new Operands(a, lda, b, ldb, c, ldc, m, n, depth, lowerOnly: false));
 
     private static void Run(in Operands operands)
     {
@@ -60,12 +61,15 @@ internal static unsafe class Gemm
         ChunkedRun.Run(new ChunkKernel(operands, chunks, panels), chunks, threads > 1 ? 0 : int.MaxValue, chunkLength: 1);
     }
 
-    /// <summary>The product's operands: C [M, N] = A [M, Depth] · B, B given as [Depth, N] or, transposed, as [N, Depth].</summary>
-    private readonly struct Operands(float* a, int lda, float* b, int ldb, bool transposedB, float* c, int ldc, int m, int n, int depth, bool lowerOnly)
+    /// <summary>
+    /// The product's operands: C [M, N] = A [M, Depth] · B, B [Depth, N]; or, <see cref="LowerOnly"/>, the lower triangle of A·Aᵀ (B is A,
+    /// whose rows are B's columns).
+    /// </summary>
+    private readonly struct Operands(float* a, int lda, float* b, int ldb, float* c, int ldc, int m, int n, int depth, bool lowerOnly)
     {
         public readonly float* A = a, B = b, C = c;
         public readonly int Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, Depth = depth;
-        public readonly bool TransposedB = transposedB, LowerOnly = lowerOnly;
+        public readonly bool LowerOnly = lowerOnly;
     }
 
     /// <summary>
@@ -152,12 +156,6 @@ internal static unsafe class Gemm
         /// <summary>The panel of B's k's [k0, k0 + depth) and columns from <paramref name="firstColumn"/>, k-major (panel[k·width + c]), zeros past the last column.</summary>
         private void PackB(float* panel, int k0, int depth, int firstColumn, int columns, int width)
         {
-            if (operands.TransposedB)
-            {
-                PackTransposed(operands.B + (nint)firstColumn * operands.Ldb + k0, operands.Ldb, panel, depth, columns, width);
-                return;
-            }
-
             for (int k = 0; k < depth; k++)
             {
                 var destination = new Span<float>(panel + (nint)k * width, width);
