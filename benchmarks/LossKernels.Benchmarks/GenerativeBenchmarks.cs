@@ -103,3 +103,50 @@ public class CyclePenaltyBenchmarks
     [Benchmark]
     public float R1Fused() => new GradientPenaltyLoss(GradientPenaltyKind.R1).ForwardBackward(critic, batch, criticGradient);
 }
+
+/// <summary>
+/// The Gram style loss at the quick report's full shape, [4, 256, 128, 128] features against one style Gram (the catalog's sample):
+/// fused, forward (the SYRK and the loss), the style's Gram alone, each on one thread and on two; allocations measured. PyTorch's time
+/// comes from <c>benchmarks/peers/torch_gram.py</c>, the SGEMM's GFLOP/s from the benchmarks app's <c>gemm</c> command.
+/// Run: <c>dotnet run -c Release --project benchmarks/LossKernels.Benchmarks -- --filter *GramStyleBenchmarks*</c>
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 9)]
+public class GramStyleBenchmarks
+{
+    private float[] features = [];
+    private float[] targetGram = [];
+    private float[] gradient = [];
+    private float[] gram = [];
+    private int images, channels;
+    private int savedThreads;
+
+    /// <summary>The CPU threads the loss may use.</summary>
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        Dictionary<string, Catalog.LossTensor> sample = Catalog.LossCatalog.Get("gram_style_loss").SampleInputs(4 * 256 * 128 * 128, seed: 1);
+        features = sample["input"].RequireFloats("input");
+        targetGram = sample["target_gram"].RequireFloats("target_gram");
+        (images, channels) = (sample["input"].Shape[0], sample["input"].Shape[1]);
+        gradient = new float[features.Length];
+        gram = new float[images * channels * channels];
+        savedThreads = LossKernelsSettings.MaxThreads;
+        LossKernelsSettings.MaxThreads = Threads;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => LossKernelsSettings.MaxThreads = savedThreads;
+
+    [Benchmark(Baseline = true)]
+    public float Fused() => new GramStyleLoss().ForwardBackward(features, targetGram, images, channels, gradient);
+
+    [Benchmark]
+    public float Forward() => new GramStyleLoss().Forward(features, targetGram, images, channels);
+
+    [Benchmark]
+    public void ComputeGram() => new GramStyleLoss().ComputeGram(features, images, channels, gram);
+}
