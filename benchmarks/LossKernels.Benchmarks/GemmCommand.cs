@@ -76,52 +76,34 @@ internal static unsafe class GemmCommand
         {
             const int iterations = 2_000_000;
             long start = Stopwatch.GetTimestamp();
-            float sink = Vector512.IsHardwareAccelerated ? Chains512(iterations) : Chains256(iterations);
+            double sink = Vector512.IsHardwareAccelerated ? Chains<Vector512<float>, Width512>(iterations) : Chains<Vector256<float>, Width256>(iterations);
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            int lanes = Vector512.IsHardwareAccelerated ? 16 : 8;
-            best = Math.Max(best, iterations * 20.0 * lanes * 2 / seconds / 1e9 + (sink == 12345f ? 1e-9 : 0));
+            int lanes = Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count;
+            best = Math.Max(best, iterations * 20.0 * lanes * 2 / seconds / 1e9 + (sink == 12345d ? 1e-9 : 0));
         }
 
         return best;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float Chains512(int iterations)
+    private static double Chains<TVec, TMath>(int iterations)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
     {
-        Vector512<float> m = Vector512.Create(0.999f), d = Vector512.Create(1e-6f);
-        Vector512<float> a0 = Vector512.Create(1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
-        Vector512<float> b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0, b8 = a0, b9 = a0;
+        TVec m = TMath.Create(0.999f), d = TMath.Create(1e-6f);
+        TVec a0 = TMath.Create(1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
+        TVec b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0, b8 = a0, b9 = a0;
         for (int i = 0; i < iterations; i++)
         {
-            a0 = Vector512.FusedMultiplyAdd(a0, m, d); a1 = Vector512.FusedMultiplyAdd(a1, m, d); a2 = Vector512.FusedMultiplyAdd(a2, m, d);
-            a3 = Vector512.FusedMultiplyAdd(a3, m, d); a4 = Vector512.FusedMultiplyAdd(a4, m, d); a5 = Vector512.FusedMultiplyAdd(a5, m, d);
-            a6 = Vector512.FusedMultiplyAdd(a6, m, d); a7 = Vector512.FusedMultiplyAdd(a7, m, d); a8 = Vector512.FusedMultiplyAdd(a8, m, d);
-            a9 = Vector512.FusedMultiplyAdd(a9, m, d); b0 = Vector512.FusedMultiplyAdd(b0, m, d); b1 = Vector512.FusedMultiplyAdd(b1, m, d);
-            b2 = Vector512.FusedMultiplyAdd(b2, m, d); b3 = Vector512.FusedMultiplyAdd(b3, m, d); b4 = Vector512.FusedMultiplyAdd(b4, m, d);
-            b5 = Vector512.FusedMultiplyAdd(b5, m, d); b6 = Vector512.FusedMultiplyAdd(b6, m, d); b7 = Vector512.FusedMultiplyAdd(b7, m, d);
-            b8 = Vector512.FusedMultiplyAdd(b8, m, d); b9 = Vector512.FusedMultiplyAdd(b9, m, d);
+            a0 = TMath.MultiplyAdd(a0, m, d); a1 = TMath.MultiplyAdd(a1, m, d); a2 = TMath.MultiplyAdd(a2, m, d); a3 = TMath.MultiplyAdd(a3, m, d);
+            a4 = TMath.MultiplyAdd(a4, m, d); a5 = TMath.MultiplyAdd(a5, m, d); a6 = TMath.MultiplyAdd(a6, m, d); a7 = TMath.MultiplyAdd(a7, m, d);
+            a8 = TMath.MultiplyAdd(a8, m, d); a9 = TMath.MultiplyAdd(a9, m, d); b0 = TMath.MultiplyAdd(b0, m, d); b1 = TMath.MultiplyAdd(b1, m, d);
+            b2 = TMath.MultiplyAdd(b2, m, d); b3 = TMath.MultiplyAdd(b3, m, d); b4 = TMath.MultiplyAdd(b4, m, d); b5 = TMath.MultiplyAdd(b5, m, d);
+            b6 = TMath.MultiplyAdd(b6, m, d); b7 = TMath.MultiplyAdd(b7, m, d); b8 = TMath.MultiplyAdd(b8, m, d); b9 = TMath.MultiplyAdd(b9, m, d);
         }
 
-        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + b0 + b1 + b2 + b3 + b4 + b5 + b6 + b7 + b8 + b9);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float Chains256(int iterations)
-    {
-        Vector256<float> m = Vector256.Create(0.999f), d = Vector256.Create(1e-6f);
-        Vector256<float> a0 = Vector256.Create(1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
-        Vector256<float> b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0, b8 = a0, b9 = a0;
-        for (int i = 0; i < iterations; i++)
-        {
-            a0 = Vector256.FusedMultiplyAdd(a0, m, d); a1 = Vector256.FusedMultiplyAdd(a1, m, d); a2 = Vector256.FusedMultiplyAdd(a2, m, d);
-            a3 = Vector256.FusedMultiplyAdd(a3, m, d); a4 = Vector256.FusedMultiplyAdd(a4, m, d); a5 = Vector256.FusedMultiplyAdd(a5, m, d);
-            a6 = Vector256.FusedMultiplyAdd(a6, m, d); a7 = Vector256.FusedMultiplyAdd(a7, m, d); a8 = Vector256.FusedMultiplyAdd(a8, m, d);
-            a9 = Vector256.FusedMultiplyAdd(a9, m, d); b0 = Vector256.FusedMultiplyAdd(b0, m, d); b1 = Vector256.FusedMultiplyAdd(b1, m, d);
-            b2 = Vector256.FusedMultiplyAdd(b2, m, d); b3 = Vector256.FusedMultiplyAdd(b3, m, d); b4 = Vector256.FusedMultiplyAdd(b4, m, d);
-            b5 = Vector256.FusedMultiplyAdd(b5, m, d); b6 = Vector256.FusedMultiplyAdd(b6, m, d); b7 = Vector256.FusedMultiplyAdd(b7, m, d);
-            b8 = Vector256.FusedMultiplyAdd(b8, m, d); b9 = Vector256.FusedMultiplyAdd(b9, m, d);
-        }
-
-        return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + b0 + b1 + b2 + b3 + b4 + b5 + b6 + b7 + b8 + b9);
+        TVec a = TMath.Add(TMath.Add(TMath.Add(TMath.Add(a0, a1), TMath.Add(a2, a3)), TMath.Add(TMath.Add(a4, a5), TMath.Add(a6, a7))), TMath.Add(a8, a9));
+        TVec b = TMath.Add(TMath.Add(TMath.Add(TMath.Add(b0, b1), TMath.Add(b2, b3)), TMath.Add(TMath.Add(b4, b5), TMath.Add(b6, b7))), TMath.Add(b8, b9));
+        return TMath.Sum(TMath.Add(a, b));
     }
 }
