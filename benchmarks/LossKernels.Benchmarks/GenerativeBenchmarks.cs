@@ -150,3 +150,44 @@ public class GramStyleBenchmarks
     [Benchmark]
     public void ComputeGram() => new GramStyleLoss().ComputeGram(features, images, channels, gram);
 }
+
+/// <summary>
+/// The relativistic GAN loss (ESRGAN's generator loss on 8M real and 8M fake logits) and the feature reconstruction loss (one layer's
+/// [4, 4M] features, p = 2) at the quick report's full sizes (the catalog's samples): fused and backward; allocations measured.
+/// PyTorch's times come from <c>benchmarks/peers/torch_generative.py</c>.
+/// Run: <c>dotnet run -c Release --project benchmarks/LossKernels.Benchmarks -- --filter *RelativisticFeatureBenchmarks*</c>
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 9)]
+public class RelativisticFeatureBenchmarks
+{
+    private float[] real = [], fake = [], realGrad = [], fakeGrad = [];
+    private float[] features = [], target = [], featureGrad = [];
+    private int images;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        Dictionary<string, Catalog.LossTensor> logits = Catalog.LossCatalog.Get("relativistic_gan_loss").SampleInputs(1 << 24, seed: 1);
+        real = logits["real_logits"].RequireFloats("real_logits");
+        fake = logits["fake_logits"].RequireFloats("fake_logits");
+        (realGrad, fakeGrad) = (new float[real.Length], new float[fake.Length]);
+        Dictionary<string, Catalog.LossTensor> layer = Catalog.LossCatalog.Get("feature_reconstruction_loss").SampleInputs(1 << 24, seed: 1);
+        features = layer["input"].RequireFloats("input");
+        target = layer["target"].RequireFloats("target");
+        images = layer["input"].Shape[0];
+        featureGrad = new float[features.Length];
+    }
+
+    [Benchmark]
+    public float RelativisticFused() => new RelativisticGanLoss().ForwardBackward(real, fake, realGrad, fakeGrad).Loss;
+
+    [Benchmark]
+    public void RelativisticBackward() => new RelativisticGanLoss().Backward(real, fake, 1f, realGrad, fakeGrad);
+
+    [Benchmark]
+    public float FeatureReconstructionFused() => new FeatureReconstructionLoss().ForwardBackward(features, target, images, featureGrad);
+
+    [Benchmark]
+    public void FeatureReconstructionBackward() => new FeatureReconstructionLoss().Backward(features, target, images, 1f, featureGrad);
+}

@@ -33,4 +33,21 @@ public readonly partial struct FeatureReconstructionLoss
         float scale = Scale(input?.Length ?? 0, images, reduction, out Reduction inner);
         return scale * (P == 1 ? default(L1Loss).Forward(input!, target, inner) : default(MseLoss).Forward(input!, target, inner));
     }
+
+    /// <summary>Backward only on one layer on an OpenCL device: ∂(upstream·L)/∂input (one <c>mse</c> or <c>l1</c> backward pass).</summary>
+    /// <param name="input">φ(ŷ), N·C·H·W floats.</param>
+    /// <param name="target">φ(y), as many floats.</param>
+    /// <param name="images">N.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="inputGrad">Receives as many floats; may be the input's buffer.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
+    public void Backward(DeviceBuffer<float> input, DeviceBuffer<float> target, int images, float upstream, DeviceBuffer<float> inputGrad,
+        Reduction reduction = Reduction.Mean)
+    {
+        float scale = Scale(input?.Length ?? 0, images, reduction, out Reduction inner);
+        if (P == 1)
+            default(L1Loss).Backward(input!, target, upstream * scale, inputGrad, inner);
+        else
+            default(MseLoss).Backward(input!, target, upstream * scale, inputGrad, inner);
+    }
 }

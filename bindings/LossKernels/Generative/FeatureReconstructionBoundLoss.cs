@@ -57,11 +57,12 @@ internal sealed class OpenCLFeatureReconstructionRun(FeatureReconstructionBoundL
 {
     public override void Run(LossMode mode)
     {
-        float value = mode == LossMode.Forward
-            ? bound.loss.Forward(Input, Target, bound.images, bound.reduction)
-            : bound.loss.ForwardBackward(Input, Target, bound.images, Gradient, bound.reduction, bound.upstream);
-        if (mode != LossMode.Backward)
-            bound.Loss[0] = value;
+        if (mode == LossMode.Forward)
+            bound.Loss[0] = bound.loss.Forward(Input, Target, bound.images, bound.reduction);
+        else if (mode == LossMode.Fused)
+            bound.Loss[0] = bound.loss.ForwardBackward(Input, Target, bound.images, Gradient, bound.reduction, bound.upstream);
+        else
+            bound.loss.Backward(Input, Target, bound.images, bound.upstream, Gradient, bound.reduction);
         Device.Finish();
     }
 }

@@ -32,6 +32,15 @@ public readonly partial struct RelativisticGanLoss
         return RelativisticSteps.Run(this, ref steps, true, upstream);
     }
 
+    /// <summary>Backward only on an OpenCL device: ∂(upstream·L)/∂ of both logits (the fused call's passes).</summary>
+    /// <param name="realLogits">r, n_r values.</param>
+    /// <param name="fakeLogits">f, n_f values.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="realGrad">Receives n_r floats; may be the real logits' buffer.</param>
+    /// <param name="fakeGrad">Receives n_f floats; may be the fake logits' buffer.</param>
+    public void Backward(DeviceBuffer<float> realLogits, DeviceBuffer<float> fakeLogits, float upstream, DeviceBuffer<float> realGrad, DeviceBuffer<float> fakeGrad) =>
+        ForwardBackward(realLogits, fakeLogits, realGrad, fakeGrad, upstream);
+
     /// <summary>Forward only on an OpenCL device.</summary>
     /// <param name="realLogits">r, n_r values.</param>
     /// <param name="fakeLogits">f, n_f values.</param>

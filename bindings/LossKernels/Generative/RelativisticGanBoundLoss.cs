@@ -70,12 +70,10 @@ internal sealed class OpenCLRelativisticGanRun : OpenCLRun
     {
         if (mode == LossMode.Forward)
             bound.Loss[0] = bound.loss.Forward(Input, fake).Loss;
+        else if (mode == LossMode.Fused)
+            bound.Loss[0] = bound.loss.ForwardBackward(Input, fake, Gradient, fakeGrad, bound.upstream).Loss;
         else
-        {
-            float value = bound.loss.ForwardBackward(Input, fake, Gradient, fakeGrad, bound.upstream).Loss;
-            if (mode == LossMode.Fused)
-                bound.Loss[0] = value;
-        }
+            bound.loss.Backward(Input, fake, bound.upstream, Gradient, fakeGrad);
 
         Device.Finish();
     }

@@ -37,6 +37,18 @@ public static class IlgpuRelativisticGanLoss
         return RelativisticSteps.Run(loss, ref steps, true, upstream);
     }
 
+    /// <summary>Backward only: ∂(upstream·L)/∂ of both logits (the fused call's passes).</summary>
+    /// <param name="loss">The loss and its parameters.</param>
+    /// <param name="realLogits">r, n_r values.</param>
+    /// <param name="fakeLogits">f, n_f values.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="realGrad">Receives n_r floats.</param>
+    /// <param name="fakeGrad">Receives n_f floats.</param>
+    /// <param name="stream">The stream to run on; null for the accelerator's default stream.</param>
+    public static void Backward(this RelativisticGanLoss loss, ArrayView<float> realLogits, ArrayView<float> fakeLogits, float upstream, ArrayView<float> realGrad,
+        ArrayView<float> fakeGrad, AcceleratorStream? stream = null) =>
+        ForwardBackward(loss, realLogits, fakeLogits, realGrad, fakeGrad, upstream, stream);
+
     /// <summary>Forward only.</summary>
     /// <param name="loss">The loss and its parameters.</param>
     /// <param name="realLogits">r, n_r values.</param>
@@ -90,12 +102,10 @@ internal sealed class IlgpuRelativisticGanRun : IlgpuRun
     {
         if (mode == LossMode.Forward)
             bound.Loss[0] = bound.loss.Forward(Input, fake, Stream).Loss;
+        else if (mode == LossMode.Fused)
+            bound.Loss[0] = bound.loss.ForwardBackward(Input, fake, Gradient, fakeGrad, bound.upstream, Stream).Loss;
         else
-        {
-            float value = bound.loss.ForwardBackward(Input, fake, Gradient, fakeGrad, bound.upstream, Stream).Loss;
-            if (mode == LossMode.Fused)
-                bound.Loss[0] = value;
-        }
+            bound.loss.Backward(Input, fake, bound.upstream, Gradient, fakeGrad, Stream);
 
         Finish();
     }

@@ -24,6 +24,10 @@ public class ILGPUFeatureReconstructionTests
             Numerics.AssertClose($"ilgpu {reduction}: loss", loss.ForwardBackward(input.View, target.View, 3, grad.View, reduction, 0.75f), expected, 1e-5, 1e-7);
             Numerics.AssertClose($"ilgpu {reduction}: gradient", grad.GetAsArray1D(), gradient, 1e-5, 1e-12);
             Numerics.AssertClose($"ilgpu {reduction}: forward", loss.Forward(input.View, target.View, 3, reduction), expected, 1e-5, 1e-7);
+            float[] fused = grad.GetAsArray1D();
+            grad.MemSetToZero();
+            loss.Backward(input.View, target.View, 3, 0.75f, grad.View, reduction);
+            Assert.That(grad.GetAsArray1D(), Is.EqualTo(fused), $"ilgpu {reduction}: backward");
             Assert.Throws<ArgumentException>(() => loss.Forward(input.View, target.View, 2, reduction));
         }
     }

@@ -27,6 +27,10 @@ public class ILGPURelativisticGanTests
         Numerics.AssertClose("ilgpu: real gradient", realGrad.GetAsArray1D(), realExpected, 1e-4, 2e-6 / r.Length);
         Numerics.AssertClose("ilgpu: fake gradient", fakeGrad.GetAsArray1D(), fakeExpected, 1e-4, 2e-6 / f.Length);
         Numerics.AssertClose("ilgpu: forward", loss.Forward(realLogits.View, fakeLogits.View).Real, realHalf, 1e-5, 1e-6);
+        float[] fused = fakeGrad.GetAsArray1D();
+        fakeGrad.MemSetToZero();
+        loss.Backward(realLogits.View, fakeLogits.View, 0.75f, realGrad.View, fakeGrad.View);
+        Assert.That(fakeGrad.GetAsArray1D(), Is.EqualTo(fused), "ilgpu: backward");
     }
 
     [Test]

@@ -23,6 +23,10 @@ public class OpenCLFeatureReconstructionTests
                 Numerics.AssertClose($"{what}: loss", loss.ForwardBackward(input, target, images, grad, reduction, 0.75f), expected, 1e-5, 1e-7);
                 Numerics.AssertClose($"{what}: gradient", grad.ToArray(), gradient, 1e-5, 1e-12);
                 Numerics.AssertClose($"{what}: forward", loss.Forward(input, target, images, reduction), expected, 1e-5, 1e-7);
+                float[] fused = grad.ToArray();
+                grad.Upload(new float[x.Length]);
+                loss.Backward(input, target, images, 0.75f, grad, reduction);
+                Assert.That(grad.ToArray(), Is.EqualTo(fused), $"{what}: backward");
                 loss.ForwardBackward(input, target, images, input, reduction, 0.75f);
                 Numerics.AssertClose($"{what}: in place", input.ToArray(), gradient, 1e-5, 1e-12);
             }

@@ -26,6 +26,10 @@ public class OpenCLRelativisticGanTests
             Numerics.AssertClose($"{what}: real gradient", realGrad.ToArray(), realExpected, 1e-4, 2e-6 / real);
             Numerics.AssertClose($"{what}: fake gradient", fakeGrad.ToArray(), fakeExpected, 1e-4, 2e-6 / fake);
             Numerics.AssertClose($"{what}: forward", loss.Forward(realLogits, fakeLogits).Fake, fakeHalf, 1e-5, 1e-6);
+            float[] fused = realGrad.ToArray();
+            realGrad.Upload(new float[real]);
+            loss.Backward(realLogits, fakeLogits, 0.75f, realGrad, fakeGrad);
+            Assert.That(realGrad.ToArray(), Is.EqualTo(fused), $"{what}: backward");
             loss.ForwardBackward(realLogits, fakeLogits, realLogits, fakeLogits, 0.75f);
             Numerics.AssertClose($"{what}: in place", fakeLogits.ToArray(), fakeExpected, 1e-4, 2e-6 / fake);
         }
