@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace LossKernels.Generative;
 
@@ -155,6 +156,8 @@ internal static unsafe class TotalVariationDriver
             new Span<float>(above, width).Clear();
             float* pad = stackalloc float[3 * TMath.Count];
             bool slopes = gradient != null;
+            // A gradient larger than the caches goes past them (as the elementwise drivers' does): no read of each line before its write.
+            bool nonTemporal = slopes && shape.Elements >= ElementwiseDriver.NonTemporalThreshold;
             if (slopes && first > 0)
                 Row<TVec, TMath>(p, first - 1, a, above, pad, slopes);
             double sum = 0d;
@@ -163,12 +166,15 @@ internal static unsafe class TotalVariationDriver
                 sum += Row<TVec, TMath>(p, i, a, b, pad, slopes);
                 if (!slopes)
                     continue;
-                Combine<TVec, TMath>(a, b, above, gradient + plane * height * width + (nint)i * width, width, scale);
+                Combine<TVec, TMath>(a, b, above, gradient + plane * height * width + (nint)i * width, width, scale, nonTemporal);
                 float* swap = b;
                 b = above;
                 above = swap;
             }
 
+            // Streaming stores are weakly ordered: fence them before the caller (or another thread) reads the gradient.
+            if (nonTemporal && Sse.IsSupported)
+                Sse.StoreFence();
             return sum;
         }
 
@@ -283,17 +289,31 @@ internal static unsafe class TotalVariationDriver
             return TMath.Sum(sum);
         }
 
-        /// <summary>g[j] = scale·(A[j − 1] + B_above[j] − A[j] − B[j]), in vectors and a scalar tail of the same operations.</summary>
-        private static void Combine<TVec, TMath>(float* a, float* b, float* above, float* gradient, int width, float scale)
+        /// <summary>
+        /// g[j] = scale·(A[j − 1] + B_above[j] − A[j] − B[j]), in vectors and a scalar head and tail of the same operations; with
+        /// <paramref name="nonTemporal"/> the scalar head runs to a vector-aligned address and the vectors are streamed past the caches.
+        /// </summary>
+        private static void Combine<TVec, TMath>(float* a, float* b, float* above, float* gradient, int width, float scale, bool nonTemporal)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
             int j = 0;
+            if (nonTemporal)
+            {
+                int head = (int)((nuint)(-(nint)gradient) / sizeof(float) % (nuint)TMath.Count);
+                for (; j < Math.Min(head, width); j++)
+                    gradient[j] = scale * (a[j - 1] + above[j] - a[j] - b[j]);
+            }
+
             TVec factor = TMath.Create(scale);
             for (; j <= width - TMath.Count; j += TMath.Count)
             {
                 TVec inflow = TMath.Add(TMath.Load(ref a[j - 1]), TMath.Load(ref above[j]));
-                TMath.Store(TMath.Multiply(factor, TMath.Subtract(TMath.Subtract(inflow, TMath.Load(ref a[j])), TMath.Load(ref b[j]))), ref gradient[j]);
+                TVec value = TMath.Multiply(factor, TMath.Subtract(TMath.Subtract(inflow, TMath.Load(ref a[j])), TMath.Load(ref b[j])));
+                if (nonTemporal)
+                    TMath.StoreAlignedNonTemporal(value, ref gradient[j]);
+                else
+                    TMath.Store(value, ref gradient[j]);
             }
 
             for (; j < width; j++)

@@ -102,6 +102,15 @@ public class TotalVariationTests : ThreadCountFixture
         Assert.That(loss.Forward([], 2, 3, 0, 4, Reduction.Mean), Is.Zero);
     }
 
+    /// <summary>Past 4M elements the gradient is streamed past the caches, each row from its first vector-aligned element (odd widths shift it).</summary>
+    [Test]
+    public void AGradientStreamedPastTheCachesMatchesTheReference()
+    {
+        const int n = 2, c = 1, h = 1025, w = 2049;
+        Assert.That((long)n * c * h * w, Is.GreaterThanOrEqualTo(ElementwiseDriver.NonTemporalThreshold));
+        AssertMatches("streamed", new TotalVariationLoss(), Image(n * c * h * w, 9), n, c, h, w);
+    }
+
     [Test]
     public void ThreadCountsGiveTheSameBits()
     {
