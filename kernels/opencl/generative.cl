@@ -161,9 +161,13 @@ kernel void gram_matrix(global const float* x, global float* gram, int channels,
     float sum = 0.0f;
     for (int k0 = 0; k0 < spatial; k0 += GRAM_TILE)
     {
-        int k = k0 + lj;
-        rows_i[li][lj] = i0 + li < channels && k < spatial ? image[(size_t)(i0 + li) * (size_t)spatial + (size_t)k] : 0.0f;
-        rows_j[li][lj] = j0 + li < channels && k < spatial ? image[(size_t)(j0 + li) * (size_t)spatial + (size_t)k] : 0.0f;
+        /* Loads at indices clamped into the features, the values past them then dropped: a compiler may load before it selects, and a
+         * load past the data reads memory no kernel wrote (Oclgrind flags it, and its flag follows the value into later kernels). */
+        int k = min(k0 + lj, spatial - 1);
+        float a = image[(size_t)min(i0 + li, channels - 1) * (size_t)spatial + (size_t)k];
+        float b = image[(size_t)min(j0 + li, channels - 1) * (size_t)spatial + (size_t)k];
+        rows_i[li][lj] = i0 + li < channels && k0 + lj < spatial ? a : 0.0f;
+        rows_j[li][lj] = j0 + li < channels && k0 + lj < spatial ? b : 0.0f;
         barrier(CLK_LOCAL_MEM_FENCE);
         int depth = min(GRAM_TILE, spatial - k0);
         for (int kk = 0; kk < depth; kk++)
@@ -210,8 +214,11 @@ kernel void gram_style_backward(global const float* slopes, global const float* 
     float sum = 0.0f;
     for (int k0 = 0; k0 < channels; k0 += GRAM_TILE)
     {
-        d[lc][lm] = c0 + lc < channels && k0 + lm < channels ? dn[(size_t)(c0 + lc) * (size_t)channels + (size_t)(k0 + lm)] : 0.0f;
-        f[lc][lm] = k0 + lc < channels && m < spatial ? image[(size_t)(k0 + lc) * (size_t)spatial + (size_t)m] : 0.0f;
+        /* Clamped loads, as gram_matrix's. */
+        float slope = dn[(size_t)min(c0 + lc, channels - 1) * (size_t)channels + (size_t)min(k0 + lm, channels - 1)];
+        float feature = image[(size_t)min(k0 + lc, channels - 1) * (size_t)spatial + (size_t)min(m, spatial - 1)];
+        d[lc][lm] = c0 + lc < channels && k0 + lm < channels ? slope : 0.0f;
+        f[lc][lm] = k0 + lc < channels && m < spatial ? feature : 0.0f;
         barrier(CLK_LOCAL_MEM_FENCE);
         int depth = min(GRAM_TILE, channels - k0);
         for (int kk = 0; kk < depth; kk++)

@@ -168,9 +168,12 @@ public static class IlgpuGramStyleLoss
         float sum = 0f;
         for (int k0 = 0; k0 < spatial; k0 += side)
         {
-            int k = k0 + lj;
-            rowsI[li * (Tile + 1) + lj] = i0 + li < channels && k < spatial ? x[image + (long)(i0 + li) * spatial + k] : 0f;
-            rowsJ[li * (Tile + 1) + lj] = j0 + li < channels && k < spatial ? x[image + (long)(j0 + li) * spatial + k] : 0f;
+            // Loads at indices clamped into the features, the values past them then dropped: never an address past the data, however the
+            // compiler orders the load and the choice (as the OpenCL kernel).
+            int k = Math.Min(k0 + lj, spatial - 1);
+            float a = x[image + (long)Math.Min(i0 + li, channels - 1) * spatial + k], b = x[image + (long)Math.Min(j0 + li, channels - 1) * spatial + k];
+            rowsI[li * (Tile + 1) + lj] = i0 + li < channels && k0 + lj < spatial ? a : 0f;
+            rowsJ[li * (Tile + 1) + lj] = j0 + li < channels && k0 + lj < spatial ? b : 0f;
             Group.Barrier();
             int depth = Math.Min(side, spatial - k0);
             for (int kk = 0; kk < depth; kk++)
@@ -195,8 +198,11 @@ public static class IlgpuGramStyleLoss
         float sum = 0f;
         for (int k0 = 0; k0 < channels; k0 += side)
         {
-            d[lc * (Tile + 1) + lm] = c < channels && k0 + lm < channels ? slopes[square + (long)c * channels + k0 + lm] : 0f;
-            f[lc * (Tile + 1) + lm] = k0 + lc < channels && m < spatial ? x[image + (long)(k0 + lc) * spatial + m] : 0f;
+            // Clamped loads, as in the Gram's tiles.
+            float slope = slopes[square + (long)Math.Min(c, channels - 1) * channels + Math.Min(k0 + lm, channels - 1)];
+            float feature = x[image + (long)Math.Min(k0 + lc, channels - 1) * spatial + Math.Min(m, spatial - 1)];
+            d[lc * (Tile + 1) + lm] = c < channels && k0 + lm < channels ? slope : 0f;
+            f[lc * (Tile + 1) + lm] = k0 + lc < channels && m < spatial ? feature : 0f;
             Group.Barrier();
             int depth = Math.Min(side, channels - k0);
             for (int kk = 0; kk < depth; kk++)
