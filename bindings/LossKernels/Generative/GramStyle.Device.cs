@@ -75,7 +75,8 @@ internal static unsafe class GramStyleDeviceLoss
     /// <summary>Work-items per group of the slopes (the kernel's GRAM_GROUP).</summary>
     private const int Group = 64;
 
-    private const int GramSlot = 0, SlopesSlot = 1;
+    /// <summary>Slots of its own: Oclgrind's uninitialized-value checker flagged the backward's reads of D when these were slots another loss's kernels had used.</summary>
+    private const int GramSlot = 8, SlopesSlot = 9;
 
     public static float Run(in GramStyleLoss loss, DeviceBuffer<float> input, DeviceBuffer<float> targetGram, int images, int channels, DeviceBuffer<float>? gradient,
         Reduction reduction, float upstream)

@@ -48,8 +48,8 @@ public sealed unsafe partial class OpenCLDevice : LossDevice, IDisposable
     private int[] counterHost = [];
     private double[] hostPartials = [];
     private float[] hostFloatPartials = [];
-    /// <summary>Scratch buffers per device: the overlap losses use 0 and 1 (statistics, coefficients), the Lovász losses 0 and 2 to 7 (statistics, two key and two payload buffers, the counts, ∂L/∂p), triplet mining 0, 2, 3 and 4 (rows, distances, coefficients, squares and norms).</summary>
-    internal const int ScratchSlots = 8;
+    /// <summary>Scratch buffers per device: the overlap losses use 0 and 1 (statistics, coefficients), the Lovász losses 0 and 2 to 7 (statistics, two key and two payload buffers, the counts, ∂L/∂p), triplet mining 0, 2, 3 and 4 (rows, distances, coefficients, squares and norms), the Gram style loss 8 and 9 (the Grams, the backward's matrix).</summary>
+    internal const int ScratchSlots = 10;
 
     private readonly MemoryHandle?[] scratch = new MemoryHandle?[ScratchSlots];
     private readonly long[] scratchBytes = new long[ScratchSlots];
