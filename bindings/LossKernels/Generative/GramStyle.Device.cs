@@ -85,11 +85,8 @@ internal static unsafe class GramStyleDeviceLoss
         ArgumentNullException.ThrowIfNull(targetGram);
         input.ThrowIfDisposed();
         OpenCLDevice device = input.Device;
-        GramStyleShape shape = GramStyleShape.Of(input.Length, images, channels, nameof(input));
         DeviceChecks.Buffer(targetGram, device, -1, nameof(targetGram));
-        shape = shape.WithTarget(targetGram.Length);
-        if (reduction is not (Reduction.Mean or Reduction.Sum))
-            ThrowHelper.Argument(nameof(reduction), "The Gram style loss reduces by the mean or the sum over images.");
+        GramStyleShape shape = GramStyleShape.OfCall(input.Length, targetGram.Length, images, channels, reduction);
         if (gradient is not null)
         {
             DeviceChecks.Buffer(gradient, device, -1, "inputGrad");

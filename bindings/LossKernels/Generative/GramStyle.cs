@@ -110,14 +110,8 @@ public readonly partial struct GramStyleLoss
         Reduction reduction = Reduction.Mean) =>
         ForwardBackward(input, targetGram, images, channels, inputGrad, reduction, upstream);
 
-    private GramStyleShape Check(ReadOnlySpan<float> input, ReadOnlySpan<float> targetGram, int images, int channels, Reduction reduction)
-    {
-        GramStyleShape shape = GramStyleShape.Of(input.Length, images, channels, nameof(input));
-        shape = shape.WithTarget(targetGram.Length);
-        if (reduction is not (Reduction.Mean or Reduction.Sum))
-            ThrowHelper.Argument(nameof(reduction), "The Gram style loss reduces by the mean or the sum over images (call once per image for per-image values).");
-        return shape;
-    }
+    private static GramStyleShape Check(ReadOnlySpan<float> input, ReadOnlySpan<float> targetGram, int images, int channels, Reduction reduction) =>
+        GramStyleShape.OfCall(input.Length, targetGram.Length, images, channels, reduction);
 
     private unsafe float Run(ReadOnlySpan<float> input, ReadOnlySpan<float> targetGram, GramStyleShape shape, Span<float> inputGrad, Reduction reduction,
         float upstream)
@@ -214,8 +208,17 @@ internal readonly record struct GramStyleShape(int Images, int Channels, int Spa
         return new GramStyleShape(images, channels, (int)(perImage / channels), 1);
     }
 
+    /// <summary>A loss call's checks, on every backend: the input's extents, the target's length (C² or N·C²), the reduction (mean or sum).</summary>
+    public static GramStyleShape OfCall(long inputLength, long targetLength, int images, int channels, Reduction reduction)
+    {
+        GramStyleShape shape = Of(inputLength, images, channels, "input").WithTarget(targetLength);
+        if (reduction is not (Reduction.Mean or Reduction.Sum))
+            ThrowHelper.Argument(nameof(reduction), "The Gram style loss reduces by the mean or the sum over images (call once per image for per-image values).");
+        return shape;
+    }
+
     /// <summary>The target's images from its length: C² (one for every image) or N·C².</summary>
-    public GramStyleShape WithTarget(long targetLength)
+    private GramStyleShape WithTarget(long targetLength)
     {
         if (targetLength == GramLength)
             return this with { TargetImages = 1 };

@@ -51,9 +51,7 @@ internal sealed class GramStyleBoundLoss : BoundLoss
         reduction = parameters.Reduction();
         (this.upstream, _) = CatalogUpstream.Split(upstream, reduction, 1);
         // The span API checks every extent; binding with a gradient-free forward run would cost a full Gram, so check only the shapes here.
-        GramStyleShape.Of(input.Length, images, channels, "input").WithTarget(targetGram.Length);
-        if (reduction is not (Reduction.Mean or Reduction.Sum))
-            throw new ArgumentException("gram_style_loss reduces by 'mean' or 'sum'.", "reduction");
+        GramStyleShape.OfCall(input.Length, targetGram.Length, images, channels, reduction);
         Place(device, device?.GramStyle(this));
     }
 

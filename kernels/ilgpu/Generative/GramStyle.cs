@@ -93,11 +93,8 @@ public static class IlgpuGramStyleLoss
         Reduction reduction, float upstream, AcceleratorStream? stream)
     {
         Accelerator accelerator = ViewChecks.AcceleratorOf(input, nameof(input));
-        GramStyleShape shape = GramStyleShape.Of(input.Length, images, channels, nameof(input));
         ViewChecks.Required(targetGram, accelerator, -1, nameof(targetGram));
-        shape = shape.WithTarget(targetGram.Length);
-        if (reduction is not (Reduction.Mean or Reduction.Sum))
-            ThrowHelper.Argument(nameof(reduction), "The Gram style loss reduces by the mean or the sum over images.");
+        GramStyleShape shape = GramStyleShape.OfCall(input.Length, targetGram.Length, images, channels, reduction);
         bool backward = ViewChecks.IsPresent(gradient);
         if (backward)
         {
