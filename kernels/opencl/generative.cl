@@ -202,8 +202,9 @@ kernel void gram_style_slopes(global const float* gram, global const float* targ
 }
 
 /* gradient[n, c, m] = Σ_k D[n, c, k]·x[n, k, m], a 16×16 tile per group (m along dimension 0, c along 1, the image along 2): 16 k's of
- * D's rows and of the features' columns at a time through local memory. Each entry is one fma chain in k order, the CPU SGEMM's bits. */
-kernel void gram_style_backward(global const float* slopes, global const float* x, global float* gradient, int channels, int spatial)
+ * D's rows and of the features' columns at a time through local memory. Each entry is one fma chain in k order, the CPU SGEMM's bits;
+ * with accumulate, added to the gradient's values. */
+kernel void gram_style_backward(global const float* slopes, global const float* x, global float* gradient, int channels, int spatial, int accumulate)
 {
     local float d[GRAM_TILE][GRAM_TILE + 1], f[GRAM_TILE][GRAM_TILE + 1];
     int lm = (int)get_local_id(0), lc = (int)get_local_id(1);
@@ -211,7 +212,9 @@ kernel void gram_style_backward(global const float* slopes, global const float* 
     int c0 = (int)get_group_id(1) * GRAM_TILE;
     global const float* dn = slopes + (size_t)n * (size_t)channels * (size_t)channels;
     global const float* image = x + (size_t)n * (size_t)channels * (size_t)spatial;
-    float sum = 0.0f;
+    size_t at = (size_t)n * (size_t)channels * (size_t)spatial + (size_t)c * (size_t)spatial + (size_t)m;
+    /* Accumulating, each entry's chain continues from the gradient another loss wrote (the CPU SGEMM's accumulate). */
+    float sum = accumulate != 0 && c < channels && m < spatial ? gradient[at] : 0.0f;
     for (int k0 = 0; k0 < channels; k0 += GRAM_TILE)
     {
         /* Clamped loads, as gram_matrix's. */
@@ -226,7 +229,7 @@ kernel void gram_style_backward(global const float* slopes, global const float* 
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (c < channels && m < spatial)
-        gradient[(size_t)n * (size_t)channels * (size_t)spatial + (size_t)c * (size_t)spatial + (size_t)m] = sum;
+        gradient[at] = sum;
 }
 
 #endif

@@ -65,6 +65,8 @@ public abstract class LossDevice
     internal abstract DeviceRun FeatureReconstruction(Generative.FeatureReconstructionBoundLoss bound);
 
     internal abstract DeviceRun GramStyle(Generative.GramStyleBoundLoss bound);
+
+    internal abstract DeviceRun ContentStyle(Generative.ContentStyleBoundLoss bound);
 }
 
 /// <summary>

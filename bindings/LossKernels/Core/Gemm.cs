@@ -39,11 +39,14 @@ internal static unsafe class Gemm
     /// entries just above the diagonal may be written too (the diagonal tiles'), the rest of the upper triangle is left as it was.
     /// </summary>
     public static void GramLower(float* x, int rows, int dim, float* gram) =>
-        Run(new Operands(x, dim, x, dim, gram, rows, rows, rows, dim, lowerOnly: true));
+        Run(new Operands(x, dim, x, dim, gram, rows, rows, rows, dim, lowerOnly: true, accumulate: false));
 
-    /// <summary>Writes C = A·B ([m, n], row stride <paramref name="ldc"/>) for A [m, depth] (row stride <paramref name="lda"/>) and B [depth, n] (row stride <paramref name="ldb"/>).</summary>
-    public static void Multiply(float* a, int lda, float* b, int ldb, float* c, int ldc, int m, int n, int depth) =>
-        Run(new Operands(a, lda, b, ldb, c, ldc, m, n, depth, lowerOnly: false));
+    /// <summary>
+    /// Writes C = A·B ([m, n], row stride <paramref name="ldc"/>) for A [m, depth] (row stride <paramref name="lda"/>) and B [depth, n] (row
+    /// stride <paramref name="ldb"/>); with <paramref name="accumulate"/>, C += A·B, each element's chain starting from C's value.
+    /// </summary>
+    public static void Multiply(float* a, int lda, float* b, int ldb, float* c, int ldc, int m, int n, int depth, bool accumulate = false) =>
+        Run(new Operands(a, lda, b, ldb, c, ldc, m, n, depth, lowerOnly: false, accumulate));
 
     private static void Run(in Operands operands)
     {
@@ -63,13 +66,13 @@ internal static unsafe class Gemm
 
     /// <summary>
     /// The product's operands: C [M, N] = A [M, Depth] · B, B [Depth, N]; or, <see cref="LowerOnly"/>, the lower triangle of A·Aᵀ (B is A,
-    /// whose rows are B's columns).
+    /// whose rows are B's columns); <see cref="Accumulate"/>: added to C's values.
     /// </summary>
-    private readonly struct Operands(float* a, int lda, float* b, int ldb, float* c, int ldc, int m, int n, int depth, bool lowerOnly)
+    private readonly struct Operands(float* a, int lda, float* b, int ldb, float* c, int ldc, int m, int n, int depth, bool lowerOnly, bool accumulate)
     {
         public readonly float* A = a, B = b, C = c;
         public readonly int Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, Depth = depth;
-        public readonly bool LowerOnly = lowerOnly;
+        public readonly bool LowerOnly = lowerOnly, Accumulate = accumulate;
     }
 
     /// <summary>
@@ -119,7 +122,7 @@ internal static unsafe class Gemm
             {
                 fixed (float* pb = packedB, pa = packedA)
                 {
-                    // Depth 0 still writes C (zeros): the first block runs with no k's.
+                    // Depth 0 still writes C (zeros, or C unchanged when accumulating): the first block runs with no k's.
                     for (int k0 = 0; k0 == 0 || k0 < operands.Depth; k0 += DepthBlock)
                     {
                         int depth = Math.Min(DepthBlock, operands.Depth - k0);
@@ -140,7 +143,7 @@ internal static unsafe class Gemm
                                 if (operands.LowerOnly && row + TileRows <= panelColumn)
                                     continue;
                                 Tile<TVec, TMath>(pa + (nint)s * TileRows * depth, panel, depth, operands.C + (nint)row * operands.Ldc + panelColumn, operands.Ldc,
-                                    Math.Min(TileRows, operands.M - row), panelColumns, accumulate: k0 > 0);
+                                    Math.Min(TileRows, operands.M - row), panelColumns, accumulate: k0 > 0 || operands.Accumulate);
                             }
                         }
                     }

@@ -21,6 +21,12 @@ internal static class GenerativeCatalog
             "Johnson's / Gatys's style loss: torch.bmm(F, F.transpose(1, 2)) against the style's Gram through autograd", ["input"], ["target", "target_gram"],
             ["normalization", "reduction"], 4 * 256 * 128 * 128,
             (p, inputs, upstream, device) => new GramStyleBoundLoss(CreateGram(p), p, inputs, upstream, device), GramSample, ["mean", "sum"]),
+        new LossDefinition("content_style_loss", "generative",
+            "α·‖φ(ŷ) − φ(y)‖_p^p/(C·H·W) + β·‖G(φ(ŷ)) − A‖²_F (johnson or gatys) + γ·TV(image), per image, the mean or sum over images; one layer both terms read",
+            "Johnson's / Gatys's style transfer: content_weight·F.mse_loss + style_weight·Gram loss (torch.bmm) + tv_weight·kornia TotalVariation through autograd",
+            ["input"], ["content_target", "style_gram", "image"],
+            ["content_weight", "style_weight", "tv_weight", "p", "normalization", "norm", "eps", "beta", "reduction"], 4 * 128 * 128 * 128,
+            (p, inputs, upstream, device) => new ContentStyleBoundLoss(CreateContentStyle(p), p, inputs, upstream, device), ContentStyleSample, ["mean", "sum"]),
         new LossDefinition("total_variation_loss", "generative",
             "per image of [N, C, H, W]: Σ|Δx| + Σ|Δy| (anisotropic), Σ√(Δx² + Δy² + eps) (isotropic) or Σ(Δx² + Δy²)^(β/2)",
             "kornia TotalVariation (per image); the isotropic and β norms in PyTorch", ["input"], [], ["norm", "eps", "beta", "reduction"],
@@ -76,6 +82,33 @@ internal static class GenerativeCatalog
         var gram = new float[channels * channels];
         new GramStyleLoss().ComputeGram(style, 1, channels, gram);
         return new() { ["input"] = LossTensor.FromFloats(x, images, channels, spatial), ["target_gram"] = LossTensor.FromFloats(gram, 1, channels, channels) };
+    }
+
+    /// <summary>
+    /// <c>content_weight</c>, <c>style_weight</c>, <c>tv_weight</c> (α, β, γ, each 1 by default) and the terms' options: the content's
+    /// <c>p</c>, the style's <c>normalization</c>, the total variation's <c>norm</c>, <c>eps</c> and <c>beta</c>.
+    /// </summary>
+    private static ContentStyleLoss CreateContentStyle(LossParameters p) =>
+        new(p.Float("content_weight", 1f), p.Float("style_weight", 1f), p.Float("tv_weight", 1f), new FeatureReconstructionLoss(p.Int32("p", 2)),
+            CreateGram(p), Create(p));
+
+    /// <summary>
+    /// A style-transfer step's one layer that both terms read, four fifths of the length, as <see cref="GramSample"/> draws it (ReLU-like
+    /// features and the Gram of a sparser, wider style; [4, 256, 6553] at the report's 8M floats), the content target near the features; and the
+    /// generated image in the last fifth, as <see cref="Sample"/> draws it.
+    /// </summary>
+    private static Dictionary<string, LossTensor> ContentStyleSample(int length, int seed)
+    {
+        Dictionary<string, LossTensor> inputs = GramSample(Math.Max(1, length - length / 5), seed);
+        LossTensor x = inputs["input"];
+        float[] features = x.RequireFloats("input");
+        var random = new Random(seed + 1);
+        float[] content = Array.ConvertAll(features, v => random.Next(8) == 0 ? v : Math.Max(0f, v + (float)(random.NextDouble() - 0.5)));
+        inputs["content_target"] = LossTensor.FromFloats(content, x.Shape);
+        inputs["style_gram"] = inputs["target_gram"];
+        inputs.Remove("target_gram");
+        inputs["image"] = Sample(Math.Max(1, length / 5), seed + 2)["input"];
+        return inputs;
     }
 
     /// <summary><c>penalty</c> ("wgan_gp", "r1") and <c>gp_weight</c> (10).</summary>

@@ -35,7 +35,7 @@ public readonly partial struct GramStyleLoss
         Reduction reduction = Reduction.Mean, float upstream = 1f)
     {
         ArgumentNullException.ThrowIfNull(inputGrad);
-        return GramStyleDeviceLoss.Run(this, input, targetGram, images, channels, inputGrad, reduction, upstream);
+        return GramStyleDeviceLoss.Run(this, input, targetGram, images, channels, inputGrad, reduction, upstream, accumulate: false);
     }
 
     /// <summary>Forward only on an OpenCL device.</summary>
@@ -46,7 +46,7 @@ public readonly partial struct GramStyleLoss
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <returns>L.</returns>
     public float Forward(DeviceBuffer<float> input, DeviceBuffer<float> targetGram, int images, int channels, Reduction reduction = Reduction.Mean) =>
-        GramStyleDeviceLoss.Run(this, input, targetGram, images, channels, null, reduction, 1f);
+        GramStyleDeviceLoss.Run(this, input, targetGram, images, channels, null, reduction, 1f, accumulate: false);
 
     /// <summary>Backward only on an OpenCL device.</summary>
     /// <param name="input">F(ŷ), N·C·H·W floats.</param>
@@ -78,8 +78,9 @@ internal static unsafe class GramStyleDeviceLoss
     /// <summary>Slots of its own: Oclgrind's uninitialized-value checker flagged the backward's reads of D when these were slots another loss's kernels had used.</summary>
     private const int GramSlot = 8, SlopesSlot = 9;
 
+    /// <summary>The loss, and with a gradient its backward: written, or with <paramref name="accumulate"/> added to the gradient's values.</summary>
     public static float Run(in GramStyleLoss loss, DeviceBuffer<float> input, DeviceBuffer<float> targetGram, int images, int channels, DeviceBuffer<float>? gradient,
-        Reduction reduction, float upstream)
+        Reduction reduction, float upstream, bool accumulate)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(targetGram);
@@ -129,6 +130,7 @@ internal static unsafe class GramStyleDeviceLoss
                 KernelSet.SetBuffer(kernel, 2, gradient.Handle);
                 KernelSet.SetValue(kernel, 3, channels);
                 KernelSet.SetValue(kernel, 4, shape.Spatial);
+                KernelSet.SetValue(kernel, 5, accumulate ? 1 : 0);
                 Enqueue(device, kernel, 3, [Round(shape.Spatial), Round(channels), (nuint)shape.Images], [Tile, Tile, 1]);
             }
 

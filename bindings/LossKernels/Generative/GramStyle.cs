@@ -85,7 +85,7 @@ public readonly partial struct GramStyleLoss
         inputGrad = inputGrad.Slice(0, input.Length);
         ThrowHelper.IfOverlaps(input, inputGrad, nameof(inputGrad), nameof(input));
         ThrowHelper.IfOverlaps(targetGram, inputGrad, nameof(inputGrad), nameof(targetGram));
-        return Run(input, targetGram, shape, inputGrad, reduction, upstream);
+        return Run(input, targetGram, shape, inputGrad, reduction, upstream, accumulate: false);
     }
 
     /// <summary>Forward only.</summary>
@@ -96,7 +96,7 @@ public readonly partial struct GramStyleLoss
     /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <returns>L.</returns>
     public float Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> targetGram, int images, int channels, Reduction reduction = Reduction.Mean) =>
-        Run(input, targetGram, Check(input, targetGram, images, channels, reduction), default, reduction, 1f);
+        Run(input, targetGram, Check(input, targetGram, images, channels, reduction), default, reduction, 1f, accumulate: false);
 
     /// <summary>Backward only: ∂(upstream·L)/∂input (the Gram is needed for it, so the work is the fused call's).</summary>
     /// <param name="input">F(ŷ), N·C·H·W floats.</param>
@@ -113,8 +113,12 @@ public readonly partial struct GramStyleLoss
     private static GramStyleShape Check(ReadOnlySpan<float> input, ReadOnlySpan<float> targetGram, int images, int channels, Reduction reduction) =>
         GramStyleShape.OfCall(input.Length, targetGram.Length, images, channels, reduction);
 
-    private unsafe float Run(ReadOnlySpan<float> input, ReadOnlySpan<float> targetGram, GramStyleShape shape, Span<float> inputGrad, Reduction reduction,
-        float upstream)
+    /// <summary>
+    /// The loss, and with a gradient its backward: written, or with <paramref name="accumulate"/> added to the gradient's values (a layer whose
+    /// gradient another loss wrote first, each element's product chain starting from its value). The caller has checked the arguments.
+    /// </summary>
+    internal unsafe float Run(ReadOnlySpan<float> input, ReadOnlySpan<float> targetGram, GramStyleShape shape, Span<float> inputGrad, Reduction reduction,
+        float upstream, bool accumulate)
     {
         if (shape.Images == 0)
             return reduction == Reduction.Mean ? float.NaN : 0f;
@@ -151,7 +155,7 @@ public readonly partial struct GramStyleLoss
 
                     total += weight * sum;
                     if (backward)
-                        Gemm.Multiply(slopes, c, image, shape.Spatial, grad + (nint)n * shape.ImageLength, shape.Spatial, c, shape.Spatial, c);
+                        Gemm.Multiply(slopes, c, image, shape.Spatial, grad + (nint)n * shape.ImageLength, shape.Spatial, c, shape.Spatial, c, accumulate);
                 }
             }
 

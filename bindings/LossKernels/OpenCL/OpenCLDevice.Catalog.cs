@@ -51,5 +51,7 @@ public sealed partial class OpenCLDevice
 
     internal override DeviceRun GramStyle(Generative.GramStyleBoundLoss bound) => new Generative.OpenCLGramStyleRun(bound, this);
 
+    internal override DeviceRun ContentStyle(Generative.ContentStyleBoundLoss bound) => new Generative.OpenCLContentStyleRun(bound, this);
+
     internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new OpenCLPosWeightRun(bound, this);
 }

@@ -73,4 +73,6 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
     internal override DeviceRun FeatureReconstruction(Generative.FeatureReconstructionBoundLoss bound) => new IlgpuFeatureReconstructionRun(bound, this);
 
     internal override DeviceRun GramStyle(Generative.GramStyleBoundLoss bound) => new IlgpuGramStyleRun(bound, this);
+
+    internal override DeviceRun ContentStyle(Generative.ContentStyleBoundLoss bound) => new IlgpuContentStyleRun(bound, this);
 }

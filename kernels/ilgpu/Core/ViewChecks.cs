@@ -116,7 +116,7 @@ internal static class ViewChecks
     }
 
     /// <summary>The byte offset of <paramref name="b"/>'s start from <paramref name="a"/>'s when their first elements overlap, else null.</summary>
-    private static long? Overlap<TA, TB>(ArrayView<TA> a, long aLength, ArrayView<TB> b, long bLength)
+    internal static long? Overlap<TA, TB>(ArrayView<TA> a, long aLength, ArrayView<TB> b, long bLength)
         where TA : unmanaged
         where TB : unmanaged
     {

@@ -59,7 +59,7 @@ public static class IlgpuGramStyleLoss
     {
         if (!ViewChecks.IsPresent(inputGrad))
             ThrowHelper.Argument(nameof(inputGrad), "inputGrad is required (got default(ArrayView)).");
-        return Run(loss, input, targetGram, images, channels, inputGrad, reduction, upstream, stream);
+        return Run(loss, input, targetGram, images, channels, inputGrad, reduction, upstream, stream, accumulate: false);
     }
 
     /// <summary>Forward only.</summary>
@@ -73,7 +73,7 @@ public static class IlgpuGramStyleLoss
     /// <returns>L.</returns>
     public static float Forward(this GramStyleLoss loss, ArrayView<float> input, ArrayView<float> targetGram, int images, int channels,
         Reduction reduction = Reduction.Mean, AcceleratorStream? stream = null) =>
-        Run(loss, input, targetGram, images, channels, default, reduction, 1f, stream);
+        Run(loss, input, targetGram, images, channels, default, reduction, 1f, stream, accumulate: false);
 
     /// <summary>Backward only.</summary>
     /// <param name="loss">The loss (its normalization).</param>
@@ -89,8 +89,9 @@ public static class IlgpuGramStyleLoss
         ArrayView<float> inputGrad, Reduction reduction = Reduction.Mean, AcceleratorStream? stream = null) =>
         ForwardBackward(loss, input, targetGram, images, channels, inputGrad, reduction, upstream, stream);
 
-    private static float Run(GramStyleLoss loss, ArrayView<float> input, ArrayView<float> targetGram, int images, int channels, ArrayView<float> gradient,
-        Reduction reduction, float upstream, AcceleratorStream? stream)
+    /// <summary>The loss, and with a gradient its backward: written, or with <paramref name="accumulate"/> added to the gradient's values.</summary>
+    internal static float Run(GramStyleLoss loss, ArrayView<float> input, ArrayView<float> targetGram, int images, int channels, ArrayView<float> gradient,
+        Reduction reduction, float upstream, AcceleratorStream? stream, bool accumulate)
     {
         Accelerator accelerator = ViewChecks.AcceleratorOf(input, nameof(input));
         ViewChecks.Required(targetGram, accelerator, -1, nameof(targetGram));
@@ -120,7 +121,7 @@ public static class IlgpuGramStyleLoss
             {
                 int side = Side(accelerator);
                 var config = new KernelConfig(new Index3D(Groups(shape.Spatial, side), Groups(channels, side), shape.Images), new Index3D(side, side, 1));
-                BackwardKernel.For(state)(queue, config, slopes, input, gradient, channels, shape.Spatial);
+                BackwardKernel.For(state)(queue, config, slopes, input, gradient, channels, shape.Spatial, accumulate ? 1 : 0);
             }
 
             queue.Synchronize();
@@ -149,8 +150,8 @@ public static class IlgpuGramStyleLoss
     private static readonly LoadedKernel<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int, float>> GramKernel =
         new(accelerator => accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, float>(GramTiles));
 
-    private static readonly LoadedKernel<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>> BackwardKernel =
-        new(accelerator => accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(BackwardTiles));
+    private static readonly LoadedKernel<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>> BackwardKernel =
+        new(accelerator => accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(BackwardTiles));
 
     /// <summary>
     /// G[n, i, j] = scale·Σ_k x[n, i, k]·x[n, j, k]: a tile of G per group (16×16 on a GPU; j along x, i along y, the image along z), as many k's of the
@@ -184,15 +185,16 @@ public static class IlgpuGramStyleLoss
 
     /// <summary>
     /// gradient[n, c, m] = Σ_k D[n, c, k]·x[n, k, m]: a tile per group (16×16 on a GPU; m along x, c along y, the image along z), as many k's of D's
-    /// rows and the features' columns at a time through shared memory; each entry one fused multiply-add chain in k order.
+    /// rows and the features' columns at a time through shared memory; each entry one fused multiply-add chain in k order, continuing from the
+    /// gradient's value when <paramref name="accumulate"/> is not 0.
     /// </summary>
-    private static void BackwardTiles(ArrayView<float> slopes, ArrayView<float> x, ArrayView<float> gradient, int channels, int spatial)
+    private static void BackwardTiles(ArrayView<float> slopes, ArrayView<float> x, ArrayView<float> gradient, int channels, int spatial, int accumulate)
     {
         ArrayView<float> d = SharedMemory.Allocate<float>(Tile * (Tile + 1)), f = SharedMemory.Allocate<float>(Tile * (Tile + 1));
         int side = Group.DimX, lm = Group.IdxX, lc = Group.IdxY, n = Grid.IdxZ;
         int c = Grid.IdxY * side + lc, m = Grid.IdxX * side + lm;
-        long square = (long)n * channels * channels, image = (long)n * channels * spatial;
-        float sum = 0f;
+        long square = (long)n * channels * channels, image = (long)n * channels * spatial, at = image + (long)Math.Min(c, channels - 1) * spatial + Math.Min(m, spatial - 1);
+        float sum = accumulate != 0 && c < channels && m < spatial ? gradient[at] : 0f;
         for (int k0 = 0; k0 < channels; k0 += side)
         {
             // Clamped loads, as in the Gram's tiles.
@@ -208,7 +210,7 @@ public static class IlgpuGramStyleLoss
         }
 
         if (c < channels && m < spatial)
-            gradient[image + (long)c * spatial + m] = sum;
+            gradient[at] = sum;
     }
 }
 

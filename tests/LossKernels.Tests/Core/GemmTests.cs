@@ -14,10 +14,10 @@ public sealed unsafe class GemmTests : ThreadCountFixture
         return Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
     }
 
-    /// <summary>Σ_k a[i·aStride + k·aStep]·b[j·bStride + k·bStep] as one FMA chain in k order.</summary>
-    private static float Chain(float[] a, int aOffset, int aStep, float[] b, int bOffset, int bStep, int depth)
+    /// <summary>start + Σ_k a[aOffset + k·aStep]·b[bOffset + k·bStep] as one FMA chain in k order.</summary>
+    private static float Chain(float[] a, int aOffset, int aStep, float[] b, int bOffset, int bStep, int depth, float start = 0f)
     {
-        float sum = 0f;
+        float sum = start;
         for (int k = 0; k < depth; k++)
             sum = MathF.FusedMultiplyAdd(a[aOffset + k * aStep], b[bOffset + k * bStep], sum);
         return sum;
@@ -58,6 +58,32 @@ public sealed unsafe class GemmTests : ThreadCountFixture
                             Assert.That(c[i * ldc + j], Is.EqualTo(Chain(a, i * lda, 1, b, j, ldb, depth)), $"{m}×{depth}·{depth}×{n} C[{i},{j}]");
                         for (int j = n; j < ldc; j++)
                             Assert.That(c[i * ldc + j], Is.NaN, $"{m}×{depth}·{depth}×{n}: C[{i},{j}] past the columns was written");
+                    }
+                }
+    }
+
+    [Test]
+    public void AnAccumulatedProductContinuesEachElementsChainFromC()
+    {
+        foreach (int m in (int[])[1, 6, 7, 13])
+            foreach (int n in (int[])[1, 31, 33, 100])
+                foreach (int depth in (int[])[0, 1, 257])
+                {
+                    int lda = depth + 1, ldb = n + 3, ldc = n + 2;
+                    float[] a = Random(m * lda, m + n + depth), b = Random(depth * ldb, depth + 11), c = Random(m * ldc, m * n + 5);
+                    float[] before = (float[])c.Clone();
+                    fixed (float* pa = a, pb = b, pc = c)
+                        Gemm.Multiply(pa, lda, pb, ldb, pc, ldc, m, n, depth, accumulate: true);
+                    for (int i = 0; i < m; i++)
+                    {
+                        for (int j = 0; j < n; j++)
+                        {
+                            float expected = Chain(a, i * lda, 1, b, j, ldb, depth, before[i * ldc + j]);
+                            Assert.That(c[i * ldc + j], Is.EqualTo(expected), $"{m}×{depth}·{depth}×{n} C[{i},{j}]");
+                        }
+
+                        for (int j = n; j < ldc; j++)
+                            Assert.That(c[i * ldc + j], Is.EqualTo(before[i * ldc + j]), $"C[{i},{j}] past the columns was written");
                     }
                 }
     }

@@ -24,6 +24,7 @@ public static class ReferenceGenerativeLosses
             "gradient_penalty" => Penalty(p, inputs["input"], upstream),
             "feature_reconstruction_loss" => FeatureReconstruction(p, inputs["input"], inputs["target"], upstream?[0] ?? 1d),
             "gram_style_loss" => GramStyle(p, inputs, upstream?[0] ?? 1d),
+            "content_style_loss" => ContentStyle(p, inputs, upstream?[0] ?? 1d),
             _ => throw new ArgumentException($"No generative reference for '{loss}'.", nameof(loss)),
         };
     }
@@ -117,6 +118,32 @@ public static class ReferenceGenerativeLosses
         double scale = p.Text("reduction", "mean") == "sum" ? 1d : 1d / images;
         (double[] losses, double[] gradient) = ReferenceGramStyle.Evaluate(normalization, x.RequireFloats("input"), target, images, channels, _ => upstream * scale);
         return new ReferenceResult([losses.Sum() * scale], gradient);
+    }
+
+    /// <summary>
+    /// α·content + β·style + γ·TV from the single-layer references: the features' gradient the content's and the style's added (the image's
+    /// gradient is the total variation reference's, checked by the content-style tests).
+    /// </summary>
+    private static ReferenceResult ContentStyle(Parameters p, IReadOnlyDictionary<string, LossTensor> inputs, double upstream)
+    {
+        double alpha = p.Number("content_weight", 1), beta = p.Number("style_weight", 1), gamma = p.Number("tv_weight", 1);
+        LossTensor x = inputs["input"];
+        var gradient = new double[x.Length];
+        double loss = 0;
+        void Add(ReferenceResult part, double weight)
+        {
+            loss += weight * part.Loss[0];
+            for (int i = 0; i < gradient.Length; i++)
+                gradient[i] += part.InputGradient[i];
+        }
+
+        if (inputs.TryGetValue("content_target", out LossTensor? content))
+            Add(FeatureReconstruction(p, x, content, upstream * alpha), alpha);
+        if (inputs.TryGetValue("style_gram", out LossTensor? gram))
+            Add(GramStyle(p, new Dictionary<string, LossTensor> { ["input"] = x, ["target_gram"] = gram }, upstream * beta), beta);
+        if (inputs.TryGetValue("image", out LossTensor? image))
+            loss += gamma * TotalVariation(p, image, null).Loss[0];
+        return new ReferenceResult([loss], gradient);
     }
 
     /// <summary>The catalog parameters with their defaults.</summary>
