@@ -140,6 +140,12 @@ internal static class KernelCheck
         if (definition.Name == "gram_style_loss")
             yield return (new() { ["reduction"] = "sum", ["normalization"] = "gatys" }, true);
 
+        if (definition.Name == "content_style_loss")
+        {
+            yield return (new() { ["reduction"] = "sum", ["normalization"] = "gatys", ["p"] = 1L, ["norm"] = "isotropic", ["style_weight"] = 1e3 }, true);
+            yield return (new() { ["reduction"] = "mean", ["norm"] = "beta", ["beta"] = 1.5, ["tv_weight"] = 0.1 }, false);
+        }
+
         if (definition.Name == "gan_loss")
         {
             // Every element form: lsgan's square, wgan's line, wgan_softplus's softplus, the discriminator's hinge, the minimax generator.

@@ -1703,6 +1703,82 @@ def gram_style_cases(rng):
         case("asymmetric_target", {"normalization": normalization}, features((2, 5, 4, 4)), target_gram=asymmetric.astype(np.float32))
 
 
+def content_style_cases(rng):
+    """content_style_loss (issue 16 item 3): one layer both terms read (its gradient their sum), each term alone, the image's total
+    variation in each norm, johnson and gatys, p = 1 and 2, mean and sum, other weights and an upstream, zero features, +-1e4."""
+    source = (f"torch {torch.__version__}: content_weight*feature reconstruction + style_weight*Gram style (torch.bmm) + tv_weight*total variation "
+              "through autograd, float64")
+
+    def features(shape):
+        return np.where(rng.integers(0, 3, shape) == 0, 0.0, rng.uniform(0, 2, shape)).astype(np.float32)
+
+    def gram_of(style, normalization):
+        f = style.reshape(style.shape[0], style.shape[1], -1).astype(np.float64)
+        g = f @ f.transpose(0, 2, 1)
+        return (g / (f.shape[1] * f.shape[2]) if normalization == "johnson" else g).astype(np.float32)
+
+    def case(tag, params, x, content=None, style_gram=None, image=None, upstream=None):
+        weights = {"content_weight": 1.0, "style_weight": 1.0, "tv_weight": 1.0}
+        weights.update({k: v for k, v in params.items() if k in weights})
+        reduction = params.get("reduction", "mean")
+        x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+        value = torch.zeros((), dtype=torch.float64)
+        inputs = {"input": tensor(x, "float32")}
+        expected = {}
+        if content is not None:
+            value = value + weights["content_weight"] * feature_reconstruction(x64, torch.tensor(content.astype(np.float64)), params.get("p", 2), reduction)
+            inputs["content_target"] = tensor(content, "float32")
+        if style_gram is not None:
+            value = value + weights["style_weight"] * gram_style(x64, torch.tensor(style_gram.astype(np.float64)), None, params.get("normalization", "johnson"),
+                                                                 reduction)
+            inputs["style_gram"] = tensor(style_gram, "float32")
+        if image is not None:
+            i64 = torch.tensor(image.astype(np.float64), requires_grad=True)
+            value = value + weights["tv_weight"] * total_variation(i64, params.get("norm", "anisotropic"), params.get("eps", 1e-8), params.get("beta", 2.0),
+                                                                   reduction)
+            inputs["image"] = tensor(image, "float32")
+        (value * (1.0 if upstream is None else float(upstream))).backward()
+        gradient = x64.grad.numpy() if x64.grad is not None else np.zeros(x.shape)
+        expected["loss"] = tensor(value.detach().numpy(), "float64")
+        expected["grad.input"] = tensor(gradient, "float64")
+        if image is not None:
+            expected["grad.image"] = tensor(i64.grad.numpy(), "float64")
+        shape = "x".join(str(v) for v in x.shape)
+        scale = float(np.abs(gradient).max()) if x.size else 0.0
+        # As the Gram style loss's: G - A cancels where the two Grams are close.
+        tolerance = {"rtol": 1e-3, "atol": 1e-6 * scale + 1e-6}
+        write_expected(f"content_style_loss/{tag}/{params.get('normalization', 'johnson')}/{reduction}/{shape}", "content_style_loss", params, inputs, None if upstream is None else np.float32(upstream), expected,
+                       source, tolerance)
+
+    def near(x):
+        return np.where(rng.integers(0, 8, x.shape) == 0, x, np.maximum(0, x + rng.uniform(-0.5, 0.5, x.shape))).astype(np.float32)
+
+    def image(shape):
+        return np.where(rng.integers(0, 5, shape) == 0, 0.25, rng.uniform(-0.5, 0.5, shape)).astype(np.float32)
+
+    for normalization in ("johnson", "gatys"):
+        for reduction in ("mean", "sum"):
+            for shape in ((1, 1, 1, 1), (2, 3, 5, 7), (1, 33, 7, 9)):
+                x = features(shape)
+                style = features((1, shape[1], shape[2] + 1, shape[3]))
+                params = {"normalization": normalization, "reduction": reduction}
+                case("both_tv", params, x, near(x), gram_of(style, normalization), image((shape[0], 3, 6, 5)))
+            x = features((2, 4, 3, 3))
+            params = {"normalization": normalization, "reduction": reduction}
+            case("content_only", params, x, content=near(x))
+            case("style_only", params, x, style_gram=gram_of(features((2, 4, 3, 3)), normalization))
+    x = features((2, 6, 4, 5))
+    gram = gram_of(features((1, 6, 4, 5)), "johnson")
+    for norm in ("isotropic", "beta"):
+        case(f"tv_{norm}", {"norm": norm, "beta": 1.5}, x, near(x), gram, image((2, 2, 7, 8)))
+    case("weights_upstream", {"content_weight": 1e2, "style_weight": 1e4, "tv_weight": 1e-1, "p": 1, "reduction": "sum"}, x, near(x), gram,
+         image((2, 3, 4, 4)), upstream=0.37)
+    case("zero", {}, np.zeros((2, 4, 3, 3), np.float32), np.zeros((2, 4, 3, 3), np.float32), gram_of(features((1, 4, 3, 3)), "johnson"),
+         np.zeros((2, 1, 3, 3), np.float32))
+    big = ((features((1, 3, 4, 4)) - 1) * 1e4).astype(np.float32)
+    case("large", {}, big, near(big), gram_of(((features((1, 3, 4, 4)) - 1) * 1e4).astype(np.float32), "johnson"), (image((1, 3, 4, 4)) * 1e4).astype(np.float32))
+
+
 def relativistic_gan(real, fake, gan_type="vanilla", is_disc=False, real_label_val=1.0, fake_label_val=0.0, loss_weight=1.0, detach_means=False):
     """ESRGAN's relativistic average GAN loss with BasicSR's GANLoss, in float64: the discriminator's 0.5*(gan(real - mean(fake), True) +
     gan(fake - mean(real), False)), the generator's with True and False swapped. detach_means detaches both means (ESRGAN's discriminator
@@ -1898,6 +1974,7 @@ def main():
     total_variation_cases(np.random.default_rng(20261208))
     gan_cases(np.random.default_rng(20261209))
     cycle_cases(np.random.default_rng(20261210))
+    content_style_cases(np.random.default_rng(20261215))
     relativistic_cases(np.random.default_rng(20261212))
     feature_reconstruction_cases(np.random.default_rng(20261213))
     gradient_penalty_cases(np.random.default_rng(20261211))

@@ -101,6 +101,21 @@ public class ContentStyleTests : ThreadCountFixture
         public float[][] NewGradients() => [.. Features.Select(f => new float[f.Length])];
     }
 
+    /// <summary>A call's value, parts and gradients (upstream 0.75) against the float64 references.</summary>
+    public static void AssertMatchesReference(string what, ContentStyleLoss loss, Problem problem, Reduction reduction, bool withImage, ContentStyleResult result,
+        float[][] gradients, float[] pixelsGrad)
+    {
+        (double expected, double content, double style, double tv, double[][] layerGradients, double[] imageGradient) = problem.Reference(loss, reduction, 0.75, withImage);
+        Numerics.AssertClose($"{what}: loss", result.Loss, expected, 1e-4, 1e-9);
+        Numerics.AssertClose($"{what}: content", result.Content, content, 1e-4, 1e-9);
+        Numerics.AssertClose($"{what}: style", result.Style, style, 1e-4, 1e-9);
+        Numerics.AssertClose($"{what}: tv", result.TotalVariation, tv, 1e-4, 1e-9);
+        for (int l = 0; l < 3; l++)
+            Numerics.AssertClose($"{what}: layer {l} gradient", gradients[l], layerGradients[l], 1e-3, 1e-6 * layerGradients[l].Select(Math.Abs).DefaultIfEmpty(0).Max());
+        if (withImage)
+            Numerics.AssertClose($"{what}: image gradient", pixelsGrad, imageGradient, 1e-4, 1e-7);
+    }
+
     public static IEnumerable<TestCaseData> Losses()
     {
         yield return new TestCaseData(new ContentStyleLoss()).SetArgDisplayNames("unit weights");
@@ -119,24 +134,11 @@ public class ContentStyleTests : ThreadCountFixture
                 {
                     Problem problem = Problem.Create(loss, images, images * 10 + (int)reduction);
                     string what = $"N={images} {reduction} image={withImage}";
-                    (double expected, double content, double style, double tv, double[][] layerGradients, double[] imageGradient) =
-                        problem.Reference(loss, reduction, 0.75, withImage);
                     float[][] gradients = problem.NewGradients();
                     var pixelsGrad = new float[problem.Image.Length];
                     ContentStyleImage image = withImage ? problem.ImageOf(pixelsGrad) : default;
                     ContentStyleResult result = loss.ForwardBackward(problem.Layers(gradients), image, reduction, 0.75f);
-                    Numerics.AssertClose($"{what}: loss", result.Loss, expected, 1e-4, 1e-9);
-                    Numerics.AssertClose($"{what}: content", result.Content, content, 1e-4, 1e-9);
-                    Numerics.AssertClose($"{what}: style", result.Style, style, 1e-4, 1e-9);
-                    Numerics.AssertClose($"{what}: tv", result.TotalVariation, tv, 1e-4, 1e-9);
-                    for (int l = 0; l < 3; l++)
-                    {
-                        Numerics.AssertClose($"{what}: layer {l} gradient", gradients[l], layerGradients[l], 1e-3,
-                            1e-6 * layerGradients[l].Select(Math.Abs).DefaultIfEmpty(0).Max());
-                    }
-
-                    if (withImage)
-                        Numerics.AssertClose($"{what}: image gradient", pixelsGrad, imageGradient, 1e-4, 1e-7);
+                    AssertMatchesReference(what, loss, problem, reduction, withImage, result, gradients, pixelsGrad);
 
                     ContentStyleResult forward = loss.Forward(problem.Layers(problem.NewGradients()), image, reduction);
                     Assert.That(forward, Is.EqualTo(result), $"{what}: forward");
