@@ -1634,6 +1634,18 @@ def feature_reconstruction_cases(rng):
         case(f"p{p}_large", {"p": p}, (features((2, 3, 4, 4))[0] * 1e4).astype(np.float32), (features((2, 3, 4, 4))[1] * 1e4).astype(np.float32))
 
 
+def relu_features(rng, shape):
+    """ReLU-like features: non-negative, a third zero."""
+    return np.where(rng.integers(0, 3, shape) == 0, 0.0, rng.uniform(0, 2, shape)).astype(np.float32)
+
+
+def gram_of(style, normalization):
+    """The float32 Gram of features [N, C, ...] computed in float64: F F^T, over C*H*W for johnson."""
+    f = style.reshape(style.shape[0], style.shape[1], -1).astype(np.float64)
+    g = f @ f.transpose(0, 2, 1)
+    return (g / (f.shape[1] * f.shape[2]) if normalization == "johnson" else g).astype(np.float32)
+
+
 def gram_style(x, target_gram=None, style=None, normalization="johnson", reduction="mean"):
     """Johnson's / Gatys's Gram style loss in float64 through autograd: G = bmm(F, F^T) per image of [N, C, ...] (over C*H*W for
     johnson), per image ||G - A||_F^2 (over 4*C^2*(H*W)^2 for gatys), the mean or sum over images; A is target_gram ([1 or N, C, C]) or
@@ -1678,12 +1690,7 @@ def gram_style_cases(rng):
                        {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")}, source, tolerance)
 
     def features(shape):
-        return np.where(rng.integers(0, 3, shape) == 0, 0.0, rng.uniform(0, 2, shape)).astype(np.float32)
-
-    def gram_of(style, normalization):
-        f = style.reshape(style.shape[0], style.shape[1], -1).astype(np.float64)
-        g = f @ f.transpose(0, 2, 1)
-        return (g / (f.shape[1] * f.shape[2]) if normalization == "johnson" else g).astype(np.float32)
+        return relu_features(rng, shape)
 
     for normalization in ("johnson", "gatys"):
         for reduction in ("mean", "sum"):
@@ -1710,12 +1717,7 @@ def content_style_cases(rng):
               "through autograd, float64")
 
     def features(shape):
-        return np.where(rng.integers(0, 3, shape) == 0, 0.0, rng.uniform(0, 2, shape)).astype(np.float32)
-
-    def gram_of(style, normalization):
-        f = style.reshape(style.shape[0], style.shape[1], -1).astype(np.float64)
-        g = f @ f.transpose(0, 2, 1)
-        return (g / (f.shape[1] * f.shape[2]) if normalization == "johnson" else g).astype(np.float32)
+        return relu_features(rng, shape)
 
     def case(tag, params, x, content=None, style_gram=None, image=None, upstream=None):
         weights = {"content_weight": 1.0, "style_weight": 1.0, "tv_weight": 1.0}

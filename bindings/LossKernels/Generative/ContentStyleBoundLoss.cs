@@ -27,11 +27,7 @@ internal sealed class ContentStyleBoundLoss : BoundLoss
     {
         this.loss = loss;
         LossTensor x = inputs["input"];
-        if (x.Shape.Length < 3)
-            throw new ArgumentException($"input must be features [N, C, H, W] (or [N, C, H·W]); got [{string.Join(", ", x.Shape)}].", "input");
-        input = x.RequireFloats("input");
-        images = x.Shape[0];
-        channels = x.Shape[1];
+        (input, images, channels) = GramStyleBoundLoss.Features(x);
         if (inputs.TryGetValue("content_target", out LossTensor? content))
         {
             if (!content.Shape.SequenceEqual(x.Shape))
@@ -40,11 +36,7 @@ internal sealed class ContentStyleBoundLoss : BoundLoss
         }
 
         if (inputs.TryGetValue("style_gram", out LossTensor? gram))
-        {
-            if (gram.Shape.Length != 3 || gram.Shape[1] != channels || gram.Shape[2] != channels || (gram.Shape[0] != 1 && gram.Shape[0] != images))
-                throw new ArgumentException($"style_gram must be [1 or N, C, C] of C = {channels}; got [{string.Join(", ", gram.Shape)}].", "style_gram");
-            styleGram = gram.RequireFloats("style_gram");
-        }
+            styleGram = GramStyleBoundLoss.Gram(gram, images, channels, "style_gram");
 
         if (inputs.TryGetValue("image", out LossTensor? pixels))
         {

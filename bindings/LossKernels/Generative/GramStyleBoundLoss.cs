@@ -23,11 +23,7 @@ internal sealed class GramStyleBoundLoss : BoundLoss
     {
         this.loss = loss;
         LossTensor x = inputs["input"];
-        if (x.Shape.Length < 3)
-            throw new ArgumentException($"input must be features [N, C, H, W] (or [N, C, H·W]); got [{string.Join(", ", x.Shape)}].", "input");
-        input = x.RequireFloats("input");
-        images = x.Shape[0];
-        channels = x.Shape[1];
+        (input, images, channels) = Features(x);
         bool hasFeatures = inputs.TryGetValue("target", out LossTensor? style), hasGram = inputs.TryGetValue("target_gram", out LossTensor? gram);
         if (hasFeatures == hasGram)
             throw new ArgumentException("gram_style_loss takes the style as either 'target' (its features) or 'target_gram' (its Gram), one of them.", "target");
@@ -42,10 +38,8 @@ internal sealed class GramStyleBoundLoss : BoundLoss
         }
         else
         {
-            if (gram!.Shape.Length != 3 || gram.Shape[1] != channels || gram.Shape[2] != channels || (gram.Shape[0] != 1 && gram.Shape[0] != images))
-                throw new ArgumentException($"target_gram must be [1 or N, C, C] of C = {channels}; got [{string.Join(", ", gram.Shape)}].", "target_gram");
-            targetGram = gram.RequireFloats("target_gram");
-            styleImages = gram.Shape[0];
+            targetGram = Gram(gram!, images, channels, "target_gram");
+            styleImages = gram!.Shape[0];
         }
 
         reduction = parameters.Reduction();
@@ -53,6 +47,22 @@ internal sealed class GramStyleBoundLoss : BoundLoss
         // The span API checks every extent; binding with a gradient-free forward run would cost a full Gram, so check only the shapes here.
         GramStyleShape.OfCall(input.Length, targetGram.Length, images, channels, reduction);
         Place(device, device?.GramStyle(this));
+    }
+
+    /// <summary>A features tensor [N, C, …] (at least three extents): its floats, N and C.</summary>
+    internal static (float[] Values, int Images, int Channels) Features(LossTensor x)
+    {
+        if (x.Shape.Length < 3)
+            throw new ArgumentException($"input must be features [N, C, H, W] (or [N, C, H·W]); got [{string.Join(", ", x.Shape)}].", "input");
+        return (x.RequireFloats("input"), x.Shape[0], x.Shape[1]);
+    }
+
+    /// <summary>A Gram tensor [1 or N, C, C] of the features' N and C: its floats.</summary>
+    internal static float[] Gram(LossTensor gram, int images, int channels, string name)
+    {
+        if (gram.Shape.Length != 3 || gram.Shape[1] != channels || gram.Shape[2] != channels || (gram.Shape[0] != 1 && gram.Shape[0] != images))
+            throw new ArgumentException($"{name} must be [1 or N, C, C] of C = {channels}; got [{string.Join(", ", gram.Shape)}].", name);
+        return gram.RequireFloats(name);
     }
 
     public override void Run(LossMode mode)
