@@ -1781,6 +1781,47 @@ def content_style_cases(rng):
     case("large", {}, big, near(big), gram_of(((features((1, 3, 4, 4)) - 1) * 1e4).astype(np.float32), "johnson"), (image((1, 3, 4, 4)) * 1e4).astype(np.float32))
 
 
+def topology_aware_cases(rng):
+    """topology_aware_loss (issue 16 item 4): Mosinska et al.'s BCE + mu * per-image squared feature distance (or its mean over C*H*W),
+    mean and sum, other mu and an upstream, logits of +-1e4 and exact masks, zero feature differences."""
+    source = f"torch {torch.__version__}: F.binary_cross_entropy_with_logits + mu * ((phi(sigmoid(x)) - phi(m))**2).sum() / N through autograd, float64"
+
+    def case(tag, params, logits, mask, features, target_features, upstream=None):
+        x64 = torch.tensor(logits.astype(np.float64), requires_grad=True)
+        f64 = torch.tensor(features.astype(np.float64), requires_grad=True)
+        t64 = torch.tensor(target_features.astype(np.float64))
+        reduction = params.get("reduction", "mean")
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(x64, torch.tensor(mask.astype(np.float64)), reduction=reduction)
+        squares = ((f64 - t64) ** 2).reshape(f64.shape[0], -1)
+        per_image = squares.mean(dim=1) if params.get("feature_mean", False) else squares.sum(dim=1)
+        value = bce + params.get("mu", 1.0) * (per_image.sum() if reduction == "sum" else per_image.mean())
+        (value * (1.0 if upstream is None else float(upstream))).backward()
+        inputs = {"input": tensor(logits, "float32"), "target": tensor(mask, "float32"), "input_features": tensor(features, "float32"),
+                  "target_features": tensor(target_features, "float32")}
+        expected = {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64"),
+                    "grad.input_features": tensor(f64.grad.numpy(), "float64")}
+        shape = "x".join(str(v) for v in logits.shape) + "_" + "x".join(str(v) for v in features.shape)
+        write_expected(f"topology_aware_loss/{tag}/{reduction}/{shape}", "topology_aware_loss", params, inputs, None if upstream is None else np.float32(upstream),
+                       expected, source)
+
+    def sample(mask_shape, feature_shape):
+        logits = rng.uniform(-6, 6, mask_shape).astype(np.float32)
+        mask = (rng.integers(0, 5, mask_shape) == 0).astype(np.float32)
+        features = relu_features(rng, feature_shape)
+        target = np.where(rng.integers(0, 8, feature_shape) == 0, features, np.maximum(0, features + rng.uniform(-0.5, 0.5, feature_shape))).astype(np.float32)
+        return logits, mask, features, target
+
+    for reduction in ("mean", "sum"):
+        for mask_shape, feature_shape in (((1, 1, 1, 1), (1, 1, 1, 1)), ((2, 1, 9, 7), (2, 4, 5, 4)), ((1, 1, 33, 31), (1, 8, 17, 16))):
+            case("paper", {"reduction": reduction}, *sample(mask_shape, feature_shape))
+            case("feature_mean", {"reduction": reduction, "mu": 0.5, "feature_mean": True}, *sample(mask_shape, feature_shape))
+    case("mu_upstream", {"mu": 0.01}, *sample((2, 1, 6, 6), (2, 3, 3, 3)), upstream=0.37)
+    logits, mask, features, _ = sample((1, 1, 4, 4), (1, 2, 2, 2))
+    logits = np.where(mask > 0, 1e4, -1e4).astype(np.float32)
+    logits[0, 0, 0, :2] = [1e4, -1e4]
+    case("large_logits_zero_features", {}, logits, mask, features, features.copy())
+
+
 def relativistic_gan(real, fake, gan_type="vanilla", is_disc=False, real_label_val=1.0, fake_label_val=0.0, loss_weight=1.0, detach_means=False):
     """ESRGAN's relativistic average GAN loss with BasicSR's GANLoss, in float64: the discriminator's 0.5*(gan(real - mean(fake), True) +
     gan(fake - mean(real), False)), the generator's with True and False swapped. detach_means detaches both means (ESRGAN's discriminator
@@ -1977,6 +2018,7 @@ def main():
     gan_cases(np.random.default_rng(20261209))
     cycle_cases(np.random.default_rng(20261210))
     content_style_cases(np.random.default_rng(20261215))
+    topology_aware_cases(np.random.default_rng(20261216))
     relativistic_cases(np.random.default_rng(20261212))
     feature_reconstruction_cases(np.random.default_rng(20261213))
     gradient_penalty_cases(np.random.default_rng(20261211))

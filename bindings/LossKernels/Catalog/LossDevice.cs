@@ -67,6 +67,8 @@ public abstract class LossDevice
     internal abstract DeviceRun GramStyle(Generative.GramStyleBoundLoss bound);
 
     internal abstract DeviceRun ContentStyle(Generative.ContentStyleBoundLoss bound);
+
+    internal abstract DeviceRun TopologyAware(Generative.TopologyAwareBoundLoss bound);
 }
 
 /// <summary>

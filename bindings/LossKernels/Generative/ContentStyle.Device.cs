@@ -38,7 +38,8 @@ public readonly partial struct ContentStyleLoss
         Reduction reduction = Reduction.Mean, float upstream = 1f)
     {
         var parts = new DeviceParts(this, layers, image);
-        return ContentStyleDriver.Run<DeviceParts, DeviceBuffer<float>?>(this, ref parts, reduction, upstream, backward: true);
+        var ops = default(OpenCLBufferOps);
+        return ContentStyleDriver.Run<DeviceParts, DeviceBuffer<float>?, OpenCLBufferOps>(this, ref parts, ref ops, reduction, upstream, backward: true);
     }
 
     /// <summary>Forward only on an OpenCL device.</summary>
@@ -49,7 +50,8 @@ public readonly partial struct ContentStyleLoss
     public ContentStyleResult Forward(ReadOnlySpan<ContentStyleDeviceLayer> layers, ContentStyleDeviceImage? image = null, Reduction reduction = Reduction.Mean)
     {
         var parts = new DeviceParts(this, layers, image);
-        return ContentStyleDriver.Run<DeviceParts, DeviceBuffer<float>?>(this, ref parts, reduction, 1f, backward: false);
+        var ops = default(OpenCLBufferOps);
+        return ContentStyleDriver.Run<DeviceParts, DeviceBuffer<float>?, OpenCLBufferOps>(this, ref parts, ref ops, reduction, 1f, backward: false);
     }
 
     /// <summary>Backward only on an OpenCL device.</summary>
@@ -60,46 +62,30 @@ public readonly partial struct ContentStyleLoss
     public void Backward(ReadOnlySpan<ContentStyleDeviceLayer> layers, ContentStyleDeviceImage? image, float upstream, Reduction reduction = Reduction.Mean) =>
         ForwardBackward(layers, image, reduction, upstream);
 
-    /// <summary>The terms on OpenCL buffers: the single-layer losses' device calls. Buffers are whole: two share memory when they are one buffer.</summary>
-    private ref struct DeviceParts(ContentStyleLoss loss, ReadOnlySpan<ContentStyleDeviceLayer> layers, ContentStyleDeviceImage? image)
+    /// <summary>The terms on OpenCL buffers: the single-layer losses' device calls.</summary>
+    private readonly ref struct DeviceParts(ContentStyleLoss loss, ReadOnlySpan<ContentStyleDeviceLayer> layers, ContentStyleDeviceImage? image)
         : IContentStyleParts<DeviceBuffer<float>?>
     {
         private readonly ReadOnlySpan<ContentStyleDeviceLayer> layers = layers;
-        private OpenCLDevice? device;
 
-        public readonly int Layers => layers.Length;
+        public int Layers => layers.Length;
 
-        public readonly bool HasImage => image is not null;
+        public bool HasImage => image is not null;
 
-        public readonly ContentStyleParts<DeviceBuffer<float>?> Layer(int layer)
+        public ContentStyleParts<DeviceBuffer<float>?> Layer(int layer)
         {
             ContentStyleDeviceLayer l = layers[layer];
             return new(l.Input, l.InputGrad, l.Images, l.Channels, l.ContentTarget is not null, l.ContentTarget, l.ContentWeight, l.StyleGram is not null,
                 l.StyleGram, l.StyleWeight);
         }
 
-        public readonly ContentStyleImageParts<DeviceBuffer<float>?> Image()
+        public ContentStyleImageParts<DeviceBuffer<float>?> Image()
         {
             ContentStyleDeviceImage i = image!.Value;
             return new(i.Pixels, i.PixelsGrad, i.Images, i.Channels, i.Height, i.Width);
         }
 
-        public readonly long Length(DeviceBuffer<float>? buffer) => buffer?.Length ?? 0;
-
-        public readonly bool IsPresent(DeviceBuffer<float>? buffer) => buffer is not null;
-
-        public void Validate(DeviceBuffer<float>? buffer)
-        {
-            buffer!.ThrowIfDisposed();
-            device ??= buffer.Device;
-            DeviceChecks.Buffer(buffer, device, -1, "layers");
-        }
-
-        public readonly DeviceBuffer<float>? Prefix(DeviceBuffer<float>? buffer, long length) => buffer;
-
-        public readonly long? Offset(DeviceBuffer<float>? read, DeviceBuffer<float>? written) => read is not null && ReferenceEquals(read, written) ? 0 : null;
-
-        public readonly float Content(int layer, Reduction reduction, float upstream, bool backward)
+        public float Content(int layer, Reduction reduction, float upstream, bool backward)
         {
             ContentStyleDeviceLayer l = layers[layer];
             return backward
@@ -107,13 +93,13 @@ public readonly partial struct ContentStyleLoss
                 : loss.Content.Forward(l.Input, l.ContentTarget!, l.Images, reduction);
         }
 
-        public readonly float Style(int layer, Reduction reduction, float upstream, bool backward, bool accumulate)
+        public float Style(int layer, Reduction reduction, float upstream, bool backward, bool accumulate)
         {
             ContentStyleDeviceLayer l = layers[layer];
             return GramStyleDeviceLoss.Run(loss.Style, l.Input, l.StyleGram!, l.Images, l.Channels, backward ? l.InputGrad : null, reduction, upstream, accumulate);
         }
 
-        public readonly float TotalVariation(Reduction reduction, float upstream, bool backward)
+        public float TotalVariation(Reduction reduction, float upstream, bool backward)
         {
             ContentStyleDeviceImage i = image!.Value;
             return backward
@@ -121,4 +107,25 @@ public readonly partial struct ContentStyleLoss
                 : loss.TotalVariation.Forward(i.Pixels, i.Images, i.Channels, i.Height, i.Width, reduction);
         }
     }
+}
+
+/// <summary>OpenCL buffers: whole (a call writes all of a gradient buffer it is given), sharing memory when they are one buffer, on the call's first buffer's device.</summary>
+internal struct OpenCLBufferOps : IBufferOps<DeviceBuffer<float>?>
+{
+    private OpenCLDevice? device;
+
+    public readonly long Length(DeviceBuffer<float>? buffer) => buffer?.Length ?? 0;
+
+    public readonly bool IsPresent(DeviceBuffer<float>? buffer) => buffer is not null;
+
+    public void Validate(DeviceBuffer<float>? buffer)
+    {
+        buffer!.ThrowIfDisposed();
+        device ??= buffer.Device;
+        DeviceChecks.Buffer(buffer, device, -1, "layers");
+    }
+
+    public readonly DeviceBuffer<float>? Prefix(DeviceBuffer<float>? buffer, long length) => buffer;
+
+    public readonly long? Offset(DeviceBuffer<float>? read, DeviceBuffer<float>? written) => read is not null && ReferenceEquals(read, written) ? 0 : null;
 }

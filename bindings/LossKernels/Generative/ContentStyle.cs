@@ -111,7 +111,8 @@ public readonly partial struct ContentStyleLoss
         float upstream = 1f)
     {
         var parts = new SpanParts(this, layers, image);
-        return ContentStyleDriver.Run<SpanParts, ReadOnlyMemory<float>>(this, ref parts, reduction, upstream, backward: true);
+        var ops = default(SpanBufferOps);
+        return ContentStyleDriver.Run<SpanParts, ReadOnlyMemory<float>, SpanBufferOps>(this, ref parts, ref ops, reduction, upstream, backward: true);
     }
 
     /// <summary>Forward only.</summary>
@@ -122,7 +123,8 @@ public readonly partial struct ContentStyleLoss
     public ContentStyleResult Forward(ReadOnlySpan<ContentStyleLayer> layers, ContentStyleImage image = default, Reduction reduction = Reduction.Mean)
     {
         var parts = new SpanParts(this, layers, image);
-        return ContentStyleDriver.Run<SpanParts, ReadOnlyMemory<float>>(this, ref parts, reduction, 1f, backward: false);
+        var ops = default(SpanBufferOps);
+        return ContentStyleDriver.Run<SpanParts, ReadOnlyMemory<float>, SpanBufferOps>(this, ref parts, ref ops, reduction, 1f, backward: false);
     }
 
     /// <summary>Backward only: every gradient (the style's needs its Gram, so the work is the fused call's).</summary>
@@ -137,7 +139,8 @@ public readonly partial struct ContentStyleLoss
     internal void Check(ReadOnlySpan<ContentStyleLayer> layers, ContentStyleImage image, Reduction reduction)
     {
         var parts = new SpanParts(this, layers, image);
-        ContentStyleDriver.Check<SpanParts, ReadOnlyMemory<float>>(this, ref parts, reduction, backward: true);
+        var ops = default(SpanBufferOps);
+        ContentStyleDriver.Check<SpanParts, ReadOnlyMemory<float>, SpanBufferOps>(this, ref parts, ref ops, reduction, backward: true);
     }
 
     /// <summary>The terms on spans: the single-layer losses' CPU passes.</summary>
@@ -158,19 +161,6 @@ public readonly partial struct ContentStyleLoss
         }
 
         public ContentStyleImageParts<ReadOnlyMemory<float>> Image() => new(image.Pixels, image.PixelsGrad, image.Images, image.Channels, image.Height, image.Width);
-
-        public long Length(ReadOnlyMemory<float> buffer) => buffer.Length;
-
-        public bool IsPresent(ReadOnlyMemory<float> buffer) => !buffer.IsEmpty;
-
-        public void Validate(ReadOnlyMemory<float> buffer)
-        {
-        }
-
-        public ReadOnlyMemory<float> Prefix(ReadOnlyMemory<float> buffer, long length) => buffer.Slice(0, (int)Math.Min(buffer.Length, length));
-
-        public long? Offset(ReadOnlyMemory<float> read, ReadOnlyMemory<float> written) =>
-            read.Span.Overlaps(written.Span, out int offset) ? offset : null;
 
         public float Content(int layer, Reduction reduction, float upstream, bool backward)
         {
@@ -206,8 +196,8 @@ internal readonly record struct ContentStyleParts<TBuffer>(TBuffer Input, TBuffe
 internal readonly record struct ContentStyleImageParts<TBuffer>(TBuffer Pixels, TBuffer PixelsGrad, int Images, int Channels, int Height, int Width);
 
 /// <summary>
-/// A <see cref="ContentStyleLoss"/> call on one backend: its layers and image as buffers the driver checks (lengths, which memory a
-/// gradient shares with what), and each term's single-layer loss, run by <see cref="ContentStyleDriver"/>.
+/// A <see cref="ContentStyleLoss"/> call on one backend: its layers and image as buffers the driver checks (with the backend's
+/// <see cref="IBufferOps{TBuffer}"/>), and each term's single-layer loss, run by <see cref="ContentStyleDriver"/>.
 /// </summary>
 internal interface IContentStyleParts<TBuffer>
 {
@@ -222,21 +212,6 @@ internal interface IContentStyleParts<TBuffer>
 
     /// <summary>The image (when <see cref="HasImage"/>).</summary>
     ContentStyleImageParts<TBuffer> Image();
-
-    /// <summary>The buffer's floats (0 when absent).</summary>
-    long Length(TBuffer buffer);
-
-    /// <summary>Whether the buffer is given.</summary>
-    bool IsPresent(TBuffer buffer);
-
-    /// <summary>Throws when a given buffer cannot be used: disposed, or on another device than the call's first.</summary>
-    void Validate(TBuffer buffer);
-
-    /// <summary>The buffer's first <paramref name="length"/> floats (what a call writes of a gradient; the whole buffer where a backend cannot slice).</summary>
-    TBuffer Prefix(TBuffer buffer, long length);
-
-    /// <summary>Where <paramref name="written"/> starts from <paramref name="read"/>'s start when they share memory (0: the same memory), else null.</summary>
-    long? Offset(TBuffer read, TBuffer written);
 
     /// <summary>The layer's content loss, and with <paramref name="backward"/> its gradient written with the given upstream.</summary>
     float Content(int layer, Reduction reduction, float upstream, bool backward);
@@ -255,10 +230,12 @@ internal interface IContentStyleParts<TBuffer>
 /// </summary>
 internal static class ContentStyleDriver
 {
-    public static ContentStyleResult Run<TParts, TBuffer>(in ContentStyleLoss loss, scoped ref TParts parts, Reduction reduction, float upstream, bool backward)
+    public static ContentStyleResult Run<TParts, TBuffer, TOps>(in ContentStyleLoss loss, scoped ref TParts parts, scoped ref TOps ops, Reduction reduction,
+        float upstream, bool backward)
         where TParts : IContentStyleParts<TBuffer>, allows ref struct
+        where TOps : IBufferOps<TBuffer>, allows ref struct
     {
-        Check<TParts, TBuffer>(loss, ref parts, reduction, backward);
+        Check<TParts, TBuffer, TOps>(loss, ref parts, ref ops, reduction, backward);
         double content = 0, style = 0;
         for (int l = 0; l < parts.Layers; l++)
         {
@@ -278,8 +255,9 @@ internal static class ContentStyleDriver
     /// Every layer's and the image's extents, and that no gradient touches what another part reads or writes (a layer's gradient may be its
     /// own features' memory when it has no style term, which reads them while the gradient is written); before anything runs.
     /// </summary>
-    public static void Check<TParts, TBuffer>(in ContentStyleLoss loss, scoped ref TParts parts, Reduction reduction, bool backward)
+    public static void Check<TParts, TBuffer, TOps>(in ContentStyleLoss loss, scoped ref TParts parts, scoped ref TOps ops, Reduction reduction, bool backward)
         where TParts : IContentStyleParts<TBuffer>, allows ref struct
+        where TOps : IBufferOps<TBuffer>, allows ref struct
     {
         const string Layers = "layers";
         if (reduction is not (Reduction.Mean or Reduction.Sum))
@@ -287,44 +265,44 @@ internal static class ContentStyleDriver
         for (int l = 0; l < parts.Layers; l++)
         {
             ContentStyleParts<TBuffer> layer = parts.Layer(l);
-            if (!parts.IsPresent(layer.Input) && (layer.Content || layer.Style) && layer.Images > 0)
+            if (!ops.IsPresent(layer.Input) && (layer.Content || layer.Style) && layer.Images > 0)
                 ThrowHelper.Argument(Layers, $"layer {l} has no features.");
             foreach (TBuffer buffer in (ReadOnlySpan<TBuffer>)[layer.Input, layer.ContentTarget, layer.StyleGram, layer.InputGrad])
             {
-                if (parts.IsPresent(buffer))
-                    parts.Validate(buffer);
+                if (ops.IsPresent(buffer))
+                    ops.Validate(buffer);
             }
 
             if (layer.Content)
             {
-                FeatureReconstructionLoss.Scale(parts.Length(layer.Input), layer.Images, reduction, out _);
-                ThrowHelper.IfLengthDiffers(parts.Length(layer.Input), parts.Length(layer.ContentTarget), Layers);
+                FeatureReconstructionLoss.Scale(ops.Length(layer.Input), layer.Images, reduction, out _);
+                ThrowHelper.IfLengthDiffers(ops.Length(layer.Input), ops.Length(layer.ContentTarget), Layers);
                 ThrowHelper.IfNotFinite(layer.ContentWeight, Layers);
             }
 
             if (layer.Style)
             {
-                GramStyleShape.OfCall(parts.Length(layer.Input), parts.Length(layer.StyleGram), layer.Images, layer.Channels, reduction);
+                GramStyleShape.OfCall(ops.Length(layer.Input), ops.Length(layer.StyleGram), layer.Images, layer.Channels, reduction);
                 ThrowHelper.IfNotFinite(layer.StyleWeight, Layers);
             }
 
-            if (!backward || !(layer.Content || layer.Style) || parts.Length(layer.Input) == 0)
+            if (!backward || !(layer.Content || layer.Style) || ops.Length(layer.Input) == 0)
                 continue;
-            ThrowHelper.IfTooShort(parts.Length(layer.Input), parts.Length(layer.InputGrad), Layers);
-            TBuffer written = parts.Prefix(layer.InputGrad, parts.Length(layer.Input));
-            long? inPlace = parts.Offset(layer.Input, written);
+            ThrowHelper.IfTooShort(ops.Length(layer.Input), ops.Length(layer.InputGrad), Layers);
+            TBuffer written = ops.Prefix(layer.InputGrad, ops.Length(layer.Input));
+            long? inPlace = ops.Offset(layer.Input, written);
             if (inPlace is not null && (layer.Style || inPlace != 0))
                 ThrowHelper.Argument(Layers, $"layer {l}'s gradient overlaps its features: it may be their memory only without a style term (which reads them while it is written).");
             for (int other = 0; other < parts.Layers; other++)
             {
                 ContentStyleParts<TBuffer> read = parts.Layer(other);
-                bool overlaps = Shares(ref parts, read.ContentTarget, written) || Shares(ref parts, read.StyleGram, written)
-                    || (other != l && (Shares(ref parts, read.Input, written) || Shares(ref parts, parts.Prefix(read.InputGrad, parts.Length(read.Input)), written)));
+                bool overlaps = Shares(ref ops, read.ContentTarget, written) || Shares(ref ops, read.StyleGram, written)
+                    || (other != l && (Shares(ref ops, read.Input, written) || Shares(ref ops, ops.Prefix(read.InputGrad, ops.Length(read.Input)), written)));
                 if (overlaps)
                     ThrowHelper.Argument(Layers, $"layer {l}'s gradient overlaps layer {other}'s features, targets or gradient.");
             }
 
-            if (parts.HasImage && (Shares(ref parts, parts.Image().Pixels, written) || Shares(ref parts, parts.Image().PixelsGrad, written)))
+            if (parts.HasImage && (Shares(ref ops, parts.Image().Pixels, written) || Shares(ref ops, parts.Image().PixelsGrad, written)))
                 ThrowHelper.Argument(Layers, $"layer {l}'s gradient overlaps the image or its gradient.");
         }
 
@@ -333,28 +311,28 @@ internal static class ContentStyleDriver
         ContentStyleImageParts<TBuffer> image = parts.Image();
         foreach (TBuffer buffer in (ReadOnlySpan<TBuffer>)[image.Pixels, image.PixelsGrad])
         {
-            if (parts.IsPresent(buffer))
-                parts.Validate(buffer);
+            if (ops.IsPresent(buffer))
+                ops.Validate(buffer);
         }
 
         var shape = new TotalVariationShape(image.Images, image.Channels, image.Height, image.Width);
-        ThrowHelper.IfLengthDiffers(shape.Elements, parts.Length(image.Pixels), "image");
-        TotalVariationDriver.Check(loss.TotalVariation, parts.Length(image.Pixels), shape);
+        ThrowHelper.IfLengthDiffers(shape.Elements, ops.Length(image.Pixels), "image");
+        TotalVariationDriver.Check(loss.TotalVariation, ops.Length(image.Pixels), shape);
         if (!backward)
             return;
-        ThrowHelper.IfTooShort(parts.Length(image.Pixels), parts.Length(image.PixelsGrad), "image");
-        TBuffer pixelsGrad = parts.Prefix(image.PixelsGrad, parts.Length(image.Pixels));
-        if (Shares(ref parts, image.Pixels, pixelsGrad))
+        ThrowHelper.IfTooShort(ops.Length(image.Pixels), ops.Length(image.PixelsGrad), "image");
+        TBuffer pixelsGrad = ops.Prefix(image.PixelsGrad, ops.Length(image.Pixels));
+        if (Shares(ref ops, image.Pixels, pixelsGrad))
             ThrowHelper.Argument("image", "The image's gradient must not overlap the image (each pixel's gradient reads its neighbours).");
         for (int l = 0; l < parts.Layers; l++)
         {
             ContentStyleParts<TBuffer> read = parts.Layer(l);
-            if (Shares(ref parts, read.Input, pixelsGrad) || Shares(ref parts, read.ContentTarget, pixelsGrad) || Shares(ref parts, read.StyleGram, pixelsGrad))
+            if (Shares(ref ops, read.Input, pixelsGrad) || Shares(ref ops, read.ContentTarget, pixelsGrad) || Shares(ref ops, read.StyleGram, pixelsGrad))
                 ThrowHelper.Argument("image", $"The image's gradient overlaps layer {l}'s features or targets.");
         }
     }
 
-    private static bool Shares<TParts, TBuffer>(scoped ref TParts parts, TBuffer read, TBuffer written)
-        where TParts : IContentStyleParts<TBuffer>, allows ref struct =>
-        parts.Offset(read, written) is not null;
+    private static bool Shares<TOps, TBuffer>(scoped ref TOps ops, TBuffer read, TBuffer written)
+        where TOps : IBufferOps<TBuffer>, allows ref struct =>
+        ops.Offset(read, written) is not null;
 }

@@ -109,18 +109,10 @@ public readonly partial struct FeatureReconstructionLoss
     /// <returns>L.</returns>
     public float ForwardBackward(ReadOnlySpan<FeatureLayer> layers, Reduction reduction = Reduction.Mean, float upstream = 1f, Span<float> layerLosses = default)
     {
-        CheckLayers(layers, reduction, true, layerLosses);
-        double total = 0;
-        for (int l = 0; l < layers.Length; l++)
-        {
-            FeatureLayer layer = layers[l];
-            float value = ForwardBackward(layer.Input.Span, layer.Target.Span, layer.Images, layer.InputGrad.Span, reduction, upstream * layer.Weight);
-            total += (double)layer.Weight * value;
-            if (!layerLosses.IsEmpty)
-                layerLosses[l] = value;
-        }
-
-        return (float)total;
+        var parts = new SpanLayers(this, layers, perImageSum: false);
+        var ops = default(SpanBufferOps);
+        FeatureLayersDriver.Check<SpanLayers, ReadOnlyMemory<float>, SpanBufferOps>(ref parts, ref ops, reduction, true, layerLosses.Length, []);
+        return FeatureLayersDriver.Run<SpanLayers, ReadOnlyMemory<float>>(ref parts, reduction, upstream, true, layerLosses);
     }
 
     /// <summary>Forward only over several layers: L = Σ_l w_l·L_l.</summary>
@@ -130,18 +122,10 @@ public readonly partial struct FeatureReconstructionLoss
     /// <returns>L.</returns>
     public float Forward(ReadOnlySpan<FeatureLayer> layers, Reduction reduction = Reduction.Mean, Span<float> layerLosses = default)
     {
-        CheckLayers(layers, reduction, false, layerLosses);
-        double total = 0;
-        for (int l = 0; l < layers.Length; l++)
-        {
-            FeatureLayer layer = layers[l];
-            float value = Forward(layer.Input.Span, layer.Target.Span, layer.Images, reduction);
-            total += (double)layer.Weight * value;
-            if (!layerLosses.IsEmpty)
-                layerLosses[l] = value;
-        }
-
-        return (float)total;
+        var parts = new SpanLayers(this, layers, perImageSum: false);
+        var ops = default(SpanBufferOps);
+        FeatureLayersDriver.Check<SpanLayers, ReadOnlyMemory<float>, SpanBufferOps>(ref parts, ref ops, reduction, false, layerLosses.Length, []);
+        return FeatureLayersDriver.Run<SpanLayers, ReadOnlyMemory<float>>(ref parts, reduction, 1f, false, layerLosses);
     }
 
     /// <summary>
@@ -160,30 +144,28 @@ public readonly partial struct FeatureReconstructionLoss
         return reduction == Reduction.Sum && length > 0 ? (float)((double)images / length) : 1f;
     }
 
-    private static void CheckLayers(ReadOnlySpan<FeatureLayer> layers, Reduction reduction, bool gradient, Span<float> layerLosses)
+    /// <summary>
+    /// The layers on spans, each the single-layer call; with <paramref name="perImageSum"/> each layer's weight times C·H·W, so that its term is
+    /// the squared norm per image (the topology-aware loss's) rather than its mean over the elements.
+    /// </summary>
+    internal readonly ref struct SpanLayers(FeatureReconstructionLoss loss, ReadOnlySpan<FeatureLayer> layers, bool perImageSum) : IFeatureLayers<ReadOnlyMemory<float>>
     {
-        if (!layerLosses.IsEmpty)
-            ThrowHelper.IfTooShort(layers.Length, layerLosses.Length, nameof(layerLosses));
-        for (int l = 0; l < layers.Length; l++)
+        private readonly ReadOnlySpan<FeatureLayer> layers = layers;
+
+        public int Layers => layers.Length;
+
+        public FeatureLayerParts<ReadOnlyMemory<float>> Layer(int layer)
         {
-            FeatureLayer layer = layers[l];
-            Scale(layer.Input.Length, layer.Images, reduction, out _);
-            ThrowHelper.IfNotFinite(layer.Weight, nameof(layers));
-            ThrowHelper.IfLengthDiffers(layer.Input.Length, layer.Target.Length, nameof(layers));
-            if (!gradient)
-                continue;
-            ThrowHelper.IfTooShort(layer.Input.Length, layer.InputGrad.Length, nameof(layers));
-            ReadOnlySpan<float> written = layer.InputGrad.Span.Slice(0, layer.Input.Length);
-            // A gradient may be its own layer's input; it must not touch anything another layer reads or writes.
-            ThrowHelper.IfPartialOverlap(layer.Input.Span, written, nameof(layers));
-            for (int other = 0; other < layers.Length; other++)
-            {
-                FeatureLayer read = layers[other];
-                bool overlaps = read.Target.Span.Overlaps(written)
-                    || (other != l && (read.Input.Span.Overlaps(written) || read.InputGrad.Span.Slice(0, Math.Min(read.InputGrad.Length, read.Input.Length)).Overlaps(written)));
-                if (overlaps)
-                    ThrowHelper.Argument(nameof(layers), $"layer {l}'s gradient overlaps layer {other}'s features or gradient.");
-            }
+            FeatureLayer l = layers[layer];
+            return new(l.Input, l.Target, l.InputGrad, l.Images, FeatureLayersDriver.Weight(l.Weight, l.Input.Length, l.Images, perImageSum));
+        }
+
+        public float Run(int layer, Reduction reduction, float upstream, bool backward)
+        {
+            FeatureLayer l = layers[layer];
+            return backward
+                ? loss.ForwardBackward(l.Input.Span, l.Target.Span, l.Images, l.InputGrad.Span, reduction, upstream)
+                : loss.Forward(l.Input.Span, l.Target.Span, l.Images, reduction);
         }
     }
 }

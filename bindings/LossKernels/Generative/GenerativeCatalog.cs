@@ -27,6 +27,12 @@ internal static class GenerativeCatalog
             ["input"], ["content_target", "style_gram", "image"],
             ["content_weight", "style_weight", "tv_weight", "p", "normalization", "norm", "eps", "beta", "reduction"], 4 * 128 * 128 * 128,
             (p, inputs, upstream, device) => new ContentStyleBoundLoss(CreateContentStyle(p), p, inputs, upstream, device), ContentStyleSample, ["mean", "sum"]),
+        new LossDefinition("topology_aware_loss", "generative",
+            "BCE-with-logits(x, m) + μ·‖φ(σ(x)) − φ(m)‖² per image (or its mean over C·H·W, feature_mean), the BCE's mean over pixels and the features' over images (or sums)",
+            "Mosinska et al. 2018: F.binary_cross_entropy_with_logits + mu·Σ_l ((phi_l(sigmoid(x)) − phi_l(m))**2).sum()/N through autograd",
+            ["input", "target", "input_features", "target_features"], [], ["mu", "feature_mean", "reduction"], ElementwiseReportSize,
+            (p, inputs, upstream, device) => new TopologyAwareBoundLoss(new TopologyAwareLoss(p.Float("mu", 1f), p.Bool("feature_mean", false)), p, inputs, upstream,
+                device), TopologySample, ["mean", "sum"]),
         new LossDefinition("total_variation_loss", "generative",
             "per image of [N, C, H, W]: Σ|Δx| + Σ|Δy| (anisotropic), Σ√(Δx² + Δy² + eps) (isotropic) or Σ(Δx² + Δy²)^(β/2)",
             "kornia TotalVariation (per image); the isotropic and β norms in PyTorch", ["input"], [], ["norm", "eps", "beta", "reduction"],
@@ -109,6 +115,30 @@ internal static class GenerativeCatalog
         inputs.Remove("target_gram");
         inputs["image"] = Sample(Math.Max(1, length / 5), seed + 2)["input"];
         return inputs;
+    }
+
+    /// <summary>
+    /// A delineation step's mask logits [N, 1, H, W] (most in [−6, 6], a few ±30) and its thin-structure mask (0 or 1, a fifth ones), half of
+    /// the length; and one layer's features of σ(logits) and of the mask, ReLU-like, the other half (as <see cref="FeatureSample"/> draws them).
+    /// </summary>
+    private static Dictionary<string, LossTensor> TopologySample(int length, int seed)
+    {
+        var random = new Random(seed);
+        int images = Math.Max(1, Math.Min(4, length / 64)), plane = Math.Max(1, length / 2 / images);
+        var logits = new float[images * plane];
+        var mask = new float[logits.Length];
+        for (int i = 0; i < logits.Length; i++)
+        {
+            mask[i] = random.Next(5) == 0 ? 1f : 0f;
+            logits[i] = random.Next(64) == 0 ? (random.Next(2) == 0 ? -30f : 30f) : (float)(12 * random.NextDouble() - 6);
+        }
+
+        Dictionary<string, LossTensor> features = FeatureSample(Math.Max(images, length - logits.Length), seed + 1);
+        return new()
+        {
+            ["input"] = LossTensor.FromFloats(logits, images, 1, plane), ["target"] = LossTensor.FromFloats(mask, images, 1, plane),
+            ["input_features"] = features["input"], ["target_features"] = features["target"],
+        };
     }
 
     /// <summary><c>penalty</c> ("wgan_gp", "r1") and <c>gp_weight</c> (10).</summary>

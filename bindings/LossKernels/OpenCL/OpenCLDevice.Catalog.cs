@@ -53,5 +53,7 @@ public sealed partial class OpenCLDevice
 
     internal override DeviceRun ContentStyle(Generative.ContentStyleBoundLoss bound) => new Generative.OpenCLContentStyleRun(bound, this);
 
+    internal override DeviceRun TopologyAware(Generative.TopologyAwareBoundLoss bound) => new Generative.OpenCLTopologyAwareRun(bound, this);
+
     internal override DeviceRun PosWeight(PosWeightBoundLoss bound) => new OpenCLPosWeightRun(bound, this);
 }

@@ -75,4 +75,6 @@ public sealed class IlgpuDevice(Accelerator accelerator, AcceleratorStream? stre
     internal override DeviceRun GramStyle(Generative.GramStyleBoundLoss bound) => new IlgpuGramStyleRun(bound, this);
 
     internal override DeviceRun ContentStyle(Generative.ContentStyleBoundLoss bound) => new IlgpuContentStyleRun(bound, this);
+
+    internal override DeviceRun TopologyAware(Generative.TopologyAwareBoundLoss bound) => new IlgpuTopologyAwareRun(bound, this);
 }

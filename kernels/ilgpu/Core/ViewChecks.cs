@@ -142,3 +142,25 @@ internal static class ViewChecks
     private static long IndexInBytes<TView>(TView view)
         where TView : IContiguousArrayView => view.IndexInBytes;
 }
+
+/// <summary>ILGPU views for the layer drivers: sliced exactly, sharing memory where their bytes overlap in one buffer, on the call's first view's accelerator.</summary>
+internal struct ViewBufferOps : Generative.IBufferOps<ArrayView<float>>
+{
+    private Accelerator? accelerator;
+
+    public readonly long Length(ArrayView<float> buffer) => ViewChecks.IsPresent(buffer) ? buffer.Length : 0;
+
+    public readonly bool IsPresent(ArrayView<float> buffer) => ViewChecks.IsPresent(buffer);
+
+    public void Validate(ArrayView<float> buffer)
+    {
+        accelerator ??= ViewChecks.AcceleratorOf(buffer, "layers");
+        ViewChecks.Optional(buffer, accelerator, -1, "layers");
+    }
+
+    public readonly ArrayView<float> Prefix(ArrayView<float> buffer, long length) =>
+        ViewChecks.IsPresent(buffer) && buffer.Length > length ? buffer.SubView(0, length) : buffer;
+
+    public readonly long? Offset(ArrayView<float> read, ArrayView<float> written) =>
+        ViewChecks.Overlap(read, Length(read), written, Length(written)) is long bytes ? bytes / sizeof(float) : null;
+}

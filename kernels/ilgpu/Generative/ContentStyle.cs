@@ -45,7 +45,8 @@ public static class IlgpuContentStyleLoss
         Reduction reduction = Reduction.Mean, float upstream = 1f, AcceleratorStream? stream = null)
     {
         var parts = new ViewParts(loss, layers, image, stream);
-        return ContentStyleDriver.Run<ViewParts, ArrayView<float>>(loss, ref parts, reduction, upstream, backward: true);
+        var ops = default(ViewBufferOps);
+        return ContentStyleDriver.Run<ViewParts, ArrayView<float>, ViewBufferOps>(loss, ref parts, ref ops, reduction, upstream, backward: true);
     }
 
     /// <summary>Forward only.</summary>
@@ -59,7 +60,8 @@ public static class IlgpuContentStyleLoss
         Reduction reduction = Reduction.Mean, AcceleratorStream? stream = null)
     {
         var parts = new ViewParts(loss, layers, image, stream);
-        return ContentStyleDriver.Run<ViewParts, ArrayView<float>>(loss, ref parts, reduction, 1f, backward: false);
+        var ops = default(ViewBufferOps);
+        return ContentStyleDriver.Run<ViewParts, ArrayView<float>, ViewBufferOps>(loss, ref parts, ref ops, reduction, 1f, backward: false);
     }
 
     /// <summary>Backward only.</summary>
@@ -74,46 +76,29 @@ public static class IlgpuContentStyleLoss
         ForwardBackward(loss, layers, image, reduction, upstream, stream);
 
     /// <summary>The terms on ILGPU views.</summary>
-    private ref struct ViewParts(ContentStyleLoss loss, ReadOnlySpan<ContentStyleViewLayer> layers, ContentStyleViewImage? image, AcceleratorStream? stream)
+    private readonly ref struct ViewParts(ContentStyleLoss loss, ReadOnlySpan<ContentStyleViewLayer> layers, ContentStyleViewImage? image, AcceleratorStream? stream)
         : IContentStyleParts<ArrayView<float>>
     {
         private readonly ReadOnlySpan<ContentStyleViewLayer> layers = layers;
-        private Accelerator? accelerator;
 
-        public readonly int Layers => layers.Length;
+        public int Layers => layers.Length;
 
-        public readonly bool HasImage => image is not null;
+        public bool HasImage => image is not null;
 
-        public readonly ContentStyleParts<ArrayView<float>> Layer(int layer)
+        public ContentStyleParts<ArrayView<float>> Layer(int layer)
         {
             ContentStyleViewLayer l = layers[layer];
             return new(l.Input, l.InputGrad, l.Images, l.Channels, ViewChecks.IsPresent(l.ContentTarget), l.ContentTarget, l.ContentWeight,
                 ViewChecks.IsPresent(l.StyleGram), l.StyleGram, l.StyleWeight);
         }
 
-        public readonly ContentStyleImageParts<ArrayView<float>> Image()
+        public ContentStyleImageParts<ArrayView<float>> Image()
         {
             ContentStyleViewImage i = image!.Value;
             return new(i.Pixels, i.PixelsGrad, i.Images, i.Channels, i.Height, i.Width);
         }
 
-        public readonly long Length(ArrayView<float> buffer) => ViewChecks.IsPresent(buffer) ? buffer.Length : 0;
-
-        public readonly bool IsPresent(ArrayView<float> buffer) => ViewChecks.IsPresent(buffer);
-
-        public void Validate(ArrayView<float> buffer)
-        {
-            accelerator ??= ViewChecks.AcceleratorOf(buffer, "layers");
-            ViewChecks.Optional(buffer, accelerator, -1, "layers");
-        }
-
-        public readonly ArrayView<float> Prefix(ArrayView<float> buffer, long length) =>
-            ViewChecks.IsPresent(buffer) && buffer.Length > length ? buffer.SubView(0, length) : buffer;
-
-        public readonly long? Offset(ArrayView<float> read, ArrayView<float> written) =>
-            ViewChecks.Overlap(read, Length(read), written, Length(written)) is long bytes ? bytes / sizeof(float) : null;
-
-        public readonly float Content(int layer, Reduction reduction, float upstream, bool backward)
+        public float Content(int layer, Reduction reduction, float upstream, bool backward)
         {
             ContentStyleViewLayer l = layers[layer];
             return backward
@@ -121,14 +106,14 @@ public static class IlgpuContentStyleLoss
                 : loss.Content.Forward(l.Input, l.ContentTarget, l.Images, reduction, stream);
         }
 
-        public readonly float Style(int layer, Reduction reduction, float upstream, bool backward, bool accumulate)
+        public float Style(int layer, Reduction reduction, float upstream, bool backward, bool accumulate)
         {
             ContentStyleViewLayer l = layers[layer];
-            return IlgpuGramStyleLoss.Run(loss.Style, l.Input, l.StyleGram, l.Images, l.Channels, backward ? Prefix(l.InputGrad, l.Input.Length) : default,
+            return IlgpuGramStyleLoss.Run(loss.Style, l.Input, l.StyleGram, l.Images, l.Channels, backward ? default(ViewBufferOps).Prefix(l.InputGrad, l.Input.Length) : default,
                 reduction, upstream, stream, accumulate);
         }
 
-        public readonly float TotalVariation(Reduction reduction, float upstream, bool backward)
+        public float TotalVariation(Reduction reduction, float upstream, bool backward)
         {
             ContentStyleViewImage i = image!.Value;
             return backward

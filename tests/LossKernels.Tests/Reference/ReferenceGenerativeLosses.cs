@@ -25,6 +25,7 @@ public static class ReferenceGenerativeLosses
             "feature_reconstruction_loss" => FeatureReconstruction(p, inputs["input"], inputs["target"], upstream?[0] ?? 1d),
             "gram_style_loss" => GramStyle(p, inputs, upstream?[0] ?? 1d),
             "content_style_loss" => ContentStyle(p, inputs, upstream?[0] ?? 1d),
+            "topology_aware_loss" => TopologyAware(p, inputs, upstream?[0] ?? 1d),
             _ => throw new ArgumentException($"No generative reference for '{loss}'.", nameof(loss)),
         };
     }
@@ -144,6 +145,28 @@ public static class ReferenceGenerativeLosses
         if (inputs.TryGetValue("image", out LossTensor? image))
             loss += gamma * TotalVariation(p, image, null).Loss[0];
         return new ReferenceResult([loss], gradient);
+    }
+
+    /// <summary>
+    /// BCE with logits (the mean over pixels or the sum) + μ·the features' squared norm per image (or its mean over C·H·W) over images; the
+    /// logits' gradient (the features' is the feature reconstruction reference's, checked by the topology-aware tests).
+    /// </summary>
+    private static ReferenceResult TopologyAware(Parameters p, IReadOnlyDictionary<string, LossTensor> inputs, double upstream)
+    {
+        float[] x = inputs["input"].RequireFloats("input"), m = inputs["target"].RequireFloats("target");
+        double scale = p.Text("reduction", "mean") == "sum" ? 1d : 1d / x.Length, bce = 0;
+        var gradient = new double[x.Length];
+        for (int i = 0; i < x.Length; i++)
+        {
+            double logit = x[i];
+            bce += Math.Max(logit, 0) - logit * m[i] + Math.Log(1 + Math.Exp(-Math.Abs(logit)));
+            gradient[i] = upstream * scale * (1 / (1 + Math.Exp(-logit)) - m[i]);
+        }
+
+        LossTensor features = inputs["input_features"];
+        double layer = FeatureReconstruction(p, features, inputs["target_features"], 1d).Loss[0];
+        double perImageSum = p.Flag("feature_mean", false) ? 1d : (double)features.Length / features.Shape[0];
+        return new ReferenceResult([bce * scale + p.Number("mu", 1) * layer * perImageSum], gradient);
     }
 
     /// <summary>The catalog parameters with their defaults.</summary>
