@@ -140,6 +140,9 @@ internal static class KernelCheck
         if (definition.Name == "gram_style_loss")
             yield return (new() { ["reduction"] = "sum", ["normalization"] = "gatys" }, true);
 
+        if (definition.Name == "topology_aware_loss")
+            yield return (new() { ["reduction"] = "sum", ["mu"] = 0.1, ["feature_mean"] = true }, true);
+
         if (definition.Name == "content_style_loss")
         {
             yield return (new() { ["reduction"] = "sum", ["normalization"] = "gatys", ["p"] = 1L, ["norm"] = "isotropic", ["style_weight"] = 1e3 }, true);
