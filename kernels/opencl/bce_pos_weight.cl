@@ -4,7 +4,8 @@
 
 #define LOSS_GROUP 64
 
-/* ℓ = (1 − t)·x + c·softplus(−x), ∂ℓ/∂x = (1 − t) − c·σ(−x), c = 1 + (w₊ − 1)·t. Optional buffers may be NULL. */
+/* ℓ = (1 − t)·x + c·softplus(−x), ∂ℓ/∂x = (1 − t) − c·σ(−x) = (1 − t)·σ(x) − w₊·t·σ(−x) (that form: no cancellation), c = 1 + (w₊ − 1)·t.
+ * Optional buffers may be NULL. */
 kernel void bce_pos_weight(global const float* input, global const float* target, global const float* pos_weight, global const float* weight,
     global const float* upstream, global float* output, global float* grad, int n, int classes, float gradient_scale, global acc_t* partials)
 {
@@ -16,15 +17,16 @@ kernel void bce_pos_weight(global const float* input, global const float* target
         float x = input[i], t = target[i];
         float e = exp(-fabs(x));
         float large = 1.0f / (1.0f + e);
-        float negative = x > 0.0f ? e * large : large;
-        float c = (pos_weight[i % (size_t)classes] - 1.0f) * t + 1.0f;
+        float negative = x > 0.0f ? e * large : large, positive = x > 0.0f ? large : e * large;
+        float pw = pos_weight[i % (size_t)classes];
+        float c = (pw - 1.0f) * t + 1.0f;
         float w = weight ? weight[i] : 1.0f;
         float value = w * ((1.0f - t) * x + c * (nan_max(-x, 0.0f) + log1p(e)));
         loss = value;
         if (output)
             output[i] = value;
         if (grad)
-            grad[i] = gradient_scale * (upstream ? upstream[i] : 1.0f) * w * ((1.0f - t) - c * negative);
+            grad[i] = gradient_scale * (upstream ? upstream[i] : 1.0f) * w * fma(1.0f - t, positive, -(pw * t) * negative);
     }
     sums[lid] = loss;
     barrier(CLK_LOCAL_MEM_FENCE);

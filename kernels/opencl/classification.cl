@@ -40,15 +40,16 @@ inline vfloat binary_cross_entropy_with_logits(vfloat x, vfloat t, float4 p, vfl
 {
     vfloat positive, negative;
     vfloat tail = sigmoids(x, &positive, &negative);
+    /* (1 − t)·σ(x) − w₊·t·σ(−x): a hard label's gradient is one sigmoid, exact where σ(x) − t would cancel (the C#'s form). */
     if (p.x == 1.0f)
     {
-        *grad = positive - t;
+        *grad = fma(1.0f - t, positive, -t * negative);
         return logits_cross_entropy(x, t, tail);
     }
     vfloat complement = 1.0f - t;
     vfloat softplus = nan_max(-x, 0.0f) + tail;
     vfloat c = (p.x - 1.0f) * t + 1.0f;
-    *grad = complement - c * negative;
+    *grad = fma(complement, positive, -(p.x * t) * negative);
     return c * softplus + complement * x;
 }
 

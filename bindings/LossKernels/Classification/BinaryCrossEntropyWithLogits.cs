@@ -6,7 +6,9 @@ namespace LossKernels.Classification;
 /// <summary>
 /// Binary cross entropy with logits x, targets t and positive weight w₊ (1 by default):
 /// <c>ℓ = (1 − t)·x + (1 + (w₊ − 1)·t)·softplus(−x)</c>, with softplus(−x) = max(−x, 0) + ln(1 + e^−|x|), finite for
-/// every finite x; gradient <c>∂ℓ/∂x = (1 − t) − (1 + (w₊ − 1)·t)·σ(−x)</c> (= σ(x) − t when w₊ = 1).
+/// every finite x; gradient <c>∂ℓ/∂x = (1 − t) − (1 + (w₊ − 1)·t)·σ(−x)</c> (= σ(x) − t when w₊ = 1), computed as
+/// <c>(1 − t)·σ(x) − w₊·t·σ(−x)</c> so that a hard label's gradient is one sigmoid (PyTorch's float32 <c>σ(x) − 1</c> keeps only the
+/// bits of σ(−x) above 2⁻²⁴).
 /// Run it with the methods of <see cref="ElementwiseLoss"/>.
 /// </summary>
 /// <remarks>
@@ -49,15 +51,16 @@ public readonly struct BinaryCrossEntropyWithLogitsLoss : IElementwiseTargetLoss
     {
         if (PosWeight == 1f)
         {
-            TVec crossEntropy = SigmoidTerms.CrossEntropy<TVec, TMath>(input, target, out TVec positive, out _);
-            gradient = TMath.Subtract(positive, target);
+            TVec crossEntropy = SigmoidTerms.CrossEntropy<TVec, TMath>(input, target, out TVec positive, out TVec negative);
+            // σ(x) − t as (1 − t)·σ(x) − t·σ(−x): for a hard label the gradient is one sigmoid, exact where σ(x) − 1 would cancel.
+            gradient = TMath.MultiplyAdd(TMath.Subtract(TMath.Create(1f), target), positive, TMath.Multiply(TMath.Subtract(TMath.Create(0f), target), negative));
             return crossEntropy;
         }
 
         return Weighted<TVec, TMath>(input, target, TMath.Create(PosWeight), out gradient);
     }
 
-    /// <summary>ℓ = (1 − t)·x + c·softplus(−x), ∂ℓ/∂x = (1 − t) − c·σ(−x), c = 1 + (w₊ − 1)·t, with w₊ per lane.</summary>
+    /// <summary>ℓ = (1 − t)·x + c·softplus(−x), ∂ℓ/∂x = (1 − t) − c·σ(−x) = (1 − t)·σ(x) − w₊·t·σ(−x), c = 1 + (w₊ − 1)·t, with w₊ per lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static TVec Weighted<TVec, TMath>(TVec input, TVec target, TVec posWeight, out TVec gradient)
         where TVec : struct
@@ -65,11 +68,12 @@ public readonly struct BinaryCrossEntropyWithLogitsLoss : IElementwiseTargetLoss
     {
         TVec zero = TMath.Create(0f);
         TVec one = TMath.Create(1f);
-        TVec log1p = SigmoidTerms.Sigmoids<TVec, TMath>(input, out _, out TVec negative);
+        TVec log1p = SigmoidTerms.Sigmoids<TVec, TMath>(input, out TVec positive, out TVec negative);
         TVec complement = TMath.Subtract(one, target);
         TVec softplus = TMath.Add(TMath.Max(TMath.Subtract(zero, input), zero), log1p);
         TVec coefficient = TMath.MultiplyAdd(TMath.Subtract(posWeight, one), target, one);
-        gradient = TMath.Subtract(complement, TMath.Multiply(coefficient, negative));
+        // (1 − t) − c·σ(−x) as (1 − t)·σ(x) − w₊·t·σ(−x): no cancellation where σ(−x) is near 1.
+        gradient = TMath.MultiplyAdd(complement, positive, TMath.Multiply(TMath.Multiply(TMath.Subtract(zero, posWeight), target), negative));
         return TMath.MultiplyAdd(coefficient, softplus, TMath.Multiply(complement, input));
     }
 

@@ -94,6 +94,35 @@ public class ClassificationLossTests
         }
     }
 
+    /// <summary>
+    /// Hard labels where the sigmoid saturates: x in [−17, 17] against t = 0 and 1, the gradient per element (sum reduction) σ(x) − t in float64.
+    /// </summary>
+    public static (float[] Logits, float[] Targets, double[] Gradient, float PosWeight)[] SaturatedHardLabels()
+    {
+        float[] x = [.. Enumerable.Range(-34, 69).Select(i => i * 0.5f)];
+        float[] logits = [.. x, .. x], targets = [.. x.Select(_ => 0f), .. x.Select(_ => 1f)];
+        double[] Gradient(double posWeight) =>
+            [.. logits.Select((v, i) => (1 - targets[i]) / (1 + Math.Exp(-(double)v)) - posWeight * targets[i] / (1 + Math.Exp(v)))];
+        return [(logits, targets, Gradient(1), 1f), (logits, targets, Gradient(2.5), 2.5f)];
+    }
+
+    /// <summary>
+    /// The BCE with logits gradient of a hard label is one sigmoid to float32's relative precision, with and without a positive weight:
+    /// σ(x) − 1 in float32 (PyTorch's form) keeps only σ(−x)'s bits above 2⁻²⁴, a relative error up to 1 as σ(−x) falls.
+    /// </summary>
+    [Test]
+    public void HardLabelGradientsKeepEveryBitOfTheSigmoid()
+    {
+        foreach ((float[] logits, float[] targets, double[] expected, float posWeight) in SaturatedHardLabels())
+        {
+            var gradient = new float[logits.Length];
+            new BinaryCrossEntropyWithLogitsLoss(posWeight).ForwardBackward(logits, targets, gradient, Reduction.Sum);
+            Numerics.AssertClose($"w₊ {posWeight}", gradient, expected, 1e-6, 0);
+            new PosWeightedBinaryCrossEntropyLoss().ForwardBackward(logits, targets, [posWeight], gradient, Reduction.Sum);
+            Numerics.AssertClose($"per-class w₊ {posWeight}", gradient, expected, 1e-6, 0);
+        }
+    }
+
     [Test]
     public void PerClassPosWeightEqualsTheScalarColumnByColumnInPlaceAndAllocatesNothing()
     {

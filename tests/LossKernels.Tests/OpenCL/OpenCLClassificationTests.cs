@@ -59,6 +59,21 @@ public class OpenCLClassificationTests
         }
     }
 
+    /// <summary>The device's BCE with logits gradient of a hard label is one sigmoid to float32's relative precision, as the CPU's.</summary>
+    [Test]
+    public void HardLabelGradientsKeepEveryBitOfTheSigmoid()
+    {
+        OpenCLDevice device = OpenCLTestDevice.Get();
+        foreach ((float[] logits, float[] targets, double[] expected, float posWeight) in Classification.ClassificationLossTests.SaturatedHardLabels())
+        {
+            using DeviceBuffer<float> x = device.Upload(logits), t = device.Upload(targets), g = device.Allocate<float>(logits.Length), w = device.Upload(new[] { posWeight });
+            new BinaryCrossEntropyWithLogitsLoss(posWeight).ForwardBackward(x, t, g, Reduction.Sum);
+            Numerics.AssertClose($"w₊ {posWeight}", g.ToArray(), expected, 1e-6, 0);
+            new PosWeightedBinaryCrossEntropyLoss().ForwardBackward(x, t, w, g, Reduction.Sum);
+            Numerics.AssertClose($"per-class w₊ {posWeight}", g.ToArray(), expected, 1e-6, 0);
+        }
+    }
+
     /// <summary>
     /// The class losses on the device take no buffer of another device (the kernel would run on another context's memory), no
     /// output that is the gradient or an input, no gradient that is a buffer the rows read after writing it; a bad or disposed
