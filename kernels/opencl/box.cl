@@ -491,11 +491,12 @@ inline vfloat bounded_iou(box_t p, box_t t, float4 prm, box_t* gp, box_t* gt)
     return loss;
 }
 
-/* FCOS centerness loss, elementwise: BCE with logits, ℓ = x·(step(x) − t) + log1p(e^−|x|), ∂ℓ/∂x = σ(x) − t. */
+/* FCOS centerness loss, elementwise: BCE with logits, ℓ = x·(step(x) − t) + log1p(e^−|x|), ∂ℓ/∂x = σ(x) − t (as sigmoid_difference). */
 inline vfloat centerness_bce(vfloat x, vfloat t, float4 prm, vfloat* grad)
 {
     vfloat decay = exp(-fabs(x));
-    vfloat sigmoid = select((vfloat)(1.0f), decay, x < 0.0f) / (1.0f + decay);
-    *grad = sigmoid - t;
+    vfloat large = 1.0f / (1.0f + decay), small = decay * large;
+    vint nonnegative = x > 0.0f;
+    *grad = sigmoid_difference(select(small, large, nonnegative), select(large, small, nonnegative), t);
     return logits_cross_entropy(x, t, log1p(decay));
 }

@@ -43,7 +43,7 @@ inline vfloat binary_cross_entropy_with_logits(vfloat x, vfloat t, float4 p, vfl
     /* (1 − t)·σ(x) − w₊·t·σ(−x): a hard label's gradient is one sigmoid, exact where σ(x) − t would cancel (the C#'s form). */
     if (p.x == 1.0f)
     {
-        *grad = fma(1.0f - t, positive, -t * negative);
+        *grad = sigmoid_difference(positive, negative, t);
         return logits_cross_entropy(x, t, tail);
     }
     vfloat complement = 1.0f - t;
@@ -74,7 +74,7 @@ inline vfloat sigmoid_focal_loss(vfloat x, vfloat t, float4 p, vfloat* grad)
     vfloat m = t * negative + complement * positive;
     vfloat modulation = power_of(m, p.y);
     vfloat ratio = select((vfloat)(1.0f), positive * negative / m, m > 0.0f);
-    vfloat slope = modulation * ((positive - t) + p.y * ce * ratio * (complement - t));
+    vfloat slope = modulation * (sigmoid_difference(positive, negative, t) + p.y * ce * ratio * (complement - t));
     vfloat loss = ce * modulation;
     if (p.x < 0.0f)
     {
@@ -91,7 +91,7 @@ inline vfloat quality_focal_loss(vfloat x, vfloat t, float4 p, vfloat* grad)
 {
     vfloat positive, negative;
     vfloat ce = sigmoid_cross_entropy(x, t, &positive, &negative);
-    vfloat d = positive - t;
+    vfloat d = sigmoid_difference(positive, negative, t);
     vfloat a = fabs(d);
     vfloat scale = power_of(a, p.x);
     vfloat focusing = p.x * ce * (positive * negative) * ((scale / a) * (d / a));
@@ -105,7 +105,7 @@ inline vfloat varifocal_loss(vfloat x, vfloat t, float4 p, vfloat* grad)
 {
     vfloat positive, negative;
     vfloat ce = sigmoid_cross_entropy(x, t, &positive, &negative);
-    vfloat d = positive - t;
+    vfloat d = sigmoid_difference(positive, negative, t);
     vfloat a = fabs(d);
     vfloat negative_weight = p.x * power_of(a, p.y);
     vint is_positive = t > 0.0f;

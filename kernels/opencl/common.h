@@ -27,6 +27,9 @@ inline void record_fault(volatile global int* first_fault, int position)
  * +∞ (not ∞ − ∞) for an infinite logit whose target is below 1. tail = ln(1 + e^−|x|). */
 /* step(x) is ½ + ½·sign(x): 1 or 0 for x ≠ 0, and at x = 0 the product is 0 either way (sign suits float and its vectors alike). */
 #define logits_cross_entropy(x, t, tail) fma((x), 0.5f + 0.5f * sign(x) - (t), (tail))
+/* σ(x) − t as (1 − t)·σ(x) − t·σ(−x) from positive = σ(x), negative = σ(−x): a hard label's is one sigmoid, exact where σ(x) − 1
+ * would cancel (SigmoidTerms.Difference). Float or vector. */
+#define sigmoid_difference(positive, negative, t) fma(1.0f - (t), (positive), -(t) * (negative))
 
 /* The group's values of scratch[0..L) added (or max'ed) in work-item order; every work-item gets the result. */
 inline float group_max(local float* scratch, float value)

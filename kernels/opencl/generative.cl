@@ -15,7 +15,7 @@ inline vfloat gan_cross_entropy(vfloat logit, vfloat t, float4 p, vfloat* grad)
     vfloat x = logit - p.w;
     vfloat positive, negative;
     vfloat tail = sigmoids(x, &positive, &negative);
-    *grad = c * ((1.0f - y) * positive - y * negative);
+    *grad = c * sigmoid_difference(positive, negative, (vfloat)(y));
     return c * logits_cross_entropy(x, (vfloat)(y), tail);
 }
 

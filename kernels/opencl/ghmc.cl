@@ -12,13 +12,13 @@ typedef struct
     float weight[MAX_BINS];
 } bin_weights_t;
 
-/* σ(x) from one exp, as the C# side computes it; *tail = ln(1 + e^−|x|). */
-inline float ghmc_sigmoid(float x, float* tail)
+/* σ(x) − t from one exp, as the C# side computes it; *tail = ln(1 + e^−|x|). */
+inline float ghmc_difference(float x, float t, float* tail)
 {
     float e = exp(-fabs(x));
-    float large = 1.0f / (1.0f + e);
+    float large = 1.0f / (1.0f + e), small = e * large;
     *tail = log1p(e);
-    return x > 0.0f ? large : e * large;
+    return x > 0.0f ? sigmoid_difference(large, small, t) : sigmoid_difference(small, large, t);
 }
 
 /* The bin of g: the last b whose lower edge b/bins (a correctly rounded float division, as the host's) g reaches. */
@@ -42,7 +42,7 @@ kernel void ghmc_histogram(global const float* logits, global const float* targe
     if (i < (size_t)n && (!label_weight || label_weight[i] > 0.0f))
     {
         float tail;
-        float g = fabs(ghmc_sigmoid(logits[i], &tail) - target[i]);
+        float g = fabs(ghmc_difference(logits[i], target[i], &tail));
         if (!isnan(g))
             atomic_inc(&group_counts[ghmc_bin(g, bins)]);
     }
@@ -64,15 +64,15 @@ kernel void ghmc_loss(global const float* logits, global const float* target, gl
     if (i < (size_t)n)
     {
         float x = logits[i], t = target[i], tail;
-        float p = ghmc_sigmoid(x, &tail);
-        float g = fabs(p - t);
+        float d = ghmc_difference(x, t, &tail);
+        float g = fabs(d);
         float beta = weights.weight[isnan(g) ? bins - 1 : ghmc_bin(g, bins)] * (label_weight ? label_weight[i] : 1.0f);
         float ce = logits_cross_entropy(x, t, tail);
         loss = beta * ce;
         if (output)
             output[i] = (float)loss;
         if (grad)
-            grad[i] = gradient_scale * (upstream ? upstream[i] : 1.0f) * beta * (p - t);
+            grad[i] = gradient_scale * (upstream ? upstream[i] : 1.0f) * beta * d;
     }
     sums[lid] = loss;
     barrier(CLK_LOCAL_MEM_FENCE);

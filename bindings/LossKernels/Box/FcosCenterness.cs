@@ -81,7 +81,8 @@ public static unsafe class FcosCenterness
 /// <summary>
 /// The FCOS centerness loss: binary cross entropy with logits against a centerness target t ∈ [0, 1]
 /// (<see cref="FcosCenterness.Targets(ReadOnlySpan{float}, Span{float})"/>), in the stable form
-/// <c>ℓ = max(x, 0) − x·t + ln(1 + e^(−|x|))</c>, gradient <c>∂ℓ/∂x = σ(x) − t</c>. Run it with the methods of
+/// <c>ℓ = max(x, 0) − x·t + ln(1 + e^(−|x|))</c>, gradient <c>∂ℓ/∂x = σ(x) − t</c>, computed as (1 − t)·σ(x) − t·σ(−x) (exact for
+/// t = 1 where autograd's float32 σ(x) − 1 cancels). Run it with the methods of
 /// <see cref="ElementwiseLoss"/> (logits as the input, targets as the target).
 /// </summary>
 /// <remarks>
@@ -106,12 +107,8 @@ public readonly struct FcosCenternessLoss : IElementwiseLoss
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
-        TVec zero = TMath.Create(0f);
-        TVec one = TMath.Create(1f);
-        TVec decay = TMath.Exp(TMath.Subtract(zero, TMath.Abs(input)));
-        // σ(x) = 1/(1 + e^−x) for x ≥ 0 and e^x/(1 + e^x) below: e^(−|x|) never overflows.
-        TVec sigmoid = TMath.Divide(TMath.Select(TMath.LessThan(input, zero), decay, one), TMath.Add(one, decay));
-        gradient = TMath.Subtract(sigmoid, target);
-        return TMath.Add(TMath.Subtract(TMath.Max(input, zero), TMath.Multiply(input, target)), VectorMath.Log1P<TVec, TMath>(decay));
+        TVec crossEntropy = Classification.SigmoidTerms.CrossEntropy<TVec, TMath>(input, target, out TVec positive, out TVec negative);
+        gradient = Classification.SigmoidTerms.Difference<TVec, TMath>(positive, negative, target);
+        return crossEntropy;
     }
 }

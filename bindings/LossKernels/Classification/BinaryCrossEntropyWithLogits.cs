@@ -52,8 +52,7 @@ public readonly struct BinaryCrossEntropyWithLogitsLoss : IElementwiseTargetLoss
         if (PosWeight == 1f)
         {
             TVec crossEntropy = SigmoidTerms.CrossEntropy<TVec, TMath>(input, target, out TVec positive, out TVec negative);
-            // σ(x) − t as (1 − t)·σ(x) − t·σ(−x): for a hard label the gradient is one sigmoid, exact where σ(x) − 1 would cancel.
-            gradient = TMath.MultiplyAdd(TMath.Subtract(TMath.Create(1f), target), positive, TMath.Multiply(TMath.Subtract(TMath.Create(0f), target), negative));
+            gradient = SigmoidTerms.Difference<TVec, TMath>(positive, negative, target);
             return crossEntropy;
         }
 

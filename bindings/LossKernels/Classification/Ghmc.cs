@@ -20,6 +20,9 @@ namespace LossKernels.Classification;
 /// <para>Differences: a label weight multiplies its element's loss and gradient besides marking it valid (mmdetection uses it as
 /// the valid mask only: the same for 0/1 weights, which is how its heads pass them). There is no backward-only entry point:
 /// the weights come from the forward's histogram and update the state, so a separate backward would count twice.</para>
+/// <para>σ(x) − t (the gradient, and g for the bins) is computed as (1 − t)·σ(x) − t·σ(−x), so that a hard label's is one sigmoid to
+/// float32's precision; mmdetection's float32 <c>pred.sigmoid() − target</c> keeps only the bits of σ(−x) above 2⁻²⁴ (0 at x = 17). An
+/// element within that rounding of a bin edge may fall in the neighbouring bin.</para>
 /// </remarks>
 public readonly unsafe struct GhmcLoss
 {
@@ -448,8 +451,8 @@ internal readonly struct GhmcElement<TBins>(TBins table, int bins) : IElementwis
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
-        SigmoidTerms.Sigmoids<TVec, TMath>(x, out TVec p, out _);
-        TVec g = TMath.Abs(TMath.Subtract(p, t));
+        SigmoidTerms.Sigmoids<TVec, TMath>(x, out TVec p, out TVec q);
+        TVec g = TMath.Abs(SigmoidTerms.Difference<TVec, TMath>(p, q, t));
         TVec bin = TMath.Create(0f);
         // g ≥ edge as max(g, edge) = g: one mask per edge, false for NaN.
         for (int b = 1; b < bins; b++)
@@ -462,12 +465,13 @@ internal readonly struct GhmcElement<TBins>(TBins table, int bins) : IElementwis
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
-        TVec crossEntropy = SigmoidTerms.CrossEntropy<TVec, TMath>(input, target, out TVec p, out _);
-        TVec g = TMath.Abs(TMath.Subtract(p, target));
+        TVec crossEntropy = SigmoidTerms.CrossEntropy<TVec, TMath>(input, target, out TVec p, out TVec q);
+        TVec difference = SigmoidTerms.Difference<TVec, TMath>(p, q, target);
+        TVec g = TMath.Abs(difference);
         TVec weight = TMath.Create(table.Weight(0));
         for (int b = 1; b < bins; b++)
             weight = TMath.Select(TMath.LessThan(g, TMath.Create(table.Edge(b))), weight, TMath.Create(table.Weight(b)));
-        gradient = TMath.Multiply(weight, TMath.Subtract(p, target));
+        gradient = TMath.Multiply(weight, difference);
         return TMath.Multiply(weight, crossEntropy);
     }
 }

@@ -17,6 +17,8 @@ namespace LossKernels.Classification;
 /// <c>weight</c> is per row and its unweighted mean divides by the row count N; here weights are per element and the
 /// mean divides by N·C. With <c>avg_factor</c> (how GFL calls it) and row weights repeated over the classes the
 /// results are equal.
+/// Also, p − t is computed as (1 − t)·p − t·(1 − p), with 1 − p = σ(−x) from the same exponential, so that a hard label's
+/// Also, p − t is one sigmoid to float32's precision (autograd's float32 <c>σ(x) − 1</c> keeps only the bits of σ(−x) above 2⁻²⁴: 0 at x = 17).
 /// </remarks>
 public readonly struct QualityFocalLoss : IElementwiseLoss
 {
@@ -53,7 +55,7 @@ public readonly struct QualityFocalLoss : IElementwiseLoss
         where TMath : struct, IVectorMath<TVec>
     {
         TVec crossEntropy = SigmoidTerms.CrossEntropy<TVec, TMath>(input, target, out TVec p, out TVec q);
-        TVec difference = TMath.Subtract(p, target);
+        TVec difference = SigmoidTerms.Difference<TVec, TMath>(p, q, target);
         TVec distance = TMath.Abs(difference);
         TVec scale = SigmoidTerms.Power<TVec, TMath>(distance, Beta);
         // |d|^(β−1)·sign(d) = (|d|^β / |d|)·(d / |d|): no |d|² to underflow.

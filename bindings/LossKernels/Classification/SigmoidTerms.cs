@@ -21,6 +21,17 @@ internal static class SigmoidTerms
         return TMath.MultiplyAdd(x, TMath.Subtract(step, t), log1p);
     }
 
+    /// <summary>
+    /// σ(x) − t as (1 − t)·σ(x) − t·σ(−x), from <paramref name="positive"/> = σ(x) and <paramref name="negative"/> = σ(−x): for a hard
+    /// label it is one sigmoid, exact where σ(x) − 1 in float32 keeps only σ(−x)'s bits above 2⁻²⁴ (0 at x = 17, 2.4e-5 relative at
+    /// x = 6); for a soft label it is as close as σ(x) − t.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Difference<TVec, TMath>(TVec positive, TVec negative, TVec t)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec> =>
+        TMath.MultiplyAdd(TMath.Subtract(TMath.Create(1f), t), positive, TMath.Multiply(TMath.Subtract(TMath.Create(0f), t), negative));
+
     /// <summary>Returns ln(1 + e^−|x|), the shared tail of softplus(±x); <paramref name="positive"/> = σ(x), <paramref name="negative"/> = σ(−x).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Sigmoids<TVec, TMath>(TVec x, out TVec positive, out TVec negative)

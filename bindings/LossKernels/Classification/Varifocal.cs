@@ -14,6 +14,8 @@ namespace LossKernels.Classification;
 /// (weight, avg_factor), the same values; the focal weight is differentiated as there (it is not detached).
 /// Where p = t = 0 (a saturated negative) the gradient is its limit 0; p(1 − p)/|p − t| ≤ 1 for t ≤ 0 keeps it finite
 /// for γ &lt; 1 too.
+/// Difference: p − t is computed as (1 − t)·p − t·(1 − p), with 1 − p = σ(−x) from the same exponential, so that a hard label's
+/// Difference: p − t is one sigmoid to float32's precision (autograd's float32 <c>σ(x) − 1</c> keeps only the bits of σ(−x) above 2⁻²⁴: 0 at x = 17).
 /// </remarks>
 public readonly struct VarifocalLoss : IElementwiseLoss
 {
@@ -69,7 +71,7 @@ public readonly struct VarifocalLoss : IElementwiseLoss
     {
         TVec zero = TMath.Create(0f);
         TVec crossEntropy = SigmoidTerms.CrossEntropy<TVec, TMath>(input, target, out TVec p, out TVec q);
-        TVec difference = TMath.Subtract(p, target);
+        TVec difference = SigmoidTerms.Difference<TVec, TMath>(p, q, target);
         TVec distance = TMath.Abs(difference);
         TVec negativeWeight = TMath.Multiply(TMath.Create(Alpha), SigmoidTerms.Power<TVec, TMath>(distance, Gamma));
         TVec positive = TMath.GreaterThan(target, zero);

@@ -32,7 +32,7 @@ internal readonly struct GanCrossEntropy : IGanForm
     {
         TVec y = TMath.Create(label);
         TVec value = SigmoidTerms.CrossEntropy<TVec, TMath>(x, y, out TVec positive, out TVec negative);
-        slope = TMath.Subtract(TMath.Multiply(TMath.Create(1f - label), positive), TMath.Multiply(y, negative));
+        slope = SigmoidTerms.Difference<TVec, TMath>(positive, negative, y);
         return value;
     }
 }

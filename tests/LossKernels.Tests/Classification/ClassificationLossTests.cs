@@ -123,6 +123,28 @@ public class ClassificationLossTests
         }
     }
 
+    /// <summary>
+    /// The sigmoid losses whose gradients hold σ(x) − t (focal, quality focal, varifocal, GHM-C, FCOS centerness) keep a hard label's
+    /// gradient to float32's relative precision where the sigmoid saturates: with σ(x) − 1 in float32 the focal gradient at x = 17
+    /// lost a third of its value (σ(x) − 1 = 0 there), and GHM-C's 100%.
+    /// </summary>
+    [TestCase("sigmoid_focal_loss")]
+    [TestCase("quality_focal_loss")]
+    [TestCase("varifocal_loss")]
+    [TestCase("ghm_c")]
+    public void HardLabelGradientsOfTheSigmoidLossesKeepEveryBitOfTheSigmoid(string loss)
+    {
+        (float[] logits, float[] targets, double[] bceGradient, _) = SaturatedHardLabels()[0];
+        var parameters = new Dictionary<string, object?> { ["reduction"] = "sum" };
+        using BoundLoss bound = Bind(loss, parameters, logits, targets);
+        RunAndFetch(bound, LossMode.Fused);
+        Numerics.AssertClose(loss, bound.InputGradient, CatalogHarness.Reference(loss, parameters, logits, targets).InputGradient, 1e-5, 0);
+
+        var centerness = new float[logits.Length];
+        new LossKernels.Box.FcosCenternessLoss().ForwardBackward(logits, targets, centerness, Reduction.Sum);
+        Numerics.AssertClose("fcos centerness", centerness, bceGradient, 1e-6, 0);
+    }
+
     [Test]
     public void PerClassPosWeightEqualsTheScalarColumnByColumnInPlaceAndAllocatesNothing()
     {

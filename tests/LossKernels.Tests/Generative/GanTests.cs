@@ -105,6 +105,25 @@ public class GanTests : ThreadCountFixture
         Assert.That(inPlace, Is.EqualTo(expected));
     }
 
+    /// <summary>
+    /// With BasicSR's hard labels (1 and 0) the cross-entropy forms' gradient is one sigmoid to float32's relative precision where the
+    /// sigmoid saturates (σ(x) − 1 in float32 is 0 at x = 17).
+    /// </summary>
+    [Test]
+    public void HardLabelGradientsKeepEveryBitOfTheSigmoid()
+    {
+        float[] x = [.. Enumerable.Range(-34, 69).Select(i => i * 0.5f)];
+        var gradient = new float[x.Length];
+        foreach (GanType type in (GanType[])[GanType.Vanilla, GanType.Minimax])
+            foreach (bool disc in (bool[])[true, false])
+                foreach (bool real in (bool[])[true, false])
+                {
+                    var loss = new GanLoss(type, real, disc);
+                    loss.ForwardBackward(x, gradient, Reduction.Sum);
+                    Numerics.AssertClose($"{type} disc {disc} real {real}", gradient, ReferenceGan.Evaluate(loss, x, Reduction.Sum, [1.0]).Gradient, 1e-6, 0);
+                }
+    }
+
     [Test]
     public void ThreadCountsGiveTheSameBits()
     {

@@ -1,6 +1,7 @@
 using LossKernels.Catalog;
 using LossKernels.Classification;
 using LossKernels.OpenCL;
+using LossKernels.Tests.Core;
 using static LossKernels.Tests.Core.CatalogHarness;
 
 namespace LossKernels.Tests.OpenCL;
@@ -72,6 +73,25 @@ public class OpenCLClassificationTests
             new PosWeightedBinaryCrossEntropyLoss().ForwardBackward(x, t, w, g, Reduction.Sum);
             Numerics.AssertClose($"per-class w₊ {posWeight}", g.ToArray(), expected, 1e-6, 0);
         }
+    }
+
+    /// <summary>The device's focal, quality focal, varifocal, GHM-C and FCOS centerness gradients of hard labels keep every bit of the sigmoid, as the CPU's.</summary>
+    [TestCase("sigmoid_focal_loss")]
+    [TestCase("quality_focal_loss")]
+    [TestCase("varifocal_loss")]
+    [TestCase("ghm_c")]
+    public void HardLabelGradientsOfTheSigmoidLossesKeepEveryBitOfTheSigmoid(string loss)
+    {
+        OpenCLDevice device = OpenCLTestDevice.Get();
+        (float[] logits, float[] targets, double[] bceGradient, _) = Classification.ClassificationLossTests.SaturatedHardLabels()[0];
+        var parameters = new Dictionary<string, object?> { ["reduction"] = "sum" };
+        using BoundLoss bound = Bind(loss, parameters, logits, targets, device: device);
+        RunAndFetch(bound, LossMode.Fused);
+        Numerics.AssertClose(loss, bound.InputGradient, CatalogHarness.Reference(loss, parameters, logits, targets).InputGradient, 1e-5, 0);
+
+        using DeviceBuffer<float> x = device.Upload(logits), t = device.Upload(targets), g = device.Allocate<float>(logits.Length);
+        new LossKernels.Box.FcosCenternessLoss().ForwardBackward(x, t, g, Reduction.Sum);
+        Numerics.AssertClose("fcos centerness", g.ToArray(), bceGradient, 1e-6, 0);
     }
 
     /// <summary>
