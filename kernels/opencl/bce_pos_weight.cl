@@ -4,10 +4,11 @@
 
 #define LOSS_GROUP 64
 
-/* ℓ = (1 − t)·x + c·softplus(−x), ∂ℓ/∂x = (1 − t) − c·σ(−x) = (1 − t)·σ(x) − w₊·t·σ(−x) (that form: no cancellation), c = 1 + (w₊ − 1)·t.
- * Optional buffers may be NULL. */
+/* ℓ = (1 − t)·x + c·softplus(−x), ∂ℓ/∂x = (1 − t) − c·σ(−x) = (1 − t)·σ(x) − w₊·t·σ(−x) (that form: no cancellation), c = 1 + (w₊ − 1)·t;
+ * with target_side, grad is the target's: ∂ℓ/∂t = (w₊ − 1)·softplus(−x) − x. Optional buffers may be NULL. */
 kernel void bce_pos_weight(global const float* input, global const float* target, global const float* pos_weight, global const float* weight,
-    global const float* upstream, global float* output, global float* grad, int n, int classes, float gradient_scale, global acc_t* partials)
+    global const float* upstream, global float* output, global float* grad, int n, int classes, float gradient_scale, int target_side,
+    global acc_t* partials)
 {
     local acc_t sums[LOSS_GROUP];
     size_t i = get_global_id(0), lid = get_local_id(0);
@@ -21,12 +22,16 @@ kernel void bce_pos_weight(global const float* input, global const float* target
         float pw = pos_weight[i % (size_t)classes];
         float c = (pw - 1.0f) * t + 1.0f;
         float w = weight ? weight[i] : 1.0f;
-        float value = w * ((1.0f - t) * x + c * (nan_max(-x, 0.0f) + log1p(e)));
+        float softplus = nan_max(-x, 0.0f) + log1p(e);
+        float value = w * ((1.0f - t) * x + c * softplus);
         loss = value;
         if (output)
             output[i] = value;
         if (grad)
-            grad[i] = gradient_scale * (upstream ? upstream[i] : 1.0f) * w * fma(1.0f - t, positive, -(pw * t) * negative);
+        {
+            float slope = target_side ? fma(pw - 1.0f, softplus, -x) : fma(1.0f - t, positive, -(pw * t) * negative);
+            grad[i] = gradient_scale * (upstream ? upstream[i] : 1.0f) * w * slope;
+        }
     }
     sums[lid] = loss;
     barrier(CLK_LOCAL_MEM_FENCE);

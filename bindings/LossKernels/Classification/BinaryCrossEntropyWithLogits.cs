@@ -91,9 +91,19 @@ public readonly struct BinaryCrossEntropyWithLogitsLoss : IElementwiseTargetLoss
             return value;
         }
 
+        targetGradient = WeightedTarget<TVec, TMath>(input, TMath.Create(PosWeight));
+        return value;
+    }
+
+    /// <summary><c>∂ℓ/∂t = (w₊ − 1)·softplus(−x) − x</c> with w₊ per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TVec WeightedTarget<TVec, TMath>(TVec input, TVec posWeight)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        TVec zero = TMath.Create(0f);
         TVec log1p = SigmoidTerms.Sigmoids<TVec, TMath>(input, out _, out _);
         TVec softplus = TMath.Add(TMath.Max(TMath.Subtract(zero, input), zero), log1p);
-        targetGradient = TMath.MultiplyAdd(TMath.Create(PosWeight - 1f), softplus, TMath.Subtract(zero, input));
-        return value;
+        return TMath.MultiplyAdd(TMath.Subtract(posWeight, TMath.Create(1f)), softplus, TMath.Subtract(zero, input));
     }
 }

@@ -63,11 +63,7 @@ internal static class ClassificationCatalog
         LossDevice? device)
     {
         if (inputs.TryGetValue("pos_weight", out LossTensor? posWeight) && posWeight.Length > 1)
-        {
-            if (parameters.Bool("target_grad", false))
-                throw new ArgumentException("target_grad is not offered with a per-class pos_weight tensor yet: only with a scalar pos_weight.", "target_grad");
             return new PosWeightBoundLoss(parameters, inputs, upstream, device);
-        }
 
         float scalar = posWeight is not null ? posWeight.RequireFloats("pos_weight")[0] : parameters.Float("pos_weight", 1f);
         var elementwise = inputs.Where(pair => pair.Key != "pos_weight").ToDictionary(pair => pair.Key, pair => pair.Value);

@@ -5,7 +5,8 @@ namespace LossKernels.Classification;
 
 /// <summary>
 /// <c>binary_cross_entropy_with_logits</c> bound for the catalog with a <c>pos_weight</c> tensor of C values broadcast over the
-/// last axis of <c>input</c> (PyTorch's form); on the CPU or a device. A one-value <c>pos_weight</c> binds the elementwise loss.
+/// last axis of <c>input</c> (PyTorch's form); on the CPU or a device. A one-value <c>pos_weight</c> binds the elementwise loss. With
+/// <c>target_grad</c>, fused and backward runs also write <c>grad.target</c> (a pass of its own after the input's).
 /// </summary>
 internal sealed class PosWeightBoundLoss : BoundLoss
 {
@@ -19,7 +20,8 @@ internal sealed class PosWeightBoundLoss : BoundLoss
     internal readonly float[] upstreamElements;
 
     public PosWeightBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device)
-        : base(parameters.Reduction() == Reduction.None ? inputs["input"].Shape : [], inputs["input"].Length)
+        : base(parameters.Reduction() == Reduction.None ? inputs["input"].Shape : [], inputs["input"].Length,
+            secondInputName: parameters.Bool("target_grad", false) ? "target" : null)
     {
         reduction = parameters.Reduction();
         if (parameters.OptionalFloat("avg_factor") is not null)
@@ -45,20 +47,31 @@ internal sealed class PosWeightBoundLoss : BoundLoss
             Loss[0] = loss.ForwardBackward(input, target, posWeight, InputGradient, reduction, weight, upstreamScalar);
         else
             Loss[0] = loss.Forward(input, target, posWeight, reduction, weight);
+        if (DeviceRun is not null || !gradient || SecondGradient is null)
+            return;
+        if (reduction == Reduction.None)
+            loss.TargetBackward(input, target, posWeight, upstreamElements, SecondGradient, weight);
+        else
+            loss.TargetBackward(input, target, posWeight, upstreamScalar, SecondGradient, reduction, weight);
     }
+
+    /// <summary>Whether runs write the target's gradient.</summary>
+    internal bool WritesTarget => SecondGradient is not null;
 
     /// <summary>Input and target read once (weights when given), the gradient written once.</summary>
     public override long BytesMoved(LossMode mode)
     {
         long n = input.Length;
         long read = (2 + (weight.Length > 0 ? 1 : 0)) * 4 * n;
-        return read + (mode == LossMode.Forward ? 0 : 4 * n) + (reduction == Reduction.None ? 4 * n : 0);
+        long written = mode == LossMode.Forward ? 0 : (WritesTarget ? 8 : 4) * n;
+        return read + written + (reduction == Reduction.None ? 4 * n : 0);
     }
 }
 
 /// <summary>A <see cref="PosWeightBoundLoss"/> on an OpenCL device.</summary>
 internal sealed class OpenCLPosWeightRun(PosWeightBoundLoss bound, OpenCLDevice device)
-    : OpenCLRun(device, bound.input, bound.target, bound.weight, bound.upstreamElements, bound.reduction == Reduction.None ? bound.input.Length : null, extra: bound.posWeight)
+    : OpenCLRun(device, bound.input, bound.target, bound.weight, bound.upstreamElements, bound.reduction == Reduction.None ? bound.input.Length : null,
+        bound.WritesTarget, extra: bound.posWeight)
 {
     public override void Run(LossMode mode)
     {
@@ -67,6 +80,14 @@ internal sealed class OpenCLPosWeightRun(PosWeightBoundLoss bound, OpenCLDevice 
             bound.loss.ForwardBackward(Input, Target, Extra!, Output!, gradient ? Gradient : null, Upstream, Weight);
         else
             bound.Loss[0] = bound.loss.ForwardBackward(Input, Target, Extra!, gradient ? Gradient : null, bound.reduction, Weight, bound.upstreamScalar);
+        if (gradient && TargetGradient is not null)
+        {
+            if (bound.reduction == Reduction.None)
+                bound.loss.TargetBackward(Input, Target, Extra!, Upstream!, TargetGradient, Weight);
+            else
+                bound.loss.TargetBackward(Input, Target, Extra!, bound.upstreamScalar, TargetGradient, bound.reduction, Weight);
+        }
+
         Device.Finish();
     }
 }

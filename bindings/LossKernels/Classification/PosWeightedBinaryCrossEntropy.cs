@@ -46,6 +46,39 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
         ReadOnlySpan<float> upstream = default, ReadOnlySpan<float> weight = default) =>
         RunWithClassWeights(input, target, posWeight, output, inputGrad, upstream, weight, Reduction.None, 1f, gradient: !inputGrad.IsEmpty);
 
+    /// <summary>
+    /// The target's gradient, reduced: <c>targetGrad = upstream · w · ((w₊ − 1)·softplus(−x) − x) / divisor</c>, the derivative of the loss
+    /// <see cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Reduction, ReadOnlySpan{float}, float)"/>
+    /// returns with respect to <paramref name="target"/>, as PyTorch's autograd gives it. A pass of its own: call it beside the input's.
+    /// </summary>
+    /// <param name="input">Logits, a whole number of rows of C = <paramref name="posWeight"/>.Length.</param>
+    /// <param name="target">Targets, as many.</param>
+    /// <param name="posWeight">C positive weights ≥ 0.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="targetGrad">Receives the gradient; may be <paramref name="target"/> or <paramref name="input"/> itself.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> (over every element) or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">Per-element weights, or empty for none.</param>
+    public void TargetBackward(ReadOnlySpan<float> input, ReadOnlySpan<float> target, ReadOnlySpan<float> posWeight, float upstream, Span<float> targetGrad,
+        Reduction reduction = Reduction.Mean, ReadOnlySpan<float> weight = default)
+    {
+        RequireReduced(reduction);
+        RunWithClassWeights(input, target, posWeight, default, targetGrad, default, weight, reduction, upstream, gradient: true, targetSide: true);
+    }
+
+    /// <summary>The target's gradient, unreduced: <c>targetGrad[i] = upstream[i] · w[i] · ((w₊ − 1)·softplus(−x) − x)</c>.</summary>
+    /// <param name="input">Logits, a whole number of rows of C = <paramref name="posWeight"/>.Length.</param>
+    /// <param name="target">Targets, as many.</param>
+    /// <param name="posWeight">C positive weights ≥ 0.</param>
+    /// <param name="upstream">Per-element upstream gradients, as many as the input.</param>
+    /// <param name="targetGrad">Receives the gradient; may be <paramref name="target"/> or <paramref name="input"/> itself.</param>
+    /// <param name="weight">Per-element weights, or empty for none.</param>
+    public void TargetBackward(ReadOnlySpan<float> input, ReadOnlySpan<float> target, ReadOnlySpan<float> posWeight, ReadOnlySpan<float> upstream, Span<float> targetGrad,
+        ReadOnlySpan<float> weight = default)
+    {
+        ThrowHelper.IfLengthDiffers(input.Length, upstream.Length, nameof(upstream));
+        RunWithClassWeights(input, target, posWeight, default, targetGrad, upstream, weight, Reduction.None, 1f, gradient: true, targetSide: true);
+    }
+
     /// <summary>Fused forward+backward (or forward alone when <paramref name="inputGrad"/> is null) with a positive weight per class, on an OpenCL device (<c>kernels/opencl/bce_pos_weight.cl</c>).</summary>
     /// <param name="input">Logits on the device, a whole number of rows of C.</param>
     /// <param name="target">Targets on the same device.</param>
@@ -70,10 +103,44 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
         DeviceBuffer<float>? inputGrad, DeviceBuffer<float>? upstream = null, DeviceBuffer<float>? weight = null) =>
         RunWithClassWeights(input, target, posWeight, output, inputGrad, upstream, weight, Reduction.None, 1f);
 
+    /// <summary>The target's gradient, reduced, on an OpenCL device: <c>targetGrad = upstream · w · ((w₊ − 1)·softplus(−x) − x) / divisor</c>.</summary>
+    /// <param name="input">Logits on the device, a whole number of rows of C.</param>
+    /// <param name="target">Targets on the same device.</param>
+    /// <param name="posWeight">C positive weights on the same device.</param>
+    /// <param name="upstream">∂objective/∂L.</param>
+    /// <param name="targetGrad">Receives the gradient; may be <paramref name="target"/> or <paramref name="input"/> itself.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
+    /// <param name="weight">Per-element weights on the device, or null.</param>
+    public void TargetBackward(DeviceBuffer<float> input, DeviceBuffer<float> target, DeviceBuffer<float> posWeight, float upstream, DeviceBuffer<float> targetGrad,
+        Reduction reduction = Reduction.Mean, DeviceBuffer<float>? weight = null)
+    {
+        RequireReduced(reduction);
+        ArgumentNullException.ThrowIfNull(targetGrad);
+        RunWithClassWeights(input, target, posWeight, null, targetGrad, null, weight, reduction, upstream, targetSide: true);
+    }
+
+    /// <summary>The target's gradient, unreduced, on an OpenCL device: <c>targetGrad[i] = upstream[i] · w[i] · ((w₊ − 1)·softplus(−x) − x)</c>.</summary>
+    /// <param name="input">Logits on the device, a whole number of rows of C.</param>
+    /// <param name="target">Targets on the same device.</param>
+    /// <param name="posWeight">C positive weights on the same device.</param>
+    /// <param name="upstream">Per-element upstream gradients on the same device.</param>
+    /// <param name="targetGrad">Receives the gradient; may be <paramref name="target"/> or <paramref name="input"/> itself.</param>
+    /// <param name="weight">Per-element weights on the device, or null.</param>
+    public void TargetBackward(DeviceBuffer<float> input, DeviceBuffer<float> target, DeviceBuffer<float> posWeight, DeviceBuffer<float> upstream, DeviceBuffer<float> targetGrad,
+        DeviceBuffer<float>? weight = null)
+    {
+        ArgumentNullException.ThrowIfNull(upstream);
+        ArgumentNullException.ThrowIfNull(targetGrad);
+        RunWithClassWeights(input, target, posWeight, null, targetGrad, upstream, weight, Reduction.None, 1f, targetSide: true);
+    }
+
+    /// <summary>Throws for <see cref="Reduction.None"/> and undefined values, as the elementwise losses' reduced overloads do.</summary>
+    private static void RequireReduced(Reduction reduction) => ElementwiseLoss.ReductionDivisor(reduction, 1, null);
+
     private static readonly string[] PosWeightKernel = ["bce_pos_weight"];
 
     private unsafe float RunWithClassWeights(DeviceBuffer<float> input, DeviceBuffer<float> target, DeviceBuffer<float> posWeight, DeviceBuffer<float>? output,
-        DeviceBuffer<float>? gradient, DeviceBuffer<float>? upstream, DeviceBuffer<float>? weight, Reduction reduction, float upstreamScalar)
+        DeviceBuffer<float>? gradient, DeviceBuffer<float>? upstream, DeviceBuffer<float>? weight, Reduction reduction, float upstreamScalar, bool targetSide = false)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(posWeight);
@@ -86,15 +153,16 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
         DeviceChecks.Buffer(upstream, device, n, nameof(upstream));
         DeviceChecks.Buffer(posWeight, device, classes, nameof(posWeight));
         DeviceChecks.Buffer(output, device, -1, nameof(output));
-        DeviceChecks.Buffer(gradient, device, -1, "inputGrad");
+        string gradientName = targetSide ? "targetGrad" : "inputGrad";
+        DeviceChecks.Buffer(gradient, device, -1, gradientName);
         input.ThrowIfDisposed();
         if (output is not null)
             ThrowHelper.IfTooShort(n, output.Length, nameof(output));
         if (gradient is not null)
-            ThrowHelper.IfTooShort(n, gradient.Length, "inputGrad");
-        DeviceChecks.IfSame(output, gradient, nameof(output), "inputGrad");
+            ThrowHelper.IfTooShort(n, gradient.Length, gradientName);
+        DeviceChecks.IfSame(output, gradient, nameof(output), gradientName);
         DeviceChecks.IfSame(output, posWeight, nameof(output), nameof(posWeight));
-        DeviceChecks.IfSame(gradient, posWeight, "inputGrad", nameof(posWeight));
+        DeviceChecks.IfSame(gradient, posWeight, gradientName, nameof(posWeight));
         double divisor = reduction == Reduction.None ? 1d : ElementwiseLoss.ReductionDivisor(reduction, n, null);
         if (n == 0)
             return (float)(0d / divisor);
@@ -118,6 +186,7 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
             KernelSet.SetValue(kernel, argument++, n);
             KernelSet.SetValue(kernel, argument++, classes);
             KernelSet.SetValue(kernel, argument++, (float)(upstreamScalar / divisor));
+            KernelSet.SetValue(kernel, argument++, targetSide ? 1 : 0);
             KernelSet.SetBuffer(kernel, argument, partials);
             OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
             return reduction == Reduction.None ? 0f : (float)(device.SumPartials(groups) / divisor);
@@ -125,7 +194,7 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
     }
 
     private unsafe float RunWithClassWeights(ReadOnlySpan<float> input, ReadOnlySpan<float> target, ReadOnlySpan<float> posWeight, Span<float> output,
-        Span<float> inputGrad, ReadOnlySpan<float> upstream, ReadOnlySpan<float> weight, Reduction reduction, float upstreamScalar, bool gradient)
+        Span<float> inputGrad, ReadOnlySpan<float> upstream, ReadOnlySpan<float> weight, Reduction reduction, float upstreamScalar, bool gradient, bool targetSide = false)
     {
         int classes = posWeight.Length;
         if (classes == 0 || input.Length % classes != 0)
@@ -137,7 +206,8 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
             ThrowHelper.IfLengthDiffers(input.Length, weight.Length, nameof(weight));
         bool unreduced = reduction == Reduction.None;
         double divisor = unreduced ? 1d : ElementwiseLoss.ReductionDivisor(reduction, input.Length, null);
-        if (unreduced)
+        bool storeOutput = unreduced && !targetSide;
+        if (storeOutput)
         {
             ThrowHelper.IfTooShort(input.Length, output.Length, nameof(output));
             if (!upstream.IsEmpty)
@@ -147,9 +217,10 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
 
         if (gradient)
         {
-            ThrowHelper.IfTooShort(input.Length, inputGrad.Length, nameof(inputGrad));
-            CheckWritten(input, target, posWeight, weight, upstream, inputGrad.Slice(0, input.Length), nameof(inputGrad));
-            if (unreduced)
+            string gradientName = targetSide ? "targetGrad" : nameof(inputGrad);
+            ThrowHelper.IfTooShort(input.Length, inputGrad.Length, gradientName);
+            CheckWritten(input, target, posWeight, weight, upstream, inputGrad.Slice(0, input.Length), gradientName);
+            if (storeOutput)
                 ThrowHelper.IfOverlaps(output.Slice(0, input.Length), inputGrad.Slice(0, input.Length), nameof(inputGrad), nameof(output));
         }
 
@@ -162,7 +233,7 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
             {
                 nint offset = (nint)r * classes;
                 var row = new ClassRow(x + offset, t + offset, p, w == null ? null : w + offset, u == null ? null : u + offset,
-                    o == null ? null : o + offset, gradient ? g + offset : null, scale);
+                    storeOutput ? o + offset : null, gradient ? g + offset : null, scale, targetSide);
                 sum += Vector512.IsHardwareAccelerated && classes >= Vector512<float>.Count ? row.Run<Vector512<float>, Width512>(classes)
                     : Vector256.IsHardwareAccelerated && classes >= Vector256<float>.Count ? row.Run<Vector256<float>, Width256>(classes)
                     : classes >= Vector128<float>.Count ? row.Run<Vector128<float>, Width128>(classes)
@@ -187,8 +258,11 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
         ThrowHelper.IfOverlaps(posWeight, written, paramName, nameof(posWeight));
     }
 
-    /// <summary>One row of C elements with its pointers (null when absent); the tail is an overlapping last vector loaded first.</summary>
-    private readonly unsafe struct ClassRow(float* x, float* t, float* posWeight, float* weight, float* upstream, float* output, float* gradient, float scale)
+    /// <summary>
+    /// One row of C elements with its pointers (null when absent); the tail is an overlapping last vector loaded first. The gradient
+    /// written is the input's, or the target's (<paramref name="targetSide"/>: its loss is not stored).
+    /// </summary>
+    private readonly unsafe struct ClassRow(float* x, float* t, float* posWeight, float* weight, float* upstream, float* output, float* gradient, float scale, bool targetSide)
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public double Run<TVec, TMath>(int classes)
@@ -220,7 +294,7 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
                 pu[c] = c < classes && upstream != null ? upstream[c] : 1f;
             }
 
-            var padded = new ClassRow(px, pt, pp, pw, pu, po, gradient != null ? pg : null, scale);
+            var padded = new ClassRow(px, pt, pp, pw, pu, po, gradient != null ? pg : null, scale, targetSide);
             double sum = 0d;
             Vector128<float> values = padded.Step<Vector128<float>, Width128>(Vector128.Load(px), 0);
             for (int c = 0; c < classes; c++)
@@ -242,6 +316,8 @@ public readonly struct PosWeightedBinaryCrossEntropyLoss
             where TMath : struct, IVectorMath<TVec>
         {
             TVec loss = BinaryCrossEntropyWithLogitsLoss.Weighted<TVec, TMath>(input, TMath.Load(ref t[j]), TMath.Load(ref posWeight[j]), out TVec slope);
+            if (targetSide)
+                slope = BinaryCrossEntropyWithLogitsLoss.WeightedTarget<TVec, TMath>(input, TMath.Load(ref posWeight[j]));
             loss = ElementwiseStep.Apply<TVec, TMath>(loss, slope, weight != null ? TMath.Load(ref weight[j]) : default, upstream != null ? TMath.Load(ref upstream[j]) : default,
                 weight != null, upstream != null, TMath.Create(scale), gradient != null, out TVec scaled);
             if (output != null)

@@ -136,12 +136,75 @@ public class TargetGradientTests : ThreadCountFixture
             ("avg_factor with sum", () => loss.TargetBackward(x, t, 1f, gradient, Reduction.Sum, avgFactor: 2f), typeof(ArgumentException), "avgFactor"),
             ("beta negative", () => new SmoothL1Loss(-1f).TargetBackward(x, t, 1f, gradient), typeof(ArgumentOutOfRangeException), "beta"),
         ], Untouched);
-        Assert.That(() => LossCatalog.Get("binary_cross_entropy_with_logits").Bind(new LossParameters(new Dictionary<string, object?> { ["target_grad"] = true }),
-            new Dictionary<string, LossTensor>
+
+        var perClass = new PosWeightedBinaryCrossEntropyLoss();
+        float[] posWeight = [1f, 2f], pair = new float[10];
+        OpenCL.OpenCLTestDevice.AssertEachThrowsWritingNothing(
+        [
+            ("pos_weight not dividing the input", () => perClass.TargetBackward(x, t, [1f, 2f, 3f], 1f, gradient), typeof(ArgumentException), "posWeight"),
+            ("pos_weight negative", () => perClass.TargetBackward(x, t, [1f, -2f], 1f, gradient), typeof(ArgumentOutOfRangeException), "posWeight"),
+            ("target length", () => perClass.TargetBackward(x, t.AsSpan(2), posWeight, 1f, gradient), typeof(ArgumentException), "target"),
+            ("gradient too short", () => perClass.TargetBackward(x, t, posWeight, 1f, gradient.AsSpan(2)), typeof(ArgumentException), "targetGrad"),
+            ("gradient shifted over the target", () => perClass.TargetBackward(x, shifted.AsSpan(0, 8), posWeight, 1f, shifted.AsSpan(1, 8)), typeof(ArgumentException), "targetGrad"),
+            ("gradient over pos_weight", () => perClass.TargetBackward(x, t, pair.AsSpan(0, 2), 1f, pair.AsSpan(1, 8)), typeof(ArgumentException), "targetGrad"),
+            ("weight length", () => perClass.TargetBackward(x, t, posWeight, 1f, gradient, weight: new float[3]), typeof(ArgumentException), "weight"),
+            ("upstream length", () => perClass.TargetBackward(x, t, posWeight, new float[3], gradient), typeof(ArgumentException), "upstream"),
+            ("reduction none", () => perClass.TargetBackward(x, t, posWeight, 1f, gradient, Reduction.None), typeof(ArgumentException), "reduction"),
+        ], Untouched);
+    }
+
+    /// <summary>
+    /// PyTorch's per-class pos_weight tensor: the target's gradient against central differences of the float64 formula
+    /// w·((1 − t)·x + (1 + (w₊ − 1)·t)·softplus(−x)) at shapes [r, C] past the vector widths, every reduction with weights and upstreams;
+    /// in place over the target; the catalog's <c>grad.target</c> (pos_weight as a tensor input, <c>target_grad</c>) equal to the span call.
+    /// </summary>
+    [Test]
+    public void PerClassPosWeightMatchesDifferencesOfTheFormula()
+    {
+        foreach ((int rows, int classes) in new[] { (1, 2), (3, 5), (7, 17), (300, 33) })
+        {
+            int n = rows * classes;
+            var random = new Random(n);
+            float[] Uniform(int count, double low, double high) => [.. Enumerable.Range(0, count).Select(_ => (float)(low + (high - low) * random.NextDouble()))];
+            float[] x = Uniform(n, -8, 8), t = [.. Uniform(n, 0, 1).Select((v, i) => i % 3 == 0 ? MathF.Round(v) : v)];
+            float[] posWeight = Uniform(classes, 0.2, 5), weight = Uniform(n, 0, 2), upstream = Uniform(n, -1, 1);
+            foreach (Reduction reduction in new[] { Reduction.Mean, Reduction.Sum, Reduction.None })
             {
-                ["input"] = LossTensor.FromFloats(new float[6], 2, 3),
-                ["target"] = LossTensor.FromFloats(new float[6], 2, 3),
-                ["pos_weight"] = LossTensor.FromFloats([1f, 2f, 3f], 3),
-            }), Throws.ArgumentException.With.Property("ParamName").EqualTo("target_grad"));
+                var loss = new PosWeightedBinaryCrossEntropyLoss();
+                var gradient = new float[n];
+                if (reduction == Reduction.None)
+                    loss.TargetBackward(x, t, posWeight, upstream, gradient, weight);
+                else
+                    loss.TargetBackward(x, t, posWeight, 0.7f, gradient, reduction, weight);
+                for (int i = 0; i < n; i++)
+                {
+                    double xi = x[i], p = posWeight[i % classes], softplus = Math.Max(-xi, 0) + Math.Log(1 + Math.Exp(-Math.Abs(xi)));
+                    double Element(double ti) => weight[i] * ((1 - ti) * xi + (1 + (p - 1) * ti) * softplus);
+                    double scale = reduction == Reduction.None ? upstream[i] : reduction == Reduction.Mean ? 0.7 / n : 0.7;
+                    const double h = 1e-6;
+                    double expected = scale * (Element(t[i] + h) - Element(t[i] - h)) / (2 * h);
+                    Assert.That(gradient[i], Is.EqualTo(expected).Within(1e-4 * (1 + Math.Abs(expected))), $"[{rows}, {classes}] {reduction} element {i}");
+                }
+
+                float[] inPlace = (float[])t.Clone();
+                if (reduction == Reduction.None)
+                    loss.TargetBackward(x, inPlace, posWeight, upstream, inPlace, weight);
+                else
+                    loss.TargetBackward(x, inPlace, posWeight, 0.7f, inPlace, reduction, weight);
+                Assert.That(Numerics.BitEqual(inPlace, gradient), Is.True, $"[{rows}, {classes}] {reduction}: in place");
+
+                string name = reduction.ToString().ToLowerInvariant();
+                var inputs = new Dictionary<string, LossTensor>
+                {
+                    ["input"] = LossTensor.FromFloats(x, rows, classes), ["target"] = LossTensor.FromFloats(t, rows, classes),
+                    ["pos_weight"] = LossTensor.FromFloats(posWeight, classes), ["weight"] = LossTensor.FromFloats(weight, rows, classes),
+                };
+                LossTensor catalogUpstream = reduction == Reduction.None ? LossTensor.FromFloats(upstream, rows, classes) : LossTensor.FromFloats([0.7f]);
+                using BoundLoss bound = LossCatalog.Get("binary_cross_entropy_with_logits").Bind(
+                    new LossParameters(new Dictionary<string, object?> { ["reduction"] = name, ["target_grad"] = true }), inputs, catalogUpstream);
+                bound.Run(LossMode.Fused);
+                Assert.That(Numerics.BitEqual(bound.Gradients["target"], gradient), Is.True, $"[{rows}, {classes}] {reduction}: the catalog's grad.target");
+            }
+        }
     }
 }
