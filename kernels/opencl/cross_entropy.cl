@@ -293,6 +293,34 @@ kernel void cross_entropy_positions(global const float* logits, global const lon
     position_losses[i] = loss;
 }
 
+/* The probability targets' gradient (CrossEntropyLoss.TargetBackward): grad_c = factor·w_c·u_i·(x_c − lse) at each position i of an
+ * [N, C, d…] input (D = spatial; [N, C] is D = 1), factor = −(1 − ε)·upstream/divisor. One work-item per position; it reads its
+ * logits twice (max, Σe) before writing, so grad may be the logits buffer itself or the targets'. upstream (per position) may be NULL. */
+kernel void cross_entropy_target_grad(global const float* logits, global const float* class_weight, global const float* upstream, global float* grad,
+    int positions, int classes, int spatial, float factor)
+{
+    size_t i = get_global_id(0);
+    if (i >= (size_t)positions)
+        return;
+    size_t sample = i / (size_t)spatial;
+    size_t base = sample * (size_t)classes * (size_t)spatial + (i - sample * (size_t)spatial);
+    global const float* x = logits + base;
+    global float* g = grad + base;
+    float row_max = -INFINITY;
+    for (int c = 0; c < classes; c++)
+    {
+        float v = x[(size_t)c * spatial];
+        row_max = isnan(v) || v > row_max ? v : row_max;
+    }
+    acc_t sum_exp = 0;
+    for (int c = 0; c < classes; c++)
+        sum_exp += exp(x[(size_t)c * spatial] - row_max);
+    float lse = (float)(row_max + log(sum_exp));
+    float scale = factor * (upstream ? upstream[i] : 1.0f);
+    for (int c = 0; c < classes; c++)
+        g[(size_t)c * spatial] = scale * (class_weight ? class_weight[c] : 1.0f) * (x[(size_t)c * spatial] - lse);
+}
+
 /* softmax and log_softmax per row, and their backward: a work-group per row, a reducing sweep then a writing sweep
  * (the C# side's RowOperation: 0 softmax, 1 log_softmax, 2 softmax backward, 3 log_softmax backward). first is x (or the
  * forward output y), second the upstream gradient g (NULL forward); destination may be either. */

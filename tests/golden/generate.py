@@ -554,7 +554,7 @@ def cross_entropy_case(params, x, t, tag, weight=None, upstream=None, target_dty
     z = params.get("lse_square_scale", 0.0)
     x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
     soft = t.dtype == np.float32
-    t64 = torch.tensor(t.astype(np.float64 if soft else np.int64))
+    t64 = torch.tensor(t.astype(np.float64 if soft else np.int64), requires_grad=bool(params.get("target_grad")))
     w64 = None if weight is None else torch.tensor(weight.astype(np.float64))
     value = F.cross_entropy(x64, t64, weight=w64, ignore_index=ignore_index, reduction=reduction, label_smoothing=params.get("label_smoothing", 0.0))
     if z:
@@ -575,8 +575,27 @@ def cross_entropy_case(params, x, t, tag, weight=None, upstream=None, target_dty
     inputs = {"input": tensor(x, "float32"), "target": tensor(t, "float32" if soft else target_dtype)}
     if weight is not None:
         inputs["weight"] = tensor(weight, "float32")
-    write_case(f"cross_entropy/{tag}/{reduction}/{'x'.join(str(d) for d in x.shape)}", "cross_entropy", params, inputs, upstream, value, x64,
-               f"torch {torch.__version__} torch.nn.functional.cross_entropy" + (" + the z-loss lse_square_scale * logsumexp^2 (Liger-Kernel)" if z else "") + ", float64")
+    expected = {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")}
+    if params.get("target_grad"):
+        expected["grad.target"] = tensor(t64.grad.numpy(), "float64")
+    write_expected(f"cross_entropy/{tag}/{reduction}/{'x'.join(str(d) for d in x.shape)}", "cross_entropy", params, inputs, upstream, expected,
+                   f"torch {torch.__version__} torch.nn.functional.cross_entropy" + (" + the z-loss lse_square_scale * logsumexp^2 (Liger-Kernel)" if z else "")
+                   + (" (probability targets requiring grad)" if params.get("target_grad") else "") + ", float64")
+
+
+def soft_cross_entropy_target_cases(rng):
+    """cross_entropy with probability targets that require a gradient (target_grad): [N, C] and [N, C, d1, d2], smoothing, class
+    weights, the z-loss, every reduction (an upstream per position for 'none')."""
+    for tag, extra, weighted in (("soft_target_grad", {}, False), ("soft_target_grad_ls0.2_weight", {"label_smoothing": 0.2}, True),
+                                 ("soft_target_grad_z1e-3_ls0.1", {"lse_square_scale": 1e-3, "label_smoothing": 0.1}, False)):
+        for shape in ((3, 5), (4, 1031), (2, 5, 3, 4), (1, 2, 20, 20)):
+            x = rng.uniform(-6, 6, shape).astype(np.float32)
+            p = rng.uniform(0, 1, shape)
+            t = (p / p.sum(1, keepdims=True)).astype(np.float32)
+            w = rng.uniform(0, 2, shape[1]).astype(np.float32) if weighted else None
+            positions = (shape[0],) + shape[2:]
+            for reduction, upstream in (("none", rng.uniform(-1, 1, positions).astype(np.float32)), ("mean", None), ("sum", None)):
+                cross_entropy_case({**extra, "reduction": reduction, "target_grad": True}, x, t, tag, weight=w, upstream=upstream)
 
 
 def nll_case(params, x, t, tag, weight=None, upstream=None):
@@ -2022,6 +2041,7 @@ def main():
     box_cases(rng)
     classification_cases(np.random.default_rng(20261123))
     cross_entropy_cases(np.random.default_rng(20261124))
+    soft_cross_entropy_target_cases(np.random.default_rng(20261217))
     nll_cases(np.random.default_rng(20261125))
     distribution_cases(np.random.default_rng(20261126))
     softmax_focal_cases(np.random.default_rng(20261127))

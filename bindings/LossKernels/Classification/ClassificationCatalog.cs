@@ -32,7 +32,7 @@ internal static class ClassificationCatalog
             p => new KlDivergenceLoss(p.Bool("log_target", false)), LogProbabilities, ["log_target"], acceptsBatchMean: true),
         new LossDefinition("cross_entropy", "classification", "(1 − ε)·w_y·(lse − x_y) + (ε/C)·Σ_c w_c·(lse − x_c) + z·lse²",
             "F.cross_entropy on [N, C] (+ Liger-Kernel's lse_square_scale)", ["input", "target"], ["weight"],
-            ["ignore_index", "label_smoothing", "lse_square_scale", "reduction"], CrossEntropyReportRows * CrossEntropyReportClasses,
+            ["ignore_index", "label_smoothing", "lse_square_scale", "reduction", "target_grad"], CrossEntropyReportRows * CrossEntropyReportClasses,
             (p, inputs, upstream, device) => new CrossEntropyBoundLoss(p, inputs, upstream, device), CrossEntropySample),
         new LossDefinition("nll_loss", "classification", "−w_y·x[r, y] per row of [N, C] log-probabilities", "F.nll_loss", ["input", "target"], ["weight"],
             ["ignore_index", "reduction"], CrossEntropyReportRows * CrossEntropyReportClasses,

@@ -34,7 +34,8 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
     /// <param name="softmaxFocal">Bind <c>softmax_focal_loss</c> (alpha, gamma).</param>
     public CrossEntropyBoundLoss(LossParameters parameters, IReadOnlyDictionary<string, LossTensor> inputs, LossTensor? upstream, LossDevice? device,
         bool logProbabilities = false, bool softmaxFocal = false)
-        : base(parameters.Reduction() == Reduction.None ? PositionShape(inputs["input"].Shape) : [], inputs["input"].Length)
+        : base(parameters.Reduction() == Reduction.None ? PositionShape(inputs["input"].Shape) : [], inputs["input"].Length,
+            secondInputName: parameters.Bool("target_grad", false) ? "target" : null)
     {
         long ignoreIndex = parameters.Integer("ignore_index", ClassTargets.DefaultIgnoreIndex);
         bool plain = !logProbabilities && !softmaxFocal;
@@ -54,12 +55,17 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
         target = softTarget is null ? targets.RequireIntegers("target") : [];
         if (!plain && softTarget is not null)
             throw new ArgumentException("this loss takes class indices, not probabilities.", "target");
+        if (WritesTarget && softTarget is null)
+            throw new ArgumentException("target_grad needs probability targets: class indices have no gradient.", "target_grad");
         if (softTarget is not null ? !targets.Shape.SequenceEqual(input.Shape) : !targets.Shape.SequenceEqual(PositionShape(input.Shape)))
             throw new ArgumentException($"target [{string.Join(", ", targets.Shape)}] fits neither [N, d…] class indices nor probabilities shaped like input [{string.Join(", ", input.Shape)}].", "target");
         weight = inputs.TryGetValue("weight", out LossTensor? w) ? w.RequireFloats("weight") : [];
         (upstreamScalar, upstreamRows) = CatalogUpstream.Split(upstream, reduction, rows);
         Place(device, device?.CrossEntropy(this));
     }
+
+    /// <summary>Whether fused and backward runs write the probability targets' gradient (<c>target_grad</c>): a pass of its own after the logits'.</summary>
+    internal bool WritesTarget => SecondGradient is not null;
 
     public override void Run(LossMode mode)
     {
@@ -168,6 +174,13 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
                 loss.Backward(logits, probabilities, classes, upstreamScalar, InputGradient, reduction, weight, spatial);
                 break;
         }
+
+        if (mode == LossMode.Forward || SecondGradient is null)
+            return;
+        if (reduction == Reduction.None)
+            loss.TargetBackward(logits, probabilities, classes, upstreamRows, SecondGradient, weight, spatial);
+        else
+            loss.TargetBackward(logits, probabilities, classes, upstreamScalar, SecondGradient, reduction, weight, spatial);
     }
 
     /// <summary>[N, d1, …]: the shape of the per-position losses of an [N, C, d1, …] input.</summary>
@@ -183,14 +196,14 @@ internal sealed class CrossEntropyBoundLoss : BoundLoss
             return 12L * rows + (reduction == Reduction.None ? 4L * rows : 0) + (mode == LossMode.Forward ? 0 : 4 * n);
         long read = 4 * n + (softTarget is null ? 8L * rows : 4 * n);
         long rowOutput = reduction == Reduction.None ? 4L * rows : 0;
-        return mode == LossMode.Forward ? read + rowOutput : read + 4 * n + rowOutput;
+        return mode == LossMode.Forward ? read + rowOutput : read + (WritesTarget ? 8 : 4) * n + rowOutput;
     }
 }
 
 /// <summary>A <see cref="CrossEntropyBoundLoss"/> on an OpenCL device: logits, class indices or probabilities uploaded once.</summary>
 internal sealed class OpenCLCrossEntropyRun(CrossEntropyBoundLoss bound, OpenCLDevice device)
     : OpenCLRun(device, bound.logits, bound.softTarget ?? [], bound.weight, bound.upstreamRows, bound.reduction == Reduction.None ? bound.rows : null,
-        classes: bound.softTarget is null ? bound.target : null)
+        bound.WritesTarget, classes: bound.softTarget is null ? bound.target : null)
 {
     /// <summary>On the device an unreduced backward is the fused call (it writes the row losses into the output buffer it has).</summary>
     public override void Run(LossMode mode)
@@ -270,6 +283,13 @@ internal sealed class OpenCLCrossEntropyRun(CrossEntropyBoundLoss bound, OpenCLD
                 bound.loss.Backward(Input, Target, bound.classes, bound.upstreamScalar, Gradient, bound.reduction, Weight, bound.spatial);
                 break;
         }
+
+        if (mode == LossMode.Forward || TargetGradient is null)
+            return;
+        if (bound.reduction == Reduction.None)
+            bound.loss.TargetBackward(Input, Target, bound.classes, Upstream!, TargetGradient, Weight, bound.spatial);
+        else
+            bound.loss.TargetBackward(Input, Target, bound.classes, bound.upstreamScalar, TargetGradient, bound.reduction, Weight, bound.spatial);
     }
 
     private void RunHard(LossMode mode, DeviceBuffer<long> t)

@@ -14,11 +14,12 @@ internal static class CrossEntropyProgram
     public const int SoftmaxKernel = 6;
     public const int OneHotKernel = 7;
     public const int MultiMarginKernel = 8;
+    public const int TargetGradientKernel = 9;
 
     private static readonly string[] Names =
     [
         "cross_entropy_targets", "cross_entropy_rows", "nll_rows", "nll_gradient", "cross_entropy_positions", "check_distribution_labels",
-        "softmax_rows", "one_hot", "multi_margin_rows",
+        "softmax_rows", "one_hot", "multi_margin_rows", "cross_entropy_target_grad",
     ];
 
     /// <summary>The program's kernels on <paramref name="device"/>, built on first use. Call under the device's gate.</summary>

@@ -7,7 +7,7 @@ namespace LossKernels.ILGPU;
 /// <summary>A <see cref="CrossEntropyBoundLoss"/> on an ILGPU accelerator (cross entropy, nll_loss, softmax focal): logits, indices or probabilities uploaded once.</summary>
 internal sealed class IlgpuCrossEntropyRun(CrossEntropyBoundLoss bound, IlgpuDevice device)
     : IlgpuRun(device, bound.logits, bound.softTarget ?? [], bound.weight, bound.upstreamRows, bound.reduction == Reduction.None ? bound.rows : null,
-        classes: bound.softTarget is null ? bound.target : null)
+        bound.WritesTarget, classes: bound.softTarget is null ? bound.target : null)
 {
     /// <summary>An unreduced backward is the fused call (it writes the row losses into the output it has).</summary>
     public override void Run(LossMode mode)
@@ -88,6 +88,13 @@ internal sealed class IlgpuCrossEntropyRun(CrossEntropyBoundLoss bound, IlgpuDev
                 loss.Backward(Input, Target, bound.classes, bound.upstreamScalar, Gradient, bound.reduction, Weight, bound.spatial, Stream);
                 break;
         }
+
+        if (mode == LossMode.Forward || !bound.WritesTarget)
+            return;
+        if (bound.reduction == Reduction.None)
+            loss.TargetBackward(Input, Target, bound.classes, Upstream, TargetGradient, Weight, bound.spatial, Stream);
+        else
+            loss.TargetBackward(Input, Target, bound.classes, bound.upstreamScalar, TargetGradient, bound.reduction, Weight, bound.spatial, Stream);
     }
 
     private void RunHard(LossMode mode)
