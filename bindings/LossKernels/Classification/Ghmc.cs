@@ -67,12 +67,13 @@ public readonly unsafe struct GhmcLoss
     /// <param name="logits">n logits.</param>
     /// <param name="target">n targets in [0, 1].</param>
     /// <param name="logitsGrad">Receives n gradient elements; may be <paramref name="logits"/> itself.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> (over v + ε) or <see cref="Reduction.Sum"/>. Fourth, as in the elementwise losses, so that a
+    /// call with two spans after the target (output and gradient) takes the unreduced overload and never reads a gradient as label weights.</param>
     /// <param name="labelWeight">n label weights (an element with weight ≤ 0 is left out), or empty for all valid.</param>
     /// <param name="accumulatedCounts">The moving-average state a_b, <see cref="Bins"/> values (zeros before the first call), updated in place; required when momentum &gt; 0, else ignored.</param>
-    /// <param name="reduction"><see cref="Reduction.Mean"/> (over v + ε) or <see cref="Reduction.Sum"/>.</param>
     /// <param name="upstream">∂objective/∂L.</param>
-    public float ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<float> target, Span<float> logitsGrad, ReadOnlySpan<float> labelWeight = default,
-        Span<float> accumulatedCounts = default, Reduction reduction = Reduction.Mean, float upstream = 1f)
+    public float ForwardBackward(ReadOnlySpan<float> logits, ReadOnlySpan<float> target, Span<float> logitsGrad, Reduction reduction = Reduction.Mean,
+        ReadOnlySpan<float> labelWeight = default, Span<float> accumulatedCounts = default, float upstream = 1f)
     {
         float* binWeights = stackalloc float[MaxBins];
         float* edges = stackalloc float[MaxBins];
@@ -85,9 +86,9 @@ public readonly unsafe struct GhmcLoss
     }
 
     /// <summary>Forward only, reduced (counts the bins and updates the state too).</summary>
-    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{float}, Span{float}, Reduction, float)"/>
-    public float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<float> target, ReadOnlySpan<float> labelWeight = default, Span<float> accumulatedCounts = default,
-        Reduction reduction = Reduction.Mean)
+    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Reduction, ReadOnlySpan{float}, Span{float}, float)"/>
+    public float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<float> target, Reduction reduction = Reduction.Mean, ReadOnlySpan<float> labelWeight = default,
+        Span<float> accumulatedCounts = default)
     {
         float* binWeights = stackalloc float[MaxBins];
         float* edges = stackalloc float[MaxBins];
@@ -122,12 +123,12 @@ public readonly unsafe struct GhmcLoss
     /// <param name="logits">n logits on the device.</param>
     /// <param name="target">n targets on the same device.</param>
     /// <param name="logitsGrad">Receives n gradient elements, or null for the loss alone; may be <paramref name="logits"/> itself.</param>
+    /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/> (fourth, as in the span overload).</param>
     /// <param name="labelWeight">n label weights on the device, or null.</param>
     /// <param name="accumulatedCounts">The moving-average state on the host (see the span overload).</param>
-    /// <param name="reduction"><see cref="Reduction.Mean"/> or <see cref="Reduction.Sum"/>.</param>
     /// <param name="upstream">∂objective/∂L.</param>
     public float ForwardBackward(OpenCL.DeviceBuffer<float> logits, OpenCL.DeviceBuffer<float> target, OpenCL.DeviceBuffer<float>? logitsGrad,
-        OpenCL.DeviceBuffer<float>? labelWeight = null, Span<float> accumulatedCounts = default, Reduction reduction = Reduction.Mean, float upstream = 1f) =>
+        Reduction reduction = Reduction.Mean, OpenCL.DeviceBuffer<float>? labelWeight = null, Span<float> accumulatedCounts = default, float upstream = 1f) =>
         RunOnDevice(logits, target, null, logitsGrad, null, labelWeight, accumulatedCounts, reduction, upstream);
 
     /// <summary>Unreduced on the device: n element losses, and the gradient when <paramref name="logitsGrad"/> is given.</summary>
@@ -373,8 +374,7 @@ public readonly unsafe struct GhmcLoss
                     ws = padW;
                 }
 
-                SigmoidTerms.Sigmoids<TVec, TMath>(TMath.Load(ref xs[0]), out TVec p, out _);
-                TVec g = TMath.Abs(TMath.Subtract(p, TMath.Load(ref ts[0])));
+                TVec g = GhmcElement<BinTable>.Norm<TVec, TMath>(TMath.Load(ref xs[0]), TMath.Load(ref ts[0]));
                 // NaN gradient norms (a NaN logit or target) fall in no bin, as in mmdetection; nor do elements of weight ≤ 0.
                 TVec counted = TMath.Equal(g, g);
                 if (w != null)
@@ -445,14 +445,26 @@ internal readonly struct GhmcElement<TBins>(TBins table, int bins) : IElementwis
 
     public ElementwiseKernel Kernel => throw new NotSupportedException("GHM-C's bin weights are a buffer: GhmcLoss runs its own device kernel.");
 
+    /// <summary>
+    /// The gradient norm g = |σ(x) − t| as every pass computes it (the histograms, the ILGPU bins, the element pass), so that an
+    /// element is counted in the bin whose weight it gets.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Norm<TVec, TMath>(TVec x, TVec t)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        SigmoidTerms.Sigmoids<TVec, TMath>(x, out TVec p, out TVec q);
+        return TMath.Abs(SigmoidTerms.Difference<TVec, TMath>(p, q, t));
+    }
+
     /// <summary>The bin index of g = |σ(x) − t| per lane (as a float), NaN where g is NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Bin<TVec, TMath>(TVec x, TVec t, in TBins table, int bins)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
-        SigmoidTerms.Sigmoids<TVec, TMath>(x, out TVec p, out TVec q);
-        TVec g = TMath.Abs(SigmoidTerms.Difference<TVec, TMath>(p, q, t));
+        TVec g = Norm<TVec, TMath>(x, t);
         TVec bin = TMath.Create(0f);
         // g ≥ edge as max(g, edge) = g: one mask per edge, false for NaN.
         for (int b = 1; b < bins; b++)

@@ -39,9 +39,9 @@ internal sealed class GhmcBoundLoss : BoundLoss
         else if (reduction == Reduction.None)
             loss.ForwardBackward(input, target, Loss, InputGradient, upstreamElements, weight, state);
         else if (mode != LossMode.Forward)
-            Loss[0] = loss.ForwardBackward(input, target, InputGradient, weight, state, reduction, upstreamScalar);
+            Loss[0] = loss.ForwardBackward(input, target, InputGradient, reduction, weight, state, upstreamScalar);
         else
-            Loss[0] = loss.Forward(input, target, weight, state, reduction);
+            Loss[0] = loss.Forward(input, target, reduction, weight, state);
     }
 
     /// <summary>Two passes over logits and targets (histogram, then loss), the gradient written once.</summary>
@@ -63,7 +63,7 @@ internal sealed class OpenCLGhmcRun(GhmcBoundLoss bound, OpenCLDevice device)
         if (bound.reduction == Reduction.None)
             bound.loss.ForwardBackward(Input, Target, Output!, gradient ? Gradient : null, Upstream, Weight, bound.state);
         else
-            bound.Loss[0] = bound.loss.ForwardBackward(Input, Target, gradient ? Gradient : null, Weight, bound.state, bound.reduction, bound.upstreamScalar);
+            bound.Loss[0] = bound.loss.ForwardBackward(Input, Target, gradient ? Gradient : null, bound.reduction, Weight, bound.state, bound.upstreamScalar);
         Device.Finish();
     }
 }

@@ -1,5 +1,7 @@
 using LossKernels.Classification;
+using LossKernels.OpenCL;
 using LossKernels.Tests.Core;
+using LossKernels.Tests.OpenCL;
 using LossKernels.Tests.Reference;
 
 namespace LossKernels.Tests.Classification;
@@ -29,6 +31,52 @@ public class GhmcTests
                 Numerics.AssertClose(what + " state", state, referenceState, 1e-6, 1e-6);
             }
         }
+    }
+
+    /// <summary>
+    /// Every element is weighted by the bin it was counted in: with m non-empty bins each weighing v/(c_b·m), Σ β over the v valid
+    /// elements is v. The gradient norms are packed within float rounding of every edge (t = 0 and 1, logits stepping by an ulp or so
+    /// around σ⁻¹(b/10)), where a histogram and an element pass that computed g differently put elements in different bins; 1,000
+    /// elements of bin 0 make the bins' counts, so their weights, differ. On the CPU and on the device.
+    /// </summary>
+    [Test]
+    public void EveryElementIsWeightedByTheBinItWasCountedIn()
+    {
+        var logits = new List<float>();
+        var targets = new List<float>();
+        for (int b = 1; b < 10; b++)
+        {
+            float edge = MathF.Log(b / (10f - b));
+            for (int k = -300; k <= 300; k++)
+            {
+                float logit = edge + k * 1.5e-7f;
+                logits.AddRange([logit, -logit]);
+                targets.AddRange([0f, 1f]);
+            }
+        }
+
+        logits.AddRange(Enumerable.Repeat(-9f, 1000));
+        targets.AddRange(Enumerable.Repeat(0f, 1000));
+        float[] input = [.. logits], target = [.. targets];
+        double[] crossEntropy = [.. input.Select((x, i) => Math.Max(x, 0) - x * target[i] + Math.Log(1 + Math.Exp(-Math.Abs((double)x))))];
+        var output = new float[input.Length];
+        var gradient = new float[input.Length];
+        new GhmcLoss().ForwardBackward(input, target, output, gradient);
+        double betaSum = output.Select((l, i) => l / crossEntropy[i]).Sum();
+        Assert.That(betaSum, Is.EqualTo(input.Length).Within(1e-5 * input.Length), "CPU");
+
+        OpenCLDevice device = OpenCLTestDevice.Get();
+        using DeviceBuffer<float> x = device.Upload(input), t = device.Upload(target), g = device.Allocate<float>(input.Length);
+        float sum = new GhmcLoss().ForwardBackward(x, t, g, reduction: Reduction.Sum);
+        float[] deviceGradient = g.ToArray();
+        double deviceBetaSum = 0;
+        for (int i = 0; i < input.Length; i++)
+        {
+            double difference = 1 / (1 + Math.Exp(-(double)input[i])) - target[i];
+            deviceBetaSum += deviceGradient[i] / difference;
+        }
+
+        Assert.That(deviceBetaSum, Is.EqualTo(input.Length).Within(1e-4 * input.Length), $"device (loss {sum})");
     }
 
     [Test]
@@ -84,7 +132,7 @@ public class GhmcTests
             {
                 (double value, double[] gradient) = Reference(x, t, labelWeight, 10, momentum, referenceState, 1.0);
                 using var dg = device.Allocate<float>(length);
-                float result = new GhmcLoss(10, (float)momentum).ForwardBackward(dx, dt, dg, dw, state);
+                float result = new GhmcLoss(10, (float)momentum).ForwardBackward(dx, dt, dg, Reduction.Mean, dw, state);
                 Numerics.AssertClose($"n{length} call {call} loss", [result], [value], 1e-5, 1e-7);
                 Numerics.AssertClose($"n{length} call {call} gradient", OpenCL.OpenCLTestDevice.ToArray(dg), gradient, 1e-5, 1e-7);
                 Numerics.AssertClose($"n{length} call {call} state", state, referenceState, 1e-6, 1e-6);
