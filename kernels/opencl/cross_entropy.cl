@@ -208,6 +208,13 @@ kernel void nll_gradient(global const long* target, global const float* class_we
     grad[i] = y != ignore_index && y == c ? -(class_weight ? class_weight[y] : 1.0f) * scale * (upstream ? upstream[r] : 1.0f) : 0.0f;
 }
 
+/* Where position i's class-0 logit is in an [N, C, D] input (D = spatial; [N, C] is D = 1): n·C·D + s. */
+inline size_t position_base(size_t i, int classes, int spatial)
+{
+    size_t sample = i / (size_t)spatial;
+    return sample * (size_t)classes * (size_t)spatial + (i - sample * (size_t)spatial);
+}
+
 /* [N, C, d…] input (D = d1·d2·… positions per sample, the class axis D apart): one work-item per position, which
  * walks its classes three times, so neighbouring work-items read neighbouring addresses. The same formulas as
  * cross_entropy_rows; no barriers. Ignored positions get a zero gradient and loss. position_weight (or NULL) weighs each
@@ -219,8 +226,7 @@ kernel void cross_entropy_positions(global const float* logits, global const lon
     size_t i = get_global_id(0);
     if (i >= (size_t)positions)
         return;
-    size_t sample = i / (size_t)spatial;
-    size_t base = sample * (size_t)classes * (size_t)spatial + (i - sample * (size_t)spatial);
+    size_t base = position_base(i, classes, spatial);
     global const float* x = logits + base;
     global const float* soft = soft_target ? soft_target + base : 0;
     global float* g = grad ? grad + base : 0;
@@ -302,8 +308,7 @@ kernel void cross_entropy_target_grad(global const float* logits, global const f
     size_t i = get_global_id(0);
     if (i >= (size_t)positions)
         return;
-    size_t sample = i / (size_t)spatial;
-    size_t base = sample * (size_t)classes * (size_t)spatial + (i - sample * (size_t)spatial);
+    size_t base = position_base(i, classes, spatial);
     global const float* x = logits + base;
     global float* g = grad + base;
     float row_max = -INFINITY;

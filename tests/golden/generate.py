@@ -744,6 +744,28 @@ def ghmc_cases(rng):
                            f"torch {torch.__version__} mmdetection GHMC.forward (one call from a zero state), float64")
 
 
+def pos_weight_case(x, t, pw, reduction, weight, upstream, target_grad):
+    """One binary_cross_entropy_with_logits case with a pos_weight tensor; with target_grad the target requires a gradient too."""
+    rows, classes = x.shape
+    x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
+    t64 = torch.tensor(t.astype(np.float64), requires_grad=target_grad)
+    value = F.binary_cross_entropy_with_logits(x64, t64, reduction=reduction, weight=None if weight is None else torch.tensor(weight.astype(np.float64)),
+                                               pos_weight=torch.tensor(pw.astype(np.float64)))
+    up = torch.tensor(1.0, dtype=torch.float64) if upstream is None else torch.tensor(upstream.astype(np.float64))
+    (value * up).sum().backward()
+    inputs = {"input": tensor(x, "float32"), "target": tensor(t, "float32"), "pos_weight": tensor(pw, "float32")}
+    if weight is not None:
+        inputs["weight"] = tensor(weight, "float32")
+    expected = {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64")}
+    params = {"reduction": reduction}
+    if target_grad:
+        expected["grad.target"] = tensor(t64.grad.numpy(), "float64")
+        params["target_grad"] = True
+    write_expected(f"binary_cross_entropy_with_logits/pos_weight_tensor{'_target_grad' if target_grad else ''}{'_weighted' if weight is not None else ''}/{reduction}/{rows}x{classes}",
+                   "binary_cross_entropy_with_logits", params, inputs, upstream, expected,
+                   f"torch {torch.__version__} torch.nn.functional.binary_cross_entropy_with_logits (pos_weight tensor{', target requiring grad' if target_grad else ''}), float64")
+
+
 def pos_weight_cases(rng):
     """binary_cross_entropy_with_logits with PyTorch's pos_weight tensor of C values over the last axis of [N, C]."""
     for rows, classes in ((1, 1), (3, 5), (16, 17), (4, 80)):
@@ -752,17 +774,7 @@ def pos_weight_cases(rng):
         pw = rng.uniform(0.2, 5, classes).astype(np.float32)
         w = rng.uniform(0, 2, (rows, classes)).astype(np.float32)
         for reduction, weight, upstream in (("none", None, rng.uniform(-1, 1, (rows, classes)).astype(np.float32)), ("mean", None, None), ("sum", w, None), ("mean", w, None)):
-            x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
-            value = F.binary_cross_entropy_with_logits(x64, torch.tensor(t.astype(np.float64)), reduction=reduction,
-                                                       weight=None if weight is None else torch.tensor(weight.astype(np.float64)),
-                                                       pos_weight=torch.tensor(pw.astype(np.float64)))
-            up = torch.tensor(1.0, dtype=torch.float64) if upstream is None else torch.tensor(upstream.astype(np.float64))
-            (value * up).sum().backward()
-            inputs = {"input": tensor(x, "float32"), "target": tensor(t, "float32"), "pos_weight": tensor(pw, "float32")}
-            if weight is not None:
-                inputs["weight"] = tensor(weight, "float32")
-            write_case(f"binary_cross_entropy_with_logits/pos_weight_tensor{'_weighted' if weight is not None else ''}/{reduction}/{rows}x{classes}", "binary_cross_entropy_with_logits", {"reduction": reduction}, inputs, upstream, value, x64,
-                       f"torch {torch.__version__} torch.nn.functional.binary_cross_entropy_with_logits (pos_weight tensor), float64")
+            pos_weight_case(x, t, pw, reduction, weight, upstream, target_grad=False)
     # The target's gradient too (target_grad), on shapes of their own so that the cases above keep their bits.
     for rows, classes in ((2, 3), (9, 17)):
         x = rng.uniform(-8, 8, (rows, classes)).astype(np.float32)
@@ -770,20 +782,7 @@ def pos_weight_cases(rng):
         pw = rng.uniform(0.2, 5, classes).astype(np.float32)
         w = rng.uniform(0, 2, (rows, classes)).astype(np.float32)
         for reduction, weight, upstream in (("none", w, rng.uniform(-1, 1, (rows, classes)).astype(np.float32)), ("mean", None, None), ("sum", w, None)):
-            x64 = torch.tensor(x.astype(np.float64), requires_grad=True)
-            t64 = torch.tensor(t.astype(np.float64), requires_grad=True)
-            value = F.binary_cross_entropy_with_logits(x64, t64, reduction=reduction, weight=None if weight is None else torch.tensor(weight.astype(np.float64)),
-                                                       pos_weight=torch.tensor(pw.astype(np.float64)))
-            up = torch.tensor(1.0, dtype=torch.float64) if upstream is None else torch.tensor(upstream.astype(np.float64))
-            (value * up).sum().backward()
-            inputs = {"input": tensor(x, "float32"), "target": tensor(t, "float32"), "pos_weight": tensor(pw, "float32")}
-            if weight is not None:
-                inputs["weight"] = tensor(weight, "float32")
-            write_expected(f"binary_cross_entropy_with_logits/pos_weight_tensor_target_grad{'_weighted' if weight is not None else ''}/{reduction}/{rows}x{classes}",
-                           "binary_cross_entropy_with_logits", {"reduction": reduction, "target_grad": True}, inputs, upstream,
-                           {"loss": tensor(value.detach().numpy(), "float64"), "grad.input": tensor(x64.grad.numpy(), "float64"),
-                            "grad.target": tensor(t64.grad.numpy(), "float64")},
-                           f"torch {torch.__version__} torch.nn.functional.binary_cross_entropy_with_logits (pos_weight tensor, target requiring grad), float64")
+            pos_weight_case(x, t, pw, reduction, weight, upstream, target_grad=True)
 
 
 def nll_cases(rng):

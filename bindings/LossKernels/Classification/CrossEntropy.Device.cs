@@ -155,11 +155,7 @@ public readonly partial struct CrossEntropyLoss
         }
         else if (softTarget is not null)
         {
-            if (softClasses <= 0)
-                ThrowHelper.OutOfRange("classes", softClasses, "> 0");
-            if (logits.Length % ((long)softClasses * spatialSize) != 0)
-                ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of [{softClasses}, {spatialSize}] samples.");
-            (rows, classes) = (logits.Length / softClasses, softClasses);
+            (rows, classes) = (SoftPositions(logits.Length, softClasses, spatialSize), softClasses);
             DeviceChecks.Buffer(softTarget, device, -1, "targetProbabilities");
             ThrowHelper.IfLengthDiffers(logits.Length, softTarget.Length, "targetProbabilities");
         }

@@ -96,12 +96,7 @@ public readonly partial struct CrossEntropyLoss
         Validate();
         OpenCLDevice device = logits.Device;
         logits.ThrowIfDisposed();
-        if (classes <= 0)
-            ThrowHelper.OutOfRange(nameof(classes), classes, "> 0");
-        CheckSpatial(spatialSize);
-        if (logits.Length % ((long)classes * spatialSize) != 0)
-            ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of [{classes}, {spatialSize}] samples.");
-        int positions = logits.Length / classes;
+        int positions = SoftPositions(logits.Length, classes, spatialSize);
         DeviceChecks.Buffer(targetProbabilities, device, logits.Length, nameof(targetProbabilities));
         DeviceChecks.Buffer(weight, device, classes, nameof(weight));
         DeviceChecks.Buffer(upstream, device, positions, nameof(upstream));
@@ -135,11 +130,7 @@ public readonly partial struct CrossEntropyLoss
         ReadOnlySpan<float> weight, int spatialSize)
     {
         Validate();
-        if (classes <= 0)
-            ThrowHelper.OutOfRange(nameof(classes), classes, "> 0");
-        CheckSpatial(spatialSize);
-        if (logits.Length % ((long)classes * spatialSize) != 0)
-            ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of [{classes}, {spatialSize}] samples.");
+        int positions = SoftPositions(logits.Length, classes, spatialSize);
         ThrowHelper.IfLengthDiffers(logits.Length, targetProbabilities.Length, nameof(targetProbabilities));
         if (!weight.IsEmpty)
             ThrowHelper.IfLengthDiffers(classes, weight.Length, nameof(weight));
@@ -149,7 +140,7 @@ public readonly partial struct CrossEntropyLoss
         ThrowHelper.IfPartialOverlap(targetProbabilities, written, nameof(targetGrad));
         ThrowHelper.IfOverlaps(weight, written, nameof(targetGrad), nameof(weight));
         ThrowHelper.IfOverlaps(upstream, written, nameof(targetGrad), nameof(upstream));
-        return logits.Length / classes;
+        return positions;
     }
 
     /// <summary>

@@ -218,12 +218,7 @@ public readonly partial struct CrossEntropyLoss
         where TMode : struct, IDriverMode
     {
         Validate();
-        if (classes <= 0)
-            ThrowHelper.OutOfRange(nameof(classes), classes, "> 0");
-        CheckSpatial(spatialSize);
-        if (logits.Length % ((long)classes * spatialSize) != 0)
-            ThrowHelper.Argument(nameof(logits), $"logits hold {logits.Length} values, not a whole number of [{classes}, {spatialSize}] samples.");
-        int rows = logits.Length / classes;
+        int rows = SoftPositions(logits.Length, classes, spatialSize);
         ThrowHelper.IfLengthDiffers(logits.Length, targetProbabilities.Length, nameof(targetProbabilities));
         if (!weight.IsEmpty)
             ThrowHelper.IfLengthDiffers(classes, weight.Length, nameof(weight));
@@ -353,6 +348,17 @@ public readonly partial struct CrossEntropyLoss
             return;
         ThrowHelper.IfLengthDiffers(rows, pixelWeight.Length, "pixelWeight");
         ThrowHelper.IfOverlaps(pixelWeight, gradient, "logitsGrad", "pixelWeight");
+    }
+
+    /// <summary>Probability targets' shape: C ≥ 1, D ≥ 1 and whole [C, D] samples in the logits; returns the positions N·D.</summary>
+    private static int SoftPositions(int logitsLength, int classes, int spatialSize)
+    {
+        if (classes <= 0)
+            ThrowHelper.OutOfRange(nameof(classes), classes, "> 0");
+        CheckSpatial(spatialSize);
+        if (logitsLength % ((long)classes * spatialSize) != 0)
+            ThrowHelper.Argument("logits", $"logits hold {logitsLength} values, not a whole number of [{classes}, {spatialSize}] samples.");
+        return logitsLength / classes;
     }
 
     private static void CheckSpatial(int spatialSize)
