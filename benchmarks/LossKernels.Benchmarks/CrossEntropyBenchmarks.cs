@@ -44,3 +44,49 @@ public class CrossEntropyBenchmarks
     [Benchmark]
     public float Forward() => loss.Forward(logits, target);
 }
+
+/// <summary>
+/// Cross entropy with probability targets (distillation against a learned distribution): the logits' fused call and the targets'
+/// gradient (<c>TargetBackward</c>, its own pass), at the issue's [4096, 32000] and on a segmentation batch [8, 21, 256·256];
+/// allocations measured.
+/// Run: <c>dotnet run -c Release --project benchmarks/LossKernels.Benchmarks -- --filter *SoftTargetBenchmarks*</c>
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 9)]
+public class SoftTargetBenchmarks
+{
+    private readonly CrossEntropyLoss loss = new(ClassTargets.DefaultIgnoreIndex, 0.1f);
+    private float[] logits = [];
+    private float[] probabilities = [];
+    private float[] gradient = [];
+
+    /// <summary>[N, C] rows, or an [N, C, D] segmentation batch.</summary>
+    [Params("4096x32000", "8x21x65536")]
+    public string Shape { get; set; } = "";
+
+    private int Classes => Shape == "4096x32000" ? 32000 : 21;
+
+    private int Spatial => Shape == "4096x32000" ? 1 : 65536;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var random = new Random(1);
+        int length = Shape == "4096x32000" ? 4096 * 32000 : 8 * 21 * 65536;
+        logits = new float[length];
+        probabilities = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            logits[i] = (float)(random.NextDouble() * 12 - 6);
+            probabilities[i] = (float)random.NextDouble() / Classes;
+        }
+
+        gradient = new float[length];
+    }
+
+    [Benchmark(Baseline = true)]
+    public float LogitsFused() => loss.ForwardBackward(logits, probabilities, Classes, gradient, spatialSize: Spatial);
+
+    [Benchmark]
+    public void TargetBackward() => loss.TargetBackward(logits, probabilities, Classes, 1f, gradient, spatialSize: Spatial);
+}

@@ -144,65 +144,85 @@ public readonly partial struct CrossEntropyLoss
     }
 
     /// <summary>
-    /// log_softmax over the class axis into <paramref name="targetGrad"/>, then each value times −(1 − ε)·w_c·scale·upstream_r. [N, C] rows
-    /// take the <see cref="LogSoftmax"/> row kernel; [N, C, D] samples a chunk of D positions at a time (their max, Σe^(x − max) and
-    /// lse on the stack), walking the class axis in order, so the result does not depend on the thread count.
+    /// log_softmax over the class axis into <paramref name="targetGrad"/>, each value times −(1 − ε)·w_c·scale·upstream_r, in chunks of
+    /// rows or of an [N, C, D] sample's positions on the worker threads (<see cref="ChunkedRun"/>); every value is written by one item,
+    /// whose work does not depend on the thread count.
     /// </summary>
-    private void WriteTargetGradient(ReadOnlySpan<float> logits, int classes, Span<float> targetGrad, float scale, ReadOnlySpan<float> upstream,
+    private unsafe void WriteTargetGradient(ReadOnlySpan<float> logits, int classes, Span<float> targetGrad, float scale, ReadOnlySpan<float> upstream,
         ReadOnlySpan<float> weight, int spatialSize)
     {
-        int length = logits.Length, positions = length / classes;
-        float factor = -(1f - LabelSmoothing) * scale;
-        if (spatialSize == 1)
+        int positions = logits.Length / classes;
+        if (positions == 0)
+            return;
+        int chunksPerSample = spatialSize == 1 ? 1 : (spatialSize + TargetChunk - 1) / TargetChunk;
+        int items = spatialSize == 1 ? positions : positions / spatialSize * chunksPerSample;
+        int parallelThreshold = logits.Length >= ElementwiseDriver.ParallelThreshold ? 0 : int.MaxValue;
+        fixed (float* x = logits, g = targetGrad, u = upstream, w = weight)
         {
-            LogSoftmax.Forward(logits, classes, targetGrad.Slice(0, length));
-            for (int r = 0; r < positions; r++)
+            var pass = new TargetPass(x, g, u, w, classes, spatialSize, chunksPerSample, -(1f - LabelSmoothing) * scale);
+            ChunkedRun.Run(pass, items, parallelThreshold, spatialSize == 1 ? Math.Max(1, (1 << 16) / classes) : 1);
+        }
+    }
+
+    /// <summary>
+    /// The items of <see cref="WriteTargetGradient"/>: [N, C] rows through the <see cref="LogSoftmax"/> row kernel, each scaled while it
+    /// is in cache; or chunks of up to <see cref="TargetChunk"/> positions of an [N, C, D] sample, whose max, Σe^(x − max) and lse sit on
+    /// the stack while the chunk walks the class axis in order.
+    /// </summary>
+    private readonly unsafe struct TargetPass(float* logits, float* gradient, float* upstream, float* weight, int classes, int spatial, int chunksPerSample, float factor)
+        : IRangeKernel
+    {
+        public double RunRange(nint start, nint length)
+        {
+            for (nint item = start; item < start + length; item++)
             {
-                Span<float> row = targetGrad.Slice(r * classes, classes);
-                if (!weight.IsEmpty)
-                    TensorPrimitives.Multiply(row, weight, row);
-                TensorPrimitives.Multiply(row, upstream.IsEmpty ? factor : factor * upstream[r], row);
+                if (spatial == 1)
+                    Row(item);
+                else
+                    Chunk((int)(item / chunksPerSample), (int)(item % chunksPerSample) * TargetChunk);
             }
 
-            return;
+            return 0d;
         }
 
-        Span<float> max = stackalloc float[TargetChunk], lse = stackalloc float[TargetChunk], term = stackalloc float[TargetChunk];
-        int samples = positions / spatialSize;
-        for (int n = 0; n < samples; n++)
+        private void Row(nint r)
         {
-            int sample = n * classes * spatialSize;
-            for (int start = 0; start < spatialSize; start += TargetChunk)
-            {
-                int count = Math.Min(TargetChunk, spatialSize - start);
-                int Offset(int c) => sample + c * spatialSize + start;
-                Span<float> chunkMax = max.Slice(0, count), chunkLse = lse.Slice(0, count), chunkTerm = term.Slice(0, count);
-                logits.Slice(Offset(0), count).CopyTo(chunkMax);
-                for (int c = 1; c < classes; c++)
-                    TensorPrimitives.Max(chunkMax, logits.Slice(Offset(c), count), chunkMax);
-                chunkLse.Clear();
-                for (int c = 0; c < classes; c++)
-                {
-                    TensorPrimitives.Subtract(logits.Slice(Offset(c), count), chunkMax, chunkTerm);
-                    TensorPrimitives.Exp(chunkTerm, chunkTerm);
-                    TensorPrimitives.Add(chunkLse, chunkTerm, chunkLse);
-                }
+            var row = new Span<float>(gradient + r * classes, classes);
+            LogSoftmax.Forward(new ReadOnlySpan<float>(logits + r * classes, classes), classes, row);
+            if (weight != null)
+                TensorPrimitives.Multiply(row, new ReadOnlySpan<float>(weight, classes), row);
+            TensorPrimitives.Multiply(row, upstream == null ? factor : factor * upstream[r], row);
+        }
 
-                TensorPrimitives.Log(chunkLse, chunkLse);
-                TensorPrimitives.Add(chunkLse, chunkMax, chunkLse);
-                for (int c = 0; c < classes; c++)
-                {
-                    Span<float> gradient = targetGrad.Slice(Offset(c), count);
-                    TensorPrimitives.Subtract(logits.Slice(Offset(c), count), chunkLse, gradient);
-                    float classFactor = weight.IsEmpty ? factor : factor * weight[c];
-                    if (upstream.IsEmpty)
-                        TensorPrimitives.Multiply(gradient, classFactor, gradient);
-                    else
-                    {
-                        TensorPrimitives.Multiply(gradient, upstream.Slice(n * spatialSize + start, count), gradient);
-                        TensorPrimitives.Multiply(gradient, classFactor, gradient);
-                    }
-                }
+        /// <summary>Class <paramref name="c"/>'s logits of <paramref name="count"/> positions from <paramref name="offset"/> (the class-0 logit of the first).</summary>
+        private ReadOnlySpan<float> Logits(nint offset, int c, int count) => new(logits + offset + (nint)c * spatial, count);
+
+        private void Chunk(int n, int start)
+        {
+            int count = Math.Min(TargetChunk, spatial - start);
+            nint sample = (nint)n * classes * spatial;
+            Span<float> max = stackalloc float[count], lse = stackalloc float[count], term = stackalloc float[count];
+            Logits(sample + start, 0, count).CopyTo(max);
+            for (int c = 1; c < classes; c++)
+                TensorPrimitives.Max(max, Logits(sample + start, c, count), max);
+            lse.Clear();
+            for (int c = 0; c < classes; c++)
+            {
+                TensorPrimitives.Subtract(Logits(sample + start, c, count), max, term);
+                TensorPrimitives.Exp(term, term);
+                TensorPrimitives.Add(lse, term, lse);
+            }
+
+            TensorPrimitives.Log(lse, lse);
+            TensorPrimitives.Add(lse, max, lse);
+            for (int c = 0; c < classes; c++)
+            {
+                var values = new Span<float>(gradient + sample + (nint)c * spatial + start, count);
+                TensorPrimitives.Subtract(Logits(sample + start, c, count), lse, values);
+                float classFactor = weight == null ? factor : factor * weight[c];
+                if (upstream != null)
+                    TensorPrimitives.Multiply(values, new ReadOnlySpan<float>(upstream + (nint)n * spatial + start, count), values);
+                TensorPrimitives.Multiply(values, classFactor, values);
             }
         }
     }

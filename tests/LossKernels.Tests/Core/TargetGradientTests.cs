@@ -157,13 +157,13 @@ public class TargetGradientTests : ThreadCountFixture
     /// <summary>
     /// Cross entropy with probability targets (<see cref="CrossEntropyLoss.TargetBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, int, float, Span{float}, Reduction, ReadOnlySpan{float}, int)"/>):
     /// against central differences of the float64 loss −Σ_c w_c·((1 − ε)·t_c + ε/C)·log_softmax(x)_c + z·lse² per position, on [N, C]
-    /// (long rows too) and [N, C, D] (D past one stack chunk of 256), every reduction with class weights and upstreams; in place over
+    /// (long rows too) and [N, C, D] (D past one stack chunk of 256), past the parallel threshold, every reduction with class weights and upstreams; in place over
     /// the targets and over the logits; the same bits for any thread count; the catalog's <c>grad.target</c> equal to the span call.
     /// </summary>
     [Test]
     public void SoftTargetCrossEntropyMatchesDifferencesOfTheFormula()
     {
-        foreach ((int samples, int classes, int spatial) in new[] { (1, 1, 1), (3, 5, 1), (2, 1031, 1), (2, 3, 7), (1, 4, 300) })
+        foreach ((int samples, int classes, int spatial) in new[] { (1, 1, 1), (3, 5, 1), (2, 1031, 1), (2, 3, 7), (1, 4, 300), (300, 1031, 1), (2, 3, 50_000) })
         {
             int positions = samples * spatial, n = positions * classes;
             var random = new Random(n);
