@@ -332,6 +332,9 @@ public readonly unsafe struct GhmcLoss
     /// </summary>
     private readonly struct HistogramPass(float* x, float* t, float* w, float* edges, long* counts, int bins) : IRangeKernel
     {
+        /// <summary>Vectors whose gradient norms one block keeps on the stack (4 KiB at 16 lanes).</summary>
+        private const int BlockVectors = 64;
+
         public double RunRange(nint start, nint length)
         {
             if (Vector512.IsHardwareAccelerated)
@@ -351,42 +354,57 @@ public readonly unsafe struct GhmcLoss
             // a chunk is at most 2^19 elements, so no lane passes 2^31. Entry 0 counts every valid element.
             float* atLeast = stackalloc float[bins * count];
             new Span<float>(atLeast, bins * count).Clear();
+            // A block's gradient norms, −1 where the element is not counted (a weight ≤ 0, padding): then each edge's counts of the
+            // block add up in a register, one pass over these L1-resident norms per edge, rather than through memory per vector.
+            float* norms = stackalloc float[BlockVectors * count];
             float* padX = stackalloc float[count];
             float* padT = stackalloc float[count];
             float* padW = stackalloc float[count];
             TVec zero = TMath.Create(0f);
-            for (nint i = start; i < start + length; i += count)
+            TVec uncounted = TMath.Create(-1f);
+            for (nint blockStart = start; blockStart < start + length; blockStart += BlockVectors * count)
             {
-                int used = (int)Math.Min(count, start + length - i);
-                float* xs = x + i, ts = t + i, ws = w + i;
-                if (used < count)
+                int vectors = 0;
+                for (nint i = blockStart; i < Math.Min(start + length, blockStart + BlockVectors * count); i += count, vectors++)
                 {
-                    // The last, partial vector: a zero-padded copy whose padding lanes are left out below.
-                    for (int j = 0; j < count; j++)
+                    int used = (int)Math.Min(count, start + length - i);
+                    float* xs = x + i, ts = t + i, ws = w + i;
+                    if (used < count)
                     {
-                        padX[j] = j < used ? x[i + j] : 0f;
-                        padT[j] = j < used ? t[i + j] : 0f;
-                        padW[j] = j < used && w != null ? w[i + j] : 0f;
+                        // The last, partial vector: a zero-padded copy whose padding lanes are left out below.
+                        for (int j = 0; j < count; j++)
+                        {
+                            padX[j] = j < used ? x[i + j] : 0f;
+                            padT[j] = j < used ? t[i + j] : 0f;
+                            padW[j] = j < used && w != null ? w[i + j] : 0f;
+                        }
+
+                        xs = padX;
+                        ts = padT;
+                        ws = padW;
                     }
 
-                    xs = padX;
-                    ts = padT;
-                    ws = padW;
+                    TVec g = GhmcElement<BinTable>.Norm<TVec, TMath>(TMath.Load(ref xs[0]), TMath.Load(ref ts[0]));
+                    // NaN gradient norms (a NaN logit or target) fall in no bin, as in mmdetection: NaN ≥ edge is false, even for edge 0.
+                    if (w != null)
+                        g = TMath.Select(TMath.GreaterThan(TMath.Load(ref ws[0]), zero), g, uncounted);
+                    if (used < count)
+                        g = TMath.Select(TMath.KeepLanes(TMath.Create(BitConverter.Int32BitsToSingle(-1)), 0, used), g, uncounted);
+                    TMath.Store(g, ref norms[vectors * count]);
                 }
 
-                TVec g = GhmcElement<BinTable>.Norm<TVec, TMath>(TMath.Load(ref xs[0]), TMath.Load(ref ts[0]));
-                // NaN gradient norms (a NaN logit or target) fall in no bin, as in mmdetection; nor do elements of weight ≤ 0.
-                TVec counted = TMath.Equal(g, g);
-                if (w != null)
-                    counted = TMath.And(counted, TMath.GreaterThan(TMath.Load(ref ws[0]), zero));
-                if (used < count)
-                    counted = TMath.KeepLanes(counted, 0, used);
-                TMath.Store(TMath.AddBits(TMath.Load(ref atLeast[0]), counted), ref atLeast[0]);
-                for (int b = 1; b < bins; b++)
+                for (int b = 0; b < bins; b++)
                 {
+                    TVec edge = TMath.Create(edges[b]);
+                    TVec beyond = TMath.Load(ref atLeast[b * count]);
                     // g ≥ edge as max(g, edge) = g: the test GhmcElement.Bin places elements by.
-                    TVec beyond = TMath.And(TMath.Equal(TMath.Max(g, TMath.Create(edges[b])), g), counted);
-                    TMath.Store(TMath.AddBits(TMath.Load(ref atLeast[b * count]), beyond), ref atLeast[b * count]);
+                    for (int v = 0; v < vectors; v++)
+                    {
+                        TVec g = TMath.Load(ref norms[v * count]);
+                        beyond = TMath.AddBits(beyond, TMath.Equal(TMath.Max(g, edge), g));
+                    }
+
+                    TMath.Store(beyond, ref atLeast[b * count]);
                 }
             }
 
