@@ -65,10 +65,7 @@ public readonly partial struct CrossEntropyLoss
     public void TargetBackward(DeviceBuffer<float> logits, DeviceBuffer<float> targetProbabilities, int classes, float upstream, DeviceBuffer<float> targetGrad,
         Reduction reduction = Reduction.Mean, DeviceBuffer<float>? weight = null, int spatialSize = 1)
     {
-        if (reduction == Reduction.None)
-            ThrowNone();
-        else if (reduction != Reduction.Mean && reduction != Reduction.Sum)
-            ThrowUndefined(reduction);
+        RequireReduced(reduction);
         TargetOnDevice(logits, targetProbabilities, classes, upstream, null, targetGrad, weight, spatialSize, reduction);
     }
 

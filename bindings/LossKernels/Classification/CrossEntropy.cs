@@ -350,8 +350,11 @@ public readonly partial struct CrossEntropyLoss
         ThrowHelper.IfOverlaps(pixelWeight, gradient, "logitsGrad", "pixelWeight");
     }
 
-    /// <summary>Probability targets' shape: C ≥ 1, D ≥ 1 and whole [C, D] samples in the logits; returns the positions N·D.</summary>
-    private static int SoftPositions(int logitsLength, int classes, int spatialSize)
+    /// <summary>Probability targets' shape: C ≥ 1, D ≥ 1 and whole [C, D] samples in the logits; returns the positions N·D (ILGPU's views pass long lengths).</summary>
+    internal static int SoftPositions(int logitsLength, int classes, int spatialSize) => (int)SoftPositions((long)logitsLength, classes, spatialSize);
+
+    /// <inheritdoc cref="SoftPositions(int, int, int)"/>
+    internal static long SoftPositions(long logitsLength, int classes, int spatialSize)
     {
         if (classes <= 0)
             ThrowHelper.OutOfRange(nameof(classes), classes, "> 0");
@@ -359,6 +362,15 @@ public readonly partial struct CrossEntropyLoss
         if (logitsLength % ((long)classes * spatialSize) != 0)
             ThrowHelper.Argument("logits", $"logits hold {logitsLength} values, not a whole number of [{classes}, {spatialSize}] samples.");
         return logitsLength / classes;
+    }
+
+    /// <summary>Throws for <see cref="Reduction.None"/> (the reduced overloads' argument) and for undefined values.</summary>
+    internal static void RequireReduced(Reduction reduction)
+    {
+        if (reduction == Reduction.None)
+            ThrowNone();
+        else if (reduction is not (Reduction.Mean or Reduction.Sum))
+            ThrowUndefined(reduction);
     }
 
     private static void CheckSpatial(int spatialSize)

@@ -25,10 +25,7 @@ public static class IlgpuCrossEntropyTarget
     public static void TargetBackward(this CrossEntropyLoss loss, ArrayView<float> logits, ArrayView<float> targetProbabilities, int classes, float upstream,
         ArrayView<float> targetGrad, Reduction reduction = Reduction.Mean, ArrayView<float> weight = default, int spatialSize = 1, AcceleratorStream? stream = null)
     {
-        if (reduction == Reduction.None)
-            ThrowHelper.Argument(nameof(reduction), "Reduction.None gives one gradient per position's upstream: use the overload that takes an upstream view.");
-        if (reduction is not (Reduction.Mean or Reduction.Sum))
-            ThrowHelper.OutOfRange(nameof(reduction), (int)reduction, "a defined Reduction");
+        CrossEntropyLoss.RequireReduced(reduction);
         Run(loss, logits, targetProbabilities, classes, upstream, default, targetGrad, weight, spatialSize, reduction, stream);
     }
 
@@ -45,7 +42,6 @@ public static class IlgpuCrossEntropyTarget
     public static void TargetBackward(this CrossEntropyLoss loss, ArrayView<float> logits, ArrayView<float> targetProbabilities, int classes, ArrayView<float> upstream,
         ArrayView<float> targetGrad, ArrayView<float> weight = default, int spatialSize = 1, AcceleratorStream? stream = null)
     {
-        ViewChecks.Required(upstream, ViewChecks.AcceleratorOf(logits, nameof(logits)), classes > 0 ? logits.Length / classes : 0, nameof(upstream));
         Run(loss, logits, targetProbabilities, classes, 1f, upstream, targetGrad, weight, spatialSize, Reduction.None, stream);
     }
 
@@ -54,14 +50,10 @@ public static class IlgpuCrossEntropyTarget
     {
         loss.Validate();
         Accelerator accelerator = ViewChecks.AcceleratorOf(logits, nameof(logits));
-        if (classes <= 0)
-            ThrowHelper.OutOfRange(nameof(classes), classes, "> 0");
-        if (spatialSize <= 0)
-            ThrowHelper.OutOfRange(nameof(spatialSize), spatialSize, "> 0");
         long length = logits.Length;
-        if (length % ((long)classes * spatialSize) != 0)
-            ThrowHelper.Argument(nameof(logits), $"logits hold {length} values, not a whole number of [{classes}, {spatialSize}] samples.");
-        long positions = length / classes;
+        long positions = CrossEntropyLoss.SoftPositions(length, classes, spatialSize);
+        if (reduction == Reduction.None)
+            ViewChecks.Required(upstream, accelerator, positions, nameof(upstream));
         ViewChecks.Required(targetProbabilities, accelerator, length, nameof(targetProbabilities));
         ViewChecks.Optional(weight, accelerator, classes, nameof(weight));
         ViewChecks.Destination(targetGrad, accelerator, length, nameof(targetGrad));
