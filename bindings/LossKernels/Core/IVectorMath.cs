@@ -85,6 +85,17 @@ public interface IVectorMath<TVec> where TVec : struct
     static abstract void LoadRows(ref float source, out TVec c0, out TVec c1, out TVec c2, out TVec c3);
     /// <summary>The inverse of <see cref="LoadRows"/>: interleaves four column vectors and stores <see cref="Count"/> rows of four floats.</summary>
     static abstract void StoreRows(TVec c0, TVec c1, TVec c2, TVec c3, ref float destination);
+    /// <summary>
+    /// The lane-wise max where neither lane is NaN, and one of the two where one is: the hardware's max in one instruction, for
+    /// a softmax shift, where a NaN logit spoils its row through exp whichever lane the shift takes.
+    /// </summary>
+    static abstract TVec MaxOfNumbers(TVec a, TVec b);
+    /// <summary>
+    /// Transposes a square block of <see cref="Count"/> rows of <see cref="Count"/> floats: row k at <paramref name="destination"/>
+    /// (rows <paramref name="destinationStride"/> floats apart) receives column k of the rows at <paramref name="source"/>
+    /// (<paramref name="sourceStride"/> apart), so that short rows can be worked on one row per lane.
+    /// </summary>
+    static abstract void TransposeSquare(ref float source, nint sourceStride, ref float destination, nint destinationStride);
 }
 
 /// <summary>Shared helpers written once over <see cref="IVectorMath{TVec}"/>.</summary>
@@ -227,6 +238,11 @@ internal readonly struct Width512 : IVectorMath<Vector512<float>>
     public static void LoadRows(ref float source, out Vector512<float> c0, out Vector512<float> c1, out Vector512<float> c2, out Vector512<float> c3) => RowTranspose.Load(ref source, out c0, out c1, out c2, out c3);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StoreRows(Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3, ref float destination) => RowTranspose.Store(c0, c1, c2, c3, ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MaxOfNumbers(Vector512<float> a, Vector512<float> b) => Avx512F.IsSupported ? Avx512F.Max(a, b) : Vector512.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TransposeSquare(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
+        RowTranspose.Square16(ref source, sourceStride, ref destination, destinationStride);
 }
 
 internal readonly struct Width256 : IVectorMath<Vector256<float>>
@@ -300,6 +316,11 @@ internal readonly struct Width256 : IVectorMath<Vector256<float>>
     public static void LoadRows(ref float source, out Vector256<float> c0, out Vector256<float> c1, out Vector256<float> c2, out Vector256<float> c3) => RowTranspose.Load(ref source, out c0, out c1, out c2, out c3);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StoreRows(Vector256<float> c0, Vector256<float> c1, Vector256<float> c2, Vector256<float> c3, ref float destination) => RowTranspose.Store(c0, c1, c2, c3, ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MaxOfNumbers(Vector256<float> a, Vector256<float> b) => Avx.IsSupported ? Avx.Max(a, b) : Vector256.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TransposeSquare(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
+        RowTranspose.Square8(ref source, sourceStride, ref destination, destinationStride);
 }
 
 internal readonly struct Width128 : IVectorMath<Vector128<float>>
@@ -378,4 +399,9 @@ internal readonly struct Width128 : IVectorMath<Vector128<float>>
     public static void LoadRows(ref float source, out Vector128<float> c0, out Vector128<float> c1, out Vector128<float> c2, out Vector128<float> c3) => RowTranspose.Load(ref source, out c0, out c1, out c2, out c3);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StoreRows(Vector128<float> c0, Vector128<float> c1, Vector128<float> c2, Vector128<float> c3, ref float destination) => RowTranspose.Store(c0, c1, c2, c3, ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MaxOfNumbers(Vector128<float> a, Vector128<float> b) => Sse.IsSupported ? Sse.Max(a, b) : Vector128.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TransposeSquare(ref float source, nint sourceStride, ref float destination, nint destinationStride) =>
+        RowTranspose.Square4(ref source, sourceStride, ref destination, destinationStride);
 }

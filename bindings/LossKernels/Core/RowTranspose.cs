@@ -6,7 +6,8 @@ namespace LossKernels;
 
 /// <summary>
 /// Rows of four floats (boxes as <c>[N, 4]</c>) to four column vectors and back, in registers: the loads
-/// and stores are full-width and the shuffle happens between them, never through a scratch copy.
+/// and stores are full-width and the shuffle happens between them, never through a scratch copy. And square blocks of a
+/// lane count's rows and columns (short rows of classes, one row per lane), transposed between two strided places.
 /// </summary>
 internal static class RowTranspose
 {
@@ -87,6 +88,104 @@ internal static class RowTranspose
         r1.StoreUnsafe(ref destination, 4);
         r2.StoreUnsafe(ref destination, 8);
         r3.StoreUnsafe(ref destination, 12);
+    }
+
+    /// <summary>
+    /// Row k of the 16×16 block at <paramref name="destination"/> (rows <paramref name="destinationStride"/> floats apart) is
+    /// column k of the block at <paramref name="source"/>: 4×4 transposes within each 128-bit lane, then two rounds of
+    /// 128-bit lane shuffles gather each column's four quarters.
+    /// </summary>
+    public static void Square16(ref float source, nint sourceStride, ref float destination, nint destinationStride)
+    {
+        if (!Avx512F.IsSupported)
+        {
+            SquareElementwise(16, ref source, sourceStride, ref destination, destinationStride);
+            return;
+        }
+
+        // q_m of rows 4i…4i + 3 holds, in 128-bit lane l, column 4l + m of those rows.
+        Quarters(ref source, 0, sourceStride, out Vector512<float> a0, out Vector512<float> a1, out Vector512<float> a2, out Vector512<float> a3);
+        Quarters(ref source, 4, sourceStride, out Vector512<float> b0, out Vector512<float> b1, out Vector512<float> b2, out Vector512<float> b3);
+        Quarters(ref source, 8, sourceStride, out Vector512<float> c0, out Vector512<float> c1, out Vector512<float> c2, out Vector512<float> c3);
+        Quarters(ref source, 12, sourceStride, out Vector512<float> d0, out Vector512<float> d1, out Vector512<float> d2, out Vector512<float> d3);
+        Columns(a0, b0, c0, d0, ref destination, 0, destinationStride);
+        Columns(a1, b1, c1, d1, ref destination, 1, destinationStride);
+        Columns(a2, b2, c2, d2, ref destination, 2, destinationStride);
+        Columns(a3, b3, c3, d3, ref destination, 3, destinationStride);
+
+        static void Quarters(ref float source, nint row, nint stride, out Vector512<float> q0, out Vector512<float> q1, out Vector512<float> q2, out Vector512<float> q3)
+        {
+            Vector512<float> r0 = Load512(ref source, row * stride), r1 = Load512(ref source, (row + 1) * stride);
+            Vector512<float> r2 = Load512(ref source, (row + 2) * stride), r3 = Load512(ref source, (row + 3) * stride);
+            Vector512<float> r01Low = Avx512F.UnpackLow(r0, r1), r01High = Avx512F.UnpackHigh(r0, r1);
+            Vector512<float> r23Low = Avx512F.UnpackLow(r2, r3), r23High = Avx512F.UnpackHigh(r2, r3);
+            q0 = Avx512F.Shuffle(r01Low, r23Low, 0x44);
+            q1 = Avx512F.Shuffle(r01Low, r23Low, 0xEE);
+            q2 = Avx512F.Shuffle(r01High, r23High, 0x44);
+            q3 = Avx512F.Shuffle(r01High, r23High, 0xEE);
+        }
+
+        // Columns m, 4 + m, 8 + m and 12 + m from the q_m of the four row quarters: 128-bit lanes [0, 2] and [1, 3] of each pair, then again.
+        static void Columns(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d, ref float destination, nint m, nint stride)
+        {
+            Vector512<float> abEven = Avx512F.Shuffle4x128(a, b, 0x88), abOdd = Avx512F.Shuffle4x128(a, b, 0xDD);
+            Vector512<float> cdEven = Avx512F.Shuffle4x128(c, d, 0x88), cdOdd = Avx512F.Shuffle4x128(c, d, 0xDD);
+            Avx512F.Shuffle4x128(abEven, cdEven, 0x88).StoreUnsafe(ref destination, (nuint)(m * stride));
+            Avx512F.Shuffle4x128(abOdd, cdOdd, 0x88).StoreUnsafe(ref destination, (nuint)((m + 4) * stride));
+            Avx512F.Shuffle4x128(abEven, cdEven, 0xDD).StoreUnsafe(ref destination, (nuint)((m + 8) * stride));
+            Avx512F.Shuffle4x128(abOdd, cdOdd, 0xDD).StoreUnsafe(ref destination, (nuint)((m + 12) * stride));
+        }
+
+        static Vector512<float> Load512(ref float source, nint offset) => Vector512.LoadUnsafe(ref source, (nuint)offset);
+    }
+
+    /// <summary>The 8×8 form of <see cref="Square16"/>: the in-lane 4×4 transposes, then each column's two halves joined.</summary>
+    public static void Square8(ref float source, nint sourceStride, ref float destination, nint destinationStride)
+    {
+        if (!Avx.IsSupported)
+        {
+            SquareElementwise(8, ref source, sourceStride, ref destination, destinationStride);
+            return;
+        }
+
+        Transpose(Load256(ref source, 0), Load256(ref source, sourceStride), Load256(ref source, 2 * sourceStride), Load256(ref source, 3 * sourceStride),
+            out Vector256<float> a0, out Vector256<float> a1, out Vector256<float> a2, out Vector256<float> a3);
+        Transpose(Load256(ref source, 4 * sourceStride), Load256(ref source, 5 * sourceStride), Load256(ref source, 6 * sourceStride), Load256(ref source, 7 * sourceStride),
+            out Vector256<float> b0, out Vector256<float> b1, out Vector256<float> b2, out Vector256<float> b3);
+        Columns(a0, b0, ref destination, 0, destinationStride);
+        Columns(a1, b1, ref destination, 1, destinationStride);
+        Columns(a2, b2, ref destination, 2, destinationStride);
+        Columns(a3, b3, ref destination, 3, destinationStride);
+
+        static void Columns(Vector256<float> a, Vector256<float> b, ref float destination, nint m, nint stride)
+        {
+            Avx.Permute2x128(a, b, 0x20).StoreUnsafe(ref destination, (nuint)(m * stride));
+            Avx.Permute2x128(a, b, 0x31).StoreUnsafe(ref destination, (nuint)((m + 4) * stride));
+        }
+
+        static Vector256<float> Load256(ref float source, nint offset) => Vector256.LoadUnsafe(ref source, (nuint)offset);
+    }
+
+    /// <summary>The 4×4 form of <see cref="Square16"/>.</summary>
+    public static void Square4(ref float source, nint sourceStride, ref float destination, nint destinationStride)
+    {
+        Transpose(Vector128.LoadUnsafe(ref source), Vector128.LoadUnsafe(ref source, (nuint)sourceStride),
+            Vector128.LoadUnsafe(ref source, (nuint)(2 * sourceStride)), Vector128.LoadUnsafe(ref source, (nuint)(3 * sourceStride)),
+            out Vector128<float> c0, out Vector128<float> c1, out Vector128<float> c2, out Vector128<float> c3);
+        c0.StoreUnsafe(ref destination);
+        c1.StoreUnsafe(ref destination, (nuint)destinationStride);
+        c2.StoreUnsafe(ref destination, (nuint)(2 * destinationStride));
+        c3.StoreUnsafe(ref destination, (nuint)(3 * destinationStride));
+    }
+
+    /// <summary>The square transpose one element at a time, where the shuffles are missing.</summary>
+    private static void SquareElementwise(int size, ref float source, nint sourceStride, ref float destination, nint destinationStride)
+    {
+        for (nint row = 0; row < size; row++)
+        {
+            for (nint column = 0; column < size; column++)
+                Unsafe.Add(ref destination, column * destinationStride + row) = Unsafe.Add(ref source, row * sourceStride + column);
+        }
     }
 
     /// <summary>The 4×4 transpose within each 128-bit lane (its own inverse).</summary>

@@ -90,6 +90,37 @@ public class BoxUtilityTests
         Assert.That(back, Is.EqualTo(rows), $"width {count}: rows stored back");
     }
 
+    /// <summary>
+    /// Square blocks of a lane count's rows transposed between strided places (short rows of classes, one row per lane):
+    /// every element lands at its transposed place and nothing around the destination block is written, at every width
+    /// (the element-by-element form where the machine lacks a width's shuffles).
+    /// </summary>
+    [Test]
+    public void SquareTransposesAtEveryWidth([Values(0, 1, 7)] int extraSourceColumns)
+    {
+        Square<Vector128<float>, Width128>(extraSourceColumns);
+        Square<Vector256<float>, Width256>(extraSourceColumns);
+        Square<Vector512<float>, Width512>(extraSourceColumns);
+    }
+
+    private static void Square<TVec, TMath>(int extraSourceColumns)
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        int count = TMath.Count, sourceStride = count + extraSourceColumns, destinationStride = count + 3;
+        float[] source = [.. Enumerable.Range(0, count * sourceStride).Select(i => (float)i)];
+        float[] destination = [.. Enumerable.Repeat(-1f, count * destinationStride)];
+        TMath.TransposeSquare(ref source[0], sourceStride, ref destination[0], destinationStride);
+        for (int row = 0; row < count; row++)
+        {
+            for (int column = 0; column < destinationStride; column++)
+            {
+                float expected = column < count ? source[column * sourceStride + row] : -1f;
+                Assert.That(destination[row * destinationStride + column], Is.EqualTo(expected), $"width {count}, row {row}, column {column}");
+            }
+        }
+    }
+
     [TestCase(1, 1)]
     [TestCase(3, 2)]
     [TestCase(5, 3)]
