@@ -22,9 +22,13 @@ namespace LossKernels.Classification;
 /// <para>Differences: targets outside [0, C) other than <see cref="IgnoreIndex"/> throw <see cref="ArgumentOutOfRangeException"/>
 /// naming the first position before any work (PyTorch: "Target n is out of bounds"). Probability targets have their own
 /// overloads (with <c>classes</c>); [N, C, d1, …] inputs take <c>spatialSize</c> = d1·d2·… (PyTorch infers both from the
-/// tensors' shapes). The z-loss is computed in float per position for [N, C, d…] and in double per row for [N, C].</para>
+/// tensors' shapes). Σe, lse and the z-loss are computed in float per position for [N, C, d…] and for short [N, C] rows
+/// (see below), in double per row otherwise.</para>
 /// <para>The kernel reads a row once from memory: max, then e^(x − max) written into the gradient row with its sum, then
-/// the gradient from those in place (<see cref="CrossEntropyDriver"/>). Results are bitwise the same for any thread count.</para>
+/// the gradient from those in place (<see cref="CrossEntropyDriver"/>). Rows of up to four vectors of classes (C ≤ 64 with
+/// AVX-512) without label smoothing run a vector of rows at a time, one row per lane, through a square transpose, so that
+/// no lane of exp is wasted and no row pays for its own horizontal sums. Results are bitwise the same for any thread
+/// count.</para>
 /// </remarks>
 public readonly partial struct CrossEntropyLoss
 {

@@ -89,15 +89,21 @@ internal readonly struct RowTarget(int left, float leftShare, int right, float r
     public static RowTarget None => new(0, 0f, -1, 0f);
 
     /// <summary>The target's total share, the factor of lse in the loss and of the softmax in the gradient.</summary>
-    public double Mass => (double)LeftShare + RightShare;
+    public double Mass
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => (double)LeftShare + RightShare;
+    }
 
     /// <summary>A hard target y of class weight w_y: (1 − ε)·w_y at y (w_y is 0 for an ignored row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static RowTarget Hard(long y, float classWeight, float smoothing) => new((int)y, (1f - smoothing) * classWeight, -1, 0f);
 
     /// <summary>
     /// A continuous label l (distribution focal loss) with row weight w: w·(⌊l⌋ + 1 − l) at ⌊l⌋ and w·(l − ⌊l⌋) at ⌊l⌋ + 1, the
     /// second dropped past the last class. The label was checked to lie in [0, C − 1].
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static RowTarget Continuous(float label, float rowWeight, int classes)
     {
         int left = (int)label;
@@ -105,6 +111,7 @@ internal readonly struct RowTarget(int left, float leftShare, int right, float r
     }
 
     /// <summary>Σ share·x over the (at most two) classes, given their logits; a zero share adds nothing, even beside an infinite logit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double Dot(float leftLogit, float rightLogit) =>
         (LeftShare != 0f ? (double)LeftShare * leftLogit : 0d) + (Right >= 0 && RightShare != 0f ? (double)RightShare * rightLogit : 0d);
 
@@ -191,6 +198,7 @@ internal static class CrossEntropyRowMath
     /// ∂ℓ_r/∂x_c = s·(e_c/Σe)·(m + Σa + 2z·lse) − s·a_c − s·(the target's share of c), with s the row's scale and m the
     /// target's total share (<see cref="RowTarget.Mass"/>): the float s and the factor of e_c.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void GradientTerms(double scale, double lse, double sumExp, double mass, double coefficientSum, float lseSquareScale,
         out float rowScale, out float softmaxFactor)
     {
@@ -199,6 +207,7 @@ internal static class CrossEntropyRowMath
     }
 
     /// <summary>ℓ_r = m·lse − Σ share·x + Σa·lse − Σ a_c·x_c + z·lse², terms with a zero factor skipped (∞·0 would be NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double RowLoss(double lse, double mass, double targetLogits, double coefficientSum, double weightedLogits, bool perClass, float lseSquareScale)
     {
         double loss = mass != 0d ? mass * lse - targetLogits : 0d;
@@ -229,6 +238,15 @@ internal static unsafe class CrossEntropyDriver
     /// <summary>The most logits of a block of positions (C·vectors·lanes): blocks shrink for many classes.</summary>
     private const int PositionBlockFloats = 8192;
 
+    /// <summary>1.5·2²³: a float in [0, 2²²) plus this keeps no fraction bits, so adding and subtracting it rounds to an integer.</summary>
+    private const float FloorShift = 12582912f;
+
+    /// <summary>Rows of at most this many vectors of classes go through the blocked row kernel (longer rows amortize their own reductions).</summary>
+    private const int BlockedRowVectors = 4;
+
+    /// <summary>The most rows of one <see cref="Rows{TIndex, TMode}.RowBlock{TVec, TMath}"/> call: the widest vector's lanes.</summary>
+    private const int BlockRows = 16;
+
     /// <summary>Classes per block whose float lane sums of a_c·x_c and a_c are added into the row's double totals.</summary>
     private const int ShareBlockClasses = 1 << 12;
 
@@ -238,6 +256,9 @@ internal static unsafe class CrossEntropyDriver
         where TMode : struct, IDriverMode
     {
         int rowsPerChunk = Math.Max(1, ChunkElements / Math.Max(1, args.Classes));
+        // Whole blocks of the widest lane count, so that only the call's last rows miss the blocked row kernel.
+        if (rowsPerChunk >= BlockRows)
+            rowsPerChunk -= rowsPerChunk % BlockRows;
         long elements = (long)args.Rows * args.Classes;
         int parallelThreshold = elements >= ElementwiseDriver.ParallelThreshold ? 0 : int.MaxValue;
         return ChunkedRun.Run(new Rows<TIndex, TMode>(args), args.Rows, parallelThreshold, rowsPerChunk);
@@ -456,15 +477,165 @@ internal static unsafe class CrossEntropyDriver
             return sample * args.Classes * spatial + (i - sample * spatial);
         }
 
+        /// <summary>
+        /// Rows [start, start + length) at width TVec: whole blocks of a lane count's rows through <see cref="RowBlock{TVec, TMath}"/>
+        /// where the rows are short and their target is one or two classes, the rest row by row.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private double RunRows<TVec, TMath>(nint start, nint length)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
+            int classes = args.Classes, count = TMath.Count;
+            bool blocked = args.SoftTarget == null && args.Smoothing == 0f && !args.Focal && classes <= BlockedRowVectors * count;
             double total = 0d;
-            for (nint r = start; r < start + length; r++)
+            nint r = start, end = start + length;
+            if (blocked && length >= count)
+            {
+                // The block's classes as columns, then three vectors' worth of lanes for the hard targets, from a 64-byte line.
+                float* columns = stackalloc float[(classes + 3) * count + 16];
+                columns = (float*)(((nint)columns + 63) & ~(nint)63);
+                for (; r + count <= end; r += count)
+                    total += RowBlock<TVec, TMath>(r, columns);
+            }
+
+            for (; r < end; r++)
                 total += Row<TVec, TMath>(r);
             return total;
+        }
+
+        /// <summary>
+        /// A lane count's rows of few classes (C from the lane count to <see cref="BlockedRowVectors"/> times it) whose target is
+        /// one or two classes, one row per lane: the block is transposed into <paramref name="columns"/> (vector c holds class c
+        /// of every row), so the max, Σe, lse, loss and gradient are lane-wise vector math with no horizontal reduction, and
+        /// the gradient is transposed back. Where C is not a multiple of the lane count, the last square overlaps the one
+        /// before it. The same row math as <see cref="Row{TVec, TMath}"/> (without smoothing, soft targets or focus), with
+        /// Σe summed in float over at most four vectors' classes. The block's logits are all read before its gradient is
+        /// written, so it may overwrite them in place.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private double RowBlock<TVec, TMath>(nint first, float* columns)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            int classes = args.Classes, count = TMath.Count;
+            float* x0 = args.Logits + first * classes;
+            float* g0 = args.Gradient + first * classes;
+            for (int from = 0; from < classes; from += count)
+            {
+                int at = Math.Min(from, classes - count);
+                TMath.TransposeSquare(ref x0[at], classes, ref columns[at * count], count);
+            }
+
+            TVec max = TMath.Load(ref columns[0]);
+            for (int c = 1; c < classes; c++)
+                max = TMath.MaxOfNumbers(max, TMath.Load(ref columns[c * count]));
+
+            TVec left, right, leftClass, rightClass, kept;
+            if (args.ContinuousTarget != null)
+                ContinuousLanes<TVec, TMath>(first, out left, out right, out leftClass, out rightClass, out kept);
+            else
+                HardLanes<TVec, TMath>(first, columns + classes * count, out left, out right, out leftClass, out rightClass, out kept);
+
+            // The target logits picked out lane by lane as each class goes past, the e_c kept in place of the logits.
+            TVec zero = TMath.Create(0f), one = TMath.Create(1f);
+            TVec sumExp = zero, leftLogit = zero, rightLogit = zero, classIndex = zero;
+            for (int c = 0; c < classes; c++, classIndex = TMath.Add(classIndex, one))
+            {
+                TVec x = TMath.Load(ref columns[c * count]);
+                leftLogit = TMath.Select(TMath.Equal(leftClass, classIndex), x, leftLogit);
+                rightLogit = TMath.Select(TMath.Equal(rightClass, classIndex), x, rightLogit);
+                TVec e = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(x, max));
+                sumExp = TMath.Add(sumExp, e);
+                if (TMode.StoreGradient)
+                    TMath.Store(e, ref columns[c * count]);
+            }
+
+            TVec logSum = TMath.Log(sumExp);
+            TVec lse = TMath.Add(max, logSum);
+            TVec mass = TMath.Add(left, right);
+            // Σ share·(lse − x) as Σ share·(max − x) + mass·ln Σe: no cancellation where the target dominates; a zero share adds nothing beside an infinite logit.
+            TVec gaps = TMath.Add(
+                TMath.Select(TMath.Equal(left, zero), zero, TMath.Multiply(left, TMath.Subtract(max, leftLogit))),
+                TMath.Select(TMath.Equal(right, zero), zero, TMath.Multiply(right, TMath.Subtract(max, rightLogit))));
+            TVec loss = TMath.Add(gaps, TMath.Select(TMath.Equal(mass, zero), zero, TMath.Multiply(mass, logSum)));
+            if (args.LseSquareScale != 0f)
+                loss = TMath.MultiplyAdd(TMath.Create(args.LseSquareScale), TMath.Multiply(lse, lse), loss);
+            loss = TMath.And(kept, loss);
+            if (TMode.StoreLoss)
+                TMath.Store(loss, ref args.Output[first]);
+            if (!TMode.StoreGradient)
+                return TMath.Sum(loss);
+
+            TVec scale = args.Upstream != null ? TMath.Multiply(TMath.Create(args.GradientScale), TMath.Load(ref args.Upstream[first])) : TMath.Create(args.GradientScale);
+            TVec factor = TMath.Divide(TMath.Multiply(scale, TMath.MultiplyAdd(TMath.Create(2f * args.LseSquareScale), lse, mass)), sumExp);
+            TVec leftStep = TMath.Multiply(scale, left), rightStep = TMath.Multiply(scale, right);
+            classIndex = zero;
+            // An ignored row's e_c may be NaN (its logits are never checked), and NaN·0 is NaN: its lanes are cleared, not scaled.
+            for (int c = 0; c < classes; c++, classIndex = TMath.Add(classIndex, one))
+            {
+                TVec gradient = TMath.Multiply(TMath.Load(ref columns[c * count]), factor);
+                gradient = TMath.Subtract(gradient, TMath.And(TMath.Equal(leftClass, classIndex), leftStep));
+                gradient = TMath.Subtract(gradient, TMath.And(TMath.Equal(rightClass, classIndex), rightStep));
+                TMath.Store(TMath.And(kept, gradient), ref columns[c * count]);
+            }
+
+            for (int from = 0; from < classes; from += count)
+            {
+                int at = Math.Min(from, classes - count);
+                TMath.TransposeSquare(ref columns[at * count], count, ref g0[at], classes);
+            }
+
+            return TMath.Sum(loss);
+        }
+
+        /// <summary>
+        /// A block's distribution focal labels l in lanes (<see cref="RowTarget.Continuous"/> for a vector of rows, the same bits):
+        /// ⌊l⌋ and ⌊l⌋ + 1 (−1 past the last class) with shares w·(⌊l⌋ + 1 − l) and w·(l − ⌊l⌋); every row is kept.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void ContinuousLanes<TVec, TMath>(nint first, out TVec left, out TVec right, out TVec leftClass, out TVec rightClass, out TVec kept)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            TVec label = TMath.Load(ref args.ContinuousTarget[first]);
+            TVec one = TMath.Create(1f);
+            // ⌊l⌋ for 0 ≤ l < 2²²: round to nearest through the float's last place, then step down where that went up.
+            TVec nearest = TMath.Subtract(TMath.Add(label, TMath.Create(FloorShift)), TMath.Create(FloorShift));
+            TVec floor = TMath.Subtract(nearest, TMath.And(TMath.GreaterThan(nearest, label), one));
+            TVec next = TMath.Add(floor, one);
+            TVec weight = args.RowWeight != null ? TMath.Load(ref args.RowWeight[first]) : one;
+            left = TMath.Multiply(weight, TMath.Subtract(next, label));
+            right = TMath.Multiply(weight, TMath.Subtract(label, floor));
+            leftClass = floor;
+            rightClass = TMath.Select(TMath.LessThan(next, TMath.Create(args.Classes)), next, TMath.Create(-1f));
+            kept = TMath.Equal(label, label);
+        }
+
+        /// <summary>
+        /// A block's hard targets in lanes through <see cref="TryTarget"/>: the class (−1 when ignored) and its share, no second
+        /// class; <paramref name="lanes"/> holds three vectors' floats for the lanes on their way into registers.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void HardLanes<TVec, TMath>(nint first, float* lanes, out TVec left, out TVec right, out TVec leftClass, out TVec rightClass, out TVec kept)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            int count = TMath.Count;
+            float* shares = lanes, classes = lanes + count, keptLanes = lanes + 2 * count;
+            for (int k = 0; k < count; k++)
+            {
+                bool isKept = TryTarget(first + k, out RowTarget target);
+                keptLanes[k] = isKept ? BitConverter.Int32BitsToSingle(-1) : 0f;
+                classes[k] = isKept ? target.Left : -1f;
+                shares[k] = isKept ? target.LeftShare : 0f;
+            }
+
+            left = TMath.Load(ref shares[0]);
+            leftClass = TMath.Load(ref classes[0]);
+            kept = TMath.Load(ref keptLanes[0]);
+            right = TMath.Create(0f);
+            rightClass = TMath.Create(-1f);
         }
 
         /// <summary>
@@ -670,6 +841,7 @@ internal static unsafe class CrossEntropyDriver
         /// splits the row weight as (⌊l⌋ + 1 − l) at ⌊l⌋ and (l − ⌊l⌋) at ⌊l⌋ + 1 (mmdetection's distribution focal loss).
         /// The targets were validated before the call.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private bool TryTarget(nint r, out RowTarget target)
         {
             if (args.SoftTarget != null)
@@ -706,8 +878,10 @@ internal static unsafe class CrossEntropyDriver
         }
 
         /// <summary>The row's gradient scale s: the call's scale times the row's upstream.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private double RowScale(nint r) => args.GradientScale * (args.Upstream != null ? args.Upstream[r] : 1f);
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private double StoreLoss(nint r, double loss)
         {
             if (TMode.StoreLoss)

@@ -11,6 +11,8 @@ public class CrossEntropyTests
     private static readonly (int Rows, int Classes)[] Shapes =
     [
         (0, 5), (1, 1), (1, 2), (2, 3), (3, 4), (5, 7), (4, 15), (3, 16), (3, 17), (7, 31), (2, 33), (9, 64), (5, 100), (17, 257), (3, 1031), (3, 32000), (40, 81),
+        // Rows of one to four vectors of classes, a vector of rows at a time (the blocked row kernel) and the rows left over.
+        (21, 4), (19, 7), (37, 8), (35, 17), (50, 33), (33, 48), (20, 64), (19, 65),
         // Vocabulary-sized rows, where float lane sums would drift: whole blocks of classes, and a partial block with a tail.
         (2, 65536), (3, 69997),
     ];
@@ -304,6 +306,56 @@ public class CrossEntropyTests
         DeterminismAndAllocationTests.AssertNoAllocation("distribution_focal_loss", () => dfl.ForwardBackward(logits, label, gradient, Reduction.Sum, weight));
     }
 
+    /// <summary>
+    /// Short rows run a vector of rows at a time, each row's statistics in a lane: a NaN logit spoils its own row only, an
+    /// ignored row's NaN and infinite logits reach neither the loss nor the gradient, and ±1e4 logits stay finite, at row
+    /// lengths from one vector to four and past them.
+    /// </summary>
+    [Test]
+    public void RowsOfFewClassesKeepEachRowToItself([Values(4, 5, 8, 15, 16, 17, 31, 48, 64, 65)] int classes)
+    {
+        const int rows = 53;
+        (float[] logits, long[] target) = Sample(rows, classes, seed: classes, ignoreEvery: 6);
+        for (int c = 0; c < classes; c++)
+            logits[classes + c] = (c % 3) switch { 0 => float.NaN, 1 => float.PositiveInfinity, _ => float.NegativeInfinity };
+        logits[20 * classes + classes / 2] = float.NaN;
+        logits[21 * classes] = 1e4f;
+        logits[21 * classes + classes - 1] = -1e4f;
+        logits[22 * classes + 2] = -1e4f;
+        target[22] = 2;
+        float[] weight = CatalogHarness.Uniform(classes, classes, 0f, 2f);
+        float[] upstream = CatalogHarness.Uniform(rows, 5, -1f, 1f);
+        ReferenceResult expected = ReferenceCrossEntropy.Compute(Numerics.ToDouble(logits), target, Numerics.ToDouble(weight), -100, 0, 1e-4, "none", Numerics.ToDouble(upstream));
+        var loss = new CrossEntropyLoss(-100, 0f, 1e-4f);
+        float[] output = new float[rows], gradient = [.. Enumerable.Repeat(float.NaN, logits.Length)];
+        loss.ForwardBackward(logits, target, output, gradient, upstream, weight);
+        Numerics.AssertClose($"C {classes} losses", output, expected.Loss, 1e-5, 1e-5);
+        Numerics.AssertClose($"C {classes} gradient", gradient, expected.InputGradient, 1e-5, 1e-6);
+        Assert.That(output[1], Is.EqualTo(0f), "ignored row");
+        Assert.That(float.IsNaN(output[20]) && float.IsFinite(output[19]) && float.IsFinite(output[21]), "a NaN stays in its row");
+    }
+
+    /// <summary>Distribution focal labels in lanes (⌊l⌋ vectorized, the last class alone at l = C − 1) against the reference, with row weights and upstreams, in place.</summary>
+    [Test]
+    public void DistributionFocalRowsOfEveryLengthMatchTheReference([Values(4, 7, 8, 16, 17, 33, 64, 65)] int classes)
+    {
+        const int rows = 71;
+        (float[] logits, _) = Sample(rows, classes, seed: 31 + classes, ignoreEvery: 0);
+        var random = new Random(classes);
+        float[] label = [.. Enumerable.Range(0, rows).Select(r => r % 7 == 3 ? classes - 1 : r % 7 == 5 ? r % classes : r % 7 == 6 ? 0f : (float)(random.NextDouble() * (classes - 1)))];
+        label[9] = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(classes - 1f) - 1);
+        float[] weight = CatalogHarness.Uniform(rows, 3, 0f, 2f), upstream = CatalogHarness.Uniform(rows, 4, -1f, 1f);
+        ReferenceResult expected = ReferenceCrossEntropy.ComputeDistribution(Numerics.ToDouble(logits), Numerics.ToDouble(label), Numerics.ToDouble(weight), "none", null, Numerics.ToDouble(upstream));
+        var dfl = new DistributionFocalLoss();
+        float[] output = new float[rows], inPlace = (float[])logits.Clone();
+        dfl.ForwardBackward(inPlace, label, output, inPlace, upstream, weight);
+        Numerics.AssertClose($"C {classes} losses", output, expected.Loss, 1e-5, 1e-5);
+        Numerics.AssertClose($"C {classes} gradient in place", inPlace, expected.InputGradient, 1e-5, 1e-6);
+        float[] forward = new float[rows];
+        dfl.Forward(logits, label, forward, weight);
+        Numerics.AssertClose($"C {classes} forward", forward, expected.Loss, 1e-5, 1e-5);
+    }
+
     [Test]
     public void SoftmaxFocalLossMatchesTheReferenceWithItsLimitAtSaturatedRows([Values(0.0, 0.5, 2.0)] double gamma, [Values] bool weighted)
     {
@@ -423,19 +475,21 @@ public class CrossEntropyTests
         Assert.That(loss.ForwardBackward(logits, target, gradient, Reduction.Sum), Is.EqualTo(0f));
     }
 
-    [Test]
-    public void ThreadCapsGiveBitwiseEqualResults()
+    /// <summary>Long rows with smoothing, and short rows without (a vector of rows at a time) in chunks that do not end on a block.</summary>
+    [TestCase(700, 1031, 0.1f)]
+    [TestCase(20011, 17, 0f)]
+    public void ThreadCapsGiveBitwiseEqualResults(int rows, int classes, float smoothing)
     {
         int saved = LossKernelsSettings.MaxThreads;
         try
         {
-            (float[] logits, long[] target) = Sample(700, 1031, seed: 9, ignoreEvery: 7);
+            (float[] logits, long[] target) = Sample(rows, classes, seed: 9, ignoreEvery: 7);
             float[]? first = null;
             foreach (int threads in new[] { 1, 2, 4, 8 })
             {
                 LossKernelsSettings.MaxThreads = threads;
                 float[] gradient = new float[logits.Length];
-                float value = new CrossEntropyLoss(-100, 0.1f, 1e-4f).ForwardBackward(logits, target, gradient);
+                float value = new CrossEntropyLoss(-100, smoothing, 1e-4f).ForwardBackward(logits, target, gradient);
                 float[] results = [value, .. gradient];
                 if (first is null)
                     first = results;
