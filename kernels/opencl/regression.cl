@@ -48,7 +48,7 @@ inline vfloat balanced_l1(vfloat x, vfloat t, float4 p, vfloat* grad)
     vfloat d = x - t;
     vfloat a = fabs(d);
     vfloat scaled = b * a;
-    vfloat log_term = log1p(scaled / beta);
+    vfloat log_term = log1p((b / beta) * a);
     vfloat inlier_loss = (alpha / b) * (scaled + 1.0f) * log_term - alpha * a;
     vfloat outlier_loss = gamma * a + (gamma / b - alpha * beta);
     /* α(b·a + 1)/(b·a + β) − α rewritten as α(1 − β)/(b·a + β): no cancellation near a = 0. */

@@ -112,6 +112,30 @@ public static partial class VectorFunctions
     }
 
     /// <summary>
+    /// ln(1 + u) for u ≥ 0 (balanced L1's ln(b·a/β + 1)) through <see cref="Log1POfUnitInterval{TVec, TMath}"/> and no general
+    /// log: below 1 directly; from 1 up, w = 1 + u = 2^k·m with m in [1, 2), and ln(1 + u) = k·ln 2 + ln(1 + r) with
+    /// r = m − 1 + c·2^−k, where c = u − (w − 1) is the rounding of w (exact for u ≥ 1), so that the argument keeps what w
+    /// dropped. One division, no subnormal or special-value paths beyond +∞ (→ +∞); NaN stays NaN. Measured over 16,777,216
+    /// evenly spaced float bit patterns of [0, 1e30] and every float of [1, 2]: at most 1.92 ulp from the double ln(1 + u)
+    /// (<c>VectorFunctionsTests.Log1POfNonNegativeIsWithinTwoUlps</c>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TVec Log1POfNonNegative<TVec, TMath>(TVec u) where TVec : struct where TMath : struct, IVectorMath<TVec>
+    {
+        TVec one = TMath.Create(1f);
+        TVec w = TMath.Add(one, u);
+        TVec rounding = TMath.Subtract(u, TMath.Subtract(w, one));
+        // The biased exponent shifted into a float's low bits above 2²³ reads as 2²³ + k + 127.
+        TVec exponent = TMath.Subtract(TMath.Or(TMath.ShiftRightBits(w, 23), TMath.Create(TwoPow23)), TMath.Create(TwoPow23 + 127f));
+        TVec mantissa = TMath.Or(TMath.And(TMath.Create(BitConverter.Int32BitsToSingle(0x007FFFFF)), w), one);
+        TVec reduced = TMath.Add(TMath.Subtract(mantissa, one), TMath.ScaleByPowerOfTwo(rounding, TMath.Subtract(TMath.Create(0f), exponent)));
+        TVec small = TMath.LessThan(u, one);
+        TVec log = Log1POfUnitInterval<TVec, TMath>(TMath.Select(small, u, reduced));
+        TVec large = TMath.MultiplyAdd(exponent, TMath.Create(Ln2High), TMath.MultiplyAdd(exponent, TMath.Create(Ln2Low), log));
+        return TMath.Select(small, log, TMath.Select(TMath.Equal(u, TMath.Create(float.PositiveInfinity)), u, large));
+    }
+
+    /// <summary>
     /// ln(1 + u) for u in [0, 1] (the sigmoid losses' ln(1 + e^−|x|)), without the general <see cref="Log{TVec, TMath}"/>'s
     /// bit manipulation: ln(1 + u) = 2·atanh(u/(2 + u)), and with y = u/(1 + u/2) in [0, ⅔] (twice the atanh argument,
     /// so that no doubling is left to do) 2·atanh(y/2) = y + y³·P(y²), P of degree 3 fitted here for relative error

@@ -15,7 +15,8 @@ namespace LossKernels.Regression;
 /// equivalent. The gradient is the analytic derivative of that formula (what autograd computes).
 /// mmdetection returns <c>pred.sum() * 0</c> for empty input; here an empty mean is NaN like every other
 /// loss, and an empty sum 0. α, γ, β must be finite and positive (mmdetection asserts β &gt; 0), and γ/α at most 88.7, where b would
-/// overflow float and every loss be NaN (mmdetection returns NaN there).
+/// overflow float and every loss be NaN (mmdetection returns NaN there). The logarithm is the library's ln(1 + u) for u ≥ 0
+/// (at most 1.92 ulp) of u = (b/β)·a, b/β rounded once (mmdetection: b·a/β rounded twice).
 /// </remarks>
 public readonly struct BalancedL1Loss : IElementwiseTargetLoss
 {
@@ -82,17 +83,17 @@ public readonly struct BalancedL1Loss : IElementwiseTargetLoss
         TVec difference = TMath.Subtract(input, target);
         TVec magnitude = TMath.Abs(difference);
         TVec scaled = TMath.Multiply(TMath.Create(b), magnitude);
-        TVec logTerm = VectorMath.Log1P<TVec, TMath>(TMath.Divide(scaled, beta));
+        TVec logTerm = VectorFunctions.Log1POfNonNegative<TVec, TMath>(TMath.Multiply(TMath.Create(b / Beta), magnitude));
         TVec inlier = TMath.LessThan(magnitude, beta);
 
         TVec inlierLoss = TMath.Subtract(
             TMath.Multiply(TMath.Multiply(TMath.Create(Alpha / b), TMath.Add(scaled, one)), logTerm),
             TMath.Multiply(alpha, magnitude));
         TVec outlierLoss = TMath.Add(TMath.Multiply(TMath.Create(Gamma), magnitude), TMath.Create(Gamma / b - Alpha * Beta));
-        // α(b·a + 1)/(b·a + β) − α rewritten as α(1 − β)/(b·a + β): no cancellation near a = 0.
-        TVec inlierSlope = TMath.Add(
-            TMath.Multiply(alpha, logTerm),
-            TMath.Divide(TMath.Create(Alpha * (1f - Beta)), TMath.Add(scaled, beta)));
+        // α(b·a + 1)/(b·a + β) − α rewritten as α(1 − β)/(b·a + β): no cancellation near a = 0, and no division at β = 1.
+        TVec inlierSlope = TMath.Multiply(alpha, logTerm);
+        if (Beta != 1f)
+            inlierSlope = TMath.Add(inlierSlope, TMath.Divide(TMath.Create(Alpha * (1f - Beta)), TMath.Add(scaled, beta)));
         gradient = TMath.Multiply(VectorMath.Sign<TVec, TMath>(difference), TMath.Select(inlier, inlierSlope, TMath.Create(Gamma)));
         return TMath.Select(inlier, inlierLoss, outlierLoss);
     }

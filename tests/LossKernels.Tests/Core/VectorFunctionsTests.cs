@@ -42,6 +42,21 @@ public class VectorFunctionsTests
         Assert.That(worst, Is.LessThanOrEqualTo(2.0));
     }
 
+    /// <summary>
+    /// ln(1 + u) for u ≥ 0 (balanced L1) over 16,777,216 evenly spaced float bit patterns of [0, 1e30], and every float of
+    /// [1, 2] (where w = 1 + u rounds and the argument must carry what it dropped), then +∞ and NaN.
+    /// </summary>
+    [Test]
+    public void Log1POfNonNegativeIsWithinTwoUlps()
+    {
+        double worst = Math.Max(WorstUlps(Function.Log1POfNonNegative, 0, Bits(1e30f), Bits(1e30f) / (1 << 24)),
+            WorstUlps(Function.Log1POfNonNegative, Bits(1f), Bits(2f), 1));
+        TestContext.Out.WriteLine($"log1p on [0, 1e30]: max error {worst:F3} ulp");
+        Assert.That(worst, Is.LessThanOrEqualTo(2.0));
+        Assert.That(Apply<Vector128<float>, Width128>(Function.Log1POfNonNegative, Vector128.Create(float.PositiveInfinity)).ToScalar(), Is.EqualTo(float.PositiveInfinity));
+        Assert.That(float.IsNaN(Apply<Vector128<float>, Width128>(Function.Log1POfNonNegative, Vector128.Create(float.NaN)).ToScalar()));
+    }
+
     /// <summary>Every third float of [−104, 0]: the shortened exp of the sigmoid losses has the same values as the full one.</summary>
     [Test]
     public void ExpOfNonPositiveIsWithinTwoUlps()
@@ -105,6 +120,7 @@ public class VectorFunctionsTests
         Log,
         Log1POfUnitInterval,
         ExpOfNonPositive,
+        Log1POfNonNegative,
     }
 
     private const float MinNormal = 1.17549435e-38f;
@@ -119,6 +135,7 @@ public class VectorFunctionsTests
             Function.Exp => VectorFunctions.Exp<TVec, TMath>(x),
             Function.Log => VectorFunctions.Log<TVec, TMath>(x),
             Function.Log1POfUnitInterval => VectorFunctions.Log1POfUnitInterval<TVec, TMath>(x),
+            Function.Log1POfNonNegative => VectorFunctions.Log1POfNonNegative<TVec, TMath>(x),
             _ => VectorFunctions.ExpOfNonPositive<TVec, TMath>(x),
         };
 
@@ -142,7 +159,7 @@ public class VectorFunctionsTests
         Func<double, double> exact = function switch
         {
             Function.Log => Math.Log,
-            Function.Log1POfUnitInterval => Log1P,
+            Function.Log1POfUnitInterval or Function.Log1POfNonNegative => Log1P,
             _ => Math.Exp,
         };
         long low = Math.Min((uint)first, (uint)last), high = Math.Max((uint)first, (uint)last);
