@@ -89,11 +89,7 @@ internal readonly struct RowTarget(int left, float leftShare, int right, float r
     public static RowTarget None => new(0, 0f, -1, 0f);
 
     /// <summary>The target's total share, the factor of lse in the loss and of the softmax in the gradient.</summary>
-    public double Mass
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => (double)LeftShare + RightShare;
-    }
+    public double Mass => (double)LeftShare + RightShare;
 
     /// <summary>A hard target y of class weight w_y: (1 − ε)·w_y at y (w_y is 0 for an ignored row).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -111,7 +107,6 @@ internal readonly struct RowTarget(int left, float leftShare, int right, float r
     }
 
     /// <summary>Σ share·x over the (at most two) classes, given their logits; a zero share adds nothing, even beside an infinite logit.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double Dot(float leftLogit, float rightLogit) =>
         (LeftShare != 0f ? (double)LeftShare * leftLogit : 0d) + (Right >= 0 && RightShare != 0f ? (double)RightShare * rightLogit : 0d);
 
@@ -198,7 +193,6 @@ internal static class CrossEntropyRowMath
     /// ∂ℓ_r/∂x_c = s·(e_c/Σe)·(m + Σa + 2z·lse) − s·a_c − s·(the target's share of c), with s the row's scale and m the
     /// target's total share (<see cref="RowTarget.Mass"/>): the float s and the factor of e_c.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void GradientTerms(double scale, double lse, double sumExp, double mass, double coefficientSum, float lseSquareScale,
         out float rowScale, out float softmaxFactor)
     {
@@ -207,7 +201,6 @@ internal static class CrossEntropyRowMath
     }
 
     /// <summary>ℓ_r = m·lse − Σ share·x + Σa·lse − Σ a_c·x_c + z·lse², terms with a zero factor skipped (∞·0 would be NaN).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double RowLoss(double lse, double mass, double targetLogits, double coefficientSum, double weightedLogits, bool perClass, float lseSquareScale)
     {
         double loss = mass != 0d ? mass * lse - targetLogits : 0d;
@@ -237,9 +230,6 @@ internal static unsafe class CrossEntropyDriver
 
     /// <summary>The most logits of a block of positions (C·vectors·lanes): blocks shrink for many classes.</summary>
     private const int PositionBlockFloats = 8192;
-
-    /// <summary>1.5·2²³: a float in [0, 2²²) plus this keeps no fraction bits, so adding and subtracting it rounds to an integer.</summary>
-    private const float FloorShift = 12582912f;
 
     /// <summary>Rows of at most this many vectors of classes go through the blocked row kernel (longer rows amortize their own reductions).</summary>
     private const int BlockedRowVectors = 4;
@@ -600,9 +590,7 @@ internal static unsafe class CrossEntropyDriver
         {
             TVec label = TMath.Load(ref args.ContinuousTarget[first]);
             TVec one = TMath.Create(1f);
-            // ⌊l⌋ for 0 ≤ l < 2²²: round to nearest through the float's last place, then step down where that went up.
-            TVec nearest = TMath.Subtract(TMath.Add(label, TMath.Create(FloorShift)), TMath.Create(FloorShift));
-            TVec floor = TMath.Subtract(nearest, TMath.And(TMath.GreaterThan(nearest, label), one));
+            TVec floor = VectorFunctions.FloorOfSmall<TVec, TMath>(label);
             TVec next = TMath.Add(floor, one);
             TVec weight = args.RowWeight != null ? TMath.Load(ref args.RowWeight[first]) : one;
             left = TMath.Multiply(weight, TMath.Subtract(next, label));
@@ -613,7 +601,7 @@ internal static unsafe class CrossEntropyDriver
         }
 
         /// <summary>
-        /// A block's hard targets in lanes through <see cref="TryTarget"/>: the class (−1 when ignored) and its share, no second
+        /// A block's hard targets in lanes through <see cref="TryTarget"/> (inlined, with the targets' constructors, since it runs per lane): the class (−1 when ignored) and its share, no second
         /// class; <paramref name="lanes"/> holds three vectors' floats for the lanes on their way into registers.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -878,10 +866,8 @@ internal static unsafe class CrossEntropyDriver
         }
 
         /// <summary>The row's gradient scale s: the call's scale times the row's upstream.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private double RowScale(nint r) => args.GradientScale * (args.Upstream != null ? args.Upstream[r] : 1f);
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private double StoreLoss(nint r, double loss)
         {
             if (TMode.StoreLoss)

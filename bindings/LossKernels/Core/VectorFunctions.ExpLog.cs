@@ -112,6 +112,17 @@ public static partial class VectorFunctions
     }
 
     /// <summary>
+    /// ⌊x⌋ for |x| &lt; 2²²: x + 1.5·2²³ keeps no fraction bits, so adding and subtracting it rounds to the nearest integer
+    /// (as exp's reduction does), then one is taken off where that rounded up.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TVec FloorOfSmall<TVec, TMath>(TVec x) where TVec : struct where TMath : struct, IVectorMath<TVec>
+    {
+        TVec nearest = TMath.Subtract(TMath.Add(x, TMath.Create(RoundingShift)), TMath.Create(RoundingShift));
+        return TMath.Subtract(nearest, TMath.And(TMath.GreaterThan(nearest, x), TMath.Create(1f)));
+    }
+
+    /// <summary>
     /// ln(1 + u) for u ≥ 0 (balanced L1's ln(b·a/β + 1)) through <see cref="Log1POfUnitInterval{TVec, TMath}"/> and no general
     /// log: below 1 directly; from 1 up, w = 1 + u = 2^k·m with m in [1, 2), and ln(1 + u) = k·ln 2 + ln(1 + r) with
     /// r = m − 1 + c·2^−k, where c = u − (w − 1) is the rounding of w (exact for u ≥ 1), so that the argument keeps what w

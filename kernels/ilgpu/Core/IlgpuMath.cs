@@ -134,12 +134,6 @@ public readonly struct IlgpuMath : IVectorMath<float>
         c3 = Unsafe.Add(ref source, 3);
     }
 
-    /// <summary>The larger of the two, or <paramref name="b"/> where either is NaN.</summary>
-    public static float MaxOfNumbers(float a, float b) => a > b ? a : b;
-
-    /// <summary>The 1×1 block: a copy.</summary>
-    public static void TransposeSquare(ref float source, nint sourceStride, ref float destination, nint destinationStride) => destination = source;
-
     /// <summary>Stores one row of four floats.</summary>
     public static void StoreRows(float c0, float c1, float c2, float c3, ref float destination)
     {
@@ -148,6 +142,12 @@ public readonly struct IlgpuMath : IVectorMath<float>
         Unsafe.Add(ref destination, 2) = c2;
         Unsafe.Add(ref destination, 3) = c3;
     }
+
+    /// <summary>The larger of the two, or <paramref name="b"/> where either is NaN.</summary>
+    public static float MaxOfNumbers(float a, float b) => a > b ? a : b;
+
+    /// <summary>The 1×1 block: a copy.</summary>
+    public static void TransposeSquare(ref float source, nint sourceStride, ref float destination, nint destinationStride) => destination = source;
 
     private static float Mask(bool condition) => condition ? Interop.IntAsFloat(AllOnes) : 0f;
 }
