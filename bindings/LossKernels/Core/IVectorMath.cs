@@ -105,10 +105,10 @@ public static class VectorMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Sign<TVec, TMath>(TVec a) where TVec : struct where TMath : struct, IVectorMath<TVec>
     {
-        TVec one = TMath.Create(1f);
-        TVec zero = TMath.Create(0f);
-        TVec sign = TMath.Subtract(TMath.And(TMath.GreaterThan(a, zero), one), TMath.And(TMath.LessThan(a, zero), one));
-        return TMath.Select(TMath.IsNaN(a), a, sign);
+        // copysign(1, a) where |a| > 0, else |a| itself (+0, or NaN): three operations and one compare.
+        TVec magnitude = TMath.Abs(a);
+        TVec unit = TMath.Or(TMath.And(TMath.Create(-0f), a), TMath.Create(1f));
+        return TMath.Select(TMath.GreaterThan(magnitude, TMath.Create(0f)), unit, magnitude);
     }
 
     /// <summary>

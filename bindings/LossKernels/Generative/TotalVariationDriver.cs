@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -179,6 +180,7 @@ internal static unsafe class TotalVariationDriver
         }
 
         /// <summary>Row i's sum of terms, and with <paramref name="slopes"/> its slopes into <paramref name="a"/> and <paramref name="b"/> (0 where undefined).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private double Row<TVec, TMath>(float* plane, int i, float* a, float* b, float* pad, bool slopes)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
@@ -198,37 +200,16 @@ internal static unsafe class TotalVariationDriver
                 return 0d;
             }
 
-            TVec sum = TMath.Create(0f);
+            double interior = 0d;
             int j = 0;
             if (below != null)
             {
-                // Interior vectors (both differences in every lane): no masks, no copies.
-                bool isotropic = loss.Norm == TotalVariationNorm.Isotropic;
-                for (; j <= width - 1 - count; j += count)
-                {
-                    TVec centre = TMath.Load(ref row[j]);
-                    TVec dx = TMath.Subtract(TMath.Load(ref row[j + 1]), centre), dy = TMath.Subtract(TMath.Load(ref below[j]), centre);
-                    TVec slopeX, slopeY;
-                    if (anisotropic)
-                    {
-                        sum = TMath.Add(sum, TMath.Add(TMath.Abs(dx), TMath.Abs(dy)));
-                        if (!slopes)
-                            continue;
-                        TotalVariationMath.Absolute<TVec, TMath>(dx, out slopeX);
-                        TotalVariationMath.Absolute<TVec, TMath>(dy, out slopeY);
-                    }
-                    else
-                    {
-                        sum = TMath.Add(sum, TotalVariationMath.Joint<TVec, TMath>(dx, dy, isotropic, loss.JointEps, loss.HalfExponent, out slopeX, out slopeY));
-                        if (!slopes)
-                            continue;
-                    }
-
-                    TMath.Store(slopeX, ref a[j]);
-                    TMath.Store(slopeY, ref b[j]);
-                }
+                // Interior vectors end where a lane's right neighbour would pass the row: j + Count ≤ W − 1.
+                j = (width - 1) / count * count;
+                interior = Interior<TVec, TMath>(loss, row, below, a, b, j, slopes);
             }
 
+            TVec sum = TMath.Create(0f);
             for (; j < width; j += count)
             {
                 int used = Math.Min(count, width - j);
@@ -286,6 +267,61 @@ internal static unsafe class TotalVariationDriver
                 new Span<float>(pad + count, used).CopyTo(new Span<float>(b + j, used));
             }
 
+            return interior + TMath.Sum(sum);
+        }
+
+        /// <summary>
+        /// The row's interior vectors, columns [0, <paramref name="end"/>) (both differences in every lane: no masks, no copies): the sum of
+        /// their terms, and with <paramref name="slopes"/> A and B stored. A method of its own, one loop per case, returning a double, so that
+        /// the JIT keeps the loop's vectors in registers (inside <see cref="Row"/>, or returning the vector sum, it spilled them to the stack
+        /// every vector).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static double Interior<TVec, TMath>(in TotalVariationLoss loss, float* row, float* below, float* a, float* b, int end, bool slopes)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            int count = TMath.Count;
+            TVec sum = TMath.Create(0f);
+            if (loss.Norm == TotalVariationNorm.Anisotropic)
+            {
+                if (!slopes)
+                {
+                    for (int j = 0; j < end; j += count)
+                    {
+                        TVec centre = TMath.Load(ref row[j]);
+                        TVec dx = TMath.Subtract(TMath.Load(ref row[j + 1]), centre), dy = TMath.Subtract(TMath.Load(ref below[j]), centre);
+                        sum = TMath.Add(sum, TMath.Add(TMath.Abs(dx), TMath.Abs(dy)));
+                    }
+
+                    return TMath.Sum(sum);
+                }
+
+                for (int j = 0; j < end; j += count)
+                {
+                    TVec centre = TMath.Load(ref row[j]);
+                    TVec dx = TMath.Subtract(TMath.Load(ref row[j + 1]), centre), dy = TMath.Subtract(TMath.Load(ref below[j]), centre);
+                    sum = TMath.Add(sum, TMath.Add(TotalVariationMath.Absolute<TVec, TMath>(dx, out TVec slopeX), TotalVariationMath.Absolute<TVec, TMath>(dy, out TVec slopeY)));
+                    TMath.Store(slopeX, ref a[j]);
+                    TMath.Store(slopeY, ref b[j]);
+                }
+
+                return TMath.Sum(sum);
+            }
+
+            bool isotropic = loss.Norm == TotalVariationNorm.Isotropic;
+            float eps = loss.JointEps, halfBeta = loss.HalfExponent;
+            for (int j = 0; j < end; j += count)
+            {
+                TVec centre = TMath.Load(ref row[j]);
+                TVec dx = TMath.Subtract(TMath.Load(ref row[j + 1]), centre), dy = TMath.Subtract(TMath.Load(ref below[j]), centre);
+                sum = TMath.Add(sum, TotalVariationMath.Joint<TVec, TMath>(dx, dy, isotropic, eps, halfBeta, out TVec slopeX, out TVec slopeY));
+                if (!slopes)
+                    continue;
+                TMath.Store(slopeX, ref a[j]);
+                TMath.Store(slopeY, ref b[j]);
+            }
+
             return TMath.Sum(sum);
         }
 
@@ -293,6 +329,7 @@ internal static unsafe class TotalVariationDriver
         /// g[j] = scale·(A[j − 1] + B_above[j] − A[j] − B[j]), in vectors and a scalar head and tail of the same operations; with
         /// <paramref name="nonTemporal"/> the scalar head runs to a vector-aligned address and the vectors are streamed past the caches.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Combine<TVec, TMath>(float* a, float* b, float* above, float* gradient, int width, float scale, bool nonTemporal)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>

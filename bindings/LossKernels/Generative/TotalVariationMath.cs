@@ -15,9 +15,7 @@ internal static class TotalVariationMath
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
     {
-        TVec zero = TMath.Create(0f);
-        TVec sign = TMath.Select(TMath.GreaterThan(difference, zero), TMath.Create(1f), TMath.Select(TMath.LessThan(difference, zero), TMath.Create(-1f), zero));
-        slope = TMath.Select(TMath.IsNaN(difference), difference, sign);
+        slope = VectorMath.Sign<TVec, TMath>(difference);
         return TMath.Abs(difference);
     }
 
