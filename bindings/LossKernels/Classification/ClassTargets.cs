@@ -1,3 +1,4 @@
+using System.Numerics;
 using LossKernels.OpenCL;
 
 namespace LossKernels.Classification;
@@ -32,11 +33,50 @@ public static class ClassTargets
     internal static void Check(ReadOnlySpan<long> target, int classes, long? ignoreIndex)
     {
         CheckClasses(classes);
-        for (int i = 0; i < target.Length; i++)
+        CountIgnored(target, classes, ignoreIndex);
+    }
+
+    /// <summary>
+    /// The check on the CPU for <paramref name="classes"/> &gt; 0 (throws at the first bad index, naming its position) and the number
+    /// of targets equal to <paramref name="ignoreIndex"/>: whole vectors of indices at a time, the first vector with a bad lane and the
+    /// tail one by one.
+    /// </summary>
+    internal static long CountIgnored<TIndex>(ReadOnlySpan<TIndex> target, int classes, long? ignoreIndex)
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
+    {
+        long ignored = 0;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<TIndex>.IsSupported)
         {
-            if (IsBad(target[i], classes, ignoreIndex))
-                ThrowOutOfRange(i, target[i], classes, ignoreIndex);
+            // An int target can equal the ignore index only where the index is an int.
+            bool ignorable = ignoreIndex is long index && long.CreateTruncating(TIndex.CreateTruncating(index)) == index;
+            var ignore = new Vector<TIndex>(ignorable ? TIndex.CreateTruncating(ignoreIndex!.Value) : TIndex.Zero);
+            var limit = new Vector<TIndex>(TIndex.CreateTruncating(classes));
+            // Minus the ignored lanes so far, per lane (each lane counts at most n / lanes).
+            Vector<TIndex> counts = Vector<TIndex>.Zero;
+            for (; i <= target.Length - Vector<TIndex>.Count; i += Vector<TIndex>.Count)
+            {
+                var value = new Vector<TIndex>(target.Slice(i));
+                Vector<TIndex> isIgnored = ignorable ? Vector.Equals(value, ignore) : Vector<TIndex>.Zero;
+                Vector<TIndex> inRange = Vector.GreaterThanOrEqual(value, Vector<TIndex>.Zero) & Vector.LessThan(value, limit);
+                if (!Vector.EqualsAll(isIgnored | inRange, Vector<TIndex>.AllBitsSet))
+                    break;
+                counts += isIgnored;
+            }
+
+            ignored = -long.CreateTruncating(Vector.Sum(counts));
         }
+
+        for (; i < target.Length; i++)
+        {
+            long value = long.CreateTruncating(target[i]);
+            if (value == ignoreIndex)
+                ignored++;
+            else if ((ulong)value >= (ulong)classes)
+                ThrowOutOfRange(i, value, classes, ignoreIndex);
+        }
+
+        return ignored;
     }
 
     /// <summary>The same check on the device: the kernel records the first bad position; the host throws after the launch.</summary>

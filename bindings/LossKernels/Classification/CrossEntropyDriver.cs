@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace LossKernels.Classification;
 
@@ -319,9 +320,10 @@ internal static unsafe class CrossEntropyDriver
         /// <paramref name="vectors"/>·TVec's lane count of positions from <paramref name="i"/>, one per lane: the same three sweeps
         /// as <see cref="Row{TVec, TMath}"/> over the classes, each class's vectors in memory order (the class axis outside, so that
         /// a sweep reads a few long runs rather than C strided vectors per position), with the max, sums, lse and loss per lane
-        /// on the stack; each lane's target is read (and its logit gathered) before the sweeps, and its own term written after them.
+        /// on the stack; each lane's target is read (and its logit gathered) before the sweeps, and its one-hot term taken out of its
+        /// class's gradient in the last sweep. The stack rows are written before they are read: not zeroed first.
         /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        [SkipLocalsInit]
         private double Positions<TVec, TMath>(nint i, int vectors)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
@@ -336,21 +338,29 @@ internal static unsafe class CrossEntropyDriver
             float* activeLanes = stackalloc float[lanes];
             float* logitLanes = stackalloc float[lanes];
             float* scaleLanes = stackalloc float[lanes];
-            int* targetLanes = stackalloc int[lanes];
+            // Each lane's class as a float (exact below 2^24 classes), −1 where no one-hot term is pulled out of the gradient.
+            float* targetLanes = stackalloc float[lanes];
             // Per vector: max, Σ a·x, Σ a, Σ e.
             float* max = stackalloc float[lanes];
             float* weighted = stackalloc float[lanes];
             float* shares = stackalloc float[lanes];
             float* sums = stackalloc float[lanes];
-            for (int lane = 0; lane < lanes; lane++)
+            if (t == null && args.ContinuousTarget == null)
+                HardTargetLanes(i, lanes, targetLanes, activeLanes, hardLanes);
+            else
             {
-                bool kept = TryTarget(i + lane, out RowTarget target);
-                targetLanes[lane] = kept ? target.Left : -1;
-                activeLanes[lane] = kept ? BitConverter.Int32BitsToSingle(-1) : 0f;
-                hardLanes[lane] = kept ? target.LeftShare : 0f;
-                logitLanes[lane] = t == null && kept ? x[(nint)target.Left * spatial + lane] : 0f;
-                scaleLanes[lane] = args.GradientScale * (args.Upstream != null ? args.Upstream[i + lane] : 1f);
+                for (int lane = 0; lane < lanes; lane++)
+                {
+                    bool kept = TryTarget(i + lane, out RowTarget target);
+                    targetLanes[lane] = kept && t == null ? target.Left : -1f;
+                    activeLanes[lane] = kept ? BitConverter.Int32BitsToSingle(-1) : 0f;
+                    hardLanes[lane] = kept ? target.LeftShare : 0f;
+                }
             }
+
+            TVec callScale = TMath.Create(args.GradientScale);
+            for (int v = 0; v < vectors; v++)
+                TMath.Store(args.Upstream != null ? TMath.Multiply(callScale, TMath.Load(ref args.Upstream[i + v * count])) : callScale, ref scaleLanes[v * count]);
 
             bool perClass = t != null || args.Smoothing != 0f;
             float uniform = args.Smoothing / classes;
@@ -359,6 +369,7 @@ internal static unsafe class CrossEntropyDriver
             for (int v = 0; v < vectors; v++)
             {
                 TMath.Store(TMath.Load(ref x[v * count]), ref max[v * count]);
+                TMath.Store(zero, ref logitLanes[v * count]);
                 TMath.Store(zero, ref weighted[v * count]);
                 TMath.Store(zero, ref shares[v * count]);
                 TMath.Store(zero, ref sums[v * count]);
@@ -367,10 +378,18 @@ internal static unsafe class CrossEntropyDriver
             for (int c = 0; c < classes; c++)
             {
                 float* xc = x + (nint)c * spatial;
+                TVec classIndex = TMath.Create(c);
                 for (int v = 0; v < vectors; v++)
                 {
+                    // The next block's run of this class: C runs D apart are too many streams for the hardware prefetcher.
+                    if (Sse.IsSupported)
+                        Sse.Prefetch0(xc + lanes + v * count);
+
                     TVec value = TMath.Load(ref xc[v * count]);
                     TMath.Store(TMath.Max(TMath.Load(ref max[v * count]), value), ref max[v * count]);
+                    // The target's logit, picked up as its class passes (not gathered lane by lane before the run is in the cache).
+                    TMath.Store(TMath.Select(TMath.Equal(TMath.Load(ref targetLanes[v * count]), classIndex), value, TMath.Load(ref logitLanes[v * count])),
+                        ref logitLanes[v * count]);
                     if (perClass)
                     {
                         TVec a = PositionCoefficient<TVec, TMath>(w, t == null ? null : t + v * count, c, spatial, share, uniform);
@@ -418,6 +437,9 @@ internal static unsafe class CrossEntropyDriver
                 if (TMode.StoreLoss)
                     TMath.Store(loss, ref args.Output[i + v * count]);
                 total += TMath.Sum(loss);
+                // The target's one-hot term s·h, pulled out of its class's gradient in the sweep below.
+                if (TMode.StoreGradient)
+                    TMath.Store(TMath.Multiply(TMath.Load(ref scaleLanes[v * count]), hard), ref hardLanes[v * count]);
             }
 
             if (!TMode.StoreGradient)
@@ -425,6 +447,7 @@ internal static unsafe class CrossEntropyDriver
             for (int c = 0; c < classes; c++)
             {
                 float* gc = g + (nint)c * spatial;
+                TVec classIndex = TMath.Create(c);
                 for (int v = 0; v < vectors; v++)
                 {
                     TVec gradient = TMath.Multiply(TMath.Load(ref gc[v * count]), TMath.Load(ref sums[v * count]));
@@ -434,17 +457,38 @@ internal static unsafe class CrossEntropyDriver
                         gradient = TMath.Subtract(gradient, TMath.Multiply(a, TMath.Load(ref scaleLanes[v * count])));
                     }
 
-                    TMath.Store(TMath.And(TMath.Load(ref activeLanes[v * count]), gradient), ref gc[v * count]);
+                    gradient = TMath.And(TMath.Load(ref activeLanes[v * count]), gradient);
+                    TVec pulled = TMath.And(TMath.Equal(TMath.Load(ref targetLanes[v * count]), classIndex), TMath.Load(ref hardLanes[v * count]));
+                    TMath.Store(TMath.Subtract(gradient, pulled), ref gc[v * count]);
                 }
             }
 
+            return total;
+        }
+
+        /// <summary>
+        /// Hard targets <paramref name="first"/>… of <paramref name="lanes"/> lanes, branch-free (what <see cref="TryTarget"/> gives for
+        /// them): the class as a float (−1 when ignored), an all-ones mask of the kept lanes, and the target's share (1 − ε)·w_y·(row
+        /// weight), 0 when ignored.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void HardTargetLanes(nint first, int lanes, float* classes, float* keptLanes, float* shares)
+        {
+            long ignore = args.IgnoreIndex;
+            float keep = 1f - args.Smoothing;
+            float* classWeight = args.ClassWeight, rowWeight = args.RowWeight;
             for (int lane = 0; lane < lanes; lane++)
             {
-                if (targetLanes[lane] >= 0 && t == null)
-                    g[(nint)targetLanes[lane] * spatial + lane] -= scaleLanes[lane] * hardLanes[lane];
+                long value = long.CreateTruncating(args.Target[first + lane]);
+                bool kept = value != ignore;
+                int y = kept ? (int)value : 0;
+                float weight = classWeight != null ? classWeight[y] : 1f;
+                if (rowWeight != null)
+                    weight *= rowWeight[first + lane];
+                classes[lane] = kept ? y : -1f;
+                keptLanes[lane] = BitConverter.Int32BitsToSingle(kept ? -1 : 0);
+                shares[lane] = kept ? keep * weight : 0f;
             }
-
-            return total;
         }
 
         /// <summary>a_c for the lanes' positions: (ε/C)·w_c, or w_c·((1 − ε)·t_c + ε/C) for soft targets, t's classes D apart.</summary>
@@ -601,7 +645,7 @@ internal static unsafe class CrossEntropyDriver
         }
 
         /// <summary>
-        /// A block's hard targets in lanes through <see cref="TryTarget"/> (inlined, with the targets' constructors, since it runs per lane): the class (−1 when ignored) and its share, no second
+        /// A block's hard targets in lanes through <see cref="HardTargetLanes"/>: the class (−1 when ignored) and its share, no second
         /// class; <paramref name="lanes"/> holds three vectors' floats for the lanes on their way into registers.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -611,13 +655,7 @@ internal static unsafe class CrossEntropyDriver
         {
             int count = TMath.Count;
             float* shares = lanes, classes = lanes + count, keptLanes = lanes + 2 * count;
-            for (int k = 0; k < count; k++)
-            {
-                bool isKept = TryTarget(first + k, out RowTarget target);
-                keptLanes[k] = isKept ? BitConverter.Int32BitsToSingle(-1) : 0f;
-                classes[k] = isKept ? target.Left : -1f;
-                shares[k] = isKept ? target.LeftShare : 0f;
-            }
+            HardTargetLanes(first, count, classes, keptLanes, shares);
 
             left = TMath.Load(ref shares[0]);
             leftClass = TMath.Load(ref classes[0]);

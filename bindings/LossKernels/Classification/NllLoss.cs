@@ -110,15 +110,15 @@ public readonly partial struct NllLoss
             ThrowHelper.IfPartialOverlap(input, inputGrad.Slice(0, input.Length), nameof(inputGrad));
         }
 
-        double targetWeightSum = 0d;
-        for (int r = 0; r < rows; r++)
+        double targetWeightSum = rows - ClassTargets.CountIgnored(target, classes, IgnoreIndex);
+        if (!weight.IsEmpty)
         {
-            long value = target[r];
-            if (value == IgnoreIndex)
-                continue;
-            if ((ulong)value >= (ulong)classes)
-                ClassTargets.ThrowOutOfRange(r, value, classes, IgnoreIndex);
-            targetWeightSum += weight.IsEmpty ? 1f : weight[(int)value];
+            targetWeightSum = 0d;
+            for (int r = 0; r < rows; r++)
+            {
+                if (target[r] != IgnoreIndex)
+                    targetWeightSum += weight[(int)target[r]];
+            }
         }
 
         double divisor = reduction == Reduction.Mean ? targetWeightSum : 1d;

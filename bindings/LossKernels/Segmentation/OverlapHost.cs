@@ -44,14 +44,7 @@ internal static class OverlapHost
     /// <summary>Throws at the first class index outside [0, C) that is not the ignored value, naming its position.</summary>
     public static void CheckClasses<TIndex>(ReadOnlySpan<TIndex> target, int classes, long? ignoreIndex)
         where TIndex : unmanaged, IBinaryInteger<TIndex>
-    {
-        for (int i = 0; i < target.Length; i++)
-        {
-            long value = long.CreateTruncating(target[i]);
-            if ((ulong)value >= (ulong)classes && value != ignoreIndex)
-                Classification.ClassTargets.ThrowOutOfRange(i, value, classes, ignoreIndex);
-        }
-    }
+        => Classification.ClassTargets.CountIgnored(target, classes, ignoreIndex);
 
     /// <summary>
     /// From sweep 1's partials <c>[N, blocks, C, 5]</c>: the sums per group (added in index order), the loss, and — when

@@ -547,6 +547,51 @@ public class CrossEntropyTests
         Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => loss.ForwardBackward(logits, [0L, 1L, 7L, 0L], gradient))!.Message, Does.Contain("2"));
     }
 
+    /// <summary>
+    /// The target check runs whole vectors of indices: a bad index at any position of a vector or of the tail is the one named, the
+    /// ignored targets are counted, and an int target never equals an ignore index outside int's range.
+    /// </summary>
+    [Test]
+    public void TargetCheckNamesTheFirstBadPositionAndCountsTheIgnored([Values(0, 1, 7, 8, 9, 16, 17, 33, 70)] int length)
+    {
+        var random = new Random(length);
+        long[] target = [.. Enumerable.Range(0, length).Select(i => i % 5 == 3 ? -100L : random.Next(4))];
+        int[] narrow = [.. target.Select(t => (int)t)];
+        long ignored = target.Count(t => t == -100);
+        Assert.That(ClassTargets.CountIgnored<long>(target, 4, -100), Is.EqualTo(ignored));
+        Assert.That(ClassTargets.CountIgnored<int>(narrow, 4, -100), Is.EqualTo(ignored));
+        if (ignored == 0)
+            Assert.That(ClassTargets.CountIgnored<long>(target, 4, null), Is.EqualTo(0));
+        else
+            Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => ClassTargets.CountIgnored<long>(target, 4, null))!.Message,
+                Does.Contain("index 3 is -100"), "no ignore index: -100 is a bad class");
+        for (int bad = 0; bad < length; bad++)
+        {
+            foreach (long value in new[] { 4L, -1L, long.MinValue, (1L << 32) + 1 })
+            {
+                long[] wrong = [.. target];
+                wrong[bad] = value;
+                if (bad + 1 < length)
+                    wrong[^1] = 9;
+                var e = Assert.Throws<ArgumentOutOfRangeException>(() => ClassTargets.CountIgnored<long>(wrong, 4, -100))!;
+                Assert.That(e.Message, Does.Contain($"index {bad} is {value}"), $"length {length}, bad at {bad}");
+                int[] wrongNarrow = [.. wrong.Select(t => (int)t)];
+                if ((int)value is < 0 or >= 4 && (int)value != -100)
+                    Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => ClassTargets.CountIgnored<int>(wrongNarrow, 4, -100))!.Message,
+                        Does.Contain($"index {bad} is {(int)value}"));
+            }
+        }
+
+        // An ignore index that no int equals: int targets of its truncated value are out of range, not ignored.
+        int[] truncated = [.. Enumerable.Repeat(0, length)];
+        if (length > 0)
+        {
+            truncated[length / 2] = unchecked((int)((1L << 32) - 100));
+            Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => ClassTargets.CountIgnored<int>(truncated, 4, (1L << 32) - 100))!.Message,
+                Does.Contain($"index {length / 2} is -100"));
+        }
+    }
+
     [Test]
     public void GradientMatchesFiniteDifferences()
     {
