@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace LossKernels.Segmentation;
 
@@ -228,11 +229,19 @@ internal static unsafe class OverlapDriver
             int classes = args.Shape.Classes, count = TMath.Count, vectors = block.Vectors;
             float* max = block.Rows, sum = block.Rows + vectors * count;
             for (int v = 0; v < vectors; v++)
+            {
+                Prefetch(block.Input, (vectors + v) * count);
                 TMath.Store(TMath.Load(ref block.Input[v * count]), ref max[v * count]);
+            }
+
             for (int c = 1; c < classes; c++)
             {
+                float* x = block.At(block.Input, c);
                 for (int v = 0; v < vectors; v++)
-                    TMath.Store(TMath.Max(TMath.Load(ref max[v * count]), TMath.Load(ref block.At(block.Input, c)[v * count])), ref max[v * count]);
+                {
+                    Prefetch(x, (vectors + v) * count);
+                    TMath.Store(TMath.Max(TMath.Load(ref max[v * count]), TMath.Load(ref x[v * count])), ref max[v * count]);
+                }
             }
 
             for (int v = 0; v < vectors; v++)
@@ -333,6 +342,7 @@ internal static unsafe class OverlapDriver
                 float* destination = softmax ? block.Values + (nint)c * vectors * count : block.At(block.Gradient, c);
                 for (int v = 0; v < vectors; v++)
                 {
+                    Prefetch(block.At(block.Input, c), (vectors + v) * count);
                     TVec p = Probability<TVec, TMath>(block, c, v, out TVec target, out TVec kept, out TVec slope);
                     TVec g = OverlapMath.ProbabilityGradient<TVec, TMath>(kept, p, target, k[0], k[1], k[2]);
                     if (softmax)
@@ -356,6 +366,18 @@ internal static unsafe class OverlapDriver
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Asks for the line of the next block that is <paramref name="offset"/> floats into <paramref name="run"/> (a class's pixels
+    /// of this block, <paramref name="offset"/> past a whole block): the C runs d1·… apart outnumber the streams the hardware
+    /// prefetcher follows. A hint past the image's end reads nothing.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(float* run, int offset)
+    {
+        if (Sse.IsSupported)
+            Sse.Prefetch0(run + offset);
     }
 
     /// <summary>
