@@ -157,6 +157,7 @@ internal static unsafe class Gemm
         }
 
         /// <summary>The panel of B's k's [k0, k0 + depth) and columns from <paramref name="firstColumn"/>, k-major (panel[k·width + c]), zeros past the last column.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void PackB(float* panel, int k0, int depth, int firstColumn, int columns, int width)
         {
             for (int k = 0; k < depth; k++)
@@ -172,6 +173,7 @@ internal static unsafe class Gemm
         /// time, four k's read from each and transposed in registers (a scalar copy that writes each float to another cache line costs a
         /// fifth of the SYRK); the rest one by one.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void PackTransposed(float* rows, int stride, float* panel, int depth, int columns, int width)
         {
             int c = 0;
@@ -191,6 +193,7 @@ internal static unsafe class Gemm
         }
 
         /// <summary>panel[k·width + t] = rows[t·stride + k] for t &lt; 4 and k &lt; depth: 4×4 blocks through SSE's unpacks.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Transpose4(float* rows, int stride, float* panel, int width, int depth)
         {
             float* r0 = rows, r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride;
@@ -220,6 +223,7 @@ internal static unsafe class Gemm
         /// Slivers of <see cref="TileRows"/> rows of A from <paramref name="firstRow"/>, each row's k's contiguous (packed[t·depth + k]: row copies,
         /// and six short streams for the micro-kernel's broadcasts), rows past the last repeating it.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void PackA(float* packed, int k0, int depth, int firstRow, int rows, int slivers)
         {
             for (int r = 0; r < slivers * TileRows; r++)
