@@ -490,7 +490,8 @@ internal readonly struct GhmcElement<TBins>(TBins table, int bins) : IElementwis
         return TMath.Select(TMath.IsNaN(g), g, bin);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    // Inlined into the driver's loops (their optimized listings hold no calls): as a method of its own, fused 1.6–1.8× slower.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Evaluate<TVec, TMath>(TVec input, TVec target, out TVec gradient)
         where TVec : struct
         where TMath : struct, IVectorMath<TVec>
