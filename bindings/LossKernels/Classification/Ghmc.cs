@@ -350,12 +350,14 @@ public readonly unsafe struct GhmcLoss
             where TMath : struct, IVectorMath<TVec>
         {
             int count = TMath.Count;
-            // atLeast[b·count + lane]: the lane's count of valid elements with g ≥ edge b, as a negative int32 (masks are −1);
-            // a chunk is at most 2^19 elements, so no lane passes 2^31. Entry 0 counts every valid element.
-            float* atLeast = stackalloc float[bins * count];
-            new Span<float>(atLeast, bins * count).Clear();
-            // A block's gradient norms, −1 where the element is not counted (a weight ≤ 0, padding): then each edge's counts of the
-            // block add up in a register, one pass over these L1-resident norms per edge, rather than through memory per vector.
+            // below[b·count + lane]: the lane's count of elements with g < edge b (every element not counted among them), as a negative
+            // int32 (masks are −1); a chunk is at most 2^19 elements, so no lane passes 2^31. The count at edge b, g ≥ edge b, is the
+            // lanes seen less that: entry 0 gives every valid element.
+            float* below = stackalloc float[bins * count];
+            new Span<float>(below, bins * count).Clear();
+            long lanesSeen = 0;
+            // A block's gradient norms, −1 where the element is not counted (a weight ≤ 0, padding, a NaN norm): then the counts of two
+            // edges at a time add up in registers, one pass over these L1-resident norms per pair of edges.
             float* norms = stackalloc float[BlockVectors * count];
             float* padX = stackalloc float[count];
             float* padT = stackalloc float[count];
@@ -385,7 +387,8 @@ public readonly unsafe struct GhmcLoss
                     }
 
                     TVec g = GhmcElement<BinTable>.Norm<TVec, TMath>(TMath.Load(ref xs[0]), TMath.Load(ref ts[0]));
-                    // NaN gradient norms (a NaN logit or target) fall in no bin, as in mmdetection: NaN ≥ edge is false, even for edge 0.
+                    // NaN gradient norms (a NaN logit or target) fall in no bin, as in mmdetection (NaN ≥ edge is false, even for edge 0).
+                    g = TMath.Select(TMath.IsNaN(g), uncounted, g);
                     if (w != null)
                         g = TMath.Select(TMath.GreaterThan(TMath.Load(ref ws[0]), zero), g, uncounted);
                     if (used < count)
@@ -393,27 +396,32 @@ public readonly unsafe struct GhmcLoss
                     TMath.Store(g, ref norms[vectors * count]);
                 }
 
-                for (int b = 0; b < bins; b++)
+                lanesSeen += (long)vectors * count;
+                // g < edge, so g ≥ edge is its complement for the numbers these norms are: the test GhmcElement.Bin places elements by.
+                for (int b = 0; b < bins; b += 2)
                 {
-                    TVec edge = TMath.Create(edges[b]);
-                    TVec beyond = TMath.Load(ref atLeast[b * count]);
-                    // g ≥ edge as max(g, edge) = g: the test GhmcElement.Bin places elements by.
+                    int next = Math.Min(b + 1, bins - 1);
+                    TVec edge = TMath.Create(edges[b]), nextEdge = TMath.Create(edges[next]);
+                    TVec under = TMath.Load(ref below[b * count]), underNext = TMath.Load(ref below[next * count]);
                     for (int v = 0; v < vectors; v++)
                     {
                         TVec g = TMath.Load(ref norms[v * count]);
-                        beyond = TMath.AddBits(beyond, TMath.Equal(TMath.Max(g, edge), g));
+                        under = TMath.AddBits(under, TMath.LessThan(g, edge));
+                        underNext = TMath.AddBits(underNext, TMath.LessThan(g, nextEdge));
                     }
 
-                    TMath.Store(beyond, ref atLeast[b * count]);
+                    TMath.Store(under, ref below[b * count]);
+                    if (next != b)
+                        TMath.Store(underNext, ref below[next * count]);
                 }
             }
 
             long valid = 0, above = 0;
             for (int b = bins - 1; b >= 0; b--)
             {
-                long atEdge = 0;
+                long atEdge = lanesSeen;
                 for (int j = 0; j < count; j++)
-                    atEdge -= BitConverter.SingleToInt32Bits(atLeast[b * count + j]);
+                    atEdge += BitConverter.SingleToInt32Bits(below[b * count + j]);
                 if (atEdge != above)
                     Interlocked.Add(ref counts[b], atEdge - above);
                 above = atEdge;
