@@ -547,7 +547,8 @@ internal static unsafe class CrossEntropyDriver
         /// Σe summed in float over at most four vectors' classes. The block's logits are all read before its gradient is
         /// written, so it may overwrite them in place.
         /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        // Compiled optimized from the first call: too large to inline into the caller, it ran at tier 0 in short runs (20× slower).
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private double RowBlock<TVec, TMath>(nint first, float* columns)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
@@ -672,7 +673,8 @@ internal static unsafe class CrossEntropyDriver
         /// gradient sweep scales them, so exp runs once per logit. (A two-pass form that recomputes exp instead of rereading
         /// was measured slower at every row length from 32,000 to 4,194,304 classes here: see benchmarks/RESULTS.md.)
         /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        // Compiled optimized from the first call: too large to inline into the caller, it ran at tier 0 in short runs (20× slower).
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private double Row<TVec, TMath>(nint r)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>

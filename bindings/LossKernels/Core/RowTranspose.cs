@@ -93,8 +93,10 @@ internal static class RowTranspose
     /// <summary>
     /// Row k of the 16×16 block at <paramref name="destination"/> (rows <paramref name="destinationStride"/> floats apart) is
     /// column k of the block at <paramref name="source"/>: 4×4 transposes within each 128-bit lane, then two rounds of
-    /// 128-bit lane shuffles gather each column's four quarters.
+    /// 128-bit lane shuffles gather each column's four quarters. Called once per block of rows, not inlined: compiled optimized from
+    /// the first call (at tier 0 the blocked row kernel ran 3–4× slower in short runs), as are the other squares.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Square16(ref float source, nint sourceStride, ref float destination, nint destinationStride)
     {
         if (!Avx512F.IsSupported)
@@ -113,6 +115,7 @@ internal static class RowTranspose
         Columns(a2, b2, c2, d2, ref destination, 2, destinationStride);
         Columns(a3, b3, c3, d3, ref destination, 3, destinationStride);
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static void Quarters(ref float source, nint row, nint stride, out Vector512<float> q0, out Vector512<float> q1, out Vector512<float> q2, out Vector512<float> q3)
         {
             Vector512<float> r0 = Load512(ref source, row * stride), r1 = Load512(ref source, (row + 1) * stride);
@@ -126,6 +129,7 @@ internal static class RowTranspose
         }
 
         // Columns m, 4 + m, 8 + m and 12 + m from the q_m of the four row quarters: 128-bit lanes [0, 2] and [1, 3] of each pair, then again.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static void Columns(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d, ref float destination, nint m, nint stride)
         {
             Vector512<float> abEven = Avx512F.Shuffle4x128(a, b, 0x88), abOdd = Avx512F.Shuffle4x128(a, b, 0xDD);
@@ -136,10 +140,12 @@ internal static class RowTranspose
             Avx512F.Shuffle4x128(abOdd, cdOdd, 0xDD).StoreUnsafe(ref destination, (nuint)((m + 12) * stride));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static Vector512<float> Load512(ref float source, nint offset) => Vector512.LoadUnsafe(ref source, (nuint)offset);
     }
 
     /// <summary>The 8×8 form of <see cref="Square16"/>: the in-lane 4×4 transposes, then each column's two halves joined.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Square8(ref float source, nint sourceStride, ref float destination, nint destinationStride)
     {
         if (!Avx.IsSupported)
@@ -157,16 +163,19 @@ internal static class RowTranspose
         Columns(a2, b2, ref destination, 2, destinationStride);
         Columns(a3, b3, ref destination, 3, destinationStride);
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static void Columns(Vector256<float> a, Vector256<float> b, ref float destination, nint m, nint stride)
         {
             Avx.Permute2x128(a, b, 0x20).StoreUnsafe(ref destination, (nuint)(m * stride));
             Avx.Permute2x128(a, b, 0x31).StoreUnsafe(ref destination, (nuint)((m + 4) * stride));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static Vector256<float> Load256(ref float source, nint offset) => Vector256.LoadUnsafe(ref source, (nuint)offset);
     }
 
     /// <summary>The 4×4 form of <see cref="Square16"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Square4(ref float source, nint sourceStride, ref float destination, nint destinationStride)
     {
         Transpose(Vector128.LoadUnsafe(ref source), Vector128.LoadUnsafe(ref source, (nuint)sourceStride),
@@ -179,6 +188,7 @@ internal static class RowTranspose
     }
 
     /// <summary>The square transpose one element at a time, where the shuffles are missing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SquareElementwise(int size, ref float source, nint sourceStride, ref float destination, nint destinationStride)
     {
         for (nint row = 0; row < size; row++)
