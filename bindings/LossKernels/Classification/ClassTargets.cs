@@ -30,7 +30,8 @@ public static class ClassTargets
     public static void Validate(ReadOnlySpan<long> target, int classes, long ignoreIndex = DefaultIgnoreIndex) => Check(target, classes, ignoreIndex);
 
     /// <summary>The check with an ignore index, or none (<paramref name="ignoreIndex"/> null: every index outside [0, C) is bad).</summary>
-    internal static void Check(ReadOnlySpan<long> target, int classes, long? ignoreIndex)
+    internal static void Check<TIndex>(ReadOnlySpan<TIndex> target, int classes, long? ignoreIndex)
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
     {
         CheckClasses(classes);
         CountIgnored(target, classes, ignoreIndex);
@@ -79,6 +80,27 @@ public static class ClassTargets
         return ignored;
     }
 
+    /// <summary>
+    /// The check, and the kept targets' weight Σ w_y over those not equal to <paramref name="ignoreIndex"/>, added in index order: the
+    /// mean's divisor of cross entropy and NLL. Without weights it is the count of kept targets, <paramref name="kept"/>.
+    /// </summary>
+    internal static double KeptWeight<TIndex>(ReadOnlySpan<TIndex> target, int classes, long ignoreIndex, ReadOnlySpan<float> weight, out long kept)
+        where TIndex : unmanaged, IBinaryInteger<TIndex>
+    {
+        kept = target.Length - CountIgnored(target, classes, ignoreIndex);
+        if (weight.IsEmpty)
+            return kept;
+        double sum = 0d;
+        for (int r = 0; r < target.Length; r++)
+        {
+            long value = long.CreateTruncating(target[r]);
+            if (value != ignoreIndex)
+                sum += weight[(int)value];
+        }
+
+        return sum;
+    }
+
     /// <summary>The same check on the device: the kernel records the first bad position; the host throws after the launch.</summary>
     /// <param name="target">Class indices on the device.</param>
     /// <param name="classes">The class count C &gt; 0.</param>
@@ -121,8 +143,6 @@ public static class ClassTargets
             ThrowOutOfRange(position, value, classes, ignoreIndex);
         }
     }
-
-    private static bool IsBad(long value, int classes, long? ignoreIndex) => value != ignoreIndex && (ulong)value >= (ulong)classes;
 
     private static void CheckClasses(int classes)
     {

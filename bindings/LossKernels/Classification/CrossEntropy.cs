@@ -329,27 +329,8 @@ public readonly partial struct CrossEntropyLoss
             ThrowHelper.Argument(nameof(logits), "logits are empty but there are targets: C must be at least 1.");
         if (!weight.IsEmpty)
             ThrowHelper.IfLengthDiffers(classes, weight.Length, nameof(weight));
-        if (rows == 0)
-        {
-            targetWeightSum = 0d;
-            keptRows = 0;
-            return classes;
-        }
-
-        keptRows = rows - (int)ClassTargets.CountIgnored(target, classes, IgnoreIndex);
-        targetWeightSum = keptRows;
-        if (!weight.IsEmpty)
-        {
-            // Σ w_y in index order (a value of the shape and targets alone).
-            targetWeightSum = 0d;
-            for (int r = 0; r < rows; r++)
-            {
-                long value = long.CreateTruncating(target[r]);
-                if (value != IgnoreIndex)
-                    targetWeightSum += weight[(int)value];
-            }
-        }
-
+        targetWeightSum = ClassTargets.KeptWeight(target, classes, IgnoreIndex, weight, out long kept);
+        keptRows = (int)kept;
         return classes;
     }
 

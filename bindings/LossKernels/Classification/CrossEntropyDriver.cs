@@ -100,7 +100,6 @@ internal readonly struct RowTarget(int left, float leftShare, int right, float r
     /// A continuous label l (distribution focal loss) with row weight w: w·(⌊l⌋ + 1 − l) at ⌊l⌋ and w·(l − ⌊l⌋) at ⌊l⌋ + 1, the
     /// second dropped past the last class. The label was checked to lie in [0, C − 1].
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static RowTarget Continuous(float label, float rowWeight, int classes)
     {
         int left = (int)label;
@@ -320,8 +319,9 @@ internal static unsafe class CrossEntropyDriver
         /// <paramref name="vectors"/>·TVec's lane count of positions from <paramref name="i"/>, one per lane: the same three sweeps
         /// as <see cref="Row{TVec, TMath}"/> over the classes, each class's vectors in memory order (the class axis outside, so that
         /// a sweep reads a few long runs rather than C strided vectors per position), with the max, sums, lse and loss per lane
-        /// on the stack; each lane's target is read (and its logit gathered) before the sweeps, and its one-hot term taken out of its
-        /// class's gradient in the last sweep. The stack rows are written before they are read: not zeroed first.
+        /// on the stack; each lane's target is read before the sweeps, its logit picked up in the max sweep as its class passes, and
+        /// its one-hot term taken out of its class's gradient in the last sweep. The stack rows are written before they are read: not
+        /// zeroed first.
         /// </summary>
         [SkipLocalsInit]
         private double Positions<TVec, TMath>(nint i, int vectors)
@@ -467,27 +467,18 @@ internal static unsafe class CrossEntropyDriver
         }
 
         /// <summary>
-        /// Hard targets <paramref name="first"/>… of <paramref name="lanes"/> lanes, branch-free (what <see cref="TryTarget"/> gives for
-        /// them): the class as a float (−1 when ignored), an all-ones mask of the kept lanes, and the target's share (1 − ε)·w_y·(row
-        /// weight), 0 when ignored.
+        /// <see cref="HardTarget"/> for <paramref name="lanes"/> lanes from <paramref name="first"/>: the class as a float (−1 when
+        /// ignored), an all-ones mask of the kept lanes, and the target's share (0 when ignored).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void HardTargetLanes(nint first, int lanes, float* classes, float* keptLanes, float* shares)
         {
-            long ignore = args.IgnoreIndex;
-            float keep = 1f - args.Smoothing;
-            float* classWeight = args.ClassWeight, rowWeight = args.RowWeight;
             for (int lane = 0; lane < lanes; lane++)
             {
-                long value = long.CreateTruncating(args.Target[first + lane]);
-                bool kept = value != ignore;
-                int y = kept ? (int)value : 0;
-                float weight = classWeight != null ? classWeight[y] : 1f;
-                if (rowWeight != null)
-                    weight *= rowWeight[first + lane];
-                classes[lane] = kept ? y : -1f;
+                bool kept = HardTarget(first + lane, out RowTarget target);
+                classes[lane] = kept ? target.Left : -1f;
                 keptLanes[lane] = BitConverter.Int32BitsToSingle(kept ? -1 : 0);
-                shares[lane] = kept ? keep * weight : 0f;
+                shares[lane] = target.LeftShare;
             }
         }
 
@@ -869,7 +860,6 @@ internal static unsafe class CrossEntropyDriver
         /// splits the row weight as (⌊l⌋ + 1 − l) at ⌊l⌋ and (l − ⌊l⌋) at ⌊l⌋ + 1 (mmdetection's distribution focal loss).
         /// The targets were validated before the call.
         /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private bool TryTarget(nint r, out RowTarget target)
         {
             if (args.SoftTarget != null)
@@ -884,10 +874,24 @@ internal static unsafe class CrossEntropyDriver
                 return true;
             }
 
+            return HardTarget(r, out target);
+        }
+
+        /// <summary>
+        /// Row r's class index: false when it is the ignored value, whose target is class 0 with share 0; else the class y with share
+        /// (1 − ε)·w_y·(row weight). Branch-free, so that <see cref="HardTargetLanes"/> runs it for a block's lanes.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private bool HardTarget(nint r, out RowTarget target)
+        {
             long value = long.CreateTruncating(args.Target[r]);
-            float weight = value == args.IgnoreIndex ? 0f : args.ClassWeight != null ? args.ClassWeight[value] : 1f;
-            target = RowTarget.Hard(value, args.RowWeight != null ? weight * args.RowWeight[r] : weight, args.Smoothing);
-            return value != args.IgnoreIndex;
+            bool kept = value != args.IgnoreIndex;
+            int y = kept ? (int)value : 0;
+            float weight = args.ClassWeight != null ? args.ClassWeight[y] : 1f;
+            if (args.RowWeight != null)
+                weight *= args.RowWeight[r];
+            target = RowTarget.Hard(y, kept ? weight : 0f, args.Smoothing);
+            return kept;
         }
 
         private double IgnoredRow(nint r, float* g)

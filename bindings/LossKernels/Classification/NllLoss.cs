@@ -110,16 +110,7 @@ public readonly partial struct NllLoss
             ThrowHelper.IfPartialOverlap(input, inputGrad.Slice(0, input.Length), nameof(inputGrad));
         }
 
-        double targetWeightSum = rows - ClassTargets.CountIgnored(target, classes, IgnoreIndex);
-        if (!weight.IsEmpty)
-        {
-            targetWeightSum = 0d;
-            for (int r = 0; r < rows; r++)
-            {
-                if (target[r] != IgnoreIndex)
-                    targetWeightSum += weight[(int)target[r]];
-            }
-        }
+        double targetWeightSum = ClassTargets.KeptWeight(target, classes, IgnoreIndex, weight, out _);
 
         double divisor = reduction == Reduction.Mean ? targetWeightSum : 1d;
         double scale = upstreamScalar / divisor;

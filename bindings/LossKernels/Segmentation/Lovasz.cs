@@ -183,7 +183,7 @@ public static unsafe class LovaszLoss
         if (hinge)
             LovaszHost.CheckBinary(denseTarget, options.IgnoreIndex);
         else
-            OverlapHost.CheckClasses(classTarget, shape.Classes, options.IgnoreIndex);
+            Classification.ClassTargets.Check(classTarget, shape.Classes, options.IgnoreIndex);
 
         return LovaszDriver.Run(options, hinge, input, classTarget, denseTarget, writeGradient ? inputGrad : default, shape, upstream);
     }

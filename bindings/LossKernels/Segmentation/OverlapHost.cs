@@ -41,11 +41,6 @@ internal static class OverlapHost
         ThrowHelper.IfLengthDiffers(dense ? shape.InputLength : shape.Pixels, targetLength, "target");
     }
 
-    /// <summary>Throws at the first class index outside [0, C) that is not the ignored value, naming its position.</summary>
-    public static void CheckClasses<TIndex>(ReadOnlySpan<TIndex> target, int classes, long? ignoreIndex)
-        where TIndex : unmanaged, IBinaryInteger<TIndex>
-        => Classification.ClassTargets.CountIgnored(target, classes, ignoreIndex);
-
     /// <summary>
     /// From sweep 1's partials <c>[N, blocks, C, 5]</c>: the sums per group (added in index order), the loss, and — when
     /// <paramref name="coefficients"/> is not empty — sweep 2's table <c>[group, C, 3]</c> of upstream·(∂L/∂I, ∂L/∂P, 2·∂L/∂P₂).

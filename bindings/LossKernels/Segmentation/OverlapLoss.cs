@@ -146,7 +146,7 @@ public static unsafe class OverlapLoss
     {
         OverlapHost.Check(loss, shape, input.Length, dense, dense ? denseTarget.Length : classTarget.Length, weight.Length);
         if (!dense)
-            OverlapHost.CheckClasses(classTarget, shape.Classes, loss.Options.IgnoreIndex);
+            Classification.ClassTargets.Check(classTarget, shape.Classes, loss.Options.IgnoreIndex);
         if (writeGradient)
         {
             ThrowHelper.IfTooShort(input.Length, inputGrad.Length, nameof(inputGrad));
