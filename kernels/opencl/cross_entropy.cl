@@ -8,7 +8,9 @@
  * coalesce), and three sweeps — max and Σ w_c·x_c, e_c = exp(x_c − max) into the gradient row with their sum,
  * the gradient from e_c — each end in one barrier and a sum of the group's values in work-item order (no
  * atomics, the same order every launch). Each work-item rereads only what it wrote, so the gradient may be
- * the logits buffer itself. Row losses go to the partials for the host to add in order. */
+ * the logits buffer itself. Row losses go to the partials for the host to add in order. On CPU devices (PoCL), which run
+ * barriers slowly and vectorize neither a group's loops nor a work-item's scalar loop, cross_entropy_row_vectors walks a row in
+ * float16 vectors in one work-item, and cross_entropy_row_lanes takes sixteen short rows in the lanes of one. */
 
 #define ROW_GROUP 256
 
@@ -46,10 +48,73 @@ inline float class_share(global const float* class_weight, global const float* s
     return class_weight ? class_weight[c] * a : a;
 }
 
+/* What a row's target puts on its classes: (1 − ε)·w_y·row weight at y for an index (nothing when ignored); for a continuous
+ * label l (distribution focal loss, checked by the host) the row weight split as (⌊l⌋ + 1 − l) at ⌊l⌋ and (l − ⌊l⌋) at ⌊l⌋ + 1;
+ * nothing for soft targets. right = −1 when there is no second class. */
+typedef struct
+{
+    bool active;
+    long left, right;
+    float left_share, right_share;
+} row_target;
+
+inline row_target target_of_row(size_t r, global const long* target, global const float* continuous_target, global const float* row_weight,
+    global const float* class_weight, int classes, long ignore_index, float smoothing, bool indexed)
+{
+    row_target t = { true, 0, -1, 0.0f, 0.0f };
+    float weight = row_weight ? row_weight[r] : 1.0f;
+    if (continuous_target)
+    {
+        float label = continuous_target[r];
+        t.left = (long)label;
+        t.right = t.left + 1 < classes ? t.left + 1 : -1;
+        t.left_share = weight * ((float)(t.left + 1) - label);
+        t.right_share = weight * (label - (float)t.left);
+    }
+    else if (indexed)
+    {
+        long y = target[r];
+        t.active = y != ignore_index && y >= 0 && y < classes;
+        t.left = y;
+        if (t.active)
+            t.left_share = (1.0f - smoothing) * (class_weight ? class_weight[y] : 1.0f) * weight;
+    }
+    return t;
+}
+
+/* Softmax focal loss (mmcv): ℓ = α·w_y·m^γ·(−ln p), m = 1 − p, p = softmax_y; the target's share becomes
+ * K = α·w_y·m^γ·(1 − γ·p·ln p / m), with ln p / m → −1 where m = 0 (the gradient's finite limit). Returns ℓ. */
+inline acc_t focal_target(row_target* t, acc_t target_logits, acc_t lse, float focal_alpha, float focal_gamma)
+{
+    acc_t log_p = target_logits / t->left_share - lse;
+    acc_t p = exp(log_p);
+    acc_t m = 1 - p;
+    acc_t modulation = m > 0 ? pow(m, (acc_t)focal_gamma) : (focal_gamma == 0.0f ? 1 : 0);
+    acc_t ratio = m > 0 ? log_p / m : -1;
+    acc_t weight_term = focal_alpha * (acc_t)t->left_share * modulation;
+    t->left_share = (float)(weight_term * (1 - focal_gamma * p * ratio));
+    return -weight_term * log_p;
+}
+
+/* A row's loss from its sums. Terms with a zero factor are skipped, not multiplied by 0 (∞·0 would be NaN), as on the CPU. */
+inline acc_t loss_of_row(bool focal, acc_t focal_loss, acc_t mass, acc_t lse, acc_t target_logits, bool per_class, acc_t share_sum,
+    acc_t weighted_logits, float lse_square_scale)
+{
+    acc_t loss = 0;
+    if (focal)
+        loss = focal_loss;
+    else if (mass != 0)
+        loss = mass * lse - target_logits;
+    if (per_class)
+        loss += share_sum * lse - weighted_logits;
+    if (lse_square_scale != 0.0f)
+        loss += lse_square_scale * lse * lse;
+    return loss;
+}
+
 /* One work-group per row. Optional buffers (soft_target, continuous_target, row_weight, class_weight, upstream, output,
- * grad) may be NULL; with soft targets (N·C probabilities) or continuous labels (distribution focal loss: label l splits
- * the row weight as (⌊l⌋ + 1 − l) at ⌊l⌋ and (l − ⌊l⌋) at ⌊l⌋ + 1; labels were checked by the host) the index target is
- * NULL and no row is ignored.
+ * grad) may be NULL; with soft targets (N·C probabilities) or continuous labels (distribution focal loss) the index target
+ * is NULL and no row is ignored.
  * ℓ = m·lse − Σ share·x + Σa·lse − Σ a_c·x_c + z·lse², m the target's own shares' sum (0 for soft targets);
  * grad_c = scale·(e_c/Σe)·(m + Σa + 2z·lse) − scale·a_c − scale·(the target's share of c). */
 kernel void cross_entropy_rows(global const float* logits, global const long* target, global const float* soft_target,
@@ -65,24 +130,11 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
     /* Every work-item of the group reaches every barrier: an ignored row runs the sweeps over no classes
      * (PoCL compiles barriers under divergent-looking control flow poorly, even when it is uniform). */
     global const float* soft = soft_target ? soft_target + r * (size_t)classes : 0;
-    bool indexed = !soft && !continuous_target;
-    long y = indexed ? target[r] : 0;
-    bool active = !indexed || (y != ignore_index && y >= 0 && y < classes);
-    /* The target's own shares: (1 − ε)·w_y at y for an index; two neighbours for a continuous label; none for soft targets. */
-    long left = y, right = -1;
-    float left_share = 0.0f, right_share = 0.0f;
-    if (continuous_target)
-    {
-        float label = continuous_target[r];
-        float weight = row_weight ? row_weight[r] : 1.0f;
-        left = (long)label;
-        right = left + 1 < classes ? left + 1 : -1;
-        left_share = weight * ((float)(left + 1) - label);
-        right_share = weight * (label - (float)left);
-    }
+    row_target t = target_of_row(r, target, continuous_target, row_weight, class_weight, classes, ignore_index, smoothing,
+        !soft && !continuous_target);
     bool per_class = soft || smoothing != 0.0f;
     float uniform = smoothing / classes;
-    size_t extent = active ? (size_t)classes : 0;
+    size_t extent = t.active ? (size_t)classes : 0;
     global const float* x = logits + r * (size_t)classes;
     global float* g = grad ? grad + r * (size_t)classes : 0;
 
@@ -99,10 +151,9 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
             shares += a;
         }
     }
-    if (indexed && active)
-        left_share = (1.0f - smoothing) * (class_weight ? class_weight[y] : 1.0f) * (row_weight ? row_weight[r] : 1.0f);
     /* Read before the gradient, which may be the logits buffer itself, overwrites them. */
-    acc_t target_logits = (left_share != 0.0f ? (acc_t)left_share * x[left] : 0) + (right >= 0 && right_share != 0.0f ? (acc_t)right_share * x[right] : 0);
+    acc_t target_logits = (t.left_share != 0.0f ? (acc_t)t.left_share * x[t.left] : 0)
+        + (t.right >= 0 && t.right_share != 0.0f ? (acc_t)t.right_share * x[t.right] : 0);
     float row_max = group_max(max_scratch, local_max);
     acc_t weighted_logits = group_sum(sum_scratch, weighted);
     acc_t share_sum = group_sum(sum_scratch, shares);
@@ -118,52 +169,293 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
     acc_t sum_exp = group_sum(sum_scratch, partial);
     acc_t lse = row_max + log(sum_exp);
 
-    /* Softmax focal loss (mmcv): ℓ = α·w_y·m^γ·(−ln p), m = 1 − p, p = softmax_y; the target's share becomes
-     * K = α·w_y·m^γ·(1 − γ·p·ln p / m), with ln p / m → −1 where m = 0 (the gradient's finite limit). */
-    acc_t focal_loss = 0;
-    if (focal && active && left_share != 0.0f)
-    {
-        acc_t log_p = target_logits / left_share - lse;
-        acc_t p = exp(log_p);
-        acc_t m = 1 - p;
-        acc_t modulation = m > 0 ? pow(m, (acc_t)focal_gamma) : (focal_gamma == 0.0f ? 1 : 0);
-        acc_t ratio = m > 0 ? log_p / m : -1;
-        acc_t weight_term = focal_alpha * (acc_t)left_share * modulation;
-        focal_loss = -weight_term * log_p;
-        left_share = (float)(weight_term * (1 - focal_gamma * p * ratio));
-    }
+    acc_t focal_loss = focal && t.active && t.left_share != 0.0f ? focal_target(&t, target_logits, lse, focal_alpha, focal_gamma) : 0;
     acc_t scale = gradient_scale * (upstream ? upstream[r] : 1.0f);
-    acc_t mass = (acc_t)left_share + right_share;
+    acc_t mass = (acc_t)t.left_share + t.right_share;
     if (g)
     {
         float coefficient = (float)(scale * (mass + share_sum + 2 * (acc_t)lse_square_scale * lse) / sum_exp);
         float offset = (float)scale;
         for (size_t c = lid; c < (size_t)classes; c += size)
-            g[c] = !active ? 0.0f : per_class ? g[c] * coefficient - class_share(class_weight, soft, c, 1, smoothing, uniform) * offset : g[c] * coefficient;
+            g[c] = !t.active ? 0.0f : per_class ? g[c] * coefficient - class_share(class_weight, soft, c, 1, smoothing, uniform) * offset : g[c] * coefficient;
     }
     barrier(CLK_GLOBAL_MEM_FENCE);
     if (lid == 0)
     {
         acc_t loss = 0;
-        if (active)
+        if (t.active)
         {
-            if (g && left_share != 0.0f)
-                g[left] -= (float)(scale * left_share);
-            if (g && right >= 0 && right_share != 0.0f)
-                g[right] -= (float)(scale * right_share);
-            /* Terms with a zero factor are skipped, not multiplied by 0 (∞·0 would be NaN), as on the CPU. */
-            if (focal)
-                loss = focal_loss;
-            else if (mass != 0)
-                loss = mass * lse - target_logits;
-            if (per_class)
-                loss += share_sum * lse - weighted_logits;
-            if (lse_square_scale != 0.0f)
-                loss += lse_square_scale * lse * lse;
+            if (g && t.left_share != 0.0f)
+                g[t.left] -= (float)(scale * t.left_share);
+            if (g && t.right >= 0 && t.right_share != 0.0f)
+                g[t.right] -= (float)(scale * t.right_share);
+            loss = loss_of_row(focal, focal_loss, mass, lse, target_logits, per_class, share_sum, weighted_logits, lse_square_scale);
         }
         if (output)
             output[r] = (float)loss;
         row_losses[r] = loss;
+    }
+}
+
+#ifdef cl_khr_fp64
+typedef double16 acc16_t;
+#define convert_acc16 convert_double16
+#else
+typedef float16 acc16_t;
+#define convert_acc16 convert_float16
+#endif
+
+/* The sixteen lanes added in a fixed order: halves, quarters, eighths, then the last pair. */
+inline acc_t sum_lanes(acc16_t v)
+{
+    acc_t lanes[16];
+    vstore16(v, 0, lanes);
+    for (int width = 8; width > 0; width /= 2)
+        for (int k = 0; k < width; k++)
+            lanes[k] += lanes[k + width];
+    return lanes[0];
+}
+
+inline float16 class_shares16(global const float* class_weight, global const float* soft, size_t c, float smoothing, float uniform)
+{
+    float16 a = soft ? vload16(0, soft + c) * (1.0f - smoothing) + uniform : (float16)(uniform);
+    return class_weight ? vload16(0, class_weight + c) * a : a;
+}
+
+/* cross_entropy_rows for CPU devices (PoCL): one work-item per row, its classes walked in float16 vectors and the last C mod 16
+ * one by one, with no barrier (PoCL loops over each barrier region and spills across it). The same arguments, formulas and
+ * sweeps; the lanes' sums are added in a fixed order, so a launch gives the same bits every time. */
+kernel void cross_entropy_row_vectors(global const float* logits, global const long* target, global const float* soft_target,
+    global const float* continuous_target, global const float* row_weight,
+    global const float* class_weight, global const float* upstream, global float* output, global float* grad, int rows, int classes,
+    long ignore_index, float smoothing, float lse_square_scale, float gradient_scale, float focal_alpha, float focal_gamma, int focal,
+    global acc_t* row_losses)
+{
+    size_t r = get_global_id(0);
+    if (r >= (size_t)rows)
+        return;
+    global const float* soft = soft_target ? soft_target + r * (size_t)classes : 0;
+    row_target t = target_of_row(r, target, continuous_target, row_weight, class_weight, classes, ignore_index, smoothing,
+        !soft && !continuous_target);
+    global float* g = grad ? grad + r * (size_t)classes : 0;
+    if (!t.active)
+    {
+        if (g)
+            for (int c = 0; c < classes; c++)
+                g[c] = 0.0f;
+        if (output)
+            output[r] = 0.0f;
+        row_losses[r] = 0;
+        return;
+    }
+
+    bool per_class = soft || smoothing != 0.0f;
+    float uniform = smoothing / classes;
+    size_t vectors = (size_t)classes & ~(size_t)15;
+    global const float* x = logits + r * (size_t)classes;
+
+    float16 maxima = (float16)(-INFINITY);
+    acc16_t weighted16 = 0, shares16 = 0;
+    for (size_t c = 0; c < vectors; c += 16)
+    {
+        float16 v = vload16(0, x + c);
+        maxima = nan_max(maxima, v);
+        if (per_class)
+        {
+            float16 a = class_shares16(class_weight, soft, c, smoothing, uniform);
+            weighted16 += convert_acc16(a * v);
+            shares16 += convert_acc16(a);
+        }
+    }
+    float lane_maxima[16];
+    vstore16(maxima, 0, lane_maxima);
+    float row_max = lane_maxima[0];
+    for (int k = 1; k < 16; k++)
+        row_max = nan_max(row_max, lane_maxima[k]);
+    acc_t weighted_logits = sum_lanes(weighted16), share_sum = sum_lanes(shares16);
+    for (size_t c = vectors; c < (size_t)classes; c++)
+    {
+        float v = x[c];
+        row_max = nan_max(row_max, v);
+        if (per_class)
+        {
+            float a = class_share(class_weight, soft, c, 1, smoothing, uniform);
+            weighted_logits += a * v;
+            share_sum += a;
+        }
+    }
+    /* Read before the gradient, which may be the logits buffer itself, overwrites them. */
+    acc_t target_logits = (t.left_share != 0.0f ? (acc_t)t.left_share * x[t.left] : 0)
+        + (t.right >= 0 && t.right_share != 0.0f ? (acc_t)t.right_share * x[t.right] : 0);
+
+    acc16_t sums = 0;
+    for (size_t c = 0; c < vectors; c += 16)
+    {
+        float16 e = exp(vload16(0, x + c) - row_max);
+        sums += convert_acc16(e);
+        if (g)
+            vstore16(e, 0, g + c);
+    }
+    acc_t sum_exp = sum_lanes(sums);
+    for (size_t c = vectors; c < (size_t)classes; c++)
+    {
+        float e = exp(x[c] - row_max);
+        sum_exp += e;
+        if (g)
+            g[c] = e;
+    }
+    /* ln Σe in float, as the CPU kernels take it: a double logarithm cost short rows (distribution focal's 17) 40% of their time. */
+    acc_t lse = row_max + log((float)sum_exp);
+
+    acc_t focal_loss = focal && t.left_share != 0.0f ? focal_target(&t, target_logits, lse, focal_alpha, focal_gamma) : 0;
+    acc_t scale = gradient_scale * (upstream ? upstream[r] : 1.0f);
+    acc_t mass = (acc_t)t.left_share + t.right_share;
+    if (g)
+    {
+        float coefficient = (float)(scale * (mass + share_sum + 2 * (acc_t)lse_square_scale * lse) / sum_exp);
+        float offset = (float)scale;
+        for (size_t c = 0; c < vectors; c += 16)
+        {
+            float16 e = vload16(0, g + c);
+            vstore16(per_class ? e * coefficient - class_shares16(class_weight, soft, c, smoothing, uniform) * offset : e * coefficient, 0, g + c);
+        }
+        for (size_t c = vectors; c < (size_t)classes; c++)
+            g[c] = per_class ? g[c] * coefficient - class_share(class_weight, soft, c, 1, smoothing, uniform) * offset : g[c] * coefficient;
+        if (t.left_share != 0.0f)
+            g[t.left] -= (float)(scale * t.left_share);
+        if (t.right >= 0 && t.right_share != 0.0f)
+            g[t.right] -= (float)(scale * t.right_share);
+    }
+    acc_t loss = loss_of_row(focal, focal_loss, mass, lse, target_logits, per_class, share_sum, weighted_logits, lse_square_scale);
+    if (output)
+        output[r] = (float)loss;
+    row_losses[r] = loss;
+}
+
+/* The widest rows cross_entropy_row_lanes takes (the host's CrossEntropyProgram.RowLanesMaxClasses): its columns stay in private memory. */
+#define ROW_LANES_MAX_CLASSES 32
+
+/* Sixteen floats at p[o.s0], …, p[o.sf]: a column of the sixteen rows a work-item of cross_entropy_row_lanes holds. */
+#define GATHER16(p, o) ((float16)((p)[(o).s0], (p)[(o).s1], (p)[(o).s2], (p)[(o).s3], (p)[(o).s4], (p)[(o).s5], (p)[(o).s6], (p)[(o).s7], \
+    (p)[(o).s8], (p)[(o).s9], (p)[(o).sa], (p)[(o).sb], (p)[(o).sc], (p)[(o).sd], (p)[(o).se], (p)[(o).sf]))
+/* v's sixteen lanes to p[o.s0], …, p[o.sf]. */
+#define SCATTER16(p, o, v) do { (p)[(o).s0] = (v).s0; (p)[(o).s1] = (v).s1; (p)[(o).s2] = (v).s2; (p)[(o).s3] = (v).s3; \
+    (p)[(o).s4] = (v).s4; (p)[(o).s5] = (v).s5; (p)[(o).s6] = (v).s6; (p)[(o).s7] = (v).s7; (p)[(o).s8] = (v).s8; (p)[(o).s9] = (v).s9; \
+    (p)[(o).sa] = (v).sa; (p)[(o).sb] = (v).sb; (p)[(o).sc] = (v).sc; (p)[(o).sd] = (v).sd; (p)[(o).se] = (v).se; (p)[(o).sf] = (v).sf; } while (0)
+
+/* cross_entropy_row_vectors for short rows (C ≤ ROW_LANES_MAX_CLASSES: distribution focal's 17, a detector's classes) on CPU
+ * devices: a work-item takes sixteen rows, one per lane, and walks their classes as columns, so that the exponentials, the
+ * logarithm and the per-row terms run sixteen rows at a time (one row per work-item spent a third of its time in a scalar
+ * logarithm). Hard or continuous targets, class and row weights, label smoothing and z-loss, as the CPU's blocked rows; soft
+ * targets and softmax focal take cross_entropy_row_vectors. The sixteen rows, 16·C contiguous floats, are loaded as C vectors into
+ * private memory and their columns gathered there (gathers from global memory stalled the max sweep); the Σe sweep keeps each
+ * column's e, and the gradient goes back through the same tile. Lanes past the last row repeat it and store nothing. The loss is taken as
+ * Σ share·(max − x) + mass·ln Σe, which does not cancel where the target dominates. Every logit is read before the first
+ * gradient is written, so grad may be the logits buffer itself. */
+kernel void cross_entropy_row_lanes(global const float* logits, global const long* target, global const float* continuous_target,
+    global const float* row_weight, global const float* class_weight, global const float* upstream, global float* output, global float* grad,
+    int rows, int classes, long ignore_index, float smoothing, float lse_square_scale, float gradient_scale, global acc_t* row_losses)
+{
+    size_t first = get_global_id(0) * 16;
+    if (first >= (size_t)rows)
+        return;
+    int count = min(16, (int)((size_t)rows - first));
+    int16 row_of_lane = min((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), (int16)(count - 1));
+    int16 offsets = row_of_lane * classes;
+    global const float* x = logits + first * (size_t)classes;
+
+    float left_shares[16], right_shares[16];
+    int lefts[16], rights[16], actives[16];
+    bool indexed = !continuous_target;
+    for (int k = 0; k < 16; k++)
+    {
+        row_target t = target_of_row(first + min(k, count - 1), target, continuous_target, row_weight, class_weight, classes, ignore_index,
+            smoothing, indexed);
+        left_shares[k] = t.left_share;
+        right_shares[k] = t.right_share;
+        lefts[k] = t.active ? (int)t.left : -1;
+        rights[k] = (int)t.right;
+        actives[k] = t.active ? -1 : 0;
+    }
+    float16 left_share = vload16(0, left_shares), right_share = vload16(0, right_shares);
+    int16 left = vload16(0, lefts), right = vload16(0, rights), active = vload16(0, actives);
+
+    float16 columns[ROW_LANES_MAX_CLASSES];
+    float tile[16 * ROW_LANES_MAX_CLASSES];
+    if (count == 16)
+        for (int i = 0; i < classes; i++)
+            vstore16(vload16(i, x), i, tile);
+    else
+        for (int i = 0; i < count * classes; i++)
+            tile[i] = x[i];
+    bool per_class = smoothing != 0.0f;
+    float uniform = smoothing / classes;
+    float16 row_max = (float16)(-INFINITY), left_logit = 0.0f, right_logit = 0.0f;
+    for (int c = 0; c < classes; c++)
+    {
+        float16 v = GATHER16(tile + c, offsets);
+        columns[c] = v;
+        row_max = nan_max(row_max, v);
+        left_logit = select(left_logit, v, left == c);
+        right_logit = select(right_logit, v, right == c);
+    }
+    float16 sum = 0.0f, class_gaps = 0.0f;
+    float share_sum = 0.0f;
+    for (int c = 0; c < classes; c++)
+    {
+        float16 v = columns[c];
+        float16 e = exp(v - row_max);
+        columns[c] = e;
+        sum += e;
+        if (per_class)
+        {
+            float a = uniform * (class_weight ? class_weight[c] : 1.0f);
+            class_gaps += a * (row_max - v);
+            share_sum += a;
+        }
+    }
+    float16 log_sum = log(sum);
+    float16 lse = row_max + log_sum;
+    float16 mass = left_share + right_share;
+    /* A zero share adds nothing, even beside an infinite logit (0·∞ would be NaN). */
+    float16 gaps = select(left_share * (row_max - left_logit), 0.0f, left_share == 0.0f)
+        + select(right_share * (row_max - right_logit), 0.0f, right_share == 0.0f);
+    float16 loss = gaps + mass * log_sum;
+    if (per_class)
+        loss += class_gaps + share_sum * log_sum;
+    if (lse_square_scale != 0.0f)
+        loss += lse_square_scale * lse * lse;
+    loss = select((float16)(0.0f), loss, active);
+
+    if (grad)
+    {
+        global float* g = grad + first * (size_t)classes;
+        float16 scale = gradient_scale * (upstream ? GATHER16(upstream + first, row_of_lane) : (float16)(1.0f));
+        float16 coefficient = scale * (mass + share_sum + 2.0f * lse_square_scale * lse) / sum;
+        float16 left_term = scale * left_share, right_term = scale * right_share;
+        for (int c = 0; c < classes; c++)
+        {
+            float16 gradient = columns[c] * coefficient;
+            if (per_class)
+                gradient -= uniform * (class_weight ? class_weight[c] : 1.0f) * scale;
+            gradient -= select((float16)(0.0f), left_term, left == c) + select((float16)(0.0f), right_term, right == c);
+            gradient = select((float16)(0.0f), gradient, active);
+            SCATTER16(tile + c, offsets, gradient);
+        }
+        if (count == 16)
+            for (int i = 0; i < classes; i++)
+                vstore16(vload16(i, tile), i, g);
+        else
+            for (int i = 0; i < count * classes; i++)
+                g[i] = tile[i];
+    }
+    float losses[16];
+    vstore16(loss, 0, losses);
+    for (int k = 0; k < count; k++)
+    {
+        if (output)
+            output[first + k] = losses[k];
+        row_losses[first + k] = losses[k];
     }
 }
 

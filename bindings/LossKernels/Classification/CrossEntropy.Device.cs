@@ -235,14 +235,20 @@ public readonly partial struct CrossEntropyLoss
 
             if (labels is not null)
                 CheckLabels(device, kernels, labels, rows, classes);
-            // A work-group per row suits GPUs; CPU devices (PoCL) run barriers slowly, so there a row is one work-item's loop
-            // (the positions kernel with D = 1). Distribution focal labels need the row kernel.
-            bool positions = spatialSize > 1 || (labels is null && focal is null && device.ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem);
-            nint kernel = kernels.Kernel(positions ? CrossEntropyProgram.PositionsKernel : CrossEntropyProgram.RowsKernel);
+            // A work-group per row suits GPUs. CPU devices (PoCL) run barriers slowly and vectorize neither the group's loops nor a
+            // work-item's scalar loop over a row: there a row is one work-item's walk in float16 vectors, and short rows with hard or
+            // continuous targets go sixteen to a work-item, a row per lane.
+            bool positions = spatialSize > 1;
+            bool cpuDevice = !positions && device.ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem;
+            bool rowLanes = cpuDevice && softTarget is null && focal is null && classes <= CrossEntropyProgram.RowLanesMaxClasses;
+            nint kernel = kernels.Kernel(positions ? CrossEntropyProgram.PositionsKernel
+                : rowLanes ? CrossEntropyProgram.RowLanesKernel
+                : cpuDevice ? CrossEntropyProgram.RowVectorsKernel : CrossEntropyProgram.RowsKernel);
             uint argument = 0;
             KernelSet.SetBuffer(kernel, argument++, logits.Handle);
             KernelSet.SetBuffer(kernel, argument++, target?.Handle ?? 0);
-            KernelSet.SetBuffer(kernel, argument++, softTarget?.Handle ?? 0);
+            if (!rowLanes)
+                KernelSet.SetBuffer(kernel, argument++, softTarget?.Handle ?? 0);
             if (!positions)
                 KernelSet.SetBuffer(kernel, argument++, labels?.Handle ?? 0);
             KernelSet.SetBuffer(kernel, argument++, rowWeight?.Handle ?? 0);
@@ -259,7 +265,7 @@ public readonly partial struct CrossEntropyLoss
             KernelSet.SetValue(kernel, argument++, LabelSmoothing);
             KernelSet.SetValue(kernel, argument++, LseSquareScale);
             KernelSet.SetValue(kernel, argument++, (float)(upstreamScalar / divisor));
-            if (!positions)
+            if (!positions && !rowLanes)
             {
                 KernelSet.SetValue(kernel, argument++, focal?.Alpha ?? 0f);
                 KernelSet.SetValue(kernel, argument++, focal?.Gamma ?? 0f);
@@ -267,9 +273,11 @@ public readonly partial struct CrossEntropyLoss
             }
 
             KernelSet.SetBuffer(kernel, argument, partials);
-            // Rows: a work-group per row. Positions: a work-item per position, in groups of TargetGroup.
-            nuint group = positions ? TargetGroup : GroupSize(classes, kernels.MaxWorkGroupSize(CrossEntropyProgram.RowsKernel));
-            nuint size = positions ? ((nuint)rows + TargetGroup - 1) / TargetGroup * TargetGroup : (nuint)rows * group;
+            // Rows: a work-group per row. Otherwise a work-item per position, row or sixteen rows, in groups of TargetGroup.
+            bool itemEach = positions || cpuDevice;
+            nuint items = rowLanes ? ((nuint)rows + 15) / 16 : (nuint)rows;
+            nuint group = itemEach ? TargetGroup : GroupSize(classes, kernels.MaxWorkGroupSize(CrossEntropyProgram.RowsKernel));
+            nuint size = itemEach ? (items + TargetGroup - 1) / TargetGroup * TargetGroup : (nuint)rows * group;
             OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &size, &group, 0, null, null), "clEnqueueNDRangeKernel");
             return reduction == Reduction.None ? 0f : (float)(device.SumPartials(rows) / divisor);
         }

@@ -10,7 +10,7 @@ namespace LossKernels.Tests.OpenCL;
 [NonParallelizable]
 public class OpenCLCrossEntropyTests
 {
-    private static readonly (int Rows, int Classes)[] Shapes = [(1, 1), (2, 3), (5, 7), (3, 17), (7, 31), (9, 64), (17, 257), (3, 1031), (2, 32000), (300, 81)];
+    private static readonly (int Rows, int Classes)[] Shapes = [(1, 1), (2, 3), (5, 7), (3, 17), (7, 31), (9, 64), (17, 257), (3, 1031), (2, 32000), (300, 81), (37, 17), (40, 32), (33, 33)];
 
     [TestCaseSource(typeof(CrossEntropyTests), nameof(CrossEntropyTests.DeviceOptions))]
     public void ShapesAndOptionsMatchTheReference(double smoothing, double z, bool weighted)
@@ -101,6 +101,66 @@ public class OpenCLCrossEntropyTests
         Assert.That(e.Message, Does.Contain("3").And.Contain("4"));
         using DeviceBuffer<long> good = device.Upload([0L, -100L, 3L, 2L, 1L, 0L]);
         Assert.That(float.IsFinite(new CrossEntropyLoss().ForwardBackward(x, good, g)), "the device stays usable");
+    }
+
+    /// <summary>
+    /// Logits at ±1e4 on the target, beside it and everywhere, in short rows (sixteen to a work-item on CPU devices, the last
+    /// work-item's partly filled) and long ones: each row's loss and gradient are the CPU kernel's, in place too.
+    /// </summary>
+    [Test]
+    public void ExtremeLogitsMatchTheCpu([Values(0f, 0.1f)] float smoothing)
+    {
+        OpenCLDevice device = OpenCLTestDevice.Get(OpenCLReductionVariant.Auto);
+        var loss = new CrossEntropyLoss(-100, smoothing, 1e-4f);
+        foreach ((int rows, int classes) in new[] { (37, 17), (21, 5), (5, 300) })
+        {
+            (float[] logits, long[] target) = CrossEntropyTests.Sample(rows, classes, seed: 11, ignoreEvery: 5);
+            for (int r = 0; r < rows; r++)
+            {
+                int y = (int)Math.Max(target[r], 0);
+                switch (r % 4)
+                {
+                    case 0: logits[r * classes + y] = 1e4f; break;
+                    case 1: logits[r * classes + (y + 1) % classes] = 1e4f; break;
+                    case 2: logits[r * classes + y] = -1e4f; break;
+                    default: Array.Fill(logits, r % 8 == 3 ? 1e4f : -1e4f, r * classes, classes); break;
+                }
+            }
+
+            float[] upstream = Core.CatalogHarness.Uniform(rows, 3, -1f, 1f);
+            float[] expectedLosses = new float[rows], expectedGradient = new float[logits.Length];
+            loss.ForwardBackward(logits, target, expectedLosses, expectedGradient, upstream);
+            using DeviceBuffer<float> x = device.Upload(logits), o = device.Allocate<float>(rows), u = device.Upload(upstream);
+            using DeviceBuffer<long> t = device.Upload(target);
+            loss.ForwardBackward(x, t, o, x, u);
+            Numerics.AssertClose($"{rows}x{classes} losses", o.ToArray(), Numerics.ToDouble(expectedLosses), 1e-5, 1e-6);
+            Numerics.AssertClose($"{rows}x{classes} gradient in place", x.ToArray(), Numerics.ToDouble(expectedGradient), 1e-5, 1e-6);
+        }
+    }
+
+    /// <summary>Distribution focal loss over many rows (the last sixteen partly filled on CPU devices) with row weights and upstream: the CPU kernel's values, in place too.</summary>
+    [Test]
+    public void DistributionFocalRowsMatchTheCpu()
+    {
+        OpenCLDevice device = OpenCLTestDevice.Get(OpenCLReductionVariant.Auto);
+        var loss = new DistributionFocalLoss();
+        foreach ((int rows, int classes) in new[] { (37, 17), (16, 8), (3, 40) })
+        {
+            (float[] logits, _) = CrossEntropyTests.Sample(rows, classes, seed: 12, ignoreEvery: 0);
+            float[] label = Core.CatalogHarness.Uniform(rows, 13, 0f, classes - 1);
+            label[0] = 0f;
+            label[rows - 1] = classes - 1;
+            float[] weight = Core.CatalogHarness.Uniform(rows, 14, 0f, 2f), upstream = Core.CatalogHarness.Uniform(rows, 15, -1f, 1f);
+            float[] expectedLosses = new float[rows], expectedGradient = new float[logits.Length];
+            loss.ForwardBackward(logits, label, expectedLosses, expectedGradient, upstream, weight);
+            float expectedMean = loss.ForwardBackward(logits, label, new float[logits.Length], Reduction.Mean, weight);
+            using DeviceBuffer<float> x = device.Upload(logits), l = device.Upload(label), w = device.Upload(weight), u = device.Upload(upstream),
+                o = device.Allocate<float>(rows), g = device.Allocate<float>(logits.Length);
+            Assert.That(loss.ForwardBackward(x, l, g, Reduction.Mean, w), Is.EqualTo(expectedMean).Within(1e-4).Percent, $"{rows}x{classes} mean");
+            loss.ForwardBackward(x, l, o, x, u, w);
+            Numerics.AssertClose($"{rows}x{classes} losses", o.ToArray(), Numerics.ToDouble(expectedLosses), 1e-5, 1e-6);
+            Numerics.AssertClose($"{rows}x{classes} gradient in place", x.ToArray(), Numerics.ToDouble(expectedGradient), 1e-5, 1e-6);
+        }
     }
 
     [Test]
