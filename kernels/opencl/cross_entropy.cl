@@ -10,7 +10,8 @@
  * atomics, the same order every launch). Each work-item rereads only what it wrote, so the gradient may be
  * the logits buffer itself. Row losses go to the partials for the host to add in order. On CPU devices (PoCL), which run
  * barriers slowly and vectorize neither a group's loops nor a work-item's scalar loop, cross_entropy_row_vectors walks a row in
- * float16 vectors in one work-item, and cross_entropy_row_lanes takes sixteen short rows in the lanes of one. */
+ * float16 vectors in one work-item, cross_entropy_row_lanes takes sixteen short rows in the lanes of one, and
+ * cross_entropy_position_lanes sixteen neighbouring positions of an [N, C, d…] input. */
 
 #define ROW_GROUP 256
 
@@ -511,13 +512,10 @@ inline size_t position_base(size_t i, int classes, int spatial)
  * walks its classes three times, so neighbouring work-items read neighbouring addresses. The same formulas as
  * cross_entropy_rows; no barriers. Ignored positions get a zero gradient and loss. position_weight (or NULL) weighs each
  * position's hard target, as row_weight weighs a row's in cross_entropy_rows. */
-kernel void cross_entropy_positions(global const float* logits, global const long* target, global const float* soft_target,
-    global const float* position_weight, global const float* class_weight, global const float* upstream, global float* output, global float* grad, int positions, int classes,
+inline void cross_entropy_position(size_t i, global const float* logits, global const long* target, global const float* soft_target,
+    global const float* position_weight, global const float* class_weight, global const float* upstream, global float* output, global float* grad, int classes,
     int spatial, long ignore_index, float smoothing, float lse_square_scale, float gradient_scale, global acc_t* position_losses)
 {
-    size_t i = get_global_id(0);
-    if (i >= (size_t)positions)
-        return;
     size_t base = position_base(i, classes, spatial);
     global const float* x = logits + base;
     global const float* soft = soft_target ? soft_target + base : 0;
@@ -589,6 +587,125 @@ kernel void cross_entropy_positions(global const float* logits, global const lon
     if (output)
         output[i] = (float)loss;
     position_losses[i] = loss;
+}
+
+
+kernel void cross_entropy_positions(global const float* logits, global const long* target, global const float* soft_target,
+    global const float* position_weight, global const float* class_weight, global const float* upstream, global float* output, global float* grad, int positions, int classes,
+    int spatial, long ignore_index, float smoothing, float lse_square_scale, float gradient_scale, global acc_t* position_losses)
+{
+    size_t i = get_global_id(0);
+    if (i < (size_t)positions)
+        cross_entropy_position(i, logits, target, soft_target, position_weight, class_weight, upstream, output, grad, classes, spatial, ignore_index,
+            smoothing, lse_square_scale, gradient_scale, position_losses);
+}
+
+/* cross_entropy_positions for CPU devices (PoCL): a work-item takes sixteen neighbouring positions of one sample, one per lane, as
+ * the CPU kernel's blocks do, so that each class is one float16 load and every exponential, logarithm and per-position term runs
+ * sixteen positions at a time. A sample's last D mod 16 positions go one by one through cross_entropy_position. Three sweeps, as
+ * there: the max (the hard target's logit picked up as its class passes), e into the gradient with Σe, then the gradient; the loss
+ * is Σ share·(max − x) + mass·ln Σe, which does not cancel where the target dominates. Each lane rereads only what it wrote, so
+ * grad may be the logits buffer itself. */
+kernel void cross_entropy_position_lanes(global const float* logits, global const long* target, global const float* soft_target,
+    global const float* position_weight, global const float* class_weight, global const float* upstream, global float* output, global float* grad, int positions, int classes,
+    int spatial, long ignore_index, float smoothing, float lse_square_scale, float gradient_scale, global acc_t* position_losses)
+{
+    size_t blocks = ((size_t)spatial + 15) / 16;
+    size_t item = get_global_id(0);
+    size_t sample = item / blocks;
+    size_t s = (item - sample * blocks) * 16;
+    if (sample * (size_t)spatial >= (size_t)positions)
+        return;
+    size_t first = sample * (size_t)spatial + s;
+    if (s + 16 > (size_t)spatial)
+    {
+        for (size_t p = first; p < (sample + 1) * (size_t)spatial; p++)
+            cross_entropy_position(p, logits, target, soft_target, position_weight, class_weight, upstream, output, grad, classes, spatial, ignore_index,
+                smoothing, lse_square_scale, gradient_scale, position_losses);
+        return;
+    }
+
+    size_t base = position_base(first, classes, spatial);
+    global const float* x = logits + base;
+    global const float* soft = soft_target ? soft_target + base : 0;
+    bool per_class = soft || smoothing != 0.0f;
+    float uniform = smoothing / classes;
+    int16 y = -1, active = -1;
+    float16 hard = 0.0f;
+    if (!soft)
+    {
+        long16 targets = vload16(0, target + first);
+        active = convert_int16(targets != ignore_index & targets >= 0 & targets < classes);
+        y = select((int16)(-1), convert_int16(targets), active);
+        /* A position weight (U-Net's weight map) scales the hard target's share, so its loss and gradient. */
+        float weights[16];
+        for (int k = 0; k < 16; k++)
+        {
+            long t = target[first + k];
+            weights[k] = t != ignore_index && t >= 0 && t < classes && class_weight ? class_weight[t] : 1.0f;
+        }
+        float16 target_weight = vload16(0, weights) * (position_weight ? vload16(0, position_weight + first) : (float16)(1.0f));
+        hard = select((float16)(0.0f), (1.0f - smoothing) * target_weight, active);
+    }
+
+    float16 row_max = (float16)(-INFINITY), target_logit = 0.0f;
+    for (int c = 0; c < classes; c++)
+    {
+        float16 v = vload16(0, x + (size_t)c * spatial);
+        row_max = nan_max(row_max, v);
+        target_logit = select(target_logit, v, y == c);
+    }
+    float16 sum = 0.0f, class_gaps = 0.0f, share_sum = 0.0f;
+    global float* g = grad ? grad + base : 0;
+    for (int c = 0; c < classes; c++)
+    {
+        float16 v = vload16(0, x + (size_t)c * spatial);
+        float16 e = exp(v - row_max);
+        sum += e;
+        if (per_class)
+        {
+            float16 a = soft ? vload16(0, soft + (size_t)c * spatial) * (1.0f - smoothing) + uniform : (float16)(uniform);
+            a = class_weight ? class_weight[c] * a : a;
+            /* A zero share adds nothing, even beside an infinite logit (0·∞ would be NaN). */
+            class_gaps += select(a * (row_max - v), 0.0f, a == 0.0f);
+            share_sum += a;
+        }
+        if (g)
+            vstore16(e, 0, g + (size_t)c * spatial);
+    }
+    float16 log_sum = log(sum);
+    float16 lse = row_max + log_sum;
+    float16 loss = select(hard * (row_max - target_logit), 0.0f, hard == 0.0f) + hard * log_sum;
+    if (per_class)
+        loss += class_gaps + share_sum * log_sum;
+    if (lse_square_scale != 0.0f)
+        loss += lse_square_scale * lse * lse;
+    loss = select((float16)(0.0f), loss, active);
+
+    if (g)
+    {
+        float16 scale = gradient_scale * (upstream ? vload16(0, upstream + first) : (float16)(1.0f));
+        float16 coefficient = scale * (hard + share_sum + 2.0f * lse_square_scale * lse) / sum;
+        float16 target_term = scale * hard;
+        for (int c = 0; c < classes; c++)
+        {
+            global float* gc = g + (size_t)c * spatial;
+            float16 gradient = vload16(0, gc) * coefficient;
+            if (per_class)
+            {
+                float16 a = soft ? vload16(0, soft + (size_t)c * spatial) * (1.0f - smoothing) + uniform : (float16)(uniform);
+                gradient -= (class_weight ? class_weight[c] * a : a) * scale;
+            }
+            gradient -= select((float16)(0.0f), target_term, y == c);
+            vstore16(select((float16)(0.0f), gradient, active), 0, gc);
+        }
+    }
+    if (output)
+        vstore16(loss, 0, output + first);
+    float losses[16];
+    vstore16(loss, 0, losses);
+    for (int k = 0; k < 16; k++)
+        position_losses[first + k] = losses[k];
 }
 
 /* The probability targets' gradient (CrossEntropyLoss.TargetBackward): grad_c = factor·w_c·u_i·(x_c − lse) at each position i of an

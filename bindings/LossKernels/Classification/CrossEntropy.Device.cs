@@ -235,13 +235,13 @@ public readonly partial struct CrossEntropyLoss
 
             if (labels is not null)
                 CheckLabels(device, kernels, labels, rows, classes);
-            // A work-group per row suits GPUs. CPU devices (PoCL) run barriers slowly and vectorize neither the group's loops nor a
-            // work-item's scalar loop over a row: there a row is one work-item's walk in float16 vectors, and short rows with hard or
-            // continuous targets go sixteen to a work-item, a row per lane.
+            // A work-group per row and a work-item per position suit GPUs. CPU devices (PoCL) run barriers slowly and vectorize
+            // neither the group's loops nor a work-item's scalar loop: there a row is one work-item's walk in float16 vectors, short
+            // rows with hard or continuous targets go sixteen to a work-item, a row per lane, and so do neighbouring positions.
             bool positions = spatialSize > 1;
-            bool cpuDevice = !positions && device.ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem;
-            bool rowLanes = cpuDevice && softTarget is null && focal is null && classes <= CrossEntropyProgram.RowLanesMaxClasses;
-            nint kernel = kernels.Kernel(positions ? CrossEntropyProgram.PositionsKernel
+            bool cpuDevice = device.ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem;
+            bool rowLanes = !positions && cpuDevice && softTarget is null && focal is null && classes <= CrossEntropyProgram.RowLanesMaxClasses;
+            nint kernel = kernels.Kernel(positions ? (cpuDevice ? CrossEntropyProgram.PositionLanesKernel : CrossEntropyProgram.PositionsKernel)
                 : rowLanes ? CrossEntropyProgram.RowLanesKernel
                 : cpuDevice ? CrossEntropyProgram.RowVectorsKernel : CrossEntropyProgram.RowsKernel);
             uint argument = 0;
@@ -273,9 +273,12 @@ public readonly partial struct CrossEntropyLoss
             }
 
             KernelSet.SetBuffer(kernel, argument, partials);
-            // Rows: a work-group per row. Otherwise a work-item per position, row or sixteen rows, in groups of TargetGroup.
+            // Rows: a work-group per row. Otherwise a work-item per position, row, sixteen rows or sixteen positions of a sample, in
+            // groups of TargetGroup.
             bool itemEach = positions || cpuDevice;
-            nuint items = rowLanes ? ((nuint)rows + 15) / 16 : (nuint)rows;
+            int lanes = CrossEntropyProgram.PositionLanes;
+            nuint items = positions && cpuDevice ? (nuint)(rows / spatialSize) * (nuint)((spatialSize + lanes - 1) / lanes)
+                : rowLanes ? ((nuint)rows + 15) / 16 : (nuint)rows;
             nuint group = itemEach ? TargetGroup : GroupSize(classes, kernels.MaxWorkGroupSize(CrossEntropyProgram.RowsKernel));
             nuint size = itemEach ? (items + TargetGroup - 1) / TargetGroup * TargetGroup : (nuint)rows * group;
             OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &size, &group, 0, null, null), "clEnqueueNDRangeKernel");

@@ -17,6 +17,10 @@ internal static class CrossEntropyProgram
     public const int TargetGradientKernel = 9;
     public const int RowVectorsKernel = 10;
     public const int RowLanesKernel = 11;
+    public const int PositionLanesKernel = 12;
+
+    /// <summary>The positions a work-item of <c>cross_entropy_position_lanes</c> takes, neighbours in one sample.</summary>
+    public const int PositionLanes = 16;
 
     /// <summary>The widest rows that <c>cross_entropy_row_lanes</c> (sixteen rows per work-item, for CPU devices) takes; wider rows take <c>cross_entropy_row_vectors</c>.</summary>
     public const int RowLanesMaxClasses = 32;
@@ -25,7 +29,7 @@ internal static class CrossEntropyProgram
     [
         "cross_entropy_targets", "cross_entropy_rows", "nll_rows", "nll_gradient", "cross_entropy_positions", "check_distribution_labels",
         "softmax_rows", "one_hot", "multi_margin_rows", "cross_entropy_target_grad", "cross_entropy_row_vectors",
-        "cross_entropy_row_lanes",
+        "cross_entropy_row_lanes", "cross_entropy_position_lanes",
     ];
 
     /// <summary>The program's kernels on <paramref name="device"/>, built on first use. Call under the device's gate.</summary>
