@@ -113,6 +113,47 @@ inline acc_t loss_of_row(bool focal, acc_t focal_loss, acc_t mass, acc_t lse, ac
     return loss;
 }
 
+/* The target's shares times their logits. Read before the gradient, which may be the logits buffer itself, overwrites them. */
+inline acc_t target_logits_of(row_target t, global const float* x)
+{
+    return (t.left_share != 0.0f ? (acc_t)t.left_share * x[t.left] : 0) + (t.right >= 0 && t.right_share != 0.0f ? (acc_t)t.right_share * x[t.right] : 0);
+}
+
+/* The max sweep over x[from], x[from + step], … below to, one logit at a time: returns the max (NaN if any is NaN) and adds
+ * Σ a_c·x_c and Σ a_c to *weighted and *shares when the shares are per class. */
+inline float scalar_max_sweep(global const float* x, size_t from, size_t to, size_t step, float row_max, bool per_class,
+    global const float* class_weight, global const float* soft, float smoothing, float uniform, acc_t* weighted, acc_t* shares)
+{
+    for (size_t c = from; c < to; c += step)
+    {
+        float v = x[c];
+        row_max = isnan(v) || v > row_max ? v : row_max;
+        if (per_class)
+        {
+            float a = class_share(class_weight, soft, c, 1, smoothing, uniform);
+            *weighted += a * v;
+            *shares += a;
+        }
+    }
+    return row_max;
+}
+
+/* Sixteen rows' or positions' losses (the lanes kernels) from their sweeps: gaps = Σ share·(max − x) over the target's shares,
+ * + mass·ln Σe, the per-class shares' Σ a·(max − x) + Σa·ln Σe, and z·lse²; 0 in the inactive (ignored) lanes. */
+inline float16 lane_losses(float16 gaps, float16 mass, float16 row_max, float16 log_sum, bool per_class, float16 class_gaps, float16 share_sum,
+    float lse_square_scale, int16 active)
+{
+    float16 loss = gaps + mass * log_sum;
+    if (per_class)
+        loss += class_gaps + share_sum * log_sum;
+    if (lse_square_scale != 0.0f)
+    {
+        float16 lse = row_max + log_sum;
+        loss += lse_square_scale * lse * lse;
+    }
+    return select((float16)(0.0f), loss, active);
+}
+
 /* One work-group per row. Optional buffers (soft_target, continuous_target, row_weight, class_weight, upstream, output,
  * grad) may be NULL; with soft targets (N·C probabilities) or continuous labels (distribution focal loss) the index target
  * is NULL and no row is ignored.
@@ -139,22 +180,9 @@ kernel void cross_entropy_rows(global const float* logits, global const long* ta
     global const float* x = logits + r * (size_t)classes;
     global float* g = grad ? grad + r * (size_t)classes : 0;
 
-    float local_max = -INFINITY;
     acc_t weighted = 0, shares = 0;
-    for (size_t c = lid; c < extent; c += size)
-    {
-        float v = x[c];
-        local_max = isnan(v) || v > local_max ? v : local_max;
-        if (per_class)
-        {
-            float a = class_share(class_weight, soft, c, 1, smoothing, uniform);
-            weighted += a * v;
-            shares += a;
-        }
-    }
-    /* Read before the gradient, which may be the logits buffer itself, overwrites them. */
-    acc_t target_logits = (t.left_share != 0.0f ? (acc_t)t.left_share * x[t.left] : 0)
-        + (t.right >= 0 && t.right_share != 0.0f ? (acc_t)t.right_share * x[t.right] : 0);
+    float local_max = scalar_max_sweep(x, lid, extent, size, -INFINITY, per_class, class_weight, soft, smoothing, uniform, &weighted, &shares);
+    acc_t target_logits = target_logits_of(t, x);
     float row_max = group_max(max_scratch, local_max);
     acc_t weighted_logits = group_sum(sum_scratch, weighted);
     acc_t share_sum = group_sum(sum_scratch, shares);
@@ -274,20 +302,8 @@ kernel void cross_entropy_row_vectors(global const float* logits, global const l
     for (int k = 1; k < 16; k++)
         row_max = nan_max(row_max, lane_maxima[k]);
     acc_t weighted_logits = sum_lanes(weighted16), share_sum = sum_lanes(shares16);
-    for (size_t c = vectors; c < (size_t)classes; c++)
-    {
-        float v = x[c];
-        row_max = nan_max(row_max, v);
-        if (per_class)
-        {
-            float a = class_share(class_weight, soft, c, 1, smoothing, uniform);
-            weighted_logits += a * v;
-            share_sum += a;
-        }
-    }
-    /* Read before the gradient, which may be the logits buffer itself, overwrites them. */
-    acc_t target_logits = (t.left_share != 0.0f ? (acc_t)t.left_share * x[t.left] : 0)
-        + (t.right >= 0 && t.right_share != 0.0f ? (acc_t)t.right_share * x[t.right] : 0);
+    row_max = scalar_max_sweep(x, vectors, classes, 1, row_max, per_class, class_weight, soft, smoothing, uniform, &weighted_logits, &share_sum);
+    acc_t target_logits = target_logits_of(t, x);
 
     acc16_t sums = 0;
     for (size_t c = 0; c < vectors; c += 16)
@@ -344,6 +360,17 @@ kernel void cross_entropy_row_vectors(global const float* logits, global const l
     (p)[(o).s4] = (v).s4; (p)[(o).s5] = (v).s5; (p)[(o).s6] = (v).s6; (p)[(o).s7] = (v).s7; (p)[(o).s8] = (v).s8; (p)[(o).s9] = (v).s9; \
     (p)[(o).sa] = (v).sa; (p)[(o).sb] = (v).sb; (p)[(o).sc] = (v).sc; (p)[(o).sd] = (v).sd; (p)[(o).se] = (v).se; (p)[(o).sf] = (v).sf; } while (0)
 
+/* count rows of C floats from source to destination (global and private memory, either way): as C float16 vectors when all
+ * sixteen rows are there. */
+#define COPY_ROWS(destination, source, count, classes) do { \
+    if ((count) == 16) \
+        for (int i = 0; i < (classes); i++) \
+            vstore16(vload16(i, (source)), i, (destination)); \
+    else \
+        for (int i = 0; i < (count) * (classes); i++) \
+            (destination)[i] = (source)[i]; \
+} while (0)
+
 /* cross_entropy_row_vectors for short rows (C ≤ ROW_LANES_MAX_CLASSES: distribution focal's 17, a detector's classes) on CPU
  * devices: a work-item takes sixteen rows, one per lane, and walks their classes as columns, so that the exponentials, the
  * logarithm and the per-row terms run sixteen rows at a time (one row per work-item spent a third of its time in a scalar
@@ -383,12 +410,7 @@ kernel void cross_entropy_row_lanes(global const float* logits, global const lon
 
     float16 columns[ROW_LANES_MAX_CLASSES];
     float tile[16 * ROW_LANES_MAX_CLASSES];
-    if (count == 16)
-        for (int i = 0; i < classes; i++)
-            vstore16(vload16(i, x), i, tile);
-    else
-        for (int i = 0; i < count * classes; i++)
-            tile[i] = x[i];
+    COPY_ROWS(tile, x, count, classes);
     bool per_class = smoothing != 0.0f;
     float uniform = smoothing / classes;
     float16 row_max = (float16)(-INFINITY), left_logit = 0.0f, right_logit = 0.0f;
@@ -421,12 +443,7 @@ kernel void cross_entropy_row_lanes(global const float* logits, global const lon
     /* A zero share adds nothing, even beside an infinite logit (0·∞ would be NaN). */
     float16 gaps = select(left_share * (row_max - left_logit), 0.0f, left_share == 0.0f)
         + select(right_share * (row_max - right_logit), 0.0f, right_share == 0.0f);
-    float16 loss = gaps + mass * log_sum;
-    if (per_class)
-        loss += class_gaps + share_sum * log_sum;
-    if (lse_square_scale != 0.0f)
-        loss += lse_square_scale * lse * lse;
-    loss = select((float16)(0.0f), loss, active);
+    float16 loss = lane_losses(gaps, mass, row_max, log_sum, per_class, class_gaps, share_sum, lse_square_scale, active);
 
     if (grad)
     {
@@ -443,12 +460,7 @@ kernel void cross_entropy_row_lanes(global const float* logits, global const lon
             gradient = select((float16)(0.0f), gradient, active);
             SCATTER16(tile + c, offsets, gradient);
         }
-        if (count == 16)
-            for (int i = 0; i < classes; i++)
-                vstore16(vload16(i, tile), i, g);
-        else
-            for (int i = 0; i < count * classes; i++)
-                g[i] = tile[i];
+        COPY_ROWS(g, tile, count, classes);
     }
     float losses[16];
     vstore16(loss, 0, losses);
@@ -675,12 +687,8 @@ kernel void cross_entropy_position_lanes(global const float* logits, global cons
     }
     float16 log_sum = log(sum);
     float16 lse = row_max + log_sum;
-    float16 loss = select(hard * (row_max - target_logit), 0.0f, hard == 0.0f) + hard * log_sum;
-    if (per_class)
-        loss += class_gaps + share_sum * log_sum;
-    if (lse_square_scale != 0.0f)
-        loss += lse_square_scale * lse * lse;
-    loss = select((float16)(0.0f), loss, active);
+    float16 loss = lane_losses(select(hard * (row_max - target_logit), 0.0f, hard == 0.0f), hard, row_max, log_sum, per_class, class_gaps,
+        share_sum, lse_square_scale, active);
 
     if (g)
     {
