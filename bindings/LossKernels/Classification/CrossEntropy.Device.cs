@@ -276,9 +276,9 @@ public readonly partial struct CrossEntropyLoss
             // Rows: a work-group per row. Otherwise a work-item per position, row, sixteen rows or sixteen positions of a sample, in
             // groups of TargetGroup.
             bool itemEach = positions || cpuDevice;
-            int lanes = CrossEntropyProgram.PositionLanes;
-            nuint items = positions && cpuDevice ? (nuint)(rows / spatialSize) * (nuint)((spatialSize + lanes - 1) / lanes)
-                : rowLanes ? ((nuint)rows + 15) / 16 : (nuint)rows;
+            const int Lanes = CrossEntropyProgram.Lanes;
+            nuint items = positions && cpuDevice ? (nuint)(rows / spatialSize) * (nuint)((spatialSize + Lanes - 1) / Lanes)
+                : rowLanes ? ((nuint)rows + Lanes - 1) / Lanes : (nuint)rows;
             nuint group = itemEach ? TargetGroup : GroupSize(classes, kernels.MaxWorkGroupSize(CrossEntropyProgram.RowsKernel));
             nuint size = itemEach ? (items + TargetGroup - 1) / TargetGroup * TargetGroup : (nuint)rows * group;
             OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 1, null, &size, &group, 0, null, null), "clEnqueueNDRangeKernel");

@@ -19,8 +19,8 @@ internal static class CrossEntropyProgram
     public const int RowLanesKernel = 11;
     public const int PositionLanesKernel = 12;
 
-    /// <summary>The positions a work-item of <c>cross_entropy_position_lanes</c> takes, neighbours in one sample.</summary>
-    public const int PositionLanes = 16;
+    /// <summary>The rows a work-item of <c>cross_entropy_row_lanes</c> takes, and the neighbouring positions of one sample a work-item of <c>cross_entropy_position_lanes</c> takes: one per float16 lane.</summary>
+    public const int Lanes = 16;
 
     /// <summary>The widest rows that <c>cross_entropy_row_lanes</c> (sixteen rows per work-item, for CPU devices) takes; wider rows take <c>cross_entropy_row_vectors</c>.</summary>
     public const int RowLanesMaxClasses = 32;
