@@ -612,6 +612,13 @@ kernel void cross_entropy_positions(global const float* logits, global const lon
             smoothing, lse_square_scale, gradient_scale, position_losses);
 }
 
+/* class_share of class c for sixteen neighbouring positions (soft targets D apart per class): w_c·((1 − ε)·t_c + ε/C), or w_c·ε/C. */
+inline float16 position_shares16(global const float* class_weight, global const float* soft, int c, int spatial, float smoothing, float uniform)
+{
+    float16 a = soft ? vload16(0, soft + (size_t)c * spatial) * (1.0f - smoothing) + uniform : (float16)(uniform);
+    return class_weight ? class_weight[c] * a : a;
+}
+
 /* cross_entropy_positions for CPU devices (PoCL): a work-item takes sixteen neighbouring positions of one sample, one per lane, as
  * the CPU kernel's blocks do, so that each class is one float16 load and every exponential, logarithm and per-position term runs
  * sixteen positions at a time. A sample's last D mod 16 positions go one by one through cross_entropy_position. Three sweeps, as
@@ -676,8 +683,7 @@ kernel void cross_entropy_position_lanes(global const float* logits, global cons
         sum += e;
         if (per_class)
         {
-            float16 a = soft ? vload16(0, soft + (size_t)c * spatial) * (1.0f - smoothing) + uniform : (float16)(uniform);
-            a = class_weight ? class_weight[c] * a : a;
+            float16 a = position_shares16(class_weight, soft, c, spatial, smoothing, uniform);
             /* A zero share adds nothing, even beside an infinite logit (0·∞ would be NaN). */
             class_gaps += select(a * (row_max - v), 0.0f, a == 0.0f);
             share_sum += a;
@@ -700,10 +706,7 @@ kernel void cross_entropy_position_lanes(global const float* logits, global cons
             global float* gc = g + (size_t)c * spatial;
             float16 gradient = vload16(0, gc) * coefficient;
             if (per_class)
-            {
-                float16 a = soft ? vload16(0, soft + (size_t)c * spatial) * (1.0f - smoothing) + uniform : (float16)(uniform);
-                gradient -= (class_weight ? class_weight[c] * a : a) * scale;
-            }
+                gradient -= position_shares16(class_weight, soft, c, spatial, smoothing, uniform) * scale;
             gradient -= select((float16)(0.0f), target_term, y == c);
             vstore16(select((float16)(0.0f), gradient, active), 0, gc);
         }
