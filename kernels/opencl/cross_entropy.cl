@@ -513,6 +513,25 @@ kernel void nll_gradient(global const long* target, global const float* class_we
     grad[i] = y != ignore_index && y == c ? -(class_weight ? class_weight[y] : 1.0f) * scale * (upstream ? upstream[r] : 1.0f) : 0.0f;
 }
 
+/* CPU devices: nll_gradient a row per work-item (where an element each divides its index and leaves PoCL scalar stores), the
+ * row's zeros in float16 stores and then its target's element, the same value as nll_gradient writes there. */
+kernel void nll_gradient_rows(global const long* target, global const float* class_weight, global const float* upstream, global float* grad,
+    int rows, int classes, long ignore_index, float scale)
+{
+    size_t r = get_global_id(0);
+    if (r >= (size_t)rows)
+        return;
+    global float* g = grad + r * (size_t)classes;
+    size_t vectors = (size_t)classes & ~(size_t)15;
+    for (size_t c = 0; c < vectors; c += 16)
+        vstore16((float16)0.0f, 0, g + c);
+    for (size_t c = vectors; c < (size_t)classes; c++)
+        g[c] = 0.0f;
+    long y = target[r];
+    if (y != ignore_index)
+        g[y] = -(class_weight ? class_weight[y] : 1.0f) * scale * (upstream ? upstream[r] : 1.0f);
+}
+
 /* Where position i's class-0 logit is in an [N, C, D] input (D = spatial; [N, C] is D = 1): n·C·D + s. */
 inline size_t position_base(size_t i, int classes, int spatial)
 {

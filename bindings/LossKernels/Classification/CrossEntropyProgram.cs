@@ -18,6 +18,7 @@ internal static class CrossEntropyProgram
     public const int RowVectorsKernel = 10;
     public const int RowLanesKernel = 11;
     public const int PositionLanesKernel = 12;
+    public const int NllGradientRowsKernel = 13;
 
     /// <summary>The rows a work-item of <c>cross_entropy_row_lanes</c> takes, and the neighbouring positions of one sample a work-item of <c>cross_entropy_position_lanes</c> takes: one per float16 lane.</summary>
     public const int Lanes = 16;
@@ -29,7 +30,7 @@ internal static class CrossEntropyProgram
     [
         "cross_entropy_targets", "cross_entropy_rows", "nll_rows", "nll_gradient", "cross_entropy_positions", "check_distribution_labels",
         "softmax_rows", "one_hot", "multi_margin_rows", "cross_entropy_target_grad", "cross_entropy_row_vectors",
-        "cross_entropy_row_lanes", "cross_entropy_position_lanes",
+        "cross_entropy_row_lanes", "cross_entropy_position_lanes", "nll_gradient_rows",
     ];
 
     /// <summary>The program's kernels on <paramref name="device"/>, built on first use. Call under the device's gate.</summary>

@@ -113,7 +113,9 @@ public readonly partial struct NllLoss
             double total = reduction == Reduction.None ? 0d : device.SumPartials(rows, offset: rows);
             if (gradient is not null)
             {
-                nint backward = kernels.Kernel(CrossEntropyProgram.NllGradientKernel);
+                // GPUs: a work-item per element, neighbours writing neighbouring addresses; CPU devices: a row per work-item.
+                bool cpuDevice = device.ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem;
+                nint backward = kernels.Kernel(cpuDevice ? CrossEntropyProgram.NllGradientRowsKernel : CrossEntropyProgram.NllGradientKernel);
                 argument = 0;
                 KernelSet.SetBuffer(backward, argument++, target.Handle);
                 KernelSet.SetBuffer(backward, argument++, weight?.Handle ?? 0);
@@ -123,8 +125,8 @@ public readonly partial struct NllLoss
                 KernelSet.SetValue(backward, argument++, classes);
                 KernelSet.SetValue(backward, argument++, IgnoreIndex);
                 KernelSet.SetValue(backward, argument, (float)(upstreamScalar / divisor));
-                nuint elements = ((nuint)input.Length + Group - 1) / Group * Group;
-                OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, backward, 1, null, &elements, &local, 0, null, null), "clEnqueueNDRangeKernel");
+                nuint items = ((nuint)(cpuDevice ? rows : input.Length) + Group - 1) / Group * Group;
+                OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, backward, 1, null, &items, &local, 0, null, null), "clEnqueueNDRangeKernel");
             }
 
             return reduction == Reduction.None ? 0f : (float)(total / divisor);
