@@ -2,7 +2,9 @@
  * elements per gradient-norm bin with integer atomics, in local memory then once per group (exact, the same counts in
  * any order); the host turns the counts
  * into bin weights; ghmc_loss then weighs each element's binary cross entropy with logits and writes its gradient,
- * each work-group adding its losses in work-item order into one partial for the host to add in order. */
+ * each work-group adding its losses in work-item order into one partial for the host to add in order.
+ * CPU devices take ghmc_histogram_chunks and ghmc_loss_chunks instead: a run of elements per work-item in float16 lanes, with
+ * no local atomics or barriers (PoCL serializes the one and loops over the other, and left ghmc_loss's log1p scalar). */
 
 #define MAX_BINS 64
 #define LOSS_GROUP 64
@@ -83,4 +85,117 @@ kernel void ghmc_loss(global const float* logits, global const float* target, gl
             total += sums[k];
         partials[get_group_id(0)] = total;
     }
+}
+
+/* The CPU devices' kernels: a work-item takes `chunk` elements from get_global_id(0)·chunk, sixteen at a time. */
+
+/* count (1..16) floats from p, zero past them. */
+inline float16 ghmc_load16(global const float* p, int count)
+{
+    if (count == 16)
+        return vload16(0, p);
+    float lanes[16];
+    for (int k = 0; k < 16; k++)
+        lanes[k] = k < count ? p[k] : 0.0f;
+    return vload16(0, lanes);
+}
+
+inline void ghmc_store16(float16 v, global float* p, int count)
+{
+    if (count == 16)
+    {
+        vstore16(v, 0, p);
+        return;
+    }
+    float lanes[16];
+    vstore16(v, 0, lanes);
+    for (int k = 0; k < count; k++)
+        p[k] = lanes[k];
+}
+
+/* ghmc_difference on sixteen elements (both kernels below take g from it, so an element is weighed by the bin it was counted in). */
+inline float16 ghmc_difference16(float16 x, float16 t, float16* tail)
+{
+    float16 e = exp(-fabs(x));
+    float16 large = 1.0f / (1.0f + e), small = e * large;
+    *tail = log1p(e);
+    return select(sigmoid_difference(small, large, t), sigmoid_difference(large, small, t), x > 0.0f);
+}
+
+/* The valid elements of a work-item's run counted per edge in int16 lanes (g ≥ b/bins: the test ghmc_bin places them by), so
+ * that bin b holds the count at edge b less the count at edge b + 1; one atomic add per non-empty bin. */
+kernel void ghmc_histogram_chunks(global const float* logits, global const float* target, global const float* label_weight, int n, int chunk,
+    int bins, volatile global int* counts)
+{
+    int start = (int)get_global_id(0) * chunk;
+    int length = min(chunk, n - start);
+    int16 lanes = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int16 at_edge[MAX_BINS];
+    for (int b = 0; b < bins; b++)
+        at_edge[b] = 0;
+    for (int k = 0; k < length; k += 16)
+    {
+        int count = min(16, length - k);
+        float16 tail;
+        float16 g = fabs(ghmc_difference16(ghmc_load16(logits + start + k, count), ghmc_load16(target + start + k, count), &tail));
+        int16 counted = lanes < count;
+        if (label_weight)
+            counted &= ghmc_load16(label_weight + start + k, count) > 0.0f;
+        /* NaN falls in no bin (it reaches no edge), nor does an element left out. */
+        g = select((float16)(NAN), g, counted);
+        for (int b = 0; b < bins; b++)
+            at_edge[b] -= isgreaterequal(g, (float16)((float)b / (float)bins));
+    }
+    int above = 0;
+    for (int b = bins - 1; b >= 0; b--)
+    {
+        int lane_counts[16];
+        vstore16(at_edge[b], 0, lane_counts);
+        int reached = 0;
+        for (int k = 0; k < 16; k++)
+            reached += lane_counts[k];
+        if (reached != above)
+            atomic_add(&counts[b], reached - above);
+        above = reached;
+    }
+}
+
+/* ghmc_loss on a work-item's run: the same products per element; the losses added in float16 lanes over blocks of
+ * GHMC_BLOCK vectors, each block's lanes in order into the run's partial. */
+#define GHMC_BLOCK 32
+
+kernel void ghmc_loss_chunks(global const float* logits, global const float* target, global const float* label_weight, global const float* upstream,
+    global float* output, global float* grad, int n, int chunk, int bins, bin_weights_t weights, float gradient_scale, global acc_t* partials)
+{
+    int start = (int)get_global_id(0) * chunk;
+    int length = min(chunk, n - start);
+    int16 lanes = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    acc_t total = 0;
+    for (int block = 0; block < length; block += 16 * GHMC_BLOCK)
+    {
+        float16 sums = 0.0f;
+        for (int k = block; k < min(length, block + 16 * GHMC_BLOCK); k += 16)
+        {
+            int count = min(16, length - k);
+            float16 x = ghmc_load16(logits + start + k, count), t = ghmc_load16(target + start + k, count), tail;
+            float16 d = ghmc_difference16(x, t, &tail);
+            float16 g = fabs(d);
+            float16 beta = (float16)(weights.weight[0]);
+            for (int b = 1; b < bins; b++)
+                beta = select(beta, (float16)(weights.weight[b]), isgreaterequal(g, (float16)((float)b / (float)bins)));
+            if (label_weight)
+                beta *= ghmc_load16(label_weight + start + k, count);
+            float16 loss = beta * logits_cross_entropy(x, t, tail);
+            if (output)
+                ghmc_store16(loss, output + start + k, count);
+            if (grad)
+                ghmc_store16(gradient_scale * (upstream ? ghmc_load16(upstream + start + k, count) : (float16)(1.0f)) * beta * d, grad + start + k, count);
+            sums += select((float16)(0.0f), loss, lanes < count);
+        }
+        float lane_sums[16];
+        vstore16(sums, 0, lane_sums);
+        for (int k = 0; k < 16; k++)
+            total += lane_sums[k];
+    }
+    partials[get_global_id(0)] = total;
 }

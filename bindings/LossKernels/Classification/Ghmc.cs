@@ -144,7 +144,7 @@ public readonly unsafe struct GhmcLoss
         Span<float> accumulatedCounts = default) =>
         RunOnDevice(logits, target, output, logitsGrad, upstream, labelWeight, accumulatedCounts, Reduction.None, 1f);
 
-    private static readonly string[] KernelNames = ["ghmc_histogram", "ghmc_loss"];
+    private static readonly string[] KernelNames = ["ghmc_histogram", "ghmc_loss", "ghmc_histogram_chunks", "ghmc_loss_chunks"];
 
     private float RunOnDevice(OpenCL.DeviceBuffer<float> logits, OpenCL.DeviceBuffer<float> target, OpenCL.DeviceBuffer<float>? output,
         OpenCL.DeviceBuffer<float>? gradient, OpenCL.DeviceBuffer<float>? upstream, OpenCL.DeviceBuffer<float>? labelWeight, Span<float> accumulatedCounts,
@@ -175,16 +175,22 @@ public readonly unsafe struct GhmcLoss
             device.ThrowIfDisposed();
             OpenCL.KernelSet kernels = device.Kernels(new OpenCL.ProgramKey("ghmc", null, OpenCL.OpenCLReductionVariant.Auto), KernelNames);
             nint counters = device.Counters(Bins);
+            // GPUs: a work-item per element in groups of 64. CPU devices: a run of `chunk` elements per work-item, a group each.
+            bool cpuDevice = device.ResolvedVariant == OpenCL.OpenCLReductionVariant.ChunkPerWorkItem;
             const int Group = 64;
-            nuint local = Group;
-            nuint global = ((nuint)Math.Max(n, 1) + Group - 1) / Group * Group;
-            nint histogram = kernels.Kernel(0);
-            OpenCL.KernelSet.SetBuffer(histogram, 0, logits.Handle);
-            OpenCL.KernelSet.SetBuffer(histogram, 1, target.Handle);
-            OpenCL.KernelSet.SetBuffer(histogram, 2, labelWeight?.Handle ?? 0);
-            OpenCL.KernelSet.SetValue(histogram, 3, n);
-            OpenCL.KernelSet.SetValue(histogram, 4, Bins);
-            OpenCL.KernelSet.SetBuffer(histogram, 5, counters);
+            int chunk = cpuDevice ? OpenCL.ElementwiseLauncher.ChunkLength(n) : 1;
+            nuint local = cpuDevice ? 1u : Group;
+            nuint global = cpuDevice ? (nuint)((Math.Max(n, 1) + chunk - 1) / chunk) : ((nuint)Math.Max(n, 1) + Group - 1) / Group * Group;
+            nint histogram = kernels.Kernel(cpuDevice ? 2 : 0);
+            uint argument = 0;
+            OpenCL.KernelSet.SetBuffer(histogram, argument++, logits.Handle);
+            OpenCL.KernelSet.SetBuffer(histogram, argument++, target.Handle);
+            OpenCL.KernelSet.SetBuffer(histogram, argument++, labelWeight?.Handle ?? 0);
+            OpenCL.KernelSet.SetValue(histogram, argument++, n);
+            if (cpuDevice)
+                OpenCL.KernelSet.SetValue(histogram, argument++, chunk);
+            OpenCL.KernelSet.SetValue(histogram, argument++, Bins);
+            OpenCL.KernelSet.SetBuffer(histogram, argument, counters);
             if (n > 0)
                 OpenCL.OpenCLException.ThrowIfFailed(OpenCL.OpenCLNative.clEnqueueNDRangeKernel(device.Queue, histogram, 1, null, &global, &local, 0, null, null), "clEnqueueNDRangeKernel");
             ReadOnlySpan<int> counted = device.ReadCounters(Bins);
@@ -207,8 +213,8 @@ public readonly unsafe struct GhmcLoss
             }
             int groups = (int)(global / local);
             nint partials = device.Partials(groups);
-            nint kernel = kernels.Kernel(1);
-            uint argument = 0;
+            nint kernel = kernels.Kernel(cpuDevice ? 3 : 1);
+            argument = 0;
             OpenCL.KernelSet.SetBuffer(kernel, argument++, logits.Handle);
             OpenCL.KernelSet.SetBuffer(kernel, argument++, target.Handle);
             OpenCL.KernelSet.SetBuffer(kernel, argument++, labelWeight?.Handle ?? 0);
@@ -216,6 +222,8 @@ public readonly unsafe struct GhmcLoss
             OpenCL.KernelSet.SetBuffer(kernel, argument++, output?.Handle ?? 0);
             OpenCL.KernelSet.SetBuffer(kernel, argument++, gradient?.Handle ?? 0);
             OpenCL.KernelSet.SetValue(kernel, argument++, n);
+            if (cpuDevice)
+                OpenCL.KernelSet.SetValue(kernel, argument++, chunk);
             OpenCL.KernelSet.SetValue(kernel, argument++, Bins);
             OpenCL.KernelSet.SetValue(kernel, argument++, table);
             OpenCL.KernelSet.SetValue(kernel, argument++, (float)(upstreamScalar / divisor));
