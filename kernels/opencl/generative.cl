@@ -106,9 +106,27 @@ inline float tv_terms(global const float* x, size_t p, int i, int j, int height,
 /* Work-items per group of total_variation (the host launches it so). */
 #define TV_GROUP 64
 
+/* Pixel (i, j)'s terms, and with a gradient A[i, j-1] + B[i-1, j] - A[i, j] - B[i, j] times factor written at it. */
+inline float tv_pixel(global const float* x, global float* gradient, size_t p, int i, int j, int height, int width, int anisotropic, int isotropic,
+    float eps, float half_exponent, float factor)
+{
+    float a, b;
+    float value = tv_terms(x, p, i, j, height, width, anisotropic, isotropic, eps, half_exponent, &a, &b);
+    if (gradient)
+    {
+        float left = 0.0f, up = 0.0f, unused;
+        if (j > 0)
+            tv_terms(x, p, i, j - 1, height, width, anisotropic, isotropic, eps, half_exponent, &left, &unused);
+        if (i > 0)
+            tv_terms(x, p, i - 1, j, height, width, anisotropic, isotropic, eps, half_exponent, &unused, &up);
+        gradient[p + (size_t)i * (size_t)width + (size_t)j] = factor * (left + up - a - b);
+    }
+    return value;
+}
+
 /* Planes first_plane .. first_plane + get_global_size(2) - 1 of [N, C, H, W], work-item (j, i, plane) per pixel (no divisions: the
- * range is 3-d, rounded up in j to whole groups): its own terms into its group's partial, and with a gradient A[i, j-1] + B[i-1, j]
- * - A[i, j] - B[i, j] times its image's scale (upstream[n] when that buffer is given, else scale). */
+ * range is 3-d, rounded up in j to whole groups): its own terms into its group's partial, and with a gradient tv_pixel's, times its
+ * image's scale (upstream[n] when that buffer is given, else scale). */
 kernel void total_variation(global const float* x, global float* gradient, global const float* upstream, float scale, int first_plane,
     int channels, int height, int width, int anisotropic, int isotropic, float eps, float half_exponent, global acc_t* partials)
 {
@@ -116,21 +134,8 @@ kernel void total_variation(global const float* x, global float* gradient, globa
     int j = (int)get_global_id(0), i = (int)get_global_id(1), plane = first_plane + (int)get_global_id(2);
     float value = 0.0f;
     if (j < width)
-    {
-        size_t p = (size_t)plane * (size_t)height * (size_t)width;
-        float a, b;
-        value = tv_terms(x, p, i, j, height, width, anisotropic, isotropic, eps, half_exponent, &a, &b);
-        if (gradient)
-        {
-            float left = 0.0f, up = 0.0f, unused;
-            if (j > 0)
-                tv_terms(x, p, i, j - 1, height, width, anisotropic, isotropic, eps, half_exponent, &left, &unused);
-            if (i > 0)
-                tv_terms(x, p, i - 1, j, height, width, anisotropic, isotropic, eps, half_exponent, &unused, &up);
-            float factor = upstream ? upstream[plane / channels] : scale;
-            gradient[p + (size_t)i * (size_t)width + (size_t)j] = factor * (left + up - a - b);
-        }
-    }
+        value = tv_pixel(x, gradient, (size_t)plane * (size_t)height * (size_t)width, i, j, height, width, anisotropic, isotropic, eps,
+            half_exponent, upstream ? upstream[plane / channels] : scale);
     /* The group's values added in work-item order by its first item. */
     scratch[get_local_id(0)] = value;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -140,6 +145,84 @@ kernel void total_variation(global const float* x, global float* gradient, globa
     for (int item = 0; item < TV_GROUP; item++)
         sum += scratch[item];
     partials[get_group_id(0) + get_num_groups(0) * (get_group_id(1) + get_num_groups(1) * get_group_id(2))] = sum;
+}
+
+/* tv_absolute on sixteen lanes. */
+inline float16 tv_absolute16(float16 d, float16* slope)
+{
+    *slope = select(select(select((float16)(0.0f), (float16)(-1.0f), d < 0.0f), (float16)(1.0f), d > 0.0f), d, isnan(d));
+    return fabs(d);
+}
+
+/* tv_joint on sixteen lanes. */
+inline float16 tv_joint16(float16 dx, float16 dy, int isotropic, float eps, float half_exponent, float16* a, float16* b)
+{
+    float16 s = fma(dx, dx, fma(dy, dy, (float16)(eps)));
+    float16 term = isotropic ? sqrt(s) : select((float16)(0.0f), exp(half_exponent * log(s)), s > 0.0f);
+    term = select(term, s, isnan(s));
+    float16 factor = select(select((float16)(0.0f), 2.0f * half_exponent * term / s, s > 0.0f), s, isnan(s));
+    *a = factor * dx;
+    *b = factor * dy;
+    return term;
+}
+
+/* tv_terms at columns j … j + 15 of row i, every one with a right neighbour (j + 16 < width). */
+inline float16 tv_terms16(global const float* x, size_t p, int i, int j, int height, int width, int anisotropic, int isotropic, float eps,
+    float half_exponent, float16* a, float16* b)
+{
+    size_t at = p + (size_t)i * (size_t)width + (size_t)j;
+    int down = i + 1 < height;
+    float16 centre = vload16(0, x + at);
+    float16 dx = vload16(0, x + at + 1) - centre, dy = down ? vload16(0, x + at + (size_t)width) - centre : (float16)(0.0f);
+    if (anisotropic)
+    {
+        float16 h = tv_absolute16(dx, a), v = tv_absolute16(dy, b);
+        *b = down ? *b : (float16)(0.0f);
+        return h + (down ? v : (float16)(0.0f));
+    }
+    if (!down)
+    {
+        *a = 0.0f;
+        *b = 0.0f;
+        return 0.0f;
+    }
+    return tv_joint16(dx, dy, isotropic, eps, half_exponent, a, b);
+}
+
+/* CPU devices: row get_global_id(0) of plane first_plane + get_global_id(1) per work-item, with no barrier. Columns 1 … in float16
+ * vectors while a vector's last column has a right neighbour, the first column and the rest one at a time (tv_pixel); the row's
+ * terms into partials[row + height·plane index]. */
+kernel void total_variation_rows(global const float* x, global float* gradient, global const float* upstream, float scale, int first_plane,
+    int channels, int height, int width, int anisotropic, int isotropic, float eps, float half_exponent, global acc_t* partials)
+{
+    int i = (int)get_global_id(0), plane = first_plane + (int)get_global_id(1);
+    size_t p = (size_t)plane * (size_t)height * (size_t)width;
+    float factor = upstream ? upstream[plane / channels] : scale;
+    float16 sums = 0.0f;
+    int j = 1;
+    for (; j + 16 < width; j += 16)
+    {
+        float16 a, b;
+        sums += tv_terms16(x, p, i, j, height, width, anisotropic, isotropic, eps, half_exponent, &a, &b);
+        if (gradient)
+        {
+            float16 left, up = 0.0f, unused;
+            tv_terms16(x, p, i, j - 1, height, width, anisotropic, isotropic, eps, half_exponent, &left, &unused);
+            if (i > 0)
+                tv_terms16(x, p, i - 1, j, height, width, anisotropic, isotropic, eps, half_exponent, &unused, &up);
+            vstore16(factor * (left + up - a - b), 0, gradient + p + (size_t)i * (size_t)width + (size_t)j);
+        }
+    }
+    float lanes[16];
+    vstore16(sums, 0, lanes);
+    acc_t sum = 0;
+    for (int k = 0; k < 16; k++)
+        sum += lanes[k];
+    if (width > 0)
+        sum += tv_pixel(x, gradient, p, i, 0, height, width, anisotropic, isotropic, eps, half_exponent, factor);
+    for (; j < width; j++)
+        sum += tv_pixel(x, gradient, p, i, j, height, width, anisotropic, isotropic, eps, half_exponent, factor);
+    partials[get_global_id(0) + (size_t)height * get_global_id(1)] = sum;
 }
 
 /* The side of the Gram style loss's tiles (the host launches 16×16 groups). */

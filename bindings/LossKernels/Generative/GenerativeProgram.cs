@@ -8,9 +8,9 @@ namespace LossKernels.Generative;
 /// </summary>
 internal static class GenerativeProgram
 {
-    public const int TotalVariation = 0, GramMatrix = 1, GramStyleSlopes = 2, GramStyleBackward = 3;
+    public const int TotalVariation = 0, GramMatrix = 1, GramStyleSlopes = 2, GramStyleBackward = 3, TotalVariationRows = 4;
 
-    private static readonly string[] Names = ["total_variation", "gram_matrix", "gram_style_slopes", "gram_style_backward"];
+    private static readonly string[] Names = ["total_variation", "gram_matrix", "gram_style_slopes", "gram_style_backward", "total_variation_rows"];
 
     /// <summary>The program's kernels on <paramref name="device"/>. Call under its gate.</summary>
     public static KernelSet Kernels(OpenCLDevice device) => device.Kernels(new ProgramKey("generative", null, OpenCLReductionVariant.Auto), Names);

@@ -101,7 +101,8 @@ internal static unsafe class TotalVariationDeviceLoss
         lock (device.Gate)
         {
             device.ThrowIfDisposed();
-            nint kernel = GenerativeProgram.Kernels(device).Kernel(GenerativeProgram.TotalVariation);
+            bool cpuDevice = device.ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem;
+            nint kernel = GenerativeProgram.Kernels(device).Kernel(cpuDevice ? GenerativeProgram.TotalVariationRows : GenerativeProgram.TotalVariation);
             uint argument = 0;
             KernelSet.SetBuffer(kernel, argument++, input.Handle);
             KernelSet.SetBuffer(kernel, argument++, gradient?.Handle ?? 0);
@@ -123,7 +124,7 @@ internal static unsafe class TotalVariationDeviceLoss
 
             if (!unreduced)
             {
-                double total = Launch(device, kernel, 0, shape.Images * shape.Channels, shape);
+                double total = Launch(device, kernel, cpuDevice, 0, shape.Images * shape.Channels, shape);
                 device.Finish();
                 return (float)(reduction == Reduction.Mean ? total / shape.Images : total);
             }
@@ -131,7 +132,7 @@ internal static unsafe class TotalVariationDeviceLoss
             Span<float> value = stackalloc float[1];
             for (int n = 0; n < shape.Images; n++)
             {
-                value[0] = (float)Launch(device, kernel, n * shape.Channels, shape.Channels, shape);
+                value[0] = (float)Launch(device, kernel, cpuDevice, n * shape.Channels, shape.Channels, shape);
                 output?.Upload(value, n);
             }
 
@@ -140,16 +141,26 @@ internal static unsafe class TotalVariationDeviceLoss
         }
     }
 
-    /// <summary>Planes first … first + planes − 1, a work-item per pixel in groups of 64 along the rows; its partials added in order.</summary>
-    private static double Launch(OpenCLDevice device, nint kernel, int first, int planes, TotalVariationShape shape)
+    /// <summary>
+    /// Planes first … first + planes − 1: a work-item per pixel in groups of 64 along the rows, or on a CPU device a work-item per row;
+    /// the partials added in order.
+    /// </summary>
+    private static double Launch(OpenCLDevice device, nint kernel, bool cpuDevice, int first, int planes, TotalVariationShape shape)
     {
-        nuint across = ((nuint)shape.Width + Group - 1) / Group;
+        nuint across = cpuDevice ? 1 : ((nuint)shape.Width + Group - 1) / Group;
         int groups = checked((int)across * shape.Height * planes);
         KernelSet.SetValue(kernel, 4, first);
         KernelSet.SetBuffer(kernel, 12, device.Partials(groups));
         nuint* global = stackalloc nuint[3] { across * Group, (nuint)shape.Height, (nuint)planes };
         nuint* local = stackalloc nuint[3] { Group, 1, 1 };
-        OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, 3, null, global, local, 0, null, null), "clEnqueueNDRangeKernel");
+        if (cpuDevice)
+        {
+            global[0] = (nuint)shape.Height;
+            global[1] = (nuint)planes;
+            local[0] = 1;
+        }
+
+        OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, cpuDevice ? 2u : 3u, null, global, local, 0, null, null), "clEnqueueNDRangeKernel");
         return device.SumPartials(groups);
     }
 }

@@ -5,15 +5,24 @@ using LossKernels.Tests.Reference;
 
 namespace LossKernels.Tests.OpenCL;
 
-/// <summary>Total variation on the OpenCL device: every norm against the float64 reference, reduced and per image, and every bad argument.</summary>
+/// <summary>
+/// Total variation on the OpenCL device in both variants (a work-item per pixel; a row per work-item in float16 vectors on CPU
+/// devices): every norm against the float64 reference, reduced and per image, NaN, ±∞ and ±1e30 against the CPU kernel, and every
+/// bad argument.
+/// </summary>
 [TestFixture]
 [NonParallelizable]
 public class OpenCLTotalVariationTests
 {
-    [TestCaseSource(typeof(TotalVariationTests), nameof(TotalVariationTests.Norms))]
-    public void MatchesTheReference(TotalVariationLoss loss)
+    public static IEnumerable<TestCaseData> NormsAndVariants() =>
+        from variant in OpenCLTestDevice.Variants
+        from TestCaseData norm in TotalVariationTests.Norms()
+        select new TestCaseData(norm.Arguments[0], variant).SetArgDisplayNames($"{norm.TestName ?? norm.Arguments[0]}", variant.ToString());
+
+    [TestCaseSource(nameof(NormsAndVariants))]
+    public void MatchesTheReference(TotalVariationLoss loss, OpenCLReductionVariant variant)
     {
-        OpenCLDevice device = OpenCLTestDevice.Get();
+        OpenCLDevice device = OpenCLTestDevice.Get(variant);
         int seed = 30;
         foreach ((int n, int c, int h, int w) in TotalVariationTests.Shapes)
         {
@@ -31,6 +40,38 @@ public class OpenCLTotalVariationTests
             Numerics.AssertClose($"{what}: mean", value, values.Average(), 1e-5, 1e-5);
             Numerics.AssertClose($"{what}: gradient (mean)", gradient.ToArray(), mean, 1e-5, 1e-5);
             Numerics.AssertClose($"{what}: forward sum", loss.Forward(input, n, c, h, w, Reduction.Sum), values.Sum(), 1e-5, 1e-5);
+        }
+    }
+
+    /// <summary>
+    /// Planes of 3 × 41 and 4 × 16 with NaN, ±∞, ±1e30 and runs of equal values among ordinary ones (the row kernel's vectors and its
+    /// columns taken one at a time both meet them), and of 2 × 18 with one NaN inside the first vector (the image's value NaN from the
+    /// vectors alone): values and gradients of the same class as the CPU kernel's, within 2e-5.
+    /// </summary>
+    [TestCaseSource(nameof(NormsAndVariants))]
+    public void EdgeValuesMatchTheCpuKernel(TotalVariationLoss loss, OpenCLReductionVariant variant)
+    {
+        OpenCLDevice device = OpenCLTestDevice.Get(variant);
+        float[] specials = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 1e30f, -1e30f, 0.5f, 0.5f, 0.5f];
+        foreach ((int h, int w) in new[] { (3, 41), (4, 16), (2, 18) })
+        {
+            float[] x = TotalVariationTests.Image(2 * h * w, h + w);
+            if (w == 18)
+                x[5] = float.NaN;
+            else
+                for (int i = 0; i < x.Length; i += 5)
+                    x[i] = specials[i / 5 % specials.Length];
+            float[] upstream = [1f, 0.25f];
+            float[] values = new float[2], gradient = new float[x.Length];
+            loss.ForwardBackward(x, 2, 1, h, w, values, gradient, upstream);
+            using DeviceBuffer<float> input = device.Upload(x), deviceGradient = device.Allocate<float>(x.Length), output = device.Allocate<float>(2),
+                up = device.Upload(upstream);
+            loss.Unreduced(input, 2, 1, h, w, output, deviceGradient, up);
+            float[] gotValues = output.ToArray(), gotGradient = deviceGradient.ToArray();
+            for (int n = 0; n < 2; n++)
+                Numerics.AssertSameClass(gotValues[n], values[n], 2e-5, $"{h}x{w} image {n} value");
+            for (int i = 0; i < x.Length; i++)
+                Numerics.AssertSameClass(gotGradient[i], gradient[i], 2e-5, $"{h}x{w} gradient {i}");
         }
     }
 
