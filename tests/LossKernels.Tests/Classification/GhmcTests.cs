@@ -115,10 +115,12 @@ public class GhmcTests
         }
     }
 
+    /// <summary>In both variants: a work-item per element with local counts (GPUs), a run of elements per work-item in float16 lanes (CPU devices).</summary>
     [Test]
-    public void TheDeviceGivesTheReferenceValuesAndState([Values(0.0, 0.75)] double momentum)
+    public void TheDeviceGivesTheReferenceValuesAndState([Values(0.0, 0.75)] double momentum,
+        [Values(LossKernels.OpenCL.OpenCLReductionVariant.WorkGroupTree, LossKernels.OpenCL.OpenCLReductionVariant.ChunkPerWorkItem)] LossKernels.OpenCL.OpenCLReductionVariant variant)
     {
-        var device = OpenCL.OpenCLTestDevice.Get(LossKernels.OpenCL.OpenCLReductionVariant.Auto);
+        var device = OpenCL.OpenCLTestDevice.Get(variant);
         foreach (int length in new[] { 0, 1, 7, 1031, 70_001 })
         {
             (float[] x, float[] t) = CatalogHarness.Sample("sigmoid_focal_loss", length, seed: length);
