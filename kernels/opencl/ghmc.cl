@@ -100,6 +100,7 @@ inline float16 ghmc_load16(global const float* p, int count)
     return vload16(0, lanes);
 }
 
+/* The first count (1..16) lanes of v to p. */
 inline void ghmc_store16(float16 v, global float* p, int count)
 {
     if (count == 16)

@@ -60,7 +60,8 @@ public readonly partial struct TotalVariationLoss
 /// <summary>
 /// <see cref="TotalVariationLoss"/> on OpenCL: <c>total_variation</c>, a work-item per pixel over a 3-d range (column, row, plane: no
 /// index divisions), its own terms and the slopes of its left and upper neighbours' terms for its gradient; the values added per group
-/// of 64 in item order and the groups on the host in order; a launch per image for the unreduced values.
+/// of 64 in item order and the groups on the host in order; a launch per image for the unreduced values. CPU devices take
+/// <c>total_variation_rows</c>, a work-item per row over a 2-d range (row, plane), the same terms in float16 vectors, a partial per row.
 /// </summary>
 internal static unsafe class TotalVariationDeviceLoss
 {
@@ -151,13 +152,18 @@ internal static unsafe class TotalVariationDeviceLoss
         int groups = checked((int)across * shape.Height * planes);
         KernelSet.SetValue(kernel, 4, first);
         KernelSet.SetBuffer(kernel, 12, device.Partials(groups));
-        nuint* global = stackalloc nuint[3] { across * Group, (nuint)shape.Height, (nuint)planes };
-        nuint* local = stackalloc nuint[3] { Group, 1, 1 };
+        nuint* global = stackalloc nuint[3];
+        nuint* local = stackalloc nuint[3] { cpuDevice ? 1u : Group, 1, 1 };
         if (cpuDevice)
         {
             global[0] = (nuint)shape.Height;
             global[1] = (nuint)planes;
-            local[0] = 1;
+        }
+        else
+        {
+            global[0] = across * Group;
+            global[1] = (nuint)shape.Height;
+            global[2] = (nuint)planes;
         }
 
         OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, kernel, cpuDevice ? 2u : 3u, null, global, local, 0, null, null), "clEnqueueNDRangeKernel");
