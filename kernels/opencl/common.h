@@ -55,3 +55,41 @@ inline acc_t group_sum(local acc_t* scratch, acc_t value)
     barrier(CLK_LOCAL_MEM_FENCE);
     return result;
 }
+
+/* The CPU devices' kernels walk runs in float16 vectors; these serve a run's last, partial vector. */
+
+/* count (1..16) floats from p, zero past them: never a read past the run. */
+inline float16 load_partial16(global const float* p, int count)
+{
+    if (count == 16)
+        return vload16(0, p);
+    float lanes[16];
+    for (int k = 0; k < 16; k++)
+        lanes[k] = k < count ? p[k] : 0.0f;
+    return vload16(0, lanes);
+}
+
+/* The first count (1..16) lanes of v to p. */
+inline void store_partial16(float16 v, global float* p, int count)
+{
+    if (count == 16)
+    {
+        vstore16(v, 0, p);
+        return;
+    }
+    float lanes[16];
+    vstore16(v, 0, lanes);
+    for (int k = 0; k < count; k++)
+        p[k] = lanes[k];
+}
+
+/* The lanes added in index order into acc_t, through a private array (Oclgrind's uninitialized-value check misreads .lo/.hi). */
+inline acc_t add_lanes16(float16 v)
+{
+    float lanes[16];
+    vstore16(v, 0, lanes);
+    acc_t sum = 0;
+    for (int k = 0; k < 16; k++)
+        sum += lanes[k];
+    return sum;
+}

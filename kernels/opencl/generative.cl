@@ -213,11 +213,7 @@ kernel void total_variation_rows(global const float* x, global float* gradient, 
             vstore16(factor * (left + up - a - b), 0, gradient + p + (size_t)i * (size_t)width + (size_t)j);
         }
     }
-    float lanes[16];
-    vstore16(sums, 0, lanes);
-    acc_t sum = 0;
-    for (int k = 0; k < 16; k++)
-        sum += lanes[k];
+    acc_t sum = add_lanes16(sums);
     if (width > 0)
         sum += tv_pixel(x, gradient, p, i, 0, height, width, anisotropic, isotropic, eps, half_exponent, factor);
     for (; j < width; j++)

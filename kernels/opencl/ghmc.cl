@@ -89,31 +89,6 @@ kernel void ghmc_loss(global const float* logits, global const float* target, gl
 
 /* The CPU devices' kernels: a work-item takes `chunk` elements from get_global_id(0)·chunk, sixteen at a time. */
 
-/* count (1..16) floats from p, zero past them. */
-inline float16 ghmc_load16(global const float* p, int count)
-{
-    if (count == 16)
-        return vload16(0, p);
-    float lanes[16];
-    for (int k = 0; k < 16; k++)
-        lanes[k] = k < count ? p[k] : 0.0f;
-    return vload16(0, lanes);
-}
-
-/* The first count (1..16) lanes of v to p. */
-inline void ghmc_store16(float16 v, global float* p, int count)
-{
-    if (count == 16)
-    {
-        vstore16(v, 0, p);
-        return;
-    }
-    float lanes[16];
-    vstore16(v, 0, lanes);
-    for (int k = 0; k < count; k++)
-        p[k] = lanes[k];
-}
-
 /* ghmc_difference on sixteen elements (both kernels below take g from it, so an element is weighed by the bin it was counted in). */
 inline float16 ghmc_difference16(float16 x, float16 t, float16* tail)
 {
@@ -138,10 +113,10 @@ kernel void ghmc_histogram_chunks(global const float* logits, global const float
     {
         int count = min(16, length - k);
         float16 tail;
-        float16 g = fabs(ghmc_difference16(ghmc_load16(logits + start + k, count), ghmc_load16(target + start + k, count), &tail));
+        float16 g = fabs(ghmc_difference16(load_partial16(logits + start + k, count), load_partial16(target + start + k, count), &tail));
         int16 counted = lanes < count;
         if (label_weight)
-            counted &= ghmc_load16(label_weight + start + k, count) > 0.0f;
+            counted &= load_partial16(label_weight + start + k, count) > 0.0f;
         /* NaN falls in no bin (it reaches no edge), nor does an element left out. */
         g = select((float16)(NAN), g, counted);
         for (int b = 0; b < bins; b++)
@@ -178,25 +153,22 @@ kernel void ghmc_loss_chunks(global const float* logits, global const float* tar
         for (int k = block; k < min(length, block + 16 * GHMC_BLOCK); k += 16)
         {
             int count = min(16, length - k);
-            float16 x = ghmc_load16(logits + start + k, count), t = ghmc_load16(target + start + k, count), tail;
+            float16 x = load_partial16(logits + start + k, count), t = load_partial16(target + start + k, count), tail;
             float16 d = ghmc_difference16(x, t, &tail);
             float16 g = fabs(d);
             float16 beta = (float16)(weights.weight[0]);
             for (int b = 1; b < bins; b++)
                 beta = select(beta, (float16)(weights.weight[b]), isgreaterequal(g, (float16)((float)b / (float)bins)));
             if (label_weight)
-                beta *= ghmc_load16(label_weight + start + k, count);
+                beta *= load_partial16(label_weight + start + k, count);
             float16 loss = beta * logits_cross_entropy(x, t, tail);
             if (output)
-                ghmc_store16(loss, output + start + k, count);
+                store_partial16(loss, output + start + k, count);
             if (grad)
-                ghmc_store16(gradient_scale * (upstream ? ghmc_load16(upstream + start + k, count) : (float16)(1.0f)) * beta * d, grad + start + k, count);
+                store_partial16(gradient_scale * (upstream ? load_partial16(upstream + start + k, count) : (float16)(1.0f)) * beta * d, grad + start + k, count);
             sums += select((float16)(0.0f), loss, lanes < count);
         }
-        float lane_sums[16];
-        vstore16(sums, 0, lane_sums);
-        for (int k = 0; k < 16; k++)
-            total += lane_sums[k];
+        total += add_lanes16(sums);
     }
     partials[get_global_id(0)] = total;
 }

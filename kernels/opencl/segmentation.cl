@@ -141,6 +141,165 @@ kernel void overlap_gradient(global const float* input, global const long* label
     }
 }
 
+/* CPU devices: the same three steps on sixteen neighbouring pixels of one image per work-item, in float16 lanes, with no barrier
+ * (PoCL loops over a barrier's work-items and left overlap_probability a scalar call per pixel and class).
+ *   overlap_softmax_stats16, overlap_gradient16: work-item i takes pixels 16·(i mod ⌈S/16⌉) … of image i / ⌈S/16⌉.
+ *   overlap_sums16:                              work-item (block, class, image) of a 3-D range walks its block's pixels; the same
+ *                                                partials as overlap_sums. */
+
+#define OVERLAP_LANES ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+/* Vectors whose sums stay in float lanes before they are added into acc_t. */
+#define OVERLAP_FLUSH 16
+
+/* The pixels s … s + count − 1 of image n: each one's label (−1 where ignored, and in the lanes past count; the labels are
+ * checked before any launch) and, with the softmax's stats, its max and 1/Σe. */
+inline void overlap_pixels16(global const long* labels, global const float* stats, int spatial, int n, int s, int count, int has_ignore,
+    long ignore_index, int16* label, float16* max, float16* inverse)
+{
+    int label_lanes[16];
+    float max_lanes[16], inverse_lanes[16];
+    size_t pixel = (size_t)n * spatial + s;
+    for (int k = 0; k < 16; k++)
+    {
+        long value = k < count && labels ? labels[pixel + k] : -1;
+        label_lanes[k] = value < 0 || (has_ignore && value == ignore_index) ? -1 : (int)value;
+        max_lanes[k] = k < count && stats ? stats[2 * (pixel + k)] : 0.0f;
+        inverse_lanes[k] = k < count && stats ? stats[2 * (pixel + k) + 1] : 0.0f;
+    }
+    *label = vload16(0, label_lanes);
+    *max = vload16(0, max_lanes);
+    *inverse = vload16(0, inverse_lanes);
+}
+
+/* overlap_probability on the count pixels from s (lanes past count are not kept), with overlap_pixels16's labels and stats. */
+inline float16 overlap_probability16(global const float* input, global const float* dense, int classes, int spatial, int n, int s, int count,
+    int c, int from_logits, int has_ignore, long ignore_index, int16 label, float16 max, float16 inverse, float16* target, int16* kept,
+    float16* slope)
+{
+    *slope = 1.0f;
+    size_t at = ((size_t)n * classes + c) * spatial + s;
+    float16 x = load_partial16(input + at, count);
+    if (!dense)
+    {
+        *kept = label >= 0;
+        *target = select((float16)(0.0f), (float16)(1.0f), label == c);
+        float16 p = from_logits ? exp(x - max) * inverse : x;
+        return select((float16)(0.0f), p, *kept);
+    }
+
+    float16 t = load_partial16(dense + at, count);
+    *kept = (OVERLAP_LANES < count) & (has_ignore ? t != (float16)((float)ignore_index) : (int16)(-1));
+    *target = select((float16)(0.0f), t, *kept);
+    float16 p = x;
+    if (from_logits)
+    {
+        float16 e = exp(-fabs(x));
+        float16 large = 1.0f / (1.0f + e), small = e * large;
+        p = select(small, large, x > 0.0f);
+        *slope = large * small;
+    }
+    return select((float16)(0.0f), p, *kept);
+}
+
+kernel void overlap_softmax_stats16(global const float* input, int classes, int spatial, int pixels, global float* stats)
+{
+    int per_image = (spatial + 15) / 16, i = (int)get_global_id(0);
+    if (i >= pixels / spatial * per_image)
+        return;
+    int n = i / per_image, s = (i - n * per_image) * 16, count = min(16, spatial - s);
+    global const float* x = input + (size_t)n * classes * spatial + s;
+    float16 max = load_partial16(x, count);
+    for (int c = 1; c < classes; c++)
+        max = fmax(max, load_partial16(x + (size_t)c * spatial, count));
+    /* fmax drops a NaN logit from the max, but not from Σe: its pixel's 1/Σe, so every p of the pixel, is NaN, as on the CPU. */
+    float16 sum = 0.0f;
+    for (int c = 0; c < classes; c++)
+        sum += exp(load_partial16(x + (size_t)c * spatial, count) - max);
+    float max_lanes[16], inverse_lanes[16];
+    vstore16(max, 0, max_lanes);
+    vstore16(1.0f / sum, 0, inverse_lanes);
+    size_t pixel = (size_t)n * spatial + s;
+    for (int k = 0; k < count; k++)
+    {
+        stats[2 * (pixel + k)] = max_lanes[k];
+        stats[2 * (pixel + k) + 1] = inverse_lanes[k];
+    }
+}
+
+kernel void overlap_sums16(global const float* input, global const long* labels, global const float* dense, global const float* stats,
+    int classes, int spatial, int blocks, int from_logits, int has_ignore, long ignore_index, global acc_t* partials)
+{
+    int block = (int)get_global_id(0), c = (int)get_global_id(1), n = (int)get_global_id(2);
+    int group = (n * blocks + block) * classes + c;
+    int from = block * OVERLAP_BLOCK, to = min(spatial, from + OVERLAP_BLOCK);
+    acc_t intersection = 0, prediction = 0, target_sum = 0, prediction_squares = 0, target_squares = 0;
+    for (int first = from; first < to; first += 16 * OVERLAP_FLUSH)
+    {
+        float16 i16 = 0.0f, p16 = 0.0f, t16 = 0.0f, pp16 = 0.0f, tt16 = 0.0f;
+        for (int s = first; s < min(to, first + 16 * OVERLAP_FLUSH); s += 16)
+        {
+            int count = min(16, to - s);
+            int16 label, kept;
+            float16 max, inverse, t, slope;
+            overlap_pixels16(labels, stats, spatial, n, s, count, has_ignore, ignore_index, &label, &max, &inverse);
+            float16 p = overlap_probability16(input, dense, classes, spatial, n, s, count, c, from_logits, has_ignore, ignore_index, label, max, inverse,
+                &t, &kept, &slope);
+            i16 += p * t;
+            p16 += p;
+            t16 += t;
+            pp16 += p * p;
+            tt16 += t * t;
+        }
+        intersection += add_lanes16(i16);
+        prediction += add_lanes16(p16);
+        target_sum += add_lanes16(t16);
+        prediction_squares += add_lanes16(pp16);
+        target_squares += add_lanes16(tt16);
+    }
+    global acc_t* sums = partials + (size_t)group * 5;
+    sums[0] = intersection;
+    sums[1] = prediction;
+    sums[2] = target_sum;
+    sums[3] = prediction_squares;
+    sums[4] = target_squares;
+}
+
+kernel void overlap_gradient16(global const float* input, global const long* labels, global const float* dense, global const float* stats,
+    global const float* coefficients, int classes, int spatial, int pixels, int per_image, int from_logits, int has_ignore, long ignore_index,
+    global float* grad)
+{
+    int vectors = (spatial + 15) / 16, i = (int)get_global_id(0);
+    if (i >= pixels / spatial * vectors)
+        return;
+    int n = i / vectors, s = (i - n * vectors) * 16, count = min(16, spatial - s);
+    global const float* k = coefficients + (size_t)(per_image ? n : 0) * classes * 3;
+    int16 label, kept;
+    float16 max, inverse, t, slope;
+    overlap_pixels16(labels, stats, spatial, n, s, count, has_ignore, ignore_index, &label, &max, &inverse);
+    float16 dot = 0.0f;
+    int softmax = labels && from_logits;
+    if (softmax)
+    {
+        for (int c = 0; c < classes; c++)
+        {
+            float16 p = overlap_probability16(input, dense, classes, spatial, n, s, count, c, from_logits, has_ignore, ignore_index, label, max, inverse,
+                &t, &kept, &slope);
+            float16 g = select((float16)(0.0f), fma((float16)(k[3 * c + 2]), p, fma((float16)(k[3 * c]), t, (float16)(k[3 * c + 1]))), kept);
+            dot = fma(p, g, dot);
+        }
+    }
+
+    for (int c = 0; c < classes; c++)
+    {
+        size_t at = ((size_t)n * classes + c) * spatial + s;
+        float16 x = load_partial16(input + at, count);
+        float16 p = overlap_probability16(input, dense, classes, spatial, n, s, count, c, from_logits, has_ignore, ignore_index, label, max, inverse,
+            &t, &kept, &slope);
+        float16 g = select((float16)(0.0f), fma((float16)(k[3 * c + 2]), p, fma((float16)(k[3 * c]), t, (float16)(k[3 * c + 1]))), kept);
+        store_partial16(softmax ? exp(x - max) * inverse * (g - dot) : g * slope, grad + at, count);
+    }
+}
+
 /* The Lovász losses: the OpenCL side of bindings/LossKernels/Segmentation/LovaszDriver.cs and LovaszMath.cs. One task (a
  * group's class, or a group) at a time, in chunks: `threads` work-items each own a contiguous chunk of
  * the task's elements, so that every step is sequential per work-item and the sort is stable.

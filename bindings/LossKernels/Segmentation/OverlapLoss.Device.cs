@@ -133,7 +133,9 @@ public static unsafe class OverlapLossDevice
 
                 if (groups > 0)
                 {
-                    nint sums = kernels.Kernel(SegmentationProgram.OverlapSums);
+                    // GPUs: a work-group per (block, class, image); CPU devices: a work-item each.
+                    bool vectors = SegmentationProgram.PixelVectors(device);
+                    nint sums = kernels.Kernel(vectors ? SegmentationProgram.OverlapSums16 : SegmentationProgram.OverlapSums);
                     uint argument = SetInputs(sums, input, labels, dense, stats);
                     KernelSet.SetValue(sums, argument++, classes);
                     KernelSet.SetValue(sums, argument++, spatial);
@@ -142,8 +144,9 @@ public static unsafe class OverlapLossDevice
                     KernelSet.SetValue(sums, argument++, options.IgnoreIndex is null ? 0 : 1);
                     KernelSet.SetValue(sums, argument++, options.IgnoreIndex ?? 0L);
                     KernelSet.SetBuffer(sums, argument, device.Partials(sumCount));
-                    nuint* local = stackalloc nuint[] { SegmentationProgram.Group, 1, 1 };
-                    nuint* global = stackalloc nuint[] { (nuint)blocks * SegmentationProgram.Group, (nuint)classes, (nuint)shape.Batch };
+                    nuint group = vectors ? 1u : SegmentationProgram.Group;
+                    nuint* local = stackalloc nuint[] { group, 1, 1 };
+                    nuint* global = stackalloc nuint[] { (nuint)blocks * group, (nuint)classes, (nuint)shape.Batch };
                     OpenCLException.ThrowIfFailed(OpenCLNative.clEnqueueNDRangeKernel(device.Queue, sums, 3, null, global, local, 0, null, null), "clEnqueueNDRangeKernel");
                     device.ReadPartials(partials.AsSpan(0, sumCount));
                 }
@@ -152,7 +155,7 @@ public static unsafe class OverlapLossDevice
                 double value = OverlapHost.Evaluate(loss, partials.AsSpan(0, sumCount), blocks, shape, weight, upstream, table);
                 if (gradient is not null && pixels > 0)
                 {
-                    nint kernel = kernels.Kernel(SegmentationProgram.OverlapGradient);
+                    nint kernel = kernels.Kernel(SegmentationProgram.PixelVectors(device) ? SegmentationProgram.OverlapGradient16 : SegmentationProgram.OverlapGradient);
                     uint argument = SetInputs(kernel, input, labels, dense, stats);
                     KernelSet.SetBuffer(kernel, argument++, device.UploadScratch(1, table));
                     KernelSet.SetValue(kernel, argument++, classes);
@@ -163,7 +166,7 @@ public static unsafe class OverlapLossDevice
                     KernelSet.SetValue(kernel, argument++, options.IgnoreIndex is null ? 0 : 1);
                     KernelSet.SetValue(kernel, argument++, options.IgnoreIndex ?? 0L);
                     KernelSet.SetBuffer(kernel, argument, gradient.Handle);
-                    SegmentationProgram.Launch(device, kernel, pixels);
+                    SegmentationProgram.Launch(device, kernel, SegmentationProgram.PixelItems(device, shape));
                     OpenCLException.ThrowIfFailed(OpenCLNative.clFinish(device.Queue), "clFinish");
                 }
 

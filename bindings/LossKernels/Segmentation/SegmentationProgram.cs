@@ -8,6 +8,9 @@ internal static unsafe class SegmentationProgram
     public const int SoftmaxStats = 0, OverlapSums = 1, OverlapGradient = 2, ClassCounts = 3, CheckBinary = 4, SoftmaxKeys = 5, HingeKeys = 6,
         RadixCounts = 7, Scan = 8, RadixScatter = 9, WalkCounts = 10, Walk = 11, Clear = 12, SoftmaxChain = 13;
 
+    /// <summary>The CPU devices' forms of <see cref="SoftmaxStats"/>, <see cref="OverlapSums"/> and <see cref="OverlapGradient"/>: sixteen pixels per work-item in float16 lanes.</summary>
+    public const int SoftmaxStats16 = 14, OverlapSums16 = 15, OverlapGradient16 = 16;
+
     /// <summary>Work-items per group of the per-item launches.</summary>
     public const int Group = 64;
 
@@ -15,7 +18,15 @@ internal static unsafe class SegmentationProgram
     [
         "overlap_softmax_stats", "overlap_sums", "overlap_gradient", "lovasz_class_counts", "lovasz_check_binary", "lovasz_softmax_keys", "lovasz_hinge_keys",
         "lovasz_radix_counts", "lovasz_scan", "lovasz_radix_scatter", "lovasz_walk_counts", "lovasz_walk", "lovasz_clear", "lovasz_softmax_chain",
+        "overlap_softmax_stats16", "overlap_sums16", "overlap_gradient16",
     ];
+
+    /// <summary>Whether the device takes the float16 forms of the per-pixel kernels (a CPU device: the ChunkPerWorkItem variant).</summary>
+    public static bool PixelVectors(OpenCLDevice device) => device.ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem;
+
+    /// <summary>The work-items of a per-pixel launch: a pixel each, or on a CPU device sixteen neighbouring pixels of one image each.</summary>
+    public static int PixelItems(OpenCLDevice device, in SegmentationShape shape) =>
+        PixelVectors(device) ? checked(shape.Batch * ((shape.Spatial + 15) / 16)) : (int)shape.Pixels;
 
     /// <summary>The program's kernels on <paramref name="device"/>. Call under its gate.</summary>
     public static KernelSet Kernels(OpenCLDevice device) => device.Kernels(new ProgramKey("segmentation", null, OpenCLReductionVariant.Auto), Names);
@@ -33,12 +44,12 @@ internal static unsafe class SegmentationProgram
         int pixels = (int)shape.Pixels;
         if (pixels == 0)
             return;
-        nint kernel = kernels.Kernel(SoftmaxStats);
+        nint kernel = kernels.Kernel(PixelVectors(device) ? SoftmaxStats16 : SoftmaxStats);
         KernelSet.SetBuffer(kernel, 0, input.Handle);
         KernelSet.SetValue(kernel, 1, shape.Classes);
         KernelSet.SetValue(kernel, 2, shape.Spatial);
         KernelSet.SetValue(kernel, 3, pixels);
         KernelSet.SetBuffer(kernel, 4, stats);
-        Launch(device, kernel, pixels);
+        Launch(device, kernel, PixelItems(device, shape));
     }
 }
