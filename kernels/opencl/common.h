@@ -58,6 +58,9 @@ inline acc_t group_sum(local acc_t* scratch, acc_t value)
 
 /* The CPU devices' kernels walk runs in float16 vectors; these serve a run's last, partial vector. */
 
+/* Each lane's index, to mask the lanes past a partial vector's count. */
+#define LANE_INDICES16 ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+
 /* count (1..16) floats from p, zero past them: never a read past the run. */
 inline float16 load_partial16(global const float* p, int count)
 {

@@ -388,7 +388,7 @@ kernel void cross_entropy_row_lanes(global const float* logits, global const lon
     if (first >= (size_t)rows)
         return;
     int count = min(16, (int)((size_t)rows - first));
-    int16 row_of_lane = min((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), (int16)(count - 1));
+    int16 row_of_lane = min(LANE_INDICES16, (int16)(count - 1));
     int16 offsets = row_of_lane * classes;
     global const float* x = logits + first * (size_t)classes;
 

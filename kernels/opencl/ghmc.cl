@@ -105,7 +105,6 @@ kernel void ghmc_histogram_chunks(global const float* logits, global const float
 {
     int start = (int)get_global_id(0) * chunk;
     int length = min(chunk, n - start);
-    int16 lanes = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     int16 at_edge[MAX_BINS];
     for (int b = 0; b < bins; b++)
         at_edge[b] = 0;
@@ -114,7 +113,7 @@ kernel void ghmc_histogram_chunks(global const float* logits, global const float
         int count = min(16, length - k);
         float16 tail;
         float16 g = fabs(ghmc_difference16(load_partial16(logits + start + k, count), load_partial16(target + start + k, count), &tail));
-        int16 counted = lanes < count;
+        int16 counted = LANE_INDICES16 < count;
         if (label_weight)
             counted &= load_partial16(label_weight + start + k, count) > 0.0f;
         /* NaN falls in no bin (it reaches no edge), nor does an element left out. */
@@ -145,7 +144,6 @@ kernel void ghmc_loss_chunks(global const float* logits, global const float* tar
 {
     int start = (int)get_global_id(0) * chunk;
     int length = min(chunk, n - start);
-    int16 lanes = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     acc_t total = 0;
     for (int block = 0; block < length; block += 16 * GHMC_BLOCK)
     {
@@ -166,7 +164,7 @@ kernel void ghmc_loss_chunks(global const float* logits, global const float* tar
                 store_partial16(loss, output + start + k, count);
             if (grad)
                 store_partial16(gradient_scale * (upstream ? load_partial16(upstream + start + k, count) : (float16)(1.0f)) * beta * d, grad + start + k, count);
-            sums += select((float16)(0.0f), loss, lanes < count);
+            sums += select((float16)(0.0f), loss, LANE_INDICES16 < count);
         }
         total += add_lanes16(sums);
     }

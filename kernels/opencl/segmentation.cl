@@ -147,7 +147,6 @@ kernel void overlap_gradient(global const float* input, global const long* label
  *   overlap_sums16:                              work-item (block, class, image) of a 3-D range walks its block's pixels; the same
  *                                                partials as overlap_sums. */
 
-#define OVERLAP_LANES ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
 /* Vectors whose sums stay in float lanes before they are added into acc_t. */
 #define OVERLAP_FLUSH 16
 
@@ -188,7 +187,7 @@ inline float16 overlap_probability16(global const float* input, global const flo
     }
 
     float16 t = load_partial16(dense + at, count);
-    *kept = (OVERLAP_LANES < count) & (has_ignore ? t != (float16)((float)ignore_index) : (int16)(-1));
+    *kept = (LANE_INDICES16 < count) & (has_ignore ? t != (float16)((float)ignore_index) : (int16)(-1));
     *target = select((float16)(0.0f), t, *kept);
     float16 p = x;
     if (from_logits)

@@ -239,7 +239,7 @@ public readonly partial struct CrossEntropyLoss
             // neither the group's loops nor a work-item's scalar loop: there a row is one work-item's walk in float16 vectors, short
             // rows with hard or continuous targets go sixteen to a work-item, a row per lane, and so do neighbouring positions.
             bool positions = spatialSize > 1;
-            bool cpuDevice = device.ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem;
+            bool cpuDevice = device.RunsPerWorkItem;
             bool rowLanes = !positions && cpuDevice && softTarget is null && focal is null && classes <= CrossEntropyProgram.RowLanesMaxClasses;
             nint kernel = kernels.Kernel(positions ? (cpuDevice ? CrossEntropyProgram.PositionLanesKernel : CrossEntropyProgram.PositionsKernel)
                 : rowLanes ? CrossEntropyProgram.RowLanesKernel

@@ -176,7 +176,7 @@ public readonly unsafe struct GhmcLoss
             OpenCL.KernelSet kernels = device.Kernels(new OpenCL.ProgramKey("ghmc", null, OpenCL.OpenCLReductionVariant.Auto), KernelNames);
             nint counters = device.Counters(Bins);
             // GPUs: a work-item per element in groups of 64. CPU devices: a run of `chunk` elements per work-item, a group each.
-            bool cpuDevice = device.ResolvedVariant == OpenCL.OpenCLReductionVariant.ChunkPerWorkItem;
+            bool cpuDevice = device.RunsPerWorkItem;
             const int Group = 64;
             int chunk = cpuDevice ? OpenCL.ElementwiseLauncher.ChunkLength(n) : 1;
             nuint local = cpuDevice ? 1u : Group;

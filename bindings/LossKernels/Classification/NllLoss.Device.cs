@@ -114,7 +114,7 @@ public readonly partial struct NllLoss
             if (gradient is not null)
             {
                 // GPUs: a work-item per element, neighbours writing neighbouring addresses; CPU devices: a row per work-item.
-                bool cpuDevice = device.ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem;
+                bool cpuDevice = device.RunsPerWorkItem;
                 nint backward = kernels.Kernel(cpuDevice ? CrossEntropyProgram.NllGradientRowsKernel : CrossEntropyProgram.NllGradientKernel);
                 argument = 0;
                 KernelSet.SetBuffer(backward, argument++, target.Handle);

@@ -85,7 +85,7 @@ internal static unsafe class EmbeddingDeviceLoss
         if (rows == 0)
             return unreduced ? 0f : (float)(0d / divisor);
         EmbeddingKernelArguments arguments = loss.KernelArguments;
-        bool groups = device.ResolvedVariant == OpenCLReductionVariant.WorkGroupTree && dim >= GroupRowElements;
+        bool groups = !device.RunsPerWorkItem && dim >= GroupRowElements;
         // Short rows go many to a work-item (a function of the shape alone), so that the host adds few partials.
         int rowsPerItem = groups ? 1 : Math.Max(1, ItemElements / Math.Max(1, dim));
         int items = (int)(((long)rows + rowsPerItem - 1) / rowsPerItem);

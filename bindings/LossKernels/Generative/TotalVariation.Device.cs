@@ -102,7 +102,7 @@ internal static unsafe class TotalVariationDeviceLoss
         lock (device.Gate)
         {
             device.ThrowIfDisposed();
-            bool cpuDevice = device.ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem;
+            bool cpuDevice = device.RunsPerWorkItem;
             nint kernel = GenerativeProgram.Kernels(device).Kernel(cpuDevice ? GenerativeProgram.TotalVariationRows : GenerativeProgram.TotalVariation);
             uint argument = 0;
             KernelSet.SetBuffer(kernel, argument++, input.Handle);

@@ -91,6 +91,12 @@ public sealed unsafe partial class OpenCLDevice : LossDevice, IDisposable
     internal OpenCLReductionVariant ResolvedVariant => variant != OpenCLReductionVariant.Auto ? variant
         : Info.Type.HasFlag(OpenCLDeviceType.Cpu) ? OpenCLReductionVariant.ChunkPerWorkItem : OpenCLReductionVariant.WorkGroupTree;
 
+    /// <summary>
+    /// Whether launches take the CPU devices' kernels (<see cref="OpenCLReductionVariant.ChunkPerWorkItem"/>): a row, a run or sixteen
+    /// neighbours per work-item in float16 vectors, no barriers, where the GPU kernels give a work-item per element or a group per row.
+    /// </summary>
+    internal bool RunsPerWorkItem => ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem;
+
     /// <summary>Serializes launches: kernel arguments and scratch are shared by every caller of the device.</summary>
     internal Lock Gate => gate;
 

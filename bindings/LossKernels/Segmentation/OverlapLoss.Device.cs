@@ -134,7 +134,7 @@ public static unsafe class OverlapLossDevice
                 if (groups > 0)
                 {
                     // GPUs: a work-group per (block, class, image); CPU devices: a work-item each.
-                    bool vectors = SegmentationProgram.PixelVectors(device);
+                    bool vectors = device.RunsPerWorkItem;
                     nint sums = kernels.Kernel(vectors ? SegmentationProgram.OverlapSums16 : SegmentationProgram.OverlapSums);
                     uint argument = SetInputs(sums, input, labels, dense, stats);
                     KernelSet.SetValue(sums, argument++, classes);
@@ -155,7 +155,7 @@ public static unsafe class OverlapLossDevice
                 double value = OverlapHost.Evaluate(loss, partials.AsSpan(0, sumCount), blocks, shape, weight, upstream, table);
                 if (gradient is not null && pixels > 0)
                 {
-                    nint kernel = kernels.Kernel(SegmentationProgram.PixelVectors(device) ? SegmentationProgram.OverlapGradient16 : SegmentationProgram.OverlapGradient);
+                    nint kernel = kernels.Kernel(device.RunsPerWorkItem ? SegmentationProgram.OverlapGradient16 : SegmentationProgram.OverlapGradient);
                     uint argument = SetInputs(kernel, input, labels, dense, stats);
                     KernelSet.SetBuffer(kernel, argument++, device.UploadScratch(1, table));
                     KernelSet.SetValue(kernel, argument++, classes);

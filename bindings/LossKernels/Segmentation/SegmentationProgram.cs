@@ -21,12 +21,9 @@ internal static unsafe class SegmentationProgram
         "overlap_softmax_stats16", "overlap_sums16", "overlap_gradient16",
     ];
 
-    /// <summary>Whether the device takes the float16 forms of the per-pixel kernels (a CPU device: the ChunkPerWorkItem variant).</summary>
-    public static bool PixelVectors(OpenCLDevice device) => device.ResolvedVariant == OpenCLReductionVariant.ChunkPerWorkItem;
-
     /// <summary>The work-items of a per-pixel launch: a pixel each, or on a CPU device sixteen neighbouring pixels of one image each.</summary>
     public static int PixelItems(OpenCLDevice device, in SegmentationShape shape) =>
-        PixelVectors(device) ? checked(shape.Batch * ((shape.Spatial + 15) / 16)) : (int)shape.Pixels;
+        device.RunsPerWorkItem ? checked(shape.Batch * ((shape.Spatial + 15) / 16)) : (int)shape.Pixels;
 
     /// <summary>The program's kernels on <paramref name="device"/>. Call under its gate.</summary>
     public static KernelSet Kernels(OpenCLDevice device) => device.Kernels(new ProgramKey("segmentation", null, OpenCLReductionVariant.Auto), Names);
@@ -44,7 +41,7 @@ internal static unsafe class SegmentationProgram
         int pixels = (int)shape.Pixels;
         if (pixels == 0)
             return;
-        nint kernel = kernels.Kernel(PixelVectors(device) ? SoftmaxStats16 : SoftmaxStats);
+        nint kernel = kernels.Kernel(device.RunsPerWorkItem ? SoftmaxStats16 : SoftmaxStats);
         KernelSet.SetBuffer(kernel, 0, input.Handle);
         KernelSet.SetValue(kernel, 1, shape.Classes);
         KernelSet.SetValue(kernel, 2, shape.Spatial);
