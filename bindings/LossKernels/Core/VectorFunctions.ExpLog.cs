@@ -161,8 +161,10 @@ public static partial class VectorFunctions
         TVec y = TMath.Divide(u, TMath.MultiplyAdd(u, TMath.Create(0.5f), TMath.Create(1f)));
         // y² from y ≥ 2^−32 and the product y·(y²·P) inside the FMA: for y < 2^−42 (|x| > 29 in e^−|x|) y³ is subnormal, and a
         // subnormal result costs a microcode assist per lane (the loss with a few logits of ±30 took 60% longer). Below 2^−32 the
-        // term is under 2^−67·y, so the clamp leaves every result as it was.
-        TVec square = TMath.Multiply(TMath.Max(y, TMath.Create(TwoPowMinus32)), TMath.Max(y, TMath.Create(TwoPowMinus32)));
+        // term is under 2^−67·y, so the clamp leaves every result as it was. The hardware's max (one instruction; the NaN-propagating
+        // max was three, taken twice): a NaN y is added back below, so the result is NaN whichever lane the max returns.
+        TVec clamped = TMath.MaxOfNumbers(y, TMath.Create(TwoPowMinus32));
+        TVec square = TMath.Multiply(clamped, clamped);
         TVec polynomial = TMath.MultiplyAdd(TMath.Create(0.00054710783f), square, TMath.Create(0.0021876423f));
         polynomial = TMath.MultiplyAdd(polynomial, square, TMath.Create(0.012506727f));
         polynomial = TMath.MultiplyAdd(polynomial, square, TMath.Create(0.08333302f));
