@@ -4,7 +4,9 @@
  * into bin weights; ghmc_loss then weighs each element's binary cross entropy with logits and writes its gradient,
  * each work-group adding its losses in work-item order into one partial for the host to add in order.
  * CPU devices take ghmc_histogram_chunks and ghmc_loss_chunks instead: a run of elements per work-item in float16 lanes, with
- * no local atomics or barriers (PoCL serializes the one and loops over the other, and left ghmc_loss's log1p scalar). */
+ * no local atomics or barriers (PoCL serializes the one and loops over the other, and left ghmc_loss's log1p scalar).
+ * Every kernel bins an element by its key (ghmc_key, GhmcElement.Key on the host): a hard label's is ±x against the thresholds
+ * τ_b the host computes (the exact σ's bins, no sigmoid), a soft target's the τ of the bin its g reaches. */
 
 #define MAX_BINS 64
 #define LOSS_GROUP 64
@@ -13,6 +15,12 @@ typedef struct
 {
     float weight[MAX_BINS];
 } bin_weights_t;
+
+/* τ_b: the least float whose exact σ reaches the edge b/bins; τ_0 = −∞. */
+typedef struct
+{
+    float threshold[MAX_BINS];
+} bin_thresholds_t;
 
 /* σ(x) − t from one exp, as the C# side computes it; *tail = ln(1 + e^−|x|). */
 inline float ghmc_difference(float x, float t, float* tail)
@@ -23,17 +31,31 @@ inline float ghmc_difference(float x, float t, float* tail)
     return x > 0.0f ? sigmoid_difference(large, small, t) : sigmoid_difference(small, large, t);
 }
 
-/* The bin of g: the last b whose lower edge b/bins (a correctly rounded float division, as the host's) g reaches. */
-inline int ghmc_bin(float g, int bins)
+/* The key an element is binned by: x at t = 0, −x at t = 1; else τ of the last edge b/bins (a correctly rounded float division,
+ * as the host's) that g = |σ(x) − t| reaches. NaN where g is NaN. */
+inline float ghmc_key(float x, float t, int bins, const bin_thresholds_t* thresholds)
+{
+    if (t == 0.0f || t == 1.0f)
+        return t == 1.0f ? -x : x;
+    float tail;
+    float g = fabs(ghmc_difference(x, t, &tail));
+    float key = thresholds->threshold[0];
+    for (int b = 1; b < bins; b++)
+        key = g >= (float)b / (float)bins ? thresholds->threshold[b] : key;
+    return isnan(g) ? g : key;
+}
+
+/* The bin of a key that is not NaN: the last b whose threshold it reaches. */
+inline int ghmc_bin(float key, int bins, const bin_thresholds_t* thresholds)
 {
     int bin = 0;
     for (int b = 1; b < bins; b++)
-        bin = g >= (float)b / (float)bins ? b : bin;
+        bin = key >= thresholds->threshold[b] ? b : bin;
     return bin;
 }
 
 kernel void ghmc_histogram(global const float* logits, global const float* target, global const float* label_weight, int n, int bins,
-    volatile global int* counts)
+    bin_thresholds_t thresholds, volatile global int* counts)
 {
     /* Counted in the group's local memory first, then one global add per bin per group: far fewer contended atomics. */
     local int group_counts[MAX_BINS];
@@ -43,10 +65,9 @@ kernel void ghmc_histogram(global const float* logits, global const float* targe
     barrier(CLK_LOCAL_MEM_FENCE);
     if (i < (size_t)n && (!label_weight || label_weight[i] > 0.0f))
     {
-        float tail;
-        float g = fabs(ghmc_difference(logits[i], target[i], &tail));
-        if (!isnan(g))
-            atomic_inc(&group_counts[ghmc_bin(g, bins)]);
+        float key = ghmc_key(logits[i], target[i], bins, &thresholds);
+        if (!isnan(key))
+            atomic_inc(&group_counts[ghmc_bin(key, bins, &thresholds)]);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (size_t b = lid; b < (size_t)bins; b += size)
@@ -58,7 +79,8 @@ kernel void ghmc_histogram(global const float* logits, global const float* targe
 
 /* ℓ_i = β_bin·w_i·ce(x_i, t_i); grad_i = scale·upstream_i·β_bin·w_i·(σ(x_i) − t_i). Optional buffers may be NULL. */
 kernel void ghmc_loss(global const float* logits, global const float* target, global const float* label_weight, global const float* upstream,
-    global float* output, global float* grad, int n, int bins, bin_weights_t weights, float gradient_scale, global acc_t* partials)
+    global float* output, global float* grad, int n, int bins, bin_thresholds_t thresholds, bin_weights_t weights, float gradient_scale,
+    global acc_t* partials)
 {
     local acc_t sums[LOSS_GROUP];
     size_t i = get_global_id(0), lid = get_local_id(0);
@@ -67,8 +89,8 @@ kernel void ghmc_loss(global const float* logits, global const float* target, gl
     {
         float x = logits[i], t = target[i], tail;
         float d = ghmc_difference(x, t, &tail);
-        float g = fabs(d);
-        float beta = weights.weight[isnan(g) ? bins - 1 : ghmc_bin(g, bins)] * (label_weight ? label_weight[i] : 1.0f);
+        float key = ghmc_key(x, t, bins, &thresholds);
+        float beta = weights.weight[isnan(key) ? bins - 1 : ghmc_bin(key, bins, &thresholds)] * (label_weight ? label_weight[i] : 1.0f);
         float ce = logits_cross_entropy(x, t, tail);
         loss = beta * ce;
         if (output)
@@ -98,34 +120,49 @@ inline float16 ghmc_difference16(float16 x, float16 t, float16* tail)
     return select(sigmoid_difference(small, large, t), sigmoid_difference(large, small, t), x > 0.0f);
 }
 
-/* The valid elements of a work-item's run counted per edge in int16 lanes (g ≥ b/bins: the test ghmc_bin places them by), so
- * that bin b holds the count at edge b less the count at edge b + 1; one atomic add per non-empty bin. */
+/* ghmc_key on sixteen elements: the sigmoid only when a lane's target is soft. */
+inline float16 ghmc_key16(float16 x, float16 t, int bins, const bin_thresholds_t* thresholds)
+{
+    int16 positive = t == 1.0f;
+    int16 hard = (t == 0.0f) | positive;
+    float16 key = select(x, -x, positive);
+    if (all(hard))
+        return key;
+    float16 tail;
+    float16 g = fabs(ghmc_difference16(x, t, &tail));
+    float16 soft = (float16)(thresholds->threshold[0]);
+    for (int b = 1; b < bins; b++)
+        soft = select(soft, (float16)(thresholds->threshold[b]), isgreaterequal(g, (float16)((float)b / (float)bins)));
+    return select(select(soft, g, isnan(g)), key, hard);
+}
+
+/* The valid elements of a work-item's run counted per threshold in int16 lanes (key ≥ τ_b: the test ghmc_bin places them by), so
+ * that bin b holds the count at threshold b less the count at threshold b + 1; one atomic add per non-empty bin. */
 kernel void ghmc_histogram_chunks(global const float* logits, global const float* target, global const float* label_weight, int n, int chunk,
-    int bins, volatile global int* counts)
+    int bins, bin_thresholds_t thresholds, volatile global int* counts)
 {
     int start = (int)get_global_id(0) * chunk;
     int length = min(chunk, n - start);
-    int16 at_edge[MAX_BINS];
+    int16 at_threshold[MAX_BINS];
     for (int b = 0; b < bins; b++)
-        at_edge[b] = 0;
+        at_threshold[b] = 0;
     for (int k = 0; k < length; k += 16)
     {
         int count = min(16, length - k);
-        float16 tail;
-        float16 g = fabs(ghmc_difference16(load_partial16(logits + start + k, count), load_partial16(target + start + k, count), &tail));
+        float16 key = ghmc_key16(load_partial16(logits + start + k, count), load_partial16(target + start + k, count), bins, &thresholds);
         int16 counted = LANE_INDICES16 < count;
         if (label_weight)
             counted &= load_partial16(label_weight + start + k, count) > 0.0f;
-        /* NaN falls in no bin (it reaches no edge), nor does an element left out. */
-        g = select((float16)(NAN), g, counted);
+        /* NaN falls in no bin (it reaches no threshold, not even τ_0 = −∞), nor does an element left out. */
+        key = select((float16)(NAN), key, counted);
         for (int b = 0; b < bins; b++)
-            at_edge[b] -= isgreaterequal(g, (float16)((float)b / (float)bins));
+            at_threshold[b] -= isgreaterequal(key, (float16)(thresholds.threshold[b]));
     }
     int above = 0;
     for (int b = bins - 1; b >= 0; b--)
     {
         int lane_counts[16];
-        vstore16(at_edge[b], 0, lane_counts);
+        vstore16(at_threshold[b], 0, lane_counts);
         int reached = 0;
         for (int k = 0; k < 16; k++)
             reached += lane_counts[k];
@@ -140,7 +177,8 @@ kernel void ghmc_histogram_chunks(global const float* logits, global const float
 #define GHMC_BLOCK 32
 
 kernel void ghmc_loss_chunks(global const float* logits, global const float* target, global const float* label_weight, global const float* upstream,
-    global float* output, global float* grad, int n, int chunk, int bins, bin_weights_t weights, float gradient_scale, global acc_t* partials)
+    global float* output, global float* grad, int n, int chunk, int bins, bin_thresholds_t thresholds, bin_weights_t weights, float gradient_scale,
+    global acc_t* partials)
 {
     int start = (int)get_global_id(0) * chunk;
     int length = min(chunk, n - start);
@@ -153,10 +191,10 @@ kernel void ghmc_loss_chunks(global const float* logits, global const float* tar
             int count = min(16, length - k);
             float16 x = load_partial16(logits + start + k, count), t = load_partial16(target + start + k, count), tail;
             float16 d = ghmc_difference16(x, t, &tail);
-            float16 g = fabs(d);
+            float16 key = ghmc_key16(x, t, bins, &thresholds);
             float16 beta = (float16)(weights.weight[0]);
             for (int b = 1; b < bins; b++)
-                beta = select(beta, (float16)(weights.weight[b]), isgreaterequal(g, (float16)((float)b / (float)bins)));
+                beta = select(beta, (float16)(weights.weight[b]), isgreaterequal(key, (float16)(thresholds.threshold[b])));
             if (label_weight)
                 beta *= load_partial16(label_weight + start + k, count);
             float16 loss = beta * logits_cross_entropy(x, t, tail);

@@ -49,7 +49,7 @@ internal static class ClassificationCatalog
             (p, inputs, upstream, device) => new MultiMarginBoundLoss(p, inputs, upstream, device), MarginSample),
         new LossDefinition("ghm_c", "classification", "β_bin(|σ(x) − t|)·ce(x, t), β = v/(count of the bin·non-empty bins)", "mmdet GHMC (use_sigmoid)",
             ["input", "target"], ["weight"], ["bins", "momentum", "reduction"], ReportSize,
-            (p, inputs, upstream, device) => new GhmcBoundLoss(p, inputs, upstream, device), Logits),
+            (p, inputs, upstream, device) => new GhmcBoundLoss(p, inputs, upstream, device), BinaryLabels),
         Row("zero_one_loss", "[x > 0] ≠ [t > 0] (forward only)", "sklearn zero_one_loss",
             _ => new ZeroOneLoss(), SignedLabels),
     ];
@@ -83,6 +83,10 @@ internal static class ClassificationCatalog
     /// <summary>Logits in [−8, 8); targets 0, 1 or a probability in equal shares.</summary>
     private static Dictionary<string, LossTensor> Logits(int length, int seed) =>
         Make(length, seed, r => (float)(r.NextDouble() * 16 - 8), (r, i) => (i % 3) switch { 0 => 0f, 1 => 1f, _ => (float)r.NextDouble() });
+
+    /// <summary>Logits in [−8, 8); targets 0 or 1, one in four positive: GHM-C's input (mmdetection's GHMC takes binary class targets).</summary>
+    private static Dictionary<string, LossTensor> BinaryLabels(int length, int seed) =>
+        Make(length, seed, r => (float)(r.NextDouble() * 16 - 8), (r, i) => r.NextDouble() < 0.25 ? 1f : 0f);
 
     /// <summary>Probabilities σ(u), u in [−8, 8); targets as <see cref="Logits"/>.</summary>
     private static Dictionary<string, LossTensor> Probabilities(int length, int seed) =>

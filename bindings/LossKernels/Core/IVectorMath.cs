@@ -58,6 +58,10 @@ public interface IVectorMath<TVec> where TVec : struct
     static abstract TVec LessThan(TVec a, TVec b);
     /// <summary>Lane mask of a &gt; b.</summary>
     static abstract TVec GreaterThan(TVec a, TVec b);
+    /// <summary>Lane mask of a ≥ b (false where either is NaN).</summary>
+    static abstract TVec GreaterThanOrEqual(TVec a, TVec b);
+    /// <summary>Whether every lane of the lane mask <paramref name="mask"/> is set: a branch around work only some lanes need.</summary>
+    static abstract bool AllSet(TVec mask);
     /// <summary>Lane mask of a being NaN.</summary>
     static abstract TVec IsNaN(TVec a);
     /// <summary>Per lane: <paramref name="mask"/> set ? <paramref name="whenTrue"/> : <paramref name="whenFalse"/>.</summary>
@@ -68,6 +72,12 @@ public interface IVectorMath<TVec> where TVec : struct
     static abstract TVec Or(TVec a, TVec b);
     /// <summary>The lanes' 32-bit patterns added as integers (wrapping).</summary>
     static abstract TVec AddBits(TVec a, TVec b);
+    /// <summary>
+    /// The lanes' 32-bit patterns as integer counters, one more where the lane mask <paramref name="mask"/> is set: a masked add where
+    /// the width has masks (AVX-512's compare writes a mask register, and turning it into lanes would cost an instruction), a
+    /// subtraction of the −1 lanes elsewhere.
+    /// </summary>
+    static abstract TVec CountWhere(TVec counts, TVec mask);
     /// <summary>Each lane's 32-bit pattern shifted left by <paramref name="count"/> bits.</summary>
     static abstract TVec ShiftLeftBits(TVec a, int count);
     /// <summary>Each lane's 32-bit pattern shifted right by <paramref name="count"/> bits, zeros shifted in.</summary>
@@ -210,6 +220,10 @@ internal readonly struct Width512 : IVectorMath<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> GreaterThan(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> GreaterThanOrEqual(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThanOrEqual(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllSet(Vector512<float> mask) => Vector512.EqualsAll(mask.AsInt32(), Vector512<int>.AllBitsSet);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> IsNaN(Vector512<float> a) => Vector512.IsNaN(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Select(Vector512<float> mask, Vector512<float> whenTrue, Vector512<float> whenFalse) => Vector512.ConditionalSelect(mask, whenTrue, whenFalse);
@@ -219,6 +233,9 @@ internal readonly struct Width512 : IVectorMath<Vector512<float>>
     public static Vector512<float> Or(Vector512<float> a, Vector512<float> b) => a | b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> AddBits(Vector512<float> a, Vector512<float> b) => (a.AsInt32() + b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> CountWhere(Vector512<float> counts, Vector512<float> mask) =>
+        Vector512.ConditionalSelect(mask.AsInt32(), counts.AsInt32() + Vector512<int>.One, counts.AsInt32()).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ShiftLeftBits(Vector512<float> a, int count) => Vector512.ShiftLeft(a.AsInt32(), count).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -288,6 +305,10 @@ internal readonly struct Width256 : IVectorMath<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> GreaterThan(Vector256<float> a, Vector256<float> b) => Vector256.GreaterThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> GreaterThanOrEqual(Vector256<float> a, Vector256<float> b) => Vector256.GreaterThanOrEqual(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllSet(Vector256<float> mask) => Vector256.EqualsAll(mask.AsInt32(), Vector256<int>.AllBitsSet);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> IsNaN(Vector256<float> a) => Vector256.IsNaN(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Select(Vector256<float> mask, Vector256<float> whenTrue, Vector256<float> whenFalse) => Vector256.ConditionalSelect(mask, whenTrue, whenFalse);
@@ -297,6 +318,8 @@ internal readonly struct Width256 : IVectorMath<Vector256<float>>
     public static Vector256<float> Or(Vector256<float> a, Vector256<float> b) => a | b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> AddBits(Vector256<float> a, Vector256<float> b) => (a.AsInt32() + b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> CountWhere(Vector256<float> counts, Vector256<float> mask) => (counts.AsInt32() - mask.AsInt32()).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ShiftLeftBits(Vector256<float> a, int count) => Vector256.ShiftLeft(a.AsInt32(), count).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -366,6 +389,10 @@ internal readonly struct Width128 : IVectorMath<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> GreaterThan(Vector128<float> a, Vector128<float> b) => Vector128.GreaterThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> GreaterThanOrEqual(Vector128<float> a, Vector128<float> b) => Vector128.GreaterThanOrEqual(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllSet(Vector128<float> mask) => Vector128.EqualsAll(mask.AsInt32(), Vector128<int>.AllBitsSet);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> IsNaN(Vector128<float> a) => Vector128.IsNaN(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Select(Vector128<float> mask, Vector128<float> whenTrue, Vector128<float> whenFalse) => Vector128.ConditionalSelect(mask, whenTrue, whenFalse);
@@ -375,6 +402,8 @@ internal readonly struct Width128 : IVectorMath<Vector128<float>>
     public static Vector128<float> Or(Vector128<float> a, Vector128<float> b) => a | b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> AddBits(Vector128<float> a, Vector128<float> b) => (a.AsInt32() + b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> CountWhere(Vector128<float> counts, Vector128<float> mask) => (counts.AsInt32() - mask.AsInt32()).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> ShiftLeftBits(Vector128<float> a, int count) => Vector128.ShiftLeft(a.AsInt32(), count).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

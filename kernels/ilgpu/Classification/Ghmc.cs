@@ -90,10 +90,14 @@ public static class IlgpuGhmcLoss
         {
             var counting = new ElementwiseViews(logits, target, labelWeight, default, default, default, 0f, n, weighting);
             ArrayView<int> bins = state.ClearedCounts(queue, loss.Bins);
+            // The table holds the thresholds, then (for the element pass) the weights after them.
+            float* table = stackalloc float[2 * GhmcLoss.MaxBins];
+            GhmcLoss.Thresholds(table, loss.Bins);
             if (n > 0)
             {
+                ArrayView<float> thresholds = state.UploadTable(queue, new ReadOnlySpan<float>(table, loss.Bins));
                 int groups = checked((int)((n + state.GroupSize * ItemKernel.ItemsPerThread - 1) / (state.GroupSize * ItemKernel.ItemsPerThread)));
-                Histogram.For(state)(queue, new KernelConfig(groups, state.GroupSize), counting, loss.Bins, bins);
+                Histogram.For(state)(queue, new KernelConfig(groups, state.GroupSize), counting, new ViewBins(thresholds, loss.Bins), loss.Bins, bins);
             }
 
             ReadOnlySpan<int> counted = state.ReadCounts(queue, loss.Bins);
@@ -105,46 +109,51 @@ public static class IlgpuGhmcLoss
                 valid += counted[b];
             }
 
-            float* binWeights = stackalloc float[GhmcLoss.MaxBins];
             float* updated = stackalloc float[GhmcLoss.MaxBins];
-            int total = loss.BinWeights(counts, valid, accumulatedCounts, updated, binWeights);
+            int total = loss.BinWeights(counts, valid, accumulatedCounts, updated, table + loss.Bins);
             double divisor = reduction == Reduction.Mean ? total + ElementwiseLoss.AvgFactorEpsilon : 1d;
-            ArrayView<float> table = state.UploadTable(queue, new ReadOnlySpan<float>(binWeights, loss.Bins));
+            ArrayView<float> tableView = state.UploadTable(queue, new ReadOnlySpan<float>(table, 2 * loss.Bins));
             PassFlags flags = (unreduced ? PassFlags.StoreLoss : PassFlags.Reduce) | (storeGradient ? PassFlags.StoreGradient : PassFlags.None) | weighting
                 | (ViewChecks.IsPresent(upstream) ? PassFlags.HasUpstream : PassFlags.None);
             var views = new ElementwiseViews(logits, target, labelWeight, upstream, output, gradient, (float)(upstreamScalar / divisor), n, flags);
-            var element = new GhmcElement<ViewBins>(new ViewBins(table, loss.Bins), loss.Bins);
+            var element = new GhmcElement<ViewBins>(new ViewBins(tableView, loss.Bins), loss.Bins);
             double sum = ItemKernel.Launch(new ElementwisePass<GhmcElement<ViewBins>>(element, views), accelerator, queue);
             loss.Commit(updated, accumulatedCounts);
             return unreduced ? 0f : (float)(sum / divisor);
         }
     }
 
-    /// <summary>The bins on the device: edges b/bins computed as the CPU computes them, weights from the call's table.</summary>
-    internal readonly struct ViewBins(ArrayView<float> weights, int bins) : IGhmcBins
+    /// <summary>The bins on the device: edges b/bins computed as the CPU computes them, the thresholds and then the weights from the call's table.</summary>
+    internal readonly struct ViewBins(ArrayView<float> table, int bins) : IGhmcBins
     {
-        private readonly ArrayView<float> weights = weights;
+        private readonly ArrayView<float> table = table;
         private readonly int bins = bins;
 
         public float Edge(int b) => (float)b / bins;
 
-        public float Weight(int b) => weights[b];
+        public float Threshold(int b) => table[b];
+
+        public float Weight(int b) => table[bins + b];
+
+        public TVec LookUp<TVec, TMath>(TVec lanes, BinColumn compared, BinColumn returned, int bins)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec> =>
+            GhmcBins.ByCompares<ViewBins, TVec, TMath>(this, lanes, compared, returned, bins);
     }
 
-    private static readonly LoadedKernel<Action<AcceleratorStream, KernelConfig, ElementwiseViews, int, ArrayView<int>>> Histogram =
-        new(accelerator => accelerator.LoadKernel<ElementwiseViews, int, ArrayView<int>>(CountBins));
+    private static readonly LoadedKernel<Action<AcceleratorStream, KernelConfig, ElementwiseViews, ViewBins, int, ArrayView<int>>> Histogram =
+        new(accelerator => accelerator.LoadKernel<ElementwiseViews, ViewBins, int, ArrayView<int>>(CountBins));
 
     /// <summary>
     /// Counts the valid elements (label weight &gt; 0, a gradient norm that is not NaN) per bin: a work-group's chunk of
     /// elements (as <see cref="ItemKernel"/> lays them out) counted in shared memory, then added once per group and bin.
     /// </summary>
-    private static void CountBins(ElementwiseViews v, int bins, ArrayView<int> counts)
+    private static void CountBins(ElementwiseViews v, ViewBins edges, int bins, ArrayView<int> counts)
     {
-        ArrayView<int> local = SharedMemory.Allocate<int>(LossAccelerator.TableLength);
+        ArrayView<int> local = SharedMemory.Allocate<int>(GhmcLoss.MaxBins);
         for (int b = Group.IdxX; b < bins; b += Group.DimX)
             local[b] = 0;
         Group.Barrier();
-        var edges = new ViewBins(default, bins);
         long start = (long)Grid.IdxX * Group.DimX * ItemKernel.ItemsPerThread + Group.IdxX;
         for (int k = 0; k < ItemKernel.ItemsPerThread; k++)
         {

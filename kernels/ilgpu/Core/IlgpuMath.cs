@@ -96,6 +96,12 @@ public readonly struct IlgpuMath : IVectorMath<float>
     public static float GreaterThan(float a, float b) => Mask(a > b);
 
     /// <inheritdoc/>
+    public static float GreaterThanOrEqual(float a, float b) => Mask(a >= b);
+
+    /// <inheritdoc/>
+    public static bool AllSet(float mask) => Interop.FloatAsInt(mask) != 0u;
+
+    /// <inheritdoc/>
     public static float IsNaN(float a) => Mask(float.IsNaN(a));
 
     /// <inheritdoc/>
@@ -109,6 +115,9 @@ public readonly struct IlgpuMath : IVectorMath<float>
 
     /// <inheritdoc/>
     public static float AddBits(float a, float b) => Interop.IntAsFloat(Interop.FloatAsInt(a) + Interop.FloatAsInt(b));
+
+    /// <inheritdoc/>
+    public static float CountWhere(float counts, float mask) => Interop.IntAsFloat(Interop.FloatAsInt(counts) + (Interop.FloatAsInt(mask) != 0u ? 1u : 0u));
 
     /// <inheritdoc/>
     public static float ShiftLeftBits(float a, int count) => Interop.IntAsFloat(Interop.FloatAsInt(a) << count);

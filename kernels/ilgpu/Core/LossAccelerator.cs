@@ -16,8 +16,8 @@ internal sealed class LossAccelerator
     /// <summary>Threads per work-group the kernels ask for (fewer where the accelerator allows fewer).</summary>
     public const int PreferredGroupSize = 256;
 
-    /// <summary>The length of the integer counters and of the small float table (a loss's per-call constants, GHM-C's bin weights).</summary>
-    public const int TableLength = 64;
+    /// <summary>The length of the integer counters and of the small float table (a loss's per-call constants, GHM-C's bin thresholds and weights).</summary>
+    public const int TableLength = 2 * Classification.GhmcLoss.MaxBins;
 
     /// <summary>No fault recorded: larger than any position.</summary>
     public const long NoFault = long.MaxValue;

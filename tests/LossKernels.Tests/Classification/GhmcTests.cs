@@ -1,6 +1,10 @@
+using ILGPU;
+using ILGPU.Runtime;
 using LossKernels.Classification;
+using LossKernels.ILGPU;
 using LossKernels.OpenCL;
 using LossKernels.Tests.Core;
+using LossKernels.Tests.ILGPU;
 using LossKernels.Tests.OpenCL;
 using LossKernels.Tests.Reference;
 
@@ -77,6 +81,64 @@ public class GhmcTests
         }
 
         Assert.That(deviceBetaSum, Is.EqualTo(input.Length).Within(1e-4 * input.Length), $"device (loss {sum})");
+    }
+
+    /// <summary>
+    /// A hard label's bin is the exact sigmoid's: logits at each threshold τ_b (the least float whose σ reaches b/bins) and one float
+    /// below it, with t = 0 and, negated, t = 1, against mmdetection's formula in float64 (whose σ is exact enough there: the nearest
+    /// float lies at least 2.4e-11, relative, from every edge's logit for bins ≤ 64). Filler elements give bin b (b + 1)·3 members, so
+    /// a misplaced element changes the weights it is compared by. Before the keys, float32's σ put some of these in the next bin
+    /// (g within its rounding of the edge). The one float below τ = 0 (the edge ½) is left out: double rounds σ(−1.4e-45) up to ½.
+    /// Both look-ups on the CPU (the register search to 16 bins, the compares past it), the device's two variants and ILGPU.
+    /// </summary>
+    [Test]
+    public void HardLabelsAreBinnedByTheExactSigmoid([Values(2, 10, 16, 17, 64)] int bins)
+    {
+        var logits = new List<float>();
+        var targets = new List<float>();
+        for (int b = 1; b < bins; b++)
+        {
+            double edge = (float)b / bins;
+            double logit = Math.Log(edge / (1 - edge));
+            float threshold = (float)logit >= logit ? (float)logit : MathF.BitIncrement((float)logit);
+            foreach (float x in threshold == 0f ? new[] { threshold } : new[] { threshold, MathF.BitDecrement(threshold) })
+            {
+                logits.AddRange([x, -x]);
+                targets.AddRange([0f, 1f]);
+            }
+        }
+
+        for (int b = 0; b < bins; b++)
+        {
+            double middle = (b + 0.5) / bins;
+            logits.AddRange(Enumerable.Repeat((float)Math.Log(middle / (1 - middle)), 3 * (b + 1)));
+            targets.AddRange(Enumerable.Repeat(0f, 3 * (b + 1)));
+        }
+
+        float[] input = [.. logits], target = [.. targets];
+        var loss = new GhmcLoss(bins, 0f);
+        ReferenceResult expected = ReferenceGhmc.Compute(Numerics.ToDouble(input), Numerics.ToDouble(target), null, bins, 0, null, "none", null);
+        float[] output = new float[input.Length], gradient = new float[input.Length];
+        loss.ForwardBackward(input, target, output, gradient);
+        Numerics.AssertClose($"bins {bins} CPU losses", output, expected.Loss, 1e-5, 1e-7);
+        Numerics.AssertClose($"bins {bins} CPU gradient", gradient, expected.InputGradient, 1e-5, 1e-7);
+
+        foreach (OpenCLReductionVariant variant in new[] { OpenCLReductionVariant.WorkGroupTree, OpenCLReductionVariant.ChunkPerWorkItem })
+        {
+            OpenCLDevice device = OpenCLTestDevice.Get(variant);
+            using DeviceBuffer<float> x = OpenCLTestDevice.Upload(device, input), t = OpenCLTestDevice.Upload(device, target);
+            using DeviceBuffer<float> o = device.Allocate<float>(input.Length), g = device.Allocate<float>(input.Length);
+            loss.ForwardBackward(x, t, o, g);
+            Numerics.AssertClose($"bins {bins} {variant} losses", OpenCLTestDevice.ToArray(o), expected.Loss, 1e-5, 1e-7);
+            Numerics.AssertClose($"bins {bins} {variant} gradient", OpenCLTestDevice.ToArray(g), expected.InputGradient, 1e-5, 1e-7);
+        }
+
+        Accelerator accelerator = IlgpuTestAccelerator.Get();
+        using MemoryBuffer1D<float, Stride1D.Dense> dx = accelerator.Upload(input), dt = accelerator.Upload(target);
+        using MemoryBuffer1D<float, Stride1D.Dense> dout = accelerator.Allocate1D<float>(input.Length), dgrad = accelerator.Allocate1D<float>(input.Length);
+        loss.ForwardBackward(dx.View, dt.View, dout.View, dgrad.View);
+        Numerics.AssertClose($"bins {bins} ILGPU losses", dout.GetAsArray1D(), expected.Loss, 1e-5, 1e-7);
+        Numerics.AssertClose($"bins {bins} ILGPU gradient", dgrad.GetAsArray1D(), expected.InputGradient, 1e-5, 1e-7);
     }
 
     [Test]

@@ -188,6 +188,7 @@ public class ILGPUClassificationTests
         }
     }
 
+    /// <summary>On the focal loss's sample (hard labels with a soft target in every third element): both kinds of bins, and the state across calls.</summary>
     [Test]
     public void GhmcMomentumStateMatchesTheCpuAcrossCalls()
     {
@@ -196,7 +197,7 @@ public class ILGPUClassificationTests
         float[] cpuState = new float[10], gpuState = new float[10];
         for (int call = 0; call < 3; call++)
         {
-            (float[] logits, float[] target) = Sample("ghm_c", 3001, seed: call);
+            (float[] logits, float[] target) = Sample("sigmoid_focal_loss", 3001, seed: call);
             var expected = new float[logits.Length];
             float expectedLoss = loss.ForwardBackward(logits, target, expected, accumulatedCounts: cpuState);
             using MemoryBuffer1D<float, Stride1D.Dense> x = accelerator.Upload(logits), t = accelerator.Upload(target), g = accelerator.Allocate1D<float>(logits.Length);
