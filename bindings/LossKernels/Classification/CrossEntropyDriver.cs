@@ -553,15 +553,17 @@ internal static unsafe class CrossEntropyDriver
                 TMath.TransposeSquare(ref x0[at], classes, ref columns[at * count], count);
             }
 
-            TVec max = TMath.Load(ref columns[0]);
-            for (int c = 1; c < classes; c++)
-                max = TMath.MaxOfNumbers(max, TMath.Load(ref columns[c * count]));
-
+            // The targets before the max: HardLanes makes a call, and a max live across it was kept on the stack, stored and reloaded
+            // in every step of the max's loop (a store-to-load wait per class).
             TVec left, right, leftClass, rightClass, kept;
             if (args.ContinuousTarget != null)
                 ContinuousLanes<TVec, TMath>(first, out left, out right, out leftClass, out rightClass, out kept);
             else
                 HardLanes<TVec, TMath>(first, columns + classes * count, out left, out right, out leftClass, out rightClass, out kept);
+
+            TVec max = TMath.Load(ref columns[0]);
+            for (int c = 1; c < classes; c++)
+                max = TMath.MaxOfNumbers(max, TMath.Load(ref columns[c * count]));
 
             // The target logits picked out lane by lane as each class goes past, the e_c kept in place of the logits.
             TVec zero = TMath.Create(0f), one = TMath.Create(1f);
