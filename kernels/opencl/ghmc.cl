@@ -6,7 +6,8 @@
  * CPU devices take ghmc_histogram_chunks and ghmc_loss_chunks instead: a run of elements per work-item in float16 lanes, with
  * no local atomics or barriers (PoCL serializes the one and loops over the other, and left ghmc_loss's log1p scalar).
  * Every kernel bins an element by its key (ghmc_key, GhmcElement.Key on the host): a hard label's is ±x against the thresholds
- * τ_b the host computes (the exact σ's bins, no sigmoid), a soft target's the τ of the bin its g reaches. */
+ * τ_b the host computes (the exact σ's bins; the CPU devices' histogram then needs no sigmoid), a soft target's the τ of the bin
+ * its g reaches. */
 
 #define MAX_BINS 64
 #define LOSS_GROUP 64
@@ -31,18 +32,20 @@ inline float ghmc_difference(float x, float t, float* tail)
     return x > 0.0f ? sigmoid_difference(large, small, t) : sigmoid_difference(small, large, t);
 }
 
-/* The key an element is binned by: x at t = 0, −x at t = 1; else τ of the last edge b/bins (a correctly rounded float division,
- * as the host's) that g = |σ(x) − t| reaches. NaN where g is NaN. */
-inline float ghmc_key(float x, float t, int bins, const bin_thresholds_t* thresholds)
+/* τ of the last edge b/bins (a correctly rounded float division, as the host's) that g = |σ(x) − t| reaches: a soft target's key,
+ * as GhmcElement.SoftKey. NaN where g is NaN. */
+inline float ghmc_soft_key(float g, int bins, const bin_thresholds_t* thresholds)
 {
-    if (t == 0.0f || t == 1.0f)
-        return t == 1.0f ? -x : x;
-    float tail;
-    float g = fabs(ghmc_difference(x, t, &tail));
     float key = thresholds->threshold[0];
     for (int b = 1; b < bins; b++)
         key = g >= (float)b / (float)bins ? thresholds->threshold[b] : key;
     return isnan(g) ? g : key;
+}
+
+/* The key an element is binned by: x at t = 0, −x at t = 1, else the soft key of g. */
+inline float ghmc_key(float x, float t, float g, int bins, const bin_thresholds_t* thresholds)
+{
+    return t == 1.0f ? -x : t == 0.0f ? x : ghmc_soft_key(g, bins, thresholds);
 }
 
 /* The bin of a key that is not NaN: the last b whose threshold it reaches. */
@@ -65,7 +68,8 @@ kernel void ghmc_histogram(global const float* logits, global const float* targe
     barrier(CLK_LOCAL_MEM_FENCE);
     if (i < (size_t)n && (!label_weight || label_weight[i] > 0.0f))
     {
-        float key = ghmc_key(logits[i], target[i], bins, &thresholds);
+        float x = logits[i], t = target[i], tail;
+        float key = ghmc_key(x, t, fabs(ghmc_difference(x, t, &tail)), bins, &thresholds);
         if (!isnan(key))
             atomic_inc(&group_counts[ghmc_bin(key, bins, &thresholds)]);
     }
@@ -89,7 +93,7 @@ kernel void ghmc_loss(global const float* logits, global const float* target, gl
     {
         float x = logits[i], t = target[i], tail;
         float d = ghmc_difference(x, t, &tail);
-        float key = ghmc_key(x, t, bins, &thresholds);
+        float key = ghmc_key(x, t, fabs(d), bins, &thresholds);
         float beta = weights.weight[isnan(key) ? bins - 1 : ghmc_bin(key, bins, &thresholds)] * (label_weight ? label_weight[i] : 1.0f);
         float ce = logits_cross_entropy(x, t, tail);
         loss = beta * ce;
@@ -111,7 +115,7 @@ kernel void ghmc_loss(global const float* logits, global const float* target, gl
 
 /* The CPU devices' kernels: a work-item takes `chunk` elements from get_global_id(0)·chunk, sixteen at a time. */
 
-/* ghmc_difference on sixteen elements (both kernels below take g from it, so an element is weighed by the bin it was counted in). */
+/* ghmc_difference on sixteen elements. */
 inline float16 ghmc_difference16(float16 x, float16 t, float16* tail)
 {
     float16 e = exp(-fabs(x));
@@ -120,20 +124,21 @@ inline float16 ghmc_difference16(float16 x, float16 t, float16* tail)
     return select(sigmoid_difference(small, large, t), sigmoid_difference(large, small, t), x > 0.0f);
 }
 
-/* ghmc_key on sixteen elements: the sigmoid only when a lane's target is soft. */
-inline float16 ghmc_key16(float16 x, float16 t, int bins, const bin_thresholds_t* thresholds)
+/* x at t = 0 and −x at t = 1 (GhmcElement.HardKey), and in *hard the mask of those lanes. */
+inline float16 ghmc_hard_key16(float16 x, float16 t, int16* hard)
 {
     int16 positive = t == 1.0f;
-    int16 hard = (t == 0.0f) | positive;
-    float16 key = select(x, -x, positive);
-    if (all(hard))
-        return key;
-    float16 tail;
-    float16 g = fabs(ghmc_difference16(x, t, &tail));
-    float16 soft = (float16)(thresholds->threshold[0]);
+    *hard = (t == 0.0f) | positive;
+    return select(x, -x, positive);
+}
+
+/* ghmc_soft_key on sixteen elements. */
+inline float16 ghmc_soft_key16(float16 g, int bins, const bin_thresholds_t* thresholds)
+{
+    float16 key = (float16)(thresholds->threshold[0]);
     for (int b = 1; b < bins; b++)
-        soft = select(soft, (float16)(thresholds->threshold[b]), isgreaterequal(g, (float16)((float)b / (float)bins)));
-    return select(select(soft, g, isnan(g)), key, hard);
+        key = select(key, (float16)(thresholds->threshold[b]), isgreaterequal(g, (float16)((float)b / (float)bins)));
+    return select(key, g, isnan(g));
 }
 
 /* The valid elements of a work-item's run counted per threshold in int16 lanes (key ≥ τ_b: the test ghmc_bin places them by), so
@@ -149,7 +154,12 @@ kernel void ghmc_histogram_chunks(global const float* logits, global const float
     for (int k = 0; k < length; k += 16)
     {
         int count = min(16, length - k);
-        float16 key = ghmc_key16(load_partial16(logits + start + k, count), load_partial16(target + start + k, count), bins, &thresholds);
+        float16 x = load_partial16(logits + start + k, count), t = load_partial16(target + start + k, count), tail;
+        int16 hard;
+        float16 key = ghmc_hard_key16(x, t, &hard);
+        /* The sigmoid only for a vector with a soft target in it. */
+        if (!all(hard))
+            key = select(ghmc_soft_key16(fabs(ghmc_difference16(x, t, &tail)), bins, &thresholds), key, hard);
         int16 counted = LANE_INDICES16 < count;
         if (label_weight)
             counted &= load_partial16(label_weight + start + k, count) > 0.0f;
@@ -191,7 +201,10 @@ kernel void ghmc_loss_chunks(global const float* logits, global const float* tar
             int count = min(16, length - k);
             float16 x = load_partial16(logits + start + k, count), t = load_partial16(target + start + k, count), tail;
             float16 d = ghmc_difference16(x, t, &tail);
-            float16 key = ghmc_key16(x, t, bins, &thresholds);
+            int16 hard;
+            float16 key = ghmc_hard_key16(x, t, &hard);
+            if (!all(hard))
+                key = select(ghmc_soft_key16(fabs(d), bins, &thresholds), key, hard);
             float16 beta = (float16)(weights.weight[0]);
             for (int b = 1; b < bins; b++)
                 beta = select(beta, (float16)(weights.weight[b]), isgreaterequal(key, (float16)(thresholds.threshold[b])));

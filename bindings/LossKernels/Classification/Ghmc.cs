@@ -679,10 +679,11 @@ internal readonly struct GhmcElement<TBins>(TBins table, int bins) : IElementwis
     }
 
     /// <summary>
-    /// The key every pass bins an element by (the histograms, the ILGPU bins, the element pass), so that an element is counted in
-    /// the bin whose weight it gets: the element reaches bin b when key ≥ τ_b. For a hard label, g = σ(x) at t = 0 and σ(−x) at
-    /// t = 1, so the key is x or −x, no sigmoid needed, and the bin is the exact σ's. For a soft target, the key is τ of the bin
-    /// that g, computed in float by <see cref="Norm"/>, reaches (<see cref="SoftKey"/>). NaN where g is NaN.
+    /// The key that bins an element: it reaches bin b when key ≥ τ_b. For a hard label, g = σ(x) at t = 0 and σ(−x) at t = 1, so
+    /// the key is x or −x, no sigmoid needed, and the bin is the exact σ's. For a soft target, the key is τ of the bin that g,
+    /// computed in float by <see cref="Norm"/>, reaches (<see cref="SoftKey"/>). NaN where g is NaN. The ILGPU histogram bins by it
+    /// (<see cref="Bin"/>); the CPU passes take <see cref="HardKey"/> and compare a soft target's g with the edges themselves, which
+    /// gives the same bins, so that every pass counts an element in the bin whose weight it gets.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Key<TVec, TMath>(TVec x, TVec t, in TBins table, int bins)
