@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace LossKernels;
@@ -78,6 +79,11 @@ public interface IVectorMath<TVec> where TVec : struct
     /// subtraction of the −1 lanes elsewhere.
     /// </summary>
     static abstract TVec CountWhere(TVec counts, TVec mask);
+    /// <summary>
+    /// <paramref name="value"/> moved up one lane, <paramref name="carry"/>'s last lane in lane 0: from a row's vector at element j
+    /// and the vector before it, the row's elements from j − 1 (one shuffle where a load would split across cache lines).
+    /// </summary>
+    static abstract TVec ShiftUpOneLane(TVec value, TVec carry);
     /// <summary>Each lane's 32-bit pattern shifted left by <paramref name="count"/> bits.</summary>
     static abstract TVec ShiftLeftBits(TVec a, int count);
     /// <summary>Each lane's 32-bit pattern shifted right by <paramref name="count"/> bits, zeros shifted in.</summary>
@@ -237,6 +243,11 @@ internal readonly struct Width512 : IVectorMath<Vector512<float>>
     public static Vector512<float> CountWhere(Vector512<float> counts, Vector512<float> mask) =>
         Vector512.ConditionalSelect(mask.AsInt32(), counts.AsInt32() + Vector512<int>.One, counts.AsInt32()).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ShiftUpOneLane(Vector512<float> value, Vector512<float> carry) =>
+        Avx512F.IsSupported
+            ? Avx512F.AlignRight32(value.AsUInt32(), carry.AsUInt32(), 15).AsSingle()
+            : Vector512.Create(Width256.ShiftUpOneLane(value.GetLower(), carry.GetUpper()), Width256.ShiftUpOneLane(value.GetUpper(), value.GetLower()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ShiftLeftBits(Vector512<float> a, int count) => Vector512.ShiftLeft(a.AsInt32(), count).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ShiftRightBits(Vector512<float> a, int count) => Vector512.ShiftRightLogical(a.AsInt32(), count).AsSingle();
@@ -321,6 +332,15 @@ internal readonly struct Width256 : IVectorMath<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> CountWhere(Vector256<float> counts, Vector256<float> mask) => (counts.AsInt32() - mask.AsInt32()).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ShiftUpOneLane(Vector256<float> value, Vector256<float> carry)
+    {
+        if (!Avx2.IsSupported)
+            return Vector256.Create(carry[7], value[0], value[1], value[2], value[3], value[4], value[5], value[6]);
+        // [carry's high half, value's low half], then each 128-bit half's bytes 12 on: [carry₇, value₀…₂], [value₃…₆].
+        Vector256<byte> straddle = Avx2.Permute2x128(carry, value, 0x21).AsByte();
+        return Avx2.AlignRight(value.AsByte(), straddle, 12).AsSingle();
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ShiftLeftBits(Vector256<float> a, int count) => Vector256.ShiftLeft(a.AsInt32(), count).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ShiftRightBits(Vector256<float> a, int count) => Vector256.ShiftRightLogical(a.AsInt32(), count).AsSingle();
@@ -404,6 +424,15 @@ internal readonly struct Width128 : IVectorMath<Vector128<float>>
     public static Vector128<float> AddBits(Vector128<float> a, Vector128<float> b) => (a.AsInt32() + b.AsInt32()).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> CountWhere(Vector128<float> counts, Vector128<float> mask) => (counts.AsInt32() - mask.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ShiftUpOneLane(Vector128<float> value, Vector128<float> carry)
+    {
+        if (Ssse3.IsSupported)
+            return Ssse3.AlignRight(value.AsByte(), carry.AsByte(), 12).AsSingle();
+        if (AdvSimd.IsSupported)
+            return AdvSimd.ExtractVector128(carry, value, 3);
+        return Vector128.Create(carry[3], value[0], value[1], value[2]);
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> ShiftLeftBits(Vector128<float> a, int count) => Vector128.ShiftLeft(a.AsInt32(), count).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

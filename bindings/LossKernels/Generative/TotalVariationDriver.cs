@@ -19,7 +19,9 @@ internal readonly record struct TotalVariationShape(int Images, int Channels, in
 /// <see cref="TotalVariationLoss"/> on the CPU: every [H, W] plane in bands of <see cref="BandRows"/> rows (the chunks), each row's
 /// differences in vectors with <see cref="TotalVariationMath"/> into the row's slopes A and B (pooled rows), the gradient of row i
 /// from A of row i and B of rows i and i − 1 (a band recomputes the B of the row above it); each band's sum in its own partial,
-/// added per image in band order. The gradient never overlaps the input: bands on other threads read the rows around theirs.
+/// added per image in band order. An anisotropic row with a row below it is one sweep instead (<c>AnisotropicRow</c>: each slope
+/// is one difference's sign, so A[j − 1] is the vector before's A moved up a lane). The gradient never overlaps the input: bands on
+/// other threads read the rows around theirs.
 /// </summary>
 internal static unsafe class TotalVariationDriver
 {
@@ -109,6 +111,12 @@ internal static unsafe class TotalVariationDriver
         ThrowHelper.IfLengthDiffers(shape.Elements, length, "input");
     }
 
+    /// <summary>Floats in a cache line.</summary>
+    private const int LineFloats = 64 / sizeof(float);
+
+    /// <summary>The floats from one slope row to the next: the row and the zero before the next, rounded up to whole lines.</summary>
+    private static int RowStride(int width) => (width + LineFloats) / LineFloats * LineFloats;
+
     /// <summary>Task t: band t mod bands of plane t / bands; returns the band's sum, writes its rows' gradient.</summary>
     private readonly struct BandKernel(TotalVariationLoss loss, float* x, float* gradient, float* scales, double* partials, TotalVariationShape shape, int bands)
         : IRangeKernel
@@ -116,8 +124,8 @@ internal static unsafe class TotalVariationDriver
         public double RunRange(nint start, nint length)
         {
             int width = shape.Width;
-            // Three rows of slopes, each with a zero before it (A at j − 1 for j = 0).
-            float[] rented = ArrayPool<float>.Shared.Rent(3 * (width + 1));
+            // Three rows of slopes, each with a zero before it (A at j − 1 for j = 0), each starting on a cache line.
+            float[] rented = ArrayPool<float>.Shared.Rent(3 * RowStride(width) + LineFloats);
             try
             {
                 fixed (float* rows = rented)
@@ -152,7 +160,8 @@ internal static unsafe class TotalVariationDriver
             int first = (int)(task - plane * bands) * BandRows, end = Math.Min(first + BandRows, height);
             float* p = x + plane * height * width;
             float scale = scales[plane / shape.Channels];
-            float* a = rows + 1, b = rows + width + 2, above = rows + 2 * width + 3;
+            // Lines, not only floats, apart: an unaligned vector store or load splits in two.
+            float* a = rows + 1 + (-(nint)(rows + 1) & (LineFloats * sizeof(float) - 1)) / sizeof(float), b = a + RowStride(width), above = b + RowStride(width);
             a[-1] = 0f;
             new Span<float>(above, width).Clear();
             float* pad = stackalloc float[3 * TMath.Count];
@@ -164,10 +173,20 @@ internal static unsafe class TotalVariationDriver
             double sum = 0d;
             for (int i = first; i < end; i++)
             {
-                sum += Row<TVec, TMath>(p, i, a, b, pad, slopes);
-                if (!slopes)
-                    continue;
-                Combine<TVec, TMath>(a, b, above, gradient + plane * height * width + (nint)i * width, width, scale, nonTemporal);
+                float* gradientRow = slopes ? gradient + plane * height * width + (nint)i * width : null;
+                if (slopes && loss.Norm == TotalVariationNorm.Anisotropic && i + 1 < height)
+                {
+                    // A's row is not needed here: it holds the staged gradient.
+                    sum += AnisotropicRow<TVec, TMath>(p + (nint)i * width, above, b, gradientRow, a, scale, nonTemporal, pad);
+                }
+                else
+                {
+                    sum += Row<TVec, TMath>(p, i, a, b, pad, slopes);
+                    if (!slopes)
+                        continue;
+                    Combine<TVec, TMath>(a, b, above, gradientRow, width, scale, nonTemporal);
+                }
+
                 float* swap = b;
                 b = above;
                 above = swap;
@@ -216,9 +235,12 @@ internal static unsafe class TotalVariationDriver
                 // Lanes with a horizontal difference: j + lane < W − 1.
                 int horizontal = Math.Clamp(width - 1 - j, 0, used);
                 float* here = row + j, right = row + j + 1, down = below == null ? null : below + j;
-                if (used < count || horizontal < count)
+                // A full vector whose last lane's right neighbour is the next row's first value reads it (the lane is masked off below)
+                // wherever the input goes on: every row's last vector but the input's very last one.
+                bool rightReadable = used == count && right + count <= x + shape.Elements;
+                if (used < count || (horizontal < count && !rightReadable))
                 {
-                    // The last vector (and the one whose right neighbour is past the row): zero-padded copies.
+                    // The last vector (and the one whose right neighbour is past the input): zero-padded copies.
                     for (int lane = 0; lane < count; lane++)
                     {
                         pad[lane] = lane < used ? here[lane] : 0f;
@@ -268,6 +290,102 @@ internal static unsafe class TotalVariationDriver
             }
 
             return interior + TMath.Sum(sum);
+        }
+
+        /// <summary>
+        /// An anisotropic row with a row below it in one sweep: its sum of terms (<see cref="Row"/>'s vectors in <see cref="Row"/>'s order,
+        /// so the same bits as the forward), its B into <paramref name="b"/>, and its gradient g[j] = scale·(A[j − 1] + B_above[j] − A[j] − B[j])
+        /// as <see cref="Combine"/> forms it, A[j − 1] moved up a lane from the vector before and B_above from the row above's sweep. The
+        /// gradient goes straight to its row unless it is streamed from an address off the vectors' alignment: then it is staged in
+        /// <paramref name="staged"/> (in cache) and streamed from there on the gradient's own alignment.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private double AnisotropicRow<TVec, TMath>(float* row, float* bAbove, float* b, float* gradientRow, float* staged, float scale, bool nonTemporal,
+            float* pad)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            int width = shape.Width, count = TMath.Count;
+            float* below = row + width;
+            bool aligned = ((nint)gradientRow & (count * sizeof(float) - 1)) == 0;
+            float* target = nonTemporal && !aligned ? staged : gradientRow;
+            // Row's interior vectors: both differences in every lane.
+            int j = (width - 1) / count * count;
+            double interior = AnisotropicInterior<TVec, TMath>(row, below, bAbove, b, target, j, scale, nonTemporal && aligned, out TVec carry);
+            TVec factor = TMath.Create(scale);
+            // The last vector, lanes [0, used): its right and lower neighbours read on into the rows after (masked off), or zero-padded
+            // copies at the input's end.
+            int used = width - j, horizontal = used - 1;
+            float* here = row + j, right = here + 1, down = below + j;
+            if (down + count > x + shape.Elements)
+            {
+                for (int lane = 0; lane < count; lane++)
+                {
+                    pad[lane] = lane < used ? here[lane] : 0f;
+                    pad[count + lane] = lane < horizontal ? right[lane] : pad[lane];
+                    pad[2 * count + lane] = lane < used ? down[lane] : pad[lane];
+                }
+
+                here = pad;
+                right = pad + count;
+                down = pad + 2 * count;
+            }
+
+            TVec lastCentre = TMath.Load(ref here[0]);
+            TVec h = TMath.KeepLanes(TotalVariationMath.Absolute<TVec, TMath>(TMath.Subtract(TMath.Load(ref right[0]), lastCentre), out TVec lastX), 0, horizontal);
+            TVec v = TotalVariationMath.Absolute<TVec, TMath>(TMath.Subtract(TMath.Load(ref down[0]), lastCentre), out TVec lastY);
+            TVec tail = TMath.Add(TMath.Create(0f), TMath.Add(h, TMath.KeepLanes(v, 0, used)));
+            lastX = TMath.KeepLanes(lastX, 0, horizontal);
+            lastY = TMath.KeepLanes(lastY, 0, used);
+            TVec lastInflow = TMath.Add(TMath.ShiftUpOneLane(lastX, carry), TMath.Load(ref bAbove[j]));
+            TVec last = TMath.Multiply(factor, TMath.Subtract(TMath.Subtract(lastInflow, lastX), lastY));
+            // The slope rows have room for a whole vector here (RowStride).
+            TMath.Store(lastY, ref b[j]);
+            if (used == count && nonTemporal && aligned)
+                TMath.StoreAlignedNonTemporal(last, ref target[j]);
+            else if (used == count)
+                TMath.Store(last, ref target[j]);
+            else
+            {
+                TMath.Store(last, ref pad[0]);
+                new Span<float>(pad, used).CopyTo(new Span<float>(target + j, used));
+            }
+
+            if (target == staged)
+                Stream<TVec, TMath>(staged, gradientRow, width);
+            return interior + TMath.Sum(tail);
+        }
+
+        /// <summary>
+        /// <see cref="AnisotropicRow"/>'s interior vectors, columns [0, <paramref name="end"/>): the sum of their terms, B stored, the gradient
+        /// stored (<paramref name="streamed"/>: past the caches, to aligned addresses), and in <paramref name="carry"/> the last vector's A. A
+        /// method of its own for the reason <see cref="Interior"/> is: beside the row's last vector and its calls, the JIT kept the loop's
+        /// constants, scale and carry on the stack.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static double AnisotropicInterior<TVec, TMath>(float* row, float* below, float* bAbove, float* b, float* target, int end, float scale,
+            bool streamed, out TVec carry)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            TVec factor = TMath.Create(scale), previous = TMath.Create(0f), sum = TMath.Create(0f);
+            for (int j = 0; j < end; j += TMath.Count)
+            {
+                TVec centre = TMath.Load(ref row[j]);
+                TVec dx = TMath.Subtract(TMath.Load(ref row[j + 1]), centre), dy = TMath.Subtract(TMath.Load(ref below[j]), centre);
+                sum = TMath.Add(sum, TMath.Add(TotalVariationMath.Absolute<TVec, TMath>(dx, out TVec slopeX), TotalVariationMath.Absolute<TVec, TMath>(dy, out TVec slopeY)));
+                TVec inflow = TMath.Add(TMath.ShiftUpOneLane(slopeX, previous), TMath.Load(ref bAbove[j]));
+                TVec value = TMath.Multiply(factor, TMath.Subtract(TMath.Subtract(inflow, slopeX), slopeY));
+                previous = slopeX;
+                TMath.Store(slopeY, ref b[j]);
+                if (streamed)
+                    TMath.StoreAlignedNonTemporal(value, ref target[j]);
+                else
+                    TMath.Store(value, ref target[j]);
+            }
+
+            carry = previous;
+            return TMath.Sum(sum);
         }
 
         /// <summary>
@@ -325,6 +443,25 @@ internal static unsafe class TotalVariationDriver
             return TMath.Sum(sum);
         }
 
+        /// <summary>A staged gradient row streamed past the caches: a plain head to the first vector-aligned address, aligned streaming vectors, a plain tail.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Stream<TVec, TMath>(float* source, float* gradient, int width)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec>
+        {
+            int j = AlignedHead<TVec, TMath>(gradient, width);
+            new Span<float>(source, j).CopyTo(new Span<float>(gradient, j));
+            for (; j <= width - TMath.Count; j += TMath.Count)
+                TMath.StoreAlignedNonTemporal(TMath.Load(ref source[j]), ref gradient[j]);
+            new Span<float>(source + j, width - j).CopyTo(new Span<float>(gradient + j, width - j));
+        }
+
+        /// <summary>The elements of a row at <paramref name="gradient"/> before its first vector-aligned address (at most <paramref name="width"/>).</summary>
+        private static int AlignedHead<TVec, TMath>(float* gradient, int width)
+            where TVec : struct
+            where TMath : struct, IVectorMath<TVec> =>
+            Math.Min((int)((nuint)(-(nint)gradient) / sizeof(float) % (nuint)TMath.Count), width);
+
         /// <summary>
         /// g[j] = scale·(A[j − 1] + B_above[j] − A[j] − B[j]), in vectors and a scalar head and tail of the same operations; with
         /// <paramref name="nonTemporal"/> the scalar head runs to a vector-aligned address and the vectors are streamed past the caches.
@@ -337,8 +474,7 @@ internal static unsafe class TotalVariationDriver
             int j = 0;
             if (nonTemporal)
             {
-                int head = (int)((nuint)(-(nint)gradient) / sizeof(float) % (nuint)TMath.Count);
-                for (; j < Math.Min(head, width); j++)
+                for (int head = AlignedHead<TVec, TMath>(gradient, width); j < head; j++)
                     gradient[j] = scale * (a[j - 1] + above[j] - a[j] - b[j]);
             }
 

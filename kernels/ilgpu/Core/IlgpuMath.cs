@@ -119,6 +119,9 @@ public readonly struct IlgpuMath : IVectorMath<float>
     /// <inheritdoc/>
     public static float CountWhere(float counts, float mask) => Interop.IntAsFloat(Interop.FloatAsInt(counts) + (Interop.FloatAsInt(mask) != 0u ? 1u : 0u));
 
+    /// <summary>The one lane moved up: the carry's (a thread's row element j − 1 is its neighbour's, not this lane's).</summary>
+    public static float ShiftUpOneLane(float value, float carry) => carry;
+
     /// <inheritdoc/>
     public static float ShiftLeftBits(float a, int count) => Interop.IntAsFloat(Interop.FloatAsInt(a) << count);
 

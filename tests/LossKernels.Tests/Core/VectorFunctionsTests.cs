@@ -84,6 +84,26 @@ public class VectorFunctionsTests
             }
     }
 
+    /// <summary>Lane k + 1 takes lane k, lane 0 the carry's last lane, at every width (the element-by-element forms included where a width lacks its shuffle).</summary>
+    [Test]
+    public void LanesShiftUpOneAtEveryWidth()
+    {
+        ShiftUp<Vector128<float>, Width128>();
+        ShiftUp<Vector256<float>, Width256>();
+        ShiftUp<Vector512<float>, Width512>();
+    }
+
+    private static void ShiftUp<TVec, TMath>()
+        where TVec : struct
+        where TMath : struct, IVectorMath<TVec>
+    {
+        int count = TMath.Count;
+        float[] carry = [.. Enumerable.Range(0, count).Select(i => -1f - i)], value = [.. Enumerable.Range(0, count).Select(i => i + 0.5f)];
+        float[] shifted = new float[count];
+        TMath.Store(TMath.ShiftUpOneLane(TMath.Load(ref value[0]), TMath.Load(ref carry[0])), ref shifted[0]);
+        Assert.That(shifted, Is.EqualTo(new[] { carry[^1] }.Concat(value[..^1])), $"width {count}");
+    }
+
     [Test]
     public void EveryWidthIsWithinTwoUlpsOnASample()
     {
