@@ -225,7 +225,7 @@ internal static unsafe class TotalVariationDriver
             {
                 // Interior vectors end where a lane's right neighbour would pass the row: j + Count ≤ W − 1.
                 j = (width - 1) / count * count;
-                interior = Interior<TVec, TMath>(loss, row, below, a, b, j, slopes);
+                interior = Interior<TVec, TMath>(loss, row, below, width, a, b, j, slopes);
             }
 
             TVec sum = TMath.Create(0f);
@@ -311,7 +311,7 @@ internal static unsafe class TotalVariationDriver
             float* target = nonTemporal && !aligned ? staged : gradientRow;
             // Row's interior vectors: both differences in every lane.
             int j = (width - 1) / count * count;
-            double interior = AnisotropicInterior<TVec, TMath>(row, below, bAbove, b, target, j, scale, nonTemporal && aligned, out TVec carry);
+            double interior = AnisotropicInterior<TVec, TMath>(row, below, width, bAbove, b, target, j, scale, nonTemporal && aligned, out TVec carry);
             TVec factor = TMath.Create(scale);
             // The last vector, lanes [0, used): its right and lower neighbours read on into the rows after (masked off), or zero-padded
             // copies at the input's end.
@@ -363,7 +363,7 @@ internal static unsafe class TotalVariationDriver
         /// constants, scale and carry on the stack.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static double AnisotropicInterior<TVec, TMath>(float* row, float* below, float* bAbove, float* b, float* target, int end, float scale,
+        private static double AnisotropicInterior<TVec, TMath>(float* row, float* below, int width, float* bAbove, float* b, float* target, int end, float scale,
             bool streamed, out TVec carry)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
@@ -371,6 +371,10 @@ internal static unsafe class TotalVariationDriver
             TVec factor = TMath.Create(scale), previous = TMath.Create(0f), sum = TMath.Create(0f);
             for (int j = 0; j < end; j += TMath.Count)
             {
+                // The row after the one below, a line a vector: a row of 4 KiB is a page of its own, and the hardware's prefetcher does
+                // not cross pages (fused 4.3 -> 2.5 ms at [4, 4, 1024, 1024]).
+                if (Sse.IsSupported)
+                    Sse.Prefetch0(below + width + j);
                 TVec centre = TMath.Load(ref row[j]);
                 TVec dx = TMath.Subtract(TMath.Load(ref row[j + 1]), centre), dy = TMath.Subtract(TMath.Load(ref below[j]), centre);
                 sum = TMath.Add(sum, TMath.Add(TotalVariationMath.Absolute<TVec, TMath>(dx, out TVec slopeX), TotalVariationMath.Absolute<TVec, TMath>(dy, out TVec slopeY)));
@@ -395,7 +399,7 @@ internal static unsafe class TotalVariationDriver
         /// every vector).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static double Interior<TVec, TMath>(in TotalVariationLoss loss, float* row, float* below, float* a, float* b, int end, bool slopes)
+        private static double Interior<TVec, TMath>(in TotalVariationLoss loss, float* row, float* below, int width, float* a, float* b, int end, bool slopes)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
@@ -407,6 +411,9 @@ internal static unsafe class TotalVariationDriver
                 {
                     for (int j = 0; j < end; j += count)
                     {
+                        // As in AnisotropicInterior.
+                        if (Sse.IsSupported)
+                            Sse.Prefetch0(below + width + j);
                         TVec centre = TMath.Load(ref row[j]);
                         TVec dx = TMath.Subtract(TMath.Load(ref row[j + 1]), centre), dy = TMath.Subtract(TMath.Load(ref below[j]), centre);
                         sum = TMath.Add(sum, TMath.Add(TMath.Abs(dx), TMath.Abs(dy)));
@@ -431,6 +438,9 @@ internal static unsafe class TotalVariationDriver
             float eps = loss.JointEps, halfBeta = loss.HalfExponent;
             for (int j = 0; j < end; j += count)
             {
+                // As in AnisotropicInterior.
+                if (Sse.IsSupported)
+                    Sse.Prefetch0(below + width + j);
                 TVec centre = TMath.Load(ref row[j]);
                 TVec dx = TMath.Subtract(TMath.Load(ref row[j + 1]), centre), dy = TMath.Subtract(TMath.Load(ref below[j]), centre);
                 sum = TMath.Add(sum, TotalVariationMath.Joint<TVec, TMath>(dx, dy, isotropic, eps, halfBeta, out TVec slopeX, out TVec slopeY));
