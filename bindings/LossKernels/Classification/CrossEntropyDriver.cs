@@ -707,7 +707,7 @@ internal static unsafe class CrossEntropyDriver
 
             float rowMax = TMath.MaxAcross(max);
             TVec shift = TMath.Create(rowMax);
-            TVec sum = ExpSum<TVec, TMath>(x, TMode.StoreGradient ? g : null, 0, whole, shift);
+            TVec sum = ExpSum<TVec, TMath>(x, TMode.StoreGradient ? g : null, 0, whole, shift, classes);
             if (remainder != 0)
             {
                 TVec e = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(tailLogits, shift));
@@ -772,15 +772,22 @@ internal static unsafe class CrossEntropyDriver
             return max;
         }
 
-        /// <summary>Σ exp(x_c − shift) per lane over the whole vectors of classes [from, to), each term also stored into <paramref name="e"/> unless it is null.</summary>
+        /// <summary>
+        /// Σ exp(x_c − shift) per lane over the whole vectors of classes [from, to), each term also stored into <paramref name="e"/> unless
+        /// it is null; the logits <paramref name="next"/> floats on (the next row's) are asked for as it goes.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static TVec ExpSum<TVec, TMath>(float* x, float* e, int from, int to, TVec shift)
+        private static TVec ExpSum<TVec, TMath>(float* x, float* e, int from, int to, TVec shift, nint next)
             where TVec : struct
             where TMath : struct, IVectorMath<TVec>
         {
             TVec sum = TMath.Create(0f);
             for (int j = from; j < to; j += TMath.Count)
             {
+                // The next row's line, so that its max sweep finds it in the cache: this sweep works from the cache and leaves the memory
+                // idle (forward 19.4 -> 16.0 ms at [4096, 32000]; prefetched in the gradient sweep instead, fused was 5% slower).
+                if (Sse.IsSupported)
+                    Sse.Prefetch0(x + next + j);
                 TVec term = VectorFunctions.ExpOfNonPositive<TVec, TMath>(TMath.Subtract(TMath.Load(ref x[j]), shift));
                 sum = TMath.Add(sum, term);
                 if (e != null)
