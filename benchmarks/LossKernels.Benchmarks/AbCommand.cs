@@ -21,18 +21,18 @@ internal static class AbCommand
 
     public static int Run(string[] args)
     {
-        string? before = Option(args, "--before"), after = Option(args, "--after");
+        string? before = QuickReport.Option(args, "--before"), after = QuickReport.Option(args, "--after");
         if (before == null || after == null)
         {
             Console.Error.WriteLine("ab: --before PATH and --after PATH (a LossKernels.dll or its folder) are required.");
             return 2;
         }
 
-        string[] filter = Option(args, "--filter")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
-        string[] modes = Option(args, "--modes")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? ["fused", "forward"];
-        int rounds = Option(args, "--rounds") is string r ? int.Parse(r, CultureInfo.InvariantCulture) : 20;
-        int? threads = Option(args, "--threads") is string t ? int.Parse(t, CultureInfo.InvariantCulture) : null;
-        int? size = Option(args, "--size") is string s ? int.Parse(s, CultureInfo.InvariantCulture) : null;
+        string[] filter = QuickReport.Option(args, "--filter")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+        string[] modes = QuickReport.Option(args, "--modes")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? ["fused", "forward"];
+        int rounds = QuickReport.Option(args, "--rounds") is string r ? int.Parse(r, CultureInfo.InvariantCulture) : 20;
+        int? threads = QuickReport.Option(args, "--threads") is string t ? int.Parse(t, CultureInfo.InvariantCulture) : null;
+        int? size = QuickReport.Option(args, "--size") is string s ? int.Parse(s, CultureInfo.InvariantCulture) : null;
         bool full = args.Contains("--full");
 
         var builds = new[] { Build.Load(before, threads), Build.Load(after, threads) };
@@ -47,7 +47,7 @@ internal static class AbCommand
         foreach (string name in names)
         {
             LossDefinition definition = LossCatalog.Get(name);
-            int n = size ?? (full ? definition.ReportSize : Math.Max(1, definition.ReportSize / QuickReport.QuickDivisor));
+            int n = QuickReport.SizeOf(definition, size, full);
             foreach (string mode in modes)
             {
                 Action[] calls = [.. builds.Select(b => b.Call(name, n, mode))];
@@ -79,12 +79,6 @@ internal static class AbCommand
     {
         double[] sorted = [.. values.Order()];
         return sorted[sorted.Length / 2];
-    }
-
-    private static string? Option(string[] args, string name)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
     /// <summary>One build of the library in a load context of its own, driven through its catalog by reflection (its types are not ours).</summary>

@@ -41,7 +41,11 @@ internal static class QuickReport
     /// every array still far past the last-level cache, and the whole report about two minutes on 2 cores; <c>--full</c> runs the
     /// catalog sizes.
     /// </summary>
-    internal const int QuickDivisor = 4;
+    private const int QuickDivisor = 4;
+
+    /// <summary>The elements a loss is run at: <paramref name="size"/> if given, else its catalog report size (<paramref name="full"/>) or a quarter of it.</summary>
+    internal static int SizeOf(LossDefinition definition, int? size, bool full) =>
+        size ?? (full ? definition.ReportSize : Math.Max(1, definition.ReportSize / QuickDivisor));
 
     public static int Run(string[] args)
     {
@@ -49,7 +53,7 @@ internal static class QuickReport
         string[] filter = Option(args, "--filter")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
         int? size = Option(args, "--size") is string s ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : null;
         bool full = args.Contains("--full");
-        int SizeOf(LossDefinition definition) => size ?? (full ? definition.ReportSize : Math.Max(1, definition.ReportSize / QuickDivisor));
+        int SizeOf(LossDefinition definition) => QuickReport.SizeOf(definition, size, full);
         LossDefinition[] losses = LossCatalog.All.Where(d => filter.Length == 0 || filter.Any(f => d.Name.Contains(f, StringComparison.Ordinal))).ToArray();
         if (losses.Length == 0)
         {
